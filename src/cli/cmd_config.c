@@ -1,0 +1,69 @@
+/* `gpuaas config check|keys`: validate a configuration file, or list every key. */
+#include "cli/commands.h"
+#include "core/config.h"
+#include "core/pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    return 0;
+}
+
+const char *cli_config_path(const char *flag_value)
+{
+    if (flag_value && *flag_value)
+        return flag_value;
+    const char *env = getenv("GPUAAS_CONFIG");
+    return env && *env ? env : NULL;
+}
+
+int cmd_config(int argc, char **argv)
+{
+    if (argc < 2 || cli_wants_help(argc, argv)) {
+        printf("Usage: gpuaas config check [--config FILE]   validate a file and print the pool\n"
+               "       gpuaas config keys                    list every key with type, default, bounds\n"
+               "The file is --config, else $GPUAAS_CONFIG.\n");
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "keys")) {
+        config_print_help(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "check")) {
+        fprintf(stderr, "gpuaas config: unknown action \"%s\"\n", argv[1]);
+        return 2;
+    }
+    const char *flag = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            flag = argv[++i];
+        else {
+            fprintf(stderr, "gpuaas config check: unexpected argument \"%s\"\n", argv[i]);
+            return 2;
+        }
+    }
+    const char *path = cli_config_path(flag);
+    if (!path) {
+        fprintf(stderr, "gpuaas config check: no file (--config FILE or GPUAAS_CONFIG)\n");
+        return 2;
+    }
+    struct config *c;
+    struct error err = {0};
+    struct pool pool;
+    if (config_load_file(path, &c, &err) < 0 || pool_derive(c, &pool, &err) < 0) {
+        fprintf(stderr, "gpuaas: %s\n", err.message);
+        return 1;
+    }
+    printf("%s: ok\n", path);
+    for (int i = 0; i < pool.n; i++)
+        printf("  %-28s %-8s physical %-5d slots %d\n", pool.res[i].name,
+               pool_kind_name(pool.res[i].kind), pool.res[i].physical, pool.res[i].slots);
+    config_free(c);
+    return 0;
+}

@@ -1,0 +1,19 @@
+/* Subcommands of the `gpuaas` executable. Each returns the process exit status
+ * (0 success, 1 failure, 2 usage error) and handles its own `--help`. */
+#ifndef GPUAAS_CLI_COMMANDS_H
+#define GPUAAS_CLI_COMMANDS_H
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+    const char *summary;
+};
+
+int cmd_config(int argc, char **argv);
+
+/* True when argv holds -h or --help. */
+int cli_wants_help(int argc, char **argv);
+/* Resolves the configuration path: --config value, else $GPUAAS_CONFIG, else NULL. */
+const char *cli_config_path(const char *flag_value);
+
+#endif

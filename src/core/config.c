@@ -1,0 +1,562 @@
+/* Configuration: the key table, YAML parsing (libyaml document API) and validation.
+ *
+ * DESIGN: scalar keys are rows of `keys[]` addressed by their dotted path
+ * ("server.listen"). Parsing walks the YAML mappings building the path; a path that
+ * names a row is stored through the row's offset, a path that prefixes rows is a section
+ * and is walked, `pool` is parsed by parse_pool(), anything else is an unknown key. */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdarg.h>
+#include <yaml.h>
+
+enum key_type { K_STR, K_INT, K_BOOL };
+
+struct config_key {
+    const char *name;
+    enum key_type type;
+    size_t offset;
+    const char *def;
+    long min, max;
+    const char *help;
+};
+
+#define O(f) offsetof(struct config, f)
+static const struct config_key keys[] = {
+    {"log_level", K_STR, O(log_level), "info", 0, 0, "debug, info, warn or error"},
+    {"server.listen", K_STR, O(server.listen), "127.0.0.1:8080", 0, 0, "address:port the API listens on"},
+    {"server.public_url", K_STR, O(server.public_url), "", 0, 0, "URL users open (default http://<listen>)"},
+    {"server.web_root", K_STR, O(server.web_root), "web/dist", 0, 0, "folder with the built web UI"},
+    {"server.body_limit_bytes", K_INT, O(server.body_limit_bytes), "65536", 1024, 16777216, "largest request body accepted"},
+    {"server.request_timeout_seconds", K_INT, O(server.request_timeout_seconds), "30", 1, 3600, "idle connection timeout"},
+    {"server.max_connections", K_INT, O(server.max_connections), "512", 1, 65536, "concurrent connections"},
+    {"server.trusted_header", K_STR, O(server.trusted_header), "", 0, 0, "header naming the user, set by an authenticating proxy (\"\" = off)"},
+    {"server.trusted_sources", K_STR, O(server.trusted_sources), "127.0.0.1", 0, 0, "comma-separated proxy addresses allowed to send trusted_header"},
+    {"database.url", K_STR, O(database.url), "sqlite://var/gpuaas.db", 0, 0, "sqlite://PATH or postgresql://USER@HOST:PORT/DB"},
+    {"auth.token_ttl_seconds", K_INT, O(auth.token_ttl_seconds), "86400", 60, 31536000, "lifetime of login tokens"},
+    {"auth.login_max_failures", K_INT, O(auth.login_max_failures), "5", 1, 1000, "failed logins per user or address before rate limiting"},
+    {"auth.login_window_seconds", K_INT, O(auth.login_window_seconds), "300", 1, 86400, "window for counting failed logins"},
+    {"auth.audit_retention_days", K_INT, O(auth.audit_retention_days), "365", 1, 36500, "audit entries older than this are trimmed"},
+    {"auth.admin_password_file", K_STR, O(auth.admin_password_file), "", 0, 0, "where the first admin password is written (\"\" = beside the database)"},
+    {"sharing.whole_gpu_replicas", K_INT, O(sharing.whole_gpu_replicas), "4", 1, 64, "time-slicing replicas per whole GPU"},
+    {"sharing.mig_replicas", K_INT, O(sharing.mig_replicas), "2", 1, 64, "time-slicing replicas per MIG slice"},
+    {"sharing.rename_by_default", K_BOOL, O(sharing.rename_by_default), "false", 0, 0, "advertise shared resources as <name>.shared"},
+    {"session.cpu", K_INT, O(session.cpu), "8", 1, 4096, "default cpu cores per booking"},
+    {"session.memory_gib", K_INT, O(session.memory_gib), "64", 1, 65536, "default memory per booking (GiB)"},
+    {"session.storage_gib", K_INT, O(session.storage_gib), "320", 1, 1048576, "default storage per booking (GiB)"},
+    {"session.max_hours", K_INT, O(session.max_hours), "168", 1, 8784, "longest booking window (hours)"},
+    {"session.max_gpus", K_INT, O(session.max_gpus), "4", 1, 1024, "most GPUs or slices in one booking"},
+    {"session.start_grace_seconds", K_INT, O(session.start_grace_seconds), "300", 0, 86400, "how far in the past a start may lie"},
+    {"session.max_advance_days", K_INT, O(session.max_advance_days), "365", 1, 3650, "how far ahead one may book"},
+    {"reconciler.interval_seconds", K_INT, O(reconciler.interval_seconds), "30", 1, 3600, "safety-net pass interval"},
+    {"reconciler.gc_interval_seconds", K_INT, O(reconciler.gc_interval_seconds), "300", 1, 86400, "garbage-collection sweep interval"},
+    {"reconciler.max_attempts", K_INT, O(reconciler.max_attempts), "5", 1, 100, "provisioning attempts before FAILED"},
+    {"reconciler.retry_base_seconds", K_INT, O(reconciler.retry_base_seconds), "2", 1, 3600, "first retry delay (doubles per attempt)"},
+    {"reconciler.terminating_limit_seconds", K_INT, O(reconciler.terminating_limit_seconds), "600", 1, 604800, "Terminating longer than this is reported as stuck"},
+    {"reconciler.finalize_stuck", K_BOOL, O(reconciler.finalize_stuck), "false", 0, 0, "remove finalizers of stuck namespaces"},
+    {"reconciler.kubeconfig", K_STR, O(reconciler.kubeconfig), "", 0, 0, "kubeconfig file (\"\" = $KUBECONFIG or in-cluster)"},
+    {"reconciler.namespace_prefix", K_STR, O(reconciler.namespace_prefix), "gpuaas-", 0, 0, "session namespaces are <prefix><id>"},
+    {"reconciler.platform", K_STR, O(reconciler.platform), "openshift", 0, 0, "openshift (Route, SCC) or kubernetes (Ingress)"},
+    {"reconciler.storage_class", K_STR, O(reconciler.storage_class), "lvms-vg1", 0, 0, "storage class of the session PVCs"},
+    {"reconciler.ingress_namespace", K_STR, O(reconciler.ingress_namespace), "openshift-ingress", 0, 0, "namespace of the router / ingress controller"},
+    {"reconciler.ingress_domain", K_STR, O(reconciler.ingress_domain), "apps.example.com", 0, 0, "workspace host is <namespace>.<domain>"},
+    {"reconciler.ingress_class", K_STR, O(reconciler.ingress_class), "", 0, 0, "IngressClass for kubernetes platform (\"\" = cluster default)"},
+    {"reconciler.scc", K_STR, O(reconciler.scc), "", 0, 0, "OpenShift SCC granted to the workspace service account"},
+    {"reconciler.tenant_cluster_role", K_STR, O(reconciler.tenant_cluster_role), "gpuaas-tenant", 0, 0, "ClusterRole bound inside session namespaces"},
+    {"reconciler.workspace_image", K_STR, O(reconciler.workspace_image), "quay.io/gpuaas/workspace:latest", 0, 0, "code-server/JupyterLab image with PyTorch/CUDA"},
+    {"reconciler.workspace_command", K_STR, O(reconciler.workspace_command), "", 0, 0, "workspace command (\"\" = image default)"},
+    {"reconciler.workspace_port", K_INT, O(reconciler.workspace_port), "8080", 1, 65535, "port the workspace listens on"},
+    {"reconciler.home_gib", K_INT, O(reconciler.home_gib), "20", 1, 65536, "home PVC size"},
+    {"reconciler.model_cache_gib", K_INT, O(reconciler.model_cache_gib), "300", 1, 1048576, "model-cache PVC size"},
+    {"reconciler.http_proxy", K_STR, O(reconciler.http_proxy), "", 0, 0, "HTTP_PROXY inside sessions"},
+    {"reconciler.https_proxy", K_STR, O(reconciler.https_proxy), "", 0, 0, "HTTPS_PROXY inside sessions"},
+    {"reconciler.no_proxy", K_STR, O(reconciler.no_proxy), "", 0, 0, "NO_PROXY inside sessions"},
+    {"reconciler.dcgm_url", K_STR, O(reconciler.dcgm_url), "", 0, 0, "DCGM exporter /metrics URL (\"\" = no telemetry)"},
+    {"reconciler.leader_election", K_BOOL, O(reconciler.leader_election), "true", 0, 0, "only one reconciler acts at a time"},
+};
+#undef O
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+int config_set_string(char **field, const char *value)
+{
+    char *s = strdup(value ? value : "");
+    if (!s)
+        return -ERR_NOMEM;
+    free(*field);
+    *field = s;
+    return 0;
+}
+
+static int parse_long(const char *s, long *ret)
+{
+    char *end;
+    errno = 0;
+    if (!*s)
+        return -1;
+    long v = strtol(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *ret = v;
+    return 0;
+}
+
+static int parse_bool(const char *s, bool *ret)
+{
+    if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")) {
+        *ret = true;
+        return 0;
+    }
+    if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off")) {
+        *ret = false;
+        return 0;
+    }
+    return -1;
+}
+
+/* Stores text into the field of row k; fills err naming `where` (FILE:LINE). */
+static int set_key(struct config *c, const struct config_key *k, const char *text,
+                   const char *where, struct error *err)
+{
+    char *base = (char *)c;
+    switch (k->type) {
+    case K_STR:
+        return config_set_string((char **)(base + k->offset), text);
+    case K_INT: {
+        long v;
+        if (parse_long(text, &v))
+            return error_set(err, ERR_INVALID, k->name, "%s: %s: expected an integer, got \"%s\"",
+                             where, k->name, text);
+        if (v < k->min || v > k->max)
+            return error_set(err, ERR_INVALID, k->name, "%s: %s: %ld is out of range %ld..%ld",
+                             where, k->name, v, k->min, k->max);
+        *(long *)(base + k->offset) = v;
+        return 0;
+    }
+    case K_BOOL:
+        if (parse_bool(text, (bool *)(base + k->offset)))
+            return error_set(err, ERR_INVALID, k->name, "%s: %s: expected true or false, got \"%s\"",
+                             where, k->name, text);
+        return 0;
+    }
+    return -ERR_INTERNAL;
+}
+
+struct config *config_new_default(void)
+{
+    struct config *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (set_key(c, &keys[i], keys[i].def, "default", NULL) < 0) {
+            config_free(c);
+            return NULL;
+        }
+    if (config_set_string(&c->path, "<defaults>") < 0) {
+        config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void config_free(struct config *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (keys[i].type == K_STR)
+            free(*(char **)((char *)c + keys[i].offset));
+    free(c->path);
+    free(c);
+}
+
+void config_print_help(FILE *out)
+{
+    static const char *tn[] = {"string", "integer", "boolean"};
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct config_key *k = &keys[i];
+        fprintf(out, "  %-36s %-8s default %-10s", k->name, tn[k->type],
+                *k->def ? k->def : "\"\"");
+        if (k->type == K_INT)
+            fprintf(out, " [%ld..%ld]", k->min, k->max);
+        fprintf(out, "  %s\n", k->help);
+    }
+    fprintf(out, "  %-36s %-8s %s\n", "pool.nodes[]", "list",
+            "name, cpu, memory_gib, storage_gib, gpus[]: {model, memory_gib, whole | mig: {profile: count}}");
+}
+
+/* ---- YAML walking ---------------------------------------------------------------------- */
+
+struct walk {
+    struct config *c;
+    yaml_document_t *doc;
+    const char *file;
+    struct error *err;
+};
+
+static void where(const struct walk *w, const yaml_node_t *n, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s:%zu", w->file, n ? n->start_mark.line + 1 : 0);
+}
+
+static int fail(const struct walk *w, const yaml_node_t *n, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(const struct walk *w, const yaml_node_t *n, const char *key, const char *fmt, ...)
+{
+    char loc[256], msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    where(w, n, loc, sizeof(loc));
+    return error_set(w->err, ERR_INVALID, key, "%s: %s: %s", loc, key, msg);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static int get_int(const struct walk *w, yaml_node_t *v, const char *key, long min, long max,
+                   int *ret)
+{
+    const char *s = scalar(v);
+    long x;
+    if (!s || parse_long(s, &x))
+        return fail(w, v, key, "expected an integer");
+    if (x < min || x > max)
+        return fail(w, v, key, "%ld is out of range %ld..%ld", x, min, max);
+    *ret = (int)x;
+    return 0;
+}
+
+static int get_str(const struct walk *w, yaml_node_t *v, const char *key, char *dst, size_t len)
+{
+    const char *s = scalar(v);
+    if (!s)
+        return fail(w, v, key, "expected a string");
+    if (strlen(s) >= len)
+        return fail(w, v, key, "longer than %zu characters", len - 1);
+    snprintf(dst, len, "%s", s);
+    return 0;
+}
+
+static int valid_profile(const char *p)
+{
+    /* "<n>g.<m>gb" with optional "+me" / "+gfx" style suffixes, e.g. 1g.24gb, 1g.10gb+me */
+    const char *s = p;
+    if (!isdigit((unsigned char)*s))
+        return 0;
+    while (isdigit((unsigned char)*s))
+        s++;
+    if (*s++ != 'g' || *s++ != '.' || !isdigit((unsigned char)*s))
+        return 0;
+    while (isdigit((unsigned char)*s))
+        s++;
+    if (strncmp(s, "gb", 2))
+        return 0;
+    s += 2;
+    while (*s) {
+        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '+' || *s == '.'))
+            return 0;
+        s++;
+    }
+    return 1;
+}
+
+static int parse_gpu(struct walk *w, yaml_node_t *m, const char *path, struct config_gpu *g)
+{
+    char key[160];
+    bool has_mig = false, has_whole = false;
+    g->line = (int)m->start_mark.line + 1;
+    if (m->type != YAML_MAPPING_NODE)
+        return fail(w, m, path, "expected a mapping with model, memory_gib and whole or mig");
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
+        const char *ks = scalar(k);
+        int r;
+        snprintf(key, sizeof(key), "%s.%s", path, ks ? ks : "?");
+        if (!ks)
+            return fail(w, k, path, "keys must be strings");
+        if (!strcmp(ks, "model"))
+            r = get_str(w, v, key, g->model, sizeof(g->model));
+        else if (!strcmp(ks, "memory_gib"))
+            r = get_int(w, v, key, 1, 65536, &g->memory_gib);
+        else if (!strcmp(ks, "whole")) {
+            const char *s = scalar(v);
+            r = (!s || parse_bool(s, &g->whole)) ? fail(w, v, key, "expected true or false") : 0;
+            has_whole = true;
+        } else if (!strcmp(ks, "mig")) {
+            has_mig = true;
+            if (v->type != YAML_MAPPING_NODE)
+                return fail(w, v, key, "expected a mapping of MIG profile to count, e.g. {\"1g.24gb\": 4}");
+            for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
+                yaml_node_t *pk = yaml_document_get_node(w->doc, q->key);
+                yaml_node_t *pv = yaml_document_get_node(w->doc, q->value);
+                const char *prof = scalar(pk);
+                char pkey[200];
+                snprintf(pkey, sizeof(pkey), "%s.%s", key, prof ? prof : "?");
+                if (!prof || !valid_profile(prof))
+                    return fail(w, pk, pkey, "not a MIG profile name like 1g.24gb");
+                if (g->n_slices >= CONFIG_MAX_SLICE_KINDS)
+                    return fail(w, pk, pkey, "more than %d profile kinds", CONFIG_MAX_SLICE_KINDS);
+                struct config_mig_slice *sl = &g->slices[g->n_slices];
+                snprintf(sl->profile, sizeof(sl->profile), "%s", prof);
+                if ((r = get_int(w, pv, pkey, 1, 7, &sl->count)) < 0)
+                    return r;
+                g->n_slices++;
+            }
+            r = 0;
+        } else
+            return fail(w, k, key, "unknown key (expected model, memory_gib, whole or mig)");
+        if (r < 0)
+            return r;
+    }
+    if (!g->model[0])
+        return fail(w, m, path, "missing model");
+    if (!g->memory_gib)
+        return fail(w, m, path, "missing memory_gib");
+    if (has_mig && has_whole && g->whole)
+        return fail(w, m, path, "a GPU is either whole: true or split by mig, not both");
+    if (has_mig && g->n_slices == 0)
+        return fail(w, m, path, "mig lists no profiles");
+    if (!has_mig)
+        g->whole = true;
+    return 0;
+}
+
+static int parse_node(struct walk *w, yaml_node_t *m, const char *path, struct config_node *nd)
+{
+    char key[160];
+    nd->line = (int)m->start_mark.line + 1;
+    if (m->type != YAML_MAPPING_NODE)
+        return fail(w, m, path, "expected a mapping with name, cpu, memory_gib, storage_gib, gpus");
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
+        const char *ks = scalar(k);
+        int r = 0;
+        snprintf(key, sizeof(key), "%s.%s", path, ks ? ks : "?");
+        if (!ks)
+            return fail(w, k, path, "keys must be strings");
+        if (!strcmp(ks, "name"))
+            r = get_str(w, v, key, nd->name, sizeof(nd->name));
+        else if (!strcmp(ks, "cpu"))
+            r = get_int(w, v, key, 1, 1 << 20, &nd->cpu);
+        else if (!strcmp(ks, "memory_gib"))
+            r = get_int(w, v, key, 1, 1 << 24, &nd->memory_gib);
+        else if (!strcmp(ks, "storage_gib"))
+            r = get_int(w, v, key, 0, 1 << 30, &nd->storage_gib);
+        else if (!strcmp(ks, "gpus")) {
+            if (v->type != YAML_SEQUENCE_NODE)
+                return fail(w, v, key, "expected a list of GPUs");
+            for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+                char gpath[200];
+                snprintf(gpath, sizeof(gpath), "%s[%d]", key, nd->n_gpus);
+                if (nd->n_gpus >= CONFIG_MAX_GPUS_PER_NODE)
+                    return fail(w, v, key, "more than %d GPUs", CONFIG_MAX_GPUS_PER_NODE);
+                if ((r = parse_gpu(w, yaml_document_get_node(w->doc, *it), gpath, &nd->gpus[nd->n_gpus])) < 0)
+                    return r;
+                nd->n_gpus++;
+            }
+        } else
+            return fail(w, k, key, "unknown key (expected name, cpu, memory_gib, storage_gib or gpus)");
+        if (r < 0)
+            return r;
+    }
+    if (!nd->name[0])
+        return fail(w, m, path, "missing name");
+    if (!nd->cpu || !nd->memory_gib)
+        return fail(w, m, path, "cpu and memory_gib are required");
+    return 0;
+}
+
+static int parse_pool(struct walk *w, yaml_node_t *m)
+{
+    if (m->type != YAML_MAPPING_NODE)
+        return fail(w, m, "pool", "expected a mapping with nodes");
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
+        const char *ks = scalar(k);
+        if (!ks || strcmp(ks, "nodes"))
+            return fail(w, k, ks ? ks : "pool", "unknown key in pool (expected nodes)");
+        if (v->type != YAML_SEQUENCE_NODE)
+            return fail(w, v, "pool.nodes", "expected a list of nodes");
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+            char path[64];
+            struct config *c = w->c;
+            snprintf(path, sizeof(path), "pool.nodes[%d]", c->pool.n_nodes);
+            if (c->pool.n_nodes >= CONFIG_MAX_NODES)
+                return fail(w, v, "pool.nodes", "more than %d nodes", CONFIG_MAX_NODES);
+            struct config_node *nd = &c->pool.nodes[c->pool.n_nodes];
+            int r = parse_node(w, yaml_document_get_node(w->doc, *it), path, nd);
+            if (r < 0)
+                return r;
+            for (int i = 0; i < c->pool.n_nodes; i++)
+                if (!strcmp(c->pool.nodes[i].name, nd->name))
+                    return fail(w, yaml_document_get_node(w->doc, *it), path,
+                                "node name \"%s\" appears twice", nd->name);
+            c->pool.n_nodes++;
+        }
+    }
+    return 0;
+}
+
+static const struct config_key *find_key(const char *path)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (!strcmp(keys[i].name, path))
+            return &keys[i];
+    return NULL;
+}
+
+static int is_section(const char *path)
+{
+    size_t n = strlen(path);
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (!strncmp(keys[i].name, path, n) && keys[i].name[n] == '.')
+            return 1;
+    return 0;
+}
+
+static int walk_mapping(struct walk *w, yaml_node_t *m, const char *prefix)
+{
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
+        const char *ks = scalar(k);
+        char path[160], loc[256];
+        if (!ks)
+            return fail(w, k, prefix[0] ? prefix : "(top)", "keys must be strings");
+        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", ks);
+        const struct config_key *row = find_key(path);
+        int r;
+        if (row) {
+            const char *s = scalar(v);
+            if (!s)
+                return fail(w, v, path, "expected a single value");
+            where(w, v, loc, sizeof(loc));
+            r = set_key(w->c, row, s, loc, w->err);
+        } else if (!prefix[0] && !strcmp(ks, "pool")) {
+            r = parse_pool(w, v);
+        } else if (is_section(path)) {
+            if (v->type != YAML_MAPPING_NODE)
+                return fail(w, v, path, "expected a mapping");
+            r = walk_mapping(w, v, path);
+        } else {
+            return fail(w, k, path, "unknown key");
+        }
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int validate(struct walk *w)
+{
+    struct config *c = w->c;
+    const char *u = c->database.url;
+    if (strncmp(u, "sqlite:", 7) && strncmp(u, "postgres://", 11) && strncmp(u, "postgresql://", 13))
+        return error_set(w->err, ERR_INVALID, "database.url",
+                         "%s: database.url: \"%s\" is neither sqlite:PATH nor postgresql://...", w->file, u);
+    if (strcmp(c->reconciler.platform, "openshift") && strcmp(c->reconciler.platform, "kubernetes"))
+        return error_set(w->err, ERR_INVALID, "reconciler.platform",
+                         "%s: reconciler.platform: must be openshift or kubernetes, got \"%s\"", w->file,
+                         c->reconciler.platform);
+    if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
+        strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
+        return error_set(w->err, ERR_INVALID, "log_level",
+                         "%s: log_level: must be debug, info, warn or error", w->file);
+    if (!strchr(c->server.listen, ':'))
+        return error_set(w->err, ERR_INVALID, "server.listen",
+                         "%s: server.listen: expected ADDRESS:PORT, got \"%s\"", w->file, c->server.listen);
+    return 0;
+}
+
+int config_load_string(const char *text, size_t len, const char *name, struct config **ret,
+                       struct error *err)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int r = 0;
+    struct config *c = config_new_default();
+    if (!c)
+        return error_set(err, ERR_NOMEM, "", "out of memory");
+    if (config_set_string(&c->path, name) < 0) {
+        config_free(c);
+        return error_set(err, ERR_NOMEM, "", "out of memory");
+    }
+    if (!yaml_parser_initialize(&parser)) {
+        config_free(c);
+        return error_set(err, ERR_NOMEM, "", "out of memory");
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        r = error_set(err, ERR_INVALID, "", "%s:%zu: YAML syntax error: %s", name,
+                      parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
+        yaml_parser_delete(&parser);
+        config_free(c);
+        return r;
+    }
+    struct walk w = {.c = c, .doc = &doc, .file = name, .err = err};
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (root && root->type != YAML_MAPPING_NODE)
+        r = fail(&w, root, "(top)", "the file must be a mapping of keys");
+    else if (root)
+        r = walk_mapping(&w, root, "");
+    if (r == 0)
+        r = validate(&w);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    if (r < 0) {
+        config_free(c);
+        return r;
+    }
+    *ret = c;
+    return 0;
+}
+
+int config_load_file(const char *path, struct config **ret, struct error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return error_set(err, ERR_IO, "", "%s: cannot open: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 > cap) {
+            if (cap > (8u << 20)) {
+                free(buf);
+                fclose(f);
+                return error_set(err, ERR_TOO_LARGE, "", "%s: larger than 8 MiB", path);
+            }
+            cap = cap ? cap * 2 : 8192;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return error_set(err, ERR_NOMEM, "", "out of memory");
+            }
+            buf = nb;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return error_set(err, ERR_IO, "", "%s: read error", path);
+    }
+    int r = config_load_string(buf, len, path, ret, err);
+    free(buf);
+    return r;
+}

@@ -1,0 +1,138 @@
+/* The configuration model: one YAML file describes the server, database, pool, session
+ * defaults, reconciler and cache. One table (config.c) describes every scalar key: name,
+ * type, default, bounds and help; it drives parsing, validation, `--help-config` and the
+ * example file. Lists (pool nodes and their GPUs) are parsed by hand beside the table.
+ *
+ * Ownership: config_load*() allocate a struct config that the caller frees with
+ * config_free(). Strings inside are owned by the struct. */
+#ifndef GPUAAS_CORE_CONFIG_H
+#define GPUAAS_CORE_CONFIG_H
+
+#include "common/error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_MAX_NODES 64
+#define CONFIG_MAX_GPUS_PER_NODE 16
+#define CONFIG_MAX_SLICE_KINDS 8
+
+/* One MIG profile on one GPU: `profile: count`, e.g. "1g.24gb": 4. */
+struct config_mig_slice {
+    char profile[32];
+    int count;
+};
+
+struct config_gpu {
+    char model[64];  /* e.g. "NVIDIA RTX PRO 6000 Blackwell" */
+    int memory_gib;  /* whole-GPU memory */
+    bool whole;      /* true: no MIG; slices ignored */
+    struct config_mig_slice slices[CONFIG_MAX_SLICE_KINDS];
+    int n_slices;
+    int line;        /* source line, for messages */
+};
+
+struct config_node {
+    char name[64];
+    int cpu;         /* cores */
+    int memory_gib;
+    int storage_gib;
+    struct config_gpu gpus[CONFIG_MAX_GPUS_PER_NODE];
+    int n_gpus;
+    int line;
+};
+
+struct config {
+    char *path;            /* file it came from, or "<string>" */
+    char *log_level;
+
+    struct {
+        char *listen;              /* ADDR:PORT */
+        char *public_url;          /* how users reach the portal */
+        char *web_root;            /* built web UI (index.html ...) */
+        long body_limit_bytes;
+        long request_timeout_seconds;
+        long max_connections;
+        char *trusted_header;      /* "" = off; else e.g. X-Forwarded-User */
+        char *trusted_sources;     /* comma-separated addresses allowed to send it */
+    } server;
+
+    struct {
+        char *url;                 /* sqlite:///path, sqlite:path, or postgresql://... */
+    } database;
+
+    struct {
+        long token_ttl_seconds;
+        long login_max_failures;   /* per user and per address within the window */
+        long login_window_seconds;
+        long audit_retention_days;
+        char *admin_password_file; /* "" = <database dir>/admin-password */
+    } auth;
+
+    struct {
+        long whole_gpu_replicas;   /* time-slicing replicas per whole GPU */
+        long mig_replicas;         /* per MIG slice */
+        bool rename_by_default;    /* advertise <name>.shared */
+    } sharing;
+
+    struct {
+        struct config_node nodes[CONFIG_MAX_NODES];
+        int n_nodes;
+    } pool;
+
+    struct {
+        long cpu;                  /* defaults per booking */
+        long memory_gib;
+        long storage_gib;
+        long max_hours;            /* longest window */
+        long max_gpus;             /* most GPUs (physical units) in one booking */
+        long start_grace_seconds;  /* how far in the past starts_at may be */
+        long max_advance_days;     /* how far ahead one may book */
+    } session;
+
+    struct {
+        long interval_seconds;
+        long gc_interval_seconds;
+        long max_attempts;
+        long retry_base_seconds;
+        long terminating_limit_seconds;
+        bool finalize_stuck;       /* remove finalizers of namespaces stuck Terminating */
+        char *kubeconfig;          /* "" = in-cluster or $KUBECONFIG */
+        char *namespace_prefix;
+        char *platform;            /* "openshift" or "kubernetes" */
+        char *storage_class;
+        char *ingress_namespace;   /* router/ingress controller namespace */
+        char *ingress_domain;      /* host = <namespace>.<domain> */
+        char *ingress_class;
+        char *scc;                 /* OpenShift SCC for the workspace SA, "" = none */
+        char *tenant_cluster_role;
+        char *workspace_image;
+        char *workspace_command;   /* shell words, "" = image default */
+        long workspace_port;
+        long home_gib;
+        long model_cache_gib;
+        char *http_proxy;
+        char *https_proxy;
+        char *no_proxy;
+        char *dcgm_url;            /* "" = no GPU telemetry scrape */
+        bool leader_election;
+    } reconciler;
+};
+
+/* Loads and validates a file. On failure fills err with "FILE:LINE: key: why". */
+int config_load_file(const char *path, struct config **ret, struct error *err);
+/* Same from a string already in memory (tests). `name` appears in messages. */
+int config_load_string(const char *text, size_t len, const char *name, struct config **ret,
+                       struct error *err);
+/* A config with every default and an empty pool. */
+struct config *config_new_default(void);
+void config_free(struct config *c);
+
+/* Writes one line per key: name, type, default, bounds, help. */
+void config_print_help(FILE *out);
+
+/* Replaces a string field (frees the old value). Returns 0 or -ERR_NOMEM. */
+int config_set_string(char **field, const char *value);
+
+#endif

@@ -1,0 +1,110 @@
+/* Pool derivation from the configured nodes and GPUs. */
+#include "core/pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *pool_kind_name(enum pool_kind k)
+{
+    static const char *n[] = {"gpu", "mig", "cpu", "memory", "storage"};
+    return (unsigned)k < 5 ? n[k] : "unknown";
+}
+
+bool pool_is_gpu(const struct pool_resource *r)
+{
+    return r->kind == POOL_GPU || r->kind == POOL_MIG;
+}
+
+const struct pool_resource *pool_find(const struct pool *p, const char *name)
+{
+    for (int i = 0; i < p->n; i++)
+        if (!strcmp(p->res[i].name, name))
+            return &p->res[i];
+    return NULL;
+}
+
+int pool_bookable(const struct pool_resource *r)
+{
+    if (r->advertised >= 0 && r->advertised < r->physical)
+        return r->advertised;
+    return r->physical;
+}
+
+/* Memory of a MIG profile from its name: "1g.24gb" -> 24. */
+static int profile_memory(const char *profile)
+{
+    const char *dot = strchr(profile, '.');
+    return dot ? atoi(dot + 1) : 0;
+}
+
+static struct pool_resource *add(struct pool *p, const char *name, enum pool_kind kind, int replicas,
+                                 int memory_gib, struct error *err)
+{
+    struct pool_resource *r = (struct pool_resource *)pool_find(p, name);
+    if (r)
+        return r;
+    if (p->n >= POOL_MAX_RESOURCES) {
+        error_set(err, ERR_INVALID, "pool", "more than %d distinct resources", POOL_MAX_RESOURCES);
+        return NULL;
+    }
+    r = &p->res[p->n++];
+    memset(r, 0, sizeof(*r));
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    r->kind = kind;
+    r->slots_per_unit = replicas;
+    r->memory_gib = memory_gib;
+    r->advertised = -1;
+    return r;
+}
+
+int pool_derive(const struct config *c, struct pool *ret, struct error *err)
+{
+    struct pool p = {.n = 0};
+    long cpu = 0, mem = 0, sto = 0;
+    const char *suffix = c->sharing.rename_by_default ? ".shared" : "";
+    for (int i = 0; i < c->pool.n_nodes; i++) {
+        const struct config_node *nd = &c->pool.nodes[i];
+        cpu += nd->cpu;
+        mem += nd->memory_gib;
+        sto += nd->storage_gib;
+        for (int j = 0; j < nd->n_gpus; j++) {
+            const struct config_gpu *g = &nd->gpus[j];
+            char name[96];
+            if (g->whole) {
+                snprintf(name, sizeof(name), "nvidia.com/gpu%s", suffix);
+                struct pool_resource *r =
+                    add(&p, name, POOL_GPU, (int)c->sharing.whole_gpu_replicas, g->memory_gib, err);
+                if (!r)
+                    return -ERR_INVALID;
+                if (g->memory_gib < r->memory_gib)
+                    r->memory_gib = g->memory_gib; /* promise only what every unit has */
+                r->physical++;
+                continue;
+            }
+            for (int k = 0; k < g->n_slices; k++) {
+                snprintf(name, sizeof(name), "nvidia.com/mig-%s%s", g->slices[k].profile, suffix);
+                struct pool_resource *r = add(&p, name, POOL_MIG, (int)c->sharing.mig_replicas,
+                                              profile_memory(g->slices[k].profile), err);
+                if (!r)
+                    return -ERR_INVALID;
+                r->physical += g->slices[k].count;
+            }
+        }
+    }
+    struct {
+        const char *name;
+        enum pool_kind kind;
+        long v;
+    } plain[] = {{"cpu", POOL_CPU, cpu}, {"memory", POOL_MEMORY, mem}, {"storage", POOL_STORAGE, sto}};
+    for (int i = 0; i < 3; i++) {
+        struct pool_resource *r = add(&p, plain[i].name, plain[i].kind, 1, 0, err);
+        if (!r)
+            return -ERR_INVALID;
+        r->physical = (int)plain[i].v;
+    }
+    for (int i = 0; i < p.n; i++)
+        p.res[i].slots = p.res[i].physical * p.res[i].slots_per_unit;
+    *ret = p;
+    return 0;
+}

@@ -1,0 +1,45 @@
+/* The GPU pool: bookable resources derived from the configuration.
+ * `physical` counts whole GPUs or MIG slices (what users book); `slots` is what Kubernetes
+ * advertises after time-slicing (physical × replicas). cpu/memory/storage are totals over
+ * the nodes. Pure: no I/O. The struct is plain data, copied freely. */
+#ifndef GPUAAS_CORE_POOL_H
+#define GPUAAS_CORE_POOL_H
+
+#include "common/error.h"
+#include "core/config.h"
+
+#include <stdbool.h>
+
+#define POOL_MAX_RESOURCES 64
+
+enum pool_kind { POOL_GPU, POOL_MIG, POOL_CPU, POOL_MEMORY, POOL_STORAGE };
+
+struct pool_resource {
+    char name[96];       /* "nvidia.com/gpu", "nvidia.com/mig-1g.24gb", "cpu", "memory", "storage" */
+    enum pool_kind kind;
+    int physical;        /* configured units (GPUs, slices, cores, GiB) */
+    int slots_per_unit;  /* time-slicing replicas; 1 for cpu/memory/storage */
+    int slots;           /* physical × slots_per_unit */
+    int memory_gib;      /* per unit, GPU kinds only */
+    int advertised;      /* physical units the cluster advertises; -1 = not observed yet */
+};
+
+struct pool {
+    struct pool_resource res[POOL_MAX_RESOURCES];
+    int n;
+};
+
+/* Derives the pool from c. GPU resources come first, in order of first appearance, then
+ * cpu, memory, storage. Fails (err filled) on an impossible layout. */
+int pool_derive(const struct config *c, struct pool *ret, struct error *err);
+/* The resource named `name`, or NULL. */
+const struct pool_resource *pool_find(const struct pool *p, const char *name);
+/* Units admission may hand out: physical, or the advertised count when the cluster
+ * advertises less (degraded). */
+int pool_bookable(const struct pool_resource *r);
+/* "gpu", "mig", "cpu", "memory", "storage". */
+const char *pool_kind_name(enum pool_kind k);
+/* True for GPU and MIG resources. */
+bool pool_is_gpu(const struct pool_resource *r);
+
+#endif

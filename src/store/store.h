@@ -1,0 +1,135 @@
+/* The database behind one interface: SQLite (embedded default, WAL) and PostgreSQL (libpq).
+ * Every statement is parameterized. Schema migrations are versioned and applied by
+ * store_open(), idempotently. Admission (capacity check + insert) is one transaction:
+ * PostgreSQL takes transaction-scoped advisory locks per resource, SQLite BEGIN IMMEDIATE.
+ *
+ * Threading: a struct store is one connection; it is not shared between threads at once.
+ * Servers open one per worker (or guard one with a mutex). Lists returned through `ret`
+ * pointers are malloc'ed arrays that the caller frees with free().
+ * Errors: 0 on success, -ERR_* (common/error.h) on failure; err (may be NULL) says why. */
+#ifndef GPUAAS_STORE_STORE_H
+#define GPUAAS_STORE_STORE_H
+
+#include "common/error.h"
+#include "core/pool.h"
+#include "core/reservation.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* url: "sqlite://PATH", "sqlite:PATH", "sqlite::memory:", "postgres://..." or
+ * "postgresql://...". Opens, then migrates. */
+int store_open(const char *url, struct store **ret, struct error *err);
+void store_close(struct store *st);
+/* "sqlite" or "postgres". */
+const char *store_backend(const struct store *st);
+/* Cheap round trip (SELECT 1); 0 when the database answers. */
+int store_ping(struct store *st);
+/* Schema version after migrations. */
+int store_schema_version(struct store *st, int *ret);
+
+/* ---- users ---- */
+struct user {
+    int64_t id;
+    char username[64];
+    char role[16];          /* "user" or "admin" */
+    bool disabled;
+    char password_hash[160]; /* argon2id string (crypto_pwhash_str) */
+    int64_t created_at;
+};
+int store_user_create(struct store *st, const struct user *u, int64_t *ret_id, struct error *err);
+int store_user_get(struct store *st, int64_t id, struct user *ret);
+int store_user_get_by_name(struct store *st, const char *username, struct user *ret);
+int store_user_list(struct store *st, struct user **ret, size_t *ret_n);
+/* NULL pointers leave a field unchanged. */
+int store_user_update(struct store *st, int64_t id, const bool *disabled, const char *role,
+                      const char *password_hash, struct error *err);
+int store_user_count(struct store *st, int64_t *ret);
+
+/* ---- API tokens (only a hash of the secret is stored) ---- */
+struct token {
+    int64_t id;
+    int64_t user_id;
+    char name[64];
+    uint8_t hash[32];  /* SHA-256/BLAKE2b of the secret */
+    int64_t created_at;
+    int64_t expires_at;
+};
+int store_token_create(struct store *st, const struct token *t, int64_t *ret_id, struct error *err);
+int store_token_get(struct store *st, int64_t id, struct token *ret);
+int store_token_list(struct store *st, int64_t user_id, struct token **ret, size_t *ret_n);
+/* Deletes token `id` of `user_id` (-ERR_NOT_FOUND when it is not theirs). */
+int store_token_delete(struct store *st, int64_t user_id, int64_t id);
+int store_token_delete_expired(struct store *st, int64_t now, int64_t *ret_n);
+
+/* ---- reservations ---- */
+struct res_filter {
+    int64_t from, to;      /* overlap with [from, to); 0 = unbounded */
+    int64_t user_id;       /* 0 = everyone */
+    int state;             /* -1 = any, else enum res_state */
+    bool holds_capacity;   /* only APPROVED and ACTIVE */
+    size_t limit;          /* 0 = no limit */
+};
+struct window {
+    int64_t starts_at, ends_at;
+};
+/* Validated request r (id/state/timestamps ignored) is checked against capacity over its
+ * window and inserted as APPROVED in one transaction. On success r gets id, state and
+ * timestamps. -ERR_CONFLICT when it does not fit: *next is the earliest window of the same
+ * length at or after r->starts_at that fits (ends_at == 0 when none within the horizon). */
+int store_reservation_admit(struct store *st, const struct pool *pool, struct reservation *r,
+                            int64_t now, struct window *next, struct error *err);
+int store_reservation_get(struct store *st, int64_t id, struct reservation *ret);
+int store_reservation_list(struct store *st, const struct res_filter *f, struct reservation **ret,
+                           size_t *ret_n);
+/* Compare-and-set state change; -ERR_STATE when the row is not in `from` or the lifecycle
+ * forbids it. Sets updated_at = now. */
+int store_reservation_transition(struct store *st, int64_t id, enum res_state from,
+                                 enum res_state to, int64_t now, struct error *err);
+/* Moves ends_at to new_end (later or earlier) after an admission check excluding itself.
+ * Only APPROVED/ACTIVE. -ERR_CONFLICT (with *next unset) or -ERR_STATE. */
+int store_reservation_set_end(struct store *st, const struct pool *pool, int64_t id,
+                              int64_t new_end, int64_t now, struct error *err);
+/* Writes the session fields (namespace, url, phase, message, attempts, next_attempt_at). */
+int store_reservation_set_session(struct store *st, int64_t id, const struct session_info *s,
+                                  int64_t now);
+
+/* ---- audit log ---- */
+struct audit_entry {
+    int64_t id;
+    int64_t at;
+    char actor[64];     /* username or "system:reconciler" */
+    char action[64];    /* "reservation.create", "user.disable", ... */
+    char target[128];   /* "reservation/12" */
+    char detail[512];   /* short JSON or text, never a secret */
+};
+int store_audit_add(struct store *st, const struct audit_entry *e);
+/* Newest first; before_id 0 = from the newest. */
+int store_audit_list(struct store *st, size_t limit, int64_t before_id, struct audit_entry **ret,
+                     size_t *ret_n);
+int store_audit_trim(struct store *st, int64_t older_than, int64_t *ret_n);
+
+/* ---- key/value for published state (e.g. advertised capacity from the reconciler) ---- */
+int store_kv_set(struct store *st, const char *key, const char *value, int64_t now);
+/* *ret is malloc'ed; -ERR_NOT_FOUND when absent. */
+int store_kv_get(struct store *st, const char *key, char **ret, int64_t *ret_updated);
+
+/* ---- change notification ---- */
+/* PostgreSQL: NOTIFY gpuaas_changes; SQLite: no-op (reconciler polls data_version). */
+int store_notify(struct store *st);
+/* PostgreSQL: LISTEN; then store_wait_notify() waits up to timeout_ms for a notification.
+ * Returns 1 when notified, 0 on timeout. SQLite: returns 1 when the database changed
+ * (PRAGMA data_version) since the last call, checking every 100 ms until timeout. */
+int store_listen(struct store *st);
+int store_wait_notify(struct store *st, int timeout_ms);
+
+/* ---- leader lock (PostgreSQL session advisory lock; SQLite: an exclusive lock file) ---- */
+/* 1 when this connection now holds the lock, 0 when another holder has it. */
+int store_try_leader(struct store *st, const char *name);
+/* 1 when this connection still holds it (checks the connection is alive). */
+int store_still_leader(struct store *st);
+
+#endif

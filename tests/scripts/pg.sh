@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Starts or stops a private PostgreSQL server for tests: its own data directory and port,
+# run as the 'postgres' system user (initdb refuses root). Prints the connection URL on start.
+#   pg.sh start DIR PORT   ->  postgresql://gpuaas:gpuaas@127.0.0.1:PORT/gpuaas
+#   pg.sh stop DIR
+set -euo pipefail
+cmd=$1 dir=$2 port=${3:-55432}
+bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -n "$bindir" ] || { echo "pg.sh: PostgreSQL server binaries not found" >&2; exit 1; }
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+case "$cmd" in
+start)
+  rm -rf "$dir"; mkdir -p "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+  as_pg "$bindir/initdb" -D "$dir/data" -U postgres -A trust >"$dir/initdb.log" 2>&1
+  as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off" start >/dev/null
+  as_pg "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -q -c "CREATE ROLE gpuaas LOGIN PASSWORD 'gpuaas' SUPERUSER" -c "CREATE DATABASE gpuaas OWNER gpuaas" >/dev/null
+  echo "postgresql://gpuaas:gpuaas@127.0.0.1:$port/gpuaas"
+  ;;
+stop)
+  [ -d "$dir/data" ] && as_pg "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  ;;
+esac
