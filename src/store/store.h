@@ -11,6 +11,7 @@
 #define GPUAAS_STORE_STORE_H
 
 #include "common/error.h"
+#include "core/calendar.h"
 #include "core/pool.h"
 #include "core/reservation.h"
 
@@ -72,9 +73,6 @@ struct res_filter {
     int state;             /* -1 = any, else enum res_state */
     bool holds_capacity;   /* only APPROVED and ACTIVE */
     size_t limit;          /* 0 = no limit */
-};
-struct window {
-    int64_t starts_at, ends_at;
 };
 /* Validated request r (id/state/timestamps ignored) is checked against capacity over its
  * window and inserted as APPROVED in one transaction. On success r gets id, state and

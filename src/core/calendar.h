@@ -1,0 +1,52 @@
+/* Calendar and exact admission, pure. A booking fits when, at every instant of its window
+ * [starts_at, ends_at), the bookings that overlap it plus the request stay within the
+ * bookable capacity of every resource it uses (its GPU type in physical units, cpu,
+ * memory, storage). Computed by a sweep over the interval end points, never by the
+ * conservative "sum of everything that overlaps". Back-to-back bookings do not overlap.
+ *
+ * `existing` arrays hold bookings that hold capacity (APPROVED/ACTIVE); entries with the
+ * same id as the request are ignored (so extend can re-check a booking against the rest). */
+#ifndef GPUAAS_CORE_CALENDAR_H
+#define GPUAAS_CORE_CALENDAR_H
+
+#include "common/error.h"
+#include "core/pool.h"
+#include "core/reservation.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct window {
+    int64_t starts_at, ends_at;
+};
+
+/* Units of pool resource `res` a booking uses (gpu_count for its GPU type, cpu, memory_gib,
+ * storage_gib; 0 for other resources). */
+int cal_usage(const struct reservation *r, const struct pool_resource *res);
+
+/* Highest total usage of `res` at any instant of [from, to) by `existing`, skipping id
+ * `skip_id` (0 = none). */
+int cal_peak(const struct pool_resource *res, const struct reservation *existing, size_t n,
+             int64_t from, int64_t to, int64_t skip_id);
+
+/* 0 when req fits; -ERR_CONFLICT with err naming the first resource that does not;
+ * -ERR_INVALID when req names an unknown GPU type. */
+int cal_admit(const struct pool *p, const struct reservation *existing, size_t n,
+              const struct reservation *req, struct error *err);
+
+/* Earliest window of req's length starting at or after `after` (and before `horizon`)
+ * where req fits. 0 and *ret, or -ERR_NOT_FOUND. */
+int cal_next_window(const struct pool *p, const struct reservation *existing, size_t n,
+                    const struct reservation *req, int64_t after, int64_t horizon,
+                    struct window *ret);
+
+/* Free units of `res` in each step [from + i*step, from + (i+1)*step): bookable minus the
+ * peak within the step (never below 0). out has n_out = ceil((to-from)/step) entries. */
+int cal_free_series(const struct pool_resource *res, const struct reservation *existing,
+                    size_t n, int64_t from, int64_t to, int64_t step, int *out, size_t n_out);
+
+/* Booked unit-seconds of `res` within [from, to) (each booking clipped to the range). */
+double cal_booked_unit_seconds(const struct pool_resource *res, const struct reservation *existing,
+                               size_t n, int64_t from, int64_t to);
+
+#endif
