@@ -3,6 +3,8 @@
 #ifndef GPUAAS_CLI_COMMANDS_H
 #define GPUAAS_CLI_COMMANDS_H
 
+#include <stdint.h>
+
 struct command {
     const char *name;
     int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
@@ -10,6 +12,13 @@ struct command {
 };
 
 int cmd_config(int argc, char **argv);
+int cmd_tokenomics(int argc, char **argv);
+
+/* Booked fraction of the pool's GPU capacity over [from, to) from the database named by the
+ * configuration file at config_path (tokenomics "measured" utilization). */
+struct error;
+int cli_measured_utilization(const char *config_path, int64_t from, int64_t to, double *ret,
+                             struct error *err);
 
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

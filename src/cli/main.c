@@ -6,6 +6,7 @@
 
 static const struct command commands[] = {
     {"config", cmd_config, "check a configuration file or list every key"},
+    {"tokenomics", cmd_tokenomics, "cost per million tokens, break-even and sizing (offline)"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
