@@ -444,6 +444,35 @@ static void test_notify(void **state)
     store_close(l);
 }
 
+/* PostgreSQL: a connection killed between transactions comes back, still listening. */
+static void test_reconnect(void **state)
+{
+    struct fx *f = *state;
+    if (!pg_base) {
+        skip();
+        return;
+    }
+    char url[1200], sql[300];
+    struct store *l;
+    struct error err = {0};
+    snprintf(url, sizeof url, "%s&application_name=%s", f->url, f->place);
+    assert_int_equal(store_open(url, &l, &err), 0);
+    assert_int_equal(store_listen(l), 0);
+    assert_int_equal(store_try_leader(l, f->place), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+             "'%s'",
+             f->place);
+    assert_int_equal(fixture_pg_exec(pg_base, sql), 0);
+    assert_int_not_equal(store_ping(l), 0);     /* the first call finds it dead */
+    assert_int_equal(store_still_leader(l), 0); /* and the session lock with it */
+    assert_int_equal(store_ping(l), 0);         /* then it reconnects */
+    assert_int_equal(store_kv_set(f->st, "k", "v", 1), 0);
+    assert_int_equal(store_notify(f->st), 0);
+    assert_int_equal(store_wait_notify(l, 3000), 1);
+    store_close(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -458,6 +487,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("store/sqlite", tests, NULL, NULL);
     const char *url = fixture_pg_url();
