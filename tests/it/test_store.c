@@ -107,6 +107,10 @@ static void test_migrations_idempotent(void **state)
     assert_int_equal(n, 2); /* data kept */
     store_close(again);
     assert_int_equal(store_open("mysql://x", &again, &err), -ERR_INVALID);
+    assert_int_equal(store_open("sqlite::memory:", &again, &err), 0);
+    assert_int_equal(store_schema_version(again, &v2), 0);
+    assert_int_equal(v1, v2);
+    store_close(again);
 }
 
 static void test_users(void **state)
