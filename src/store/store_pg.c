@@ -162,10 +162,18 @@ static int pg_begin(struct store *st, const char *const *locks, int nlocks, stru
     if (rc < 0)
         return rc;
     PG(st)->in_tx = true;
-    for (int i = 0; i < nlocks; i++) {
-        struct qparam p = QS(locks[i]);
-        if ((rc = pg_exec(st, "SELECT pg_advisory_xact_lock(hashtext($1))", &p, 1, NULL, err)) <
-            0) {
+    /* One round trip: the target list is evaluated left to right, in the sorted order. */
+    for (int i = 0; i < nlocks; i += 16) {
+        char sql[1024] = "SELECT 1";
+        struct qparam p[16];
+        int k = 0;
+        size_t len = strlen(sql);
+        for (; k < 16 && i + k < nlocks; k++) {
+            p[k] = QS(locks[i + k]);
+            len += (size_t)snprintf(sql + len, sizeof sql - len,
+                                    ", pg_advisory_xact_lock(hashtext($%d))", k + 1);
+        }
+        if ((rc = pg_exec(st, sql, p, k, NULL, err)) < 0) {
             pg_rollback(st);
             return rc;
         }
