@@ -13,6 +13,9 @@ SERVER_PID=
 cleanup() {
   [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
   rm -rf "$WORK"
+  if [ -n "${PG_DB:-}" ]; then
+    psql -q -X "$GPUAAS_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
 }
 trap cleanup EXIT
 
@@ -58,7 +61,7 @@ db_exec() {
 start_server() {
   PORT=$(free_port)
   BASE=http://127.0.0.1:$PORT
-  mkdir -p "$WORK/web"
+  rm -rf "$WORK/web"; mkdir -p "$WORK/web"
   sed -e "s|^\(\s*listen:\).*|\1 127.0.0.1:$PORT|" -e "s|^\(\s*web_root:\).*|\1 $WORK/web|" \
     "$SRC/config/gpuaas.example.yaml" >"$WORK/gpuaas.yaml"
   GPUAAS_ADMIN_PASSWORD=admin-secret-1 "$BIN" server --config "$WORK/gpuaas.yaml" \
@@ -260,8 +263,10 @@ DB_URL="sqlite:$WORK/gpuaas.db"
 run_suite
 
 if [ -n "${GPUAAS_TEST_PG_URL:-}" ]; then
-  psql -q -X "$GPUAAS_TEST_PG_URL" -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null
-  DB_URL=$GPUAAS_TEST_PG_URL
+  # a private database, so that other tests may share the server concurrently
+  PG_DB=gpuaas_api_test_$$
+  psql -q -X "$GPUAAS_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null
+  DB_URL=${GPUAAS_TEST_PG_URL%/*}/$PG_DB
   run_suite
 elif [ "${CI:-}" = true ]; then
   echo "test_api: GPUAAS_TEST_PG_URL is unset in CI"; exit 1
