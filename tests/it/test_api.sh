@@ -265,7 +265,7 @@ run_suite
 if [ -n "${GPUAAS_TEST_PG_URL:-}" ]; then
   # a private database, so that other tests may share the server concurrently
   PG_DB=gpuaas_api_test_$$
-  psql -q -X "$GPUAAS_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null
+  psql -q -X "$GPUAAS_TEST_PG_URL" -c "CREATE DATABASE $PG_DB" >/dev/null
   DB_URL=${GPUAAS_TEST_PG_URL%/*}/$PG_DB
   run_suite
 elif [ "${CI:-}" = true ]; then
