@@ -62,7 +62,7 @@ start_server() {
   PORT=$(free_port)
   BASE=http://127.0.0.1:$PORT
   rm -rf "$WORK/web"; mkdir -p "$WORK/web"
-  sed -e "s|^\(\s*listen:\).*|\1 127.0.0.1:$PORT|" -e "s|^\(\s*web_root:\).*|\1 $WORK/web|" \
+  sed -e "s|^\(\s*listen:\).*|\1 127.0.0.1:$PORT\n  trusted_header: X-Remote-User\n  trusted_sources: 127.0.0.1|" -e "s|^\(\s*web_root:\).*|\1 $WORK/web|" \
     "$SRC/config/gpuaas.example.yaml" >"$WORK/gpuaas.yaml"
   GPUAAS_ADMIN_PASSWORD=admin-secret-1 "$BIN" server --config "$WORK/gpuaas.yaml" \
     --database "$DB_URL" >"$WORK/server.out" 2>"$WORK/server.err" &
@@ -101,6 +101,9 @@ run_suite() {
   t "login unknown field"; req POST /api/v1/auth/login '{"username":"a","password":"b","x":1}'; expect 400 invalid x
   ADMIN=$(login admin admin-secret-1)
   t "no token"; req GET /api/v1/me; expect 401 unauthenticated
+  t "trusted header"; STATUS=$(curl -s -o "$WORK/body" -w '%{http_code}' -H 'X-Remote-User: admin' "$BASE/api/v1/me"); BODY=$(cat "$WORK/body"); expect 200
+  [ "$(jf .username)" = admin ] || fail "trusted header user"
+  t "trusted header unknown user"; STATUS=$(curl -s -o "$WORK/body" -w '%{http_code}' -H 'X-Remote-User: ghost' "$BASE/api/v1/me"); BODY=$(cat "$WORK/body"); expect 401
   t "bad token"; req GET /api/v1/me "" "gpa_1_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"; expect 401 unauthenticated
   t me; req GET /api/v1/me "" "$ADMIN"; expect 200
   [ "$(jf .role)" = admin ] || fail "admin role"
