@@ -15,6 +15,8 @@ struct profile {
     int64_t *t; /* distinct times, ascending */
     int *level; /* usage on [t[i], t[i+1]); 0 before t[0] and from the last time on */
     size_t m;
+    int *sparse; /* optional range-maximum table: row j holds max of level[i .. i + 2^j) */
+    int rows;
 };
 
 int cal_usage(const struct reservation *r, const struct pool_resource *res)
@@ -33,10 +35,28 @@ int cal_usage(const struct reservation *r, const struct pool_resource *res)
     return 0;
 }
 
-static int cmp_event(const void *a, const void *b)
+/* LSD radix sort of k events by time, one byte of (t - min) per pass: a week in seconds
+ * takes three passes. tmp holds k events. */
+static void sort_events(struct event *ev, struct event *tmp, size_t k)
 {
-    const struct event *x = a, *y = b;
-    return x->t < y->t ? -1 : x->t > y->t;
+    if (k < 2)
+        return;
+    int64_t lo = ev[0].t, hi = ev[0].t;
+    for (size_t i = 1; i < k; i++) {
+        lo = ev[i].t < lo ? ev[i].t : lo;
+        hi = ev[i].t > hi ? ev[i].t : hi;
+    }
+    uint64_t range = (uint64_t)hi - (uint64_t)lo;
+    for (int shift = 0; shift < 64 && (range >> shift); shift += 8) {
+        size_t count[257] = {0};
+        for (size_t i = 0; i < k; i++)
+            count[(((uint64_t)ev[i].t - (uint64_t)lo) >> shift & 0xff) + 1]++;
+        for (int b = 0; b < 256; b++)
+            count[b + 1] += count[b];
+        for (size_t i = 0; i < k; i++)
+            tmp[count[((uint64_t)ev[i].t - (uint64_t)lo) >> shift & 0xff]++] = ev[i];
+        memcpy(ev, tmp, k * sizeof *ev);
+    }
 }
 
 static bool counts(const struct reservation *e, int64_t skip_id)
@@ -49,6 +69,7 @@ static void profile_free(struct profile *pr)
 {
     free(pr->t);
     free(pr->level);
+    free(pr->sparse);
     memset(pr, 0, sizeof *pr);
 }
 
@@ -59,7 +80,7 @@ static int profile_build(struct profile *pr, const struct pool_resource *res,
                          int64_t skip_id)
 {
     memset(pr, 0, sizeof *pr);
-    struct event *ev = malloc((2 * n + 1) * sizeof *ev);
+    struct event *ev = malloc((4 * n + 2) * sizeof *ev);
     if (!ev)
         return -ERR_NOMEM;
     size_t k = 0;
@@ -75,7 +96,7 @@ static int profile_build(struct profile *pr, const struct pool_resource *res,
         ev[k++] = (struct event){e->starts_at, u};
         ev[k++] = (struct event){e->ends_at, -u};
     }
-    qsort(ev, k, sizeof *ev, cmp_event);
+    sort_events(ev, ev + 2 * n + 1, k);
     pr->t = malloc((k + 1) * sizeof *pr->t);
     pr->level = malloc((k + 1) * sizeof *pr->level);
     if (!pr->t || !pr->level) {
@@ -110,6 +131,52 @@ static long profile_at(const struct profile *pr, int64_t x)
     return (long)lo - 1;
 }
 
+/* Builds the range-maximum table for many peak queries (O(1) each). */
+static int profile_index(struct profile *pr)
+{
+    int rows = 1;
+    while (((size_t)1 << rows) <= pr->m)
+        rows++;
+    pr->sparse = malloc((size_t)rows * (pr->m ? pr->m : 1) * sizeof *pr->sparse);
+    if (!pr->sparse)
+        return -ERR_NOMEM;
+    pr->rows = rows;
+    memcpy(pr->sparse, pr->level, pr->m * sizeof *pr->level);
+    for (int j = 1; j < rows; j++) {
+        const int *prev = pr->sparse + (size_t)(j - 1) * pr->m;
+        int *row = pr->sparse + (size_t)j * pr->m;
+        size_t half = (size_t)1 << (j - 1);
+        for (size_t i = 0; i + 2 * half <= pr->m; i++)
+            row[i] = prev[i] > prev[i + half] ? prev[i] : prev[i + half];
+    }
+    return 0;
+}
+
+/* Max of level[i..j], i <= j, from the sparse table. */
+static int range_max(const struct profile *pr, size_t i, size_t j)
+{
+    int r = 0;
+    while (((size_t)2 << r) <= j - i + 1)
+        r++;
+    const int *row = pr->sparse + (size_t)r * pr->m;
+    int x = row[i], y = row[j + 1 - ((size_t)1 << r)];
+    return x > y ? x : y;
+}
+
+/* Index of the last time < x, or -1. */
+static long profile_before(const struct profile *pr, int64_t x)
+{
+    size_t lo = 0, hi = pr->m;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pr->t[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (long)lo - 1;
+}
+
 /* Peak over [a, b), scanning from index hint i = profile_at(a). */
 static int profile_peak_from(const struct profile *pr, long i, int64_t b)
 {
@@ -124,7 +191,13 @@ static int profile_peak(const struct profile *pr, int64_t a, int64_t b)
 {
     if (b <= a)
         return 0;
-    return profile_peak_from(pr, profile_at(pr, a), b);
+    long i = profile_at(pr, a);
+    if (!pr->sparse)
+        return profile_peak_from(pr, i, b);
+    long j = profile_before(pr, b);
+    if (j < 0)
+        return 0;
+    return range_max(pr, i < 0 ? 0 : (size_t)i, (size_t)j);
 }
 
 int cal_peak(const struct pool_resource *res, const struct reservation *existing, size_t n,
@@ -206,6 +279,10 @@ int cal_next_window(const struct pool *p, const struct reservation *existing, si
             goto out;
         }
         nr++;
+        if (profile_index(&prs[nr - 1]) < 0) {
+            rc = -ERR_NOMEM;
+            goto out;
+        }
     }
     cand = malloc((n + 1) * sizeof *cand);
     if (!cand) {

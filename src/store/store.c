@@ -143,8 +143,10 @@ int store_open(const char *url, struct store **ret, struct error *err)
 
 void store_close(struct store *st)
 {
-    if (st)
-        st->ops->close(st);
+    if (!st)
+        return;
+    st->ops->close(st);
+    free(st);
 }
 
 const char *store_backend(const struct store *st)

@@ -16,6 +16,7 @@ struct pg {
     PGconn *conn;
     bool leader;
     bool listening;
+    bool in_tx;
 };
 
 static const struct migration pg_migrations[] = {
@@ -64,6 +65,30 @@ static int pg_error(PGconn *c, const PGresult *res, struct error *err)
     return error_set(err, code, NULL, "postgres: %s", line);
 }
 
+/* A connection lost between transactions is re-established once (LISTEN renewed; a
+ * session advisory lock is gone with the old session). Inside a transaction the loss is
+ * the caller's error: the statements already run were rolled back with it. */
+static int pg_revive(struct store *st, struct error *err)
+{
+    struct pg *g = PG(st);
+    if (PQstatus(g->conn) == CONNECTION_OK)
+        return 0;
+    if (g->in_tx)
+        return error_set(err, ERR_UNAVAILABLE, NULL, "postgres: connection lost in a transaction");
+    PQreset(g->conn);
+    g->leader = false;
+    if (PQstatus(g->conn) != CONNECTION_OK)
+        return pg_error(g->conn, NULL, err);
+    if (g->listening) {
+        PGresult *r = PQexec(g->conn, "LISTEN gpuaas_changes");
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok)
+            return pg_error(g->conn, NULL, err);
+    }
+    return 0;
+}
+
 static int pg_exec(struct store *st, const char *sql, const struct qparam *p, int n,
                    struct qres *out, struct error *err)
 {
@@ -75,6 +100,8 @@ static int pg_exec(struct store *st, const char *sql, const struct qparam *p, in
         memset(out, 0, sizeof *out);
     if (n > 16)
         return error_set(err, ERR_INTERNAL, NULL, "too many parameters");
+    if ((ret = pg_revive(st, err)) < 0)
+        return ret;
     for (int i = 0; i < n; i++) {
         if (p[i].is_null) {
             vals[i] = NULL;
@@ -122,16 +149,32 @@ static int pg_simple(struct store *st, const char *sql, struct error *err)
     return pg_exec(st, sql, NULL, 0, NULL, err);
 }
 
+static void pg_rollback(struct store *st)
+{
+    if (PQstatus(PG(st)->conn) == CONNECTION_OK)
+        pg_simple(st, "ROLLBACK", NULL);
+    PG(st)->in_tx = false;
+}
+
 static int pg_begin(struct store *st, const char *const *locks, int nlocks, struct error *err)
 {
     int rc = pg_simple(st, "BEGIN", err);
     if (rc < 0)
         return rc;
-    for (int i = 0; i < nlocks; i++) {
-        struct qparam p = QS(locks[i]);
-        if ((rc = pg_exec(st, "SELECT pg_advisory_xact_lock(hashtext($1))", &p, 1, NULL, err)) <
-            0) {
-            pg_simple(st, "ROLLBACK", NULL);
+    PG(st)->in_tx = true;
+    /* One round trip: the target list is evaluated left to right, in the sorted order. */
+    for (int i = 0; i < nlocks; i += 16) {
+        char sql[1024] = "SELECT 1";
+        struct qparam p[16];
+        int k = 0;
+        size_t len = strlen(sql);
+        for (; k < 16 && i + k < nlocks; k++) {
+            p[k] = QS(locks[i + k]);
+            len += (size_t)snprintf(sql + len, sizeof sql - len,
+                                    ", pg_advisory_xact_lock(hashtext($%d))", k + 1);
+        }
+        if ((rc = pg_exec(st, sql, p, k, NULL, err)) < 0) {
+            pg_rollback(st);
             return rc;
         }
     }
@@ -140,12 +183,9 @@ static int pg_begin(struct store *st, const char *const *locks, int nlocks, stru
 
 static int pg_commit(struct store *st, struct error *err)
 {
-    return pg_simple(st, "COMMIT", err);
-}
-
-static void pg_rollback(struct store *st)
-{
-    pg_simple(st, "ROLLBACK", NULL);
+    int rc = pg_simple(st, "COMMIT", err);
+    PG(st)->in_tx = false;
+    return rc;
 }
 
 static int pg_notify(struct store *st)

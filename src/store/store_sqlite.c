@@ -19,6 +19,7 @@ struct sq {
     char path[PATH_MAX];
     int leader_fd;
     int64_t data_version;
+    unsigned seed; /* retry jitter */
 };
 
 #define BUSY_TIMEOUT_MS 5000
@@ -158,7 +159,7 @@ static int sq_begin(struct store *st, const char *const *locks, int nlocks, stru
             return 0;
         if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || i >= BEGIN_RETRIES)
             return sq_error(SQ(st)->db, rc, err);
-        struct timespec ts = {0, (long)(1 + rand() % 20) * 1000000L};
+        struct timespec ts = {0, (long)(1 + rand_r(&SQ(st)->seed) % 20) * 1000000L};
         nanosleep(&ts, NULL);
     }
 }
@@ -317,6 +318,7 @@ int store_sqlite_open(const char *path, struct store **ret, struct error *err)
         goto out;
     }
     s->leader_fd = -1;
+    s->seed = (unsigned)(uintptr_t)s ^ (unsigned)getpid();
     if (!memory)
         snprintf(s->path, sizeof s->path, "%s", path);
     st->ops = &sq_ops;
