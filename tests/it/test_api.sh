@@ -240,6 +240,14 @@ run_suite() {
   grep -qi "^X-Content-Type-Options: nosniff" <<<"$HEADERS" || fail "nosniff"
   t traversal; STATUS=$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "$BASE/assets/../../../etc/passwd"); expect 404
 
+  # user updates
+  t "patch by user"; req PATCH "/api/v1/users/$bob_id" '{"role":"admin"}' "$ALICE"; expect 403 forbidden
+  t "patch missing user"; req PATCH "/api/v1/users/99999" '{"role":"admin"}' "$ADMIN"; expect 404 not_found
+  t "patch empty"; req PATCH "/api/v1/users/$bob_id" '{}' "$ADMIN"; expect 400 invalid body
+  t "patch password"; req PATCH "/api/v1/users/$bob_id" '{"password":"bob-new-pass","role":"admin"}' "$ADMIN"; expect 200
+  [ "$(jf .role)" = admin ] || fail "role changed"
+  BOB=$(login bob bob-new-pass)
+
   # disabled users, login rate limit
   t "disable bob"; req PATCH "/api/v1/users/$bob_id" '{"disabled":true}' "$ADMIN"; expect 200
   t "disabled token"; req GET /api/v1/me "" "$BOB"; expect 401 unauthenticated
