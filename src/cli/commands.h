@@ -3,6 +3,8 @@
 #ifndef GPUAAS_CLI_COMMANDS_H
 #define GPUAAS_CLI_COMMANDS_H
 
+#include <stddef.h>
+
 struct command {
     const char *name;
     int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
@@ -10,10 +12,23 @@ struct command {
 };
 
 int cmd_config(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
+int cmd_pool(int argc, char **argv);
+int cmd_capacity(int argc, char **argv);
+int cmd_reserve(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_extend(int argc, char **argv);
+int cmd_release(int argc, char **argv);
 
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);
 /* Resolves the configuration path: --config value, else $GPUAAS_CONFIG, else NULL. */
 const char *cli_config_path(const char *flag_value);
+/* Reads a password from stdin (one line) or, without from_stdin, from the terminal without
+ * echo. 0, or -1 with a message on stderr. */
+int cli_read_password(int from_stdin, const char *prompt, char *buf, size_t size);
 
 #endif

@@ -6,6 +6,16 @@
 
 static const struct command commands[] = {
     {"config", cmd_config, "check a configuration file or list every key"},
+    {"login", cmd_login, "log in to a server and save the token"},
+    {"logout", cmd_logout, "forget the saved token"},
+    {"pool", cmd_pool, "show the GPU pool"},
+    {"capacity", cmd_capacity, "free capacity per resource over time"},
+    {"reserve", cmd_reserve, "book GPU capacity for a time window"},
+    {"list", cmd_list, "list reservations"},
+    {"show", cmd_show, "show one reservation"},
+    {"cancel", cmd_cancel, "cancel a reservation"},
+    {"extend", cmd_extend, "move a reservation's end"},
+    {"release", cmd_release, "end an active session early"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
