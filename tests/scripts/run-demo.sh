@@ -67,7 +67,7 @@ if [ -x "$BUILD/gpuaas-kubesim" ] && "$GPUAAS" reconciler --help >/dev/null 2>&1
              "(no real pods run)."
         simdir=$VAR/kubesim
         mkdir -p "$simdir"
-        "$BUILD/gpuaas-kubesim" --kubeconfig "$simdir/kubeconfig" 2>"$simdir/kubesim.log" &
+        "$BUILD/gpuaas-kubesim" --listen 127.0.0.1:${GPUAAS_KUBESIM_PORT:-18443} --kubeconfig-out "$simdir/kubeconfig" 2>"$simdir/kubesim.log" &
         pids+=($!)
         for _ in $(seq 1 50); do [ -s "$simdir/kubeconfig" ] && break; sleep 0.1; done
         export KUBECONFIG=$simdir/kubeconfig
