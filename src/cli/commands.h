@@ -12,6 +12,7 @@ struct command {
 };
 
 int cmd_config(int argc, char **argv);
+int cmd_server(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
 int cmd_pool(int argc, char **argv);
@@ -22,6 +23,7 @@ int cmd_show(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_extend(int argc, char **argv);
 int cmd_release(int argc, char **argv);
+int cmd_user(int argc, char **argv);
 
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

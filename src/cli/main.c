@@ -6,6 +6,7 @@
 
 static const struct command commands[] = {
     {"config", cmd_config, "check a configuration file or list every key"},
+    {"server", cmd_server, "serve the REST API and the web UI"},
     {"login", cmd_login, "log in to a server and save the token"},
     {"logout", cmd_logout, "forget the saved token"},
     {"pool", cmd_pool, "show the GPU pool"},
@@ -16,6 +17,7 @@ static const struct command commands[] = {
     {"cancel", cmd_cancel, "cancel a reservation"},
     {"extend", cmd_extend, "move a reservation's end"},
     {"release", cmd_release, "end an active session early"},
+    {"user", cmd_user, "add, change, disable or list users (offline, on the database)"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
