@@ -23,7 +23,9 @@ static const struct command commands[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "gpuaas - self-service GPU platform\n\nUsage: gpuaas <command> [options]\n\nCommands:\n");
+    fprintf(
+        out,
+        "gpuaas - self-service GPU platform\n\nUsage: gpuaas <command> [options]\n\nCommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun 'gpuaas <command> --help' for a command's options.\n");
