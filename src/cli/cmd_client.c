@@ -75,7 +75,7 @@ static void print_json(const json_t *j)
 /* Formats a JSON scalar as text into buf ("-" for null/missing). */
 static const char *scalar(const json_t *v, char *buf, size_t size)
 {
-    if (json_is_string(v))
+    if (json_is_string(v) && json_string_length(v) > 0)
         return json_string_value(v);
     if (json_is_integer(v))
         snprintf(buf, size, "%lld", (long long)json_integer_value(v));
@@ -184,14 +184,15 @@ int cmd_login(int argc, char **argv)
         return 1;
     }
     snprintf(c.token, sizeof(c.token), "%s", token);
-    const char *exp = json_string_value(json_object_get(ans, "expires_at"));
+    char exp[64] = "";
+    if (json_string_value(json_object_get(ans, "expires_at")))
+        snprintf(exp, sizeof(exp), "%s", json_string_value(json_object_get(ans, "expires_at")));
     json_decref(ans);
     if (client_save(&c) < 0) {
         fprintf(stderr, "gpuaas login: cannot write the credentials file\n");
         return 1;
     }
-    printf("Logged in to %s as %s%s%s\n", c.server, user, exp ? "; token expires " : "",
-           exp ? exp : "");
+    printf("Logged in to %s as %s%s%s\n", c.server, user, exp[0] ? "; token expires " : "", exp);
     return 0;
 }
 
