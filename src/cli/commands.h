@@ -4,6 +4,7 @@
 #define GPUAAS_CLI_COMMANDS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct command {
     const char *name;
@@ -24,6 +25,13 @@ int cmd_cancel(int argc, char **argv);
 int cmd_extend(int argc, char **argv);
 int cmd_release(int argc, char **argv);
 int cmd_user(int argc, char **argv);
+int cmd_tokenomics(int argc, char **argv);
+
+/* Booked fraction of the pool's GPU capacity over [from, to) from the database named by the
+ * configuration file at config_path (tokenomics "measured" utilization). */
+struct error;
+int cli_measured_utilization(const char *config_path, int64_t from, int64_t to, double *ret,
+                             struct error *err);
 
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {"extend", cmd_extend, "move a reservation's end"},
     {"release", cmd_release, "end an active session early"},
     {"user", cmd_user, "add, change, disable or list users (offline, on the database)"},
+    {"tokenomics", cmd_tokenomics, "cost per million tokens, break-even and sizing (offline)"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
