@@ -27,7 +27,8 @@ int cmd_config(int argc, char **argv)
 {
     if (argc < 2 || cli_wants_help(argc, argv)) {
         printf("Usage: gpuaas config check [--config FILE]   validate a file and print the pool\n"
-               "       gpuaas config keys                    list every key with type, default, bounds\n"
+               "       gpuaas config keys                    list every key with type, default, "
+               "bounds\n"
                "The file is --config, else $GPUAAS_CONFIG.\n");
         return argc < 2 ? 2 : 0;
     }

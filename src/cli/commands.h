@@ -3,6 +3,7 @@
 #ifndef GPUAAS_CLI_COMMANDS_H
 #define GPUAAS_CLI_COMMANDS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct command {
@@ -12,6 +13,18 @@ struct command {
 };
 
 int cmd_config(int argc, char **argv);
+int cmd_server(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
+int cmd_pool(int argc, char **argv);
+int cmd_capacity(int argc, char **argv);
+int cmd_reserve(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_extend(int argc, char **argv);
+int cmd_release(int argc, char **argv);
+int cmd_user(int argc, char **argv);
 int cmd_tokenomics(int argc, char **argv);
 
 /* Booked fraction of the pool's GPU capacity over [from, to) from the database named by the
@@ -25,5 +38,8 @@ int cmd_server(int argc, char **argv);
 int cli_wants_help(int argc, char **argv);
 /* Resolves the configuration path: --config value, else $GPUAAS_CONFIG, else NULL. */
 const char *cli_config_path(const char *flag_value);
+/* Reads a password from stdin (one line) or, without from_stdin, from the terminal without
+ * echo. 0, or -1 with a message on stderr. */
+int cli_read_password(int from_stdin, const char *prompt, char *buf, size_t size);
 
 #endif

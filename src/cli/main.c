@@ -8,12 +8,25 @@ static const struct command commands[] = {
     {"config", cmd_config, "check a configuration file or list every key"},
     {"tokenomics", cmd_tokenomics, "cost per million tokens, break-even and sizing (offline)"},
     {"server", cmd_server, "serve the REST API and the web UI"},
+    {"login", cmd_login, "log in to a server and save the token"},
+    {"logout", cmd_logout, "forget the saved token"},
+    {"pool", cmd_pool, "show the GPU pool"},
+    {"capacity", cmd_capacity, "free capacity per resource over time"},
+    {"reserve", cmd_reserve, "book GPU capacity for a time window"},
+    {"list", cmd_list, "list reservations"},
+    {"show", cmd_show, "show one reservation"},
+    {"cancel", cmd_cancel, "cancel a reservation"},
+    {"extend", cmd_extend, "move a reservation's end"},
+    {"release", cmd_release, "end an active session early"},
+    {"user", cmd_user, "add, change, disable or list users (offline, on the database)"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void usage(FILE *out)
 {
-    fprintf(out, "gpuaas - self-service GPU platform\n\nUsage: gpuaas <command> [options]\n\nCommands:\n");
+    fprintf(
+        out,
+        "gpuaas - self-service GPU platform\n\nUsage: gpuaas <command> [options]\n\nCommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun 'gpuaas <command> --help' for a command's options.\n");
