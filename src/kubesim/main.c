@@ -139,7 +139,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         r.len = strlen(r.body);
         r.content_type = "application/json";
     } else {
-        ksim_handle(g_sim, method, url, query, ct, auth, st->body, st->len, &r);
+        ksim_handle(g_sim, method, url, query, ct,
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"), auth, st->body,
+                    st->len, &r);
     }
     json_decref(query);
     log_debug("request", "method=%s path=%s status=%d", method, url, r.status);

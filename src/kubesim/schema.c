@@ -85,23 +85,24 @@ int ksim_schema_has(const struct ksim_schema *s, const char *defname)
     return json_object_get(s->defs, defname) != NULL;
 }
 
-/* "io.k8s.api.core.v1.PodSpec" -> "v1.PodSpec" */
+/* "io.k8s.api.core.v1.PodSpec" -> "v1.PodSpec" (Go package.Type) */
 static const char *go_type_name(const char *defname, char *buf, size_t len)
 {
     const char *last = strrchr(defname, '.');
     if (!last)
         return defname;
-    const char *prev = last;
-    while (prev > defname && prev[-1] != '.')
-        prev--;
-    if (prev > defname) {
-        const char *p2 = prev - 1;
-        while (p2 > defname && p2[-1] != '.')
-            p2--;
-        snprintf(buf, len, "%.*s%s", (int)(last - p2), p2, last);
-        return buf;
-    }
-    return last + 1;
+    const char *pkg = last;
+    while (pkg > defname && pkg[-1] != '.')
+        pkg--;
+    snprintf(buf, len, "%s", pkg);
+    return buf;
+}
+
+/* "io.k8s.api.core.v1.PodSpec" -> "PodSpec" (the struct name in decoder messages) */
+static const char *go_struct_name(const char *defname)
+{
+    const char *last = strrchr(defname, '.');
+    return last ? last + 1 : defname;
 }
 
 static json_t *resolve(const struct ksim_schema *s, json_t *node, const char **defname)
@@ -209,10 +210,9 @@ static void walk_object(struct vctx *c, json_t *node, const char *defname, const
     json_t *ap = json_object_get(node, "additionalProperties");
     const char *key;
     json_t *child;
-    char tmp[128];
     const char *sname = structname;
     if (props && defname)
-        sname = go_type_name(defname, tmp, sizeof(tmp));
+        sname = go_struct_name(defname);
     char sname_copy[128];
     snprintf(sname_copy, sizeof(sname_copy), "%s", sname ? sname : "");
     json_object_foreach(v, key, child)

@@ -1471,6 +1471,7 @@ static json_t *openapi_v3_group(const char *group, const char *version)
 /* ---------- request handling ---------- */
 
 struct req {
+    const char *accept;
     const char *method;
     const struct rtype *rt;
     char ns[64];
@@ -1485,6 +1486,170 @@ struct req {
 static const char *qparam(json_t *q, const char *name)
 {
     return json_string_value(json_object_get(q, name));
+}
+
+/* ---------- server-side printing (Accept: ...;as=Table) ---------- */
+
+static void age_of(json_t *obj, char *buf, size_t len)
+{
+    int64_t t = 0;
+    const char *ts = mstr(obj, "creationTimestamp");
+    if (!ts || time_parse_rfc3339(ts, &t)) {
+        snprintf(buf, len, "<unknown>");
+        return;
+    }
+    int64_t d = time_now() - t;
+    if (d < 0)
+        d = 0;
+    if (d < 120)
+        snprintf(buf, len, "%llds", (long long)d);
+    else if (d < 7200)
+        snprintf(buf, len, "%lldm", (long long)(d / 60));
+    else if (d < 172800)
+        snprintf(buf, len, "%lldh", (long long)(d / 3600));
+    else
+        snprintf(buf, len, "%lldd", (long long)(d / 86400));
+}
+
+static json_t *jget(json_t *o, const char *a, const char *b)
+{
+    return json_object_get(json_object_get(o, a), b);
+}
+
+static json_t *table_row(const struct rtype *rt, json_t *obj)
+{
+    char age[32], buf[256];
+    age_of(obj, age, sizeof(age));
+    json_t *cells = json_pack("[s]", mstr(obj, "name") ? mstr(obj, "name") : "");
+    const char *res = rt->resource;
+    if (!strcmp(res, "pods")) {
+        size_t total = json_array_size(jget(obj, "spec", "containers")), ready = 0, i;
+        json_t *cs;
+        json_array_foreach(jget(obj, "status", "containerStatuses"), i,
+                           cs) if (json_is_true(json_object_get(cs, "ready"))) ready++;
+        snprintf(buf, sizeof(buf), "%zu/%zu", ready, total);
+        const char *phase = json_string_value(jget(obj, "status", "phase"));
+        if (json_object_get(meta(obj), "deletionTimestamp"))
+            phase = "Terminating";
+        json_array_append_new(cells, json_string(buf));
+        json_array_append_new(cells, json_string(phase ? phase : "Pending"));
+        json_array_append_new(cells, json_integer(0));
+    } else if (!strcmp(res, "namespaces")) {
+        const char *phase = json_string_value(jget(obj, "status", "phase"));
+        json_array_append_new(cells, json_string(phase ? phase : "Active"));
+    } else if (!strcmp(res, "deployments")) {
+        json_t *st = json_object_get(obj, "status");
+        json_t *rep = jget(obj, "spec", "replicas");
+        snprintf(buf, sizeof(buf), "%lld/%lld",
+                 (long long)json_integer_value(json_object_get(st, "readyReplicas")),
+                 rep ? (long long)json_integer_value(rep) : 1LL);
+        json_array_append_new(cells, json_string(buf));
+        json_array_append_new(
+            cells, json_integer(json_integer_value(json_object_get(st, "updatedReplicas"))));
+        json_array_append_new(
+            cells, json_integer(json_integer_value(json_object_get(st, "availableReplicas"))));
+    } else if (!strcmp(res, "services")) {
+        const char *type = json_string_value(jget(obj, "spec", "type"));
+        const char *ip = json_string_value(jget(obj, "spec", "clusterIP"));
+        char ports[200] = "";
+        size_t i;
+        json_t *p;
+        json_array_foreach(jget(obj, "spec", "ports"), i, p)
+        {
+            size_t l = strlen(ports);
+            const char *proto = json_string_value(json_object_get(p, "protocol"));
+            snprintf(ports + l, sizeof(ports) - l, "%s%lld/%s", i ? "," : "",
+                     (long long)json_integer_value(json_object_get(p, "port")),
+                     proto ? proto : "TCP");
+        }
+        json_array_append_new(cells, json_string(type ? type : "ClusterIP"));
+        json_array_append_new(cells, json_string(ip ? ip : "<none>"));
+        json_array_append_new(cells, json_string("<none>"));
+        json_array_append_new(cells, json_string(*ports ? ports : "<none>"));
+    } else if (!strcmp(res, "persistentvolumeclaims")) {
+        const char *phase = json_string_value(jget(obj, "status", "phase"));
+        const char *sc = json_string_value(jget(obj, "spec", "storageClassName"));
+        json_t *stq = jget(jget(obj, "spec", "resources"), "requests", "storage");
+        json_array_append_new(cells, json_string(phase ? phase : "Pending"));
+        json_array_append_new(cells,
+                              json_string(json_is_string(stq) ? json_string_value(stq) : ""));
+        json_array_append_new(cells, json_string(sc ? sc : ""));
+    } else if (!strcmp(res, "nodes")) {
+        json_array_append_new(cells, json_string("Ready"));
+        json_array_append_new(cells, json_string("<none>"));
+    } else if (!strcmp(res, "routes")) {
+        const char *host = json_string_value(jget(obj, "spec", "host"));
+        const char *svc = json_string_value(json_object_get(jget(obj, "spec", "to"), "name"));
+        json_array_append_new(cells, json_string(host ? host : ""));
+        json_array_append_new(cells, json_string(svc ? svc : ""));
+    }
+    json_array_append_new(cells, json_string(age));
+    json_t *partial = json_pack("{s:s, s:s, s:O}", "kind", "PartialObjectMetadata", "apiVersion",
+                                "meta.k8s.io/v1", "metadata", meta(obj));
+    return json_pack("{s:o, s:o}", "cells", cells, "object", partial);
+}
+
+static json_t *table_columns(const struct rtype *rt)
+{
+    const char *res = rt->resource;
+    const char *cols[8];
+    int n = 0;
+    cols[n++] = "Name";
+    if (!strcmp(res, "pods")) {
+        cols[n++] = "Ready";
+        cols[n++] = "Status";
+        cols[n++] = "Restarts";
+    } else if (!strcmp(res, "namespaces")) {
+        cols[n++] = "Status";
+    } else if (!strcmp(res, "deployments")) {
+        cols[n++] = "Ready";
+        cols[n++] = "Up-to-date";
+        cols[n++] = "Available";
+    } else if (!strcmp(res, "services")) {
+        cols[n++] = "Type";
+        cols[n++] = "Cluster-IP";
+        cols[n++] = "External-IP";
+        cols[n++] = "Port(s)";
+    } else if (!strcmp(res, "persistentvolumeclaims")) {
+        cols[n++] = "Status";
+        cols[n++] = "Capacity";
+        cols[n++] = "StorageClass";
+    } else if (!strcmp(res, "nodes")) {
+        cols[n++] = "Status";
+        cols[n++] = "Roles";
+    } else if (!strcmp(res, "routes")) {
+        cols[n++] = "Host";
+        cols[n++] = "Services";
+    }
+    cols[n++] = "Age";
+    json_t *defs = json_array();
+    for (int i = 0; i < n; i++) {
+        int isint = !strcmp(cols[i], "Restarts") || !strcmp(cols[i], "Up-to-date") ||
+                    !strcmp(cols[i], "Available");
+        json_array_append_new(defs,
+                              json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", cols[i], "type",
+                                        isint ? "integer" : "string", "format",
+                                        i == 0 ? "name" : "", "description", "", "priority", 0));
+    }
+    return defs;
+}
+
+static json_t *to_table(struct ksim *k, const struct rtype *rt, json_t *objs)
+{
+    json_t *rows = json_array();
+    size_t i;
+    json_t *o;
+    json_array_foreach(objs, i, o) json_array_append_new(rows, table_row(rt, o));
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%llu", (unsigned long long)k->rv);
+    return json_pack("{s:s, s:s, s:{s:s}, s:o, s:o}", "kind", "Table", "apiVersion",
+                     "meta.k8s.io/v1", "metadata", "resourceVersion", rv, "columnDefinitions",
+                     table_columns(rt), "rows", rows);
+}
+
+static int wants_table(const char *accept)
+{
+    return accept && strstr(accept, "as=Table");
 }
 
 static void handle_list(struct ksim *k, struct req *rq, struct ksim_response *r)
@@ -1529,6 +1694,11 @@ static void handle_list(struct ksim *k, struct req *rq, struct ksim_response *r)
             !ksim_selector_match_fields(&fs, obj))
             continue;
         json_array_append(items, obj);
+    }
+    if (wants_table(rq->accept)) {
+        reply(r, 200, to_table(k, rq->rt, items));
+        json_decref(items);
+        return;
     }
     char av[160], kind[96], rv[32];
     snprintf(kind, sizeof(kind), "%sList", rq->rt->kind);
@@ -1789,10 +1959,15 @@ static void handle_resource(struct ksim *k, struct req *rq, struct ksim_response
     }
     if (!strcmp(m, "GET")) {
         json_t *obj = lookup(k, rq->rt, rq->ns, rq->name);
-        if (!obj)
+        if (!obj) {
             reply_not_found(r, rq->rt, rq->name);
-        else
+        } else if (wants_table(rq->accept) && !*rq->sub) {
+            json_t *one = json_pack("[O]", obj);
+            reply(r, 200, to_table(k, rq->rt, one));
+            json_decref(one);
+        } else {
             reply(r, 200, json_incref(obj));
+        }
     } else if (!strcmp(m, "PUT")) {
         json_t *obj;
         struct error e = {0};
@@ -1953,8 +2128,8 @@ int ksim_parse_fault(const char *s, struct ksim_fault *f)
 }
 
 void ksim_handle(struct ksim *k, const char *method, const char *path, json_t *query,
-                 const char *content_type, const char *authorization, const char *body,
-                 size_t body_len, struct ksim_response *r)
+                 const char *content_type, const char *accept, const char *authorization,
+                 const char *body, size_t body_len, struct ksim_response *r)
 {
     memset(r, 0, sizeof(*r));
     pthread_mutex_lock(&k->mu);
@@ -2001,8 +2176,12 @@ void ksim_handle(struct ksim *k, const char *method, const char *path, json_t *q
     char *s[12];
     int n = split(copy, s, 12);
     int is_get = !strcmp(method, "GET");
-    struct req rq = {
-        .method = method, .query = query, .ct = content_type, .body = body, .body_len = body_len};
+    struct req rq = {.accept = accept,
+                     .method = method,
+                     .query = query,
+                     .ct = content_type,
+                     .body = body,
+                     .body_len = body_len};
     if (n == 1 && !strcmp(s[0], "api") && is_get) {
         reply(r, 200,
               json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions", "v1",

@@ -57,11 +57,12 @@ void ksim_set_fault(struct ksim *k, const struct ksim_fault *f);
 /* Parses "500|429|drop|latency:MS|none" into f->kind/latency_ms. 0 or -ERR_INVALID. */
 int ksim_parse_fault(const char *s, struct ksim_fault *f);
 
-/* Handles one request. query is an object of query parameters (borrowed). Never fails:
- * every outcome is an HTTP response. */
+/* Handles one request. query is an object of query parameters (borrowed); accept is the
+ * Accept header ("as=Table" gets server-side printing). Never fails: every outcome is an
+ * HTTP response. */
 void ksim_handle(struct ksim *k, const char *method, const char *path, json_t *query,
-                 const char *content_type, const char *authorization, const char *body,
-                 size_t body_len, struct ksim_response *ret);
+                 const char *content_type, const char *accept, const char *authorization,
+                 const char *body, size_t body_len, struct ksim_response *ret);
 void ksim_response_free(struct ksim_response *r);
 
 /* Runs due controller work; now_ms is a monotonic clock. Returns ms until next due task. */

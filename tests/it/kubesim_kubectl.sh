@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# kubectl against gpuaas-kubesim: discovery, get/describe/apply/delete on every kind gpuaas uses,
+# strict schema validation, quota admission, namespace termination, conflicts, TLS + token, faults.
+set -euo pipefail
+cd "${GPUAAS_SRC:-$(dirname "$0")/../..}"
+build=${GPUAAS_BUILD:-$PWD/build}
+sim=$build/gpuaas-kubesim
+data=tests/it/kubesim
+work=$(mktemp -d "${TMPDIR:-/tmp}/kubesim-it.XXXXXX")
+pid=""
+cleanup() {
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    if [ -n "${GPUAAS_TEST_OUTPUT:-}" ]; then cp "$work"/*.log "$GPUAAS_TEST_OUTPUT"/ 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+fails=0
+ok() { echo "ok - $*"; }
+fail() { echo "FAIL - $*"; fails=$((fails + 1)); }
+# expect_out DESC PATTERN CMD...: CMD succeeds and its output matches PATTERN (grep -E)
+expect_out() {
+    local desc=$1 pat=$2; shift 2
+    local out
+    if out=$("$@" 2>&1) && grep -qE -- "$pat" <<<"$out"; then ok "$desc"; else fail "$desc: $out"; fi
+}
+# expect_fail DESC PATTERN CMD...: CMD fails and its output matches PATTERN
+expect_fail() {
+    local desc=$1 pat=$2; shift 2
+    local out
+    if out=$("$@" 2>&1); then fail "$desc: unexpectedly succeeded: $out"
+    elif grep -qE -- "$pat" <<<"$out"; then ok "$desc"; else fail "$desc: $out"; fi
+}
+start_sim() {
+    local name=$1; shift
+    rm -f "$work/$name.kubeconfig"
+    "$sim" --listen 127.0.0.1:0 --kubeconfig-out "$work/$name.kubeconfig" "$@" >"$work/$name.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do [ -s "$work/$name.kubeconfig" ] && break; sleep 0.05; done
+    [ -s "$work/$name.kubeconfig" ] || { echo "kubesim did not start"; cat "$work/$name.log"; exit 1; }
+    export KUBECONFIG=$work/$name.kubeconfig
+    server=$(awk '/server:/ {print $2}' "$KUBECONFIG")
+}
+stop_sim() {
+    kill -TERM "$pid"
+    local rc=0
+    wait "$pid" || rc=$?
+    pid=""
+    [ "$rc" = 0 ] && ok "SIGTERM exits 0" || fail "SIGTERM exit status $rc"
+}
+
+kinds=(namespaces serviceaccounts configmaps secrets persistentvolumeclaims services pods
+       resourcequotas limitranges nodes deployments.apps rolebindings.rbac.authorization.k8s.io
+       clusterrolebindings.rbac.authorization.k8s.io clusterroles.rbac.authorization.k8s.io
+       networkpolicies.networking.k8s.io ingresses.networking.k8s.io leases.coordination.k8s.io
+       routes.route.openshift.io)
+
+# ---------- plain HTTP ----------
+start_sim plain --quota-delay-ms 100 --pod-ready-delay-ms 200 --ns-delete-delay-ms 1500
+expect_out "discovery: api-resources lists every kind" "routes.*route.openshift.io/v1.*true.*Route" \
+    kubectl api-resources
+names=$(kubectl api-resources -o name)
+for k in "${kinds[@]}"; do
+    if grep -qx -- "$k" <<<"$names"; then ok "discovery: $k is known"; else fail "discovery: $k missing"; fi
+done
+expect_out "get namespaces" "default +Active" kubectl get namespaces
+expect_out "apply creates every kind" "route.route.openshift.io/workspace created" \
+    kubectl apply -f $data/objects.yaml
+expect_out "re-apply is idempotent" "configmap/proxy unchanged" kubectl apply -f $data/objects.yaml
+for k in "${kinds[@]}"; do
+    case $k in
+    namespaces | nodes | clusterrole*) expect_out "get $k" "NAME" kubectl get "$k" ;;
+    *) expect_out "get $k -n kt" "NAME" kubectl get -n kt "$k" ;;
+    esac
+done
+expect_out "describe namespace shows quota and limits" "requests.nvidia.com/gpu +0 +0" \
+    kubectl describe namespace kt
+for k in serviceaccount/workspace configmap/proxy secret/token pvc/home service/workspace \
+    resourcequota/quota limitrange/defaults deployment/workspace rolebinding/user \
+    networkpolicy/deny-other-namespaces ingress/workspace lease/gpuaas-reconciler; do
+    expect_out "describe $k" "Name: +${k#*/}" kubectl -n kt describe "$k"
+done
+expect_out "describe node" "Name: +gpu-node-1" kubectl describe node gpu-node-1
+expect_out "describe clusterrolebinding" "Name: +gpuaas-test-binding" \
+    kubectl describe clusterrolebinding gpuaas-test-binding
+expect_out "deployment becomes Available" "condition met" \
+    kubectl -n kt wait --for=condition=Available deployment/workspace --timeout=10s
+expect_out "deployment pod is Running and Ready" "1/1 +Running" kubectl -n kt get pods -l app=workspace
+expect_out "LimitRange defaulted the pod's requests" '"cpu":"100m"' \
+    kubectl -n kt get pods -l app=workspace -o jsonpath='{.items[0].spec.containers[0].resources.requests}'
+expect_out "route is admitted" "^True$" \
+    kubectl -n kt get route workspace -o 'jsonpath={.status.ingress[0].conditions[?(@.type=="Admitted")].status}'
+expect_out "quota status.hard filled by the controller" "^0$" \
+    kubectl -n kt get resourcequota quota -o 'jsonpath={.status.hard.requests\.nvidia\.com/gpu}'
+expect_out "quota status.used counts the pod" "^1$" \
+    kubectl -n kt get resourcequota quota -o 'jsonpath={.status.used.pods}'
+expect_fail "apply of an unknown field is refused (strict)" \
+    'strict decoding error: unknown field "spec.replicaz"' kubectl apply -f $data/invalid.yaml
+expect_fail "apply of a mistyped field is refused" "cannot unmarshal object into Go struct field ConfigMap.data of type string" \
+    kubectl apply -f $data/mistyped.yaml
+expect_fail "server-side apply of an unknown field is refused" 'unknown field "spec.replicaz"' \
+    kubectl apply --server-side -f $data/invalid.yaml
+expect_fail "quota refuses a GPU pod when the GPU hard limit is 0" \
+    'pods "wants-gpu" is forbidden: exceeded quota: quota, requested: requests.nvidia.com/gpu=1, used: requests.nvidia.com/gpu=0, limited: requests.nvidia.com/gpu=0' \
+    kubectl apply -f $data/gpu-pod.yaml
+expect_out "server-side apply creates" "configmap/late serverside-applied" \
+    kubectl apply --server-side --field-manager=gpuaas -f $data/late.yaml
+expect_out "server-side apply merges maps" '"a":"b".*"c":"d"|"c":"d".*"a":"b"' bash -c \
+    "kubectl -n kt patch configmap late --type=merge -p '{\"data\":{\"c\":\"d\"}}' >/dev/null && \
+     kubectl -n kt get configmap late -o jsonpath='{.data}'"
+expect_out "label selector =" "^kt$" kubectl get ns -l app.kubernetes.io/managed-by=gpuaas -o 'jsonpath={.items[*].metadata.name}'
+expect_out "label selector in" "^kt$" kubectl get ns -l 'app.kubernetes.io/managed-by in (gpuaas,x)' -o 'jsonpath={.items[*].metadata.name}'
+expect_out "label selector !=" "default" kubectl get ns -l 'app.kubernetes.io/managed-by!=gpuaas' -o name
+expect_out "label selector notin + exists" "gpu-node-1" kubectl get nodes -l 'nvidia.com/gpu.product,nvidia.com/gpu.product notin (A100)' -o name
+expect_out "get missing object is NotFound" 'configmaps "nope" not found' bash -c "kubectl -n kt get configmap nope 2>&1 || true"
+rv=$(kubectl -n kt get configmap proxy -o jsonpath='{.metadata.resourceVersion}')
+kubectl -n kt label configmap proxy touched=yes >/dev/null
+expect_out "PUT with a stale resourceVersion is 409 Conflict" '"reason":"Conflict".*"code":409' \
+    curl -s -X PUT -H 'Content-Type: application/json' "$server/api/v1/namespaces/kt/configmaps/proxy" \
+    -d "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"proxy\",\"namespace\":\"kt\",\"resourceVersion\":\"$rv\"}}"
+expect_out "POST of an existing object is 409 AlreadyExists" '"reason":"AlreadyExists".*"code":409' \
+    curl -s -X POST -H 'Content-Type: application/json' "$server/api/v1/namespaces/kt/configmaps" \
+    -d '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"proxy"}}'
+expect_out "POST on a named resource is 405 MethodNotAllowed" '"reason":"MethodNotAllowed"' \
+    curl -s -X POST -H 'Content-Type: application/json' "$server/api/v1/namespaces/kt/configmaps/proxy" -d '{}'
+expect_out "watch streams events" '"type":"ADDED".*"name":"proxy"' \
+    curl -s -m 2 "$server/api/v1/namespaces/kt/configmaps?watch=1&timeoutSeconds=1"
+expect_out "delete" 'configmap "late" deleted' kubectl -n kt delete configmap late
+expect_out "namespace delete goes Terminating" "Terminating" bash -c \
+    "kubectl delete namespace kt --wait=false >/dev/null && kubectl get namespace kt"
+expect_fail "create in a Terminating namespace is refused" \
+    'unable to create new content in namespace kt because it is being terminated' \
+    kubectl apply -f $data/late.yaml
+expect_out "namespace disappears with its contents" "condition met|deleted|not found" \
+    kubectl wait --for=delete namespace/kt --timeout=15s
+expect_out "namespaced contents are gone" "No resources found" bash -c "kubectl get configmaps -n kt 2>&1"
+
+# faults
+curl -s -X POST "$server/_sim/faults" -d '{"fault":"500","nth":1}' >/dev/null
+expect_out "fault: the Nth request gets a 500" '"code":500' curl -s "$server/api/v1/namespaces"
+expect_out "fault: the next request succeeds" '"kind":"NamespaceList"' curl -s "$server/api/v1/namespaces"
+curl -s -X POST "$server/_sim/faults" -d '{"fault":"429","rate":1,"path":"/configmaps"}' >/dev/null
+expect_out "fault: 429 with Retry-After on matching paths" 'Retry-After: 1' \
+    curl -s -i "$server/api/v1/namespaces/default/configmaps"
+expect_out "fault: other paths unaffected" '"kind":"NamespaceList"' curl -s "$server/api/v1/namespaces"
+curl -s -X POST "$server/_sim/faults" -d '{"fault":"drop","nth":1}' >/dev/null
+expect_fail "fault: connection dropped" "" curl -sf "$server/api/v1/namespaces"
+curl -s -X DELETE "$server/_sim/faults" >/dev/null
+stop_sim
+
+# ---------- HTTPS with a bearer token ----------
+start_sim tls --tls --token test-token-123 --quota-delay-ms 50 --ns-delete-delay-ms 100
+expect_out "kubeconfig carries the CA and the token" "certificate-authority-data" cat "$KUBECONFIG"
+case $server in https://*) ok "server is https" ;; *) fail "server is $server" ;; esac
+expect_out "kubectl over TLS with the token" "default +Active" kubectl get namespaces
+expect_out "apply over TLS" "namespace/kt created" kubectl apply -f $data/objects.yaml
+expect_out "a request without the token is 401" '"code":401' curl -sk "$server/api/v1/namespaces"
+expect_out "a wrong token is 401" '"reason":"Unauthorized"' \
+    curl -sk -H 'Authorization: Bearer wrong' "$server/api/v1/namespaces"
+expect_out "delete over TLS" "deleted" kubectl delete namespace kt --timeout=15s
+stop_sim
+
+# ---------- faults from the command line ----------
+start_sim flags --fail-nth 2 --fault 500
+expect_out "--fail-nth: request 1 succeeds" '"kind":"APIVersions"' curl -s "$server/api"
+expect_out "--fail-nth: request 2 fails" '"code":500' curl -s "$server/api"
+expect_out "--fail-nth: request 3 succeeds" '"kind":"APIVersions"' curl -s "$server/api"
+stop_sim
+
+echo "$fails failure(s)"
+[ "$fails" = 0 ]
