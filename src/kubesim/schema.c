@@ -229,13 +229,8 @@ static void walk_object(struct vctx *c, json_t *node, const char *defname, const
                     snprintf(c->first_path, sizeof(c->first_path), "%s", p2);
                 continue;
             }
-            /* Go struct field paths restart at the nearest struct. */
-            snprintf(g2, sizeof(g2), "%s%s%s", props && defname ? "" : gopath,
-                     (props && defname) || !*gopath ? "" : ".", key);
-            if (!(props && defname))
-                snprintf(g2, sizeof(g2), "%s%s%s", gopath, *gopath ? "." : "", key);
-            else
-                snprintf(g2, sizeof(g2), "%s%s%s", gopath, *gopath ? "." : "", key);
+            /* Go reports the path from the root without indices. */
+            snprintf(g2, sizeof(g2), "%s%s%s", gopath, *gopath ? "." : "", key);
             walk(c, pn, NULL, sname_copy, p2, g2, child, depth + 1);
         } else if (ap && json_is_object(ap)) {
             snprintf(g2, sizeof(g2), "%s", gopath);
@@ -313,8 +308,7 @@ static void walk(struct vctx *c, json_t *node, const char *defname, const char *
         }
         if (!json_object_get(node, "properties") && !json_object_get(node, "additionalProperties"))
             return; /* free-form object */
-        walk_object(c, node, defname, structname, path,
-                    json_object_get(node, "properties") && defname ? "" : gopath, v, depth);
+        walk_object(c, node, defname, structname, path, gopath, v, depth);
     }
 }
 
