@@ -242,9 +242,8 @@ static void reply_status(struct ksim_response *r, int code, const char *reason, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    json_t *st =
-        json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status", "apiVersion", "v1",
-                  "metadata", "status", "Failure", "message", msg, "reason", reason, "code", code);
+    json_t *st = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s}", "kind", "Status", "apiVersion", "v1",
+                           "metadata", "status", "Failure", "message", msg, "reason", reason);
     if (name || rt) {
         json_t *d = json_object();
         if (name)
@@ -255,6 +254,7 @@ static void reply_status(struct ksim_response *r, int code, const char *reason, 
             json_object_set_new(d, "kind", json_string(rt->resource));
         json_object_set_new(st, "details", d);
     }
+    json_object_set_new(st, "code", json_integer(code));
     reply(r, code, st);
 }
 
@@ -696,6 +696,116 @@ static void limitrange_default(struct ksim *k, const char *ns, json_t *pod)
     }
 }
 
+static char *b64(const char *in)
+{
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t len = strlen(in);
+    char *out = malloc(4 * ((len + 2) / 3) + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)(unsigned char)in[i] << 16;
+        if (i + 1 < len)
+            v |= (unsigned)(unsigned char)in[i + 1] << 8;
+        if (i + 2 < len)
+            v |= (unsigned char)in[i + 2];
+        out[o++] = t[(v >> 18) & 63];
+        out[o++] = t[(v >> 12) & 63];
+        out[o++] = i + 1 < len ? t[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < len ? t[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* A small part of the API server's defaulting, the fields clients and kubectl show. */
+static void set_default(json_t *o, const char *key, json_t *v)
+{
+    if (json_is_object(o) && !json_object_get(o, key))
+        json_object_set(o, key, v);
+    json_decref(v);
+}
+
+static void default_pod_spec(json_t *spec)
+{
+    if (!json_is_object(spec))
+        return;
+    set_default(spec, "restartPolicy", json_string("Always"));
+    set_default(spec, "dnsPolicy", json_string("ClusterFirst"));
+    set_default(spec, "schedulerName", json_string("default-scheduler"));
+    set_default(spec, "terminationGracePeriodSeconds", json_integer(30));
+    set_default(spec, "securityContext", json_object());
+    const char *lists[] = {"initContainers", "containers"};
+    for (int l = 0; l < 2; l++) {
+        size_t i, j;
+        json_t *c, *port;
+        json_array_foreach(json_object_get(spec, lists[l]), i, c)
+        {
+            const char *image = json_string_value(json_object_get(c, "image"));
+            int latest = image && (!strchr(image, ':') || strstr(image, ":latest"));
+            set_default(c, "imagePullPolicy", json_string(latest ? "Always" : "IfNotPresent"));
+            set_default(c, "terminationMessagePath", json_string("/dev/termination-log"));
+            set_default(c, "terminationMessagePolicy", json_string("File"));
+            json_array_foreach(json_object_get(c, "ports"), j, port)
+                set_default(port, "protocol", json_string("TCP"));
+        }
+    }
+}
+
+static void apply_defaults(const struct rtype *rt, json_t *obj)
+{
+    json_t *spec = json_object_get(obj, "spec");
+    const char *res = rt->resource;
+    if (!strcmp(res, "pods")) {
+        default_pod_spec(spec);
+    } else if (!strcmp(res, "deployments") && json_is_object(spec)) {
+        set_default(spec, "replicas", json_integer(1));
+        set_default(spec, "revisionHistoryLimit", json_integer(10));
+        set_default(spec, "progressDeadlineSeconds", json_integer(600));
+        set_default(spec, "strategy",
+                    json_pack("{s:s, s:{s:s, s:s}}", "type", "RollingUpdate", "rollingUpdate",
+                              "maxUnavailable", "25%", "maxSurge", "25%"));
+        default_pod_spec(json_object_get(json_object_get(spec, "template"), "spec"));
+    } else if (!strcmp(res, "services") && json_is_object(spec)) {
+        set_default(spec, "sessionAffinity", json_string("None"));
+        size_t i;
+        json_t *port;
+        json_array_foreach(json_object_get(spec, "ports"), i, port)
+        {
+            set_default(port, "protocol", json_string("TCP"));
+            json_t *p = json_object_get(port, "port");
+            if (p)
+                set_default(port, "targetPort", json_incref(p));
+        }
+    } else if (!strcmp(res, "persistentvolumeclaims") && json_is_object(spec)) {
+        set_default(spec, "volumeMode", json_string("Filesystem"));
+    } else if (!strcmp(res, "secrets")) {
+        json_t *sd = json_object_get(obj, "stringData");
+        if (json_is_object(sd)) {
+            json_t *data = json_object_get(obj, "data");
+            if (!json_is_object(data)) {
+                data = json_object();
+                json_object_set_new(obj, "data", data);
+            }
+            const char *key;
+            json_t *v;
+            json_object_foreach(sd, key, v)
+            {
+                const char *str = json_string_value(v);
+                if (!str)
+                    continue;
+                char *b = b64(str);
+                if (b)
+                    json_object_set_new(data, key, json_string(b));
+                free(b);
+            }
+            json_object_del(obj, "stringData");
+        }
+        set_default(obj, "type", json_string("Opaque"));
+    }
+}
+
 /* ---------- create / update / delete core ---------- */
 
 static int ns_terminating(json_t *ns)
@@ -796,6 +906,8 @@ static int do_create(struct ksim *k, const struct rtype *rt, const char *ns, jso
         }
     }
     char nsname[64] = "";
+    if (!rt->namespaced)
+        apply_defaults(rt, obj);
     if (rt->namespaced) {
         snprintf(nsname, sizeof(nsname), "%s", ns);
         json_t *nso = lookup(k, &rtypes[0], "", ns);
@@ -813,6 +925,7 @@ static int do_create(struct ksim *k, const struct rtype *rt, const char *ns, jso
         }
         if (!strcmp(rt->resource, "pods"))
             limitrange_default(k, ns, obj);
+        apply_defaults(rt, obj);
         char msg[900];
         if (quota_admit(k, rt, ns, obj, msg, sizeof(msg))) {
             char q[160];
@@ -941,6 +1054,7 @@ static int has_finalizers(json_t *obj)
 static void store_update(struct ksim *k, const struct rtype *rt, const char *ns, json_t *old,
                          json_t *nw)
 {
+    apply_defaults(rt, nw);
     json_t *m = meta(nw), *om = meta(old);
     const char *keep[] = {"uid", "creationTimestamp", "deletionTimestamp", "generation"};
     for (size_t i = 0; i < 4; i++) {
@@ -1751,8 +1865,6 @@ static void handle_delete(struct ksim *k, struct req *rq, struct ksim_response *
         if (*rq->rt->group)
             json_object_set_new(json_object_get(st, "details"), "group",
                                 json_string(rq->rt->group));
-        char uid[64] = "";
-        (void)uid;
         reply(r, 200, st);
     }
 }

@@ -124,6 +124,36 @@ expect_out "POST on a named resource is 405 MethodNotAllowed" '"reason":"MethodN
     curl -s -X POST -H 'Content-Type: application/json' "$server/api/v1/namespaces/kt/configmaps/proxy" -d '{}'
 expect_out "watch streams events" '"type":"ADDED".*"name":"proxy"' \
     curl -s -m 2 "$server/api/v1/namespaces/kt/configmaps?watch=1&timeoutSeconds=1"
+rv=$(curl -s "$server/api/v1/namespaces/kt/configmaps" | sed -E 's/.*"resourceVersion":"([0-9]+)".*"items".*/\1/')
+(sleep 0.3; kubectl -n kt create configmap watched --from-file=$data/late.yaml >/dev/null 2>&1 || \
+    curl -s -X POST -H 'Content-Type: application/json' "$server/api/v1/namespaces/kt/configmaps" \
+    -d '{"metadata":{"name":"watched"}}' >/dev/null) &
+out=$(curl -s -m 3 "$server/api/v1/namespaces/kt/configmaps?watch=1&resourceVersion=$rv&timeoutSeconds=2")
+wait $!
+if grep -q '"type":"ADDED".*"name":"watched"' <<<"$out" && ! grep -q '"name":"proxy"' <<<"$out"; then
+    ok "watch from a resourceVersion sends only later events"
+else fail "watch from a resourceVersion: $out"; fi
+expect_out "deployment whose pods exceed the quota reports ReplicaFailure with the quota text" \
+    'exceeded quota: quota, requested: requests.nvidia.com/gpu=1' bash -c "
+    kubectl apply -f $data/gpu-deployment.yaml >/dev/null &&
+    for i in \$(seq 40); do
+      m=\$(kubectl -n kt get deployment gpu -o jsonpath='{.status.conditions[?(@.type==\"ReplicaFailure\")].message}')
+      [ -n \"\$m\" ] && { echo \"\$m\"; break; }; sleep 0.1; done"
+expect_out "deleting a deployment deletes its pods" "No resources found" bash -c "
+    kubectl -n kt delete deployment workspace >/dev/null && kubectl -n kt get pods -l app=workspace 2>&1"
+kubectl -n kt patch resourcequota quota --type=merge -p '{"spec":{"hard":{"pods":"0"}}}' >/dev/null
+sleep 0.3
+expect_out "quota admission runs before the already-exists check" 'exceeded quota.*"reason":"Forbidden"' \
+    curl -s -X POST -H 'Content-Type: application/json' "$server/api/v1/namespaces/kt/persistentvolumeclaims" \
+    -d '{"metadata":{"name":"home"},"spec":{"accessModes":["ReadWriteOnce"],"storageClassName":"standard","resources":{"requests":{"storage":"500Gi"}}}}'
+curl -s -X POST -H 'Content-Type: application/json' "$server/api/v1/namespaces/kt/configmaps" \
+    -d '{"metadata":{"name":"held","finalizers":["example.com/hold"]}}' >/dev/null
+kubectl -n kt delete configmap held --wait=false >/dev/null
+expect_out "an object with finalizers is only marked for deletion" "deletionTimestamp" \
+    kubectl -n kt get configmap held -o yaml
+expect_out "removing the last finalizer deletes it" "NotFound" bash -c "
+    kubectl -n kt patch configmap held --type=merge -p '{\"metadata\":{\"finalizers\":null}}' >/dev/null;
+    kubectl -n kt get configmap held 2>&1 || true"
 expect_out "delete" 'configmap "late" deleted' kubectl -n kt delete configmap late
 expect_out "namespace delete goes Terminating" "Terminating" bash -c \
     "kubectl delete namespace kt --wait=false >/dev/null && kubectl get namespace kt"
@@ -156,7 +186,18 @@ expect_out "apply over TLS" "namespace/kt created" kubectl apply -f $data/object
 expect_out "a request without the token is 401" '"code":401' curl -sk "$server/api/v1/namespaces"
 expect_out "a wrong token is 401" '"reason":"Unauthorized"' \
     curl -sk -H 'Authorization: Bearer wrong' "$server/api/v1/namespaces"
-expect_out "delete over TLS" "deleted" kubectl delete namespace kt --timeout=15s
+curl -sk -H "Authorization: Bearer test-token-123" -X PUT -H 'Content-Type: application/json' \
+    "$server/api/v1/namespaces/kt/finalize" \
+    -d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"kt"},"spec":{"finalizers":["kubernetes","example.com/x"]}}' >/dev/null
+kubectl delete namespace kt --wait=false >/dev/null
+sleep 0.5
+expect_out "a namespace with a foreign spec finalizer stays Terminating" "Terminating" kubectl get namespace kt
+expect_out "the contents are removed meanwhile" "No resources found" bash -c "kubectl -n kt get configmaps 2>&1"
+curl -sk -H "Authorization: Bearer test-token-123" -X PUT -H 'Content-Type: application/json' \
+    "$server/api/v1/namespaces/kt/finalize" \
+    -d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"kt"},"spec":{"finalizers":[]}}' >/dev/null
+expect_out "/finalize with no finalizers left removes the namespace" "NotFound|not found" \
+    bash -c "kubectl get namespace kt 2>&1 || true"
 stop_sim
 
 # ---------- faults from the command line ----------
