@@ -13,3 +13,8 @@ foreach(t test_kubesim_schema test_kubesim_selector)
     target_link_libraries(${t} PRIVATE kubesim_lib)
   endif()
 endforeach()
+
+# The fuzz harness of the double's parsers (fuzz/fuzz_kubesim_body.c) needs its library too.
+if(TARGET fuzz_kubesim_body)
+  target_link_libraries(fuzz_kubesim_body PRIVATE kubesim_lib)
+endif()

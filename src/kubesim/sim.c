@@ -587,11 +587,16 @@ static int quota_admit(struct ksim *k, const struct rtype *rt, const char *ns, j
 static void quota_refresh(struct ksim *k, const char *ns, const char *only, int sync_hard)
 {
     const struct rtype *rt = rtype_by_name("resourcequotas");
-    json_t *used = used_in(k, ns);
     char prefix[80];
     snprintf(prefix, sizeof(prefix), "%s/", ns);
     const char *key;
     json_t *quota;
+    int any = 0;
+    json_object_foreach(bucket(k, rt), key, quota) if (!strncmp(key, prefix, strlen(prefix))) any =
+        1;
+    if (!any)
+        return;
+    json_t *used = used_in(k, ns);
     json_object_foreach(bucket(k, rt), key, quota)
     {
         if (strncmp(key, prefix, strlen(prefix)))
@@ -1485,6 +1490,9 @@ static json_t *resource_list(const char *group, const char *version)
         }
         if (rt->shortname)
             json_object_set_new(e, "shortNames", json_pack("[s]", rt->shortname));
+        if (!strcmp(rt->resource, "pods") || !strcmp(rt->resource, "services") ||
+            !strcmp(rt->resource, "deployments") || !strcmp(rt->resource, "replicasets"))
+            json_object_set_new(e, "categories", json_pack("[s]", "all"));
         json_array_append_new(res, e);
         if (rt->has_status) {
             char sub[160];
@@ -2303,8 +2311,7 @@ void ksim_handle(struct ksim *k, const char *method, const char *path, json_t *q
         reply(r, 200, group_list());
     } else if (n == 2 && !strcmp(s[0], "api") && !strcmp(s[1], "v1") && is_get) {
         reply(r, 200, resource_list("", "v1"));
-    } else if (n == 3 && !strcmp(s[0], "apis") && is_get && find_rtype(s[1], s[2], "") == NULL &&
-               resource_list(s[1], s[2]) != NULL) {
+    } else if (n == 3 && !strcmp(s[0], "apis") && is_get) {
         json_t *rl = resource_list(s[1], s[2]);
         if (json_array_size(json_object_get(rl, "resources")) == 0) {
             json_decref(rl);

@@ -63,6 +63,7 @@ for k in "${kinds[@]}"; do
     if grep -qx -- "$k" <<<"$names"; then ok "discovery: $k is known"; else fail "discovery: $k missing"; fi
 done
 expect_out "get namespaces" "default +Active" kubectl get namespaces
+expect_out "get all (category)" "NAME|No resources found" kubectl get all -A
 expect_out "apply creates every kind" "route.route.openshift.io/workspace created" \
     kubectl apply -f $data/objects.yaml
 expect_out "re-apply is idempotent" "configmap/proxy unchanged" kubectl apply -f $data/objects.yaml
