@@ -306,6 +306,7 @@ static void usage(FILE *f)
            "       [--openapi DIR] [--quota-delay-ms N] [--pod-ready-delay-ms N]\n"
            "       [--ns-delete-delay-ms N] [--fail-nth N] [--fault 500|429|drop|latency:MS]\n"
            "       [--fault-rate P] [--fault-path SUBSTR] [--log-level LEVEL]\n"
+           "       [--node-resources nvidia.com/gpu=8,...] (allocatable of the node kubesim-node)\n"
            "A Kubernetes API server double. Port 0 picks a free port (see the kubeconfig).\n"
            "Faults can be changed at run time: POST /_sim/faults {\"fault\":\"500\",\"nth\":3}.\n");
 }
@@ -374,6 +375,8 @@ int main(int argc, char **argv)
             fault_rate = atof(v);
         else if (ARG("--fault-path"))
             fault_path = v;
+        else if (ARG("--node-resources"))
+            opt.node_resources = v;
         else if (ARG("--log-level")) {
             if (log_set_level(v)) {
                 fprintf(stderr, "gpuaas-kubesim: bad --log-level %s\n", v);

@@ -2509,6 +2509,20 @@ struct ksim *ksim_new(const struct ksim_options *opt)
                   "name", "kubesim-node", "labels", "kubernetes.io/hostname", "kubesim-node",
                   "status", "capacity", "cpu", "64", "memory", "512Gi", "pods", "250",
                   "allocatable", "cpu", "64", "memory", "512Gi", "pods", "250");
+    if (opt->node_resources) {
+        char buf[1024];
+        snprintf(buf, sizeof(buf), "%s", opt->node_resources);
+        char *save = NULL;
+        for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+            char *eq = strchr(kv, '=');
+            if (!eq)
+                continue;
+            *eq = '\0';
+            json_t *st = json_object_get(node, "status");
+            json_object_set_new(json_object_get(st, "capacity"), kv, json_string(eq + 1));
+            json_object_set_new(json_object_get(st, "allocatable"), kv, json_string(eq + 1));
+        }
+    }
     do_create(k, rtype_by_name("nodes"), "", node, NULL, NULL, 0);
     json_decref(node);
     return k;

@@ -20,6 +20,7 @@ struct ksim_options {
     int ns_delete_delay_ms;     /* namespace controller: contents removed after this */
     struct ksim_schema *schema; /* borrowed; NULL disables validation */
     const char *server_address; /* "127.0.0.1:PORT" for /api */
+    const char *node_resources; /* "nvidia.com/gpu=8,..." added to the seeded node; NULL = none */
 };
 
 struct ksim_fault {

@@ -108,6 +108,18 @@ expect_out "server-side apply creates" "configmap/late serverside-applied" \
 expect_out "server-side apply merges maps" '"a":"b".*"c":"d"|"c":"d".*"a":"b"' bash -c \
     "kubectl -n kt patch configmap late --type=merge -p '{\"data\":{\"c\":\"d\"}}' >/dev/null && \
      kubectl -n kt get configmap late -o jsonpath='{.data}'"
+apply_cm() { curl -s -w ' HTTP%{http_code}' -X PATCH -H 'Content-Type: application/apply-patch+yaml' \
+    "$server/api/v1/namespaces/kt/configmaps/ssa?fieldManager=gpuaas&force=true" --data-binary "$1"; }
+expect_out "apply-patch+yaml creates an absent object (201)" 'HTTP201' apply_cm $'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\n  labels: {a: "1"}\ndata: {x: "1"}\n'
+expect_out "apply-patch+yaml merges into an existing object (200)" '"labels":\{"a":"1","b":"2"\}.*HTTP200' \
+    apply_cm $'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\n  labels: {b: "2"}\ndata: {x: "2"}\n'
+expect_out "an identical apply keeps the resourceVersion" 'same' bash -c "
+    a=\$(kubectl -n kt get cm ssa -o jsonpath='{.metadata.resourceVersion}');
+    curl -s -X PATCH -H 'Content-Type: application/apply-patch+yaml' \
+      '$server/api/v1/namespaces/kt/configmaps/ssa?fieldManager=gpuaas' --data-binary '{\"data\":{\"x\":\"2\"}}' >/dev/null;
+    b=\$(kubectl -n kt get cm ssa -o jsonpath='{.metadata.resourceVersion}'); [ \"\$a\" = \"\$b\" ] && echo same"
+expect_out "apply without fieldManager is 400" '"code":400' curl -s -X PATCH \
+    -H 'Content-Type: application/apply-patch+yaml' "$server/api/v1/namespaces/kt/configmaps/ssa" --data-binary 'data: {}'
 expect_out "label selector =" "^kt$" kubectl get ns -l app.kubernetes.io/managed-by=gpuaas -o 'jsonpath={.items[*].metadata.name}'
 expect_out "label selector in" "^kt$" kubectl get ns -l 'app.kubernetes.io/managed-by in (gpuaas,x)' -o 'jsonpath={.items[*].metadata.name}'
 expect_out "label selector !=" "default" kubectl get ns -l 'app.kubernetes.io/managed-by!=gpuaas' -o name
@@ -202,10 +214,12 @@ expect_out "/finalize with no finalizers left removes the namespace" "NotFound|n
 stop_sim
 
 # ---------- faults from the command line ----------
-start_sim flags --fail-nth 2 --fault 500
-expect_out "--fail-nth: request 1 succeeds" '"kind":"APIVersions"' curl -s "$server/api"
-expect_out "--fail-nth: request 2 fails" '"code":500' curl -s "$server/api"
-expect_out "--fail-nth: request 3 succeeds" '"kind":"APIVersions"' curl -s "$server/api"
+start_sim flags --fail-nth 3 --fault 500 --node-resources nvidia.com/gpu=8,nvidia.com/mig-1g.24gb=16
+expect_out "--node-resources: the node advertises GPUs" '"nvidia.com/gpu":"8"' \
+    curl -s "$server/api/v1/nodes/kubesim-node"
+expect_out "--fail-nth: request 2 succeeds" '"kind":"APIVersions"' curl -s "$server/api"
+expect_out "--fail-nth: request 3 fails" '"code":500' curl -s "$server/api"
+expect_out "--fail-nth: request 4 succeeds" '"kind":"APIVersions"' curl -s "$server/api"
 stop_sim
 
 echo "$fails failure(s)"
