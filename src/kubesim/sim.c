@@ -1431,37 +1431,55 @@ static void ns_delete(struct ksim *k, const char *name)
     ns_finish(k, name);
 }
 
+static void run_task(struct ksim *k, const struct task *t)
+{
+    switch (t->type) {
+    case T_QUOTA:
+        quota_refresh(k, t->ns, t->name, 1);
+        break;
+    case T_NS_DELETE:
+        ns_delete(k, t->name);
+        break;
+    case T_POD_READY:
+        pod_ready(k, t->ns, t->name);
+        break;
+    case T_DEPLOY:
+        deploy_sync(k, t->ns, t->name);
+        break;
+    }
+}
+
 int ksim_tick(struct ksim *k, int64_t now_ms)
 {
     pthread_mutex_lock(&k->mu);
     k->now_ms = now_ms;
-    int64_t next = now_ms + 1000;
-    for (size_t i = 0; i < k->ntasks;) {
-        struct task t = k->tasks[i];
-        if (t.due > now_ms) {
-            if (t.due < next)
-                next = t.due;
+    /* Take the due tasks out first: running them may add new ones. Duplicate requests for
+     * the same object collapse into one run. */
+    struct task *due = NULL;
+    size_t ndue = 0;
+    if (k->ntasks)
+        due = malloc(k->ntasks * sizeof(*due));
+    for (size_t i = 0; due && i < k->ntasks;) {
+        if (k->tasks[i].due > now_ms) {
             i++;
             continue;
         }
+        int dup = 0;
+        for (size_t j = ndue; j-- > 0 && j + 64 > ndue;)
+            if (due[j].type == k->tasks[i].type && !strcmp(due[j].ns, k->tasks[i].ns) &&
+                !strcmp(due[j].name, k->tasks[i].name))
+                dup = 1;
+        if (!dup)
+            due[ndue++] = k->tasks[i];
         k->tasks[i] = k->tasks[--k->ntasks];
-        switch (t.type) {
-        case T_QUOTA:
-            quota_refresh(k, t.ns, t.name, 1);
-            break;
-        case T_NS_DELETE:
-            ns_delete(k, t.name);
-            break;
-        case T_POD_READY:
-            pod_ready(k, t.ns, t.name);
-            break;
-        case T_DEPLOY:
-            deploy_sync(k, t.ns, t.name);
-            break;
-        }
-        i = 0; /* tasks may have been added or moved */
-        next = now_ms + 1000;
     }
+    for (size_t i = 0; i < ndue; i++)
+        run_task(k, &due[i]);
+    free(due);
+    int64_t next = now_ms + 1000;
+    for (size_t i = 0; i < k->ntasks; i++)
+        if (k->tasks[i].due < next)
+            next = k->tasks[i].due;
     pthread_mutex_unlock(&k->mu);
     int64_t d = next - now_ms;
     return d < 1 ? 1 : (int)d;
