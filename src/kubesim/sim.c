@@ -1957,7 +1957,7 @@ static void handle_patch(struct ksim *k, struct req *rq, struct ksim_response *r
     if (!apply && !strstr(ct, "merge-patch") && !strstr(ct, "strategic-merge-patch")) {
         reply_status(r, 415, "UnsupportedMediaType", NULL, NULL,
                      "the body of the request was in an unknown format - accepted media types "
-                     "include: application/json-patch+json, application/merge-patch+json, "
+                     "include: application/merge-patch+json, application/strategic-merge-patch+json, "
                      "application/apply-patch+yaml");
         return;
     }

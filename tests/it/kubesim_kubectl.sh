@@ -133,6 +133,12 @@ expect_out "PUT with a stale resourceVersion is 409 Conflict" '"reason":"Conflic
 expect_out "POST of an existing object is 409 AlreadyExists" '"reason":"AlreadyExists".*"code":409' \
     curl -s -X POST -H 'Content-Type: application/json' "$server/api/v1/namespaces/kt/configmaps" \
     -d '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"proxy"}}'
+expect_out "an invalid name is 422 Invalid" '"message":"ConfigMap \\"Bad_Name\\" is invalid: metadata.name: Invalid value.*"reason":"Invalid".*"code":422' \
+    curl -s -X POST -H 'Content-Type: application/json' "$server/api/v1/namespaces/kt/configmaps" \
+    -d '{"metadata":{"name":"Bad_Name"}}'
+expect_out "create in a missing namespace is 404" 'namespaces \\"nowhere\\" not found.*"reason":"NotFound"' \
+    curl -s -X POST -H 'Content-Type: application/json' "$server/api/v1/namespaces/nowhere/configmaps" \
+    -d '{"metadata":{"name":"x"}}'
 expect_out "POST on a named resource is 405 MethodNotAllowed" '"reason":"MethodNotAllowed"' \
     curl -s -X POST -H 'Content-Type: application/json' "$server/api/v1/namespaces/kt/configmaps/proxy" -d '{}'
 expect_out "watch streams events" '"type":"ADDED".*"name":"proxy"' \
