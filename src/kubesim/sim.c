@@ -1950,14 +1950,160 @@ static void handle_update(struct ksim *k, struct req *rq, json_t *obj, struct ks
     reply(r, 200, cur ? json_incref(cur) : json_deep_copy(obj));
 }
 
+/* RFC 6901 pointer: resolves all but the last token; *ret_last gets the unescaped last token. */
+static json_t *pointer_parent(json_t *doc, const char *ptr, char *last, size_t lastlen)
+{
+    if (*ptr != '/')
+        return NULL;
+    json_t *cur = doc;
+    const char *p = ptr + 1;
+    for (;;) {
+        char tok[256];
+        size_t n = 0;
+        while (*p && *p != '/') {
+            char c = *p++;
+            if (c == '~' && (*p == '0' || *p == '1'))
+                c = *p++ == '0' ? '~' : '/';
+            if (n + 1 >= sizeof(tok))
+                return NULL;
+            tok[n++] = c;
+        }
+        tok[n] = '\0';
+        if (!*p) {
+            snprintf(last, lastlen, "%s", tok);
+            return cur;
+        }
+        p++;
+        if (json_is_object(cur))
+            cur = json_object_get(cur, tok);
+        else if (json_is_array(cur))
+            cur = json_array_get(cur, (size_t)strtoul(tok, NULL, 10));
+        else
+            return NULL;
+        if (!cur)
+            return NULL;
+    }
+}
+
+/* RFC 6902 add/remove/replace/test on doc in place. 0 or -1 with msg. */
+static int json_patch_apply(json_t *doc, json_t *ops, char *msg, size_t msglen)
+{
+    if (!json_is_array(ops)) {
+        snprintf(msg, msglen, "json patch must be an array of operations");
+        return -1;
+    }
+    size_t i;
+    json_t *op;
+    json_array_foreach(ops, i, op)
+    {
+        const char *o = json_string_value(json_object_get(op, "op"));
+        const char *path = json_string_value(json_object_get(op, "path"));
+        json_t *value = json_object_get(op, "value");
+        char last[256];
+        json_t *parent = path ? pointer_parent(doc, path, last, sizeof(last)) : NULL;
+        if (!o || !parent) {
+            snprintf(msg, msglen, "doc is missing path: \"%s\"", path ? path : "");
+            return -1;
+        }
+        int is_arr = json_is_array(parent);
+        size_t idx = !strcmp(last, "-") ? json_array_size(parent) : (size_t)strtoul(last, NULL, 10);
+        json_t *cur = is_arr ? json_array_get(parent, idx) : json_object_get(parent, last);
+        if (!strcmp(o, "test")) {
+            if (!cur || !json_equal(cur, value)) {
+                snprintf(msg, msglen, "testing value %s failed", path);
+                return -1;
+            }
+        } else if (!strcmp(o, "remove") || !strcmp(o, "replace")) {
+            if (!cur) {
+                snprintf(msg, msglen,
+                         "jsonpatch %s operation does not apply: doc is missing key: %s", o, path);
+                return -1;
+            }
+            if (!strcmp(o, "remove"))
+                is_arr ? json_array_remove(parent, idx) : json_object_del(parent, last);
+            else if (!value) {
+                snprintf(msg, msglen, "replace operation needs a value");
+                return -1;
+            } else
+                is_arr ? json_array_set(parent, idx, value) : json_object_set(parent, last, value);
+        } else if (!strcmp(o, "add")) {
+            if (!value) {
+                snprintf(msg, msglen, "add operation needs a value");
+                return -1;
+            }
+            if (is_arr) {
+                if (idx > json_array_size(parent)) {
+                    snprintf(msg, msglen, "add operation index out of bounds: %s", path);
+                    return -1;
+                }
+                json_array_insert(parent, idx, value);
+            } else if (json_is_object(parent)) {
+                json_object_set(parent, last, value);
+            } else {
+                snprintf(msg, msglen, "doc is missing path: \"%s\"", path);
+                return -1;
+            }
+        } else {
+            snprintf(msg, msglen, "Unexpected kind: %s", o);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void handle_patch(struct ksim *k, struct req *rq, struct ksim_response *r)
 {
     const char *ct = rq->ct ? rq->ct : "";
     int apply = strstr(ct, "apply-patch") != NULL;
+    if (strstr(ct, "json-patch")) {
+        json_error_t jerr;
+        json_t *ops = json_loadb(rq->body ? rq->body : "", rq->body_len, 0, &jerr);
+        json_t *old = lookup(k, rq->rt, rq->ns, rq->name);
+        char msg[600];
+        if (!ops) {
+            reply_status(r, 400, "BadRequest", NULL, NULL, "%s", jerr.text);
+            return;
+        }
+        if (!old) {
+            json_decref(ops);
+            reply_not_found(r, rq->rt, rq->name);
+            return;
+        }
+        json_t *nw = json_deep_copy(old);
+        if (json_patch_apply(nw, ops, msg, sizeof(msg))) {
+            json_decref(ops);
+            json_decref(nw);
+            reply_status(r, 422, "Invalid", NULL, NULL, "%s", msg);
+            return;
+        }
+        json_decref(ops);
+        if (check_type_meta(rq->rt, nw, r) || validate(k, rq->rt, nw, r)) {
+            json_decref(nw);
+            return;
+        }
+        if (strcmp(rq->sub, "status") && rq->rt->has_status)
+            json_object_set(nw, "status",
+                            json_object_get(old, "status") ? json_object_get(old, "status")
+                                                           : json_null());
+        if (json_is_null(json_object_get(nw, "status")))
+            json_object_del(nw, "status");
+        store_update(k, rq->rt, rq->ns, old, nw);
+        if (!strcmp(rq->rt->resource, "namespaces"))
+            ns_finish(k, rq->name);
+        json_t *cur = lookup(k, rq->rt, rq->ns, rq->name);
+        if (cur)
+            reply(r, 200, json_incref(cur));
+        else
+            reply(r, 200,
+                  json_pack("{s:s, s:s, s:{}, s:s}", "kind", "Status", "apiVersion", "v1",
+                            "metadata", "status", "Success"));
+        return;
+    }
     if (!apply && !strstr(ct, "merge-patch") && !strstr(ct, "strategic-merge-patch")) {
         reply_status(r, 415, "UnsupportedMediaType", NULL, NULL,
                      "the body of the request was in an unknown format - accepted media types "
-                     "include: application/merge-patch+json, application/strategic-merge-patch+json, "
+                     "include: application/json-patch+json, application/merge-patch+json, "
+                     "application/strategic-merge-patch+json, "
                      "application/apply-patch+yaml");
         return;
     }

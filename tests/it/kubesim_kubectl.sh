@@ -120,6 +120,11 @@ expect_out "an identical apply keeps the resourceVersion" 'same' bash -c "
     b=\$(kubectl -n kt get cm ssa -o jsonpath='{.metadata.resourceVersion}'); [ \"\$a\" = \"\$b\" ] && echo same"
 expect_out "apply without fieldManager is 400" '"code":400' curl -s -X PATCH \
     -H 'Content-Type: application/apply-patch+yaml' "$server/api/v1/namespaces/kt/configmaps/ssa" --data-binary 'data: {}'
+expect_out "json patch (RFC 6902) add/replace/remove" '"x":"3"' bash -c "
+    kubectl -n kt patch configmap ssa --type=json -p '[{\"op\":\"add\",\"path\":\"/metadata/labels/c\",\"value\":\"3\"},{\"op\":\"replace\",\"path\":\"/data/x\",\"value\":\"3\"},{\"op\":\"remove\",\"path\":\"/metadata/labels/a\"}]' >/dev/null &&
+    kubectl -n kt get configmap ssa -o jsonpath='{.metadata.labels.c}{.metadata.labels.a}{.data}'"
+expect_fail "json patch on a missing path is refused" 'doc is missing key: /data/nope' \
+    kubectl -n kt patch configmap ssa --type=json -p '[{"op":"remove","path":"/data/nope"}]'
 expect_out "label selector =" "^kt$" kubectl get ns -l app.kubernetes.io/managed-by=gpuaas -o 'jsonpath={.items[*].metadata.name}'
 expect_out "label selector in" "^kt$" kubectl get ns -l 'app.kubernetes.io/managed-by in (gpuaas,x)' -o 'jsonpath={.items[*].metadata.name}'
 expect_out "label selector !=" "default" kubectl get ns -l 'app.kubernetes.io/managed-by!=gpuaas' -o name
