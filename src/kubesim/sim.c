@@ -510,7 +510,10 @@ static json_t *used_in(struct ksim *k, const char *ns)
             json_t *u = usage_of(rt, obj);
             const char *rn;
             json_t *v;
-            json_object_foreach(u, rn, v) usage_add(total, rn, json_integer_value(v));
+            json_object_foreach(u, rn, v)
+            {
+                usage_add(total, rn, json_integer_value(v));
+            }
             json_decref(u);
         }
     }
@@ -592,8 +595,11 @@ static void quota_refresh(struct ksim *k, const char *ns, const char *only, int 
     const char *key;
     json_t *quota;
     int any = 0;
-    json_object_foreach(bucket(k, rt), key, quota) if (!strncmp(key, prefix, strlen(prefix))) any =
-        1;
+    json_object_foreach(bucket(k, rt), key, quota)
+    {
+        if (!strncmp(key, prefix, strlen(prefix)))
+            any = 1;
+    }
     if (!any)
         return;
     json_t *used = used_in(k, ns);
@@ -671,8 +677,11 @@ static void limitrange_default(struct ksim *k, const char *ns, json_t *pod)
                         }
                         const char *rn;
                         json_t *v;
-                        json_object_foreach(srcs[p], rn, v) if (!json_object_get(dst, rn))
-                            json_object_set(dst, rn, v);
+                        json_object_foreach(srcs[p], rn, v)
+                        {
+                            if (!json_object_get(dst, rn))
+                                json_object_set(dst, rn, v);
+                        }
                     }
                 }
             }
@@ -695,8 +704,11 @@ static void limitrange_default(struct ksim *k, const char *ns, json_t *pod)
             }
             const char *rn;
             json_t *v;
-            json_object_foreach(lims, rn, v) if (!json_object_get(reqs, rn))
-                json_object_set(reqs, rn, v);
+            json_object_foreach(lims, rn, v)
+            {
+                if (!json_object_get(reqs, rn))
+                    json_object_set(reqs, rn, v);
+            }
         }
     }
 }
@@ -1779,7 +1791,10 @@ static json_t *to_table(struct ksim *k, const struct rtype *rt, json_t *objs)
     json_t *rows = json_array();
     size_t i;
     json_t *o;
-    json_array_foreach(objs, i, o) json_array_append_new(rows, table_row(rt, o));
+    json_array_foreach(objs, i, o)
+    {
+        json_array_append_new(rows, table_row(rt, o));
+    }
     char rv[32];
     snprintf(rv, sizeof(rv), "%llu", (unsigned long long)k->rv);
     return json_pack("{s:s, s:s, s:{s:s}, s:o, s:o}", "kind", "Table", "apiVersion",
