@@ -6,6 +6,7 @@
 
 static const struct command commands[] = {
     {"config", cmd_config, "check a configuration file or list every key"},
+    {"deploy", cmd_deploy, "print install objects generated from the code (tenant role)"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
