@@ -5,7 +5,14 @@
   deploy_check.py config IN.yaml OUT.yaml [--drop-section S]...
                                                the gpuaas.yaml held by ConfigMap gpuaas-config-*
   deploy_check.py kinds IN.yaml                "apiVersion kind namespace name" per object
+  deploy_check.py resources IN.yaml            "resource.group namespace name" per object
+  deploy_check.py served IN.yaml SERVED OUT.yaml
+                                               the objects whose resource is in SERVED
+                                               (`kubectl api-resources -o name`); lists the rest
   deploy_check.py containerfile FILE           lint rules for the image build
+  deploy_check.py rbac IN.yaml CALLS.txt       the reconciler's (Cluster)Roles grant exactly the
+                                               calls listed ("group resource verb" per line,
+                                               group "core" for the core API)
 Exit status 0 when the check passes, 1 with one line per problem otherwise.
 """
 import json
@@ -31,11 +38,22 @@ def pod_specs(obj):
         yield ((spec.get("jobTemplate") or {}).get("spec", {}).get("template") or {}).get("spec") or {}
 
 
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "SecurityContextConstraints",
+                  "StorageClass", "PriorityClass", "CustomResourceDefinition", "Node",
+                  "PersistentVolume", "IngressClass", "ValidatingWebhookConfiguration",
+                  "MutatingWebhookConfiguration"}
+
+
 def security(path):
     problems = []
     seen = 0
     for obj in load(path):
         name = "%s/%s" % (obj.get("kind"), obj["metadata"].get("name"))
+        ns = obj["metadata"].get("namespace")
+        if obj.get("kind") in CLUSTER_SCOPED and ns:
+            problems.append("%s: cluster-scoped but has namespace %s" % (name, ns))
+        if obj.get("kind") not in CLUSTER_SCOPED and ns != "gpuaas-system":
+            problems.append("%s: not in namespace gpuaas-system" % name)
         for ps in pod_specs(obj):
             psc = ps.get("securityContext") or {}
             if ps.get("hostNetwork") or ps.get("hostPID") or ps.get("hostIPC"):
@@ -134,6 +152,68 @@ def containerfile(path):
     return problems
 
 
+def plural(kind):
+    k = kind.lower()
+    if k.endswith("constraints"):
+        return k
+    if k.endswith("y"):
+        return k[:-1] + "ies"
+    if k.endswith("s"):
+        return k + "es"
+    return k + "s"
+
+
+def resource_name(obj):
+    api = obj["apiVersion"]
+    group = api.split("/")[0] if "/" in api else ""
+    return plural(obj["kind"]) + ("." + group if group else "")
+
+
+RECONCILER_ROLES = (("ClusterRole", "gpuaas-reconciler"), ("Role", "gpuaas-reconciler-leader"))
+
+
+def role_grants(objs):
+    """{(group, resource, verb)} granted to the reconciler, and the bind rules apart."""
+    grants, binds = set(), set()
+    for o in objs:
+        if (o.get("kind"), o["metadata"].get("name")) not in RECONCILER_ROLES:
+            continue
+        for rule in o.get("rules") or []:
+            for g in rule.get("apiGroups") or []:
+                for r in rule.get("resources") or []:
+                    for v in rule.get("verbs") or []:
+                        if "*" in (g, r, v):
+                            raise SystemExit("wildcard in the reconciler's role: %s" % rule)
+                        if v == "bind":
+                            for n in rule.get("resourceNames") or ["*"]:
+                                binds.add(n)
+                        else:
+                            grants.add((g or "core", r, v))
+    return grants, binds
+
+
+def rbac(path, calls_path, bind_names):
+    objs = load(path)
+    grants, binds = role_grants(objs)
+    calls = set()
+    for line in open(calls_path):
+        f = line.split()
+        if f:
+            calls.add((f[0], f[1], f[2]))
+    problems = []
+    for c in sorted(calls - grants):
+        problems.append("the code calls %s %s %s but the role does not allow it" % c)
+    for g in sorted(grants - calls):
+        problems.append("the role allows %s %s %s but the code never calls it" % g)
+    creates_bindings = any(c[1] == "rolebindings" and c[2] in ("create", "patch") for c in calls)
+    want = set(bind_names) if creates_bindings else set()
+    for n in sorted(want - binds):
+        problems.append("the reconciler binds ClusterRole %s but may not (verb bind)" % n)
+    for n in sorted(binds - want):
+        problems.append("the role may bind %s, which the reconciler never binds" % n)
+    return problems
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "tojson":
@@ -145,11 +225,28 @@ def main(argv):
             md = o.get("metadata", {})
             print(o.get("apiVersion"), o.get("kind"), md.get("namespace", "-"), md.get("name"))
         return 0
+    if cmd == "resources":
+        for o in load(argv[2]):
+            md = o.get("metadata", {})
+            print(resource_name(o), md.get("namespace", "-"), md.get("name"))
+        return 0
+    if cmd == "served":
+        served = {l.strip() for l in open(argv[3]) if l.strip()}
+        keep, skipped = [], set()
+        for o in load(argv[2]):
+            (keep.append(o) if resource_name(o) in served else skipped.add(resource_name(o)))
+        with open(argv[4], "w") as f:
+            yaml.safe_dump_all(keep, f)
+        if skipped:
+            print("NOT CHECKED (the test double does not serve them): " + " ".join(sorted(skipped)))
+        return 0
     if cmd == "security":
         problems = security(argv[2])
     elif cmd == "config":
         drop = [argv[i + 1] for i in range(4, len(argv) - 1) if argv[i] == "--drop-section"]
         problems = config(argv[2], argv[3], drop)
+    elif cmd == "rbac":
+        problems = rbac(argv[2], argv[3], argv[4:])
     elif cmd == "containerfile":
         problems = containerfile(argv[2])
     else:
