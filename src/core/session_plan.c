@@ -333,9 +333,12 @@ static void add_namespace(struct builder *b)
         return;
     o->create_or_get = true;
     if (!is_openshift(b->c)) {
-        /* plain Kubernetes: Pod Security Admission enforces what OpenShift's SCC does */
+        /* plain Kubernetes: Pod Security Admission stands in for OpenShift's SCC. baseline
+         * refuses privileged pods and host access yet admits a plain `kubectl run`;
+         * restricted is reported as a warning. */
         json_t *l = json_object_get(json_object_get(o->obj, "metadata"), "labels");
-        json_object_set_new(l, "pod-security.kubernetes.io/enforce", json_string("restricted"));
+        json_object_set_new(l, "pod-security.kubernetes.io/enforce", json_string("baseline"));
+        json_object_set_new(l, "pod-security.kubernetes.io/warn", json_string("restricted"));
     }
 }
 

@@ -319,6 +319,11 @@ static void test_kubernetes_inference_gpu(void **state)
     assert_int_equal(json_array_size(cmd), 5);
     assert_string_equal(json_string_value(json_array_get(cmd, 2)), "--ip=0.0.0.0");
 
+    /* Kubernetes: Pod Security Admission admits a plain `kubectl run` but no privileged pod */
+    json_t *nsl = json_object_get(json_object_get(plan.objs[0].obj, "metadata"), "labels");
+    assert_string_equal(
+        json_string_value(json_object_get(nsl, "pod-security.kubernetes.io/enforce")), "baseline");
+
     /* Kubernetes: Ingress with the class, no Route, no SCC binding */
     assert_null(session_plan_find(&plan, "route"));
     assert_null(session_plan_find(&plan, "rolebinding-scc"));
