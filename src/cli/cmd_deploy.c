@@ -1,11 +1,15 @@
 /* `gpuaas deploy tenant-role`: prints the tenant ClusterRole that the install manifests ship
  * (deploy/overlays/<platform>/tenant-clusterrole.yaml), from the same code that binds it in
- * every session namespace, so the manifests cannot drift from the code. */
+ * every session namespace, so the manifests cannot drift from the code.
+ * `gpuaas deploy session`: prints the objects one booking becomes, in apply order. */
 #include "cli/commands.h"
 #include "core/config.h"
+#include "core/pool.h"
+#include "core/reservation.h"
 #include "core/session_plan.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +113,70 @@ static void emit(FILE *out, json_t *v, int indent)
     fputc('\n', out);
 }
 
+static int parse_int(const char *s, long lo, long hi, long *ret)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi)
+        return -1;
+    *ret = v;
+    return 0;
+}
+
+/* Prints the session plan of a booking described on the command line. */
+static int print_session(struct config *c, int argc, char **argv)
+{
+    struct reservation r = {.id = 1, .gpu_count = 1, .mode = MODE_INTERACTIVE};
+    struct pool pool;
+    struct session_plan plan;
+    struct error err = {0};
+    snprintf(r.user, sizeof(r.user), "user");
+    for (int i = 0; i < argc; i++) {
+        long v;
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!val) {
+            fprintf(stderr, "gpuaas deploy session: %s needs a value\n", a);
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "--id") && !parse_int(val, 1, INT64_MAX, &v))
+            r.id = v;
+        else if (!strcmp(a, "--user") && strlen(val) < sizeof(r.user))
+            snprintf(r.user, sizeof(r.user), "%s", val);
+        else if (!strcmp(a, "--gpu-type") && strlen(val) < sizeof(r.gpu_type))
+            snprintf(r.gpu_type, sizeof(r.gpu_type), "%s", val);
+        else if (!strcmp(a, "--count") && !parse_int(val, 1, 1024, &v))
+            r.gpu_count = (int)v;
+        else if (!strcmp(a, "--mode") && !res_mode_parse(val, &r.mode))
+            ;
+        else {
+            fprintf(stderr, "gpuaas deploy session: bad argument %s %s\n", a, val);
+            return 2;
+        }
+    }
+    if (pool_derive(c, &pool, &err) < 0) {
+        fprintf(stderr, "gpuaas: %s\n", err.message);
+        return 1;
+    }
+    if (!r.gpu_type[0]) {
+        for (int i = 0; i < pool.n && !r.gpu_type[0]; i++)
+            if (pool_is_gpu(&pool.res[i]))
+                snprintf(r.gpu_type, sizeof(r.gpu_type), "%s", pool.res[i].name);
+    }
+    if (session_plan_build(&r, c, &pool, &plan, &err) < 0) {
+        fprintf(stderr, "gpuaas: %s%s%s\n", err.field, err.field[0] ? ": " : "", err.message);
+        return 1;
+    }
+    printf("# Session of booking %lld: %s\n", (long long)r.id, plan.url);
+    for (int i = 0; i < plan.n; i++) {
+        printf("---\n# step %s (stage %s)\n", plan.objs[i].step,
+               session_stage_name(plan.objs[i].stage));
+        emit_members(stdout, plan.objs[i].obj, 0, 0);
+    }
+    session_plan_free(&plan);
+    return 0;
+}
+
 int cmd_deploy(int argc, char **argv)
 {
     if (argc < 2 || cli_wants_help(argc, argv)) {
@@ -119,16 +187,21 @@ int cmd_deploy(int argc, char **argv)
             "  reconciler.platform. Without a file the defaults are used.\n");
         return argc < 2 ? 2 : 0;
     }
-    if (strcmp(argv[1], "tenant-role")) {
+    int session = !strcmp(argv[1], "session");
+    if (!session && strcmp(argv[1], "tenant-role")) {
         fprintf(stderr, "gpuaas deploy: unknown action \"%s\"\n", argv[1]);
         return 2;
     }
     const char *flag = NULL, *platform = NULL;
+    char *rest[32];
+    int n_rest = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--config") && i + 1 < argc)
             flag = argv[++i];
         else if (!strcmp(argv[i], "--platform") && i + 1 < argc)
             platform = argv[++i];
+        else if (session && n_rest < 32)
+            rest[n_rest++] = argv[i];
         else {
             fprintf(stderr, "gpuaas deploy tenant-role: unexpected argument \"%s\"\n", argv[i]);
             return 2;
@@ -152,6 +225,10 @@ int cmd_deploy(int argc, char **argv)
     }
     if (!c || (platform && config_set_string(&c->reconciler.platform, platform) < 0)) {
         fprintf(stderr, "gpuaas: out of memory\n");
+        goto out;
+    }
+    if (session) {
+        rc = print_session(c, n_rest, rest);
         goto out;
     }
     json_t *role = session_tenant_cluster_role(c);

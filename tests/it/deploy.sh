@@ -84,6 +84,16 @@ for p in kubernetes openshift; do
             "gpuaas deploy tenant-role --platform $p"
 done
 
+for o in kubernetes openshift; do
+    step "a session on $o: valid objects the reconciler may apply"
+    $CHECK config "$OUT/$o.yaml" "$OUT/session-config-$o.yaml" --drop-section cache
+    "$BUILD/gpuaas" deploy session --config "$OUT/session-config-$o.yaml" --id 42 --user alice \
+        --gpu-type nvidia.com/mig-1g.24gb --count 2 >"$OUT/session-$o.yaml" || bad "session $o"
+    $CHECK tojson "$OUT/session-$o.yaml" "$OUT/session-$o.json"
+    "$BUILD/gpuaas-openapi-check" --openapi "$OPENAPI" "$OUT/session-$o.json" || bad "schema session $o"
+    $CHECK covers "$OUT/$o.yaml" "$OUT/session-$o.yaml" || bad "reconciler role vs session $o"
+done
+
 step "reconciler RBAC equals the code's API calls"
 if "$BUILD/gpuaas" deploy kube-calls --platform kubernetes >"$OUT/calls-kubernetes.txt" 2>/dev/null; then
     "$BUILD/gpuaas" deploy kube-calls --platform openshift >"$OUT/calls-openshift.txt"

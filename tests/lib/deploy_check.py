@@ -9,6 +9,8 @@
   deploy_check.py served IN.yaml SERVED OUT.yaml
                                                the objects whose resource is in SERVED
                                                (`kubectl api-resources -o name`); lists the rest
+  deploy_check.py covers IN.yaml SESSION.yaml  the reconciler's role may apply every object of a
+                                               session (`gpuaas deploy session`) and bind its roles
   deploy_check.py containerfile FILE           lint rules for the image build
   deploy_check.py rbac IN.yaml CALLS.txt       the reconciler's (Cluster)Roles grant exactly the
                                                calls listed ("group resource verb" per line,
@@ -214,6 +216,25 @@ def rbac(path, calls_path, bind_names):
     return problems
 
 
+def covers(path, session_path):
+    grants, binds = role_grants(load(path))
+    problems = []
+    for o in load(session_path):
+        api = o["apiVersion"]
+        group = api.split("/")[0] if "/" in api else "core"
+        res = plural(o["kind"])
+        verbs = ("get", "create") if o["kind"] == "Namespace" else ("get", "create", "patch")
+        for v in verbs:
+            if (group, res, v) not in grants:
+                problems.append("the reconciler may not %s %s (%s %s)" % (v, res, o["kind"],
+                                                                         o["metadata"]["name"]))
+        if o["kind"] == "RoleBinding":
+            ref = o["roleRef"]["name"]
+            if ref not in binds:
+                problems.append("the reconciler may not bind ClusterRole %s" % ref)
+    return problems
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "tojson":
@@ -245,6 +266,8 @@ def main(argv):
     elif cmd == "config":
         drop = [argv[i + 1] for i in range(4, len(argv) - 1) if argv[i] == "--drop-section"]
         problems = config(argv[2], argv[3], drop)
+    elif cmd == "covers":
+        problems = covers(argv[2], argv[3])
     elif cmd == "rbac":
         problems = rbac(argv[2], argv[3], argv[4:])
     elif cmd == "containerfile":
