@@ -17,7 +17,8 @@ _Static_assert(sizeof(((struct session_object *)0)->namespace_) ==
 #define SESSION_MAX_PVCS 8
 #define SESSION_MAX_COMMAND_WORDS 32
 /* The workspace of an inference session is small: the booked capacity is for the servers
- * the user deploys. */
+ * the user deploys. An interactive workspace takes half of the booked cpu and memory (at
+ * least the inference size), so that the other GPU slots of the booking can still run pods. */
 #define INFERENCE_WORKSPACE_CPU 1
 #define INFERENCE_WORKSPACE_MEMORY_GIB 4
 /* LimitRange defaults for containers that state nothing. */
@@ -505,11 +506,13 @@ static void add_deployment(struct builder *b, long cpu, long mem)
 {
     const struct config *c = b->c;
     const struct reservation *r = b->r;
-    long wcpu = cpu, wmem = mem;
-    if (r->mode == MODE_INFERENCE) {
-        wcpu = cpu < INFERENCE_WORKSPACE_CPU ? cpu : INFERENCE_WORKSPACE_CPU;
-        wmem = mem < INFERENCE_WORKSPACE_MEMORY_GIB ? mem : INFERENCE_WORKSPACE_MEMORY_GIB;
+    long wcpu = INFERENCE_WORKSPACE_CPU, wmem = INFERENCE_WORKSPACE_MEMORY_GIB;
+    if (r->mode == MODE_INTERACTIVE) {
+        wcpu = cpu / 2 > wcpu ? cpu / 2 : wcpu;
+        wmem = mem / 2 > wmem ? mem / 2 : wmem;
     }
+    wcpu = wcpu < cpu ? wcpu : cpu;
+    wmem = wmem < mem ? wmem : mem;
     json_t *requests = json_pack("{s:o, s:o}", "cpu", qty_int(wcpu), "memory", qty_gi(wmem));
     json_t *limits = json_pack("{s:o, s:o}", "cpu", qty_int(wcpu), "memory", qty_gi(wmem));
     if (requests && limits && r->mode == MODE_INTERACTIVE) {

@@ -257,6 +257,11 @@ static void test_openshift_interactive_mig(void **state)
     assert_string_equal(json_string_value(json_object_get(json_object_get(res, "limits"),
                                                           "nvidia.com/mig-1g.24gb")),
                         "1");
+    /* half of the booked cpu and memory, leaving room for pods on the other slots */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(res, "requests"), "cpu")),
+                        "4");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(res, "limits"), "memory")), "32Gi");
 
     /* OpenShift: Route with edge TLS, SCC binding, no Ingress */
     const struct session_object *route = session_plan_find(&plan, "route");
