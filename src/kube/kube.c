@@ -76,8 +76,8 @@ int kube_path(const char *api_version, const char *kind, const char *ns, const c
     bool core = !strchr(api_version, '/');
     int w;
     if (k->namespaced && ns && ns[0])
-        w = snprintf(buf, n, "/%s/%s/namespaces/%s/%s%s%s", core ? "api" : "apis", api_version,
-                     ns, k->resource, name ? "/" : "", name ? name : "");
+        w = snprintf(buf, n, "/%s/%s/namespaces/%s/%s%s%s", core ? "api" : "apis", api_version, ns,
+                     k->resource, name ? "/" : "", name ? name : "");
     else
         w = snprintf(buf, n, "/%s/%s/%s%s%s", core ? "api" : "apis", api_version, k->resource,
                      name ? "/" : "", name ? name : "");
@@ -137,8 +137,8 @@ int kube_status_to_error(long http_status, const char *body, size_t len, struct 
 
 bool kube_status_retryable(long http_status)
 {
-    return http_status == 429 || http_status == 500 || http_status == 502 ||
-           http_status == 503 || http_status == 504;
+    return http_status == 429 || http_status == 500 || http_status == 502 || http_status == 503 ||
+           http_status == 504;
 }
 
 long kube_backoff_ms(int attempt, long base_ms, long cap_ms, long retry_after_s, unsigned rnd)

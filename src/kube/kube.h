@@ -23,18 +23,18 @@
 
 /* Where and how to reach the API server. Strings are malloc'ed and owned by the struct. */
 struct kube_config {
-    char *server;      /* https://host:port (no trailing slash) */
-    char *namespace_;  /* context namespace, may be NULL */
-    char *ca_file;     /* certificate-authority path, NULL when none */
-    char *ca_data;     /* PEM bytes (decoded certificate-authority-data) */
+    char *server;     /* https://host:port (no trailing slash) */
+    char *namespace_; /* context namespace, may be NULL */
+    char *ca_file;    /* certificate-authority path, NULL when none */
+    char *ca_data;    /* PEM bytes (decoded certificate-authority-data) */
     size_t ca_len;
-    bool insecure;     /* insecure-skip-tls-verify */
-    char *token;       /* bearer token (from token or tokenFile) */
-    char *cert_file;   /* client-certificate */
-    char *cert_data;   /* PEM bytes (client-certificate-data) */
+    bool insecure;   /* insecure-skip-tls-verify */
+    char *token;     /* bearer token (from token or tokenFile) */
+    char *cert_file; /* client-certificate */
+    char *cert_data; /* PEM bytes (client-certificate-data) */
     size_t cert_len;
-    char *key_file;    /* client-key */
-    char *key_data;    /* PEM bytes (client-key-data) */
+    char *key_file; /* client-key */
+    char *key_data; /* PEM bytes (client-key-data) */
     size_t key_len;
 };
 
@@ -80,9 +80,9 @@ int kube_path(const char *api_version, const char *kind, const char *ns, const c
 struct kube_client;
 
 struct kube_client_opts {
-    long timeout_ms;     /* per request (0 = 30000) */
-    long connect_ms;     /* connect timeout (0 = 5000) */
-    int max_retries;     /* retries after the first attempt (0 = default 5; -1 = none) */
+    long timeout_ms;      /* per request (0 = 30000) */
+    long connect_ms;      /* connect timeout (0 = 5000) */
+    int max_retries;      /* retries after the first attempt (0 = default 5; -1 = none) */
     long backoff_base_ms; /* 0 = 100 */
     long backoff_cap_ms;  /* 0 = 5000 */
 };

@@ -127,8 +127,7 @@ static int dup_path(char **dst, const char *dir, const char *path, struct error 
     return 0;
 }
 
-static int dup_b64(char **dst, size_t *dst_len, const char *b64, const char *key,
-                   struct error *err)
+static int dup_b64(char **dst, size_t *dst_len, const char *b64, const char *key, struct error *err)
 {
     if (!b64)
         return 0;
@@ -257,8 +256,8 @@ int kube_config_parse(const char *text, size_t len, const char *dir, struct kube
                           scalar(map_get(&doc, us, "client-certificate-data")),
                           "client-certificate-data", err)) ||
             (rc = dup_path(&kc->key_file, dir, scalar(map_get(&doc, us, "client-key")), err)) ||
-            (rc = dup_b64(&kc->key_data, &kc->key_len,
-                          scalar(map_get(&doc, us, "client-key-data")), "client-key-data", err)))
+            (rc = dup_b64(&kc->key_data, &kc->key_len, scalar(map_get(&doc, us, "client-key-data")),
+                          "client-key-data", err)))
             goto out;
         if (!kc->token && token_file && (rc = load_token_file(kc, token_file, err)))
             goto out;
