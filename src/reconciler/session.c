@@ -349,7 +349,7 @@ int rec_session_start(struct rec *rc, struct reservation *r, int64_t now)
     if (!repairing && strcmp(r->session.phase, "Provisioning"))
         set_progress(rc, r, "Provisioning", r->session.message, now);
 
-    if (!applied_has(rc, r->id)) {
+    if (repairing || !applied_has(rc, r->id)) {
         for (int i = 0; i < plan.n; i++) {
             const struct session_object *o = &plan.objs[i];
             int e;
@@ -376,7 +376,8 @@ int rec_session_start(struct rec *rc, struct reservation *r, int64_t now)
             }
             rec_crash_point(rc, o->step);
         }
-        applied_set(rc, r->id, true);
+        if (!repairing)
+            applied_set(rc, r->id, true);
     }
     if (repairing) {
         ret = STEP_DONE;
