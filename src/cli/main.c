@@ -7,6 +7,7 @@
 static const struct command commands[] = {
     {"config", cmd_config, "check a configuration file or list every key"},
     {"deploy", cmd_deploy, "print install objects generated from the code (tenant role)"},
+    {"reconciler", cmd_reconciler, "run the control-plane loop (provision, tear down, repair, GC)"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
