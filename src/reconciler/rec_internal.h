@@ -23,10 +23,14 @@ struct rec {
     int64_t last_maint_mono; /* ms, 0 = never */
     char *advertised;        /* last published drift JSON without observed_at */
     const char *crash_step;  /* GPUAAS_CRASH_AFTER_STEP (test hook) */
-    /* Reservations whose objects were all applied by this process (readiness pending);
-     * a cache only: after a restart the objects are applied again (idempotent). */
-    int64_t *applied;
-    size_t n_applied, cap_applied;
+    /* Provisioning progress of this process: for each reservation, the index of the next
+     * plan step to apply. A cache only: after a restart every object is applied again
+     * (idempotent), so it never needs to be persisted. */
+    struct rec_progress {
+        int64_t id;
+        int next;
+    } * progress;
+    size_t n_progress, cap_progress;
     /* Namespaces labelled ours seen by this pass's list; NULL when the list failed. */
     json_t *ns_list;
     struct rec_stats stats;

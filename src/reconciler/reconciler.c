@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WAIT_POLL_MS 200        /* wake-up while a session waits on the cluster */
+#define WAIT_POLL_MS 100        /* wake-up while a session waits on the cluster */
 #define STANDBY_POLL_MS 1000    /* retry of the leader lock */
 #define MAINT_INTERVAL_MS 60000 /* token expiry and audit trimming */
 #define CLEANUP_LOOKBACK_S (7 * 86400)
@@ -90,7 +90,7 @@ void rec_free(struct rec *rc)
     kube_client_free(rc->kube);
     json_decref(rc->ns_list);
     free(rc->advertised);
-    free(rc->applied);
+    free(rc->progress);
     free(rc);
 }
 

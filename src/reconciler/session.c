@@ -201,33 +201,38 @@ out:
     return e;
 }
 
-static bool applied_has(struct rec *rc, int64_t id)
+/* Index of the next plan step to apply for reservation id (0 when unknown). */
+static int progress_get(struct rec *rc, int64_t id)
 {
-    for (size_t i = 0; i < rc->n_applied; i++)
-        if (rc->applied[i] == id)
-            return true;
-    return false;
+    for (size_t i = 0; i < rc->n_progress; i++)
+        if (rc->progress[i].id == id)
+            return rc->progress[i].next;
+    return 0;
 }
 
-static void applied_set(struct rec *rc, int64_t id, bool on)
+/* Records the next step; 0 forgets the reservation. */
+static void progress_set(struct rec *rc, int64_t id, int next)
 {
-    for (size_t i = 0; i < rc->n_applied; i++)
-        if (rc->applied[i] == id) {
-            if (!on)
-                rc->applied[i] = rc->applied[--rc->n_applied];
+    for (size_t i = 0; i < rc->n_progress; i++)
+        if (rc->progress[i].id == id) {
+            if (next)
+                rc->progress[i].next = next;
+            else
+                rc->progress[i] = rc->progress[--rc->n_progress];
             return;
         }
-    if (!on)
+    if (!next)
         return;
-    if (rc->n_applied == rc->cap_applied) {
-        size_t cap = rc->cap_applied ? rc->cap_applied * 2 : 64;
-        int64_t *p = realloc(rc->applied, cap * sizeof(*p));
+    if (rc->n_progress == rc->cap_progress) {
+        size_t cap = rc->cap_progress ? rc->cap_progress * 2 : 64;
+        struct rec_progress *p = realloc(rc->progress, cap * sizeof(*p));
         if (!p)
             return; /* a cache: without it the objects are applied again */
-        rc->applied = p;
-        rc->cap_applied = cap;
+        rc->progress = p;
+        rc->cap_progress = cap;
     }
-    rc->applied[rc->n_applied++] = id;
+    rc->progress[rc->n_progress].id = id;
+    rc->progress[rc->n_progress++].next = next;
 }
 
 /* Deletes namespace ns when it is ours. Returns STEP_DONE when it is gone, STEP_WAIT while it
@@ -270,7 +275,7 @@ static void fail_session(struct rec *rc, struct reservation *r, bool remove, con
     char target[64];
     struct error err = {0};
     target_of(r, target, sizeof(target));
-    applied_set(rc, r->id, false);
+    progress_set(rc, r->id, 0);
     snprintf(r->session.message, sizeof(r->session.message), "%s", why);
     snprintf(r->session.phase, sizeof(r->session.phase), "%s", remove ? "Terminating" : phase);
     r->session.next_attempt_at = 0;
@@ -349,8 +354,9 @@ int rec_session_start(struct rec *rc, struct reservation *r, int64_t now)
     if (!repairing && strcmp(r->session.phase, "Provisioning"))
         set_progress(rc, r, "Provisioning", r->session.message, now);
 
-    if (repairing || !applied_has(rc, r->id)) {
-        for (int i = 0; i < plan.n; i++) {
+    int first = repairing ? 0 : progress_get(rc, r->id);
+    if (first < plan.n) {
+        for (int i = first; i < plan.n; i++) {
             const struct session_object *o = &plan.objs[i];
             int e;
             if (o->create_or_get) {
@@ -365,19 +371,22 @@ int rec_session_start(struct rec *rc, struct reservation *r, int64_t now)
                 e = apply_object(rc, o, &err);
             }
             if (e == STEP_WAIT) {
-                if (!repairing)
+                if (!repairing) {
+                    progress_set(rc, r->id, i);
                     set_progress(rc, r, "Provisioning", err.message, now);
+                }
                 goto out;
             }
             if (e < 0) {
+                progress_set(rc, r->id, 0);
                 attempt_failed(rc, r, &err, now);
                 ret = e;
                 goto out;
             }
             rec_crash_point(rc, o->step);
+            if (!repairing)
+                progress_set(rc, r->id, i + 1);
         }
-        if (!repairing)
-            applied_set(rc, r->id, true);
     }
     if (repairing) {
         ret = STEP_DONE;
@@ -390,7 +399,7 @@ int rec_session_start(struct rec *rc, struct reservation *r, int64_t now)
         goto out;
     }
     if (e < 0) {
-        applied_set(rc, r->id, false);
+        progress_set(rc, r->id, 0);
         attempt_failed(rc, r, &err, now);
         ret = e;
         goto out;
@@ -407,7 +416,7 @@ int rec_session_start(struct rec *rc, struct reservation *r, int64_t now)
         goto out;
     }
     e = store_reservation_transition(rc->st, r->id, RS_APPROVED, RS_ACTIVE, now, &err);
-    applied_set(rc, r->id, false);
+    progress_set(rc, r->id, 0);
     if (e == -ERR_STATE) {
         /* Canceled (or failed) meanwhile: tear down at once. */
         struct reservation fresh;
@@ -468,7 +477,7 @@ int rec_session_stop(struct rec *rc, struct reservation *r, int64_t now)
     char target[64];
     struct error err = {0};
     target_of(r, target, sizeof(target));
-    applied_set(rc, r->id, false);
+    progress_set(rc, r->id, 0);
     int e = remove_namespace(rc, r, now);
     if (e != STEP_DONE)
         return e;
@@ -497,7 +506,7 @@ int rec_session_stop(struct rec *rc, struct reservation *r, int64_t now)
 
 int rec_session_cleanup(struct rec *rc, struct reservation *r, int64_t now)
 {
-    applied_set(rc, r->id, false);
+    progress_set(rc, r->id, 0);
     int e = remove_namespace(rc, r, now);
     if (e == STEP_DONE && r->session.namespace_[0]) {
         rc->stats.stopped++;
