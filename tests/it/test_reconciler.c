@@ -86,15 +86,18 @@ static int wait_exit(pid_t pid, long ms)
     return -1;
 }
 
-static void stop(pid_t pid)
+/* SIGTERM, then SIGKILL after 5 s; returns the wait status. */
+static int stop(pid_t pid)
 {
     if (pid <= 0)
-        return;
+        return -1;
     kill(pid, SIGTERM);
-    if (wait_exit(pid, 5000) == -1) {
+    int status = wait_exit(pid, 5000);
+    if (status == -1) {
         kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+        waitpid(pid, &status, 0);
     }
+    return status;
 }
 
 #define CFG_TEMPLATE                                                                               \
@@ -344,7 +347,8 @@ static void test_lifecycle(void **state)
     int64_t id = book(e, "nvidia.com/mig-1g.24gb", 2, 0, 3600);
     pid_t p = reconciler(e, 0, NULL, "lifecycle");
     assert_true(wait_state(e, id, RS_ACTIVE, WAIT_S));
-    stop(p);
+    int status = stop(p);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0); /* SIGTERM: clean exit 0 */
     struct reservation r = get_res(e, id);
     assert_string_equal(r.session.phase, "Ready");
     assert_string_equal(r.session.namespace_, "gpuaas-1");
