@@ -19,6 +19,8 @@ static const struct command commands[] = {
     {"extend", cmd_extend, "move a reservation's end"},
     {"release", cmd_release, "end an active session early"},
     {"user", cmd_user, "add, change, disable or list users (offline, on the database)"},
+    {"deploy", cmd_deploy, "print install objects generated from the code (tenant role)"},
+    {"reconciler", cmd_reconciler, "run the control-plane loop (provision, tear down, repair, GC)"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -1,0 +1,125 @@
+/* `gpuaas reconciler`: run the control-plane loop against the database and Kubernetes. */
+#include "cli/commands.h"
+#include "common/log.h"
+#include "core/config.h"
+#include "kube/kube.h"
+#include "reconciler/reconciler.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: gpuaas reconciler [--config FILE] [--kubeconfig FILE] [--once]\n"
+                 "                         [--time-offset SECONDS]\n"
+                 "Runs the control-plane loop: provisions session namespaces when windows begin,\n"
+                 "tears them down when they end, repairs and garbage-collects.\n"
+                 "  --config FILE        configuration (else $GPUAAS_CONFIG)\n"
+                 "  --kubeconfig FILE    cluster access (else reconciler.kubeconfig, $KUBECONFIG,\n"
+                 "                       or the in-cluster service account)\n"
+                 "  --once               one garbage-collection sweep and one pass, then exit\n"
+                 "  --time-offset SECS   shift the clock (tests)\n");
+}
+
+int cmd_reconciler(int argc, char **argv)
+{
+    const char *cfg_flag = NULL, *kubeconfig = NULL;
+    bool once = false;
+    long long offset = 0;
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            cfg_flag = argv[++i];
+        } else if (!strcmp(argv[i], "--kubeconfig") && i + 1 < argc) {
+            kubeconfig = argv[++i];
+        } else if (!strcmp(argv[i], "--once")) {
+            once = true;
+        } else if (!strcmp(argv[i], "--time-offset") && i + 1 < argc) {
+            char *end = NULL;
+            errno = 0;
+            offset = strtoll(argv[++i], &end, 10);
+            if (errno || !*argv[i] || *end) {
+                fprintf(stderr, "gpuaas reconciler: --time-offset: not a number of seconds\n");
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "gpuaas reconciler: unexpected argument \"%s\"\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    const char *path = cli_config_path(cfg_flag);
+    if (!path) {
+        fprintf(stderr, "gpuaas reconciler: no configuration (--config FILE or GPUAAS_CONFIG)\n");
+        return 2;
+    }
+    struct config *cfg = NULL;
+    struct error err = {0};
+    struct store *st = NULL, *listen = NULL, *leader = NULL;
+    struct kube_config *kc = NULL;
+    struct kube_client *kube = NULL;
+    struct rec *rc = NULL;
+    int status = 1;
+    if (config_load_file(path, &cfg, &err) < 0) {
+        fprintf(stderr, "gpuaas: %s\n", err.message);
+        return 1;
+    }
+    if (log_set_level(cfg->log_level))
+        log_set_level("info");
+    if (!kubeconfig || !kubeconfig[0])
+        kubeconfig = cfg->reconciler.kubeconfig;
+    if (kube_config_resolve(kubeconfig, &kc, &err)) {
+        log_error("cannot load Kubernetes access", "error=\"%s\"", err.message);
+        goto out;
+    }
+    if (kube_client_new(kc, NULL, &kube, &err)) {
+        log_error("cannot create the Kubernetes client", "error=\"%s\"", err.message);
+        goto out;
+    }
+    if (store_open(cfg->database.url, &st, &err) || store_open(cfg->database.url, &listen, &err) ||
+        (cfg->reconciler.leader_election && store_open(cfg->database.url, &leader, &err))) {
+        log_error("cannot open the database", "error=\"%s\"", err.message);
+        goto out;
+    }
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int e = rec_new(cfg, st, listen, leader, kube, offset, &rc, &err);
+    st = listen = leader = NULL;
+    kube = NULL;
+    if (e) {
+        log_error("cannot start the reconciler", "error=\"%s\"", err.message);
+        goto out;
+    }
+    log_info("reconciler started", "platform=%s interval_s=%ld leader_election=%s time_offset=%lld",
+             cfg->reconciler.platform, cfg->reconciler.interval_seconds,
+             cfg->reconciler.leader_election ? "true" : "false", offset);
+    status = rec_run(rc, once, &stop_flag) ? 1 : 0;
+out:
+    rec_free(rc);
+    store_close(st);
+    store_close(listen);
+    store_close(leader);
+    kube_client_free(kube);
+    config_free(cfg);
+    return status;
+}

@@ -1,0 +1,820 @@
+/* The session plan: reservation + configuration + pool -> ordered desired objects.
+ * See session_plan.h for the order and the rules carried by each object. */
+#include "core/session_plan.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Ceilings on what a tenant may create inside a session, besides the booked resources. */
+_Static_assert(sizeof(((struct session_object *)0)->namespace_) ==
+                   sizeof(((struct session_plan *)0)->namespace_),
+               "namespace buffers differ");
+
+#define SESSION_MAX_PODS 20
+#define SESSION_MAX_PVCS 8
+#define SESSION_MAX_COMMAND_WORDS 32
+/* The workspace of an inference session is small: the booked capacity is for the servers
+ * the user deploys. An interactive workspace takes half of the booked cpu and memory (at
+ * least the inference size), so that the other GPU slots of the booking can still run pods. */
+#define INFERENCE_WORKSPACE_CPU 1
+#define INFERENCE_WORKSPACE_MEMORY_GIB 4
+/* LimitRange defaults for containers that state nothing. */
+#define DEFAULT_CONTAINER_CPU_MILLI 500
+#define DEFAULT_CONTAINER_MEMORY_GIB 1
+#define DEFAULT_LIMIT_CPU 2
+#define DEFAULT_LIMIT_MEMORY_GIB 8
+/* Home and cache mount points in the workspace. */
+#define HOME_MOUNT "/home/workspace"
+#define CACHE_MOUNT "/cache"
+/* UID/GID used on plain Kubernetes (OpenShift assigns one from the namespace range). */
+#define KUBERNETES_RUN_AS 1000
+
+static const char *const stage_names[STAGE__COUNT] = {"namespace", "quota",    "isolation",
+                                                      "identity",  "workload", "access"};
+
+const char *session_stage_name(enum session_stage s)
+{
+    return (unsigned)s < STAGE__COUNT ? stage_names[s] : "unknown";
+}
+
+static bool is_openshift(const struct config *c)
+{
+    return c->reconciler.platform && !strcmp(c->reconciler.platform, "openshift");
+}
+
+static const char *str_or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+/* ---- names ---- */
+
+static bool dns1123_label(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
+        if (!ok)
+            return false;
+    }
+    return s[0] != '-' && s[n - 1] != '-';
+}
+
+int session_namespace_name(const struct config *c, int64_t id, char *buf, size_t n,
+                           struct error *err)
+{
+    char tmp[128];
+    if (id <= 0)
+        return error_set(err, ERR_INVALID, "id", "reservation id must be positive, got %" PRId64,
+                         id);
+    snprintf(tmp, sizeof(tmp), "%s%" PRId64, str_or_empty(c->reconciler.namespace_prefix), id);
+    if (!dns1123_label(tmp))
+        return error_set(err, ERR_INVALID, "reconciler.namespace_prefix",
+                         "namespace \"%s\" is not a valid DNS-1123 label (lowercase letters, "
+                         "digits and '-', at most 63 characters)",
+                         tmp);
+    if (strlen(tmp) >= n)
+        return error_set(err, ERR_INVALID, "reconciler.namespace_prefix",
+                         "namespace \"%s\" is too long", tmp);
+    memcpy(buf, tmp, strlen(tmp) + 1);
+    return 0;
+}
+
+int session_url(const struct config *c, const char *ns, char *buf, size_t n)
+{
+    int w = snprintf(buf, n, "https://%s.%s/", ns, str_or_empty(c->reconciler.ingress_domain));
+    if (w < 0 || (size_t)w >= n)
+        return -ERR_INVALID;
+    return 0;
+}
+
+static uint32_t fnv1a(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static bool label_char(char ch)
+{
+    return isalnum((unsigned char)ch) || ch == '-' || ch == '_' || ch == '.';
+}
+
+void session_user_label(const char *user, char *buf, size_t n)
+{
+    char out[64];
+    size_t len = 0;
+    bool changed = false;
+    if (n == 0)
+        return;
+    if (!user || !*user) {
+        snprintf(buf, n, "unknown");
+        return;
+    }
+    for (const char *p = user; *p && len < sizeof(out) - 1; p++) {
+        char ch = (char)(unsigned char)*p;
+        if ((unsigned char)ch >= 0x80 || !label_char(ch)) {
+            ch = '-';
+            changed = true;
+        }
+        out[len++] = ch;
+    }
+    if (strlen(user) > len)
+        changed = true;
+    out[len] = '\0';
+    if (changed) {
+        /* keep room for "-xxxxxxxx" so distinct names stay distinct */
+        if (len > 54)
+            len = 54;
+        out[len] = '\0';
+        snprintf(out + len, sizeof(out) - len, "-%08" PRIx32, fnv1a(user));
+        len = strlen(out);
+    }
+    /* label values must start and end with an alphanumeric character */
+    size_t start = 0;
+    while (start < len && !isalnum((unsigned char)out[start]))
+        start++;
+    while (len > start && !isalnum((unsigned char)out[len - 1]))
+        len--;
+    out[len] = '\0';
+    if (start == len)
+        snprintf(buf, n, "unknown");
+    else
+        snprintf(buf, n, "%s", out + start);
+}
+
+/* ---- small JSON helpers ---- */
+
+static json_t *qty_int(long v)
+{
+    char b[32];
+    snprintf(b, sizeof(b), "%ld", v);
+    return json_string(b);
+}
+
+static json_t *qty_gi(long gib)
+{
+    char b[32];
+    snprintf(b, sizeof(b), "%ldGi", gib);
+    return json_string(b);
+}
+
+static json_t *qty_milli(long milli)
+{
+    char b[32];
+    if (milli % 1000 == 0)
+        snprintf(b, sizeof(b), "%ld", milli / 1000);
+    else
+        snprintf(b, sizeof(b), "%ldm", milli);
+    return json_string(b);
+}
+
+static json_t *labels(const struct session_plan *plan, int64_t id)
+{
+    char idb[32];
+    snprintf(idb, sizeof(idb), "%" PRId64, id);
+    return json_pack("{s:s, s:s, s:s}", SESSION_LABEL_MANAGED_BY, SESSION_MANAGED_BY,
+                     SESSION_LABEL_RESERVATION, idb, SESSION_LABEL_USER, plan->user_label);
+}
+
+static json_t *metadata(const struct session_plan *plan, int64_t id, const char *name,
+                        bool namespaced)
+{
+    json_t *m = json_pack("{s:s, s:o}", "name", name, "labels", labels(plan, id));
+    if (m && namespaced)
+        json_object_set_new(m, "namespace", json_string(plan->namespace_));
+    return m;
+}
+
+struct builder {
+    struct session_plan *plan;
+    const struct reservation *r;
+    const struct config *c;
+    const struct pool *p;
+    struct error *err;
+    int rc;
+};
+
+/* Appends one object; takes ownership of `spec_fields` (an object whose members are merged at
+ * the top level beside apiVersion/kind/metadata). */
+static struct session_object *add(struct builder *b, const char *step, enum session_stage stage,
+                                  const char *group, const char *version, const char *kind,
+                                  const char *resource, const char *name, json_t *body)
+{
+    struct session_plan *plan = b->plan;
+    bool namespaced = strcmp(kind, "Namespace") != 0;
+    if (b->rc) {
+        json_decref(body);
+        return NULL;
+    }
+    if (!body || plan->n >= SESSION_PLAN_MAX) {
+        json_decref(body);
+        if (body)
+            b->rc = error_set(b->err, ERR_INTERNAL, step, "session plan has more than %d objects",
+                              SESSION_PLAN_MAX);
+        else
+            b->rc = error_set(b->err, ERR_INVALID, step,
+                              "cannot build the object (out of memory, or a configured value "
+                              "or the user name is not valid UTF-8)");
+        return NULL;
+    }
+    struct session_object *o = &plan->objs[plan->n];
+    memset(o, 0, sizeof(*o));
+    snprintf(o->step, sizeof(o->step), "%s", step);
+    o->stage = stage;
+    snprintf(o->group, sizeof(o->group), "%s", group);
+    snprintf(o->version, sizeof(o->version), "%s", version);
+    if (*group)
+        snprintf(o->api_version, sizeof(o->api_version), "%s/%s", group, version);
+    else
+        snprintf(o->api_version, sizeof(o->api_version), "%s", version);
+    snprintf(o->kind, sizeof(o->kind), "%s", kind);
+    snprintf(o->resource, sizeof(o->resource), "%s", resource);
+    if (namespaced)
+        memcpy(o->namespace_, plan->namespace_, sizeof(o->namespace_));
+    snprintf(o->name, sizeof(o->name), "%s", name);
+
+    json_t *obj = json_pack("{s:s, s:s, s:o}", "apiVersion", o->api_version, "kind", kind,
+                            "metadata", metadata(plan, b->r->id, name, namespaced));
+    if (!obj || json_object_update(obj, body)) {
+        json_decref(obj);
+        json_decref(body);
+        b->rc = error_set(b->err, ERR_NOMEM, step, "out of memory");
+        return NULL;
+    }
+    json_decref(body);
+    o->obj = obj;
+    plan->n++;
+    return o;
+}
+
+/* Splits shell-like words: whitespace separates, '...' and "..." group, \ escapes. */
+static json_t *split_words(const char *s, struct error *err)
+{
+    json_t *arr = json_array();
+    char word[1024];
+    size_t len = 0;
+    bool in_word = false;
+    char quote = 0;
+    if (!arr) {
+        error_set(err, ERR_NOMEM, "reconciler.workspace_command", "out of memory");
+        return NULL;
+    }
+    for (const char *p = s;; p++) {
+        char ch = *p;
+        bool end = ch == '\0';
+        if (!end && quote) {
+            if (ch == quote) {
+                quote = 0;
+                continue;
+            }
+            if (ch == '\\' && quote == '"' && p[1]) {
+                ch = *++p;
+            }
+        } else if (!end && (ch == '\'' || ch == '"')) {
+            quote = ch;
+            in_word = true;
+            continue;
+        } else if (!end && ch == '\\' && p[1]) {
+            ch = *++p;
+        } else if (end || isspace((unsigned char)ch)) {
+            if (in_word) {
+                word[len] = '\0';
+                if (json_array_size(arr) >= SESSION_MAX_COMMAND_WORDS ||
+                    json_array_append_new(arr, json_string(word))) {
+                    error_set(err, ERR_INVALID, "reconciler.workspace_command",
+                              "more than %d words or invalid UTF-8", SESSION_MAX_COMMAND_WORDS);
+                    json_decref(arr);
+                    return NULL;
+                }
+                len = 0;
+                in_word = false;
+            }
+            if (end)
+                break;
+            continue;
+        }
+        if (end) {
+            break;
+        }
+        if (len + 1 >= sizeof(word)) {
+            error_set(err, ERR_INVALID, "reconciler.workspace_command",
+                      "a word is longer than %zu characters", sizeof(word) - 1);
+            json_decref(arr);
+            return NULL;
+        }
+        word[len++] = ch;
+        in_word = true;
+    }
+    if (quote) {
+        error_set(err, ERR_INVALID, "reconciler.workspace_command", "unterminated %c quote", quote);
+        json_decref(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+/* ---- the objects ---- */
+
+static void add_namespace(struct builder *b)
+{
+    json_t *body = json_object();
+    struct session_object *o = add(b, "namespace", STAGE_NAMESPACE, "", "v1", "Namespace",
+                                   "namespaces", b->plan->namespace_, body);
+    if (!o)
+        return;
+    o->create_or_get = true;
+    if (!is_openshift(b->c)) {
+        /* plain Kubernetes: Pod Security Admission stands in for OpenShift's SCC. baseline
+         * refuses privileged pods and host access yet admits a plain `kubectl run`;
+         * restricted is reported as a warning. */
+        json_t *l = json_object_get(json_object_get(o->obj, "metadata"), "labels");
+        json_object_set_new(l, "pod-security.kubernetes.io/enforce", json_string("baseline"));
+        json_object_set_new(l, "pod-security.kubernetes.io/warn", json_string("restricted"));
+    }
+}
+
+static void add_quota(struct builder *b, long cpu, long mem, long storage)
+{
+    const struct reservation *r = b->r;
+    json_t *hard =
+        json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s}", "requests.cpu", qty_int(cpu),
+                  "limits.cpu", qty_int(cpu), "requests.memory", qty_gi(mem), "limits.memory",
+                  qty_gi(mem), "requests.storage", qty_gi(storage), "persistentvolumeclaims",
+                  qty_int(SESSION_MAX_PVCS), "pods", qty_int(SESSION_MAX_PODS),
+                  "services.loadbalancers", "0", "services.nodeports", "0");
+    for (int i = 0; hard && i < b->p->n; i++) {
+        const struct pool_resource *pr = &b->p->res[i];
+        char key[128];
+        if (!pool_is_gpu(pr))
+            continue;
+        long v = strcmp(pr->name, r->gpu_type) ? 0 : (long)r->gpu_count * pr->slots_per_unit;
+        snprintf(key, sizeof(key), "requests.%s", pr->name);
+        json_object_set_new(hard, key, qty_int(v));
+    }
+    struct session_object *o =
+        add(b, "resourcequota", STAGE_QUOTA, "", "v1", "ResourceQuota", "resourcequotas",
+            SESSION_QUOTA_NAME, json_pack("{s:{s:o}}", "spec", "hard", hard));
+    if (o)
+        o->wait_quota_status = true;
+}
+
+static void add_limitrange(struct builder *b, long cpu, long mem, long storage)
+{
+    long def_cpu = cpu < DEFAULT_LIMIT_CPU ? cpu : DEFAULT_LIMIT_CPU;
+    long def_mem = mem < DEFAULT_LIMIT_MEMORY_GIB ? mem : DEFAULT_LIMIT_MEMORY_GIB;
+    long req_cpu_m =
+        def_cpu * 1000 < DEFAULT_CONTAINER_CPU_MILLI ? def_cpu * 1000 : DEFAULT_CONTAINER_CPU_MILLI;
+    long req_mem = def_mem < DEFAULT_CONTAINER_MEMORY_GIB ? def_mem : DEFAULT_CONTAINER_MEMORY_GIB;
+    json_t *body =
+        json_pack("{s:{s:[{s:s, s:{s:o, s:o}, s:{s:o, s:o}, s:{s:o, s:o}}, {s:s, s:{s:o}}]}}",
+                  "spec", "limits", "type", "Container", "default", "cpu", qty_int(def_cpu),
+                  "memory", qty_gi(def_mem), "defaultRequest", "cpu", qty_milli(req_cpu_m),
+                  "memory", qty_gi(req_mem), "max", "cpu", qty_int(cpu), "memory", qty_gi(mem),
+                  "type", "PersistentVolumeClaim", "max", "storage", qty_gi(storage));
+    add(b, "limitrange", STAGE_QUOTA, "", "v1", "LimitRange", "limitranges",
+        SESSION_LIMITRANGE_NAME, body);
+}
+
+static json_t *workspace_selector(void)
+{
+    return json_pack("{s:s}", "app.kubernetes.io/name", SESSION_WORKSPACE_NAME);
+}
+
+static void add_netpols(struct builder *b)
+{
+    const struct config *c = b->c;
+    struct session_object *o;
+    /* 1. ingress only from pods of this namespace (denies every other namespace) */
+    o = add(b, "netpol-deny-other-namespaces", STAGE_ISOLATION, "networking.k8s.io", "v1",
+            "NetworkPolicy", "networkpolicies", "deny-other-namespaces",
+            json_pack("{s:{s:{}, s:[s], s:[{s:[{s:{}}]}]}}", "spec", "podSelector", "policyTypes",
+                      "Ingress", "ingress", "from", "podSelector"));
+    /* 2. the router / ingress controller reaches the workspace port */
+    json_t *from =
+        json_pack("[{s:{s:{s:s}}}]", "namespaceSelector", "matchLabels",
+                  "kubernetes.io/metadata.name", str_or_empty(c->reconciler.ingress_namespace));
+    if (from && is_openshift(c))
+        /* a host-network router is matched by this policy group instead */
+        json_array_append_new(from, json_pack("{s:{s:{s:s}}}", "namespaceSelector", "matchLabels",
+                                              "policy-group.network.openshift.io/ingress", ""));
+    o = add(b, "netpol-allow-from-ingress", STAGE_ISOLATION, "networking.k8s.io", "v1",
+            "NetworkPolicy", "networkpolicies", "allow-from-ingress",
+            json_pack("{s:{s:{s:o}, s:[s], s:[{s:o, s:[{s:s, s:I}]}]}}", "spec", "podSelector",
+                      "matchLabels", workspace_selector(), "policyTypes", "Ingress", "ingress",
+                      "from", from, "ports", "protocol", "TCP", "port",
+                      (json_int_t)c->reconciler.workspace_port));
+    /* 3. DNS to the cluster resolver only; egress elsewhere stays open (tenant-to-tenant
+     * traffic is already refused by every session's ingress policies). */
+    json_t *dns_to;
+    if (is_openshift(c))
+        dns_to = json_pack("[{s:{s:{s:s}}}]", "namespaceSelector", "matchLabels",
+                           "kubernetes.io/metadata.name", "openshift-dns");
+    else
+        dns_to = json_pack("[{s:{s:{s:s}}, s:{s:{s:s}}}]", "namespaceSelector", "matchLabels",
+                           "kubernetes.io/metadata.name", "kube-system", "podSelector",
+                           "matchLabels", "k8s-app", "kube-dns");
+    json_t *dns_ports = json_pack("[{s:s, s:i}, {s:s, s:i}, {s:s, s:i}, {s:s, s:i}]", "protocol",
+                                  "UDP", "port", 53, "protocol", "TCP", "port", 53, "protocol",
+                                  "UDP", "port", 5353, "protocol", "TCP", "port", 5353);
+    o = add(b, "netpol-allow-dns", STAGE_ISOLATION, "networking.k8s.io", "v1", "NetworkPolicy",
+            "networkpolicies", "allow-dns",
+            json_pack("{s:{s:{}, s:[s], s:[{s:o, s:o}]}}", "spec", "podSelector", "policyTypes",
+                      "Egress", "egress", "to", dns_to, "ports", dns_ports));
+    /* 4. egress to this namespace and outside the cluster */
+    o = add(b, "netpol-allow-egress", STAGE_ISOLATION, "networking.k8s.io", "v1", "NetworkPolicy",
+            "networkpolicies", "allow-egress",
+            json_pack("{s:{s:{}, s:[s], s:[{s:[{s:{}}]}, {s:[{s:{s:s}}, {s:{s:s}}]}]}}", "spec",
+                      "podSelector", "policyTypes", "Egress", "egress", "to", "podSelector", "to",
+                      "ipBlock", "cidr", "0.0.0.0/0", "ipBlock", "cidr", "::/0"));
+    (void)o;
+}
+
+static json_t *subject_sa(const struct session_plan *plan)
+{
+    return json_pack("{s:s, s:s, s:s}", "kind", "ServiceAccount", "name", SESSION_SA_NAME,
+                     "namespace", plan->namespace_);
+}
+
+static json_t *rolebinding_body(const char *cluster_role, json_t *subject)
+{
+    return json_pack("{s:{s:s, s:s, s:s}, s:[o]}", "roleRef", "apiGroup",
+                     "rbac.authorization.k8s.io", "kind", "ClusterRole", "name", cluster_role,
+                     "subjects", subject);
+}
+
+static void add_identity(struct builder *b)
+{
+    const struct config *c = b->c;
+    add(b, "serviceaccount", STAGE_IDENTITY, "", "v1", "ServiceAccount", "serviceaccounts",
+        SESSION_SA_NAME, json_object());
+    if (is_openshift(c) && c->reconciler.scc && *c->reconciler.scc) {
+        char role[160];
+        snprintf(role, sizeof(role), "system:openshift:scc:%s", c->reconciler.scc);
+        add(b, "rolebinding-scc", STAGE_IDENTITY, "rbac.authorization.k8s.io", "v1", "RoleBinding",
+            "rolebindings", "workspace-scc", rolebinding_body(role, subject_sa(b->plan)));
+    }
+    add(b, "rolebinding-workspace", STAGE_IDENTITY, "rbac.authorization.k8s.io", "v1",
+        "RoleBinding", "rolebindings", "workspace-tenant",
+        rolebinding_body(c->reconciler.tenant_cluster_role, subject_sa(b->plan)));
+}
+
+static void add_proxy_configmap(struct builder *b)
+{
+    const struct config *c = b->c;
+    json_t *data = json_object();
+    struct {
+        const char *upper, *lower, *v;
+    } kv[] = {{"HTTP_PROXY", "http_proxy", c->reconciler.http_proxy},
+              {"HTTPS_PROXY", "https_proxy", c->reconciler.https_proxy},
+              {"NO_PROXY", "no_proxy", c->reconciler.no_proxy}};
+    for (size_t i = 0; data && i < sizeof(kv) / sizeof(kv[0]); i++) {
+        if (!kv[i].v || !*kv[i].v)
+            continue;
+        json_object_set_new(data, kv[i].upper, json_string(kv[i].v));
+        json_object_set_new(data, kv[i].lower, json_string(kv[i].v));
+    }
+    struct session_object *o =
+        add(b, "configmap-proxy", STAGE_WORKLOAD, "", "v1", "ConfigMap", "configmaps",
+            SESSION_PROXY_CONFIGMAP, json_pack("{s:o}", "data", data));
+    if (o)
+        o->quota_counted = true;
+}
+
+static void add_pvc(struct builder *b, const char *step, const char *name, long gib)
+{
+    json_t *body =
+        json_pack("{s:{s:[s], s:s, s:{s:{s:o}}}}", "spec", "accessModes", "ReadWriteOnce",
+                  "storageClassName", str_or_empty(b->c->reconciler.storage_class), "resources",
+                  "requests", "storage", qty_gi(gib));
+    struct session_object *o = add(b, step, STAGE_WORKLOAD, "", "v1", "PersistentVolumeClaim",
+                                   "persistentvolumeclaims", name, body);
+    if (o)
+        o->quota_counted = true;
+}
+
+static void add_deployment(struct builder *b, long cpu, long mem)
+{
+    const struct config *c = b->c;
+    const struct reservation *r = b->r;
+    long wcpu = INFERENCE_WORKSPACE_CPU, wmem = INFERENCE_WORKSPACE_MEMORY_GIB;
+    if (r->mode == MODE_INTERACTIVE) {
+        wcpu = cpu / 2 > wcpu ? cpu / 2 : wcpu;
+        wmem = mem / 2 > wmem ? mem / 2 : wmem;
+    }
+    wcpu = wcpu < cpu ? wcpu : cpu;
+    wmem = wmem < mem ? wmem : mem;
+    json_t *requests = json_pack("{s:o, s:o}", "cpu", qty_int(wcpu), "memory", qty_gi(wmem));
+    json_t *limits = json_pack("{s:o, s:o}", "cpu", qty_int(wcpu), "memory", qty_gi(wmem));
+    if (requests && limits && r->mode == MODE_INTERACTIVE) {
+        /* extended resources need request == limit */
+        json_object_set_new(requests, r->gpu_type, json_string("1"));
+        json_object_set_new(limits, r->gpu_type, json_string("1"));
+    }
+    json_t *csc = json_pack("{s:b, s:b, s:{s:[s]}}", "allowPrivilegeEscalation", 0, "runAsNonRoot",
+                            1, "capabilities", "drop", "ALL");
+    json_t *psc =
+        json_pack("{s:b, s:{s:s}}", "runAsNonRoot", 1, "seccompProfile", "type", "RuntimeDefault");
+    if (psc && !is_openshift(c)) {
+        json_object_set_new(psc, "runAsUser", json_integer(KUBERNETES_RUN_AS));
+        json_object_set_new(psc, "runAsGroup", json_integer(KUBERNETES_RUN_AS));
+        json_object_set_new(psc, "fsGroup", json_integer(KUBERNETES_RUN_AS));
+    }
+    json_t *container = json_pack(
+        "{s:s, s:s, s:[{s:s, s:I, s:s}], s:[{s:{s:s}}], s:[{s:s, s:s}, {s:s, s:s}], "
+        "s:[{s:s, s:s}, {s:s, s:s}], s:{s:o, s:o}, s:o, s:{s:{s:s}, s:i, s:i}}",
+        "name", SESSION_WORKSPACE_NAME, "image", str_or_empty(c->reconciler.workspace_image),
+        "ports", "name", "http", "containerPort", (json_int_t)c->reconciler.workspace_port,
+        "protocol", "TCP", "envFrom", "configMapRef", "name", SESSION_PROXY_CONFIGMAP, "env",
+        "name", "HOME", "value", HOME_MOUNT, "name", "HF_HOME", "value", CACHE_MOUNT "/huggingface",
+        "volumeMounts", "name", SESSION_PVC_HOME, "mountPath", HOME_MOUNT, "name",
+        SESSION_PVC_MODEL_CACHE, "mountPath", CACHE_MOUNT, "resources", "requests", requests,
+        "limits", limits, "securityContext", csc, "readinessProbe", "tcpSocket", "port", "http",
+        "periodSeconds", 5, "failureThreshold", 3);
+    if (container && c->reconciler.workspace_command && *c->reconciler.workspace_command) {
+        json_t *cmd = split_words(c->reconciler.workspace_command, b->err);
+        if (!cmd) {
+            json_decref(container);
+            json_decref(psc);
+            b->rc = -ERR_INVALID;
+            return;
+        }
+        json_object_set_new(container, "command", cmd);
+    }
+    json_t *body = json_pack(
+        "{s:{s:i, s:{s:s}, s:{s:o}, s:{s:{s:{s:s, s:s}}, s:{s:s, s:b, s:o, s:[o], "
+        "s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}]}}}}",
+        "spec", "replicas", 1, "strategy", "type", "Recreate", "selector", "matchLabels",
+        workspace_selector(), "template", "metadata", "labels", "app.kubernetes.io/name",
+        SESSION_WORKSPACE_NAME, SESSION_LABEL_MANAGED_BY, SESSION_MANAGED_BY, "spec",
+        "serviceAccountName", SESSION_SA_NAME, "automountServiceAccountToken", 1, "securityContext",
+        psc, "containers", container, "volumes", "name", SESSION_PVC_HOME, "persistentVolumeClaim",
+        "claimName", SESSION_PVC_HOME, "name", SESSION_PVC_MODEL_CACHE, "persistentVolumeClaim",
+        "claimName", SESSION_PVC_MODEL_CACHE);
+    add(b, "deployment", STAGE_WORKLOAD, "apps", "v1", "Deployment", "deployments",
+        SESSION_WORKSPACE_NAME, body);
+}
+
+static void add_service(struct builder *b)
+{
+    json_t *body =
+        json_pack("{s:{s:s, s:o, s:[{s:s, s:s, s:I, s:s}]}}", "spec", "type", "ClusterIP",
+                  "selector", workspace_selector(), "ports", "name", "http", "protocol", "TCP",
+                  "port", (json_int_t)b->c->reconciler.workspace_port, "targetPort", "http");
+    struct session_object *o = add(b, "service", STAGE_WORKLOAD, "", "v1", "Service", "services",
+                                   SESSION_WORKSPACE_NAME, body);
+    if (o)
+        o->quota_counted = true;
+}
+
+static void add_exposure(struct builder *b)
+{
+    const struct config *c = b->c;
+    char host[256];
+    snprintf(host, sizeof(host), "%s.%s", b->plan->namespace_,
+             str_or_empty(c->reconciler.ingress_domain));
+    if (is_openshift(c)) {
+        json_t *body = json_pack(
+            "{s:{s:s, s:{s:s, s:s, s:i}, s:{s:s}, s:{s:s, s:s}}}", "spec", "host", host, "to",
+            "kind", "Service", "name", SESSION_WORKSPACE_NAME, "weight", 100, "port", "targetPort",
+            "http", "tls", "termination", "edge", "insecureEdgeTerminationPolicy", "Redirect");
+        struct session_object *o = add(b, "route", STAGE_WORKLOAD, "route.openshift.io", "v1",
+                                       "Route", "routes", SESSION_WORKSPACE_NAME, body);
+        if (o) {
+            /* long idle websockets for code-server / Jupyter */
+            json_t *md = json_object_get(o->obj, "metadata");
+            json_object_set_new(md, "annotations",
+                                json_pack("{s:s}", "haproxy.router.openshift.io/timeout", "1h"));
+        }
+        return;
+    }
+    json_t *spec = json_pack("{s:[{s:[s]}], s:[{s:s, s:{s:[{s:s, s:s, s:{s:{s:s, s:{s:s}}}}]}}]}",
+                             "tls", "hosts", host, "rules", "host", host, "http", "paths", "path",
+                             "/", "pathType", "Prefix", "backend", "service", "name",
+                             SESSION_WORKSPACE_NAME, "port", "name", "http");
+    if (spec && c->reconciler.ingress_class && *c->reconciler.ingress_class)
+        json_object_set_new(spec, "ingressClassName", json_string(c->reconciler.ingress_class));
+    add(b, "ingress", STAGE_WORKLOAD, "networking.k8s.io", "v1", "Ingress", "ingresses",
+        SESSION_WORKSPACE_NAME, json_pack("{s:o}", "spec", spec));
+}
+
+static void add_user_binding(struct builder *b)
+{
+    json_t *subject = json_pack("{s:s, s:s, s:s}", "kind", "User", "apiGroup",
+                                "rbac.authorization.k8s.io", "name", b->r->user);
+    add(b, "rolebinding-user", STAGE_ACCESS, "rbac.authorization.k8s.io", "v1", "RoleBinding",
+        "rolebindings", "user-tenant",
+        rolebinding_body(b->c->reconciler.tenant_cluster_role, subject));
+}
+
+static int check_inputs(const struct reservation *r, const struct config *c, const struct pool *p,
+                        struct error *err)
+{
+    const struct pool_resource *pr = pool_find(p, r->gpu_type);
+    if (!pr || !pool_is_gpu(pr))
+        return error_set(err, ERR_INVALID, "gpu_type", "\"%s\" is not a GPU resource of the pool",
+                         r->gpu_type);
+    if (r->gpu_count <= 0)
+        return error_set(err, ERR_INVALID, "gpu_count", "must be positive, got %d", r->gpu_count);
+    if (!r->user[0])
+        return error_set(err, ERR_INVALID, "user", "the reservation has no user name");
+    if (!c->reconciler.workspace_image || !*c->reconciler.workspace_image)
+        return error_set(err, ERR_INVALID, "reconciler.workspace_image", "must be set");
+    if (!c->reconciler.tenant_cluster_role || !*c->reconciler.tenant_cluster_role)
+        return error_set(err, ERR_INVALID, "reconciler.tenant_cluster_role", "must be set");
+    if (!c->reconciler.ingress_domain || !*c->reconciler.ingress_domain)
+        return error_set(err, ERR_INVALID, "reconciler.ingress_domain", "must be set");
+    return 0;
+}
+
+int session_plan_build(const struct reservation *r, const struct config *c, const struct pool *p,
+                       struct session_plan *ret, struct error *err)
+{
+    struct session_plan *plan = ret;
+    int rc;
+    memset(plan, 0, sizeof(*plan));
+    rc = check_inputs(r, c, p, err);
+    if (rc)
+        return rc;
+    if (r->session.namespace_[0]) {
+        if (!dns1123_label(r->session.namespace_))
+            return error_set(err, ERR_INVALID, "session.namespace",
+                             "persisted namespace \"%s\" is not a valid DNS-1123 label",
+                             r->session.namespace_);
+        snprintf(plan->namespace_, sizeof(plan->namespace_), "%s", r->session.namespace_);
+    } else {
+        rc = session_namespace_name(c, r->id, plan->namespace_, sizeof(plan->namespace_), err);
+        if (rc)
+            return rc;
+    }
+    if (session_url(c, plan->namespace_, plan->url, sizeof(plan->url)))
+        return error_set(err, ERR_INVALID, "reconciler.ingress_domain", "session URL too long");
+    session_user_label(r->user, plan->user_label, sizeof(plan->user_label));
+
+    long cpu = r->cpu > 0 ? r->cpu : c->session.cpu;
+    long mem = r->memory_gib > 0 ? r->memory_gib : c->session.memory_gib;
+    long storage = r->storage_gib > 0 ? r->storage_gib : c->session.storage_gib;
+    long volumes = c->reconciler.home_gib + c->reconciler.model_cache_gib;
+    if (storage < volumes)
+        return error_set(err, ERR_INVALID, "storage_gib",
+                         "%ld GiB cannot hold the home (%ld GiB) and model-cache (%ld GiB) volumes",
+                         storage, c->reconciler.home_gib, c->reconciler.model_cache_gib);
+
+    struct builder b = {.plan = plan, .r = r, .c = c, .p = p, .err = err, .rc = 0};
+    add_namespace(&b);
+    add_quota(&b, cpu, mem, storage);
+    add_limitrange(&b, cpu, mem, storage);
+    add_netpols(&b);
+    add_identity(&b);
+    add_proxy_configmap(&b);
+    add_pvc(&b, "pvc-home", SESSION_PVC_HOME, c->reconciler.home_gib);
+    add_pvc(&b, "pvc-model-cache", SESSION_PVC_MODEL_CACHE, c->reconciler.model_cache_gib);
+    add_deployment(&b, cpu, mem);
+    add_service(&b);
+    add_exposure(&b);
+    add_user_binding(&b);
+    if (b.rc) {
+        session_plan_free(plan);
+        return b.rc;
+    }
+    return 0;
+}
+
+void session_plan_free(struct session_plan *plan)
+{
+    if (!plan)
+        return;
+    for (int i = 0; i < plan->n; i++) {
+        json_decref(plan->objs[i].obj);
+        plan->objs[i].obj = NULL;
+    }
+    plan->n = 0;
+}
+
+const struct session_object *session_plan_find(const struct session_plan *plan, const char *step)
+{
+    for (int i = 0; i < plan->n; i++)
+        if (!strcmp(plan->objs[i].step, step))
+            return &plan->objs[i];
+    return NULL;
+}
+
+/* ---- the tenant ClusterRole ---- */
+
+struct rule {
+    const char *group;
+    const char *resources; /* space-separated */
+    const char *verbs;     /* space-separated */
+};
+
+#define READ "get list watch"
+#define WRITE "create delete deletecollection patch update"
+#define ALL READ " " WRITE
+
+/* The built-in admin role (admin + edit + view aggregation) inside a namespace, minus writes on
+ * networkpolicies, resourcequotas, limitranges, roles and rolebindings. */
+static const struct rule tenant_rules[] = {
+    {"", "pods pods/attach pods/exec pods/portforward pods/proxy", ALL},
+    {"", "pods/log pods/status", READ},
+    {"", "pods/eviction", "create"},
+    {"",
+     "configmaps endpoints persistentvolumeclaims replicationcontrollers "
+     "replicationcontrollers/scale secrets serviceaccounts services services/proxy",
+     ALL},
+    {"", "serviceaccounts/token", "create"},
+    {"", "serviceaccounts", "impersonate"},
+    {"",
+     "bindings events limitranges namespaces/status persistentvolumeclaims/status "
+     "replicationcontrollers/status resourcequotas resourcequotas/status services/status",
+     READ},
+    {"", "namespaces", "get list watch"},
+    {"apps",
+     "daemonsets deployments deployments/rollback deployments/scale replicasets "
+     "replicasets/scale statefulsets statefulsets/scale",
+     ALL},
+    {"apps",
+     "controllerrevisions daemonsets/status deployments/status replicasets/status "
+     "statefulsets/status",
+     READ},
+    {"autoscaling", "horizontalpodautoscalers", ALL},
+    {"autoscaling", "horizontalpodautoscalers/status", READ},
+    {"batch", "cronjobs jobs", ALL},
+    {"batch", "cronjobs/status jobs/status", READ},
+    {"policy", "poddisruptionbudgets", ALL},
+    {"policy", "poddisruptionbudgets/status", READ},
+    {"networking.k8s.io", "ingresses", ALL},
+    {"networking.k8s.io", "ingresses/status networkpolicies", READ},
+    {"discovery.k8s.io", "endpointslices", READ},
+    {"coordination.k8s.io", "leases", ALL},
+    {"authorization.k8s.io", "localsubjectaccessreviews", "create"},
+    {"rbac.authorization.k8s.io", "rolebindings roles", READ},
+};
+
+/* OpenShift additions of its own admin role that touch nothing isolating. */
+static const struct rule tenant_rules_openshift[] = {
+    {"route.openshift.io", "routes", ALL},
+    {"route.openshift.io", "routes/custom-host", "create"},
+    {"route.openshift.io", "routes/status", READ},
+    {"image.openshift.io", "imagestreams imagestreamtags imagestreamimages", ALL},
+    {"build.openshift.io", "buildconfigs builds", ALL},
+    {"build.openshift.io", "buildconfigs/instantiate builds/clone", "create"},
+    {"build.openshift.io", "builds/log", READ},
+    {"quota.openshift.io", "appliedclusterresourcequotas", READ},
+};
+
+static json_t *words(const char *s)
+{
+    json_t *arr = json_array();
+    const char *p = s;
+    while (arr && *p) {
+        while (*p == ' ')
+            p++;
+        const char *e = strchr(p, ' ');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n)
+            json_array_append_new(arr, json_stringn(p, n));
+        p += n;
+    }
+    return arr;
+}
+
+static int append_rules(json_t *rules, const struct rule *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = json_pack("{s:[s], s:o, s:o}", "apiGroups", t[i].group, "resources",
+                              words(t[i].resources), "verbs", words(t[i].verbs));
+        if (!r || json_array_append_new(rules, r))
+            return -ERR_NOMEM;
+    }
+    return 0;
+}
+
+json_t *session_tenant_cluster_role(const struct config *c)
+{
+    json_t *rules = json_array();
+    if (!rules)
+        return NULL;
+    if (append_rules(rules, tenant_rules, sizeof(tenant_rules) / sizeof(tenant_rules[0])))
+        goto fail;
+    if (is_openshift(c) &&
+        append_rules(rules, tenant_rules_openshift,
+                     sizeof(tenant_rules_openshift) / sizeof(tenant_rules_openshift[0])))
+        goto fail;
+    json_t *role = json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:o}", "apiVersion",
+                             "rbac.authorization.k8s.io/v1", "kind", "ClusterRole", "metadata",
+                             "name", str_or_empty(c->reconciler.tenant_cluster_role), "labels",
+                             SESSION_LABEL_MANAGED_BY, SESSION_MANAGED_BY, "rules", rules);
+    return role;
+fail:
+    json_decref(rules);
+    return NULL;
+}

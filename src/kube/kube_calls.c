@@ -1,0 +1,55 @@
+/* The list of Kubernetes API calls the reconciler makes (see kube_calls.h). Server-side
+ * apply that creates an object needs both create and patch. */
+#include "kube/kube_calls.h"
+
+const struct kube_api_call kube_api_calls[] = {
+    /* session namespaces: create-or-get with the ownership check, delete, GC list */
+    {"create", "", "namespaces", NULL},
+    {"get", "", "namespaces", NULL},
+    {"list", "", "namespaces", NULL},
+    {"delete", "", "namespaces", NULL},
+    /* stuck Terminating namespaces (reconciler.finalize_stuck) */
+    {"update", "", "namespaces/finalize", NULL},
+    /* objects applied inside session namespaces; GET after a 403 exceeded quota */
+    {"get", "", "serviceaccounts", NULL},
+    {"create", "", "serviceaccounts", NULL},
+    {"patch", "", "serviceaccounts", NULL},
+    {"get", "", "configmaps", NULL},
+    {"create", "", "configmaps", NULL},
+    {"patch", "", "configmaps", NULL},
+    {"get", "", "persistentvolumeclaims", NULL},
+    {"create", "", "persistentvolumeclaims", NULL},
+    {"patch", "", "persistentvolumeclaims", NULL},
+    {"get", "", "services", NULL},
+    {"create", "", "services", NULL},
+    {"patch", "", "services", NULL},
+    {"get", "", "resourcequotas", NULL},
+    {"create", "", "resourcequotas", NULL},
+    {"patch", "", "resourcequotas", NULL},
+    {"get", "", "limitranges", NULL},
+    {"create", "", "limitranges", NULL},
+    {"patch", "", "limitranges", NULL},
+    /* drift: what the nodes advertise */
+    {"list", "", "nodes", NULL},
+    {"get", "apps", "deployments", NULL},
+    {"create", "apps", "deployments", NULL},
+    {"patch", "apps", "deployments", NULL},
+    {"get", "networking.k8s.io", "networkpolicies", NULL},
+    {"create", "networking.k8s.io", "networkpolicies", NULL},
+    {"patch", "networking.k8s.io", "networkpolicies", NULL},
+    {"get", "networking.k8s.io", "ingresses", "kubernetes"},
+    {"create", "networking.k8s.io", "ingresses", "kubernetes"},
+    {"patch", "networking.k8s.io", "ingresses", "kubernetes"},
+    {"get", "route.openshift.io", "routes", "openshift"},
+    {"create", "route.openshift.io", "routes", "openshift"},
+    {"patch", "route.openshift.io", "routes", "openshift"},
+    /* session RoleBindings, and the GC of stale bindings labelled ours */
+    {"get", "rbac.authorization.k8s.io", "rolebindings", NULL},
+    {"create", "rbac.authorization.k8s.io", "rolebindings", NULL},
+    {"patch", "rbac.authorization.k8s.io", "rolebindings", NULL},
+    {"list", "rbac.authorization.k8s.io", "rolebindings", NULL},
+    {"delete", "rbac.authorization.k8s.io", "rolebindings", NULL},
+    {"list", "rbac.authorization.k8s.io", "clusterrolebindings", NULL},
+    {"delete", "rbac.authorization.k8s.io", "clusterrolebindings", NULL},
+};
+const size_t kube_api_calls_n = sizeof(kube_api_calls) / sizeof(kube_api_calls[0]);

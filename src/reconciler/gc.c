@@ -1,0 +1,252 @@
+/* The garbage-collection sweep (namespaces labelled ours with no live booking, stale
+ * RoleBindings and ClusterRoleBindings labelled ours, namespaces stuck Terminating) and the
+ * drift observation (what the nodes advertise for each GPU resource of the pool). */
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "core/session_plan.h"
+#include "reconciler/rec_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OURS SESSION_LABEL_MANAGED_BY "=" SESSION_MANAGED_BY
+
+static const char *meta_str(json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
+}
+
+static const char *label(json_t *obj, const char *key)
+{
+    return json_string_value(
+        json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), key));
+}
+
+/* True when namespace `ns` belongs to a booking that still holds it (APPROVED or ACTIVE
+ * with this namespace persisted). */
+static bool namespace_live(struct rec *rc, json_t *ns)
+{
+    const char *name = meta_str(ns, "name");
+    const char *rid = label(ns, SESSION_LABEL_RESERVATION);
+    if (!name || !rid)
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long long id = strtoll(rid, &end, 10);
+    if (errno || end == rid || *end || id <= 0)
+        return false;
+    struct reservation r;
+    if (store_reservation_get(rc->st, (int64_t)id, &r))
+        return false;
+    return res_state_holds_capacity(r.state) && !strcmp(r.session.namespace_, name);
+}
+
+static bool in_list(char **names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(names[i], name))
+            return true;
+    return false;
+}
+
+static void gc_namespaces(struct rec *rc, int64_t now, char ***ret_live, size_t *ret_n)
+{
+    struct error err = {0};
+    json_t *list = NULL;
+    size_t i;
+    json_t *ns;
+    *ret_live = NULL;
+    *ret_n = 0;
+    if (kube_list(rc->kube, "v1", "Namespace", NULL, OURS, &list, &err)) {
+        log_warn("gc: cannot list namespaces", "error=\"%s\"", err.message);
+        return;
+    }
+    json_t *items = json_object_get(list, "items");
+    char **live = calloc(json_array_size(items) + 1, sizeof(*live));
+    size_t n_live = 0;
+    json_array_foreach(items, i, ns)
+    {
+        const char *name = meta_str(ns, "name");
+        const char *del = meta_str(ns, "deletionTimestamp");
+        if (!name)
+            continue;
+        if (del) {
+            int64_t since = 0;
+            if (time_parse_rfc3339(del, &since) == 0 &&
+                time_now() - since > rc->cfg->reconciler.terminating_limit_seconds) {
+                log_warn("gc: namespace stuck terminating", "namespace=%s since=%s", name, del);
+                char target[96];
+                snprintf(target, sizeof(target), "namespace/%s", name);
+                rec_audit(rc, now, "gc.namespace.stuck", target, "{\"since\":\"%s\"}", del);
+                if (rc->cfg->reconciler.finalize_stuck) {
+                    if (kube_finalize_namespace(rc->kube, name, &err))
+                        log_warn("gc: cannot finalize namespace", "namespace=%s error=\"%s\"", name,
+                                 err.message);
+                    else
+                        rec_audit(rc, now, "gc.namespace.finalize", target, "{}");
+                }
+            }
+            continue;
+        }
+        if (namespace_live(rc, ns)) {
+            if (live)
+                live[n_live++] = strdup(name);
+            continue;
+        }
+        if (kube_delete(rc->kube, "v1", "Namespace", NULL, name, "Background", &err) &&
+            err.code != ERR_NOT_FOUND) {
+            log_warn("gc: cannot delete namespace", "namespace=%s error=\"%s\"", name, err.message);
+            continue;
+        }
+        char target[96];
+        snprintf(target, sizeof(target), "namespace/%s", name);
+        const char *rid = label(ns, SESSION_LABEL_RESERVATION);
+        rec_audit(rc, now, "gc.namespace.delete", target, "{\"reservation\":\"%.32s\"}",
+                  rid ? rid : "");
+        log_info("gc: deleted orphan namespace", "namespace=%s reservation=%s", name,
+                 rid ? rid : "");
+    }
+    json_decref(list);
+    *ret_live = live;
+    *ret_n = live ? n_live : 0;
+}
+
+/* RoleBindings labelled ours outside a live session namespace; every ClusterRoleBinding
+ * labelled ours (sessions never get cluster rights). */
+static void gc_bindings(struct rec *rc, int64_t now, char **live, size_t n_live)
+{
+    static const char *kinds[] = {"RoleBinding", "ClusterRoleBinding"};
+    struct error err = {0};
+    for (size_t k = 0; k < 2; k++) {
+        json_t *list = NULL;
+        size_t i;
+        json_t *b;
+        if (kube_list(rc->kube, "rbac.authorization.k8s.io/v1", kinds[k], NULL, OURS, &list,
+                      &err)) {
+            log_warn("gc: cannot list bindings", "kind=%s error=\"%s\"", kinds[k], err.message);
+            continue;
+        }
+        json_array_foreach(json_object_get(list, "items"), i, b)
+        {
+            const char *name = meta_str(b, "name");
+            const char *ns = meta_str(b, "namespace");
+            if (!name || meta_str(b, "deletionTimestamp"))
+                continue;
+            if (k == 0 && (!ns || in_list(live, n_live, ns)))
+                continue;
+            if (k == 0 && !live)
+                continue; /* namespace view unknown: do nothing */
+            if (kube_delete(rc->kube, "rbac.authorization.k8s.io/v1", kinds[k], ns, name, NULL,
+                            &err) &&
+                err.code != ERR_NOT_FOUND) {
+                log_warn("gc: cannot delete binding", "kind=%s name=%s error=\"%s\"", kinds[k],
+                         name, err.message);
+                continue;
+            }
+            char target[160];
+            snprintf(target, sizeof(target), "%s/%s%s%s", kinds[k], ns ? ns : "", ns ? "/" : "",
+                     name);
+            rec_audit(rc, now, "gc.binding.delete", target, "{}");
+            log_info("gc: deleted stale binding", "kind=%s namespace=%s name=%s", kinds[k],
+                     ns ? ns : "", name);
+        }
+        json_decref(list);
+    }
+}
+
+/* Kubernetes quantities for extended resources are integers ("4"); others are ignored. */
+static long long quantity(json_t *v)
+{
+    const char *s = json_string_value(v);
+    if (!s)
+        return json_is_integer(v) ? json_integer_value(v) : 0;
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(s, &end, 10);
+    return errno || end == s || *end || n < 0 ? 0 : n;
+}
+
+/* Publishes {"resources":{name:{"allocatable_slots":N,"physical":N}},"nodes":[...],
+ * "observed_at":"..."} under kv "advertised" when it changed. */
+static void observe_drift(struct rec *rc, int64_t now)
+{
+    struct error err = {0};
+    json_t *list = NULL, *out = json_object(), *res = json_object(), *nodes = json_array();
+    char *text = NULL, *full = NULL;
+    if (kube_list(rc->kube, "v1", "Node", NULL, NULL, &list, &err)) {
+        log_warn("cannot list nodes", "error=\"%s\"", err.message);
+        goto out;
+    }
+    for (int p = 0; p < rc->pool.n; p++) {
+        const struct pool_resource *pr = &rc->pool.res[p];
+        if (!pool_is_gpu(pr))
+            continue;
+        long long slots = 0;
+        size_t i;
+        json_t *node;
+        json_array_foreach(json_object_get(list, "items"), i, node)
+        {
+            json_t *alloc = json_object_get(json_object_get(node, "status"), "allocatable");
+            slots += quantity(json_object_get(alloc, pr->name));
+        }
+        int per = pr->slots_per_unit > 0 ? pr->slots_per_unit : 1;
+        json_object_set_new(res, pr->name,
+                            json_pack("{s:I,s:I,s:i}", "allocatable_slots", slots, "physical",
+                                      slots / per, "configured", pr->physical));
+    }
+    size_t i;
+    json_t *node;
+    json_array_foreach(json_object_get(list, "items"), i, node)
+    {
+        json_t *alloc = json_object_get(json_object_get(node, "status"), "allocatable");
+        json_t *gpus = json_object();
+        for (int p = 0; p < rc->pool.n; p++)
+            if (pool_is_gpu(&rc->pool.res[p]) && json_object_get(alloc, rc->pool.res[p].name))
+                json_object_set_new(
+                    gpus, rc->pool.res[p].name,
+                    json_integer(quantity(json_object_get(alloc, rc->pool.res[p].name))));
+        const char *name = meta_str(node, "name");
+        json_array_append_new(
+            nodes, json_pack("{s:s,s:O}", "name", name ? name : "", "allocatable", gpus));
+        json_decref(gpus);
+    }
+    json_object_set(out, "resources", res);
+    json_object_set(out, "nodes", nodes);
+    text = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!text)
+        goto out;
+    if (rc->advertised && !strcmp(rc->advertised, text))
+        goto out;
+    char ts[RFC3339_LEN];
+    json_object_set_new(out, "observed_at", json_string(time_format_rfc3339(time_now(), ts)));
+    full = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+    if (full && store_kv_set(rc->st, REC_KV_ADVERTISED, full, now) == 0) {
+        free(rc->advertised);
+        rc->advertised = text;
+        text = NULL;
+        log_info("published advertised capacity", "advertised=%s", full);
+    }
+out:
+    free(text);
+    free(full);
+    json_decref(list);
+    json_decref(out);
+    json_decref(res);
+    json_decref(nodes);
+}
+
+int rec_gc(struct rec *rc, int64_t now)
+{
+    char **live = NULL;
+    size_t n_live = 0;
+    gc_namespaces(rc, now, &live, &n_live);
+    gc_bindings(rc, now, live, n_live);
+    for (size_t i = 0; i < n_live; i++)
+        free(live[i]);
+    free(live);
+    observe_drift(rc, now);
+    return 0;
+}

@@ -1,0 +1,52 @@
+/* State shared by the reconciler's files (loop, session steps, garbage collection).
+ * Not part of the public interface. */
+#ifndef GPUAAS_RECONCILER_REC_INTERNAL_H
+#define GPUAAS_RECONCILER_REC_INTERNAL_H
+
+#include "reconciler/reconciler.h"
+
+#include <jansson.h>
+
+/* Result of one session step: done, waiting on the cluster, or failed. */
+enum rec_step { STEP_DONE = 0, STEP_WAIT = 1 };
+
+struct rec {
+    const struct config *cfg;
+    struct pool pool;
+    struct store *st;
+    struct store *listen;
+    struct store *leader;
+    struct kube_client *kube;
+    int64_t offset;
+    bool is_leader;
+    int64_t last_gc_mono;    /* ms, 0 = never */
+    int64_t last_maint_mono; /* ms, 0 = never */
+    char *advertised;        /* last published drift JSON without observed_at */
+    const char *crash_step;  /* GPUAAS_CRASH_AFTER_STEP (test hook) */
+    /* Provisioning progress of this process: for each reservation, the index of the next
+     * plan step to apply. A cache only: after a restart every object is applied again
+     * (idempotent), so it never needs to be persisted. */
+    struct rec_progress {
+        int64_t id;
+        int next;
+    } * progress;
+    size_t n_progress, cap_progress;
+    /* Namespaces labelled ours seen by this pass's list; NULL when the list failed. */
+    json_t *ns_list;
+    struct rec_stats stats;
+};
+
+/* Writes an audit entry by the reconciler; failures are logged, not returned. */
+void rec_audit(struct rec *rc, int64_t now, const char *action, const char *target, const char *fmt,
+               ...) __attribute__((format(printf, 5, 6)));
+/* _exit(137) when the test hook names `step`. */
+void rec_crash_point(struct rec *rc, const char *step);
+
+/* Session steps (session.c). Each returns STEP_DONE, STEP_WAIT, or -ERR_* after logging. */
+int rec_session_start(struct rec *rc, struct reservation *r, int64_t now);
+int rec_session_stop(struct rec *rc, struct reservation *r, int64_t now);
+int rec_session_cleanup(struct rec *rc, struct reservation *r, int64_t now);
+/* True when namespace `ns` (object) carries our labels for reservation id. */
+bool rec_namespace_ours(json_t *ns, int64_t id);
+
+#endif

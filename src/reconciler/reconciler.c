@@ -1,0 +1,341 @@
+/* The reconciler loop: leader lock, the four phases of a pass, wake-ups (interval, database
+ * notifications, the next window boundary), database maintenance. */
+#include "reconciler/reconciler.h"
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "core/session_plan.h"
+#include "reconciler/rec_internal.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WAIT_POLL_MS 100        /* wake-up while a session waits on the cluster */
+#define STANDBY_POLL_MS 1000    /* retry of the leader lock */
+#define MAINT_INTERVAL_MS 60000 /* token expiry and audit trimming */
+#define CLEANUP_LOOKBACK_S (7 * 86400)
+
+void rec_audit(struct rec *rc, int64_t now, const char *action, const char *target, const char *fmt,
+               ...)
+{
+    struct audit_entry e = {0};
+    va_list ap;
+    e.at = now;
+    snprintf(e.actor, sizeof(e.actor), "%s", REC_ACTOR);
+    snprintf(e.action, sizeof(e.action), "%s", action);
+    snprintf(e.target, sizeof(e.target), "%s", target);
+    va_start(ap, fmt);
+    vsnprintf(e.detail, sizeof(e.detail), fmt, ap);
+    va_end(ap);
+    int rc_ = store_audit_add(rc->st, &e);
+    if (rc_)
+        log_error("cannot write audit entry", "action=%s target=%s code=%s", action, target,
+                  error_code_name(-rc_));
+}
+
+void rec_crash_point(struct rec *rc, const char *step)
+{
+    if (rc->crash_step && !strcmp(rc->crash_step, step)) {
+        log_warn("crash point reached (GPUAAS_CRASH_AFTER_STEP)", "step=%s", step);
+        _exit(137);
+    }
+}
+
+int rec_new(const struct config *cfg, struct store *st, struct store *listen, struct store *leader,
+            struct kube_client *kube, int64_t time_offset, struct rec **ret, struct error *err)
+{
+    struct rec *rc = calloc(1, sizeof(*rc));
+    int e = 0;
+    if (!rc) {
+        e = error_set(err, ERR_NOMEM, "", "out of memory");
+        goto fail;
+    }
+    rc->cfg = cfg;
+    rc->st = st;
+    rc->listen = listen;
+    rc->leader = leader;
+    rc->kube = kube;
+    rc->offset = time_offset;
+    rc->is_leader = leader == NULL;
+    const char *crash = getenv("GPUAAS_CRASH_AFTER_STEP");
+    rc->crash_step = crash && crash[0] ? crash : NULL;
+    if ((e = pool_derive(cfg, &rc->pool, err)))
+        goto fail;
+    *ret = rc;
+    return 0;
+fail:
+    if (rc)
+        rec_free(rc);
+    else {
+        store_close(st);
+        store_close(listen);
+        store_close(leader);
+        kube_client_free(kube);
+    }
+    return e;
+}
+
+void rec_free(struct rec *rc)
+{
+    if (!rc)
+        return;
+    store_close(rc->st);
+    store_close(rc->listen);
+    store_close(rc->leader);
+    kube_client_free(rc->kube);
+    json_decref(rc->ns_list);
+    free(rc->advertised);
+    free(rc->progress);
+    free(rc);
+}
+
+const struct rec_stats *rec_stats(const struct rec *rc)
+{
+    return &rc->stats;
+}
+
+static void note_boundary(struct rec *rc, int64_t t, int64_t now)
+{
+    if (t > now && (!rc->stats.next_wake || t < rc->stats.next_wake))
+        rc->stats.next_wake = t;
+}
+
+static int list_state(struct rec *rc, enum res_state s, int64_t from, struct reservation **ret,
+                      size_t *ret_n)
+{
+    struct res_filter f = {.from = from, .to = 0, .user_id = 0, .state = (int)s};
+    int e = store_reservation_list(rc->st, &f, ret, ret_n);
+    if (e)
+        log_error("cannot list reservations", "state=%s code=%s", res_state_name(s),
+                  error_code_name(-e));
+    return e;
+}
+
+/* Is namespace `name` in this pass's list of our namespaces? */
+static bool ns_listed(struct rec *rc, const char *name)
+{
+    size_t i;
+    json_t *ns;
+    json_array_foreach(json_object_get(rc->ns_list, "items"), i, ns)
+    {
+        const char *n = json_string_value(json_object_get(json_object_get(ns, "metadata"), "name"));
+        if (n && !strcmp(n, name))
+            return true;
+    }
+    return false;
+}
+
+static void count(struct rec *rc, int step)
+{
+    if (step == STEP_WAIT)
+        rc->stats.waiting++;
+}
+
+/* (1) stop: windows that ended, canceled or failed bookings whose namespace remains. */
+static void phase_stop(struct rec *rc, int64_t now)
+{
+    static const enum res_state live[] = {RS_ACTIVE, RS_APPROVED};
+    static const enum res_state dead[] = {RS_CANCELED, RS_FAILED};
+    struct reservation *rs = NULL;
+    size_t n = 0;
+    for (size_t k = 0; k < 2; k++) {
+        if (list_state(rc, live[k], 0, &rs, &n))
+            continue;
+        for (size_t i = 0; i < n; i++)
+            if (rs[i].ends_at <= now)
+                count(rc, rec_session_stop(rc, &rs[i], now));
+        free(rs);
+    }
+    for (size_t k = 0; k < 2; k++) {
+        if (list_state(rc, dead[k], now - CLEANUP_LOOKBACK_S, &rs, &n))
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            struct session_info *s = &rs[i].session;
+            if (s->namespace_[0] && strcmp(s->phase, "Deleted") && strcmp(s->phase, "Failed"))
+                count(rc, rec_session_cleanup(rc, &rs[i], now));
+        }
+        free(rs);
+    }
+}
+
+/* (2) repair and (3) start: bookings inside their window. */
+static void phase_start(struct rec *rc, int64_t now)
+{
+    struct reservation *rs = NULL;
+    size_t n = 0;
+    if (list_state(rc, RS_APPROVED, 0, &rs, &n) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            struct reservation *r = &rs[i];
+            note_boundary(rc, r->starts_at, now);
+            note_boundary(rc, r->ends_at, now);
+            note_boundary(rc, r->session.next_attempt_at, now);
+            if (r->starts_at <= now && now < r->ends_at)
+                count(rc, rec_session_start(rc, r, now));
+        }
+        free(rs);
+    }
+    if (list_state(rc, RS_ACTIVE, 0, &rs, &n) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            struct reservation *r = &rs[i];
+            note_boundary(rc, r->ends_at, now);
+            /* Repair: an ACTIVE session whose namespace vanished gets its objects back. */
+            if (rc->ns_list && r->ends_at > now && r->session.namespace_[0] &&
+                !ns_listed(rc, r->session.namespace_)) {
+                log_warn("session namespace missing, repairing",
+                         "reservation=%" PRId64 " namespace=%s", r->id, r->session.namespace_);
+                count(rc, rec_session_start(rc, r, now));
+            }
+        }
+        free(rs);
+    }
+}
+
+/* (4) maintenance: expired tokens, audit retention. */
+static void phase_maintain(struct rec *rc, int64_t now)
+{
+    int64_t mono = time_mono_ms();
+    if (rc->last_maint_mono && mono - rc->last_maint_mono < MAINT_INTERVAL_MS)
+        return;
+    rc->last_maint_mono = mono;
+    int64_t n_tok = 0, n_audit = 0;
+    int e = store_token_delete_expired(rc->st, now, &n_tok);
+    if (e)
+        log_error("cannot delete expired tokens", "code=%s", error_code_name(-e));
+    e = store_audit_trim(rc->st, now - rc->cfg->auth.audit_retention_days * 86400, &n_audit);
+    if (e)
+        log_error("cannot trim the audit log", "code=%s", error_code_name(-e));
+    if (n_tok || n_audit)
+        log_info("maintenance", "expired_tokens=%" PRId64 " audit_trimmed=%" PRId64, n_tok,
+                 n_audit);
+}
+
+int rec_pass(struct rec *rc, int64_t now)
+{
+    struct error err = {0};
+    if (rc->leader && !store_still_leader(rc->leader)) {
+        rc->is_leader = false;
+        log_error("leadership lost, stopping at once", "lock=%s", REC_LEADER_LOCK);
+        return -ERR_STATE;
+    }
+    rc->stats.passes++;
+    rc->stats.waiting = 0;
+    rc->stats.started = 0;
+    rc->stats.stopped = 0;
+    rc->stats.next_wake = 0;
+    json_decref(rc->ns_list);
+    rc->ns_list = NULL;
+    int e = kube_list(rc->kube, "v1", "Namespace", NULL,
+                      SESSION_LABEL_MANAGED_BY "=" SESSION_MANAGED_BY, &rc->ns_list, &err);
+    if (e)
+        log_warn("cannot list session namespaces", "error=\"%s\"", err.message);
+    phase_stop(rc, now);
+    phase_start(rc, now);
+    phase_maintain(rc, now);
+    return 0;
+}
+
+/* Real-clock milliseconds until test-clock second t. */
+static int64_t ms_until(struct rec *rc, int64_t t)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now_ms = ((int64_t)ts.tv_sec + rc->offset) * 1000 + ts.tv_nsec / 1000000;
+    return t * 1000 - now_ms;
+}
+
+static void wait_for(struct rec *rc, int64_t timeout_ms, volatile sig_atomic_t *stop)
+{
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    if (rc->listen) {
+        /* Slices so that SIGTERM is seen quickly whatever the backend does. */
+        while (timeout_ms > 0 && !*stop) {
+            int64_t slice = timeout_ms > 500 ? 500 : timeout_ms;
+            int64_t t0 = time_mono_ms();
+            int r = store_wait_notify(rc->listen, (int)slice);
+            if (r == 1)
+                return;
+            if (r < 0) {
+                struct timespec ts = {0, 100 * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+            timeout_ms -= time_mono_ms() - t0;
+        }
+        return;
+    }
+    while (timeout_ms > 0 && !*stop) {
+        int64_t slice = timeout_ms > 200 ? 200 : timeout_ms;
+        struct timespec ts = {slice / 1000, (slice % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        timeout_ms -= slice;
+    }
+}
+
+static bool acquire_leader(struct rec *rc, volatile sig_atomic_t *stop)
+{
+    bool said = false;
+    while (!*stop) {
+        int r = store_try_leader(rc->leader, REC_LEADER_LOCK);
+        if (r == 1) {
+            log_info("leader lock acquired, acting", "lock=%s", REC_LEADER_LOCK);
+            rc->is_leader = true;
+            return true;
+        }
+        if (!said) {
+            log_info("another reconciler is the leader, standing by", "lock=%s", REC_LEADER_LOCK);
+            said = true;
+        }
+        struct timespec ts = {STANDBY_POLL_MS / 1000, (STANDBY_POLL_MS % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+int rec_run(struct rec *rc, bool once, volatile sig_atomic_t *stop)
+{
+    int64_t interval_ms = rc->cfg->reconciler.interval_seconds * 1000;
+    int64_t gc_ms = rc->cfg->reconciler.gc_interval_seconds * 1000;
+    if (rc->listen && store_listen(rc->listen))
+        log_warn("cannot LISTEN for database changes; polling", "interval_s=%ld",
+                 rc->cfg->reconciler.interval_seconds);
+    while (!*stop) {
+        if (rc->leader && !rc->is_leader && !acquire_leader(rc, stop))
+            break;
+        int64_t now = time_now() + rc->offset;
+        int64_t t0 = time_mono_ms();
+        if (!rc->last_gc_mono || t0 - rc->last_gc_mono >= gc_ms || once) {
+            rc->last_gc_mono = t0;
+            if (rc->leader && !store_still_leader(rc->leader)) {
+                rc->is_leader = false;
+                log_error("leadership lost, stopping at once", "lock=%s", REC_LEADER_LOCK);
+                continue;
+            }
+            rec_gc(rc, now);
+        }
+        if (rec_pass(rc, now) == -ERR_STATE)
+            continue;
+        log_debug("pass done", "ms=%" PRId64 " waiting=%d started=%d stopped=%d",
+                  time_mono_ms() - t0, rc->stats.waiting, rc->stats.started, rc->stats.stopped);
+        if (once)
+            break;
+        int64_t timeout = interval_ms;
+        if (rc->stats.waiting && timeout > WAIT_POLL_MS)
+            timeout = WAIT_POLL_MS;
+        if (rc->stats.next_wake) {
+            int64_t b = ms_until(rc, rc->stats.next_wake);
+            if (b < timeout)
+                timeout = b;
+        }
+        int64_t to_gc = gc_ms - (time_mono_ms() - rc->last_gc_mono);
+        if (to_gc < timeout)
+            timeout = to_gc;
+        wait_for(rc, timeout, stop);
+    }
+    log_info("reconciler stopping", "passes=%lu", rc->stats.passes);
+    return 0;
+}

@@ -1,0 +1,57 @@
+/* The reconciler: the only component that talks to Kubernetes. A level-triggered loop reads
+ * the bookings from the database, observes the cluster and makes the smallest change:
+ * (1) stop sessions whose window ended or that were canceled, (2) repair failed steps with
+ * backoff, (3) start sessions whose window began, (4) maintain the database; a slower sweep
+ * garbage-collects leftovers and publishes what the nodes advertise.
+ *
+ * DESIGN: waiting never blocks the loop. A session that waits on the cluster (quota status,
+ * workspace readiness, namespace deletion) keeps its progress in the database (session phase)
+ * and the pass moves on; the loop then wakes again soon. Everything in struct rec can be
+ * rebuilt from the database and the cluster, so kill -9 at any point is safe.
+ *
+ * Ownership: rec_new() takes ownership of the stores and the client it is given. */
+#ifndef GPUAAS_RECONCILER_RECONCILER_H
+#define GPUAAS_RECONCILER_RECONCILER_H
+
+#include "common/error.h"
+#include "core/config.h"
+#include "core/pool.h"
+#include "kube/kube.h"
+#include "store/store.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define REC_ACTOR "system:reconciler"
+#define REC_KV_ADVERTISED "advertised"
+#define REC_LEADER_LOCK "gpuaas-reconciler"
+
+struct rec;
+
+struct rec_stats {
+    unsigned long passes;
+    int waiting;       /* sessions waiting on the cluster after the last pass */
+    int started;       /* sessions made ACTIVE by the last pass */
+    int stopped;       /* sessions finished by the last pass */
+    int64_t next_wake; /* next window boundary (test clock seconds), 0 = none */
+};
+
+/* cfg is borrowed and must outlive the reconciler. st: the main connection; listen: a
+ * connection for LISTEN/NOTIFY (may be NULL: interval polling only); leader: a dedicated
+ * connection for the leader lock (NULL when leader election is off). time_offset shifts the
+ * clock (tests). On failure everything handed over is released. */
+int rec_new(const struct config *cfg, struct store *st, struct store *listen, struct store *leader,
+            struct kube_client *kube, int64_t time_offset, struct rec **ret, struct error *err);
+void rec_free(struct rec *rc);
+
+/* One pass at test-clock time `now`. Returns 0, or -ERR_STATE when leadership was lost. */
+int rec_pass(struct rec *rc, int64_t now);
+/* One garbage-collection sweep and drift observation. */
+int rec_gc(struct rec *rc, int64_t now);
+/* Runs until *stop becomes non-zero (SIGTERM) or, with once, after one pass + sweep.
+ * Returns 0 on a clean stop. */
+int rec_run(struct rec *rc, bool once, volatile sig_atomic_t *stop);
+const struct rec_stats *rec_stats(const struct rec *rc);
+
+#endif

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The install manifests (deploy/) and the image build (Containerfile):
+#  1. `kubectl kustomize` renders every overlay and the database options;
+#  2. every rendered object validates strictly against the OpenAPI definitions in
+#     ../shared/reference/openapi/ (unknown fields fail);
+#  3. no container runs as root, allows privilege escalation, or lacks cpu/memory requests;
+#  4. the tenant ClusterRoles equal what `gpuaas deploy tenant-role` generates from the code;
+#  5. the reconciler's RBAC grants exactly the Kubernetes API calls the code makes
+#     (`gpuaas deploy kube-calls`, from src/kube/kube_calls.h);
+#  6. the shipped configuration passes `gpuaas config check`;
+#  7. the Containerfile passes the lint rules and its runtime packages provide every shared
+#     library the binary links;
+#  8. the rendered install applied to the Kubernetes API test double, then `kubectl get` of
+#     every object.
+set -euo pipefail
+cd "${GPUAAS_SRC:-$(dirname "$0")/../..}"
+BUILD=${GPUAAS_BUILD:-build}
+OUT=${GPUAAS_TEST_OUTPUT:-test-output}/deploy
+OPENAPI=../shared/reference/openapi
+CHECK="python3 tests/lib/deploy_check.py"
+rm -rf "$OUT" && mkdir -p "$OUT"
+fail=0
+step() { printf '== %s\n' "$*"; }
+bad() {
+    printf 'FAIL: %s\n' "$*"
+    fail=1
+}
+
+for tool in kubectl python3; do
+    command -v "$tool" >/dev/null || {
+        echo "FAIL: $tool is required"
+        exit 1
+    }
+done
+python3 -c 'import yaml' 2>/dev/null || {
+    echo "FAIL: python3-yaml is required"
+    exit 1
+}
+for bin in "$BUILD/gpuaas" "$BUILD/gpuaas-openapi-check"; do
+    [ -x "$bin" ] || {
+        echo "FAIL: $bin not built (make build)"
+        exit 1
+    }
+done
+
+OVERLAYS="kubernetes openshift openshift-sso"
+for o in $OVERLAYS; do
+    step "render overlays/$o"
+    kubectl kustomize "deploy/overlays/$o" >"$OUT/$o.yaml" || {
+        bad "kustomize $o"
+        continue
+    }
+    $CHECK tojson "$OUT/$o.yaml" "$OUT/$o.json"
+    step "container security overlays/$o"
+    $CHECK security "$OUT/$o.yaml" || bad "security $o"
+done
+
+step "render postgres/cloudnative-pg"
+kubectl kustomize deploy/postgres/cloudnative-pg >"$OUT/postgres-cnpg.yaml" || bad "kustomize cnpg"
+grep -q '^kind: Cluster$' "$OUT/postgres-cnpg.yaml" || bad "no CloudNativePG Cluster rendered"
+step "render postgres/external"
+tmp=$(mktemp -d)
+simpid=
+cleanup() {
+    [ -z "$simpid" ] || kill "$simpid" 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+cp deploy/postgres/external/kustomization.yaml "$tmp/"
+cp deploy/postgres/external/credentials.env.example "$tmp/credentials.env"
+kubectl kustomize "$tmp" >"$OUT/postgres-external.yaml" || bad "kustomize external"
+$CHECK tojson "$OUT/postgres-external.yaml" "$OUT/postgres-external.json"
+grep -q 'name: gpuaas-db-app' "$OUT/postgres-external.yaml" || bad "external: no Secret gpuaas-db-app"
+
+for p in kubernetes openshift; do
+    step "tenant ClusterRole overlays/$p equals the code"
+    "$BUILD/gpuaas" deploy tenant-role --platform "$p" >"$OUT/tenant-$p.yaml"
+    diff -u "deploy/overlays/$p/tenant-clusterrole.yaml" "$OUT/tenant-$p.yaml" ||
+        bad "deploy/overlays/$p/tenant-clusterrole.yaml is stale: regenerate it with" \
+            "gpuaas deploy tenant-role --platform $p"
+done
+
+for o in kubernetes openshift; do
+    step "a session on $o: valid objects the reconciler may apply"
+    $CHECK config "$OUT/$o.yaml" "$OUT/session-config-$o.yaml" --drop-section cache
+    "$BUILD/gpuaas" deploy session --config "$OUT/session-config-$o.yaml" --id 42 --user alice \
+        --gpu-type nvidia.com/mig-1g.24gb --count 2 >"$OUT/session-$o.yaml" || bad "session $o"
+    $CHECK tojson "$OUT/session-$o.yaml" "$OUT/session-$o.json"
+    $CHECK covers "$OUT/$o.yaml" "$OUT/session-$o.yaml" || bad "reconciler role vs session $o"
+done
+
+step "OpenAPI (strict): every rendered object"
+# one run loads the definitions once; each invalid object is named with its file
+"$BUILD/gpuaas-openapi-check" --openapi "$OPENAPI" "$OUT"/*.json || bad "OpenAPI validation"
+
+step "reconciler RBAC equals the code's API calls"
+if "$BUILD/gpuaas" deploy kube-calls --platform kubernetes >"$OUT/calls-kubernetes.txt" 2>/dev/null; then
+    "$BUILD/gpuaas" deploy kube-calls --platform openshift >"$OUT/calls-openshift.txt"
+    $CHECK rbac "$OUT/kubernetes.yaml" "$OUT/calls-kubernetes.txt" gpuaas-tenant || bad "rbac kubernetes"
+    $CHECK rbac "$OUT/openshift.yaml" "$OUT/calls-openshift.txt" gpuaas-tenant \
+        system:openshift:scc:gpuaas-workspace || bad "rbac openshift"
+else
+    echo "NOT CHECKED: this build has no list of Kubernetes API calls (gpuaas deploy kube-calls)"
+    if [ "${CI:-}" = true ]; then bad "the RBAC check needs gpuaas deploy kube-calls"; fi
+fi
+
+step "shipped configuration passes gpuaas config check"
+drop=()
+"$BUILD/gpuaas" config keys | grep -q '^cache\.' || drop=(--drop-section cache)
+for o in $OVERLAYS; do
+    $CHECK config "$OUT/$o.yaml" "$OUT/gpuaas-$o.yaml" "${drop[@]}" || {
+        bad "config $o"
+        continue
+    }
+    "$BUILD/gpuaas" config check --config "$OUT/gpuaas-$o.yaml" >/dev/null || bad "config check $o"
+done
+[ ${#drop[@]} -eq 0 ] || echo "note: this build has no cache.* keys; the cache section was not checked"
+
+step "Containerfile"
+$CHECK containerfile Containerfile || bad "Containerfile lint"
+# the runtime stage's packages must provide every shared library the binary needs
+runtime_pkgs=$(awk '/^FROM .* AS runtime/{r=1} r' Containerfile | grep -o 'lib[a-z0-9.+-]*' | sort -u)
+while read -r lib; do
+    path=$(readlink -f "$lib")
+    pkg=$(dpkg -S "$path" 2>/dev/null | head -1 | cut -d: -f1) || true
+    case "$pkg" in libc6 | "") continue ;; esac
+    echo "$runtime_pkgs" | grep -qx "$pkg" || bad "runtime stage lacks $pkg (for $lib)"
+done < <(ldd "$BUILD/gpuaas" | awk '$3 ~ /^\// {print $3}')
+if command -v podman >/dev/null && [ "${GPUAAS_IMAGE_BUILD:-}" = 1 ]; then
+    step "podman build"
+    podman build -t gpuaas:test -f Containerfile . || bad "podman build"
+else
+    echo "NOT RUN: image build (needs podman and access to the base images; GPUAAS_IMAGE_BUILD=1)"
+fi
+
+step "apply to the Kubernetes API test double"
+SIM="$BUILD/gpuaas-kubesim"
+if [ -x "$SIM" ]; then
+    port=$((20000 + RANDOM % 20000))
+    "$SIM" --listen "127.0.0.1:$port" --kubeconfig-out "$OUT/kubeconfig" >"$OUT/kubesim.log" 2>&1 &
+    simpid=$!
+    for _ in $(seq 50); do
+        [ -s "$OUT/kubeconfig" ] && break
+        sleep 0.1
+    done
+    export KUBECONFIG="$OUT/kubeconfig"
+    kubectl api-resources --no-headers -o name >"$OUT/served.txt" || bad "discovery"
+    for o in kubernetes openshift; do
+        $CHECK served "$OUT/$o.yaml" "$OUT/served.txt" "$OUT/$o-served.yaml"
+        kubectl apply --server-side --field-manager=gpuaas-install -f "$OUT/$o-served.yaml" ||
+            bad "apply $o to the double"
+        while read -r resource ns name; do
+            if [ "$ns" = - ]; then
+                kubectl get "$resource" "$name" >/dev/null || bad "kubectl get $resource $name ($o)"
+            else
+                kubectl get -n "$ns" "$resource" "$name" >/dev/null ||
+                    bad "kubectl get -n $ns $resource $name ($o)"
+            fi
+        done < <($CHECK resources "$OUT/$o-served.yaml")
+    done
+else
+    echo "NOT CHECKED: $SIM is not built"
+    if [ "${CI:-}" = true ]; then bad "the test double is required in CI"; fi
+fi
+
+if [ "$fail" -ne 0 ]; then
+    echo "deploy checks FAILED"
+    exit 1
+fi
+echo "deploy checks passed"

@@ -1,0 +1,621 @@
+/* The reconciler end to end: the real `gpuaas reconciler` binary against the Kubernetes API
+ * test double (build/gpuaas-kubesim) and a real database (SQLite file; PostgreSQL for the
+ * notification and leader tests when GPUAAS_TEST_PG_URL is set). Bookings are written through
+ * the store, the cluster is inspected through the kube client. A time offset moves the
+ * reconciler's clock so no test sleeps through a window. */
+#include "common/timeutil.h"
+#include "core/config.h"
+#include "core/pool.h"
+#include "core/session_plan.h"
+#include "kube/kube.h"
+#include "store/store.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WAIT_S 30
+
+struct env {
+    char dir[256];
+    char cfg_path[300];
+    char kubeconfig[300];
+    char db_url[600];
+    pid_t sim;
+    struct config *cfg;
+    struct pool pool;
+    struct store *st;
+    struct kube_client *kube;
+    int64_t user_id;
+};
+
+static const char *build_dir(void)
+{
+    const char *b = getenv("GPUAAS_BUILD");
+    return b && b[0] ? b : "build";
+}
+
+static void msleep(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Starts argv with extra environment entries (NAME=VALUE, NULL-terminated), output to log. */
+static pid_t spawn(char *const argv[], const char *const extra_env[], const char *log)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        for (size_t i = 0; extra_env && extra_env[i]; i++)
+            putenv((char *)extra_env[i]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Waits up to ms for pid; returns its wait status, or -1 when it is still running. */
+static int wait_exit(pid_t pid, long ms)
+{
+    int status;
+    for (long t = 0; t <= ms; t += 20) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return status;
+        msleep(20);
+    }
+    return -1;
+}
+
+/* SIGTERM, then SIGKILL after 5 s; returns the wait status. */
+static int stop(pid_t pid)
+{
+    if (pid <= 0)
+        return -1;
+    kill(pid, SIGTERM);
+    int status = wait_exit(pid, 5000);
+    if (status == -1) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    return status;
+}
+
+#define CFG_TEMPLATE                                                                               \
+    "log_level: debug\n"                                                                           \
+    "database:\n  url: %s\n"                                                                       \
+    "pool:\n  nodes:\n    - name: sim-node\n      cpu: 127\n      memory_gib: 754\n"               \
+    "      storage_gib: 3100\n      gpus:\n"                                                       \
+    "        - model: GPU\n          memory_gib: 96\n          mig:\n            1g.24gb: 4\n"     \
+    "        - model: GPU\n          memory_gib: 96\n          whole: true\n"                      \
+    "session:\n  max_gpus: 4\n  start_grace_seconds: 7200\n"                                       \
+    "reconciler:\n  interval_seconds: 30\n  gc_interval_seconds: 300\n"                            \
+    "  max_attempts: 3\n  retry_base_seconds: 1\n  platform: %s\n  leader_election: true\n"        \
+    "  ingress_domain: apps.test\n  storage_class: standard\n"
+
+static int setup_env(void **state, const char *platform, const char *const sim_args[])
+{
+    struct env *e = calloc(1, sizeof(*e));
+    struct error err = {0};
+    char path[512], port_s[64];
+    const char *base = getenv("GPUAAS_TEST_OUTPUT");
+    snprintf(e->dir, sizeof(e->dir), "%s/reconciler-XXXXXX", base && base[0] ? base : "/tmp");
+    mkdir(base && base[0] ? base : "/tmp", 0755);
+    assert_non_null(mkdtemp(e->dir));
+    snprintf(e->db_url, sizeof(e->db_url), "sqlite://%s/gpuaas.db", e->dir);
+    snprintf(e->cfg_path, sizeof(e->cfg_path), "%s/gpuaas.yaml", e->dir);
+    snprintf(e->kubeconfig, sizeof(e->kubeconfig), "%s/kubeconfig", e->dir);
+    FILE *f = fopen(e->cfg_path, "w");
+    assert_non_null(f);
+    fprintf(f, CFG_TEMPLATE, e->db_url, platform);
+    fclose(f);
+    assert_int_equal(config_load_file(e->cfg_path, &e->cfg, &err), 0);
+    assert_int_equal(pool_derive(e->cfg, &e->pool, &err), 0);
+
+    /* The test double on a port of its own. */
+    snprintf(port_s, sizeof(port_s), "127.0.0.1:0"); /* the kubeconfig names the port */
+    snprintf(path, sizeof(path), "%s/gpuaas-kubesim", build_dir());
+    if (access(path, X_OK)) {
+        print_error("%s is not built\n", path);
+        return -1;
+    }
+    char *argv[32] = {path, "--listen", port_s, "--kubeconfig-out", e->kubeconfig};
+    int n = 5;
+    for (size_t i = 0; sim_args && sim_args[i] && n < 30; i++)
+        argv[n++] = (char *)sim_args[i];
+    argv[n] = NULL;
+    char log[400];
+    snprintf(log, sizeof(log), "%s/kubesim.log", e->dir);
+    e->sim = spawn(argv, NULL, log);
+    struct kube_config *kc = NULL;
+    for (int t = 0; t < 250 && !e->kube; t++) {
+        msleep(20);
+        if (access(e->kubeconfig, R_OK))
+            continue;
+        if (kube_config_load_file(e->kubeconfig, &kc, &err))
+            continue;
+        struct kube_client_opts o = {.max_retries = -1};
+        struct kube_client *k = NULL;
+        assert_int_equal(kube_client_new(kc, &o, &k, &err), 0);
+        json_t *v = NULL;
+        if (kube_list(k, "v1", "Namespace", NULL, NULL, &v, &err) == 0)
+            e->kube = k;
+        else
+            kube_client_free(k);
+        json_decref(v);
+    }
+    if (!e->kube) {
+        print_error("the test double did not come up (see %s)\n", log);
+        return -1;
+    }
+    kube_client_free(e->kube);
+    e->kube = NULL;
+    assert_int_equal(kube_config_load_file(e->kubeconfig, &kc, &err), 0);
+    assert_int_equal(kube_client_new(kc, NULL, &e->kube, &err), 0);
+
+    assert_int_equal(store_open(e->db_url, &e->st, &err), 0);
+    struct user u = {0};
+    snprintf(u.username, sizeof(u.username), "alice");
+    snprintf(u.role, sizeof(u.role), "user");
+    snprintf(u.password_hash, sizeof(u.password_hash), "x");
+    assert_int_equal(store_user_create(e->st, &u, &e->user_id, &err), 0);
+    *state = e;
+    return 0;
+}
+
+static int setup_openshift(void **state)
+{
+    return setup_env(state, "openshift", NULL);
+}
+
+/* HTTPS with a generated CA and a bearer token: the client's TLS and token paths. */
+static int setup_tls_kubernetes(void **state)
+{
+    static const char *const args[] = {"--tls", "--token", "t0ken-for-tests", NULL};
+    return setup_env(state, "kubernetes", args);
+}
+
+static int setup_faults_500(void **state)
+{
+    static const char *const args[] = {"--fault", "500", "--fault-rate", "0.2", NULL};
+    return setup_env(state, "openshift", args);
+}
+
+static int setup_faults_429(void **state)
+{
+    static const char *const args[] = {"--fault", "429", "--fault-rate", "0.2", NULL};
+    return setup_env(state, "openshift", args);
+}
+
+static int setup_faults_drop_latency(void **state)
+{
+    static const char *const args[] = {"--fault", "drop", "--fault-rate", "0.1", NULL};
+    return setup_env(state, "kubernetes", args);
+}
+
+static int teardown_env(void **state)
+{
+    struct env *e = *state;
+    if (!e)
+        return 0;
+    stop(e->sim);
+    kube_client_free(e->kube);
+    store_close(e->st);
+    config_free(e->cfg);
+    free(e);
+    return 0;
+}
+
+/* Books gpu_count units of gpu_type from now+start_off for dur seconds. */
+static int64_t book(struct env *e, const char *gpu_type, int gpu_count, int64_t start_off,
+                    int64_t dur)
+{
+    struct reservation r = {0};
+    struct window next = {0};
+    struct error err = {0};
+    int64_t now = time_now();
+    r.user_id = e->user_id;
+    snprintf(r.gpu_type, sizeof(r.gpu_type), "%s", gpu_type);
+    r.gpu_count = gpu_count;
+    r.mode = MODE_INTERACTIVE;
+    r.cpu = 8;
+    r.memory_gib = 64;
+    r.storage_gib = 320;
+    snprintf(r.purpose, sizeof(r.purpose), "test");
+    r.starts_at = now + start_off;
+    r.ends_at = now + start_off + dur;
+    int rc = store_reservation_admit(e->st, &e->pool, &r, now, &next, &err);
+    if (rc)
+        print_error("admit: %s\n", err.message);
+    assert_int_equal(rc, 0);
+    return r.id;
+}
+
+static pid_t reconciler(struct env *e, long long offset, const char *crash_step, const char *tag)
+{
+    static char crash_env[128];
+    char path[512], off[32], log[512];
+    snprintf(path, sizeof(path), "%s/gpuaas", build_dir());
+    snprintf(off, sizeof(off), "%lld", offset);
+    snprintf(log, sizeof(log), "%s/reconciler-%s.log", e->dir, tag);
+    char *argv[] = {path,          "reconciler",    "--config", e->cfg_path, "--kubeconfig",
+                    e->kubeconfig, "--time-offset", off,        NULL};
+    const char *env[] = {NULL, NULL};
+    if (crash_step) {
+        snprintf(crash_env, sizeof(crash_env), "GPUAAS_CRASH_AFTER_STEP=%s", crash_step);
+        env[0] = crash_env;
+    }
+    return spawn(argv, env, log);
+}
+
+static struct reservation get_res(struct env *e, int64_t id)
+{
+    struct reservation r;
+    assert_int_equal(store_reservation_get(e->st, id, &r), 0);
+    return r;
+}
+
+static bool wait_state(struct env *e, int64_t id, enum res_state want, int seconds)
+{
+    for (int t = 0; t < seconds * 20; t++) {
+        struct reservation r = get_res(e, id);
+        if (r.state == want)
+            return true;
+        msleep(50);
+    }
+    struct reservation r = get_res(e, id);
+    print_error("reservation %" PRId64 ": state %s phase %s message \"%s\", wanted %s\n", id,
+                res_state_name(r.state), r.session.phase, r.session.message, res_state_name(want));
+    return false;
+}
+
+static bool namespace_gone(struct env *e, const char *ns, int seconds)
+{
+    struct error err = {0};
+    for (int t = 0; t < seconds * 20; t++) {
+        json_t *o = NULL;
+        int rc = kube_get(e->kube, "v1", "Namespace", NULL, ns, &o, &err);
+        json_decref(o);
+        if (rc == -ERR_NOT_FOUND)
+            return true;
+        msleep(50);
+    }
+    return false;
+}
+
+/* Number of namespaces labelled ours that are not terminating. */
+static int our_namespaces(struct env *e)
+{
+    struct error err = {0};
+    json_t *l = NULL;
+    assert_int_equal(kube_list(e->kube, "v1", "Namespace", NULL,
+                               "app.kubernetes.io/managed-by=gpuaas", &l, &err),
+                     0);
+    int n = 0;
+    size_t i;
+    json_t *ns;
+    json_array_foreach(
+        json_object_get(l, "items"), i,
+        ns) if (!json_object_get(json_object_get(ns, "metadata"), "deletionTimestamp")) n++;
+    json_decref(l);
+    return n;
+}
+
+static void assert_session_objects(struct env *e, const struct reservation *r)
+{
+    struct session_plan plan = {0};
+    struct error err = {0};
+    assert_int_equal(session_plan_build(r, e->cfg, &e->pool, &plan, &err), 0);
+    for (int i = 0; i < plan.n; i++) {
+        const struct session_object *o = &plan.objs[i];
+        json_t *got = NULL;
+        const char *av = json_string_value(json_object_get(o->obj, "apiVersion"));
+        int rc = kube_get(e->kube, av, o->kind, o->namespace_, o->name, &got, &err);
+        if (rc)
+            print_error("step %s: %s %s/%s: %s\n", o->step, o->kind, o->namespace_, o->name,
+                        err.message);
+        assert_int_equal(rc, 0);
+        json_decref(got);
+    }
+    assert_string_equal(r->session.url, plan.url);
+    session_plan_free(&plan);
+}
+
+/* Book -> ACTIVE with every object and a URL -> window ends -> namespace gone -> COMPLETED. */
+static void test_lifecycle(void **state)
+{
+    struct env *e = *state;
+    int64_t id = book(e, "nvidia.com/mig-1g.24gb", 2, 0, 3600);
+    pid_t p = reconciler(e, 0, NULL, "lifecycle");
+    assert_true(wait_state(e, id, RS_ACTIVE, WAIT_S));
+    int status = stop(p);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0); /* SIGTERM: clean exit 0 */
+    struct reservation r = get_res(e, id);
+    assert_string_equal(r.session.phase, "Ready");
+    assert_string_equal(r.session.namespace_, "gpuaas-1");
+    assert_session_objects(e, &r);
+
+    /* The window ends (clock moved past ends_at). */
+    p = reconciler(e, 3601, NULL, "lifecycle-end");
+    assert_true(wait_state(e, id, RS_COMPLETED, WAIT_S));
+    stop(p);
+    assert_true(namespace_gone(e, r.session.namespace_, 5));
+    r = get_res(e, id);
+    assert_string_equal(r.session.phase, "Deleted");
+    assert_int_equal(our_namespaces(e), 0);
+}
+
+/* Cancel while ACTIVE -> torn down; release early (ends_at moved to now) -> COMPLETED. */
+static void test_cancel_and_release(void **state)
+{
+    struct env *e = *state;
+    struct error err = {0};
+    int64_t a = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+    int64_t b = book(e, "nvidia.com/gpu", 1, 0, 3600);
+    pid_t p = reconciler(e, 0, NULL, "cancel");
+    assert_true(wait_state(e, a, RS_ACTIVE, WAIT_S));
+    assert_true(wait_state(e, b, RS_ACTIVE, WAIT_S));
+    struct reservation ra = get_res(e, a), rb = get_res(e, b);
+
+    assert_int_equal(
+        store_reservation_transition(e->st, a, RS_ACTIVE, RS_CANCELED, time_now(), &err), 0);
+    assert_int_equal(store_notify(e->st), 0);
+    assert_true(namespace_gone(e, ra.session.namespace_, WAIT_S));
+    for (int t = 0; t < 100 && strcmp(get_res(e, a).session.phase, "Deleted"); t++)
+        msleep(50);
+    assert_string_equal(get_res(e, a).session.phase, "Deleted");
+
+    /* Release: the end moves to now; the session completes. */
+    int64_t now = time_now();
+    assert_int_equal(store_reservation_set_end(e->st, &e->pool, b, now + 1, now, &err), 0);
+    assert_int_equal(store_notify(e->st), 0);
+    assert_true(wait_state(e, b, RS_COMPLETED, WAIT_S));
+    assert_true(namespace_gone(e, rb.session.namespace_, 5));
+    stop(p);
+    assert_int_equal(our_namespaces(e), 0);
+}
+
+/* For every provisioning step: the reconciler dies right after it, a fresh one converges to
+ * exactly one namespace per booking, no orphan. */
+static void test_crash_after_every_step(void **state)
+{
+    struct env *e = *state;
+    struct error err = {0};
+    struct reservation probe = {0};
+    struct session_plan plan = {0};
+    probe.id = 1;
+    probe.user_id = e->user_id;
+    snprintf(probe.user, sizeof(probe.user), "alice");
+    snprintf(probe.gpu_type, sizeof(probe.gpu_type), "nvidia.com/mig-1g.24gb");
+    probe.gpu_count = 1;
+    probe.cpu = 8;
+    probe.memory_gib = 64;
+    probe.storage_gib = 320;
+    assert_int_equal(session_plan_build(&probe, e->cfg, &e->pool, &plan, &err), 0);
+    char steps[SESSION_PLAN_MAX + 2][48];
+    int n = 0;
+    snprintf(steps[n++], sizeof(steps[0]), "persist-namespace");
+    for (int i = 0; i < plan.n; i++)
+        snprintf(steps[n++], sizeof(steps[0]), "%s", plan.objs[i].step);
+    snprintf(steps[n++], sizeof(steps[0]), "ready");
+    session_plan_free(&plan);
+
+    int64_t ids[SESSION_PLAN_MAX + 2];
+    for (int i = 0; i < n; i++) {
+        ids[i] = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+        pid_t p = reconciler(e, 0, steps[i], steps[i]);
+        int status = wait_exit(p, WAIT_S * 1000);
+        if (status == -1)
+            stop(p);
+        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 137))
+            print_error("step %s: the reconciler did not stop at the crash point (status %d)\n",
+                        steps[i], status);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 137);
+        /* The booking is not ACTIVE yet: the crash came before the last write. */
+        assert_int_equal(get_res(e, ids[i]).state, RS_APPROVED);
+        p = reconciler(e, 0, NULL, "converge");
+        bool ok = wait_state(e, ids[i], RS_ACTIVE, WAIT_S);
+        stop(p);
+        if (!ok)
+            print_error("step %s: no convergence\n", steps[i]);
+        assert_true(ok);
+        struct reservation r = get_res(e, ids[i]);
+        assert_session_objects(e, &r);
+        assert_int_equal(our_namespaces(e), 1);
+        /* Release the capacity for the next booking. */
+        assert_int_equal(
+            store_reservation_transition(e->st, ids[i], RS_ACTIVE, RS_CANCELED, time_now(), &err),
+            0);
+        p = reconciler(e, 0, NULL, "cleanup");
+        assert_true(namespace_gone(e, r.session.namespace_, WAIT_S));
+        stop(p);
+        assert_int_equal(our_namespaces(e), 0);
+    }
+}
+
+/* Planted orphans labelled ours go; everything else stays. */
+static void test_gc(void **state)
+{
+    struct env *e = *state;
+    struct error err = {0};
+    int64_t id = book(e, "nvidia.com/gpu", 1, 0, 3600);
+    pid_t p = reconciler(e, 0, NULL, "gc-setup");
+    assert_true(wait_state(e, id, RS_ACTIVE, WAIT_S));
+    stop(p);
+    json_t *orphan =
+        json_pack("{s:s,s:s,s:{s:s,s:{s:s,s:s}}}", "apiVersion", "v1", "kind", "Namespace",
+                  "metadata", "name", "gpuaas-999", "labels", "app.kubernetes.io/managed-by",
+                  "gpuaas", "gpuaas.io/reservation", "999");
+    json_t *foreign = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+                                "metadata", "name", "team-foreign");
+    json_t *crb =
+        json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:s,s:s,s:s},s:[{s:s,s:s}]}", "apiVersion",
+                  "rbac.authorization.k8s.io/v1", "kind", "ClusterRoleBinding", "metadata", "name",
+                  "gpuaas-stale", "labels", "app.kubernetes.io/managed-by", "gpuaas", "roleRef",
+                  "apiGroup", "rbac.authorization.k8s.io", "kind", "ClusterRole", "name", "view",
+                  "subjects", "kind", "User", "name", "mallory");
+    assert_int_equal(kube_create(e->kube, orphan, NULL, &err), 0);
+    assert_int_equal(kube_create(e->kube, foreign, NULL, &err), 0);
+    assert_int_equal(kube_create(e->kube, crb, NULL, &err), 0);
+    json_decref(orphan);
+    json_decref(foreign);
+    json_decref(crb);
+
+    char path[512], off[8] = "0";
+    snprintf(path, sizeof(path), "%s/gpuaas", build_dir());
+    char log[512];
+    snprintf(log, sizeof(log), "%s/reconciler-gc.log", e->dir);
+    char *argv[] = {path,          "reconciler", "--config",      e->cfg_path, "--kubeconfig",
+                    e->kubeconfig, "--once",     "--time-offset", off,         NULL};
+    p = spawn(argv, NULL, log);
+    int status = wait_exit(p, WAIT_S * 1000);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(namespace_gone(e, "gpuaas-999", 10));
+    json_t *got = NULL;
+    assert_int_equal(kube_get(e->kube, "v1", "Namespace", NULL, "team-foreign", &got, &err), 0);
+    json_decref(got);
+    got = NULL;
+    assert_int_equal(
+        kube_get(e->kube, "v1", "Namespace", NULL, get_res(e, id).session.namespace_, &got, &err),
+        0);
+    assert_null(json_object_get(json_object_get(got, "metadata"), "deletionTimestamp"));
+    json_decref(got);
+    assert_int_equal(kube_get(e->kube, "rbac.authorization.k8s.io/v1", "ClusterRoleBinding", NULL,
+                              "gpuaas-stale", NULL, &err),
+                     -ERR_NOT_FOUND);
+    /* Every deletion is audited. */
+    struct audit_entry *a = NULL;
+    size_t na = 0;
+    assert_int_equal(store_audit_list(e->st, 200, 0, &a, &na), 0);
+    bool ns_audited = false, crb_audited = false;
+    for (size_t i = 0; i < na; i++) {
+        if (!strcmp(a[i].action, "gc.namespace.delete") && strstr(a[i].target, "gpuaas-999"))
+            ns_audited = !strcmp(a[i].actor, "system:reconciler");
+        if (!strcmp(a[i].action, "gc.binding.delete") && strstr(a[i].target, "gpuaas-stale"))
+            crb_audited = true;
+    }
+    free(a);
+    assert_true(ns_audited);
+    assert_true(crb_audited);
+    /* Advertised capacity was published for the server. */
+    char *adv = NULL;
+    int64_t upd = 0;
+    assert_int_equal(store_kv_get(e->st, "advertised", &adv, &upd), 0);
+    assert_non_null(strstr(adv, "\"nvidia.com/gpu\""));
+    assert_non_null(strstr(adv, "allocatable_slots"));
+    free(adv);
+}
+
+/* The quota admits the booked GPU type and refuses the other one. */
+static void test_quota_refuses_other_gpu(void **state)
+{
+    struct env *e = *state;
+    struct error err = {0};
+    int64_t id = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+    pid_t p = reconciler(e, 0, NULL, "quota");
+    assert_true(wait_state(e, id, RS_ACTIVE, WAIT_S));
+    stop(p);
+    const char *ns = get_res(e, id).session.namespace_;
+    json_t *pod =
+        json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:[{s:s,s:s,s:{s:{s:s},s:{s:s}}}]}}", "apiVersion", "v1",
+                  "kind", "Pod", "metadata", "name", "sneaky", "namespace", ns, "spec",
+                  "containers", "name", "c", "image", "busybox", "resources", "requests",
+                  "nvidia.com/gpu", "1", "limits", "nvidia.com/gpu", "1");
+    int rc = kube_create(e->kube, pod, NULL, &err);
+    json_decref(pod);
+    assert_int_equal(rc, -ERR_FORBIDDEN);
+    assert_true(kube_error_is_exceeded_quota(&err));
+    assert_non_null(strstr(err.message, "requests.nvidia.com/gpu"));
+}
+
+/* Two reconcilers: one acts, the other stands by and takes over when the first dies. */
+static void test_leader_election(void **state)
+{
+    struct env *e = *state;
+    pid_t a = reconciler(e, 0, NULL, "leader-a");
+    msleep(500);
+    pid_t b = reconciler(e, 0, NULL, "leader-b");
+    int64_t id = book(e, "nvidia.com/gpu", 1, 0, 3600);
+    assert_true(wait_state(e, id, RS_ACTIVE, WAIT_S));
+    char log[512], line[4096];
+    int acquired = 0, standby = 0;
+    for (int k = 0; k < 2; k++) {
+        snprintf(log, sizeof(log), "%s/reconciler-leader-%c.log", e->dir, k ? 'b' : 'a');
+        FILE *f = fopen(log, "r");
+        assert_non_null(f);
+        while (fgets(line, sizeof(line), f)) {
+            acquired += strstr(line, "leader lock acquired") != NULL;
+            standby += strstr(line, "standing by") != NULL;
+            if (k == 1)
+                assert_null(strstr(line, "provisioning session"));
+        }
+        fclose(f);
+    }
+    assert_int_equal(acquired, 1);
+    assert_int_equal(standby, 1);
+    kill(a, SIGKILL);
+    waitpid(a, NULL, 0);
+    int64_t id2 = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+    assert_true(wait_state(e, id2, RS_ACTIVE, WAIT_S));
+    stop(b);
+}
+
+/* Under injected faults every booking still becomes ACTIVE exactly once, then completes. */
+static void test_faults(void **state)
+{
+    struct env *e = *state;
+    int64_t ids[3];
+    for (int i = 0; i < 3; i++)
+        ids[i] = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+    pid_t p = reconciler(e, 0, NULL, "faults");
+    for (int i = 0; i < 3; i++)
+        assert_true(wait_state(e, ids[i], RS_ACTIVE, WAIT_S));
+    stop(p);
+    for (int i = 0; i < 3; i++) {
+        struct reservation r = get_res(e, ids[i]);
+        char want[32];
+        snprintf(want, sizeof(want), "gpuaas-%" PRId64, ids[i]);
+        assert_string_equal(r.session.namespace_, want);
+    }
+    p = reconciler(e, 3601, NULL, "faults-end");
+    for (int i = 0; i < 3; i++)
+        assert_true(wait_state(e, ids[i], RS_COMPLETED, WAIT_S));
+    stop(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lifecycle, setup_openshift, teardown_env),
+        cmocka_unit_test_setup_teardown(test_lifecycle, setup_tls_kubernetes, teardown_env),
+        cmocka_unit_test_setup_teardown(test_cancel_and_release, setup_openshift, teardown_env),
+        cmocka_unit_test_setup_teardown(test_faults, setup_faults_500, teardown_env),
+        cmocka_unit_test_setup_teardown(test_faults, setup_faults_429, teardown_env),
+        cmocka_unit_test_setup_teardown(test_faults, setup_faults_drop_latency, teardown_env),
+        cmocka_unit_test_setup_teardown(test_quota_refuses_other_gpu, setup_openshift,
+                                        teardown_env),
+        cmocka_unit_test_setup_teardown(test_gc, setup_openshift, teardown_env),
+        cmocka_unit_test_setup_teardown(test_leader_election, setup_openshift, teardown_env),
+        cmocka_unit_test_setup_teardown(test_crash_after_every_step, setup_openshift, teardown_env),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,284 @@
+"""Checks on rendered install manifests, used by tests/it/deploy.sh.
+
+  deploy_check.py tojson IN.yaml OUT.json      YAML stream -> JSON array (for the OpenAPI checker)
+  deploy_check.py security IN.yaml             no root, no privilege escalation, requests set
+  deploy_check.py config IN.yaml OUT.yaml [--drop-section S]...
+                                               the gpuaas.yaml held by ConfigMap gpuaas-config-*
+  deploy_check.py kinds IN.yaml                "apiVersion kind namespace name" per object
+  deploy_check.py resources IN.yaml            "resource.group namespace name" per object
+  deploy_check.py served IN.yaml SERVED OUT.yaml
+                                               the objects whose resource is in SERVED
+                                               (`kubectl api-resources -o name`); lists the rest
+  deploy_check.py covers IN.yaml SESSION.yaml  the reconciler's role may apply every object of a
+                                               session (`gpuaas deploy session`) and bind its roles
+  deploy_check.py containerfile FILE           lint rules for the image build
+  deploy_check.py rbac IN.yaml CALLS.txt       the reconciler's (Cluster)Roles grant exactly the
+                                               calls listed ("group resource verb" per line,
+                                               group "core" for the core API)
+Exit status 0 when the check passes, 1 with one line per problem otherwise.
+"""
+import json
+import re
+import sys
+
+import yaml
+
+
+def load(path):
+    with open(path) as f:
+        return [d for d in yaml.safe_load_all(f) if d]
+
+
+def pod_specs(obj):
+    kind = obj.get("kind")
+    spec = obj.get("spec") or {}
+    if kind == "Pod":
+        yield spec
+    elif kind in ("Deployment", "DaemonSet", "StatefulSet", "ReplicaSet", "Job"):
+        yield (spec.get("template") or {}).get("spec") or {}
+    elif kind == "CronJob":
+        yield ((spec.get("jobTemplate") or {}).get("spec", {}).get("template") or {}).get("spec") or {}
+
+
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "SecurityContextConstraints",
+                  "StorageClass", "PriorityClass", "CustomResourceDefinition", "Node",
+                  "PersistentVolume", "IngressClass", "ValidatingWebhookConfiguration",
+                  "MutatingWebhookConfiguration"}
+
+
+def security(path):
+    problems = []
+    seen = 0
+    for obj in load(path):
+        name = "%s/%s" % (obj.get("kind"), obj["metadata"].get("name"))
+        ns = obj["metadata"].get("namespace")
+        if obj.get("kind") in CLUSTER_SCOPED and ns:
+            problems.append("%s: cluster-scoped but has namespace %s" % (name, ns))
+        if obj.get("kind") not in CLUSTER_SCOPED and ns != "gpuaas-system":
+            problems.append("%s: not in namespace gpuaas-system" % name)
+        for ps in pod_specs(obj):
+            psc = ps.get("securityContext") or {}
+            if ps.get("hostNetwork") or ps.get("hostPID") or ps.get("hostIPC"):
+                problems.append("%s: uses the host network, PID or IPC namespace" % name)
+            for c in (ps.get("initContainers") or []) + (ps.get("containers") or []):
+                seen += 1
+                cname = "%s container %s" % (name, c.get("name"))
+                sc = c.get("securityContext") or {}
+                non_root = sc.get("runAsNonRoot", psc.get("runAsNonRoot"))
+                uid = sc.get("runAsUser", psc.get("runAsUser"))
+                if non_root is not True:
+                    problems.append("%s: runAsNonRoot is not true" % cname)
+                if uid == 0:
+                    problems.append("%s: runs as UID 0" % cname)
+                if sc.get("allowPrivilegeEscalation") is not False:
+                    problems.append("%s: allowPrivilegeEscalation is not false" % cname)
+                if sc.get("privileged"):
+                    problems.append("%s: privileged" % cname)
+                caps = (sc.get("capabilities") or {})
+                if "ALL" not in (caps.get("drop") or []):
+                    problems.append("%s: does not drop ALL capabilities" % cname)
+                if caps.get("add"):
+                    problems.append("%s: adds capabilities %s" % (cname, caps["add"]))
+                req = (c.get("resources") or {}).get("requests") or {}
+                for r in ("cpu", "memory"):
+                    if r not in req:
+                        problems.append("%s: no %s request" % (cname, r))
+    if seen == 0:
+        problems.append("no container found: nothing was checked")
+    return problems
+
+
+def config(path, out, drop):
+    for obj in load(path):
+        if obj.get("kind") == "ConfigMap" and obj["metadata"]["name"].startswith("gpuaas-config"):
+            text = obj["data"]["gpuaas.yaml"]
+            doc = yaml.safe_load(text)
+            for s in drop:
+                doc.pop(s, None)
+            with open(out, "w") as f:
+                if drop:
+                    yaml.safe_dump(doc, f)
+                else:
+                    f.write(text)
+            return []
+    return ["no ConfigMap gpuaas-config-* in %s" % path]
+
+
+def containerfile(path):
+    problems = []
+    lines = open(path).read().replace("\\\n", " ").splitlines()
+    instrs = [l.strip() for l in lines if l.strip() and not l.strip().startswith("#")]
+    froms = [l for l in instrs if l.upper().startswith("FROM ")]
+    if len(froms) < 2:
+        problems.append("not a multi-stage build (%d FROM)" % len(froms))
+    for f in froms:
+        image = f.split()[1]
+        if ":" not in image.split("/")[-1] and "@sha256:" not in image:
+            problems.append("base image without a tag: %s" % image)
+        if image.endswith(":latest"):
+            problems.append("base image tagged latest: %s" % image)
+    last = instrs[instrs.index(froms[-1]):] if froms else []
+    users = [l.split()[1] for l in last if l.upper().startswith("USER ")]
+    if not users:
+        problems.append("the runtime stage sets no USER")
+    else:
+        u = users[-1].split(":")[0]
+        if not u.isdigit() or int(u) == 0:
+            problems.append("the runtime USER must be a numeric non-root UID, got %s" % users[-1])
+    for l in instrs:
+        up = l.upper()
+        if up.startswith("ADD ") and re.search(r"https?://", l):
+            problems.append("ADD of a URL (use a pinned, verified download): %s" % l)
+        if "apt-get install" in l:
+            if "--no-install-recommends" not in l:
+                problems.append("apt-get install without --no-install-recommends")
+            if "rm -rf /var/lib/apt/lists" not in l:
+                problems.append("apt lists not removed in the same layer")
+            if " -y" not in l and "--yes" not in l:
+                problems.append("apt-get install without -y")
+        if "sudo " in l:
+            problems.append("sudo in a build step")
+    entry = [l for l in last if l.upper().startswith("ENTRYPOINT ")]
+    if not entry:
+        problems.append("the runtime stage has no ENTRYPOINT")
+    else:
+        try:
+            json.loads(entry[-1].split(None, 1)[1])
+        except ValueError:
+            problems.append("ENTRYPOINT is not in exec (JSON array) form")
+    if not any("COPY --from=" in l for l in last):
+        problems.append("the runtime stage copies nothing from the build stage")
+    # arbitrary UID (OpenShift): group 0 must own and be able to write what the process writes
+    if not any("g=u" in l or "chgrp" in l for l in instrs):
+        problems.append("no group-0 permissions for an arbitrary UID (chgrp 0 / chmod g=u)")
+    return problems
+
+
+def plural(kind):
+    k = kind.lower()
+    if k.endswith("constraints"):
+        return k
+    if k.endswith("y"):
+        return k[:-1] + "ies"
+    if k.endswith("s"):
+        return k + "es"
+    return k + "s"
+
+
+def resource_name(obj):
+    api = obj["apiVersion"]
+    group = api.split("/")[0] if "/" in api else ""
+    return plural(obj["kind"]) + ("." + group if group else "")
+
+
+RECONCILER_ROLES = (("ClusterRole", "gpuaas-reconciler"), ("Role", "gpuaas-reconciler-leader"))
+
+
+def role_grants(objs):
+    """{(group, resource, verb)} granted to the reconciler, and the bind rules apart."""
+    grants, binds = set(), set()
+    for o in objs:
+        if (o.get("kind"), o["metadata"].get("name")) not in RECONCILER_ROLES:
+            continue
+        for rule in o.get("rules") or []:
+            for g in rule.get("apiGroups") or []:
+                for r in rule.get("resources") or []:
+                    for v in rule.get("verbs") or []:
+                        if "*" in (g, r, v):
+                            raise SystemExit("wildcard in the reconciler's role: %s" % rule)
+                        if v == "bind":
+                            for n in rule.get("resourceNames") or ["*"]:
+                                binds.add(n)
+                        else:
+                            grants.add((g or "core", r, v))
+    return grants, binds
+
+
+def rbac(path, calls_path, bind_names):
+    objs = load(path)
+    grants, binds = role_grants(objs)
+    calls = set()
+    for line in open(calls_path):
+        f = line.split()
+        if f:
+            calls.add((f[0], f[1], f[2]))
+    problems = []
+    for c in sorted(calls - grants):
+        problems.append("the code calls %s %s %s but the role does not allow it" % c)
+    for g in sorted(grants - calls):
+        problems.append("the role allows %s %s %s but the code never calls it" % g)
+    creates_bindings = any(c[1] == "rolebindings" and c[2] in ("create", "patch") for c in calls)
+    want = set(bind_names) if creates_bindings else set()
+    for n in sorted(want - binds):
+        problems.append("the reconciler binds ClusterRole %s but may not (verb bind)" % n)
+    for n in sorted(binds - want):
+        problems.append("the role may bind %s, which the reconciler never binds" % n)
+    return problems
+
+
+def covers(path, session_path):
+    grants, binds = role_grants(load(path))
+    problems = []
+    for o in load(session_path):
+        api = o["apiVersion"]
+        group = api.split("/")[0] if "/" in api else "core"
+        res = plural(o["kind"])
+        verbs = ("get", "create") if o["kind"] == "Namespace" else ("get", "create", "patch")
+        for v in verbs:
+            if (group, res, v) not in grants:
+                problems.append("the reconciler may not %s %s (%s %s)" % (v, res, o["kind"],
+                                                                         o["metadata"]["name"]))
+        if o["kind"] == "RoleBinding":
+            ref = o["roleRef"]["name"]
+            if ref not in binds:
+                problems.append("the reconciler may not bind ClusterRole %s" % ref)
+    return problems
+
+
+def main(argv):
+    cmd = argv[1]
+    if cmd == "tojson":
+        with open(argv[3], "w") as f:
+            json.dump(load(argv[2]), f)
+        return 0
+    if cmd == "kinds":
+        for o in load(argv[2]):
+            md = o.get("metadata", {})
+            print(o.get("apiVersion"), o.get("kind"), md.get("namespace", "-"), md.get("name"))
+        return 0
+    if cmd == "resources":
+        for o in load(argv[2]):
+            md = o.get("metadata", {})
+            print(resource_name(o), md.get("namespace", "-"), md.get("name"))
+        return 0
+    if cmd == "served":
+        served = {l.strip() for l in open(argv[3]) if l.strip()}
+        keep, skipped = [], set()
+        for o in load(argv[2]):
+            (keep.append(o) if resource_name(o) in served else skipped.add(resource_name(o)))
+        with open(argv[4], "w") as f:
+            yaml.safe_dump_all(keep, f)
+        if skipped:
+            print("NOT CHECKED (the test double does not serve them): " + " ".join(sorted(skipped)))
+        return 0
+    if cmd == "security":
+        problems = security(argv[2])
+    elif cmd == "config":
+        drop = [argv[i + 1] for i in range(4, len(argv) - 1) if argv[i] == "--drop-section"]
+        problems = config(argv[2], argv[3], drop)
+    elif cmd == "covers":
+        problems = covers(argv[2], argv[3])
+    elif cmd == "rbac":
+        problems = rbac(argv[2], argv[3], argv[4:])
+    elif cmd == "containerfile":
+        problems = containerfile(argv[2])
+    else:
+        print("unknown check " + cmd)
+        return 2
+    for p in problems:
+        print(p)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

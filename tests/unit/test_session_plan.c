@@ -1,0 +1,565 @@
+/* The session plan: golden files for both platforms, schema validity of every object, the
+ * order rules, the GPU quota, RBAC scope and the tenant role.
+ * GPUAAS_UPDATE_GOLDEN=1 rewrites tests/data/golden/session/ (one .json per case) from the current
+ * output. */
+#include "core/config.h"
+#include "core/pool.h"
+#include "core/reservation.h"
+#include "core/session_plan.h"
+#include "openapi_check.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GOLDEN_DIR "tests/data/golden/session"
+#define OPENAPI_DIR "../shared/reference/openapi"
+
+static struct oapi *schemas;
+
+static int load_schemas(void **state)
+{
+    char msg[1024];
+    if (oapi_load_dir(OPENAPI_DIR, &schemas, msg, sizeof(msg))) {
+        fprintf(stderr, "cannot load the OpenAPI definitions: %s\n", msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int free_schemas(void **state)
+{
+    oapi_free(schemas);
+    schemas = NULL;
+    return 0;
+}
+
+struct fixture {
+    struct config *c;
+    struct pool p;
+    struct reservation r;
+};
+
+static void setup_fixture(struct fixture *f, const char *platform)
+{
+    struct error err = {0};
+    memset(f, 0, sizeof(*f));
+    assert_int_equal(config_load_file("config/gpuaas.example.yaml", &f->c, &err), 0);
+    assert_int_equal(config_set_string(&f->c->reconciler.platform, platform), 0);
+    assert_int_equal(pool_derive(f->c, &f->p, &err), 0);
+    f->r.id = 42;
+    f->r.user_id = 7;
+    snprintf(f->r.user, sizeof(f->r.user), "alice@example.com");
+    f->r.cpu = 8;
+    f->r.memory_gib = 64;
+    f->r.storage_gib = 320;
+    f->r.state = RS_APPROVED;
+}
+
+/* Interactive session on OpenShift with two MIG slices and an SCC. */
+static void fixture_openshift_mig(struct fixture *f)
+{
+    setup_fixture(f, "openshift");
+    assert_int_equal(config_set_string(&f->c->reconciler.scc, "gpuaas-workspace"), 0);
+    assert_int_equal(config_set_string(&f->c->reconciler.http_proxy, "http://proxy.corp:3128"), 0);
+    assert_int_equal(config_set_string(&f->c->reconciler.https_proxy, "http://proxy.corp:3128"), 0);
+    assert_int_equal(
+        config_set_string(&f->c->reconciler.no_proxy, ".svc,.cluster.local,10.0.0.0/8"), 0);
+    snprintf(f->r.gpu_type, sizeof(f->r.gpu_type), "nvidia.com/mig-1g.24gb");
+    f->r.gpu_count = 2;
+    f->r.mode = MODE_INTERACTIVE;
+}
+
+/* Inference session on plain Kubernetes with one whole GPU and an IngressClass. */
+static void fixture_kubernetes_gpu(struct fixture *f)
+{
+    setup_fixture(f, "kubernetes");
+    assert_int_equal(config_set_string(&f->c->reconciler.ingress_class, "nginx"), 0);
+    assert_int_equal(config_set_string(&f->c->reconciler.ingress_namespace, "ingress-nginx"), 0);
+    assert_int_equal(config_set_string(&f->c->reconciler.ingress_domain, "gpu.example.org"), 0);
+    assert_int_equal(config_set_string(&f->c->reconciler.storage_class, "fast-nvme"), 0);
+    assert_int_equal(config_set_string(&f->c->reconciler.workspace_command,
+                                       "jupyter lab --ip=0.0.0.0 --port 8080"),
+                     0);
+    snprintf(f->r.gpu_type, sizeof(f->r.gpu_type), "nvidia.com/gpu");
+    snprintf(f->r.user, sizeof(f->r.user), "bob");
+    f->r.id = 1234;
+    f->r.gpu_count = 1;
+    f->r.mode = MODE_INFERENCE;
+    f->r.cpu = 16;
+    f->r.memory_gib = 128;
+    f->r.storage_gib = 500;
+}
+
+static json_t *plan_to_json(const struct session_plan *plan)
+{
+    json_t *steps = json_array();
+    for (int i = 0; i < plan->n; i++) {
+        const struct session_object *o = &plan->objs[i];
+        json_array_append_new(steps,
+                              json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:O}",
+                                        "step", o->step, "stage", session_stage_name(o->stage),
+                                        "resource", o->resource, "group", o->group, "namespace",
+                                        o->namespace_, "name", o->name, "create_or_get",
+                                        o->create_or_get, "wait_quota_status", o->wait_quota_status,
+                                        "quota_counted", o->quota_counted, "object", o->obj));
+    }
+    return json_pack("{s:s, s:s, s:s, s:o}", "namespace", plan->namespace_, "url", plan->url,
+                     "user_label", plan->user_label, "steps", steps);
+}
+
+static void compare_golden(json_t *got, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), GOLDEN_DIR "/%s.json", name);
+    const char *update = getenv("GPUAAS_UPDATE_GOLDEN");
+    size_t flags = JSON_SORT_KEYS | JSON_INDENT(2);
+    if (update && !strcmp(update, "1")) {
+        assert_int_equal(json_dump_file(got, path, flags), 0);
+        FILE *fp = fopen(path, "a");
+        assert_non_null(fp);
+        fputc('\n', fp);
+        fclose(fp);
+        return;
+    }
+    json_error_t je;
+    json_t *want = json_load_file(path, 0, &je);
+    if (!want)
+        fail_msg("%s: %s (run with GPUAAS_UPDATE_GOLDEN=1 to create it)", path, je.text);
+    if (!json_equal(got, want)) {
+        char *g = json_dumps(got, flags);
+        fprintf(stderr, "golden mismatch for %s; got:\n%s\n", path, g);
+        free(g);
+        json_decref(want);
+        fail_msg("%s differs from the plan (GPUAAS_UPDATE_GOLDEN=1 rewrites it after review)",
+                 path);
+    }
+    json_decref(want);
+}
+
+static void validate_all(const struct session_plan *plan)
+{
+    char msg[2048];
+    for (int i = 0; i < plan->n; i++) {
+        if (oapi_validate(schemas, plan->objs[i].obj, msg, sizeof(msg)))
+            fail_msg("step %s: %s", plan->objs[i].step, msg);
+    }
+}
+
+static int stage_of(const struct session_plan *plan, const char *step)
+{
+    const struct session_object *o = session_plan_find(plan, step);
+    if (!o)
+        fail_msg("step %s missing", step);
+    return (int)(o - plan->objs);
+}
+
+/* The order rules: namespace first, quota and LimitRange next (waiting on the quota), network
+ * policies before any workload, the user's RoleBinding last, stages never go backwards. */
+static void check_order(const struct session_plan *plan)
+{
+    assert_true(plan->n > 5);
+    assert_string_equal(plan->objs[0].kind, "Namespace");
+    assert_true(plan->objs[0].create_or_get);
+    assert_string_equal(plan->objs[1].kind, "ResourceQuota");
+    assert_true(plan->objs[1].wait_quota_status);
+    assert_string_equal(plan->objs[2].kind, "LimitRange");
+    for (int i = 1; i < plan->n; i++)
+        assert_true(plan->objs[i - 1].stage <= plan->objs[i].stage);
+    int last_netpol = -1, first_workload = plan->n;
+    for (int i = 0; i < plan->n; i++) {
+        const char *k = plan->objs[i].kind;
+        if (!strcmp(k, "NetworkPolicy"))
+            last_netpol = i;
+        if ((!strcmp(k, "Deployment") || !strcmp(k, "Service") ||
+             !strcmp(k, "PersistentVolumeClaim")) &&
+            i < first_workload)
+            first_workload = i;
+        assert_string_not_equal(k, "ClusterRoleBinding");
+        assert_string_not_equal(k, "ClusterRole");
+    }
+    assert_true(last_netpol > 0);
+    assert_true(last_netpol < first_workload);
+    const struct session_object *last = &plan->objs[plan->n - 1];
+    assert_string_equal(last->step, "rolebinding-user");
+    assert_int_equal(last->stage, STAGE_ACCESS);
+    assert_int_equal(stage_of(plan, "rolebinding-user"), plan->n - 1);
+    /* steps are unique */
+    for (int i = 0; i < plan->n; i++)
+        for (int j = i + 1; j < plan->n; j++)
+            assert_string_not_equal(plan->objs[i].step, plan->objs[j].step);
+}
+
+/* Every object carries the three labels and sits in the session namespace. */
+static void check_labels(const struct session_plan *plan, const char *id)
+{
+    for (int i = 0; i < plan->n; i++) {
+        json_t *md = json_object_get(plan->objs[i].obj, "metadata");
+        json_t *l = json_object_get(md, "labels");
+        assert_string_equal(json_string_value(json_object_get(l, SESSION_LABEL_MANAGED_BY)),
+                            "gpuaas");
+        assert_string_equal(json_string_value(json_object_get(l, SESSION_LABEL_RESERVATION)), id);
+        assert_string_equal(json_string_value(json_object_get(l, SESSION_LABEL_USER)),
+                            plan->user_label);
+        if (i > 0)
+            assert_string_equal(json_string_value(json_object_get(md, "namespace")),
+                                plan->namespace_);
+        else
+            assert_null(json_object_get(md, "namespace"));
+    }
+}
+
+static const char *hard(const struct session_plan *plan, const char *key)
+{
+    json_t *o = session_plan_find(plan, "resourcequota")->obj;
+    return json_string_value(
+        json_object_get(json_object_get(json_object_get(o, "spec"), "hard"), key));
+}
+
+static json_t *workspace_container(const struct session_plan *plan)
+{
+    json_t *d = session_plan_find(plan, "deployment")->obj;
+    json_t *spec = json_object_get(json_object_get(json_object_get(d, "spec"), "template"), "spec");
+    return json_array_get(json_object_get(spec, "containers"), 0);
+}
+
+static void test_openshift_interactive_mig(void **state)
+{
+    struct fixture f;
+    struct session_plan plan;
+    struct error err = {0};
+    fixture_openshift_mig(&f);
+    assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), 0);
+    assert_string_equal(plan.namespace_, "gpuaas-42");
+    assert_string_equal(plan.url, "https://gpuaas-42.apps.sno.example.com/");
+    check_order(&plan);
+    check_labels(&plan, "42");
+    validate_all(&plan);
+
+    /* quota: 2 slices x 2 replicas for the booked type, 0 for the whole GPU */
+    assert_string_equal(hard(&plan, "requests.nvidia.com/mig-1g.24gb"), "4");
+    assert_string_equal(hard(&plan, "requests.nvidia.com/gpu"), "0");
+    assert_string_equal(hard(&plan, "services.loadbalancers"), "0");
+    assert_string_equal(hard(&plan, "services.nodeports"), "0");
+    assert_string_equal(hard(&plan, "requests.storage"), "320Gi");
+    assert_null(hard(&plan, "limits.nvidia.com/gpu"));
+
+    /* interactive: one slot of the booked type, request == limit */
+    json_t *res = json_object_get(workspace_container(&plan), "resources");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(res, "requests"),
+                                                          "nvidia.com/mig-1g.24gb")),
+                        "1");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(res, "limits"),
+                                                          "nvidia.com/mig-1g.24gb")),
+                        "1");
+    /* half of the booked cpu and memory, leaving room for pods on the other slots */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(res, "requests"), "cpu")),
+                        "4");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(res, "limits"), "memory")), "32Gi");
+
+    /* OpenShift: Route with edge TLS, SCC binding, no Ingress */
+    const struct session_object *route = session_plan_find(&plan, "route");
+    assert_non_null(route);
+    assert_null(session_plan_find(&plan, "ingress"));
+    json_t *rs = json_object_get(route->obj, "spec");
+    assert_string_equal(json_string_value(json_object_get(rs, "host")),
+                        "gpuaas-42.apps.sno.example.com");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(rs, "tls"), "termination")), "edge");
+    const struct session_object *scc = session_plan_find(&plan, "rolebinding-scc");
+    assert_non_null(scc);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(scc->obj, "roleRef"), "name")),
+        "system:openshift:scc:gpuaas-workspace");
+    assert_true(stage_of(&plan, "rolebinding-scc") < stage_of(&plan, "deployment"));
+
+    /* proxy ConfigMap from the configuration */
+    json_t *data = json_object_get(session_plan_find(&plan, "configmap-proxy")->obj, "data");
+    assert_string_equal(json_string_value(json_object_get(data, "HTTPS_PROXY")),
+                        "http://proxy.corp:3128");
+
+    /* user RoleBinding: namespace scope, the real user name, the tenant role */
+    json_t *ub = session_plan_find(&plan, "rolebinding-user")->obj;
+    assert_string_equal(json_string_value(json_object_get(ub, "kind")), "RoleBinding");
+    json_t *subj = json_array_get(json_object_get(ub, "subjects"), 0);
+    assert_string_equal(json_string_value(json_object_get(subj, "name")), "alice@example.com");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ub, "roleRef"), "name")),
+                        "gpuaas-tenant");
+
+    json_t *all = plan_to_json(&plan);
+    compare_golden(all, "interactive-openshift-mig");
+    json_decref(all);
+    session_plan_free(&plan);
+    config_free(f.c);
+}
+
+static void test_kubernetes_inference_gpu(void **state)
+{
+    struct fixture f;
+    struct session_plan plan;
+    struct error err = {0};
+    fixture_kubernetes_gpu(&f);
+    assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), 0);
+    assert_string_equal(plan.namespace_, "gpuaas-1234");
+    assert_string_equal(plan.url, "https://gpuaas-1234.gpu.example.org/");
+    check_order(&plan);
+    check_labels(&plan, "1234");
+    validate_all(&plan);
+
+    assert_string_equal(hard(&plan, "requests.nvidia.com/gpu"), "4");
+    assert_string_equal(hard(&plan, "requests.nvidia.com/mig-1g.24gb"), "0");
+
+    /* inference: the workspace asks for no GPU */
+    json_t *ct = workspace_container(&plan);
+    json_t *res = json_object_get(ct, "resources");
+    assert_null(json_object_get(json_object_get(res, "requests"), "nvidia.com/gpu"));
+    assert_null(json_object_get(json_object_get(res, "limits"), "nvidia.com/gpu"));
+    json_t *cmd = json_object_get(ct, "command");
+    assert_int_equal(json_array_size(cmd), 5);
+    assert_string_equal(json_string_value(json_array_get(cmd, 2)), "--ip=0.0.0.0");
+
+    /* Kubernetes: Pod Security Admission admits a plain `kubectl run` but no privileged pod */
+    json_t *nsl = json_object_get(json_object_get(plan.objs[0].obj, "metadata"), "labels");
+    assert_string_equal(
+        json_string_value(json_object_get(nsl, "pod-security.kubernetes.io/enforce")), "baseline");
+
+    /* Kubernetes: Ingress with the class, no Route, no SCC binding */
+    assert_null(session_plan_find(&plan, "route"));
+    assert_null(session_plan_find(&plan, "rolebinding-scc"));
+    json_t *ing = session_plan_find(&plan, "ingress")->obj;
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(ing, "spec"), "ingressClassName")),
+        "nginx");
+    json_t *pvc = json_object_get(session_plan_find(&plan, "pvc-model-cache")->obj, "spec");
+    assert_string_equal(json_string_value(json_object_get(pvc, "storageClassName")), "fast-nvme");
+
+    json_t *all = plan_to_json(&plan);
+    compare_golden(all, "inference-kubernetes-gpu");
+    json_decref(all);
+    session_plan_free(&plan);
+    config_free(f.c);
+}
+
+/* No container may run as root, escalate privileges, or lack requests. */
+static void test_workspace_security(void **state)
+{
+    const char *platforms[] = {"openshift", "kubernetes"};
+    for (size_t i = 0; i < 2; i++) {
+        struct fixture f;
+        struct session_plan plan;
+        struct error err = {0};
+        setup_fixture(&f, platforms[i]);
+        snprintf(f.r.gpu_type, sizeof(f.r.gpu_type), "nvidia.com/gpu");
+        f.r.gpu_count = 1;
+        assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), 0);
+        json_t *ct = workspace_container(&plan);
+        json_t *sc = json_object_get(ct, "securityContext");
+        assert_true(json_is_false(json_object_get(sc, "allowPrivilegeEscalation")));
+        assert_true(json_is_true(json_object_get(sc, "runAsNonRoot")));
+        json_t *req = json_object_get(json_object_get(ct, "resources"), "requests");
+        assert_non_null(json_object_get(req, "cpu"));
+        assert_non_null(json_object_get(req, "memory"));
+        session_plan_free(&plan);
+        config_free(f.c);
+    }
+}
+
+/* The persisted namespace is used as is; errors name the field. */
+static void test_names_and_errors(void **state)
+{
+    struct fixture f;
+    struct session_plan plan;
+    struct error err = {0};
+    fixture_openshift_mig(&f);
+    snprintf(f.r.session.namespace_, sizeof(f.r.session.namespace_), "gpuaas-old-42");
+    assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), 0);
+    assert_string_equal(plan.namespace_, "gpuaas-old-42");
+    assert_string_equal(plan.url, "https://gpuaas-old-42.apps.sno.example.com/");
+    session_plan_free(&plan);
+    session_plan_free(&plan); /* idempotent */
+
+    f.r.session.namespace_[0] = '\0';
+    snprintf(f.r.gpu_type, sizeof(f.r.gpu_type), "cpu");
+    assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), -ERR_INVALID);
+    assert_string_equal(err.field, "gpu_type");
+    assert_int_equal(plan.n, 0);
+
+    snprintf(f.r.gpu_type, sizeof(f.r.gpu_type), "nvidia.com/gpu");
+    f.r.storage_gib = 100;
+    assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), -ERR_INVALID);
+    assert_string_equal(err.field, "storage_gib");
+    f.r.storage_gib = 320;
+
+    assert_int_equal(config_set_string(&f.c->reconciler.namespace_prefix, "GPU_"), 0);
+    assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), -ERR_INVALID);
+    assert_string_equal(err.field, "reconciler.namespace_prefix");
+
+    assert_int_equal(config_set_string(&f.c->reconciler.namespace_prefix, "gpuaas-"), 0);
+    assert_int_equal(config_set_string(&f.c->reconciler.workspace_command, "sh -c 'unterminated"),
+                     0);
+    assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), -ERR_INVALID);
+    assert_string_equal(err.field, "reconciler.workspace_command");
+    assert_int_equal(plan.n, 0);
+    config_free(f.c);
+}
+
+static void test_user_label(void **state)
+{
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"alice", "alice"},
+        {"Bob_1.x", "Bob_1.x"},
+        {"", "unknown"},
+        {"---", NULL},
+        {"alice@example.com", NULL},
+        {"ünïcode", NULL},
+        {"a-very-long-user-name-that-goes-on-and-on-and-on-beyond-sixty-three-chars", NULL},
+    };
+    char buf[64], other[64];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        session_user_label(cases[i].in, buf, sizeof(buf));
+        if (cases[i].want)
+            assert_string_equal(buf, cases[i].want);
+        size_t n = strlen(buf);
+        assert_true(n > 0 && n <= 63);
+        for (size_t k = 0; k < n; k++)
+            assert_true(strchr("-_.", buf[k]) || (buf[k] >= 'a' && buf[k] <= 'z') ||
+                        (buf[k] >= 'A' && buf[k] <= 'Z') || (buf[k] >= '0' && buf[k] <= '9'));
+        assert_true(buf[0] != '-' && buf[0] != '.' && buf[0] != '_');
+        assert_true(buf[n - 1] != '-' && buf[n - 1] != '.' && buf[n - 1] != '_');
+    }
+    /* distinct names that sanitize alike stay distinct */
+    session_user_label("alice@example.com", buf, sizeof(buf));
+    session_user_label("alice-example.com", other, sizeof(other));
+    assert_string_not_equal(buf, other);
+}
+
+static bool has_verb(json_t *rule, const char *verb)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(rule, "verbs"), i,
+                       v) if (!strcmp(json_string_value(v), verb) ||
+                              !strcmp(json_string_value(v), "*")) return true;
+    return false;
+}
+
+/* May the role do `verb` on group/resource? */
+static bool allows(json_t *role, const char *group, const char *resource, const char *verb)
+{
+    size_t i, j, k;
+    json_t *rule, *g, *r;
+    json_array_foreach(json_object_get(role, "rules"), i, rule)
+    {
+        bool gm = false, rm = false;
+        json_array_foreach(json_object_get(rule, "apiGroups"), j, g) gm |=
+            !strcmp(json_string_value(g), group) || !strcmp(json_string_value(g), "*");
+        json_array_foreach(json_object_get(rule, "resources"), k, r) rm |=
+            !strcmp(json_string_value(r), resource) || !strcmp(json_string_value(r), "*");
+        if (gm && rm && has_verb(rule, verb))
+            return true;
+    }
+    return false;
+}
+
+static void test_tenant_role(void **state)
+{
+    const char *platforms[] = {"openshift", "kubernetes"};
+    static const struct {
+        const char *group, *resource;
+    } isolation[] = {{"networking.k8s.io", "networkpolicies"},
+                     {"", "resourcequotas"},
+                     {"", "limitranges"},
+                     {"rbac.authorization.k8s.io", "rolebindings"},
+                     {"rbac.authorization.k8s.io", "roles"}};
+    static const char *writes[] = {"create",           "update", "patch",   "delete",
+                                   "deletecollection", "bind",   "escalate"};
+    for (size_t p = 0; p < 2; p++) {
+        struct fixture f;
+        char msg[1024];
+        setup_fixture(&f, platforms[p]);
+        json_t *role = session_tenant_cluster_role(f.c);
+        assert_non_null(role);
+        if (oapi_validate(schemas, role, msg, sizeof(msg)))
+            fail_msg("%s", msg);
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(role, "metadata"), "name")),
+            "gpuaas-tenant");
+        for (size_t i = 0; i < sizeof(isolation) / sizeof(isolation[0]); i++) {
+            assert_true(allows(role, isolation[i].group, isolation[i].resource, "get"));
+            assert_true(allows(role, isolation[i].group, isolation[i].resource, "list"));
+            for (size_t w = 0; w < sizeof(writes) / sizeof(writes[0]); w++)
+                if (allows(role, isolation[i].group, isolation[i].resource, writes[w]))
+                    fail_msg("tenant role may %s %s", writes[w], isolation[i].resource);
+        }
+        /* what a tenant needs: run and debug workloads */
+        assert_true(allows(role, "", "pods", "create"));
+        assert_true(allows(role, "", "pods/exec", "create"));
+        assert_true(allows(role, "", "secrets", "create"));
+        assert_true(allows(role, "apps", "deployments", "patch"));
+        assert_true(allows(role, "networking.k8s.io", "ingresses", "create"));
+        assert_false(allows(role, "", "namespaces", "delete"));
+        assert_int_equal(allows(role, "route.openshift.io", "routes", "create"), p == 0);
+        json_decref(role);
+        config_free(f.c);
+    }
+}
+
+/* The validator itself refuses what a strict API server refuses. */
+static void test_validator_rejects(void **state)
+{
+    static const struct {
+        const char *json, *want;
+    } cases[] = {
+        {"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\"},"
+         "\"dta\":{}}",
+         "unknown field \"dta\""},
+        {"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"a\"},"
+         "\"spec\":{\"ports\":[{\"port\":\"80\"}]}}",
+         "expected an integer"},
+        {"{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"a\"},"
+         "\"spec\":{\"selector\":{},\"template\":{\"spec\":{\"containers\":[{\"name\":\"c\","
+         "\"securityContext\":{\"runAsNonRoot\":\"yes\"}}]}}}}",
+         "expected a boolean"},
+        {"{\"apiVersion\":\"route.openshift.io/v1\",\"kind\":\"Route\",\"metadata\":{\"name\":"
+         "\"a\"},\"spec\":{\"to\":{\"kind\":\"Service\",\"name\":\"s\"},\"tls\":{\"terminaton\":"
+         "\"edge\"}}}",
+         "unknown field \"terminaton\""},
+        {"{\"apiVersion\":\"v1\",\"kind\":\"Gadget\",\"metadata\":{\"name\":\"a\"}}",
+         "no OpenAPI definition"},
+        {"{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\","
+         "\"metadata\":{\"name\":\"a\"},\"subjects\":[]}",
+         "missing required field \"roleRef\""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char msg[1024] = "";
+        json_error_t je;
+        json_t *v = json_loads(cases[i].json, 0, &je);
+        assert_non_null(v);
+        assert_int_equal(oapi_validate(schemas, v, msg, sizeof(msg)), -1);
+        if (!strstr(msg, cases[i].want))
+            fail_msg("case %zu: got \"%s\", want \"%s\"", i, msg, cases[i].want);
+        json_decref(v);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_openshift_interactive_mig),
+        cmocka_unit_test(test_kubernetes_inference_gpu),
+        cmocka_unit_test(test_workspace_security),
+        cmocka_unit_test(test_names_and_errors),
+        cmocka_unit_test(test_user_label),
+        cmocka_unit_test(test_tenant_role),
+        cmocka_unit_test(test_validator_rejects),
+    };
+    return cmocka_run_group_tests(tests, load_schemas, free_schemas);
+}
