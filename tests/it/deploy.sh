@@ -182,19 +182,39 @@ if [ -x "$SIM" ]; then
         sleep 0.1
     done
     export KUBECONFIG="$OUT/kubeconfig"
+    # kubectl get of every object of a rendered file
+    get_all() {
+        local resource ns name
+        while read -r resource ns name; do
+            if [ "$ns" = - ]; then
+                kubectl get "$resource" "$name" >/dev/null || bad "kubectl get $resource $name ($2)"
+            else
+                kubectl get -n "$ns" "$resource" "$name" >/dev/null ||
+                    bad "kubectl get -n $ns $resource $name ($2)"
+            fi
+        done < <($CHECK resources "$1")
+    }
     kubectl api-resources --no-headers -o name >"$OUT/served.txt" || bad "discovery"
     for o in kubernetes openshift; do
         $CHECK served "$OUT/$o.yaml" "$OUT/served.txt" "$OUT/$o-served.yaml"
         kubectl apply --server-side --field-manager=gpuaas-install -f "$OUT/$o-served.yaml" ||
             bad "apply $o to the double"
-        while read -r resource ns name; do
-            if [ "$ns" = - ]; then
-                kubectl get "$resource" "$name" >/dev/null || bad "kubectl get $resource $name ($o)"
-            else
-                kubectl get -n "$ns" "$resource" "$name" >/dev/null ||
-                    bad "kubectl get -n $ns $resource $name ($o)"
-            fi
-        done < <($CHECK resources "$OUT/$o-served.yaml")
+        get_all "$OUT/$o-served.yaml" "$o"
+    done
+    for o in kubernetes openshift; do
+        # a session, object by object in apply order, as the reconciler would
+        $CHECK served "$OUT/session-$o.yaml" "$OUT/served.txt" "$OUT/session-$o-served.yaml"
+        kubectl apply --server-side --field-manager=gpuaas -f "$OUT/session-$o-served.yaml" \
+            >"$OUT/session-$o-apply.log" 2>&1 || {
+            cat "$OUT/session-$o-apply.log"
+            bad "apply the $o session to the double"
+        }
+        get_all "$OUT/session-$o-served.yaml" "session $o"
+        kubectl delete namespace gpuaas-42 --wait=false >/dev/null || bad "delete the session namespace"
+        for _ in $(seq 100); do
+            kubectl get namespace gpuaas-42 >/dev/null 2>&1 || break
+            sleep 0.1
+        done
     done
 else
     echo "NOT CHECKED: $SIM is not built"
