@@ -1,12 +1,15 @@
 /* `gpuaas deploy tenant-role`: prints the tenant ClusterRole that the install manifests ship
  * (deploy/overlays/<platform>/tenant-clusterrole.yaml), from the same code that binds it in
  * every session namespace, so the manifests cannot drift from the code.
- * `gpuaas deploy session`: prints the objects one booking becomes, in apply order. */
+ * `gpuaas deploy session`: prints the objects one booking becomes, in apply order.
+ * `gpuaas deploy kube-calls`: prints the Kubernetes API calls the reconciler makes, which the
+ * deploy test compares with the reconciler's ClusterRole. */
 #include "cli/commands.h"
 #include "core/config.h"
 #include "core/pool.h"
 #include "core/reservation.h"
 #include "core/session_plan.h"
+#include "kube/kube_calls.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -177,6 +180,17 @@ static int print_session(struct config *c, int argc, char **argv)
     return 0;
 }
 
+/* "group resource verb" per call made on `platform` ("core" for the core group). */
+static void print_kube_calls(const char *platform)
+{
+    for (size_t i = 0; i < kube_api_calls_n; i++) {
+        const struct kube_api_call *k = &kube_api_calls[i];
+        if (k->platform && strcmp(k->platform, platform))
+            continue;
+        printf("%s %s %s\n", k->group[0] ? k->group : "core", k->resource, k->verb);
+    }
+}
+
 int cmd_deploy(int argc, char **argv)
 {
     if (argc < 2 || cli_wants_help(argc, argv)) {
@@ -188,7 +202,8 @@ int cmd_deploy(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     int session = !strcmp(argv[1], "session");
-    if (!session && strcmp(argv[1], "tenant-role")) {
+    int calls = !strcmp(argv[1], "kube-calls");
+    if (!session && !calls && strcmp(argv[1], "tenant-role")) {
         fprintf(stderr, "gpuaas deploy: unknown action \"%s\"\n", argv[1]);
         return 2;
     }
@@ -229,6 +244,11 @@ int cmd_deploy(int argc, char **argv)
     }
     if (session) {
         rc = print_session(c, n_rest, rest);
+        goto out;
+    }
+    if (calls) {
+        print_kube_calls(c->reconciler.platform);
+        rc = 0;
         goto out;
     }
     json_t *role = session_tenant_cluster_role(c);

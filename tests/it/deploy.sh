@@ -127,10 +127,48 @@ while read -r lib; do
     echo "$runtime_pkgs" | grep -qx "$pkg" || bad "runtime stage lacks $pkg (for $lib)"
 done < <(ldd "$BUILD/gpuaas" | awk '$3 ~ /^\// {print $3}')
 if command -v podman >/dev/null && [ "${GPUAAS_IMAGE_BUILD:-}" = 1 ]; then
-    step "podman build"
-    podman build -t gpuaas:test -f Containerfile . || bad "podman build"
+    step "image build and smoke test (podman)"
+    # GPUAAS_PODMAN_BUILD_ARGS e.g. "--pull=never --isolation chroot --network host" where no
+    # registry is reachable and the base images were imported locally
+    # shellcheck disable=SC2086
+    if podman build ${GPUAAS_PODMAN_BUILD_ARGS:-} -t localhost/gpuaas:test -f Containerfile . \
+        >"$OUT/image-build.log" 2>&1; then
+        ctr=$(podman create localhost/gpuaas:test)
+        mnt=$(podman mount "$ctr")
+        # an arbitrary UID in group 0, as OpenShift runs it
+        run() { chroot --userspec=123456:0 "$mnt" "$@"; }
+        run /usr/bin/gpuaas --version || bad "the image's gpuaas does not start"
+        if chroot "$mnt" ldd /usr/bin/gpuaas | grep 'not found'; then bad "missing libraries"; fi
+        run /bin/sh -c ': >/var/lib/gpuaas/.w && rm /var/lib/gpuaas/.w' ||
+            bad "/var/lib/gpuaas is not writable by an arbitrary UID"
+        if run /usr/bin/gpuaas --help | grep -q '^  server '; then
+            hport=$((20000 + RANDOM % 20000))
+            printf 'server:\n  listen: 127.0.0.1:%s\n  web_root: /usr/share/gpuaas/web\ndatabase:\n  url: sqlite:///var/lib/gpuaas/smoke.db\nauth:\n  admin_password_file: /var/lib/gpuaas/admin-password\n' \
+                "$hport" >"$mnt/var/lib/gpuaas/smoke.yaml"
+            run /usr/bin/gpuaas server --config /var/lib/gpuaas/smoke.yaml >"$OUT/image-server.log" 2>&1 &
+            spid=$!
+            ok=0
+            for _ in $(seq 50); do
+                if curl -fsS "http://127.0.0.1:$hport/healthz" >/dev/null 2>&1; then
+                    ok=1
+                    break
+                fi
+                sleep 0.2
+            done
+            kill "$spid" 2>/dev/null || true
+            wait "$spid" 2>/dev/null || true
+            [ "$ok" = 1 ] || bad "the image's server does not answer /healthz"
+        else
+            echo "NOT CHECKED: this build has no server subcommand, so no /healthz"
+        fi
+        podman umount "$ctr" >/dev/null
+        podman rm "$ctr" >/dev/null
+    else
+        tail -20 "$OUT/image-build.log"
+        bad "podman build"
+    fi
 else
-    echo "NOT RUN: image build (needs podman and access to the base images; GPUAAS_IMAGE_BUILD=1)"
+    echo "NOT RUN: image build (needs podman and the base images; GPUAAS_IMAGE_BUILD=1)"
 fi
 
 step "apply to the Kubernetes API test double"
@@ -144,19 +182,39 @@ if [ -x "$SIM" ]; then
         sleep 0.1
     done
     export KUBECONFIG="$OUT/kubeconfig"
+    # kubectl get of every object of a rendered file
+    get_all() {
+        local resource ns name
+        while read -r resource ns name; do
+            if [ "$ns" = - ]; then
+                kubectl get "$resource" "$name" >/dev/null || bad "kubectl get $resource $name ($2)"
+            else
+                kubectl get -n "$ns" "$resource" "$name" >/dev/null ||
+                    bad "kubectl get -n $ns $resource $name ($2)"
+            fi
+        done < <($CHECK resources "$1")
+    }
     kubectl api-resources --no-headers -o name >"$OUT/served.txt" || bad "discovery"
     for o in kubernetes openshift; do
         $CHECK served "$OUT/$o.yaml" "$OUT/served.txt" "$OUT/$o-served.yaml"
         kubectl apply --server-side --field-manager=gpuaas-install -f "$OUT/$o-served.yaml" ||
             bad "apply $o to the double"
-        while read -r resource ns name; do
-            if [ "$ns" = - ]; then
-                kubectl get "$resource" "$name" >/dev/null || bad "kubectl get $resource $name ($o)"
-            else
-                kubectl get -n "$ns" "$resource" "$name" >/dev/null ||
-                    bad "kubectl get -n $ns $resource $name ($o)"
-            fi
-        done < <($CHECK resources "$OUT/$o-served.yaml")
+        get_all "$OUT/$o-served.yaml" "$o"
+    done
+    for o in kubernetes openshift; do
+        # a session, object by object in apply order, as the reconciler would
+        $CHECK served "$OUT/session-$o.yaml" "$OUT/served.txt" "$OUT/session-$o-served.yaml"
+        kubectl apply --server-side --field-manager=gpuaas -f "$OUT/session-$o-served.yaml" \
+            >"$OUT/session-$o-apply.log" 2>&1 || {
+            cat "$OUT/session-$o-apply.log"
+            bad "apply the $o session to the double"
+        }
+        get_all "$OUT/session-$o-served.yaml" "session $o"
+        kubectl delete namespace gpuaas-42 --wait=false >/dev/null || bad "delete the session namespace"
+        for _ in $(seq 100); do
+            kubectl get namespace gpuaas-42 >/dev/null 2>&1 || break
+            sleep 0.1
+        done
     done
 else
     echo "NOT CHECKED: $SIM is not built"
