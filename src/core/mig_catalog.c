@@ -211,6 +211,51 @@ int mig_profile_memory_gib(const char *name)
     return dot ? atoi(dot + 1) : 0;
 }
 
+/* The sub-layout of counts (each count kept or lowered) that fits and keeps the most
+ * compute slices, then the most instances. Exhaustive when small, else drops the largest
+ * instances first. */
+static void suggest(const struct mig_model *m, const int *counts, int *best)
+{
+    int cur[32] = {0}, best_compute = -1, best_n = -1;
+    long combos = 1;
+    char why[160];
+    for (int i = 0; i < m->n_profiles; i++)
+        combos *= counts[i] + 1;
+    if (combos > 20000) {
+        memcpy(best, counts, sizeof(int) * (size_t)m->n_profiles);
+        for (;;) {
+            int big = -1;
+            for (int i = 0; i < m->n_profiles; i++)
+                if (best[i] > 0 && (big < 0 || m->profiles[i].size >= m->profiles[big].size))
+                    big = i;
+            if (big < 0)
+                return;
+            best[big]--;
+            check_counts(m, best, why, sizeof(why));
+            if (!why[0])
+                return;
+        }
+    }
+    for (long c = 0; c < combos; c++) {
+        long v = c;
+        int compute = 0, n = 0;
+        for (int i = 0; i < m->n_profiles; i++) {
+            cur[i] = (int)(v % (counts[i] + 1));
+            v /= counts[i] + 1;
+            compute += cur[i] * m->profiles[i].compute;
+            n += cur[i];
+        }
+        if (compute < best_compute || (compute == best_compute && n <= best_n))
+            continue;
+        check_counts(m, cur, why, sizeof(why));
+        if (why[0])
+            continue;
+        best_compute = compute;
+        best_n = n;
+        memcpy(best, cur, sizeof(int) * (size_t)m->n_profiles);
+    }
+}
+
 int mig_layout_validate(const struct config_gpu *g, const char *where, struct error *err)
 {
     char list[400] = "", why[160], fit[200] = "";
@@ -242,22 +287,8 @@ int mig_layout_validate(const struct config_gpu *g, const char *where, struct er
     check_counts(m, counts, why, sizeof(why));
     if (!why[0])
         return 0;
-    /* Suggest the closest layout that fits: drop the largest instances one by one. */
-    int sug[32];
-    memcpy(sug, counts, sizeof(sug));
-    char tmp[160];
-    for (;;) {
-        int best = -1;
-        for (int i = 0; i < m->n_profiles; i++)
-            if (sug[i] > 0 && (best < 0 || m->profiles[i].size >= m->profiles[best].size))
-                best = i;
-        if (best < 0)
-            break;
-        sug[best]--;
-        check_counts(m, sug, tmp, sizeof(tmp));
-        if (!tmp[0])
-            break;
-    }
+    int sug[32] = {0};
+    suggest(m, counts, sug);
     for (int i = 0; i < m->n_profiles; i++)
         if (sug[i] > 0)
             append(fit, sizeof(fit), fit[0] ? ", %s: %d" : "%s: %d", m->profiles[i].name, sug[i]);
