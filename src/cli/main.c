@@ -7,6 +7,7 @@
 static const struct command commands[] = {
     {"config", cmd_config, "check a configuration file or list every key"},
     {"gpu-config", cmd_gpu_config, "GPU operator ConfigMaps, node labels, ClusterPolicy patch"},
+    {"gpu-discover", cmd_gpu_discover, "list this host's GPUs and MIG devices through NVML"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

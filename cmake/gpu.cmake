@@ -1,0 +1,10 @@
+# Fake NVML libraries for the gpu-discover tests: complete, and without the MIG symbols.
+add_library(fakenvml SHARED ${CMAKE_SOURCE_DIR}/tests/fakenvml/fakenvml.c)
+add_library(fakenvml_nomig SHARED ${CMAKE_SOURCE_DIR}/tests/fakenvml/fakenvml.c)
+target_compile_definitions(fakenvml_nomig PRIVATE FAKENVML_NO_MIG)
+foreach(lib fakenvml fakenvml_nomig)
+  target_compile_options(${lib} PRIVATE -Wno-missing-prototypes)
+endforeach()
+if(TARGET test_nvml_discover)
+  add_dependencies(test_nvml_discover fakenvml fakenvml_nomig)
+endif()
