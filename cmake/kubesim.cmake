@@ -1,0 +1,15 @@
+# gpuaas-kubesim: the Kubernetes API server double used by tests, benchmarks and `make run`.
+file(GLOB KUBESIM_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/kubesim/*.c)
+list(FILTER KUBESIM_SRC EXCLUDE REGEX ".*/src/kubesim/main\\.c$")
+add_library(kubesim_lib STATIC ${KUBESIM_SRC})
+target_link_libraries(kubesim_lib PUBLIC gpuaas_core PkgConfig::DEPS Threads::Threads)
+
+add_executable(gpuaas-kubesim ${CMAKE_SOURCE_DIR}/src/kubesim/main.c)
+target_link_libraries(gpuaas-kubesim PRIVATE kubesim_lib)
+
+# Unit tests of the double's parsers link its library.
+foreach(t test_kubesim_schema test_kubesim_selector)
+  if(TARGET ${t})
+    target_link_libraries(${t} PRIVATE kubesim_lib)
+  endif()
+endforeach()

@@ -1,0 +1,78 @@
+/* The in-memory Kubernetes API server behind gpuaas-kubesim: REST routing, storage, admission
+ * (namespace lifecycle, LimitRange, ResourceQuota), simulated controllers, watch, faults.
+ *
+ * DESIGN: one mutex guards everything. Objects live in a two-level jansson map
+ * (resource.group -> "namespace/name" -> object). Controllers are timed tasks run by
+ * ksim_tick() from a background thread; watch events go to a bounded ring buffer. */
+#ifndef GPUAAS_KUBESIM_SIM_H
+#define GPUAAS_KUBESIM_SIM_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ksim_schema;
+
+struct ksim_options {
+    const char *token;          /* bearer token required on every request; NULL = none */
+    int quota_delay_ms;         /* quota controller: status.hard filled after this */
+    int pod_ready_delay_ms;     /* pods Running/Ready after this */
+    int ns_delete_delay_ms;     /* namespace controller: contents removed after this */
+    struct ksim_schema *schema; /* borrowed; NULL disables validation */
+    const char *server_address; /* "127.0.0.1:PORT" for /api */
+};
+
+struct ksim_fault {
+    int kind; /* 0 none, 500, 429, 1 drop, 2 latency */
+    int latency_ms;
+    long fail_nth;  /* fail only the Nth matching request (1-based); 0 = by rate */
+    double rate;    /* probability per matching request when fail_nth == 0 */
+    char path[256]; /* only requests whose path contains this */
+};
+
+/* What the HTTP layer should send back. body is malloc'ed and owned by the response. */
+struct ksim_response {
+    int status;
+    char *body;
+    size_t len;
+    const char *content_type;
+    int retry_after; /* seconds; 0 = no header */
+    int drop;        /* close the connection without answering */
+    int latency_ms;  /* sleep before answering */
+    /* watch: when set, the HTTP layer streams ksim_watch_next() instead of body */
+    int watch;
+    char watch_key[160];
+    char watch_ns[64];
+    char watch_labels[512];
+    char watch_fields[512];
+    uint64_t watch_rv;
+    int watch_timeout_s;
+};
+
+struct ksim;
+
+struct ksim *ksim_new(const struct ksim_options *opt);
+void ksim_free(struct ksim *k);
+void ksim_set_fault(struct ksim *k, const struct ksim_fault *f);
+/* Parses "500|429|drop|latency:MS|none" into f->kind/latency_ms. 0 or -ERR_INVALID. */
+int ksim_parse_fault(const char *s, struct ksim_fault *f);
+
+/* Handles one request. query is an object of query parameters (borrowed). Never fails:
+ * every outcome is an HTTP response. */
+void ksim_handle(struct ksim *k, const char *method, const char *path, json_t *query,
+                 const char *content_type, const char *authorization, const char *body,
+                 size_t body_len, struct ksim_response *ret);
+void ksim_response_free(struct ksim_response *r);
+
+/* Runs due controller work; now_ms is a monotonic clock. Returns ms until next due task. */
+int ksim_tick(struct ksim *k, int64_t now_ms);
+
+/* Waits up to wait_ms for watch events after *rv for the stream described by r; appends
+ * newline-separated JSON events to a malloc'ed string in *ret (NULL when none) and advances
+ * *rv. Returns 0, 1 when the stream must end (too old / shutdown), or -ERR_*. */
+int ksim_watch_next(struct ksim *k, const struct ksim_response *r, uint64_t *rv, int wait_ms,
+                    char **ret);
+/* Wakes all watchers and makes ksim_watch_next return 1 (shutdown). */
+void ksim_shutdown(struct ksim *k);
+
+#endif
