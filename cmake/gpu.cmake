@@ -8,3 +8,7 @@ endforeach()
 if(TARGET test_nvml_discover)
   add_dependencies(test_nvml_discover fakenvml fakenvml_nomig)
 endif()
+# The advertised-capacity check served by the Kubernetes API double, when it is present.
+if(TARGET it_test_advertised_kubesim AND EXISTS ${CMAKE_SOURCE_DIR}/src/kubesim/sim.h)
+  target_link_libraries(it_test_advertised_kubesim PRIVATE kubesim_lib)
+endif()
