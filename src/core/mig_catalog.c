@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,9 +273,19 @@ int mig_layout_validate(const struct config_gpu *g, const char *where, struct er
                          "for: %s (or declare the GPU whole: true)",
                          where, g->model, list);
     }
-    for (int i = 0; i < m->n_profiles; i++)
-        append(list, sizeof(list), i ? ", %s (max %d)" : "%s (max %d)", m->profiles[i].name,
+    bool variants = false;
+    for (int i = 0; i < m->n_profiles; i++) {
+        const char *nm = m->profiles[i].name;
+        if (strpbrk(nm, "+") || strstr(nm, "-me")) {
+            variants = true; /* +me, +gfx, -me: same geometry, listed once below */
+            continue;
+        }
+        append(list, sizeof(list), list[0] ? ", %s (max %d)" : "%s (max %d)", nm,
                m->profiles[i].max_count);
+    }
+    if (variants)
+        append(list, sizeof(list), ", and their %s variants",
+               strstr(m->id, "rtx") ? "+gfx/-me/+me/+me.all" : "+me");
     int counts[32] = {0};
     for (int k = 0; k < g->n_slices; k++) {
         const struct mig_profile *p = mig_model_profile(m, g->slices[k].profile);
