@@ -33,7 +33,8 @@
  *      ]}
  *   ]
  * }
- * Pure: no I/O, no clock (the caller passes `now`). Node JSON is borrowed, never kept. */
+ * Pure: no I/O, no clock (the caller passes `now`). Node JSON is borrowed, never kept.
+ * struct adv_report is plain data of about 450 KiB: allocate it, do not put it on a stack. */
 #ifndef GPUAAS_CORE_ADVERTISED_H
 #define GPUAAS_CORE_ADVERTISED_H
 
