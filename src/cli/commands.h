@@ -35,6 +35,8 @@ int cli_measured_utilization(const char *config_path, int64_t from, int64_t to, 
 int cmd_server(int argc, char **argv);
 int cmd_deploy(int argc, char **argv);
 int cmd_reconciler(int argc, char **argv);
+int cmd_gpu_config(int argc, char **argv);
+int cmd_gpu_discover(int argc, char **argv);
 
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

@@ -21,6 +21,8 @@ static const struct command commands[] = {
     {"user", cmd_user, "add, change, disable or list users (offline, on the database)"},
     {"deploy", cmd_deploy, "print install objects generated from the code (tenant role)"},
     {"reconciler", cmd_reconciler, "run the control-plane loop (provision, tear down, repair, GC)"},
+    {"gpu-config", cmd_gpu_config, "GPU operator ConfigMaps, node labels, ClusterPolicy patch"},
+    {"gpu-discover", cmd_gpu_discover, "list this host's GPUs and MIG devices through NVML"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

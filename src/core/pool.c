@@ -1,5 +1,6 @@
 /* Pool derivation from the configured nodes and GPUs. */
 #include "core/pool.h"
+#include "core/mig_catalog.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,15 +32,8 @@ int pool_bookable(const struct pool_resource *r)
     return r->physical;
 }
 
-/* Memory of a MIG profile from its name: "1g.24gb" -> 24. */
-static int profile_memory(const char *profile)
-{
-    const char *dot = strchr(profile, '.');
-    return dot ? atoi(dot + 1) : 0;
-}
-
-static struct pool_resource *add(struct pool *p, const char *name, enum pool_kind kind, int replicas,
-                                 int memory_gib, struct error *err)
+static struct pool_resource *add(struct pool *p, const char *name, enum pool_kind kind,
+                                 int replicas, int memory_gib, struct error *err)
 {
     struct pool_resource *r = (struct pool_resource *)pool_find(p, name);
     if (r)
@@ -70,7 +64,10 @@ int pool_derive(const struct config *c, struct pool *ret, struct error *err)
         sto += nd->storage_gib;
         for (int j = 0; j < nd->n_gpus; j++) {
             const struct config_gpu *g = &nd->gpus[j];
-            char name[96];
+            char name[96], where[96];
+            snprintf(where, sizeof(where), "pool.nodes[%d].gpus[%d]", i, j);
+            if (mig_layout_validate(g, where, err) < 0)
+                return -ERR_INVALID;
             if (g->whole) {
                 snprintf(name, sizeof(name), "nvidia.com/gpu%s", suffix);
                 struct pool_resource *r =
@@ -85,7 +82,7 @@ int pool_derive(const struct config *c, struct pool *ret, struct error *err)
             for (int k = 0; k < g->n_slices; k++) {
                 snprintf(name, sizeof(name), "nvidia.com/mig-%s%s", g->slices[k].profile, suffix);
                 struct pool_resource *r = add(&p, name, POOL_MIG, (int)c->sharing.mig_replicas,
-                                              profile_memory(g->slices[k].profile), err);
+                                              mig_profile_memory_gib(g->slices[k].profile), err);
                 if (!r)
                     return -ERR_INVALID;
                 r->physical += g->slices[k].count;
@@ -96,7 +93,8 @@ int pool_derive(const struct config *c, struct pool *ret, struct error *err)
         const char *name;
         enum pool_kind kind;
         long v;
-    } plain[] = {{"cpu", POOL_CPU, cpu}, {"memory", POOL_MEMORY, mem}, {"storage", POOL_STORAGE, sto}};
+    } plain[] = {
+        {"cpu", POOL_CPU, cpu}, {"memory", POOL_MEMORY, mem}, {"storage", POOL_STORAGE, sto}};
     for (int i = 0; i < 3; i++) {
         struct pool_resource *r = add(&p, plain[i].name, plain[i].kind, 1, 0, err);
         if (!r)

@@ -1,0 +1,71 @@
+/* `gpuaas gpu-config`: the NVIDIA GPU operator configuration for every node of the pool. */
+#include "cli/commands.h"
+#include "core/config.h"
+#include "core/gpu_config.h"
+#include "core/pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_gpu_config(int argc, char **argv)
+{
+    const char *flag = NULL, *format = "yaml", *ns = NULL;
+    if (cli_wants_help(argc, argv)) {
+        printf("Usage: gpuaas gpu-config [--config FILE] [-o yaml|json] [--namespace NS]\n"
+               "Writes the ConfigMaps custom-mig-config and device-plugin-config for the GPU\n"
+               "operator (namespace NS, default nvidia-gpu-operator), the node label commands\n"
+               "and the ClusterPolicy patch, derived from the pool's GPU layout.\n"
+               "YAML is ready for `kubectl apply -f -`; the commands are its leading comments.\n");
+        return 0;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            flag = argv[++i];
+        else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc)
+            format = argv[++i];
+        else if (!strcmp(argv[i], "--namespace") && i + 1 < argc)
+            ns = argv[++i];
+        else {
+            fprintf(stderr, "gpuaas gpu-config: unexpected argument \"%s\"\n", argv[i]);
+            return 2;
+        }
+    }
+    if (strcmp(format, "yaml") && strcmp(format, "json")) {
+        fprintf(stderr, "gpuaas gpu-config: -o takes yaml or json\n");
+        return 2;
+    }
+    const char *path = cli_config_path(flag);
+    if (!path) {
+        fprintf(stderr, "gpuaas gpu-config: no file (--config FILE or GPUAAS_CONFIG)\n");
+        return 2;
+    }
+    struct config *c = NULL;
+    struct error err = {0};
+    struct pool pool;
+    struct gpuc_layout *l = malloc(sizeof(*l));
+    struct gpuc_options o = {.namespace = ns};
+    char *out = NULL;
+    int rc = 1;
+    if (!l) {
+        fprintf(stderr, "gpuaas gpu-config: out of memory\n");
+        return 1;
+    }
+    if (config_load_file(path, &c, &err) < 0 || pool_derive(c, &pool, &err) < 0 ||
+        gpuc_from_config(c, l, &err) < 0) {
+        fprintf(stderr, "gpuaas: %s\n", err.message);
+        goto out;
+    }
+    if ((!strcmp(format, "json") ? gpuc_render_json(l, &o, &out) : gpuc_render_yaml(l, &o, &out)) <
+        0) {
+        fprintf(stderr, "gpuaas gpu-config: out of memory\n");
+        goto out;
+    }
+    fputs(out, stdout);
+    rc = fflush(stdout) ? 1 : 0;
+out:
+    free(out);
+    free(l);
+    config_free(c);
+    return rc;
+}
