@@ -34,7 +34,7 @@ export async function render(ctx) {
 
 async function users(body, ctx) {
   const list = h('div', null, spinner());
-  const uname = h('input', { id: 'new-username', required: true, autocomplete: 'off', maxlength: '63', pattern: '[A-Za-z0-9._-]+' });
+  const uname = h('input', { id: 'new-username', required: true, autocomplete: 'off', maxlength: '63', pattern: '[A-Za-z0-9._\\-]+' });
   const upass = h('input', { id: 'new-password', required: true, autocomplete: 'new-password', value: randomPassword() });
   const urole = h('select', { id: 'new-role' }, h('option', { value: 'user' }, 'user'), h('option', { value: 'admin' }, 'admin'));
   const msg = h('div', { 'aria-live': 'polite' });

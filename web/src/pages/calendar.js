@@ -1,6 +1,6 @@
 // Calendar (home): week and day views, one lane per GPU resource type, shaded by free
 // capacity, bookings as busy blocks. Drag across a lane (or press Book) to book.
-import { h, clear, spinner, errorBox, empty } from '../dom.js';
+import { h, append, clear, spinner, errorBox, empty } from '../dom.js';
 import { get, qs, items, gpuResources, gpuLabel, explain } from '../api.js';
 import { HOUR, iso, startOfDay, startOfWeek, addDays, showDay, showTime, showRange, showLongDay, tz } from '../time.js';
 
@@ -161,9 +161,9 @@ export async function render(ctx) {
       h('span', null, h('i', { class: 'sw mine' }), 'my booking'),
       h('span', null, h('i', { class: 'sw other' }), 'someone else'));
     const myCount = blocks.filter((b) => b.mine).length;
-    clear(body).append(h('div', { class: 'cal-scroll' }, grid), legend,
+    append(clear(body), [h('div', { class: 'cal-scroll' }, grid), legend,
       blocks.length ? null : h('p', { class: 'muted' }, 'No bookings in this range: everything is free.'),
-      myCount ? h('p', { class: 'muted' }, `You have ${myCount} booking${myCount > 1 ? 's' : ''} in this range. `, h('a', { href: '#/sessions' }, 'See my sessions.')) : null);
+      myCount ? h('p', { class: 'muted' }, `You have ${myCount} booking${myCount > 1 ? 's' : ''} in this range. `, h('a', { href: '#/sessions' }, 'See my sessions.')) : null]);
   };
   await load();
   const timer = setInterval(() => { if (document.visibilityState === 'visible' && !dragging) load(); }, 60e3);

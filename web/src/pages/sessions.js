@@ -1,6 +1,6 @@
 // My sessions: each booking with state, a live countdown, the workspace link when ACTIVE,
 // the namespace, the failure reason; cancel / extend / release with confirmation.
-import { h, clear, spinner, errorBox, empty, toast, confirmDialog } from '../dom.js';
+import { h, append, clear, spinner, errorBox, empty, toast, confirmDialog } from '../dom.js';
 import { get, post, qs, items, gpuLabel, explain } from '../api.js';
 import { HOUR, showRange, showDuration, toLocalInput, fromLocalInput, iso } from '../time.js';
 
@@ -105,7 +105,7 @@ export async function render(ctx) {
       return;
     }
     list.append(h('h2', { class: 'section' }, `Upcoming and running (${live.length})`));
-    list.append(live.length ? live.map(card) : h('p', { class: 'muted' }, 'Nothing upcoming.'));
+    append(list, [live.length ? live.map(card) : h('p', { class: 'muted' }, 'Nothing upcoming.')]);
     if (past.length) {
       list.append(h('details', { class: 'past-sessions', open: live.length === 0 },
         h('summary', null, `Finished, canceled and failed (${past.length})`), past.map(card)));
