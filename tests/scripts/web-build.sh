@@ -9,4 +9,4 @@ if [ ! -d node_modules ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" 
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" >"$stamp"
 fi
-npm run --silent build
+npm run --silent build -- --logLevel warn

@@ -10,8 +10,8 @@ function modeSentence(mode, r, count) {
   const unit = r && r.kind === 'mig' ? 'MIG slice' : 'GPU';
   const per = `${count} ${unit}${count > 1 ? 's' : ''} × ${spu} time-sliced slot${spu > 1 ? 's' : ''} = ${slots} GPU container${slots > 1 ? 's' : ''} at once`;
   return mode === 'interactive'
-    ? `Interactive ML: your workspace (code-server/JupyterLab) gets one GPU slot; ${per} in total, so ${slots - 1} more for your own containers.`
-    : `Inference containers: the workspace has no GPU; all ${per} run your own containers (e.g. model servers).`;
+    ? `Your workspace (code-server/JupyterLab) gets one GPU slot; ${per} in total, so ${slots - 1} more for your own containers.`
+    : `The workspace has no GPU; all ${per} run your own containers (e.g. model servers).`;
 }
 
 export async function render(ctx) {

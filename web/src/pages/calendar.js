@@ -100,7 +100,7 @@ export async function render(ctx) {
     for (let t = from.getTime(); t < to.getTime(); t += VIEWS[view].ticks) {
       const d = new Date(t);
       const isDay = view === 'week' ? d.getHours() === 0 : true;
-      const tick = h('div', { class: isDay && view === 'week' ? 'tick day' : 'tick', style: { left: pct(t) + '%' } },
+      const tick = h('div', { class: view === 'week' ? (isDay ? 'tick day' : 'tick minor') : 'tick', style: { left: pct(t) + '%' } },
         view === 'week' ? (d.getHours() === 0 ? showDay(d) : '') : showTime(d));
       if (view === 'week' && sameLocalDay(d, now)) tick.classList.add('today');
       scale.append(tick);
@@ -114,7 +114,7 @@ export async function render(ctx) {
       const packed = pack(mine.map((b) => ({ b, s: new Date(b.starts_at).getTime(), e: new Date(b.ends_at).getTime(), count: b.gpu_count || 1 })));
       const units = Math.max(r.physical || 1, packed.height, 1);
       const track = h('div', {
-        class: 'lane-track', 'data-resource': r.name, style: { height: Math.max(44, units * 26 + 8) + 'px' },
+        class: 'lane-track', 'data-resource': r.name, style: { minHeight: Math.max(44, units * 26 + 8) + 'px' },
         title: 'Drag to book ' + gpuLabel(r),
       });
       // Capacity shading.
