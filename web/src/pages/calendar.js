@@ -89,7 +89,7 @@ export async function render(ctx) {
     const series = new Map(((cap && cap.series) || []).map((s) => [s.resource, s.free || []]));
     const stepMs = ((cap && cap.step) || VIEWS[view].step) * 1000;
     const capFrom = cap && cap.from ? new Date(cap.from).getTime() : from.getTime();
-    const blocks = items(cal, 'blocks', 'bookings');
+    const blocks = items(cal, 'blocks', 'bookings', 'busy');
     const now = Date.now();
     const pct = (t) => ((Math.min(Math.max(t, from.getTime()), to.getTime()) - from.getTime()) / span) * 100;
 
