@@ -9,6 +9,7 @@ const main = document.getElementById('main');
 let me = null;
 let cleanup = null;
 let signInNotice = '';
+let rendered = 0;
 
 function parseHash() {
   const raw = location.hash.replace(/^#\/?/, '');
@@ -131,6 +132,7 @@ async function render() {
     if (parseHash().path !== path) return; // navigated away meanwhile
     clear(main);
     main.append(el);
+    if (rendered++ && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
   } catch (e) {
     clear(main);
     main.append(h('section', { class: 'page' }, errorBox({ message: explain(e) }, render)));

@@ -115,7 +115,13 @@ export async function render(ctx) {
       const units = Math.max(r.physical || 1, packed.height, 1);
       const track = h('div', {
         class: 'lane-track', 'data-resource': r.name, style: { minHeight: Math.max(44, units * 26 + 8) + 'px' },
-        title: 'Drag to book ' + gpuLabel(r),
+        title: 'Drag to book ' + gpuLabel(r), tabindex: '0',
+        'aria-label': `${gpuLabel(r)} lane: press Enter to book this GPU type, or drag across a free area`,
+        onkeydown: (ev) => {
+          if (ev.target !== ev.currentTarget || (ev.key !== 'Enter' && ev.key !== ' ')) return;
+          ev.preventDefault();
+          ctx.go('book', { gpu_type: r.name });
+        },
       });
       // Capacity shading.
       free.forEach((f, i) => {
