@@ -231,6 +231,23 @@ try {
     await shot(page, '08-sessions-active');
   });
 
+  await test('an API token can be created (shown once) and revoked', async () => {
+    await page.goto(BASE + '/#/sessions');
+    await page.waitForSelector('#token-form');
+    await page.fill('#token-name', 'browser-test');
+    await page.click('#token-form button[type=submit]');
+    const secret = await page.locator('#tokens code.secret').innerText();
+    const r = await apiCall('GET', '/me', undefined, secret.trim());
+    assert(r.status === 200 && r.body.username === ALICE.username, 'new token does not authenticate: HTTP ' + r.status);
+    const row = page.locator('#tokens-table tr:has-text("browser-test")');
+    await row.waitFor();
+    await row.locator('button:has-text("Revoke")').click();
+    await page.click('dialog[open] button[value=ok]');
+    await row.waitFor({ state: 'detached' });
+    const after = await apiCall('GET', '/me', undefined, secret.trim());
+    assert(after.status === 401, 'revoked token still works: HTTP ' + after.status);
+  });
+
   await test('pool page draws the MIG GPU as four slices and the whole GPU with its slots', async () => {
     await page.goto(BASE + '/#/pool');
     await page.waitForSelector('.gpu');

@@ -2,6 +2,7 @@
 // the namespace, the failure reason; cancel / extend / release with confirmation.
 import { h, append, clear, spinner, errorBox, empty, toast, confirmDialog } from '../dom.js';
 import { get, post, qs, items, gpuLabel, explain } from '../api.js';
+import { tokensCard } from './tokens.js';
 import { HOUR, showRange, showDuration, toLocalInput, fromLocalInput, iso } from '../time.js';
 
 const LIVE = new Set(['APPROVED', 'ACTIVE']);
@@ -115,5 +116,6 @@ export async function render(ctx) {
     if (hl) hl.scrollIntoView({ block: 'center' });
   }
   await load();
+  root.append(tokensCard());
   return root;
 }
