@@ -64,7 +64,9 @@ export async function render() {
     root.append(errorBox({ message: explain(e) }));
     return root;
   }
-  const res = pool.resources || [];
+  // Advertised units come inline (resource.advertised) or as a map {name: units}.
+  const advMap = pool.advertised && typeof pool.advertised === 'object' ? pool.advertised : {};
+  const res = (pool.resources || []).map((r) => (typeof r.advertised !== 'number' && typeof advMap[r.name] === 'number' ? { ...r, advertised: advMap[r.name] } : r));
   const gpus = gpuResources(pool);
   const byName = (n) => res.find((r) => r.name === n);
   if (!res.length) {
