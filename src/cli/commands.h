@@ -10,6 +10,7 @@ struct command {
 };
 
 int cmd_config(int argc, char **argv);
+int cmd_server(int argc, char **argv);
 
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

@@ -6,6 +6,7 @@
 
 static const struct command commands[] = {
     {"config", cmd_config, "check a configuration file or list every key"},
+    {"server", cmd_server, "serve the REST API and the web UI"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

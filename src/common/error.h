@@ -34,7 +34,8 @@ struct error {
 /* Fills err (NULL allowed) and returns -code, so `return error_set(...)` reads naturally. */
 int error_set(struct error *err, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-int error_setv(struct error *err, int code, const char *field, const char *fmt, va_list ap);
+int error_setv(struct error *err, int code, const char *field, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 void error_clear(struct error *err);
 /* Stable machine-readable name of a code ("invalid", "not_found", ...). */
 const char *error_code_name(int code);

@@ -1,0 +1,968 @@
+/* REST API handlers and the routing table (API.md). Each handler validates its input, calls
+ * the store, audits mutations and fills the response through srv_reply/srv_fail. */
+#include "common/timeutil.h"
+#include "core/calendar.h"
+#include "server/auth.h"
+#include "server/jdec.h"
+#include "server/resreq.h"
+#include "server/server.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_RANGE_SECONDS (400LL * 86400)
+#define MAX_SERIES_STEPS 2000
+#define MAX_LIST 1000
+
+/* ---- JSON helpers ---- */
+
+static json_t *jtime(int64_t t)
+{
+    char buf[RFC3339_LEN + 8];
+    return t ? json_string(time_format_rfc3339(t, buf)) : json_null();
+}
+
+static json_t *user_json(const struct user *u)
+{
+    return json_pack("{s:I,s:s,s:s,s:b,s:o}", "id", (json_int_t)u->id, "username", u->username,
+                     "role", u->role, "disabled", u->disabled, "created_at", jtime(u->created_at));
+}
+
+static json_t *res_json(const struct reservation *r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(r->id));
+    json_object_set_new(o, "user", json_string(r->user));
+    json_object_set_new(o, "gpu_type", json_string(r->gpu_type));
+    json_object_set_new(o, "gpu_count", json_integer(r->gpu_count));
+    json_object_set_new(o, "mode", json_string(res_mode_name(r->mode)));
+    json_object_set_new(o, "cpu", json_integer(r->cpu));
+    json_object_set_new(o, "memory_gib", json_integer(r->memory_gib));
+    json_object_set_new(o, "storage_gib", json_integer(r->storage_gib));
+    json_object_set_new(o, "purpose", json_string(r->purpose));
+    json_object_set_new(o, "starts_at", jtime(r->starts_at));
+    json_object_set_new(o, "ends_at", jtime(r->ends_at));
+    json_object_set_new(o, "state", json_string(res_state_name(r->state)));
+    json_object_set_new(o, "created_at", jtime(r->created_at));
+    json_object_set_new(o, "updated_at", jtime(r->updated_at));
+    json_object_set_new(o, "session",
+                        json_pack("{s:s,s:s,s:s,s:s}", "namespace", r->session.namespace_, "url",
+                                  r->session.url, "phase", r->session.phase, "message",
+                                  r->session.message));
+    return o;
+}
+
+static json_t *items(json_t *arr)
+{
+    return json_pack("{s:o}", "items", arr);
+}
+
+static bool is_admin(const struct srv_req *r)
+{
+    return !strcmp(r->user.role, "admin");
+}
+
+/* ---- query helpers ---- */
+
+/* Parses query time `name`; absent: *ret = def, fails when required. */
+static bool q_time(struct srv_req *r, const char *name, bool required, int64_t def, int64_t *ret)
+{
+    const char *v = srv_query(r, name);
+    if (!v || !*v) {
+        if (required) {
+            srv_fail(r, ERR_INVALID, name, "%s is required (RFC 3339 time)", name);
+            return false;
+        }
+        *ret = def;
+        return true;
+    }
+    if (strlen(v) > 64 || time_parse_rfc3339(v, ret) < 0) {
+        srv_fail(r, ERR_INVALID, name, "%s must be an RFC 3339 time", name);
+        return false;
+    }
+    return true;
+}
+
+static bool q_int(struct srv_req *r, const char *name, bool required, long long def, long long min,
+                  long long max, long long *ret)
+{
+    const char *v = srv_query(r, name);
+    if (!v || !*v) {
+        if (required) {
+            srv_fail(r, ERR_INVALID, name, "%s is required", name);
+            return false;
+        }
+        *ret = def;
+        return true;
+    }
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (*end || x < min || x > max || strlen(v) > 20) {
+        srv_fail(r, ERR_INVALID, name, "%s must be an integer between %lld and %lld", name, min,
+                 max);
+        return false;
+    }
+    *ret = x;
+    return true;
+}
+
+static bool q_range(struct srv_req *r, int64_t *from, int64_t *to)
+{
+    if (!q_time(r, "from", true, 0, from) || !q_time(r, "to", true, 0, to))
+        return false;
+    if (*to <= *from) {
+        srv_fail(r, ERR_INVALID, "to", "to must be after from");
+        return false;
+    }
+    if (*to - *from > MAX_RANGE_SECONDS) {
+        srv_fail(r, ERR_INVALID, "to", "the range may span at most 400 days");
+        return false;
+    }
+    return true;
+}
+
+static bool decode(struct srv_req *r, const struct jdec_field *f, size_t n, struct jdec_value *v)
+{
+    struct error e = {0};
+    if (jdec_decode(r->body, r->body_len, f, n, v, &e) < 0) {
+        srv_fail_err(r, &e);
+        return false;
+    }
+    return true;
+}
+
+static void internal(struct srv_req *r)
+{
+    srv_fail(r, ERR_INTERNAL, NULL, "internal error");
+}
+
+/* ---- pool as bookable now: configured, limited by what the cluster advertises ---- */
+
+/* The store key "advertised" holds JSON published by the reconciler:
+ *   {"observed_at": "2026-12-01T09:00:00Z", "resources": {"nvidia.com/gpu": 1, ...}}
+ * where each value is the physical units (whole GPUs, MIG slices, cores, GiB) the cluster
+ * advertises for that resource. Returns the parsed document (or NULL) and applies the
+ * counts to p. */
+static json_t *apply_advertised(struct store *st, struct pool *p)
+{
+    char *text = NULL;
+    int64_t updated = 0;
+    if (store_kv_get(st, "advertised", &text, &updated) < 0)
+        return NULL;
+    json_t *doc = json_loads(text, 0, NULL);
+    free(text);
+    json_t *res = doc ? json_object_get(doc, "resources") : NULL;
+    if (!json_is_object(res)) {
+        json_decref(doc);
+        return NULL;
+    }
+    for (int i = 0; i < p->n; i++) {
+        json_t *v = json_object_get(res, p->res[i].name);
+        if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 100000000)
+            p->res[i].advertised = (int)json_integer_value(v);
+    }
+    return doc;
+}
+
+static void live_pool(struct srv_req *r, struct pool *p)
+{
+    *p = *r->pool;
+    json_decref(apply_advertised(r->st, p));
+}
+
+/* ---- health, metrics, openapi ---- */
+
+static void h_healthz(struct srv_req *r)
+{
+    srv_reply(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void h_readyz(struct srv_req *r)
+{
+    if (store_ping(r->st) < 0)
+        srv_fail(r, ERR_UNAVAILABLE, NULL, "database unreachable");
+    else
+        srv_reply(r, 200,
+                  json_pack("{s:s,s:s}", "status", "ready", "database", store_backend(r->st)));
+}
+
+static void h_metrics(struct srv_req *r)
+{
+    char *t = srv_metrics_text(r);
+    if (!t)
+        internal(r);
+    else
+        srv_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", t);
+}
+
+static void h_openapi(struct srv_req *r)
+{
+    json_t *paths = json_object();
+    for (size_t i = 0; i < api_n_routes; i++) {
+        const struct srv_route *rt = &api_routes[i];
+        json_t *item = json_object_get(paths, rt->pattern);
+        if (!item) {
+            item = json_object();
+            json_object_set_new(paths, rt->pattern, item);
+        }
+        char method[16];
+        size_t k;
+        for (k = 0; rt->method[k] && k < sizeof(method) - 1; k++)
+            method[k] = (char)tolower((unsigned char)rt->method[k]);
+        method[k] = 0;
+        json_t *op = json_pack("{s:s,s:{s:{s:s}}}", "summary", rt->summary, "responses", "200",
+                               "description", "success");
+        if (rt->auth != SRV_PUBLIC)
+            json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
+        if (strstr(rt->pattern, "{id}"))
+            json_object_set_new(op, "parameters",
+                                json_pack("[{s:s,s:s,s:b,s:{s:s}}]", "name", "id", "in", "path",
+                                          "required", 1, "schema", "type", "integer"));
+        json_object_set_new(item, method, op);
+    }
+    json_t *doc = json_pack("{s:s,s:{s:s,s:s},s:o,s:{s:{s:{s:s,s:s}}}}", "openapi", "3.0.3", "info",
+                            "title", "gpuaas", "version", "1", "paths", paths, "components",
+                            "securitySchemes", "bearer", "type", "http", "scheme", "bearer");
+    if (!doc) {
+        internal(r);
+        return;
+    }
+    srv_reply(r, 200, doc);
+}
+
+/* ---- auth, me, tokens ---- */
+
+/* Creates a token for user_id; returns its JSON ({id,token,expires_at,name}) or NULL. */
+static json_t *issue_token(struct srv_req *r, int64_t user_id, const char *name, long ttl)
+{
+    struct token t;
+    char secret[AUTH_SECRET_TEXT], text[AUTH_TOKEN_TEXT];
+    int64_t id;
+    memset(&t, 0, sizeof(t));
+    t.user_id = user_id;
+    snprintf(t.name, sizeof(t.name), "%s", name);
+    auth_new_secret(secret, t.hash);
+    t.created_at = r->now;
+    t.expires_at = r->now + ttl;
+    if (store_token_create(r->st, &t, &id, NULL) < 0)
+        return NULL;
+    auth_format_token(id, secret, text);
+    return json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)id, "name", t.name, "token", text,
+                     "expires_at", jtime(t.expires_at));
+}
+
+static void h_login(struct srv_req *r)
+{
+    static const struct jdec_field f[] = {{"username", JD_STRING, true, 1, 63},
+                                          {"password", JD_STRING, true, 1, 1024}};
+    struct jdec_value v[2];
+    struct user u;
+    char ukey[96], akey[96];
+    if (!decode(r, f, 2, v))
+        return;
+    snprintf(ukey, sizeof(ukey), "user:%s", v[0].s);
+    snprintf(akey, sizeof(akey), "addr:%s", r->client);
+    long wait = auth_limiter_check(srv_limiter(r->srv), ukey, r->now);
+    long wait2 = auth_limiter_check(srv_limiter(r->srv), akey, r->now);
+    if (wait2 > wait)
+        wait = wait2;
+    if (wait > 0) {
+        r->retry_after = wait;
+        srv_fail(r, ERR_RATE, NULL, "Too many failed logins; retry in %ld seconds.", wait);
+        return;
+    }
+    bool found = store_user_get_by_name(r->st, v[0].s, &u) == 0;
+    bool ok = auth_verify_password(found ? u.password_hash : NULL, v[1].s);
+    if (!ok || u.disabled) {
+        auth_limiter_fail(srv_limiter(r->srv), ukey, r->now);
+        auth_limiter_fail(srv_limiter(r->srv), akey, r->now);
+        srv_fail(r, ERR_UNAUTH, NULL, "Wrong username or password.");
+        return;
+    }
+    auth_limiter_reset(srv_limiter(r->srv), ukey);
+    r->user = u;
+    json_t *tok = issue_token(r, u.id, "login", r->cfg->auth.token_ttl_seconds);
+    if (!tok) {
+        internal(r);
+        return;
+    }
+    json_t *out = json_pack("{s:O,s:O,s:{s:I,s:s,s:s}}", "token", json_object_get(tok, "token"),
+                            "expires_at", json_object_get(tok, "expires_at"), "user", "id",
+                            (json_int_t)u.id, "username", u.username, "role", u.role);
+    json_decref(tok);
+    srv_audit(r, "auth.login", "user/self", NULL);
+    srv_reply(r, 200, out);
+}
+
+static void h_me(struct srv_req *r)
+{
+    srv_reply(r, 200,
+              json_pack("{s:I,s:s,s:s}", "id", (json_int_t)r->user.id, "username", r->user.username,
+                        "role", r->user.role));
+}
+
+static void h_token_create(struct srv_req *r)
+{
+    static const struct jdec_field f[] = {{"name", JD_STRING, true, 1, 63},
+                                          {"ttl_seconds", JD_INT, false, 60, 366LL * 86400}};
+    struct jdec_value v[2];
+    if (!decode(r, f, 2, v))
+        return;
+    long ttl = v[1].present ? (long)v[1].i : r->cfg->auth.token_ttl_seconds;
+    json_t *tok = issue_token(r, r->user.id, v[0].s, ttl);
+    if (!tok) {
+        internal(r);
+        return;
+    }
+    char target[64];
+    snprintf(target, sizeof(target), "token/%" PRId64,
+             (int64_t)json_integer_value(json_object_get(tok, "id")));
+    srv_audit(r, "token.create", target, NULL);
+    srv_reply(r, 201, tok);
+}
+
+static void h_token_list(struct srv_req *r)
+{
+    struct token *t = NULL;
+    size_t n = 0;
+    if (store_token_list(r->st, r->user.id, &t, &n) < 0) {
+        internal(r);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_pack("{s:I,s:s,s:o,s:o}", "id", (json_int_t)t[i].id, "name",
+                                             t[i].name, "created_at", jtime(t[i].created_at),
+                                             "expires_at", jtime(t[i].expires_at)));
+    free(t);
+    srv_reply(r, 200, items(arr));
+}
+
+static void h_token_delete(struct srv_req *r)
+{
+    int rc = store_token_delete(r->st, r->user.id, r->ids[0]);
+    if (rc == -ERR_NOT_FOUND) {
+        srv_fail(r, ERR_NOT_FOUND, NULL, "No such token.");
+        return;
+    }
+    if (rc < 0) {
+        internal(r);
+        return;
+    }
+    char target[64];
+    snprintf(target, sizeof(target), "token/%" PRId64, r->ids[0]);
+    srv_audit(r, "token.delete", target, NULL);
+    srv_reply(r, 204, NULL);
+}
+
+/* ---- users (admin) ---- */
+
+static bool valid_username(const char *s)
+{
+    if (!isalnum((unsigned char)s[0]))
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
+            return false;
+    return true;
+}
+
+static bool valid_role(const char *s)
+{
+    return !strcmp(s, "user") || !strcmp(s, "admin");
+}
+
+static void h_user_create(struct srv_req *r)
+{
+    static const struct jdec_field f[] = {{"username", JD_STRING, true, 1, 63},
+                                          {"password", JD_STRING, true, 8, 1024},
+                                          {"role", JD_STRING, false, 1, 15}};
+    struct jdec_value v[3];
+    struct user u;
+    struct error e = {0};
+    if (!decode(r, f, 3, v))
+        return;
+    if (!valid_username(v[0].s)) {
+        srv_fail(r, ERR_INVALID, "username",
+                 "username may hold letters, digits, '.', '_' and '-' and starts alphanumeric");
+        return;
+    }
+    if (v[2].present && !valid_role(v[2].s)) {
+        srv_fail(r, ERR_INVALID, "role", "role must be user or admin");
+        return;
+    }
+    memset(&u, 0, sizeof(u));
+    snprintf(u.username, sizeof(u.username), "%s", v[0].s);
+    snprintf(u.role, sizeof(u.role), "%s", v[2].present ? v[2].s : "user");
+    u.created_at = r->now;
+    if (auth_hash_password(v[1].s, u.password_hash, sizeof(u.password_hash)) < 0) {
+        internal(r);
+        return;
+    }
+    int rc = store_user_create(r->st, &u, &u.id, &e);
+    if (rc == -ERR_EXISTS) {
+        srv_fail(r, ERR_EXISTS, "username", "A user named \"%s\" exists.", u.username);
+        return;
+    }
+    if (rc < 0) {
+        internal(r);
+        return;
+    }
+    char target[96], detail[64];
+    snprintf(target, sizeof(target), "user/%s", u.username);
+    snprintf(detail, sizeof(detail), "role=%s", u.role);
+    srv_audit(r, "user.create", target, detail);
+    srv_reply(r, 201, user_json(&u));
+}
+
+static void h_user_list(struct srv_req *r)
+{
+    struct user *u = NULL;
+    size_t n = 0;
+    if (store_user_list(r->st, &u, &n) < 0) {
+        internal(r);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, user_json(&u[i]));
+    free(u);
+    srv_reply(r, 200, items(arr));
+}
+
+static void h_user_update(struct srv_req *r)
+{
+    static const struct jdec_field f[] = {{"disabled", JD_BOOL, false, 0, 0},
+                                          {"role", JD_STRING, false, 1, 15},
+                                          {"password", JD_STRING, false, 8, 1024}};
+    struct jdec_value v[3];
+    struct user u;
+    char hash[160];
+    if (!decode(r, f, 3, v))
+        return;
+    if (!v[0].present && !v[1].present && !v[2].present) {
+        srv_fail(r, ERR_INVALID, "body", "give at least one of disabled, role, password");
+        return;
+    }
+    if (v[1].present && !valid_role(v[1].s)) {
+        srv_fail(r, ERR_INVALID, "role", "role must be user or admin");
+        return;
+    }
+    if (store_user_get(r->st, r->ids[0], &u) < 0) {
+        srv_fail(r, ERR_NOT_FOUND, NULL, "No such user.");
+        return;
+    }
+    if (u.id == r->user.id &&
+        ((v[0].present && v[0].b) || (v[1].present && strcmp(v[1].s, "admin")))) {
+        srv_fail(r, ERR_INVALID, v[0].present && v[0].b ? "disabled" : "role",
+                 "an admin cannot disable or demote their own account");
+        return;
+    }
+    if (v[2].present && auth_hash_password(v[2].s, hash, sizeof(hash)) < 0) {
+        internal(r);
+        return;
+    }
+    if (store_user_update(r->st, u.id, v[0].present ? &v[0].b : NULL, v[1].present ? v[1].s : NULL,
+                          v[2].present ? hash : NULL, NULL) < 0 ||
+        store_user_get(r->st, u.id, &u) < 0) {
+        internal(r);
+        return;
+    }
+    char target[96], detail[128];
+    snprintf(target, sizeof(target), "user/%s", u.username);
+    snprintf(detail, sizeof(detail), "%s%s%s%s%s", v[0].present ? "disabled=" : "",
+             v[0].present ? (v[0].b ? "true " : "false ") : "", v[1].present ? "role=" : "",
+             v[1].present ? v[1].s : "", v[2].present ? " password=changed" : "");
+    srv_audit(r, "user.update", target, detail);
+    srv_reply(r, 200, user_json(&u));
+}
+
+/* ---- pool, capacity, availability ---- */
+
+static void h_pool(struct srv_req *r)
+{
+    struct pool p = *r->pool;
+    json_t *adv = apply_advertised(r->st, &p);
+    json_t *res = json_array();
+    for (int i = 0; i < p.n; i++) {
+        const struct pool_resource *x = &p.res[i];
+        json_t *o = json_pack("{s:s,s:s,s:i,s:i}", "name", x->name, "kind", pool_kind_name(x->kind),
+                              "physical", x->physical, "bookable", pool_bookable(x));
+        if (pool_is_gpu(x)) {
+            json_object_set_new(o, "slots_per_unit", json_integer(x->slots_per_unit));
+            json_object_set_new(o, "slots", json_integer(x->slots));
+            json_object_set_new(o, "memory_gib", json_integer(x->memory_gib));
+        }
+        if (x->advertised >= 0) {
+            json_object_set_new(o, "advertised", json_integer(x->advertised));
+            json_object_set_new(o, "drift", json_integer(x->advertised - x->physical));
+        }
+        json_array_append_new(res, o);
+    }
+    json_t *nodes = json_array();
+    for (int i = 0; i < r->cfg->pool.n_nodes; i++) {
+        const struct config_node *n = &r->cfg->pool.nodes[i];
+        json_t *gpus = json_array();
+        for (int g = 0; g < n->n_gpus; g++) {
+            const struct config_gpu *gp = &n->gpus[g];
+            json_t *mig = json_array();
+            for (int k = 0; !gp->whole && k < gp->n_slices; k++)
+                json_array_append_new(mig, json_pack("{s:s,s:i}", "profile", gp->slices[k].profile,
+                                                     "count", gp->slices[k].count));
+            json_array_append_new(gpus, json_pack("{s:i,s:s,s:i,s:b,s:o}", "index", g, "model",
+                                                  gp->model, "memory_gib", gp->memory_gib, "whole",
+                                                  gp->whole, "mig", mig));
+        }
+        json_array_append_new(nodes, json_pack("{s:s,s:i,s:i,s:i,s:o}", "name", n->name, "cpu",
+                                               n->cpu, "memory_gib", n->memory_gib, "storage_gib",
+                                               n->storage_gib, "gpus", gpus));
+    }
+    json_t *out = json_pack("{s:o,s:o}", "resources", res, "nodes", nodes);
+    json_object_set_new(out, "advertised", adv ? adv : json_null());
+    srv_reply(r, 200, out);
+}
+
+static bool list_holding(struct srv_req *r, int64_t from, int64_t to, struct reservation **ret,
+                         size_t *ret_n)
+{
+    struct res_filter f = {.from = from, .to = to, .state = -1, .holds_capacity = true};
+    if (store_reservation_list(r->st, &f, ret, ret_n) < 0) {
+        internal(r);
+        return false;
+    }
+    return true;
+}
+
+static void h_capacity(struct srv_req *r)
+{
+    static const char *const names[] = {"from", "to", "step", NULL};
+    int64_t from, to;
+    long long step;
+    struct reservation *ex = NULL;
+    size_t n = 0;
+    struct pool p;
+    if (!srv_query_only(r, names) || !q_range(r, &from, &to) ||
+        !q_int(r, "step", false, 3600, 60, 31LL * 86400, &step))
+        return;
+    size_t steps = (size_t)((to - from + step - 1) / step);
+    if (steps > MAX_SERIES_STEPS) {
+        srv_fail(r, ERR_INVALID, "step", "at most %d steps; use a larger step", MAX_SERIES_STEPS);
+        return;
+    }
+    if (!list_holding(r, from, to, &ex, &n))
+        return;
+    live_pool(r, &p);
+    int *freev = calloc(steps, sizeof(int));
+    if (!freev) {
+        free(ex);
+        internal(r);
+        return;
+    }
+    json_t *series = json_array();
+    for (int i = 0; i < p.n; i++) {
+        if (cal_free_series(&p.res[i], ex, n, from, to, step, freev, steps) < 0)
+            continue;
+        json_t *arr = json_array();
+        for (size_t k = 0; k < steps; k++)
+            json_array_append_new(arr, json_integer(freev[k]));
+        json_array_append_new(series,
+                              json_pack("{s:s,s:o}", "resource", p.res[i].name, "free", arr));
+    }
+    free(freev);
+    free(ex);
+    srv_reply(r, 200,
+              json_pack("{s:o,s:o,s:I,s:o}", "from", jtime(from), "to", jtime(to), "step",
+                        (json_int_t)step, "series", series));
+}
+
+static void h_availability(struct srv_req *r)
+{
+    static const char *const names[] = {"gpu_type", "gpu_count", "duration_seconds", "after", NULL};
+    struct reservation req;
+    long long count, dur;
+    int64_t after;
+    struct pool p;
+    if (!srv_query_only(r, names))
+        return;
+    const char *type = srv_query(r, "gpu_type");
+    const struct pool_resource *res = type ? pool_find(r->pool, type) : NULL;
+    if (!res || !pool_is_gpu(res)) {
+        srv_fail(r, ERR_INVALID, "gpu_type", "unknown GPU type");
+        return;
+    }
+    long long limit =
+        r->cfg->session.max_gpus < res->physical ? r->cfg->session.max_gpus : res->physical;
+    if (!q_int(r, "gpu_count", false, 1, 1, limit, &count) ||
+        !q_int(r, "duration_seconds", true, 0, 60, r->cfg->session.max_hours * 3600LL, &dur) ||
+        !q_time(r, "after", false, r->now, &after))
+        return;
+    if (after < r->now)
+        after = r->now;
+    int64_t horizon = r->now + r->cfg->session.max_advance_days * 86400LL;
+    memset(&req, 0, sizeof(req));
+    snprintf(req.gpu_type, sizeof(req.gpu_type), "%s", res->name);
+    req.gpu_count = (int)count;
+    req.cpu = (int)r->cfg->session.cpu;
+    req.memory_gib = (int)r->cfg->session.memory_gib;
+    req.storage_gib = (int)r->cfg->session.storage_gib;
+    req.starts_at = after;
+    req.ends_at = after + dur;
+    struct reservation *ex = NULL;
+    size_t n = 0;
+    struct window w;
+    if (!list_holding(r, after, horizon, &ex, &n))
+        return;
+    live_pool(r, &p);
+    int rc = cal_next_window(&p, ex, n, &req, after, horizon, &w);
+    free(ex);
+    if (rc < 0)
+        srv_fail(r, ERR_NOT_FOUND, NULL, "No window of that size fits before the booking horizon.");
+    else
+        srv_reply(
+            r, 200,
+            json_pack("{s:o,s:o}", "starts_at", jtime(w.starts_at), "ends_at", jtime(w.ends_at)));
+}
+
+/* ---- reservations ---- */
+
+static void res_target(char *buf, size_t n, int64_t id)
+{
+    snprintf(buf, n, "reservation/%" PRId64, id);
+}
+
+static void h_res_create(struct srv_req *r)
+{
+    struct reservation res;
+    struct error e = {0};
+    struct window next = {0, 0};
+    struct pool p;
+    if (resreq_decode(r->body, r->body_len, r->cfg, r->pool, r->now, &res, &e) < 0) {
+        srv_fail_err(r, &e);
+        return;
+    }
+    res.user_id = r->user.id;
+    snprintf(res.user, sizeof(res.user), "%s", r->user.username);
+    live_pool(r, &p);
+    int rc = store_reservation_admit(r->st, &p, &res, r->now, &next, &e);
+    if (rc == -ERR_CONFLICT) {
+        json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", "capacity_conflict", "message",
+                                 e.message[0] ? e.message : "The request does not fit.");
+        json_object_set_new(json_object_get(body, "error"), "next_available",
+                            next.ends_at
+                                ? json_pack("{s:o,s:o}", "starts_at", jtime(next.starts_at),
+                                            "ends_at", jtime(next.ends_at))
+                                : json_null());
+        srv_reply(r, 409, body);
+        return;
+    }
+    if (rc == -ERR_INVALID) {
+        srv_fail_err(r, &e);
+        return;
+    }
+    if (rc < 0) {
+        internal(r);
+        return;
+    }
+    char target[64], detail[256], a[RFC3339_LEN], b[RFC3339_LEN];
+    res_target(target, sizeof(target), res.id);
+    snprintf(detail, sizeof(detail), "%s x%d %s %s..%s", res.gpu_type, res.gpu_count,
+             res_mode_name(res.mode), time_format_rfc3339(res.starts_at, a),
+             time_format_rfc3339(res.ends_at, b));
+    srv_audit(r, "reservation.create", target, detail);
+    struct reservation fresh;
+    if (store_reservation_get(r->st, res.id, &fresh) == 0)
+        res = fresh;
+    srv_reply(r, 201, res_json(&res));
+}
+
+static void h_res_list(struct srv_req *r)
+{
+    static const char *const names[] = {"from", "to", "state", "user", "limit", NULL};
+    struct res_filter f = {.state = -1};
+    long long limit;
+    if (!srv_query_only(r, names) || !q_time(r, "from", false, 0, &f.from) ||
+        !q_time(r, "to", false, 0, &f.to) || !q_int(r, "limit", false, 500, 1, MAX_LIST, &limit))
+        return;
+    f.limit = (size_t)limit;
+    const char *state = srv_query(r, "state");
+    if (state && *state) {
+        enum res_state s;
+        if (res_state_parse(state, &s) < 0) {
+            srv_fail(r, ERR_INVALID, "state",
+                     "state must be APPROVED, ACTIVE, COMPLETED, CANCELED or FAILED");
+            return;
+        }
+        f.state = (int)s;
+    }
+    const char *user = srv_query(r, "user");
+    f.user_id = r->user.id;
+    if (is_admin(r)) {
+        f.user_id = 0;
+        if (user && *user) {
+            struct user u;
+            if (strlen(user) >= sizeof(u.username) || store_user_get_by_name(r->st, user, &u) < 0) {
+                srv_reply(r, 200, items(json_array()));
+                return;
+            }
+            f.user_id = u.id;
+        }
+    } else if (user && *user && strcmp(user, r->user.username)) {
+        srv_reply(r, 200, items(json_array()));
+        return;
+    }
+    struct reservation *list = NULL;
+    size_t n = 0;
+    if (store_reservation_list(r->st, &f, &list, &n) < 0) {
+        internal(r);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, res_json(&list[i]));
+    free(list);
+    srv_reply(r, 200, items(arr));
+}
+
+/* Loads reservation ids[0] if the caller may see it; fails r with 404 otherwise. */
+static bool load_visible(struct srv_req *r, struct reservation *res)
+{
+    if (store_reservation_get(r->st, r->ids[0], res) < 0 ||
+        (!is_admin(r) && res->user_id != r->user.id)) {
+        srv_fail(r, ERR_NOT_FOUND, NULL, "No such reservation.");
+        return false;
+    }
+    return true;
+}
+
+static void h_res_get(struct srv_req *r)
+{
+    struct reservation res;
+    if (load_visible(r, &res))
+        srv_reply(r, 200, res_json(&res));
+}
+
+static void reply_fresh(struct srv_req *r, int64_t id)
+{
+    struct reservation res;
+    if (store_reservation_get(r->st, id, &res) < 0)
+        internal(r);
+    else
+        srv_reply(r, 200, res_json(&res));
+}
+
+static void h_res_cancel(struct srv_req *r)
+{
+    struct reservation res;
+    struct error e = {0};
+    if (!load_visible(r, &res))
+        return;
+    if (res_state_terminal(res.state)) {
+        srv_fail(r, ERR_STATE, "state", "A %s reservation cannot be canceled.",
+                 res_state_name(res.state));
+        return;
+    }
+    int rc = store_reservation_transition(r->st, res.id, res.state, RS_CANCELED, r->now, &e);
+    if (rc == -ERR_STATE) {
+        srv_fail(r, ERR_STATE, "state", "The reservation changed state; reload it.");
+        return;
+    }
+    if (rc < 0) {
+        internal(r);
+        return;
+    }
+    char target[64];
+    res_target(target, sizeof(target), res.id);
+    srv_audit(r, "reservation.cancel", target, res_state_name(res.state));
+    reply_fresh(r, res.id);
+}
+
+static void set_end(struct srv_req *r, const struct reservation *res, int64_t new_end,
+                    const char *action)
+{
+    struct error e = {0};
+    struct pool p;
+    live_pool(r, &p);
+    int rc = store_reservation_set_end(r->st, &p, res->id, new_end, r->now, &e);
+    if (rc == -ERR_CONFLICT) {
+        srv_fail(r, ERR_CONFLICT, "ends_at", "%s",
+                 e.message[0] ? e.message : "The new window does not fit.");
+        return;
+    }
+    if (rc == -ERR_STATE) {
+        srv_fail(r, ERR_STATE, "state", "The reservation is no longer APPROVED or ACTIVE.");
+        return;
+    }
+    if (rc == -ERR_INVALID) {
+        srv_fail_err(r, &e);
+        return;
+    }
+    if (rc < 0) {
+        internal(r);
+        return;
+    }
+    char target[64], detail[64], t[RFC3339_LEN];
+    res_target(target, sizeof(target), res->id);
+    snprintf(detail, sizeof(detail), "ends_at=%s", time_format_rfc3339(new_end, t));
+    srv_audit(r, action, target, detail);
+    reply_fresh(r, res->id);
+}
+
+static void h_res_extend(struct srv_req *r)
+{
+    struct reservation res;
+    struct error e = {0};
+    int64_t end;
+    if (!load_visible(r, &res))
+        return;
+    if (resreq_decode_extend(r->body, r->body_len, r->cfg, &res, r->now, &end, &e) < 0) {
+        srv_fail_err(r, &e);
+        return;
+    }
+    if (!res_state_holds_capacity(res.state)) {
+        srv_fail(r, ERR_STATE, "state", "A %s reservation cannot be extended.",
+                 res_state_name(res.state));
+        return;
+    }
+    set_end(r, &res, end, "reservation.extend");
+}
+
+static void h_res_release(struct srv_req *r)
+{
+    struct reservation res;
+    if (!load_visible(r, &res))
+        return;
+    if (res.state != RS_ACTIVE) {
+        srv_fail(r, ERR_STATE, "state", "Only an ACTIVE reservation can be released (it is %s).",
+                 res_state_name(res.state));
+        return;
+    }
+    int64_t end = r->now > res.starts_at ? r->now : res.starts_at + 1;
+    if (end >= res.ends_at) {
+        reply_fresh(r, res.id);
+        return;
+    }
+    set_end(r, &res, end, "reservation.release");
+}
+
+static void h_calendar(struct srv_req *r)
+{
+    static const char *const names[] = {"from", "to", NULL};
+    int64_t from, to;
+    struct reservation *ex = NULL;
+    size_t n = 0;
+    if (!srv_query_only(r, names) || !q_range(r, &from, &to) || !list_holding(r, from, to, &ex, &n))
+        return;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        bool mine = ex[i].user_id == r->user.id;
+        json_t *o =
+            json_pack("{s:s,s:i,s:o,s:o,s:b,s:s}", "gpu_type", ex[i].gpu_type, "gpu_count",
+                      ex[i].gpu_count, "starts_at", jtime(ex[i].starts_at), "ends_at",
+                      jtime(ex[i].ends_at), "mine", mine, "state", res_state_name(ex[i].state));
+        if (mine || is_admin(r)) {
+            json_object_set_new(o, "id", json_integer(ex[i].id));
+            json_object_set_new(o, "user", json_string(ex[i].user));
+            json_object_set_new(o, "purpose", json_string(ex[i].purpose));
+        }
+        json_array_append_new(arr, o);
+    }
+    free(ex);
+    srv_reply(r, 200,
+              json_pack("{s:o,s:o,s:o}", "from", jtime(from), "to", jtime(to), "items", arr));
+}
+
+/* ---- admin views ---- */
+
+static void h_audit(struct srv_req *r)
+{
+    static const char *const names[] = {"limit", "before", NULL};
+    long long limit, before;
+    struct audit_entry *e = NULL;
+    size_t n = 0;
+    if (!srv_query_only(r, names) || !q_int(r, "limit", false, 100, 1, MAX_LIST, &limit) ||
+        !q_int(r, "before", false, 0, 0, INT64_MAX, &before))
+        return;
+    if (store_audit_list(r->st, (size_t)limit, before, &e, &n) < 0) {
+        internal(r);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr,
+                              json_pack("{s:I,s:o,s:s,s:s,s:s,s:s}", "id", (json_int_t)e[i].id,
+                                        "at", jtime(e[i].at), "actor", e[i].actor, "action",
+                                        e[i].action, "target", e[i].target, "detail", e[i].detail));
+    free(e);
+    srv_reply(r, 200, items(arr));
+}
+
+static void h_utilization(struct srv_req *r)
+{
+    static const char *const names[] = {"from", "to", NULL};
+    int64_t from, to;
+    struct reservation *all = NULL;
+    size_t n = 0, k = 0;
+    struct pool p;
+    if (!srv_query_only(r, names) || !q_range(r, &from, &to))
+        return;
+    struct res_filter f = {.from = from, .to = to, .state = -1};
+    if (store_reservation_list(r->st, &f, &all, &n) < 0) {
+        internal(r);
+        return;
+    }
+    /* Booked time: bookings that held or hold capacity (not canceled or failed ones). */
+    for (size_t i = 0; i < n; i++)
+        if (all[i].state == RS_APPROVED || all[i].state == RS_ACTIVE ||
+            all[i].state == RS_COMPLETED)
+            all[k++] = all[i];
+    live_pool(r, &p);
+    json_t *arr = json_array();
+    double hours = (double)(to - from) / 3600.0;
+    for (int i = 0; i < p.n; i++) {
+        double booked = cal_booked_unit_seconds(&p.res[i], all, k, from, to) / 3600.0;
+        double avail = (double)pool_bookable(&p.res[i]) * hours;
+        json_array_append_new(arr, json_pack("{s:s,s:f,s:f,s:f}", "resource", p.res[i].name,
+                                             "booked_unit_hours", booked, "available_unit_hours",
+                                             avail, "ratio", avail > 0 ? booked / avail : 0.0));
+    }
+    free(all);
+    srv_reply(r, 200,
+              json_pack("{s:o,s:o,s:o}", "from", jtime(from), "to", jtime(to), "resources", arr));
+}
+
+/* ---- the routing table ---- */
+
+const struct srv_route api_routes[] = {
+    {"GET", "/healthz", h_healthz, SRV_PUBLIC, false, "Liveness"},
+    {"GET", "/readyz", h_readyz, SRV_PUBLIC, true, "Readiness (database reachable)"},
+    {"GET", "/metrics", h_metrics, SRV_PUBLIC, true, "Prometheus metrics"},
+    {"GET", "/api/v1/openapi.json", h_openapi, SRV_PUBLIC, false, "This OpenAPI document"},
+    {"POST", "/api/v1/auth/login", h_login, SRV_PUBLIC, true, "Log in, get a token"},
+    {"GET", "/api/v1/me", h_me, SRV_USER, true, "The caller"},
+    {"POST", "/api/v1/tokens", h_token_create, SRV_USER, true, "Create an API token"},
+    {"GET", "/api/v1/tokens", h_token_list, SRV_USER, true, "List own API tokens"},
+    {"DELETE", "/api/v1/tokens/{id}", h_token_delete, SRV_USER, true, "Delete an own API token"},
+    {"POST", "/api/v1/users", h_user_create, SRV_ADMIN, true, "Create a user (admin)"},
+    {"GET", "/api/v1/users", h_user_list, SRV_ADMIN, true, "List users (admin)"},
+    {"PATCH", "/api/v1/users/{id}", h_user_update, SRV_ADMIN, true,
+     "Disable, change role or password (admin)"},
+    {"GET", "/api/v1/pool", h_pool, SRV_USER, true, "The GPU pool, nodes and drift"},
+    {"GET", "/api/v1/capacity", h_capacity, SRV_USER, true, "Free units per step"},
+    {"GET", "/api/v1/availability", h_availability, SRV_USER, true, "Earliest window that fits"},
+    {"POST", "/api/v1/reservations", h_res_create, SRV_USER, true, "Book GPU capacity"},
+    {"GET", "/api/v1/reservations", h_res_list, SRV_USER, true, "List reservations"},
+    {"GET", "/api/v1/reservations/{id}", h_res_get, SRV_USER, true, "One reservation"},
+    {"POST", "/api/v1/reservations/{id}/cancel", h_res_cancel, SRV_USER, true,
+     "Cancel a reservation"},
+    {"POST", "/api/v1/reservations/{id}/extend", h_res_extend, SRV_USER, true,
+     "Move the end of a reservation"},
+    {"POST", "/api/v1/reservations/{id}/release", h_res_release, SRV_USER, true,
+     "End an ACTIVE session now"},
+    {"GET", "/api/v1/calendar", h_calendar, SRV_USER, true, "Busy blocks"},
+    {"GET", "/api/v1/audit", h_audit, SRV_ADMIN, true, "Audit log (admin)"},
+    {"GET", "/api/v1/utilization", h_utilization, SRV_ADMIN, true, "Utilization (admin)"},
+};
+const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);

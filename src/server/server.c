@@ -1,0 +1,833 @@
+/* The HTTP server: MHD glue, routing, authentication, responses, logs, metrics (see
+ * server.h). */
+#include "server/server.h"
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "server/auth.h"
+#include "server/webroot.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SRV_THREADS 4
+#define SRV_MAX_TRUSTED 16
+#define SRV_MAX_SERIES 512
+#define SRV_N_BUCKETS 11
+
+static const double bucket_le[SRV_N_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                0.5,   1,    2.5,   5,    10};
+
+struct series {
+    const char *route; /* static string: a route pattern or a fixed label */
+    char method[8];
+    int status;
+    uint64_t count;
+};
+
+struct histogram {
+    const char *route;
+    uint64_t buckets[SRV_N_BUCKETS];
+    uint64_t count;
+    double sum;
+};
+
+struct srv {
+    const struct config *cfg;
+    struct pool pool;
+    struct MHD_Daemon *d;
+    int port;
+
+    pthread_mutex_t st_lock;
+    pthread_cond_t st_cond;
+    struct store *conns[SRV_THREADS];
+    bool busy[SRV_THREADS];
+
+    char trusted[SRV_MAX_TRUSTED][64];
+    int n_trusted;
+
+    struct auth_limiter *limiter;
+
+    pthread_mutex_t m_lock;
+    struct series series[SRV_MAX_SERIES];
+    size_t n_series;
+    struct histogram hist[128];
+    size_t n_hist;
+};
+
+/* Per-connection upload state. */
+struct conn_ctx {
+    char *body;
+    size_t len, cap;
+    bool too_large;
+    bool answered;
+    int64_t t0;
+};
+
+/* ---- responses ---- */
+
+static int status_of(int code)
+{
+    switch (code) {
+    case ERR_INVALID:
+        return 400;
+    case ERR_UNAUTH:
+        return 401;
+    case ERR_FORBIDDEN:
+        return 403;
+    case ERR_NOT_FOUND:
+        return 404;
+    case ERR_CONFLICT:
+    case ERR_STATE:
+    case ERR_EXISTS:
+        return 409;
+    case ERR_TOO_LARGE:
+        return 413;
+    case ERR_RATE:
+        return 429;
+    case ERR_UNAVAILABLE:
+        return 503;
+    default:
+        return 500;
+    }
+}
+
+void srv_reply(struct srv_req *r, int status, json_t *json)
+{
+    json_decref(r->json);
+    free(r->text);
+    r->text = NULL;
+    r->status = status;
+    r->json = json;
+}
+
+void srv_reply_text(struct srv_req *r, int status, const char *content_type, char *text)
+{
+    json_decref(r->json);
+    r->json = NULL;
+    free(r->text);
+    r->status = status;
+    r->text = text;
+    r->content_type = content_type;
+}
+
+static json_t *error_body(const char *code, const char *field, const char *message)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "code", json_string(code));
+    json_object_set_new(e, "message", json_string(message));
+    if (field && *field)
+        json_object_set_new(e, "field", json_string(field));
+    json_t *o = json_object();
+    json_object_set_new(o, "error", e);
+    return o;
+}
+
+static void fail_raw(struct srv_req *r, int status, const char *code, const char *field,
+                     const char *message)
+{
+    srv_reply(r, status, error_body(code, field, message));
+}
+
+void srv_fail(struct srv_req *r, int code, const char *field, const char *fmt, ...)
+{
+    struct error e;
+    va_list ap;
+    va_start(ap, fmt);
+    error_setv(&e, code, field, fmt, ap);
+    va_end(ap);
+    srv_fail_err(r, &e);
+}
+
+void srv_fail_err(struct srv_req *r, const struct error *e)
+{
+    int status = status_of(e->code);
+    if (status >= 500)
+        fail_raw(r, status, status == 503 ? "unavailable" : "internal", NULL,
+                 status == 503 ? "A dependency is unavailable; try again." : "Internal error.");
+    else
+        fail_raw(r, status, error_code_name(e->code), e->field, e->message);
+}
+
+/* ---- query ---- */
+
+const char *srv_query(struct srv_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct query_check {
+    const char *const *names;
+    const char *bad;
+};
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    struct query_check *q = cls;
+    for (const char *const *n = q->names; *n; n++)
+        if (!strcmp(*n, key))
+            return MHD_YES;
+    q->bad = key;
+    return MHD_NO;
+}
+
+bool srv_query_only(struct srv_req *r, const char *const *names)
+{
+    struct query_check q = {names, NULL};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &q);
+    if (!q.bad)
+        return true;
+    char name[64];
+    size_t k = 0;
+    for (const char *c = q.bad; *c && k < sizeof(name) - 1; c++)
+        name[k++] = (*c > 0x20 && *c < 0x7f) ? *c : '?';
+    name[k] = 0;
+    srv_fail(r, ERR_INVALID, name, "unknown query parameter \"%s\"", name);
+    return false;
+}
+
+struct auth_limiter *srv_limiter(struct srv *s)
+{
+    return s->limiter;
+}
+
+void srv_audit(struct srv_req *r, const char *action, const char *target, const char *detail)
+{
+    struct audit_entry e;
+    memset(&e, 0, sizeof(e));
+    e.at = r->now;
+    snprintf(e.actor, sizeof(e.actor), "%s", r->user.username[0] ? r->user.username : "anonymous");
+    snprintf(e.action, sizeof(e.action), "%s", action);
+    snprintf(e.target, sizeof(e.target), "%s", target);
+    snprintf(e.detail, sizeof(e.detail), "%s", detail ? detail : "");
+    if (store_audit_add(r->st, &e) < 0)
+        log_error("audit write failed", "action=%s target=%s", action, target);
+    (void)store_notify(r->st);
+}
+
+/* ---- store pool ---- */
+
+static int borrow_store(struct srv *s, struct store **ret)
+{
+    pthread_mutex_lock(&s->st_lock);
+    for (;;) {
+        for (int i = 0; i < SRV_THREADS; i++)
+            if (!s->busy[i]) {
+                s->busy[i] = true;
+                *ret = s->conns[i];
+                pthread_mutex_unlock(&s->st_lock);
+                return i;
+            }
+        pthread_cond_wait(&s->st_cond, &s->st_lock);
+    }
+}
+
+static void return_store(struct srv *s, int i)
+{
+    pthread_mutex_lock(&s->st_lock);
+    s->busy[i] = false;
+    pthread_cond_signal(&s->st_cond);
+    pthread_mutex_unlock(&s->st_lock);
+}
+
+/* ---- metrics ---- */
+
+static void count_request(struct srv *s, const char *route, const char *method, int status,
+                          double seconds)
+{
+    pthread_mutex_lock(&s->m_lock);
+    size_t i;
+    for (i = 0; i < s->n_series; i++)
+        if (s->series[i].route == route && s->series[i].status == status &&
+            !strcmp(s->series[i].method, method))
+            break;
+    if (i == s->n_series && s->n_series < SRV_MAX_SERIES) {
+        s->series[i].route = route;
+        snprintf(s->series[i].method, sizeof(s->series[i].method), "%s", method);
+        s->series[i].status = status;
+        s->series[i].count = 0;
+        s->n_series++;
+    }
+    if (i < s->n_series)
+        s->series[i].count++;
+    for (i = 0; i < s->n_hist; i++)
+        if (s->hist[i].route == route)
+            break;
+    if (i == s->n_hist && s->n_hist < sizeof(s->hist) / sizeof(s->hist[0])) {
+        memset(&s->hist[i], 0, sizeof(s->hist[i]));
+        s->hist[i].route = route;
+        s->n_hist++;
+    }
+    if (i < s->n_hist) {
+        for (int b = 0; b < SRV_N_BUCKETS; b++)
+            if (seconds <= bucket_le[b])
+                s->hist[i].buckets[b]++;
+        s->hist[i].count++;
+        s->hist[i].sum += seconds;
+    }
+    pthread_mutex_unlock(&s->m_lock);
+}
+
+/* Appends printf output to a growing buffer; on allocation failure the buffer is dropped. */
+static void buf_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void buf_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    va_list ap;
+    if (!*buf)
+        return;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if (*len + (size_t)n < *cap) {
+            *len += (size_t)n;
+            return;
+        }
+        char *nb = realloc(*buf, *cap * 2 + (size_t)n);
+        if (!nb) {
+            free(*buf);
+            *buf = NULL;
+            return;
+        }
+        *buf = nb;
+        *cap = *cap * 2 + (size_t)n;
+    }
+}
+
+char *srv_metrics_text(struct srv_req *r)
+{
+    struct srv *s = r->srv;
+    size_t len = 0, cap = 8192;
+    char *b = malloc(cap);
+    if (!b)
+        return NULL;
+    b[0] = 0;
+    pthread_mutex_lock(&s->m_lock);
+    buf_printf(&b, &len, &cap,
+               "# HELP http_requests_total HTTP requests by route, method and status.\n"
+               "# TYPE http_requests_total counter\n");
+    for (size_t i = 0; i < s->n_series; i++)
+        buf_printf(&b, &len, &cap,
+                   "http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} %" PRIu64 "\n",
+                   s->series[i].route, s->series[i].method, s->series[i].status,
+                   s->series[i].count);
+    buf_printf(&b, &len, &cap,
+               "# HELP http_request_duration_seconds Request latency by route.\n"
+               "# TYPE http_request_duration_seconds histogram\n");
+    for (size_t i = 0; i < s->n_hist; i++) {
+        const struct histogram *h = &s->hist[i];
+        for (int k = 0; k < SRV_N_BUCKETS; k++)
+            buf_printf(&b, &len, &cap,
+                       "http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %" PRIu64 "\n",
+                       h->route, bucket_le[k], h->buckets[k]);
+        buf_printf(&b, &len, &cap,
+                   "http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %" PRIu64
+                   "\nhttp_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+                   "http_request_duration_seconds_count{route=\"%s\"} %" PRIu64 "\n",
+                   h->route, h->count, h->route, h->sum, h->route, h->count);
+    }
+    pthread_mutex_unlock(&s->m_lock);
+    buf_printf(&b, &len, &cap,
+               "# HELP gpuaas_bookings Bookings by state.\n# TYPE gpuaas_bookings gauge\n");
+    for (int st = 0; st < RS__COUNT; st++) {
+        struct res_filter f = {.state = st};
+        struct reservation *items = NULL;
+        size_t n = 0;
+        if (r->st && store_reservation_list(r->st, &f, &items, &n) == 0)
+            buf_printf(&b, &len, &cap, "gpuaas_bookings{state=\"%s\"} %zu\n",
+                       res_state_name((enum res_state)st), n);
+        free(items);
+    }
+    return b;
+}
+
+/* ---- authentication ---- */
+
+static bool trusted_source(const struct srv *s, const char *client)
+{
+    for (int i = 0; i < s->n_trusted; i++)
+        if (!strcmp(s->trusted[i], client))
+            return true;
+    return false;
+}
+
+/* Resolves the caller into r->user. 0 or -ERR_UNAUTH. */
+static int authenticate(struct srv_req *r)
+{
+    struct srv *s = r->srv;
+    const char *hdr = s->cfg->server.trusted_header;
+    if (hdr && *hdr && trusted_source(s, r->client)) {
+        const char *name = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, hdr);
+        if (name && *name) {
+            if (strlen(name) >= sizeof(r->user.username) ||
+                store_user_get_by_name(r->st, name, &r->user) < 0 || r->user.disabled)
+                return -ERR_UNAUTH;
+            return 0;
+        }
+    }
+    const char *a = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    if (!a || strncasecmp(a, "Bearer ", 7) != 0)
+        return -ERR_UNAUTH;
+    const char *tok = a + 7;
+    while (*tok == ' ')
+        tok++;
+    int64_t id;
+    uint8_t hash[AUTH_HASH_LEN];
+    struct token t;
+    if (auth_parse_token(tok, &id, hash) < 0 || store_token_get(r->st, id, &t) < 0 ||
+        !auth_hash_equal(hash, t.hash) || t.expires_at <= r->now ||
+        store_user_get(r->st, t.user_id, &r->user) < 0 || r->user.disabled) {
+        memset(&r->user, 0, sizeof(r->user));
+        return -ERR_UNAUTH;
+    }
+    return 0;
+}
+
+/* ---- routing ---- */
+
+/* Matches path against pattern; {id} segments must be positive decimal integers. */
+static bool match(const char *pattern, const char *path, int64_t *ids, int *n_ids)
+{
+    const char *p = pattern, *u = path;
+    int n = 0;
+    while (*p && *u) {
+        if (!strncmp(p, "{id}", 4)) {
+            int64_t v = 0;
+            int digits = 0;
+            while (*u >= '0' && *u <= '9' && digits < 18) {
+                v = v * 10 + (*u - '0');
+                u++;
+                digits++;
+            }
+            if (digits == 0 || v <= 0 || n >= SRV_MAX_IDS || (*u && *u != '/'))
+                return false;
+            ids[n++] = v;
+            p += 4;
+            continue;
+        }
+        if (*p != *u)
+            return false;
+        p++;
+        u++;
+    }
+    *n_ids = n;
+    return !*p && !*u;
+}
+
+static bool has_json_type(struct MHD_Connection *c)
+{
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    if (!ct)
+        return false;
+    size_t n = strlen("application/json");
+    return !strncasecmp(ct, "application/json", n) && (ct[n] == 0 || ct[n] == ';' || ct[n] == ' ');
+}
+
+static void add_common_headers(struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'self'; script-src 'self'; style-src 'self'; "
+                            "img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; "
+                            "base-uri 'self'; form-action 'self'");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+}
+
+static enum MHD_Result send_req(struct srv_req *r, const char *allow)
+{
+    char *payload = NULL;
+    size_t len = 0;
+    const char *type = "application/json";
+    if (r->json) {
+        payload = json_dumps(r->json, JSON_COMPACT);
+        if (!payload) {
+            r->status = 500;
+            payload = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"Internal error.\"}}");
+        }
+        len = payload ? strlen(payload) : 0;
+    } else if (r->text) {
+        payload = r->text;
+        r->text = NULL;
+        len = strlen(payload);
+        type = r->content_type;
+    }
+    struct MHD_Response *resp =
+        payload ? MHD_create_response_from_buffer(len, payload, MHD_RESPMEM_MUST_FREE)
+                : MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", type);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    add_common_headers(resp);
+    if (allow)
+        MHD_add_response_header(resp, "Allow", allow);
+    if (r->retry_after > 0) {
+        char ra[32];
+        snprintf(ra, sizeof(ra), "%ld", r->retry_after);
+        MHD_add_response_header(resp, "Retry-After", ra);
+    }
+    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+static enum MHD_Result send_static(struct srv_req *r)
+{
+    struct web_file f;
+    struct MHD_Response *resp;
+    const char *root = r->cfg->server.web_root;
+    char index[4096];
+    bool have_index = false;
+    if (root && *root) {
+        snprintf(index, sizeof(index), "%s/index.html", root);
+        have_index = access(index, R_OK) == 0;
+    }
+    if (!have_index) {
+        if (strcmp(r->path, "/") && strcmp(r->path, "/index.html")) {
+            r->status = 404;
+            srv_reply(r, 404, error_body("not_found", NULL, "No such page."));
+            return send_req(r, NULL);
+        }
+        resp = MHD_create_response_from_buffer(
+            strlen(web_placeholder_html), (char *)web_placeholder_html, MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+            return MHD_NO;
+        MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+        MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    } else {
+        if (web_open(root, r->path, &f) < 0) {
+            srv_reply(r, 404, error_body("not_found", NULL, "No such file."));
+            return send_req(r, NULL);
+        }
+        resp = MHD_create_response_from_fd64(f.size, f.fd);
+        if (!resp) {
+            close(f.fd);
+            return MHD_NO;
+        }
+        MHD_add_response_header(resp, "Content-Type", f.content_type);
+        MHD_add_response_header(resp, "Cache-Control", f.cache_control);
+    }
+    add_common_headers(resp);
+    r->status = 200;
+    enum MHD_Result ok = MHD_queue_response(r->conn, 200, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+static void client_address(struct MHD_Connection *c, char *out, size_t outsz)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, outsz, "unknown");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)outsz);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)outsz);
+}
+
+/* Routes one complete request and queues its response. */
+static enum MHD_Result dispatch(struct srv *s, struct MHD_Connection *c, struct conn_ctx *x,
+                                const char *url, const char *method)
+{
+    struct srv_req r;
+    memset(&r, 0, sizeof(r));
+    r.srv = s;
+    r.cfg = s->cfg;
+    r.pool = &s->pool;
+    r.method = method;
+    r.path = url;
+    r.body = x->body;
+    r.body_len = x->len;
+    r.conn = c;
+    r.now = time_now();
+    r.status = 500;
+    client_address(c, r.client, sizeof(r.client));
+
+    const char *route = "unmatched";
+    char allow[128] = "";
+    const struct srv_route *hit = NULL;
+    int slot = -1;
+    enum MHD_Result ok;
+    bool is_head = !strcmp(method, "HEAD");
+
+    for (size_t i = 0; i < api_n_routes; i++) {
+        int n_ids = 0;
+        int64_t ids[SRV_MAX_IDS];
+        if (!match(api_routes[i].pattern, url, ids, &n_ids))
+            continue;
+        route = api_routes[i].pattern;
+        if (!strcmp(api_routes[i].method, method) ||
+            (is_head && !strcmp(api_routes[i].method, "GET"))) {
+            hit = &api_routes[i];
+            memcpy(r.ids, ids, sizeof(ids));
+            break;
+        }
+        if (strlen(allow) + strlen(api_routes[i].method) + 3 < sizeof(allow)) {
+            if (allow[0])
+                strcat(allow, ", ");
+            strcat(allow, api_routes[i].method);
+        }
+    }
+
+    if (x->too_large) {
+        srv_fail(&r, ERR_TOO_LARGE, NULL, "The request body exceeds %ld bytes.",
+                 s->cfg->server.body_limit_bytes);
+    } else if (!hit && allow[0]) {
+        fail_raw(&r, 405, "method_not_allowed", NULL, "This method is not allowed here.");
+    } else if (!hit && !strncmp(url, "/api/", 5)) {
+        srv_fail(&r, ERR_NOT_FOUND, NULL, "No such endpoint.");
+    } else if (!hit) {
+        route = "static";
+        if (strcmp(method, "GET") && !is_head) {
+            snprintf(allow, sizeof(allow), "GET, HEAD");
+            fail_raw(&r, 405, "method_not_allowed", NULL, "This method is not allowed here.");
+        } else {
+            ok = send_static(&r);
+            goto done;
+        }
+    } else if (x->len > 0 && !has_json_type(c)) {
+        fail_raw(&r, 415, "unsupported_media_type", NULL,
+                 "The request body must be application/json.");
+    } else {
+        if (hit->store)
+            slot = borrow_store(s, &r.st);
+        int rc = 0;
+        if (hit->auth != SRV_PUBLIC) {
+            rc = authenticate(&r);
+            if (rc < 0)
+                srv_fail(&r, ERR_UNAUTH, NULL, "Missing, invalid or expired credentials.");
+            else if (hit->auth == SRV_ADMIN && strcmp(r.user.role, "admin")) {
+                rc = -ERR_FORBIDDEN;
+                srv_fail(&r, ERR_FORBIDDEN, NULL, "This needs the admin role.");
+            }
+        }
+        if (rc == 0)
+            hit->handler(&r);
+        if (slot >= 0)
+            return_store(s, slot);
+    }
+    ok = send_req(&r, r.status == 405 ? allow : NULL);
+done:;
+    double secs = (double)(time_mono_ms() - x->t0) / 1000.0;
+    count_request(s, route, method, r.status, secs);
+    log_info("request", "method=%s route=%s status=%d ms=%.1f user=%s client=%s", method, route,
+             r.status, secs * 1000.0, r.user.username[0] ? r.user.username : "-", r.client);
+    json_decref(r.json);
+    free(r.text);
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
+{
+    struct srv *s = cls;
+    struct conn_ctx *x = *con_cls;
+    size_t limit = (size_t)s->cfg->server.body_limit_bytes;
+
+    if (!x) {
+        x = calloc(1, sizeof(*x));
+        if (!x)
+            return MHD_NO;
+        x->t0 = time_mono_ms();
+        *con_cls = x;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > limit) {
+            x->too_large = true;
+            x->answered = true;
+            return dispatch(s, c, x, url, method); /* answer before reading the body */
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!x->too_large && !x->answered) {
+            if (x->len + *upload_size > limit) {
+                x->too_large = true;
+                free(x->body);
+                x->body = NULL;
+                x->len = x->cap = 0;
+            } else {
+                if (x->len + *upload_size > x->cap) {
+                    size_t ncap = x->cap ? x->cap * 2 : 4096;
+                    while (ncap < x->len + *upload_size)
+                        ncap *= 2;
+                    if (ncap > limit)
+                        ncap = limit;
+                    char *nb = realloc(x->body, ncap);
+                    if (!nb)
+                        return MHD_NO;
+                    x->body = nb;
+                    x->cap = ncap;
+                }
+                memcpy(x->body + x->len, upload_data, *upload_size);
+                x->len += *upload_size;
+            }
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (x->answered)
+        return MHD_YES;
+    x->answered = true;
+    return dispatch(s, c, x, url, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct conn_ctx *x = *con_cls;
+    if (x) {
+        free(x->body);
+        free(x);
+        *con_cls = NULL;
+    }
+}
+
+/* ---- lifecycle ---- */
+
+static int parse_listen(const char *listen, struct sockaddr_in *sa, struct error *err)
+{
+    char host[64];
+    const char *colon = listen ? strrchr(listen, ':') : NULL;
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    if (!colon || (size_t)(colon - listen) >= sizeof(host))
+        return error_set(err, ERR_INVALID, "server.listen", "listen must be ADDR:PORT, got \"%s\"",
+                         listen ? listen : "");
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535 || colon[1] == 0)
+        return error_set(err, ERR_INVALID, "server.listen", "bad port in \"%s\"", listen);
+    sa->sin_port = htons((uint16_t)port);
+    if (!*host || !strcmp(host, "*"))
+        sa->sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (!strcmp(host, "localhost"))
+        sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+        return error_set(err, ERR_INVALID, "server.listen", "bad IPv4 address in \"%s\"", listen);
+    return 0;
+}
+
+static void parse_trusted(struct srv *s, const char *list)
+{
+    const char *p = list ? list : "";
+    while (*p && s->n_trusted < SRV_MAX_TRUSTED) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ", ");
+        if (n > 0 && n < sizeof(s->trusted[0])) {
+            memcpy(s->trusted[s->n_trusted], p, n);
+            s->trusted[s->n_trusted][n] = 0;
+            s->n_trusted++;
+        }
+        p += n;
+    }
+}
+
+static void free_srv(struct srv *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < SRV_THREADS; i++)
+        store_close(s->conns[i]);
+    if (s->limiter) {
+        auth_limiter_destroy(s->limiter);
+        free(s->limiter);
+    }
+    pthread_mutex_destroy(&s->st_lock);
+    pthread_cond_destroy(&s->st_cond);
+    pthread_mutex_destroy(&s->m_lock);
+    free(s);
+}
+
+int srv_start(const struct config *cfg, const struct pool *pool, struct srv **ret,
+              struct error *err)
+{
+    struct sockaddr_in sa;
+    int rc = parse_listen(cfg->server.listen, &sa, err);
+    if (rc < 0)
+        return rc;
+    struct srv *s = calloc(1, sizeof(*s));
+    if (!s)
+        return error_set(err, ERR_NOMEM, NULL, "out of memory");
+    s->cfg = cfg;
+    s->pool = *pool;
+    pthread_mutex_init(&s->st_lock, NULL);
+    pthread_cond_init(&s->st_cond, NULL);
+    pthread_mutex_init(&s->m_lock, NULL);
+    parse_trusted(s, cfg->server.trusted_sources);
+    s->limiter = malloc(sizeof(*s->limiter));
+    if (!s->limiter) {
+        rc = error_set(err, ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    auth_limiter_init(s->limiter, cfg->auth.login_max_failures, cfg->auth.login_window_seconds);
+    for (int i = 0; i < SRV_THREADS; i++) {
+        rc = store_open(cfg->database.url, &s->conns[i], err);
+        if (rc < 0)
+            goto out;
+    }
+    s->d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+                            ntohs(sa.sin_port), NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+                            (unsigned)SRV_THREADS, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)cfg->server.request_timeout_seconds,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->server.max_connections,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    if (!s->d) {
+        rc = error_set(err, ERR_IO, "server.listen", "cannot listen on %s", cfg->server.listen);
+        goto out;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : ntohs(sa.sin_port);
+    *ret = s;
+    return 0;
+out:
+    free_srv(s);
+    return rc;
+}
+
+int srv_port(const struct srv *s)
+{
+    return s->port;
+}
+
+void srv_stop(struct srv *s, int drain_ms)
+{
+    if (!s)
+        return;
+    MHD_socket fd = MHD_quiesce_daemon(s->d);
+    int64_t deadline = time_mono_ms() + drain_ms;
+    while (time_mono_ms() < deadline) {
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!di || di->num_connections == 0)
+            break;
+        usleep(20 * 1000);
+    }
+    MHD_stop_daemon(s->d);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    free_srv(s);
+}

@@ -1,0 +1,879 @@
+/* The store: URL dispatch, migrations, and every query, written once for both backends.
+ * DESIGN: the backends (store_sqlite.c, store_pg.c) only run parameterized statements and
+ * open serialized write transactions; admission reads the overlapping bookings inside
+ * such a transaction and decides with the pure calendar (core/calendar.c). */
+#include "store/store_impl.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HORIZON_S (365LL * 86400)
+#define MAX_LIST 1000000
+
+void qres_free(struct qres *q)
+{
+    if (!q)
+        return;
+    for (size_t i = 0; i < q->nrows * q->ncols; i++)
+        free(q->cells[i]);
+    free(q->cells);
+    memset(q, 0, sizeof *q);
+}
+
+const char *qres_get(const struct qres *q, size_t r, size_t c)
+{
+    if (r >= q->nrows || c >= q->ncols)
+        return NULL;
+    return q->cells[r * q->ncols + c];
+}
+
+/* Strict integer cell; -ERR_INTERNAL on NULL or junk. */
+static int cell_i64(const struct qres *q, size_t r, size_t c, int64_t *ret)
+{
+    const char *v = qres_get(q, r, c);
+    if (!v || !*v)
+        return -ERR_INTERNAL;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (*end)
+        return -ERR_INTERNAL;
+    *ret = x;
+    return 0;
+}
+
+static int cell_int(const struct qres *q, size_t r, size_t c, int *ret)
+{
+    int64_t x;
+    if (cell_i64(q, r, c, &x) < 0 || x < INT32_MIN || x > INT32_MAX)
+        return -ERR_INTERNAL;
+    *ret = (int)x;
+    return 0;
+}
+
+/* Copies a text cell into dst (size n); a NULL or too long value is -ERR_INTERNAL. */
+static int cell_str(const struct qres *q, size_t r, size_t c, char *dst, size_t n)
+{
+    const char *v = qres_get(q, r, c);
+    if (!v || strlen(v) >= n)
+        return -ERR_INTERNAL;
+    memcpy(dst, v, strlen(v) + 1);
+    return 0;
+}
+
+static int exec(struct store *st, const char *sql, const struct qparam *p, int n, struct qres *out,
+                struct error *err)
+{
+    return st->ops->exec(st, sql, p, n, out, err);
+}
+
+/* ---- open, migrations ---- */
+
+static int migrate(struct store *st, struct error *err)
+{
+    static const char *const lock[] = {"migrations"};
+    struct qres q = {0};
+    int rc = st->ops->begin(st, lock, 1, err);
+    if (rc < 0)
+        return rc;
+    rc = exec(st,
+              "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+              "applied_at BIGINT NOT NULL)",
+              NULL, 0, NULL, err);
+    if (rc < 0)
+        goto out;
+    rc = exec(st, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0, &q, err);
+    if (rc < 0)
+        goto out;
+    int cur;
+    if ((rc = cell_int(&q, 0, 0, &cur)) < 0)
+        goto out;
+    int last = cur;
+    for (size_t i = 0; i < st->ops->n_migrations; i++) {
+        const struct migration *m = &st->ops->migrations[i];
+        if (m->version <= cur)
+            continue;
+        if ((rc = exec(st, m->sql, NULL, 0, NULL, err)) < 0)
+            goto out;
+        bool last_of_version =
+            i + 1 == st->ops->n_migrations || st->ops->migrations[i + 1].version != m->version;
+        if (last_of_version) {
+            struct qparam p[] = {QI(m->version), QI(0)};
+            rc = exec(st, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", p,
+                      2, NULL, err);
+            if (rc < 0)
+                goto out;
+            last = m->version;
+        }
+    }
+    (void)last;
+    rc = st->ops->commit(st, err);
+out:
+    qres_free(&q);
+    if (rc < 0)
+        st->ops->rollback(st);
+    return rc;
+}
+
+int store_open(const char *url, struct store **ret, struct error *err)
+{
+    struct store *st = NULL;
+    int rc;
+    if (!url)
+        return error_set(err, ERR_INVALID, "database", "no database URL");
+    if (!strncmp(url, "sqlite://", 9))
+        rc = store_sqlite_open(url + 9, &st, err);
+    else if (!strncmp(url, "sqlite:", 7))
+        rc = store_sqlite_open(url + 7, &st, err);
+    else if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13))
+        rc = store_pg_open(url, &st, err);
+    else
+        return error_set(err, ERR_INVALID, "database",
+                         "database URL must start with sqlite:// or postgres://");
+    if (rc < 0)
+        return rc;
+    if ((rc = migrate(st, err)) < 0) {
+        store_close(st);
+        return rc;
+    }
+    *ret = st;
+    return 0;
+}
+
+void store_close(struct store *st)
+{
+    if (st)
+        st->ops->close(st);
+}
+
+const char *store_backend(const struct store *st)
+{
+    return st->ops->name;
+}
+
+int store_ping(struct store *st)
+{
+    return exec(st, "SELECT 1", NULL, 0, NULL, NULL);
+}
+
+int store_schema_version(struct store *st, int *ret)
+{
+    struct qres q;
+    int rc = exec(st, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0, &q, NULL);
+    if (rc < 0)
+        return rc;
+    rc = cell_int(&q, 0, 0, ret);
+    qres_free(&q);
+    return rc;
+}
+
+/* ---- users ---- */
+
+#define USER_COLS "id, username, role, disabled, password_hash, created_at"
+
+static int row_user(const struct qres *q, size_t r, struct user *u)
+{
+    int disabled;
+    memset(u, 0, sizeof *u);
+    if (cell_i64(q, r, 0, &u->id) < 0 || cell_str(q, r, 1, u->username, sizeof u->username) < 0 ||
+        cell_str(q, r, 2, u->role, sizeof u->role) < 0 || cell_int(q, r, 3, &disabled) < 0 ||
+        cell_str(q, r, 4, u->password_hash, sizeof u->password_hash) < 0 ||
+        cell_i64(q, r, 5, &u->created_at) < 0)
+        return -ERR_INTERNAL;
+    if (strcmp(u->role, "user") && strcmp(u->role, "admin"))
+        return -ERR_INTERNAL;
+    u->disabled = disabled != 0;
+    return 0;
+}
+
+static bool valid_role(const char *r)
+{
+    return r && (!strcmp(r, "user") || !strcmp(r, "admin"));
+}
+
+int store_user_create(struct store *st, const struct user *u, int64_t *ret_id, struct error *err)
+{
+    if (!u->username[0])
+        return error_set(err, ERR_INVALID, "username", "username is empty");
+    if (!valid_role(u->role))
+        return error_set(err, ERR_INVALID, "role", "role must be user or admin");
+    struct qparam p[] = {QS(u->username), QS(u->role), QI(u->disabled), QS(u->password_hash),
+                         QI(u->created_at)};
+    struct qres q;
+    int rc = exec(st,
+                  "INSERT INTO users (username, role, disabled, password_hash, created_at) "
+                  "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                  p, 5, &q, err);
+    if (rc == -ERR_EXISTS)
+        return error_set(err, ERR_EXISTS, "username", "user %s already exists", u->username);
+    if (rc < 0)
+        return rc;
+    int64_t id;
+    rc = cell_i64(&q, 0, 0, &id);
+    qres_free(&q);
+    if (rc == 0 && ret_id)
+        *ret_id = id;
+    return rc;
+}
+
+static int user_get(struct store *st, const char *sql, struct qparam p, struct user *ret)
+{
+    struct qres q;
+    int rc = exec(st, sql, &p, 1, &q, NULL);
+    if (rc < 0)
+        return rc;
+    rc = q.nrows ? row_user(&q, 0, ret) : -ERR_NOT_FOUND;
+    qres_free(&q);
+    return rc;
+}
+
+int store_user_get(struct store *st, int64_t id, struct user *ret)
+{
+    return user_get(st, "SELECT " USER_COLS " FROM users WHERE id = $1", QI(id), ret);
+}
+
+int store_user_get_by_name(struct store *st, const char *username, struct user *ret)
+{
+    return user_get(st, "SELECT " USER_COLS " FROM users WHERE username = $1", QS(username), ret);
+}
+
+int store_user_list(struct store *st, struct user **ret, size_t *ret_n)
+{
+    struct qres q;
+    int rc = exec(st, "SELECT " USER_COLS " FROM users ORDER BY id", NULL, 0, &q, NULL);
+    if (rc < 0)
+        return rc;
+    struct user *v = calloc(q.nrows ? q.nrows : 1, sizeof *v);
+    if (!v) {
+        rc = -ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < q.nrows; i++)
+        if ((rc = row_user(&q, i, &v[i])) < 0) {
+            free(v);
+            goto out;
+        }
+    *ret = v;
+    *ret_n = q.nrows;
+out:
+    qres_free(&q);
+    return rc;
+}
+
+int store_user_update(struct store *st, int64_t id, const bool *disabled, const char *role,
+                      const char *password_hash, struct error *err)
+{
+    if (role && !valid_role(role))
+        return error_set(err, ERR_INVALID, "role", "role must be user or admin");
+    struct qparam p[] = {QI(id), QI(disabled ? *disabled : 0), QS(role), QS(password_hash)};
+    p[1].is_null = !disabled;
+    p[2].is_null = !role;
+    p[3].is_null = !password_hash;
+    struct qres q;
+    int rc = exec(st,
+                  "UPDATE users SET disabled = COALESCE($2, disabled), role = COALESCE($3, role), "
+                  "password_hash = COALESCE($4, password_hash) WHERE id = $1 RETURNING id",
+                  p, 4, &q, err);
+    if (rc < 0)
+        return rc;
+    rc = q.nrows ? 0 : error_set(err, ERR_NOT_FOUND, "id", "no user %" PRId64, id);
+    qres_free(&q);
+    return rc;
+}
+
+int store_user_count(struct store *st, int64_t *ret)
+{
+    struct qres q;
+    int rc = exec(st, "SELECT COUNT(*) FROM users", NULL, 0, &q, NULL);
+    if (rc < 0)
+        return rc;
+    rc = cell_i64(&q, 0, 0, ret);
+    qres_free(&q);
+    return rc;
+}
+
+/* ---- tokens ---- */
+
+#define TOKEN_COLS "id, user_id, name, hash, created_at, expires_at"
+
+static void hex_encode(const uint8_t *b, size_t n, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[b[i] >> 4];
+        out[2 * i + 1] = d[b[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+static int hex_val(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static int row_token(const struct qres *q, size_t r, struct token *t)
+{
+    memset(t, 0, sizeof *t);
+    const char *h = qres_get(q, r, 3);
+    if (cell_i64(q, r, 0, &t->id) < 0 || cell_i64(q, r, 1, &t->user_id) < 0 ||
+        cell_str(q, r, 2, t->name, sizeof t->name) < 0 || cell_i64(q, r, 4, &t->created_at) < 0 ||
+        cell_i64(q, r, 5, &t->expires_at) < 0 || !h || strlen(h) != 64)
+        return -ERR_INTERNAL;
+    for (int i = 0; i < 32; i++) {
+        int a = hex_val(h[2 * i]), b = hex_val(h[2 * i + 1]);
+        if (a < 0 || b < 0)
+            return -ERR_INTERNAL;
+        t->hash[i] = (uint8_t)(a << 4 | b);
+    }
+    return 0;
+}
+
+int store_token_create(struct store *st, const struct token *t, int64_t *ret_id, struct error *err)
+{
+    char hex[65];
+    hex_encode(t->hash, 32, hex);
+    struct qparam p[] = {QI(t->user_id), QS(t->name), QS(hex), QI(t->created_at),
+                         QI(t->expires_at)};
+    struct qres q;
+    int rc = exec(st,
+                  "INSERT INTO tokens (user_id, name, hash, created_at, expires_at) VALUES ($1, "
+                  "$2, $3, $4, $5) RETURNING id",
+                  p, 5, &q, err);
+    if (rc < 0)
+        return rc;
+    int64_t id;
+    rc = cell_i64(&q, 0, 0, &id);
+    qres_free(&q);
+    if (rc == 0 && ret_id)
+        *ret_id = id;
+    return rc;
+}
+
+int store_token_get(struct store *st, int64_t id, struct token *ret)
+{
+    struct qparam p = QI(id);
+    struct qres q;
+    int rc = exec(st, "SELECT " TOKEN_COLS " FROM tokens WHERE id = $1", &p, 1, &q, NULL);
+    if (rc < 0)
+        return rc;
+    rc = q.nrows ? row_token(&q, 0, ret) : -ERR_NOT_FOUND;
+    qres_free(&q);
+    return rc;
+}
+
+int store_token_list(struct store *st, int64_t user_id, struct token **ret, size_t *ret_n)
+{
+    struct qparam p = QI(user_id);
+    struct qres q;
+    int rc = exec(st, "SELECT " TOKEN_COLS " FROM tokens WHERE user_id = $1 ORDER BY id", &p, 1, &q,
+                  NULL);
+    if (rc < 0)
+        return rc;
+    struct token *v = calloc(q.nrows ? q.nrows : 1, sizeof *v);
+    if (!v) {
+        rc = -ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < q.nrows; i++)
+        if ((rc = row_token(&q, i, &v[i])) < 0) {
+            free(v);
+            goto out;
+        }
+    *ret = v;
+    *ret_n = q.nrows;
+out:
+    qres_free(&q);
+    return rc;
+}
+
+int store_token_delete(struct store *st, int64_t user_id, int64_t id)
+{
+    struct qparam p[] = {QI(id), QI(user_id)};
+    struct qres q;
+    int rc =
+        exec(st, "DELETE FROM tokens WHERE id = $1 AND user_id = $2 RETURNING id", p, 2, &q, NULL);
+    if (rc < 0)
+        return rc;
+    rc = q.nrows ? 0 : -ERR_NOT_FOUND;
+    qres_free(&q);
+    return rc;
+}
+
+int store_token_delete_expired(struct store *st, int64_t now, int64_t *ret_n)
+{
+    struct qparam p = QI(now);
+    struct qres q;
+    int rc = exec(st, "DELETE FROM tokens WHERE expires_at <= $1 RETURNING id", &p, 1, &q, NULL);
+    if (rc < 0)
+        return rc;
+    if (ret_n)
+        *ret_n = (int64_t)q.nrows;
+    qres_free(&q);
+    return 0;
+}
+
+/* ---- reservations ---- */
+
+#define RES_COLS                                                                                   \
+    "r.id, r.user_id, u.username, r.gpu_type, r.gpu_count, r.mode, r.cpu, r.memory_gib, "          \
+    "r.storage_gib, r.purpose, r.starts_at, r.ends_at, r.state, r.created_at, r.updated_at, "      \
+    "r.session_namespace, r.session_url, r.session_phase, r.session_message, "                     \
+    "r.session_attempts, r.session_next_attempt_at"
+#define RES_FROM " FROM reservations r JOIN users u ON u.id = r.user_id"
+
+static int row_res(const struct qres *q, size_t i, struct reservation *r)
+{
+    char mode[32], state[32];
+    memset(r, 0, sizeof *r);
+    struct session_info *s = &r->session;
+    if (cell_i64(q, i, 0, &r->id) < 0 || cell_i64(q, i, 1, &r->user_id) < 0 ||
+        cell_str(q, i, 2, r->user, sizeof r->user) < 0 ||
+        cell_str(q, i, 3, r->gpu_type, sizeof r->gpu_type) < 0 ||
+        cell_int(q, i, 4, &r->gpu_count) < 0 || cell_str(q, i, 5, mode, sizeof mode) < 0 ||
+        cell_int(q, i, 6, &r->cpu) < 0 || cell_int(q, i, 7, &r->memory_gib) < 0 ||
+        cell_int(q, i, 8, &r->storage_gib) < 0 ||
+        cell_str(q, i, 9, r->purpose, sizeof r->purpose) < 0 ||
+        cell_i64(q, i, 10, &r->starts_at) < 0 || cell_i64(q, i, 11, &r->ends_at) < 0 ||
+        cell_str(q, i, 12, state, sizeof state) < 0 || cell_i64(q, i, 13, &r->created_at) < 0 ||
+        cell_i64(q, i, 14, &r->updated_at) < 0 ||
+        cell_str(q, i, 15, s->namespace_, sizeof s->namespace_) < 0 ||
+        cell_str(q, i, 16, s->url, sizeof s->url) < 0 ||
+        cell_str(q, i, 17, s->phase, sizeof s->phase) < 0 ||
+        cell_str(q, i, 18, s->message, sizeof s->message) < 0 ||
+        cell_int(q, i, 19, &s->attempts) < 0 || cell_i64(q, i, 20, &s->next_attempt_at) < 0)
+        return -ERR_INTERNAL;
+    if (res_mode_parse(mode, &r->mode) < 0 || res_state_parse(state, &r->state) < 0)
+        return -ERR_INTERNAL;
+    return 0;
+}
+
+static int rows_res(const struct qres *q, struct reservation **ret, size_t *ret_n)
+{
+    struct reservation *v = calloc(q->nrows ? q->nrows : 1, sizeof *v);
+    if (!v)
+        return -ERR_NOMEM;
+    for (size_t i = 0; i < q->nrows; i++)
+        if (row_res(q, i, &v[i]) < 0) {
+            free(v);
+            return -ERR_INTERNAL;
+        }
+    *ret = v;
+    *ret_n = q->nrows;
+    return 0;
+}
+
+/* Capacity-holding bookings overlapping [from, to). */
+static int load_holding(struct store *st, int64_t from, int64_t to, struct reservation **ret,
+                        size_t *ret_n, struct error *err)
+{
+    struct qparam p[] = {QI(from), QI(to)};
+    struct qres q;
+    int rc = exec(st,
+                  "SELECT " RES_COLS RES_FROM " WHERE r.state IN ('APPROVED', 'ACTIVE') AND "
+                  "r.starts_at < $2 AND r.ends_at > $1",
+                  p, 2, &q, err);
+    if (rc < 0)
+        return rc;
+    rc = rows_res(&q, ret, ret_n);
+    qres_free(&q);
+    if (rc < 0)
+        return error_set(err, -rc, NULL, "unreadable reservation row");
+    return 0;
+}
+
+/* Sorted, distinct lock names for the resources r uses. */
+static int lock_names(const struct pool *pool, const struct reservation *r, char names[][112],
+                      const char *ptrs[], int max)
+{
+    int n = 0;
+    for (int i = 0; i < pool->n && n < max; i++) {
+        if (cal_usage(r, &pool->res[i]) <= 0)
+            continue;
+        snprintf(names[n], 112, "gpuaas:%s", pool->res[i].name);
+        n++;
+    }
+    for (int i = 1; i < n; i++) /* insertion sort: a handful of names */
+        for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+            char tmp[112];
+            memcpy(tmp, names[j], sizeof tmp);
+            memcpy(names[j], names[j - 1], sizeof tmp);
+            memcpy(names[j - 1], tmp, sizeof tmp);
+        }
+    for (int i = 0; i < n; i++)
+        ptrs[i] = names[i];
+    return n;
+}
+
+/* Inside an open transaction: the earliest window at or after r->starts_at where r fits. */
+static void next_window(struct store *st, const struct pool *pool, const struct reservation *r,
+                        struct window *next)
+{
+    struct reservation *ex = NULL;
+    size_t n = 0;
+    int64_t len = r->ends_at - r->starts_at;
+    next->starts_at = next->ends_at = 0;
+    if (load_holding(st, r->starts_at, r->starts_at + HORIZON_S + len, &ex, &n, NULL) < 0)
+        return;
+    if (cal_next_window(pool, ex, n, r, r->starts_at, r->starts_at + HORIZON_S, next) < 0)
+        next->starts_at = next->ends_at = 0;
+    free(ex);
+}
+
+int store_reservation_admit(struct store *st, const struct pool *pool, struct reservation *r,
+                            int64_t now, struct window *next, struct error *err)
+{
+    char names[POOL_MAX_RESOURCES][112];
+    const char *locks[POOL_MAX_RESOURCES];
+    struct reservation *ex = NULL;
+    size_t n = 0;
+    struct qres q = {0};
+    bool open = false;
+    int rc;
+    r->id = 0;
+    if (r->ends_at <= r->starts_at)
+        return error_set(err, ERR_INVALID, "ends_at", "ends_at must be after starts_at");
+    if (r->user_id <= 0)
+        return error_set(err, ERR_INVALID, "user_id", "no user");
+    int nl = lock_names(pool, r, names, locks, POOL_MAX_RESOURCES);
+    if ((rc = st->ops->begin(st, locks, nl, err)) < 0)
+        return rc;
+    open = true;
+    if ((rc = load_holding(st, r->starts_at, r->ends_at, &ex, &n, err)) < 0)
+        goto out;
+    rc = cal_admit(pool, ex, n, r, err);
+    if (rc == -ERR_CONFLICT && next)
+        next_window(st, pool, r, next);
+    if (rc < 0)
+        goto out;
+    struct qparam p[] = {QI(r->user_id),
+                         QS(r->gpu_type),
+                         QI(r->gpu_count),
+                         QS(res_mode_name(r->mode)),
+                         QI(r->cpu),
+                         QI(r->memory_gib),
+                         QI(r->storage_gib),
+                         QS(r->purpose),
+                         QI(r->starts_at),
+                         QI(r->ends_at),
+                         QI(now)};
+    rc = exec(st,
+              "INSERT INTO reservations (user_id, gpu_type, gpu_count, mode, cpu, memory_gib, "
+              "storage_gib, purpose, starts_at, ends_at, state, created_at, updated_at) VALUES "
+              "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'APPROVED', $11, $11) RETURNING id",
+              p, 11, &q, err);
+    if (rc == -ERR_EXISTS)
+        rc = error_set(err, ERR_INVALID, "user_id", "no such user");
+    if (rc < 0)
+        goto out;
+    int64_t id;
+    if ((rc = cell_i64(&q, 0, 0, &id)) < 0)
+        goto out;
+    if ((rc = st->ops->notify(st)) < 0)
+        goto out;
+    if ((rc = st->ops->commit(st, err)) < 0) {
+        open = false;
+        goto out;
+    }
+    open = false;
+    r->id = id;
+    r->state = RS_APPROVED;
+    r->created_at = r->updated_at = now;
+out:
+    if (open)
+        st->ops->rollback(st);
+    qres_free(&q);
+    free(ex);
+    return rc;
+}
+
+int store_reservation_get(struct store *st, int64_t id, struct reservation *ret)
+{
+    struct qparam p = QI(id);
+    struct qres q;
+    int rc = exec(st, "SELECT " RES_COLS RES_FROM " WHERE r.id = $1", &p, 1, &q, NULL);
+    if (rc < 0)
+        return rc;
+    rc = q.nrows ? row_res(&q, 0, ret) : -ERR_NOT_FOUND;
+    qres_free(&q);
+    return rc;
+}
+
+int store_reservation_list(struct store *st, const struct res_filter *f, struct reservation **ret,
+                           size_t *ret_n)
+{
+    char sql[1024];
+    struct qparam p[6];
+    int np = 0;
+    size_t len = (size_t)snprintf(sql, sizeof sql, "SELECT " RES_COLS RES_FROM " WHERE 1 = 1");
+#define ADD(cond, param)                                                                           \
+    do {                                                                                           \
+        p[np++] = (param);                                                                         \
+        len += (size_t)snprintf(sql + len, sizeof sql - len, cond, np);                            \
+    } while (0)
+    if (f && f->from)
+        ADD(" AND r.ends_at > $%d", QI(f->from));
+    if (f && f->to)
+        ADD(" AND r.starts_at < $%d", QI(f->to));
+    if (f && f->user_id)
+        ADD(" AND r.user_id = $%d", QI(f->user_id));
+    if (f && f->state >= 0 && f->state < RS__COUNT)
+        ADD(" AND r.state = $%d", QS(res_state_name((enum res_state)f->state)));
+    if (f && f->holds_capacity)
+        len +=
+            (size_t)snprintf(sql + len, sizeof sql - len, " AND r.state IN ('APPROVED', 'ACTIVE')");
+    len += (size_t)snprintf(sql + len, sizeof sql - len, " ORDER BY r.starts_at, r.id");
+    ADD(" LIMIT $%d", QI(f && f->limit && f->limit < MAX_LIST ? f->limit : MAX_LIST));
+#undef ADD
+    struct qres q;
+    int rc = exec(st, sql, p, np, &q, NULL);
+    if (rc < 0)
+        return rc;
+    rc = rows_res(&q, ret, ret_n);
+    qres_free(&q);
+    return rc;
+}
+
+/* Runs one modifying statement with a change notification in one transaction; -ERR_NOT_FOUND
+ * when it returns no row. */
+static int write_one(struct store *st, const char *sql, const struct qparam *p, int n,
+                     struct error *err)
+{
+    struct qres q = {0};
+    int rc = st->ops->begin(st, NULL, 0, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = exec(st, sql, p, n, &q, err)) < 0)
+        goto out;
+    if (!q.nrows) {
+        rc = -ERR_NOT_FOUND;
+        goto out;
+    }
+    if ((rc = st->ops->notify(st)) < 0)
+        goto out;
+    rc = st->ops->commit(st, err);
+    qres_free(&q);
+    return rc;
+out:
+    qres_free(&q);
+    st->ops->rollback(st);
+    return rc;
+}
+
+int store_reservation_transition(struct store *st, int64_t id, enum res_state from,
+                                 enum res_state to, int64_t now, struct error *err)
+{
+    if (!res_transition_allowed(from, to))
+        return error_set(err, ERR_STATE, "state", "a %s booking cannot become %s",
+                         res_state_name(from), res_state_name(to));
+    struct qparam p[] = {QI(id), QS(res_state_name(from)), QS(res_state_name(to)), QI(now)};
+    int rc = write_one(st,
+                       "UPDATE reservations SET state = $3, updated_at = $4 WHERE id = $1 AND "
+                       "state = $2 RETURNING id",
+                       p, 4, err);
+    if (rc == -ERR_NOT_FOUND) {
+        struct reservation cur;
+        if (store_reservation_get(st, id, &cur) == -ERR_NOT_FOUND)
+            return error_set(err, ERR_NOT_FOUND, "id", "no reservation %" PRId64, id);
+        return error_set(err, ERR_STATE, "state", "reservation %" PRId64 " is %s, not %s", id,
+                         res_state_name(cur.state), res_state_name(from));
+    }
+    return rc;
+}
+
+int store_reservation_set_end(struct store *st, const struct pool *pool, int64_t id,
+                              int64_t new_end, int64_t now, struct error *err)
+{
+    char names[POOL_MAX_RESOURCES][112];
+    const char *locks[POOL_MAX_RESOURCES];
+    struct reservation cur, *ex = NULL;
+    size_t n = 0;
+    struct qres q = {0};
+    int rc;
+    /* The lock set depends on the row; read it first, then re-check under the locks. */
+    if ((rc = store_reservation_get(st, id, &cur)) < 0)
+        return rc == -ERR_NOT_FOUND
+                   ? error_set(err, ERR_NOT_FOUND, "id", "no reservation %" PRId64, id)
+                   : rc;
+    int nl = lock_names(pool, &cur, names, locks, POOL_MAX_RESOURCES);
+    if ((rc = st->ops->begin(st, locks, nl, err)) < 0)
+        return rc;
+    if ((rc = store_reservation_get(st, id, &cur)) < 0)
+        goto out;
+    if (!res_state_holds_capacity(cur.state)) {
+        rc = error_set(err, ERR_STATE, "state", "reservation %" PRId64 " is %s", id,
+                       res_state_name(cur.state));
+        goto out;
+    }
+    if (new_end <= cur.starts_at) {
+        rc = error_set(err, ERR_INVALID, "ends_at", "ends_at must be after starts_at");
+        goto out;
+    }
+    if (new_end > cur.ends_at) {
+        struct reservation want = cur;
+        want.ends_at = new_end;
+        if ((rc = load_holding(st, cur.starts_at, new_end, &ex, &n, err)) < 0)
+            goto out;
+        if ((rc = cal_admit(pool, ex, n, &want, err)) < 0)
+            goto out;
+    }
+    struct qparam p[] = {QI(id), QI(new_end), QI(now)};
+    rc = exec(st,
+              "UPDATE reservations SET ends_at = $2, updated_at = $3 WHERE id = $1 AND state IN "
+              "('APPROVED', 'ACTIVE') RETURNING id",
+              p, 3, &q, err);
+    if (rc < 0)
+        goto out;
+    if (!q.nrows) {
+        rc = error_set(err, ERR_STATE, "state", "reservation %" PRId64 " changed state", id);
+        goto out;
+    }
+    if ((rc = st->ops->notify(st)) < 0)
+        goto out;
+    rc = st->ops->commit(st, err);
+    qres_free(&q);
+    free(ex);
+    return rc;
+out:
+    st->ops->rollback(st);
+    qres_free(&q);
+    free(ex);
+    return rc;
+}
+
+int store_reservation_set_session(struct store *st, int64_t id, const struct session_info *s,
+                                  int64_t now)
+{
+    struct qparam p[] = {
+        QI(id),          QS(s->namespace_),      QS(s->url), QS(s->phase), QS(s->message),
+        QI(s->attempts), QI(s->next_attempt_at), QI(now)};
+    return write_one(st,
+                     "UPDATE reservations SET session_namespace = $2, session_url = $3, "
+                     "session_phase = $4, session_message = $5, session_attempts = $6, "
+                     "session_next_attempt_at = $7, updated_at = $8 WHERE id = $1 RETURNING id",
+                     p, 8, NULL);
+}
+
+/* ---- audit log ---- */
+
+int store_audit_add(struct store *st, const struct audit_entry *e)
+{
+    struct qparam p[] = {QI(e->at), QS(e->actor), QS(e->action), QS(e->target), QS(e->detail)};
+    return exec(st,
+                "INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, "
+                "$4, $5)",
+                p, 5, NULL, NULL);
+}
+
+int store_audit_list(struct store *st, size_t limit, int64_t before_id, struct audit_entry **ret,
+                     size_t *ret_n)
+{
+    if (limit == 0 || limit > MAX_LIST)
+        limit = MAX_LIST;
+    struct qparam p[] = {QI(before_id > 0 ? before_id : INT64_MAX), QI(limit)};
+    struct qres q;
+    int rc = exec(st,
+                  "SELECT id, at, actor, action, target, detail FROM audit_log WHERE id < $1 "
+                  "ORDER BY id DESC LIMIT $2",
+                  p, 2, &q, NULL);
+    if (rc < 0)
+        return rc;
+    struct audit_entry *v = calloc(q.nrows ? q.nrows : 1, sizeof *v);
+    if (!v) {
+        rc = -ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < q.nrows; i++) {
+        struct audit_entry *e = &v[i];
+        if (cell_i64(&q, i, 0, &e->id) < 0 || cell_i64(&q, i, 1, &e->at) < 0 ||
+            cell_str(&q, i, 2, e->actor, sizeof e->actor) < 0 ||
+            cell_str(&q, i, 3, e->action, sizeof e->action) < 0 ||
+            cell_str(&q, i, 4, e->target, sizeof e->target) < 0 ||
+            cell_str(&q, i, 5, e->detail, sizeof e->detail) < 0) {
+            free(v);
+            rc = -ERR_INTERNAL;
+            goto out;
+        }
+    }
+    *ret = v;
+    *ret_n = q.nrows;
+out:
+    qres_free(&q);
+    return rc;
+}
+
+int store_audit_trim(struct store *st, int64_t older_than, int64_t *ret_n)
+{
+    struct qparam p = QI(older_than);
+    struct qres q;
+    int rc = exec(st, "DELETE FROM audit_log WHERE at < $1 RETURNING id", &p, 1, &q, NULL);
+    if (rc < 0)
+        return rc;
+    if (ret_n)
+        *ret_n = (int64_t)q.nrows;
+    qres_free(&q);
+    return 0;
+}
+
+/* ---- key/value ---- */
+
+int store_kv_set(struct store *st, const char *key, const char *value, int64_t now)
+{
+    struct qparam p[] = {QS(key), QS(value), QI(now)};
+    return exec(st,
+                "INSERT INTO kv (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) "
+                "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                p, 3, NULL, NULL);
+}
+
+int store_kv_get(struct store *st, const char *key, char **ret, int64_t *ret_updated)
+{
+    struct qparam p = QS(key);
+    struct qres q;
+    int rc = exec(st, "SELECT value, updated_at FROM kv WHERE key = $1", &p, 1, &q, NULL);
+    if (rc < 0)
+        return rc;
+    int64_t up = 0;
+    const char *v = qres_get(&q, 0, 0);
+    if (!q.nrows)
+        rc = -ERR_NOT_FOUND;
+    else if (!v || cell_i64(&q, 0, 1, &up) < 0)
+        rc = -ERR_INTERNAL;
+    else if (!(*ret = strdup(v)))
+        rc = -ERR_NOMEM;
+    else if (ret_updated)
+        *ret_updated = up;
+    qres_free(&q);
+    return rc;
+}
+
+/* ---- notification, leader ---- */
+
+int store_notify(struct store *st)
+{
+    return st->ops->notify(st);
+}
+
+int store_listen(struct store *st)
+{
+    return st->ops->listen(st);
+}
+
+int store_wait_notify(struct store *st, int timeout_ms)
+{
+    return st->ops->wait_notify(st, timeout_ms);
+}
+
+int store_try_leader(struct store *st, const char *name)
+{
+    return st->ops->try_leader(st, name);
+}
+
+int store_still_leader(struct store *st)
+{
+    return st->ops->still_leader(st);
+}

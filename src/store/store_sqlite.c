@@ -1,0 +1,352 @@
+/* SQLite backend: WAL, busy timeout, foreign keys; write transactions are BEGIN IMMEDIATE
+ * (one writer at a time), retried while the database is busy. */
+#include "store/store_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct sq {
+    sqlite3 *db;
+    char path[PATH_MAX];
+    int leader_fd;
+    int64_t data_version;
+};
+
+#define BUSY_TIMEOUT_MS 5000
+#define BEGIN_RETRIES 200
+
+static const struct migration sq_migrations[] = {
+    {1, "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, username TEXT NOT NULL "
+        "UNIQUE, role TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0, password_hash TEXT "
+        "NOT NULL, created_at INTEGER NOT NULL)"},
+    {1, "CREATE TABLE tokens (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL "
+        "REFERENCES users(id) ON DELETE CASCADE, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, "
+        "created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL)"},
+    {1, "CREATE INDEX tokens_user ON tokens(user_id)"},
+    {1, "CREATE TABLE reservations (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT "
+        "NULL REFERENCES users(id), gpu_type TEXT NOT NULL, gpu_count INTEGER NOT NULL, mode "
+        "TEXT NOT NULL, cpu INTEGER NOT NULL, memory_gib INTEGER NOT NULL, storage_gib INTEGER "
+        "NOT NULL, purpose TEXT NOT NULL, starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL, "
+        "state TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, "
+        "session_namespace TEXT NOT NULL DEFAULT '', session_url TEXT NOT NULL DEFAULT '', "
+        "session_phase TEXT NOT NULL DEFAULT '', session_message TEXT NOT NULL DEFAULT '', "
+        "session_attempts INTEGER NOT NULL DEFAULT 0, session_next_attempt_at INTEGER NOT NULL "
+        "DEFAULT 0, CHECK (ends_at > starts_at))"},
+    {1, "CREATE INDEX reservations_window ON reservations(state, starts_at, ends_at)"},
+    {1, "CREATE INDEX reservations_user ON reservations(user_id)"},
+    {1, "CREATE TABLE audit_log (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, "
+        "actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL)"},
+    {1, "CREATE INDEX audit_log_at ON audit_log(at)"},
+    {1, "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT "
+        "NULL)"},
+};
+
+static struct sq *SQ(struct store *st)
+{
+    return st->impl;
+}
+
+static int sq_error(sqlite3 *db, int rc, struct error *err)
+{
+    int code = ERR_IO;
+    int ext = sqlite3_extended_errcode(db);
+    if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY ||
+        ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+        code = ERR_EXISTS;
+    else if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        code = ERR_UNAVAILABLE;
+    return error_set(err, code, NULL, "sqlite: %s", sqlite3_errmsg(db));
+}
+
+static int sq_bind(sqlite3_stmt *s, const struct qparam *p, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "$%d", i + 1);
+        int idx = sqlite3_bind_parameter_index(s, name);
+        if (idx == 0)
+            continue;
+        int rc;
+        if (p[i].is_null)
+            rc = sqlite3_bind_null(s, idx);
+        else if (p[i].is_int)
+            rc = sqlite3_bind_int64(s, idx, p[i].i);
+        else
+            rc = sqlite3_bind_text(s, idx, p[i].s ? p[i].s : "", -1, SQLITE_TRANSIENT);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+static int sq_exec(struct store *st, const char *sql, const struct qparam *p, int n,
+                   struct qres *out, struct error *err)
+{
+    sqlite3 *db = SQ(st)->db;
+    sqlite3_stmt *s = NULL;
+    size_t cap = 0;
+    int ret = 0;
+    if (out)
+        memset(out, 0, sizeof *out);
+    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        ret = sq_error(db, rc, err);
+        goto out;
+    }
+    rc = sq_bind(s, p, n);
+    if (rc != SQLITE_OK) {
+        ret = sq_error(db, rc, err);
+        goto out;
+    }
+    size_t nc = (size_t)sqlite3_column_count(s);
+    if (out)
+        out->ncols = nc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (!out)
+            continue;
+        if ((out->nrows + 1) * nc > cap) {
+            size_t ncap = cap ? cap * 2 : nc * 16;
+            char **c = realloc(out->cells, ncap * sizeof *c);
+            if (!c) {
+                ret = error_set(err, ERR_NOMEM, NULL, "out of memory");
+                goto out;
+            }
+            out->cells = c;
+            cap = ncap;
+        }
+        for (size_t c = 0; c < nc; c++) {
+            const unsigned char *v = sqlite3_column_text(s, (int)c);
+            char *dup = NULL;
+            if (v && !(dup = strdup((const char *)v))) {
+                out->cells[out->nrows * nc + c] = NULL;
+                out->nrows++;
+                ret = error_set(err, ERR_NOMEM, NULL, "out of memory");
+                goto out;
+            }
+            out->cells[out->nrows * nc + c] = dup;
+        }
+        out->nrows++;
+    }
+    if (rc != SQLITE_DONE)
+        ret = sq_error(db, rc, err);
+out:
+    sqlite3_finalize(s);
+    if (ret < 0 && out)
+        qres_free(out);
+    return ret;
+}
+
+static int sq_simple(struct store *st, const char *sql, struct error *err)
+{
+    return sq_exec(st, sql, NULL, 0, NULL, err);
+}
+
+static int sq_begin(struct store *st, const char *const *locks, int nlocks, struct error *err)
+{
+    for (int i = 0;; i++) {
+        int rc = sqlite3_exec(SQ(st)->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            return 0;
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || i >= BEGIN_RETRIES)
+            return sq_error(SQ(st)->db, rc, err);
+        struct timespec ts = {0, (long)(1 + rand() % 20) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int sq_commit(struct store *st, struct error *err)
+{
+    for (int i = 0;; i++) {
+        int rc = sqlite3_exec(SQ(st)->db, "COMMIT", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            return 0;
+        if (rc != SQLITE_BUSY || i >= BEGIN_RETRIES) {
+            int ret = sq_error(SQ(st)->db, rc, err);
+            sqlite3_exec(SQ(st)->db, "ROLLBACK", NULL, NULL, NULL);
+            return ret;
+        }
+        struct timespec ts = {0, 5000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void sq_rollback(struct store *st)
+{
+    sqlite3_exec(SQ(st)->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int sq_notify(struct store *st)
+{
+    return 0; /* other connections see data_version change */
+}
+
+static int sq_data_version(struct store *st, int64_t *ret)
+{
+    struct qres q;
+    int rc = sq_exec(st, "PRAGMA data_version", NULL, 0, &q, NULL);
+    if (rc < 0)
+        return rc;
+    const char *v = qres_get(&q, 0, 0);
+    *ret = v ? strtoll(v, NULL, 10) : 0;
+    qres_free(&q);
+    return 0;
+}
+
+static int sq_listen(struct store *st)
+{
+    return sq_data_version(st, &SQ(st)->data_version);
+}
+
+static int sq_wait_notify(struct store *st, int timeout_ms)
+{
+    for (int waited = 0;; waited += 100) {
+        int64_t v;
+        if (sq_data_version(st, &v) < 0)
+            return -ERR_IO;
+        if (v != SQ(st)->data_version) {
+            SQ(st)->data_version = v;
+            return 1;
+        }
+        if (waited >= timeout_ms)
+            return 0;
+        int ms = timeout_ms - waited < 100 ? timeout_ms - waited : 100;
+        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int sq_try_leader(struct store *st, const char *name)
+{
+    struct sq *s = SQ(st);
+    if (s->leader_fd >= 0)
+        return 1;
+    if (!s->path[0])
+        return 1; /* in-memory database: private to this connection */
+    char lp[PATH_MAX + 80];
+    snprintf(lp, sizeof lp, "%s.%s.leader", s->path, name && name[0] ? name : "gpuaas");
+    for (char *c = lp + strlen(s->path) + 1; *c; c++)
+        if (*c == '/')
+            *c = '_';
+    int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -ERR_IO;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        close(fd);
+        return errno == EWOULDBLOCK ? 0 : -ERR_IO;
+    }
+    s->leader_fd = fd;
+    return 1;
+}
+
+static int sq_still_leader(struct store *st)
+{
+    struct sq *s = SQ(st);
+    if (!s->path[0])
+        return 1;
+    return s->leader_fd >= 0 && sq_simple(st, "SELECT 1", NULL) == 0;
+}
+
+static void sq_close(struct store *st)
+{
+    struct sq *s = SQ(st);
+    if (s->leader_fd >= 0)
+        close(s->leader_fd);
+    sqlite3_close_v2(s->db);
+    free(s);
+}
+
+static const struct store_ops sq_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .exec = sq_exec,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .notify = sq_notify,
+    .listen = sq_listen,
+    .wait_notify = sq_wait_notify,
+    .try_leader = sq_try_leader,
+    .still_leader = sq_still_leader,
+    .migrations = sq_migrations,
+    .n_migrations = sizeof sq_migrations / sizeof sq_migrations[0],
+};
+
+/* mkdir -p of the directory part of path. */
+static int make_parents(const char *path)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return -1;
+    for (char *c = buf + 1; *c; c++) {
+        if (*c != '/')
+            continue;
+        *c = 0;
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return -1;
+        *c = '/';
+    }
+    return 0;
+}
+
+int store_sqlite_open(const char *path, struct store **ret, struct error *err)
+{
+    struct store *st = NULL;
+    struct sq *s = NULL;
+    int rc;
+    bool memory = !strcmp(path, ":memory:");
+    if (!path[0])
+        return error_set(err, ERR_INVALID, "database", "sqlite database path is empty");
+    if (strlen(path) >= PATH_MAX)
+        return error_set(err, ERR_INVALID, "database", "sqlite database path is too long");
+    if (!memory && make_parents(path) < 0)
+        return error_set(err, ERR_IO, "database", "cannot create the directory of %s: %s", path,
+                         strerror(errno));
+    st = calloc(1, sizeof *st);
+    s = calloc(1, sizeof *s);
+    if (!st || !s) {
+        rc = error_set(err, ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    s->leader_fd = -1;
+    if (!memory)
+        snprintf(s->path, sizeof s->path, "%s", path);
+    st->ops = &sq_ops;
+    st->impl = s;
+    int orc = sqlite3_open_v2(
+        path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (orc != SQLITE_OK) {
+        rc = error_set(err, ERR_IO, "database", "cannot open %s: %s", path,
+                       s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(s->db, 1);
+    if ((rc = sq_simple(st, "PRAGMA foreign_keys = ON", err)) < 0)
+        goto out;
+    if (!memory) {
+        struct qres q;
+        if ((rc = sq_exec(st, "PRAGMA journal_mode = WAL", NULL, 0, &q, err)) < 0)
+            goto out;
+        qres_free(&q);
+        if ((rc = sq_simple(st, "PRAGMA synchronous = NORMAL", err)) < 0)
+            goto out;
+    }
+    *ret = st;
+    return 0;
+out:
+    if (s) {
+        sqlite3_close_v2(s->db);
+        free(s);
+    }
+    free(st);
+    return rc;
+}

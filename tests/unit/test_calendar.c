@@ -1,0 +1,269 @@
+/* Calendar: table cases, and admission checked against a brute-force per-minute oracle. */
+#include "core/calendar.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define assert_near(a, b) assert_true((a) - (b) < 0.5 && (b) - (a) < 0.5)
+
+static void mkpool(struct pool *p)
+{
+    memset(p, 0, sizeof *p);
+    static const struct {
+        const char *name;
+        enum pool_kind kind;
+        int physical;
+    } rows[] = {
+        {"nvidia.com/gpu", POOL_GPU, 2}, {"nvidia.com/mig-1g.24gb", POOL_MIG, 4},
+        {"cpu", POOL_CPU, 16},           {"memory", POOL_MEMORY, 64},
+        {"storage", POOL_STORAGE, 100},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct pool_resource *r = &p->res[p->n++];
+        snprintf(r->name, sizeof r->name, "%s", rows[i].name);
+        r->kind = rows[i].kind;
+        r->physical = rows[i].physical;
+        r->slots_per_unit = 1;
+        r->slots = r->physical;
+        r->advertised = -1;
+    }
+}
+
+static struct reservation bk(int64_t id, const char *type, int count, int cpu, int64_t s, int64_t e)
+{
+    struct reservation r = {0};
+    r.id = id;
+    snprintf(r.gpu_type, sizeof r.gpu_type, "%s", type);
+    r.gpu_count = count;
+    r.cpu = cpu;
+    r.starts_at = s;
+    r.ends_at = e;
+    r.state = RS_APPROVED;
+    return r;
+}
+
+static void test_table(void **state)
+{
+    struct pool p;
+    mkpool(&p);
+    struct error err = {0};
+    const char *G = "nvidia.com/gpu";
+    struct reservation ex[] = {bk(1, G, 1, 1, 100, 200), bk(2, G, 1, 1, 150, 300),
+                               bk(3, G, 2, 1, 300, 400)};
+    /* back-to-back with the 2-GPU booking at 300 */
+    struct reservation r = bk(0, G, 1, 1, 200, 300);
+    assert_int_equal(cal_admit(&p, ex, 3, &r, &err), 0);
+    r = bk(0, G, 1, 1, 400, 500);
+    assert_int_equal(cal_admit(&p, ex, 3, &r, &err), 0);
+    /* overlaps both 1 and 2 at 150..200 */
+    r = bk(0, G, 1, 1, 120, 180);
+    assert_int_equal(cal_admit(&p, ex, 3, &r, &err), -ERR_CONFLICT);
+    assert_string_equal(err.field, G);
+    /* sum-of-overlaps would say 1+1+2=4, the sweep says peak 2: still full */
+    r = bk(0, G, 1, 1, 250, 350);
+    assert_int_equal(cal_admit(&p, ex, 3, &r, &err), -ERR_CONFLICT);
+    /* the sweep admits what "sum of overlapping" would refuse: 1 then 2 do not overlap */
+    struct reservation ex2[] = {bk(1, G, 1, 1, 100, 200), bk(2, G, 1, 1, 200, 300)};
+    r = bk(0, G, 1, 1, 100, 300);
+    assert_int_equal(cal_admit(&p, ex2, 2, &r, &err), 0);
+    /* skipping itself (extend) */
+    r = bk(1, G, 2, 1, 100, 150);
+    assert_int_equal(cal_admit(&p, ex, 3, &r, &err), 0);
+    /* unknown type and cpu limit */
+    r = bk(0, "nvidia.com/h100", 1, 1, 0, 10);
+    assert_int_equal(cal_admit(&p, ex, 3, &r, &err), -ERR_INVALID);
+    r = bk(0, G, 1, 17, 1000, 1100);
+    assert_int_equal(cal_admit(&p, ex, 3, &r, &err), -ERR_CONFLICT);
+    assert_string_equal(err.field, "cpu");
+    /* canceled bookings hold nothing */
+    ex[1].state = RS_CANCELED;
+    r = bk(0, G, 1, 1, 150, 200);
+    assert_int_equal(cal_admit(&p, ex, 3, &r, &err), 0);
+    ex[1].state = RS_APPROVED;
+    /* degraded pool: advertised below physical */
+    p.res[0].advertised = 1;
+    r = bk(0, G, 1, 1, 120, 140);
+    assert_int_equal(cal_admit(&p, ex, 3, &r, &err), -ERR_CONFLICT);
+    p.res[0].advertised = -1;
+
+    assert_int_equal(cal_peak(&p.res[0], ex, 3, 0, 1000, 0), 2);
+    assert_int_equal(cal_peak(&p.res[0], ex, 3, 100, 150, 0), 1);
+    assert_int_equal(cal_peak(&p.res[0], ex, 3, 200, 300, 0), 1);
+    assert_int_equal(cal_peak(&p.res[0], ex, 3, 400, 500, 0), 0);
+
+    struct window w;
+    r = bk(0, G, 1, 1, 150, 250);
+    assert_int_equal(cal_next_window(&p, ex, 3, &r, 150, 10000, &w), 0);
+    assert_int_equal(w.starts_at, 200);
+    assert_int_equal(w.ends_at, 300);
+    r = bk(0, G, 2, 1, 0, 150);
+    assert_int_equal(cal_next_window(&p, ex, 3, &r, 0, 10000, &w), 0);
+    assert_int_equal(w.starts_at, 400);
+    r = bk(0, G, 3, 1, 0, 150);
+    assert_int_equal(cal_next_window(&p, ex, 3, &r, 0, 10000, &w), -ERR_NOT_FOUND);
+    r = bk(0, G, 2, 1, 0, 150);
+    assert_int_equal(cal_next_window(&p, ex, 3, &r, 0, 400, &w), -ERR_NOT_FOUND);
+
+    int out[5];
+    assert_int_equal(cal_free_series(&p.res[0], ex, 3, 100, 500, 100, out, 5), 0);
+    assert_int_equal(out[0], 0); /* 150..200 two booked */
+    assert_int_equal(out[1], 1);
+    assert_int_equal(out[2], 0);
+    assert_int_equal(out[3], 2);
+    assert_near(cal_booked_unit_seconds(&p.res[0], ex, 3, 0, 1000), 100 + 150 + 200);
+    assert_near(cal_booked_unit_seconds(&p.res[0], ex, 3, 150, 350), 50 + 150 + 100);
+}
+
+/* ---- property test ---- */
+#define MIN 60
+#define DAYS 3
+#define MINUTES (DAYS * 24 * 60)
+#define NTRY 3000
+
+static int occ[5][MINUTES];
+
+static bool oracle_fits(const struct pool *p, const struct reservation *r)
+{
+    int64_t a = r->starts_at / MIN, b = r->ends_at / MIN;
+    if (b > MINUTES)
+        return false;
+    for (int k = 0; k < p->n; k++) {
+        int u = cal_usage(r, &p->res[k]);
+        if (!u)
+            continue;
+        for (int64_t m = a; m < b; m++)
+            if (occ[k][m] + u > pool_bookable(&p->res[k]))
+                return false;
+    }
+    return true;
+}
+
+static void oracle_add(const struct pool *p, const struct reservation *r)
+{
+    for (int k = 0; k < p->n; k++)
+        for (int64_t m = r->starts_at / MIN; m < r->ends_at / MIN; m++)
+            occ[k][m] += cal_usage(r, &p->res[k]);
+}
+
+static void test_property(void **state)
+{
+    struct pool p;
+    mkpool(&p);
+    srand(12345);
+    memset(occ, 0, sizeof occ);
+    struct reservation *ex = calloc(NTRY, sizeof *ex);
+    assert_non_null(ex);
+    size_t n = 0;
+    int admitted = 0, rejected = 0, nw_checked = 0;
+    const char *types[] = {"nvidia.com/gpu", "nvidia.com/mig-1g.24gb"};
+    for (int i = 0; i < NTRY; i++) {
+        struct reservation r = {0};
+        r.id = i + 1;
+        snprintf(r.gpu_type, sizeof r.gpu_type, "%s", types[rand() % 2]);
+        r.gpu_count = 1 + rand() % 2;
+        r.cpu = 1 + rand() % 6;
+        r.memory_gib = rand() % 24;
+        r.storage_gib = rand() % 30;
+        int64_t len = 1 + rand() % 240;
+        int64_t start = rand() % (MINUTES - len);
+        r.starts_at = start * MIN;
+        r.ends_at = (start + len) * MIN;
+        struct error err = {0};
+        int rc = cal_admit(&p, ex, n, &r, &err);
+        bool want = oracle_fits(&p, &r);
+        if (want)
+            assert_int_equal(rc, 0); /* no false rejection */
+        else
+            assert_int_equal(rc, -ERR_CONFLICT); /* never over capacity */
+        if (rc == 0) {
+            ex[n++] = r;
+            oracle_add(&p, &r);
+            admitted++;
+        } else {
+            rejected++;
+            if (i % 7 == 0) {
+                /* the next window is the true earliest fit within the horizon */
+                struct window w;
+                int64_t horizon = (MINUTES - len) * MIN + 1;
+                int nrc = cal_next_window(&p, ex, n, &r, r.starts_at, horizon, &w);
+                int64_t found = -1;
+                for (int64_t s = start; s * MIN < horizon; s++) {
+                    struct reservation t = r;
+                    t.starts_at = s * MIN;
+                    t.ends_at = (s + len) * MIN;
+                    if (oracle_fits(&p, &t)) {
+                        found = s * MIN;
+                        break;
+                    }
+                }
+                if (found < 0) {
+                    assert_int_equal(nrc, -ERR_NOT_FOUND);
+                } else {
+                    assert_int_equal(nrc, 0);
+                    assert_int_equal(w.starts_at, found);
+                    assert_int_equal(w.ends_at - w.starts_at, len * MIN);
+                }
+                nw_checked++;
+            }
+        }
+    }
+    assert_true(admitted > 100);
+    assert_true(rejected > 100);
+    assert_true(nw_checked > 10);
+    /* free series at 1 h steps against the oracle */
+    for (int k = 0; k < p.n; k++) {
+        int out[DAYS * 24];
+        assert_int_equal(
+            cal_free_series(&p.res[k], ex, n, 0, (int64_t)MINUTES * MIN, 3600, out, DAYS * 24), 0);
+        for (int h = 0; h < DAYS * 24; h++) {
+            int peak = 0;
+            for (int m = h * 60; m < h * 60 + 60; m++)
+                if (occ[k][m] > peak)
+                    peak = occ[k][m];
+            assert_int_equal(out[h], pool_bookable(&p.res[k]) - peak);
+        }
+        double us = 0;
+        for (int m = 0; m < MINUTES; m++)
+            us += occ[k][m] * 60.0;
+        assert_near(cal_booked_unit_seconds(&p.res[k], ex, n, 0, (int64_t)MINUTES * MIN), us);
+    }
+    free(ex);
+}
+
+/* A week at 1 h steps over 10,000 bookings stays cheap (one sort, one sweep). */
+static void test_series_large(void **state)
+{
+    struct pool p;
+    mkpool(&p);
+    p.res[0].physical = 100000;
+    size_t n = 10000;
+    struct reservation *ex = calloc(n, sizeof *ex);
+    assert_non_null(ex);
+    srand(7);
+    for (size_t i = 0; i < n; i++)
+        ex[i] = bk((int64_t)i + 1, "nvidia.com/gpu", 1, 0, (rand() % (7 * 24 * 60)) * 60LL, 0);
+    for (size_t i = 0; i < n; i++)
+        ex[i].ends_at = ex[i].starts_at + 3600 * (1 + rand() % 8);
+    int out[7 * 24];
+    assert_int_equal(cal_free_series(&p.res[0], ex, n, 0, 7 * 86400, 3600, out, 7 * 24), 0);
+    for (int h = 0; h < 7 * 24; h++)
+        assert_true(out[h] < 100000 && out[h] >= 0);
+    assert_int_equal(cal_free_series(&p.res[0], ex, n, 0, 7 * 86400, 3600, out, 10), -ERR_INVALID);
+    free(ex);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_property),
+        cmocka_unit_test(test_series_large),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
