@@ -220,7 +220,7 @@ try {
     const link = `https://gpuaas-alice-${firstId}.apps.sno.example.com/`;
     sql(`UPDATE reservations SET state = ${active}, ${ns} = 'gpuaas-alice-${firstId}', ${url} = '${link}'` +
       (phase ? `, ${phase} = 'Ready'` : '') + ` WHERE id = ${Number(firstId)}`);
-    await page.goto(BASE + '/#/sessions');
+    await page.goto(BASE + `/#/sessions?id=${firstId}`);
     const a = page.locator(`#res-${firstId} a.workspace`);
     await a.waitFor();
     assert((await a.getAttribute('href')) === link, 'workspace link differs');
