@@ -197,8 +197,8 @@ function utilRows(resp) {
 }
 
 async function utilization(body) {
-  const from = h('input', { id: 'u-from', type: 'date', value: toLocalInput(addDays(startOfDay(new Date()), -13)).slice(0, 10) });
-  const to = h('input', { id: 'u-to', type: 'date', value: toLocalInput(startOfDay(new Date())).slice(0, 10) });
+  const from = h('input', { id: 'u-from', type: 'date', value: toLocalInput(addDays(startOfDay(new Date()), -6)).slice(0, 10) });
+  const to = h('input', { id: 'u-to', type: 'date', value: toLocalInput(addDays(startOfDay(new Date()), 7)).slice(0, 10) });
   const out = h('div', null);
   const form = h('form', { class: 'filters', id: 'util-range' },
     h('div', { class: 'field' }, h('label', { for: 'u-from' }, 'From (day)'), from),
