@@ -230,9 +230,9 @@ async function utilization(body) {
     if (!rows.length) { clear(out).append(empty('No GPU resources to report.')); return; }
     clear(out).append(
       h('h3', null, `Whole range: ${showRange(f, t)}`),
-      h('div', { class: 'bars', id: 'util-bars' }, rows.map((r) => h('div', { class: 'bar-row' },
+      h('div', { class: 'bars', id: 'util-bars' }, rows.map((r, k) => h('div', { class: 'bar-row' },
         h('span', { class: 'bar-label' }, typeLabel(r.resource)),
-        h('span', { class: 'bar', role: 'img', 'aria-label': `${Math.round(r.ratio * 100)} percent booked` }, h('span', { class: 'fill', style: { width: Math.min(100, r.ratio * 100) + '%' } })),
+        h('span', { class: 'bar', role: 'img', 'aria-label': `${Math.round(r.ratio * 100)} percent booked` }, h('span', { class: 'fill c' + (k % COLORS.length), style: { width: Math.min(100, r.ratio * 100) + '%' } })),
         h('span', { class: 'bar-value' }, `${Math.round(r.ratio * 100)} % · ${r.booked.toFixed(1)} of ${r.avail.toFixed(1)} unit-h`)))),
       h('h3', null, 'Per day'),
       dayChart(perDay, rows.map((r) => r.resource)));
