@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Browser tests: starts a real `gpuaas server` on a temporary SQLite database, serving the
+# built UI, then runs every tests/browser/*.mjs in headless Chromium (playwright-core with
+# the system /usr/bin/chromium; no browser download). Screenshots go to
+# $GPUAAS_TEST_OUTPUT/screenshots. Prints "N passed, M failed"; exits non-zero on failure.
+# GPUAAS_URL=http://... runs the tests against an already running server instead.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+build=${GPUAAS_BUILD:-$root/build}
+out=${GPUAAS_TEST_OUTPUT:-$root/test-output}
+export GPUAAS_TEST_OUTPUT=$out
+mkdir -p "$out/screenshots"
+
+[ -x /usr/bin/chromium ] || { echo "web-test: /usr/bin/chromium is missing (apt-get install chromium)"; echo "0 passed, 1 failed"; exit 1; }
+[ -f web/dist/index.html ] && [ -d web/node_modules/playwright-core ] || bash tests/scripts/web-build.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+tmp=$(mktemp -d /tmp/gpuaas-web-test.XXXXXX)
+pid=
+cleanup() {
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+if [ -z "${GPUAAS_URL:-}" ]; then
+  [ -x "$build/gpuaas" ] || { echo "web-test: $build/gpuaas is missing (make build)"; echo "0 passed, 1 failed"; exit 1; }
+  port=$((30000 + $$ % 20000))
+  export GPUAAS_ADMIN_PASSWORD="admin-$RANDOM-$RANDOM"
+  export GPUAAS_TEST_DB=$tmp/gpuaas.db
+  sed -e "s|^  listen: .*|  listen: 127.0.0.1:$port|" \
+      -e "s|^  web_root: .*|  web_root: $root/web/dist|" \
+      -e "s|^  url: sqlite:.*|  url: sqlite://$GPUAAS_TEST_DB|" \
+      -e "s|^log_level: .*|log_level: warn|" \
+      config/gpuaas.example.yaml >"$tmp/gpuaas.yaml"
+  "$build/gpuaas" server --config "$tmp/gpuaas.yaml" >"$out/web-test-server.log" 2>&1 &
+  pid=$!
+  export GPUAAS_URL=http://127.0.0.1:$port
+  for _ in $(seq 100); do
+    curl -fsS "$GPUAAS_URL/healthz" >/dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if ! curl -fsS "$GPUAAS_URL/healthz" >/dev/null 2>&1; then
+    echo "web-test: gpuaas server did not start; its log:"; tail -20 "$out/web-test-server.log"
+    echo "0 passed, 1 failed"; exit 1
+  fi
+fi
+
+passed=0 failed=0
+for t in tests/browser/*.mjs; do
+  echo "-- $t"
+  TZ=Europe/Berlin node "$t" | tee "$tmp/result"
+  rc=${PIPESTATUS[0]}
+  line=$(grep -E '^RESULT passed=[0-9]+ failed=[0-9]+$' "$tmp/result" | tail -1)
+  if [ -z "$line" ]; then failed=$((failed + 1)); echo "FAILED: $t exited $rc without a result"; continue; fi
+  p=${line#RESULT passed=}; p=${p%% *}; f=${line##*failed=}
+  passed=$((passed + p)) failed=$((failed + f))
+  [ "$rc" = 0 ] || [ "$f" != 0 ] || failed=$((failed + 1))
+done
+echo "screenshots: $out/screenshots"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
