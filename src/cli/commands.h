@@ -12,6 +12,7 @@ struct command {
 };
 
 int cmd_config(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 int cmd_tokenomics(int argc, char **argv);
 
 /* Booked fraction of the pool's GPU capacity over [from, to) from the database named by the
