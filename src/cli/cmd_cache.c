@@ -23,7 +23,8 @@ static void usage(FILE *out)
             "       gpuaas cache fetch --store DIR --sha256 HEX [--name NAME] [--size BYTES]\n"
             "                          [--ranges N] [--proxy URL] [--pin] URL\n"
             "                                                              fetch one artifact and exit\n"
-            "       gpuaas cache status [--url URL] [-o table|json]        what the daemon holds\n\n"
+            "       gpuaas cache status [--url URL] [-o table|json]        what the daemon holds\n"
+            "       gpuaas cache hash FILE                                 sha256 as the cache computes it\n\n"
             "The daemon pre-stages the artifacts and images listed under `cache:` in the\n"
             "configuration (--config, else $GPUAAS_CONFIG) and serves GET /status, GET /metrics and\n"
             "POST /prefetch (admin token from cache.token_file or $GPUAAS_CACHE_TOKEN).\n");
@@ -279,5 +280,15 @@ int cmd_cache(int argc, char **argv)
         return run_fetch(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "status"))
         return run_status(argc - 1, argv + 1);
+    if (argc == 3 && !strcmp(argv[1], "hash")) {
+        char hex[65];
+        struct error err = {0};
+        if (sha256_file(argv[2], hex, &err) < 0) {
+            fprintf(stderr, "gpuaas cache hash: %s\n", err.message);
+            return 1;
+        }
+        printf("%s  %s\n", hex, argv[2]);
+        return 0;
+    }
     return run_daemon(argc, argv);
 }
