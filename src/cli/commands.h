@@ -25,6 +25,7 @@ int cmd_cancel(int argc, char **argv);
 int cmd_extend(int argc, char **argv);
 int cmd_release(int argc, char **argv);
 int cmd_user(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 int cmd_tokenomics(int argc, char **argv);
 
 /* Booked fraction of the pool's GPU capacity over [from, to) from the database named by the

@@ -6,6 +6,7 @@
 
 static const struct command commands[] = {
     {"config", cmd_config, "check a configuration file or list every key"},
+    {"cache", cmd_cache, "node cache daemon: pre-stage model files and images"},
     {"tokenomics", cmd_tokenomics, "cost per million tokens, break-even and sizing (offline)"},
     {"server", cmd_server, "serve the REST API and the web UI"},
     {"login", cmd_login, "log in to a server and save the token"},

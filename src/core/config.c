@@ -78,6 +78,21 @@ static const struct config_key keys[] = {
     {"reconciler.no_proxy", K_STR, O(reconciler.no_proxy), "", 0, 0, "NO_PROXY inside sessions"},
     {"reconciler.dcgm_url", K_STR, O(reconciler.dcgm_url), "", 0, 0, "DCGM exporter /metrics URL (\"\" = no telemetry)"},
     {"reconciler.leader_election", K_BOOL, O(reconciler.leader_election), "true", 0, 0, "only one reconciler acts at a time"},
+    {"cache.enabled", K_BOOL, O(cache.enabled), "false", 0, 0, "sessions mount the node cache read-only"},
+    {"cache.listen", K_STR, O(cache.listen), "127.0.0.1:8090", 0, 0, "cache daemon status endpoint address:port"},
+    {"cache.store_dir", K_STR, O(cache.store_dir), "var/cache", 0, 0, "content-addressed store directory"},
+    {"cache.host_path", K_STR, O(cache.host_path), "", 0, 0, "store path on the node for the session hostPath mount (\"\" = store_dir)"},
+    {"cache.mount_path", K_STR, O(cache.mount_path), "/models", 0, 0, "where workspaces see the store (read-only)"},
+    {"cache.env", K_STR, O(cache.env), "HF_HOME=/models/names,GPUAAS_MODELS=/models/names", 0, 0, "comma-separated NAME=VALUE pairs set in the workspace"},
+    {"cache.budget_gib", K_INT, O(cache.budget_gib), "500", 1, 1048576, "size budget of the store"},
+    {"cache.max_parallel", K_INT, O(cache.max_parallel), "2", 1, 64, "concurrent downloads"},
+    {"cache.ranges", K_INT, O(cache.ranges), "4", 1, 32, "parallel HTTP ranges per large download"},
+    {"cache.range_min_mib", K_INT, O(cache.range_min_mib), "256", 1, 1048576, "files at least this large are fetched in parallel ranges"},
+    {"cache.retries", K_INT, O(cache.retries), "5", 1, 100, "attempts per artifact or image"},
+    {"cache.retry_delay_seconds", K_INT, O(cache.retry_delay_seconds), "2", 0, 3600, "first retry delay (doubles)"},
+    {"cache.proxy", K_STR, O(cache.proxy), "", 0, 0, "HTTP proxy for downloads (\"\" = environment)"},
+    {"cache.token_file", K_STR, O(cache.token_file), "", 0, 0, "file holding the admin token for POST /prefetch"},
+    {"cache.image_pull_command", K_STR, O(cache.image_pull_command), "crictl pull", 0, 0, "command that pre-pulls an image (reference appended)"},
 };
 #undef O
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -170,6 +185,8 @@ void config_free(struct config *c)
     for (size_t i = 0; i < N_KEYS; i++)
         if (keys[i].type == K_STR)
             free(*(char **)((char *)c + keys[i].offset));
+    free(c->cache.artifacts);
+    free(c->cache.images);
     free(c->path);
     free(c);
 }
@@ -408,6 +425,121 @@ static int parse_pool(struct walk *w, yaml_node_t *m)
     return 0;
 }
 
+static int is_hex64(const char *s)
+{
+    if (strlen(s) != 64)
+        return 0;
+    for (; *s; s++)
+        if (!isxdigit((unsigned char)*s) || isupper((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+static int parse_artifact(struct walk *w, yaml_node_t *m, const char *path, struct config_artifact *a)
+{
+    char key[200];
+    a->line = (int)m->start_mark.line + 1;
+    if (m->type != YAML_MAPPING_NODE)
+        return fail(w, m, path, "expected a mapping with name, url, sha256 and optional size, pinned");
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
+        const char *ks = scalar(k);
+        int r = 0;
+        snprintf(key, sizeof(key), "%s.%s", path, ks ? ks : "?");
+        if (!ks)
+            return fail(w, k, path, "keys must be strings");
+        if (!strcmp(ks, "name"))
+            r = get_str(w, v, key, a->name, sizeof(a->name));
+        else if (!strcmp(ks, "url"))
+            r = get_str(w, v, key, a->url, sizeof(a->url));
+        else if (!strcmp(ks, "sha256"))
+            r = get_str(w, v, key, a->sha256, sizeof(a->sha256));
+        else if (!strcmp(ks, "size")) {
+            long x;
+            const char *s = scalar(v);
+            if (!s || parse_long(s, &x) || x < 0)
+                return fail(w, v, key, "expected a size in bytes");
+            a->size = x;
+        } else if (!strcmp(ks, "pinned")) {
+            const char *s = scalar(v);
+            if (!s || parse_bool(s, &a->pinned))
+                return fail(w, v, key, "expected true or false");
+        } else
+            return fail(w, k, key, "unknown key (expected name, url, sha256, size or pinned)");
+        if (r < 0)
+            return r;
+    }
+    if (!a->name[0] || strchr(a->name, '/') || !strcmp(a->name, ".") || !strcmp(a->name, ".."))
+        return fail(w, m, path, "name is required and may not contain '/'");
+    if (strncmp(a->url, "https://", 8) && strncmp(a->url, "http://", 7) && strncmp(a->url, "file://", 7))
+        return fail(w, m, path, "url must start with https://, http:// or file://");
+    if (!is_hex64(a->sha256))
+        return fail(w, m, path, "sha256 must be 64 lowercase hex digits");
+    return 0;
+}
+
+static int parse_artifacts(struct walk *w, yaml_node_t *v)
+{
+    struct config *c = w->c;
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(w, v, "cache.artifacts", "expected a list of artifacts");
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (n > CONFIG_MAX_ARTIFACTS)
+        return fail(w, v, "cache.artifacts", "more than %d artifacts", CONFIG_MAX_ARTIFACTS);
+    free(c->cache.artifacts);
+    c->cache.n_artifacts = 0;
+    c->cache.artifacts = calloc(n ? n : 1, sizeof(*c->cache.artifacts));
+    if (!c->cache.artifacts)
+        return error_set(w->err, ERR_NOMEM, "", "out of memory");
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        char path[64];
+        struct config_artifact *a = &c->cache.artifacts[c->cache.n_artifacts];
+        yaml_node_t *item = yaml_document_get_node(w->doc, *it);
+        snprintf(path, sizeof(path), "cache.artifacts[%d]", c->cache.n_artifacts);
+        int r = parse_artifact(w, item, path, a);
+        if (r < 0)
+            return r;
+        for (int i = 0; i < c->cache.n_artifacts; i++)
+            if (!strcmp(c->cache.artifacts[i].name, a->name))
+                return fail(w, item, path, "artifact name \"%s\" appears twice", a->name);
+        c->cache.n_artifacts++;
+    }
+    return 0;
+}
+
+static int parse_images(struct walk *w, yaml_node_t *v)
+{
+    struct config *c = w->c;
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(w, v, "cache.images", "expected a list of image references");
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (n > CONFIG_MAX_IMAGES)
+        return fail(w, v, "cache.images", "more than %d images", CONFIG_MAX_IMAGES);
+    free(c->cache.images);
+    c->cache.n_images = 0;
+    c->cache.images = calloc(n ? n : 1, sizeof(*c->cache.images));
+    if (!c->cache.images)
+        return error_set(w->err, ERR_NOMEM, "", "out of memory");
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        char path[64];
+        yaml_node_t *item = yaml_document_get_node(w->doc, *it);
+        struct config_image *im = &c->cache.images[c->cache.n_images];
+        snprintf(path, sizeof(path), "cache.images[%d]", c->cache.n_images);
+        int r = get_str(w, item, path, im->ref, sizeof(im->ref));
+        if (r < 0)
+            return r;
+        for (const char *s = im->ref; *s; s++)
+            if (isspace((unsigned char)*s) || *s == ';' || *s == '|' || *s == '&' || *s == '`' || *s == '$')
+                return fail(w, item, path, "not an image reference: \"%s\"", im->ref);
+        if (!im->ref[0])
+            return fail(w, item, path, "empty image reference");
+        im->line = (int)item->start_mark.line + 1;
+        c->cache.n_images++;
+    }
+    return 0;
+}
+
 static const struct config_key *find_key(const char *path)
 {
     for (size_t i = 0; i < N_KEYS; i++)
@@ -445,6 +577,10 @@ static int walk_mapping(struct walk *w, yaml_node_t *m, const char *prefix)
             r = set_key(w->c, row, s, loc, w->err);
         } else if (!prefix[0] && !strcmp(ks, "pool")) {
             r = parse_pool(w, v);
+        } else if (!strcmp(path, "cache.artifacts")) {
+            r = parse_artifacts(w, v);
+        } else if (!strcmp(path, "cache.images")) {
+            r = parse_images(w, v);
         } else if (is_section(path)) {
             if (v->type != YAML_MAPPING_NODE)
                 return fail(w, v, path, "expected a mapping");

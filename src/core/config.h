@@ -43,6 +43,24 @@ struct config_node {
     int line;
 };
 
+#define CONFIG_MAX_ARTIFACTS 256
+#define CONFIG_MAX_IMAGES 64
+
+/* An artifact the node cache pre-stages: verified by sha256 before it becomes visible. */
+struct config_artifact {
+    char name[128];     /* human-readable name in the store's index (unique) */
+    char url[1024];     /* https://, http:// or file:// */
+    char sha256[65];    /* lowercase hex */
+    long long size;     /* bytes, 0 = unknown */
+    bool pinned;        /* never evicted */
+    int line;
+};
+
+struct config_image {
+    char ref[512];      /* container image reference to pre-pull */
+    int line;
+};
+
 struct config {
     char *path;            /* file it came from, or "<string>" */
     char *log_level;
@@ -118,6 +136,28 @@ struct config {
         char *dcgm_url;            /* "" = no GPU telemetry scrape */
         bool leader_election;
     } reconciler;
+
+    struct {
+        bool enabled;              /* sessions mount the store read-only */
+        char *listen;              /* status/metrics/prefetch endpoint */
+        char *store_dir;           /* content-addressed store on the node */
+        char *host_path;           /* the store as sessions mount it ("" = store_dir) */
+        char *mount_path;          /* where the workspace sees it */
+        char *env;                 /* NAME=VALUE pairs (comma-separated) for the workspace */
+        long budget_gib;
+        long max_parallel;         /* concurrent downloads */
+        long ranges;               /* parallel ranges per large download */
+        long range_min_mib;        /* files at least this large use parallel ranges */
+        long retries;              /* attempts per artifact or image */
+        long retry_delay_seconds;  /* first retry delay, doubling */
+        char *proxy;               /* "" = environment (HTTPS_PROXY...) */
+        char *token_file;          /* admin token for POST /prefetch ("" = $GPUAAS_CACHE_TOKEN) */
+        char *image_pull_command;  /* argv words; the image reference is appended */
+        struct config_artifact *artifacts;
+        int n_artifacts;
+        struct config_image *images;
+        int n_images;
+    } cache;
 };
 
 /* Loads and validates a file. On failure fills err with "FILE:LINE: key: why". */

@@ -1,0 +1,16 @@
+/* The cache daemon's HTTP endpoint: GET /status (JSON), GET /metrics (Prometheus text),
+ * GET /healthz, POST /prefetch (admin bearer token; JSON {name, url, sha256, size?, pinned?}). */
+#ifndef GPUAAS_CACHE_HTTP_H
+#define GPUAAS_CACHE_HTTP_H
+
+#include "cache/cache_daemon.h"
+#include "common/error.h"
+
+struct cache_http;
+
+/* listen is ADDR:PORT; token "" disables POST /prefetch (403). */
+int cache_http_start(struct cache_daemon *d, const char *listen, const char *token,
+                     struct cache_http **ret, struct error *err);
+void cache_http_stop(struct cache_http *h);
+
+#endif

@@ -1,0 +1,516 @@
+/* Content-addressed store: layout, atomic index, publication, fsck and LRU eviction. */
+#include "cache/cache_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PATHLEN 4096
+
+static int mkdir_p(const char *path)
+{
+    char tmp[PATHLEN];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+void cstore_partial_path(const struct cstore *st, const char *hex, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/tmp/%s.partial", st->dir, hex);
+}
+
+void cstore_blob_path(const struct cstore *st, const char *hex, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/blobs/sha256/%s", st->dir, hex);
+}
+
+static int valid_hex(const char *s)
+{
+    if (strlen(s) != 64)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+            return 0;
+    return 1;
+}
+
+static int valid_name(const char *s)
+{
+    return *s && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..") && strlen(s) < 128;
+}
+
+/* Writes the index atomically. Caller holds mu. */
+static int save_index(struct cstore *st, struct error *err)
+{
+    char path[PATHLEN], tmp[PATHLEN];
+    json_t *arr = json_array();
+    for (size_t i = 0; i < st->n; i++) {
+        const struct cstore_entry *e = &st->e[i];
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:b, s:I, s:I}", "name", e->name,
+                                             "sha256", e->sha256, "size", (json_int_t)e->size,
+                                             "pinned", e->pinned, "added", (json_int_t)e->added,
+                                             "last_used", (json_int_t)e->last_used));
+    }
+    json_t *doc = json_pack("{s:i, s:o}", "version", 1, "artifacts", arr);
+    snprintf(path, sizeof(path), "%s/index.json", st->dir);
+    snprintf(tmp, sizeof(tmp), "%s/index.json.tmp", st->dir);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    char *text = json_dumps(doc, JSON_INDENT(1));
+    json_decref(doc);
+    int ok = fd >= 0 && text;
+    if (ok) {
+        size_t len = strlen(text), off = 0;
+        while (ok && off < len) {
+            ssize_t w = write(fd, text + off, len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            ok = w > 0;
+            off += w > 0 ? (size_t)w : 0;
+        }
+        ok = ok && fsync(fd) == 0;
+    }
+    free(text);
+    if (fd >= 0)
+        close(fd);
+    if (!ok || rename(tmp, path) < 0 || fsync_dir(st->dir) < 0) {
+        unlink(tmp);
+        return error_set(err, ERR_IO, "", "%s: cannot write the index: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+static int load_index(struct cstore *st, struct error *err)
+{
+    char path[PATHLEN];
+    json_error_t je;
+    snprintf(path, sizeof(path), "%s/index.json", st->dir);
+    if (access(path, F_OK) < 0)
+        return 0;
+    json_t *doc = json_load_file(path, 0, &je);
+    json_t *arr = json_object_get(doc, "artifacts");
+    if (!doc || !json_is_array(arr)) {
+        json_decref(doc);
+        return error_set(err, ERR_INVALID, "", "%s: not a cache index (%s)", path, je.text);
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        const char *name = json_string_value(json_object_get(v, "name"));
+        const char *hex = json_string_value(json_object_get(v, "sha256"));
+        json_t *size = json_object_get(v, "size");
+        if (!name || !hex || !valid_name(name) || !valid_hex(hex) || !json_is_integer(size) ||
+            json_integer_value(size) < 0)
+            continue; /* a damaged row is dropped; fsck removes its blob if unreferenced */
+        if (st->n == st->cap) {
+            size_t nc = st->cap ? st->cap * 2 : 16;
+            struct cstore_entry *ne = realloc(st->e, nc * sizeof(*ne));
+            if (!ne) {
+                json_decref(doc);
+                return error_set(err, ERR_NOMEM, "", "out of memory");
+            }
+            st->e = ne;
+            st->cap = nc;
+        }
+        struct cstore_entry *e = &st->e[st->n++];
+        memset(e, 0, sizeof(*e));
+        snprintf(e->name, sizeof(e->name), "%s", name);
+        snprintf(e->sha256, sizeof(e->sha256), "%s", hex);
+        e->size = json_integer_value(size);
+        e->pinned = json_is_true(json_object_get(v, "pinned"));
+        e->added = json_integer_value(json_object_get(v, "added"));
+        e->last_used = json_integer_value(json_object_get(v, "last_used"));
+    }
+    json_decref(doc);
+    return 0;
+}
+
+int cstore_open(const char *dir, struct cstore **ret, struct error *err)
+{
+    char p[PATHLEN];
+    if (sodium_init() < 0)
+        return error_set(err, ERR_INTERNAL, "", "libsodium failed to initialize");
+    static const char *sub[] = {"blobs/sha256", "names", "tmp"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, sub[i]);
+        if (mkdir_p(p) < 0)
+            return error_set(err, ERR_IO, "", "%s: cannot create: %s", p, strerror(errno));
+    }
+    struct cstore *st = calloc(1, sizeof(*st));
+    if (!st || !(st->dir = strdup(dir))) {
+        free(st);
+        return error_set(err, ERR_NOMEM, "", "out of memory");
+    }
+    pthread_mutex_init(&st->mu, NULL);
+    int r = load_index(st, err);
+    if (r < 0) {
+        cstore_close(st);
+        return r;
+    }
+    *ret = st;
+    return 0;
+}
+
+void cstore_close(struct cstore *st)
+{
+    if (!st)
+        return;
+    pthread_mutex_destroy(&st->mu);
+    free(st->e);
+    free(st->dir);
+    free(st);
+}
+
+static struct cstore_entry *find(struct cstore *st, const char *name, const char *hex)
+{
+    for (size_t i = 0; i < st->n; i++)
+        if ((name && !strcmp(st->e[i].name, name)) || (!name && hex && !strcmp(st->e[i].sha256, hex)))
+            return &st->e[i];
+    return NULL;
+}
+
+int cstore_lookup(struct cstore *st, const char *name, const char *sha256, struct cstore_entry *ret)
+{
+    pthread_mutex_lock(&st->mu);
+    struct cstore_entry *e = find(st, name, sha256);
+    if (e)
+        *ret = *e;
+    pthread_mutex_unlock(&st->mu);
+    return e ? 0 : -ERR_NOT_FOUND;
+}
+
+static int link_name(struct cstore *st, const char *name, const char *hex)
+{
+    char link[PATHLEN], tmp[PATHLEN], target[PATHLEN];
+    snprintf(link, sizeof(link), "%s/names/%s", st->dir, name);
+    snprintf(tmp, sizeof(tmp), "%s/names/.%s.tmp", st->dir, name);
+    snprintf(target, sizeof(target), "../blobs/sha256/%s", hex);
+    unlink(tmp);
+    if (symlink(target, tmp) < 0 || rename(tmp, link) < 0)
+        return -1;
+    char names[PATHLEN];
+    snprintf(names, sizeof(names), "%s/names", st->dir);
+    return fsync_dir(names);
+}
+
+static void remove_at(struct cstore *st, size_t i)
+{
+    char p[PATHLEN];
+    struct cstore_entry gone = st->e[i];
+    st->e[i] = st->e[--st->n];
+    snprintf(p, sizeof(p), "%s/names/%s", st->dir, gone.name);
+    unlink(p);
+    if (!find(st, NULL, gone.sha256)) {
+        cstore_blob_path(st, gone.sha256, p, sizeof(p));
+        unlink(p);
+    }
+}
+
+int cstore_publish(struct cstore *st, const char *hex, const char *name, long long size, bool pinned,
+                   int64_t now, struct error *err)
+{
+    char part[PATHLEN], blob[PATHLEN], blobs[PATHLEN];
+    if (!valid_hex(hex) || !valid_name(name))
+        return error_set(err, ERR_INVALID, "name", "invalid artifact name or digest");
+    cstore_partial_path(st, hex, part, sizeof(part));
+    cstore_blob_path(st, hex, blob, sizeof(blob));
+    snprintf(blobs, sizeof(blobs), "%s/blobs/sha256", st->dir);
+    pthread_mutex_lock(&st->mu);
+    int r = 0;
+    if (access(part, F_OK) == 0) {
+        int fd = open(part, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0 || fchmod(fd, 0444) < 0 || rename(part, blob) < 0 ||
+            fsync_dir(blobs) < 0) {
+            r = error_set(err, ERR_IO, "", "%s: cannot publish: %s", blob, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            goto out;
+        }
+        close(fd);
+    } else if (access(blob, F_OK) < 0) {
+        r = error_set(err, ERR_NOT_FOUND, "", "%s: nothing to publish", part);
+        goto out;
+    }
+    struct cstore_entry *e = find(st, name, NULL);
+    if (!e) {
+        if (st->n == st->cap) {
+            size_t nc = st->cap ? st->cap * 2 : 16;
+            struct cstore_entry *ne = realloc(st->e, nc * sizeof(*ne));
+            if (!ne) {
+                r = error_set(err, ERR_NOMEM, "", "out of memory");
+                goto out;
+            }
+            st->e = ne;
+            st->cap = nc;
+        }
+        e = &st->e[st->n++];
+        memset(e, 0, sizeof(*e));
+        snprintf(e->name, sizeof(e->name), "%s", name);
+        e->added = now;
+    }
+    snprintf(e->sha256, sizeof(e->sha256), "%s", hex);
+    e->size = size;
+    e->pinned = pinned;
+    e->last_used = now;
+    if (link_name(st, name, hex) < 0) {
+        r = error_set(err, ERR_IO, "", "%s/names/%s: cannot link: %s", st->dir, name, strerror(errno));
+        goto out;
+    }
+    r = save_index(st, err);
+out:
+    pthread_mutex_unlock(&st->mu);
+    return r;
+}
+
+int cstore_touch(struct cstore *st, const char *name, int64_t now)
+{
+    pthread_mutex_lock(&st->mu);
+    struct cstore_entry *e = find(st, name, NULL);
+    int r = e ? 0 : -ERR_NOT_FOUND;
+    if (e) {
+        e->last_used = now;
+        r = save_index(st, NULL);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return r;
+}
+
+int cstore_set_pinned(struct cstore *st, const char *name, bool pinned)
+{
+    pthread_mutex_lock(&st->mu);
+    struct cstore_entry *e = find(st, name, NULL);
+    int r = e ? 0 : -ERR_NOT_FOUND;
+    if (e && e->pinned != pinned) {
+        e->pinned = pinned;
+        r = save_index(st, NULL);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return r;
+}
+
+static long long used_locked(struct cstore *st)
+{
+    long long sum = 0;
+    for (size_t i = 0; i < st->n; i++) {
+        int dup = 0;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = !strcmp(st->e[i].sha256, st->e[j].sha256);
+        if (!dup)
+            sum += st->e[i].size;
+    }
+    return sum;
+}
+
+long long cstore_used(struct cstore *st)
+{
+    pthread_mutex_lock(&st->mu);
+    long long u = used_locked(st);
+    pthread_mutex_unlock(&st->mu);
+    return u;
+}
+
+static int in_list(const char *name, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(list[i], name))
+            return 1;
+    return 0;
+}
+
+int cstore_make_room(struct cstore *st, long long need, long long budget, const char *const *in_use,
+                     size_t n_in_use, void (*cb)(const char *name, void *arg), void *arg,
+                     struct error *err)
+{
+    pthread_mutex_lock(&st->mu);
+    int r = 0, changed = 0;
+    long long used = used_locked(st), evictable = 0;
+    for (size_t i = 0; i < st->n; i++)
+        if (!st->e[i].pinned && !in_list(st->e[i].name, in_use, n_in_use) &&
+            !in_list(st->e[i].sha256, in_use, n_in_use))
+            evictable += st->e[i].size;
+    if (used + need > budget && used - evictable + need > budget) {
+        r = error_set(err, ERR_CONFLICT, "budget",
+                      "%lld bytes do not fit in the %lld-byte budget: %lld bytes are pinned or in use",
+                      need, budget, used - evictable);
+        goto out;
+    }
+    while (used + need > budget) {
+        size_t victim = SIZE_MAX;
+        for (size_t i = 0; i < st->n; i++) {
+            const struct cstore_entry *e = &st->e[i];
+            if (e->pinned || in_list(e->name, in_use, n_in_use) || in_list(e->sha256, in_use, n_in_use))
+                continue;
+            if (victim == SIZE_MAX || e->last_used < st->e[victim].last_used)
+                victim = i;
+        }
+        if (victim == SIZE_MAX)
+            break;
+        char name[128];
+        snprintf(name, sizeof(name), "%s", st->e[victim].name);
+        remove_at(st, victim);
+        changed = 1;
+        used = used_locked(st);
+        if (cb)
+            cb(name, arg);
+    }
+    if (changed)
+        r = save_index(st, err);
+out:
+    pthread_mutex_unlock(&st->mu);
+    return r;
+}
+
+int cstore_remove(struct cstore *st, const char *name)
+{
+    pthread_mutex_lock(&st->mu);
+    int r = -ERR_NOT_FOUND;
+    for (size_t i = 0; i < st->n; i++)
+        if (!strcmp(st->e[i].name, name)) {
+            remove_at(st, i);
+            r = save_index(st, NULL);
+            break;
+        }
+    pthread_mutex_unlock(&st->mu);
+    return r;
+}
+
+int cstore_list(struct cstore *st, struct cstore_entry **ret, size_t *ret_n)
+{
+    pthread_mutex_lock(&st->mu);
+    struct cstore_entry *copy = malloc((st->n ? st->n : 1) * sizeof(*copy));
+    if (copy && st->n)
+        memcpy(copy, st->e, st->n * sizeof(*copy));
+    size_t n = st->n;
+    pthread_mutex_unlock(&st->mu);
+    if (!copy)
+        return -ERR_NOMEM;
+    *ret = copy;
+    *ret_n = n;
+    return 0;
+}
+
+int sha256_file(const char *path, char hex[65], struct error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return error_set(err, ERR_IO, "", "%s: %s", path, strerror(errno));
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    static __thread unsigned char buf[1 << 20];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            close(fd);
+            return error_set(err, ERR_IO, "", "%s: %s", path, strerror(errno));
+        }
+        if (n == 0)
+            break;
+        crypto_hash_sha256_update(&h, buf, (unsigned long long)n);
+    }
+    close(fd);
+    unsigned char out[32];
+    crypto_hash_sha256_final(&h, out);
+    sodium_bin2hex(hex, 65, out, 32);
+    return 0;
+}
+
+int cstore_fsck(struct cstore *st, const char *const *keep, size_t n_keep, bool verify_hash,
+                struct cstore_fsck_report *rep, struct error *err)
+{
+    char p[PATHLEN];
+    struct cstore_fsck_report R = {0};
+    pthread_mutex_lock(&st->mu);
+    /* 1. temporaries */
+    snprintf(p, sizeof(p), "%s/tmp", st->dir);
+    DIR *d = opendir(p);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char hex[65] = "";
+        const char *dot = strchr(de->d_name, '.');
+        if (dot && dot - de->d_name == 64)
+            memcpy(hex, de->d_name, 64);
+        if (hex[0] && in_list(hex, keep, n_keep))
+            continue;
+        snprintf(p, sizeof(p), "%s/tmp/%s", st->dir, de->d_name);
+        if (unlink(p) == 0)
+            R.removed_temporaries++;
+    }
+    if (d)
+        closedir(d);
+    /* 2. index rows */
+    for (size_t i = 0; i < st->n;) {
+        struct stat sb;
+        char hex[65];
+        cstore_blob_path(st, st->e[i].sha256, p, sizeof(p));
+        int bad = stat(p, &sb) < 0 || sb.st_size != st->e[i].size;
+        if (!bad && verify_hash)
+            bad = sha256_file(p, hex, NULL) < 0 || strcmp(hex, st->e[i].sha256);
+        if (bad) {
+            remove_at(st, i);
+            R.removed_entries++;
+        } else {
+            i++;
+        }
+    }
+    /* 3. blobs nobody names */
+    snprintf(p, sizeof(p), "%s/blobs/sha256", st->dir);
+    d = opendir(p);
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (find(st, NULL, de->d_name))
+            continue;
+        snprintf(p, sizeof(p), "%s/blobs/sha256/%s", st->dir, de->d_name);
+        if (unlink(p) == 0)
+            R.removed_blobs++;
+    }
+    if (d)
+        closedir(d);
+    /* 4. name links */
+    for (size_t i = 0; i < st->n; i++) {
+        char want[PATHLEN], have[PATHLEN];
+        snprintf(p, sizeof(p), "%s/names/%s", st->dir, st->e[i].name);
+        snprintf(want, sizeof(want), "../blobs/sha256/%s", st->e[i].sha256);
+        ssize_t n = readlink(p, have, sizeof(have) - 1);
+        if (n >= 0)
+            have[n] = 0;
+        if (n < 0 || strcmp(have, want)) {
+            link_name(st, st->e[i].name, st->e[i].sha256);
+            R.fixed_links++;
+        }
+    }
+    int r = save_index(st, err);
+    pthread_mutex_unlock(&st->mu);
+    if (rep)
+        *rep = R;
+    return r;
+}

@@ -1,0 +1,78 @@
+/* The node cache's content-addressed store on disk:
+ *   DIR/blobs/sha256/<hex>   published artifacts, verified, read-only (0444)
+ *   DIR/names/<name>         symlink -> ../blobs/sha256/<hex> (the human-readable index)
+ *   DIR/tmp/<hex>.partial    downloads in progress (never served)
+ *   DIR/index.json           name, sha256, size, pinned, last use; replaced atomically
+ * A blob becomes visible only by rename after its sha256 was verified, so a reader sees a
+ * whole verified file or nothing. Thread-safe (one mutex); the index is rewritten with
+ * write-temp + fsync + rename + fsync(dir) on every change. */
+#ifndef GPUAAS_CACHE_STORE_H
+#define GPUAAS_CACHE_STORE_H
+
+#include "common/error.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cstore_entry {
+    char name[128];
+    char sha256[65];
+    long long size;
+    bool pinned;
+    int64_t added;
+    int64_t last_used;
+};
+
+struct cstore {
+    char *dir;
+    struct cstore_entry *e;
+    size_t n, cap;
+    pthread_mutex_t mu;
+};
+
+struct cstore_fsck_report {
+    int removed_temporaries;  /* partial files no job wants */
+    int removed_entries;      /* index rows whose blob is missing or the wrong size */
+    int removed_blobs;        /* blobs no index row names */
+    int fixed_links;          /* name links re-created */
+};
+
+/* Creates the layout when missing and loads the index. Caller frees with cstore_close(). */
+int cstore_open(const char *dir, struct cstore **ret, struct error *err);
+void cstore_close(struct cstore *st);
+/* Consistency check at start: keeps partials whose hex is in keep[] (they resume), removes
+ * the other temporaries, drops index rows whose blob is missing or mis-sized, deletes
+ * unindexed blobs, re-creates name links. With verify_hash, re-hashes every blob too. */
+int cstore_fsck(struct cstore *st, const char *const *keep, size_t n_keep, bool verify_hash,
+                struct cstore_fsck_report *rep, struct error *err);
+/* Copies the entry named `name` (or with `sha256` when name is NULL) into *ret. */
+int cstore_lookup(struct cstore *st, const char *name, const char *sha256, struct cstore_entry *ret);
+/* Path of the partial download for a hex digest (caller-provided buffer). */
+void cstore_partial_path(const struct cstore *st, const char *hex, char *buf, size_t len);
+void cstore_blob_path(const struct cstore *st, const char *hex, char *buf, size_t len);
+/* Publishes a verified partial file: fsync, rename into blobs/, index row, name link. */
+int cstore_publish(struct cstore *st, const char *hex, const char *name, long long size, bool pinned,
+                   int64_t now, struct error *err);
+/* Records a use (for LRU). */
+int cstore_touch(struct cstore *st, const char *name, int64_t now);
+int cstore_set_pinned(struct cstore *st, const char *name, bool pinned);
+/* Bytes of all published blobs. */
+long long cstore_used(struct cstore *st);
+/* Evicts least-recently-used entries that are neither pinned nor in in_use[] (names or
+ * sha256 digests) until
+ * `need` more bytes fit in `budget`. Evicted names are reported through cb. -ERR_CONFLICT
+ * when even evicting everything allowed would not make room. */
+int cstore_make_room(struct cstore *st, long long need, long long budget, const char *const *in_use,
+                     size_t n_in_use, void (*cb)(const char *name, void *arg), void *arg,
+                     struct error *err);
+/* Removes one entry and its blob (if no other name shares it). */
+int cstore_remove(struct cstore *st, const char *name);
+/* Snapshot of the index (malloc'ed array). */
+int cstore_list(struct cstore *st, struct cstore_entry **ret, size_t *ret_n);
+
+/* sha256 of a file as lowercase hex (libsodium). */
+int sha256_file(const char *path, char hex[65], struct error *err);
+
+#endif
