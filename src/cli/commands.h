@@ -33,7 +33,6 @@ int cmd_tokenomics(int argc, char **argv);
 struct error;
 int cli_measured_utilization(const char *config_path, int64_t from, int64_t to, double *ret,
                              struct error *err);
-int cmd_server(int argc, char **argv);
 int cmd_deploy(int argc, char **argv);
 int cmd_reconciler(int argc, char **argv);
 int cmd_gpu_config(int argc, char **argv);

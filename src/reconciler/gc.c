@@ -1,6 +1,7 @@
 /* The garbage-collection sweep (namespaces labelled ours with no live booking, stale
  * RoleBindings and ClusterRoleBindings labelled ours, namespaces stuck Terminating) and the
  * drift observation (what the nodes advertise for each GPU resource of the pool). */
+#include "core/advertised.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "core/session_plan.h"
@@ -157,85 +158,51 @@ static void gc_bindings(struct rec *rc, int64_t now, char **live, size_t n_live)
     }
 }
 
-/* Kubernetes quantities for extended resources are integers ("4"); others are ignored. */
-static long long quantity(json_t *v)
-{
-    const char *s = json_string_value(v);
-    if (!s)
-        return json_is_integer(v) ? json_integer_value(v) : 0;
-    char *end = NULL;
-    errno = 0;
-    long long n = strtoll(s, &end, 10);
-    return errno || end == s || *end || n < 0 ? 0 : n;
-}
 
-/* Publishes {"resources":{name:{"allocatable_slots":N,"physical":N}},"nodes":[...],
- * "observed_at":"..."} under kv "advertised" when it changed. */
+/* Reads the Nodes, compares them with the declared layout (src/core/advertised.c: GPU
+ * allocatable is trusted only when nvidia.com/mig.config.state is success) and publishes the
+ * result under kv "advertised" when it changed; the server admits no more than it says. */
 static void observe_drift(struct rec *rc, int64_t now)
 {
     struct error err = {0};
-    json_t *list = NULL, *out = json_object(), *res = json_object(), *nodes = json_array();
+    json_t *list = NULL, *out = NULL;
     char *text = NULL, *full = NULL;
+    struct adv_report *rep = calloc(1, sizeof(*rep));
+    struct pool pool = rc->pool;
+    if (!rep)
+        goto out;
     if (kube_list(rc->kube, "v1", "Node", NULL, NULL, &list, &err)) {
         log_warn("cannot list nodes", "error=\"%s\"", err.message);
         goto out;
     }
-    for (int p = 0; p < rc->pool.n; p++) {
-        const struct pool_resource *pr = &rc->pool.res[p];
-        if (!pool_is_gpu(pr))
-            continue;
-        long long slots = 0;
-        size_t i;
-        json_t *node;
-        json_array_foreach(json_object_get(list, "items"), i, node)
-        {
-            json_t *alloc = json_object_get(json_object_get(node, "status"), "allocatable");
-            slots += quantity(json_object_get(alloc, pr->name));
-        }
-        int per = pr->slots_per_unit > 0 ? pr->slots_per_unit : 1;
-        json_object_set_new(res, pr->name,
-                            json_pack("{s:I,s:I,s:i}", "allocatable_slots", slots, "physical",
-                                      slots / per, "configured", pr->physical));
+    if (adv_check(rc->cfg, list, &pool, rep, &err) < 0) {
+        log_warn("cannot compare nodes with the pool", "error=\"%s\"", err.message);
+        goto out;
     }
-    size_t i;
-    json_t *node;
-    json_array_foreach(json_object_get(list, "items"), i, node)
-    {
-        json_t *alloc = json_object_get(json_object_get(node, "status"), "allocatable");
-        json_t *gpus = json_object();
-        for (int p = 0; p < rc->pool.n; p++)
-            if (pool_is_gpu(&rc->pool.res[p]) && json_object_get(alloc, rc->pool.res[p].name))
-                json_object_set_new(
-                    gpus, rc->pool.res[p].name,
-                    json_integer(quantity(json_object_get(alloc, rc->pool.res[p].name))));
-        const char *name = meta_str(node, "name");
-        json_array_append_new(
-            nodes, json_pack("{s:s,s:O}", "name", name ? name : "", "allocatable", gpus));
-        json_decref(gpus);
-    }
-    json_object_set(out, "resources", res);
-    json_object_set(out, "nodes", nodes);
-    text = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+    out = adv_to_json(rep, &pool, 0);
+    text = out ? json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     if (!text)
         goto out;
     if (rc->advertised && !strcmp(rc->advertised, text))
         goto out;
-    char ts[RFC3339_LEN];
-    json_object_set_new(out, "observed_at", json_string(time_format_rfc3339(time_now(), ts)));
+    json_object_set_new(out, "observed_at", json_integer(now));
     full = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
     if (full && store_kv_set(rc->st, REC_KV_ADVERTISED, full, now) == 0) {
         free(rc->advertised);
         rc->advertised = text;
         text = NULL;
+        for (int i = 0; i < pool.n; i++)
+            if (pool_is_gpu(&pool.res[i]) && pool.res[i].advertised < pool.res[i].physical)
+                log_warn("cluster advertises less than configured", "resource=%s configured=%d advertised=%d",
+                         pool.res[i].name, pool.res[i].physical, pool.res[i].advertised);
         log_info("published advertised capacity", "advertised=%s", full);
     }
 out:
+    free(rep);
+    json_decref(out);
     free(text);
     free(full);
     json_decref(list);
-    json_decref(out);
-    json_decref(res);
-    json_decref(nodes);
 }
 
 int rec_gc(struct rec *rc, int64_t now)

@@ -1,5 +1,6 @@
 /* REST API handlers and the routing table (API.md). Each handler validates its input, calls
  * the store, audits mutations and fills the response through srv_reply/srv_fail. */
+#include "core/advertised.h"
 #include "common/timeutil.h"
 #include "core/calendar.h"
 #include "server/auth.h"
@@ -141,11 +142,9 @@ static void internal(struct srv_req *r)
 
 /* ---- pool as bookable now: configured, limited by what the cluster advertises ---- */
 
-/* The store key "advertised" holds JSON published by the reconciler:
- *   {"observed_at": "2026-12-01T09:00:00Z", "resources": {"nvidia.com/gpu": 1, ...}}
- * where each value is the physical units (whole GPUs, MIG slices, cores, GiB) the cluster
- * advertises for that resource. Returns the parsed document (or NULL) and applies the
- * counts to p. */
+/* Applies the reconciler's published observation (kv "advertised", the format of
+ * src/core/advertised.h) to p: admission never books more than the cluster advertises.
+ * Returns the document (new reference) or NULL when none is published or it is unreadable. */
 static json_t *apply_advertised(struct store *st, struct pool *p)
 {
     char *text = NULL;
@@ -154,15 +153,9 @@ static json_t *apply_advertised(struct store *st, struct pool *p)
         return NULL;
     json_t *doc = json_loads(text, 0, NULL);
     free(text);
-    json_t *res = doc ? json_object_get(doc, "resources") : NULL;
-    if (!json_is_object(res)) {
+    if (!doc || adv_apply(p, doc, NULL) < 0) {
         json_decref(doc);
         return NULL;
-    }
-    for (int i = 0; i < p->n; i++) {
-        json_t *v = json_object_get(res, p->res[i].name);
-        if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 100000000)
-            p->res[i].advertised = (int)json_integer_value(v);
     }
     return doc;
 }

@@ -28,7 +28,7 @@ static void send_node(struct ksim *k, const char *method, const char *path, cons
     char *body = json_dumps(node, 0);
     json_t *q = json_object();
     struct ksim_response r = {0};
-    ksim_handle(k, method, path, q, "application/json", NULL, body, strlen(body), &r);
+    ksim_handle(k, method, path, q, "application/json", NULL, NULL, body, strlen(body), &r);
     if (r.status != status)
         fail_msg("%s %s: %d %.*s", method, path, r.status, (int)r.len, r.body);
     ksim_response_free(&r);
@@ -42,7 +42,7 @@ static int observe(struct ksim *k, struct pool *p)
 {
     json_t *q = json_object();
     struct ksim_response r = {0};
-    ksim_handle(k, "GET", "/api/v1/nodes", q, NULL, NULL, NULL, 0, &r);
+    ksim_handle(k, "GET", "/api/v1/nodes", q, NULL, NULL, NULL, NULL, 0, &r);
     assert_int_equal(r.status, 200);
     json_t *list = json_loadb(r.body, r.len, 0, NULL);
     assert_non_null(list);

@@ -521,7 +521,8 @@ static void test_gc(void **state)
     int64_t upd = 0;
     assert_int_equal(store_kv_get(e->st, "advertised", &adv, &upd), 0);
     assert_non_null(strstr(adv, "\"nvidia.com/gpu\""));
-    assert_non_null(strstr(adv, "allocatable_slots"));
+    assert_non_null(strstr(adv, "\"configured\""));
+    assert_non_null(strstr(adv, "\"advertised\""));
     free(adv);
 }
 

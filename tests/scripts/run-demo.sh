@@ -71,11 +71,17 @@ if [ -x "$BUILD/gpuaas-kubesim" ] && "$GPUAAS" reconciler --help >/dev/null 2>&1
         pids+=($!)
         for _ in $(seq 1 50); do [ -s "$simdir/kubeconfig" ] && break; sleep 0.1; done
         export KUBECONFIG=$simdir/kubeconfig
+        # The demo cluster's node is the reference node of the example configuration, as the
+        # NVIDIA GPU operator would label it once MIG is configured (tests/data/nodes).
+        kubectl create -f tests/data/nodes/success.json >/dev/null 2>>"$simdir/kubesim.log" ||
+            echo "warning: could not register the demo node; see $simdir/kubesim.log" >&2
     else
         echo "Using the Kubernetes cluster from KUBECONFIG=$KUBECONFIG"
     fi
-    "$GPUAAS" reconciler --config "$CONFIG" --database "sqlite://$VAR/gpuaas.db" \
-        2>>"$VAR/reconciler.log" &
+    # The reconciler reads the database URL from the same configuration as the server.
+    GPUAAS_RECONCILER_DB="sqlite://$VAR/gpuaas.db"
+    sed -E "s#^(  url: ).*#\1$GPUAAS_RECONCILER_DB#" "$CONFIG" > "$VAR/reconciler.yaml"
+    "$GPUAAS" reconciler --config "$VAR/reconciler.yaml" 2>>"$VAR/reconciler.log" &
     pids+=($!)
     echo "Reconciler running (log: $VAR/reconciler.log)."
 else
