@@ -1,6 +1,7 @@
 /* REST API handlers and the routing table (API.md). Each handler validates its input, calls
  * the store, audits mutations and fills the response through srv_reply/srv_fail. */
 #include "core/advertised.h"
+#include "core/tokenomics.h"
 #include "common/timeutil.h"
 #include "core/calendar.h"
 #include "server/auth.h"
@@ -926,6 +927,74 @@ static void h_utilization(struct srv_req *r)
               json_pack("{s:o,s:o,s:o}", "from", jtime(from), "to", jtime(to), "resources", arr));
 }
 
+/* ---- tokenomics ---- */
+
+/* POST /api/v1/tokenomics: the model of src/core/tokenomics.c on the request body. With
+ * "utilization": "measured" (admins: it reveals the platform's booked fraction) the booked
+ * GPU fraction over ?from=&to= (default the last 30 days) is used. The answer carries the
+ * SVG chart under "svg". */
+static void h_tokenomics(struct srv_req *r)
+{
+    static const char *const names[] = {"from", "to", NULL};
+    struct error e = {0};
+    json_error_t je;
+    json_t *doc = NULL, *res = NULL;
+    struct tok_input *in = calloc(1, sizeof(*in));
+    char *svg = NULL;
+    if (!in) {
+        internal(r);
+        return;
+    }
+    if (!srv_query_only(r, names))
+        goto out;
+    doc = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &je);
+    if (!doc) {
+        srv_fail(r, ERR_INVALID, "", "malformed JSON at line %d: %s", je.line, je.text);
+        goto out;
+    }
+    if (tok_parse(doc, in, &e) < 0) {
+        srv_fail_err(r, &e);
+        goto out;
+    }
+    if (in->utilization_measured) {
+        int64_t to = r->now, from = to - 30 * 86400;
+        struct reservation *all = NULL;
+        size_t n = 0;
+        struct pool p;
+        if (!is_admin(r)) {
+            srv_fail(r, ERR_FORBIDDEN, "utilization", "measured utilization is for admins; give a number from 0 to 1");
+            goto out;
+        }
+        if ((srv_query(r, "from") || srv_query(r, "to")) && !q_range(r, &from, &to))
+            goto out;
+        struct res_filter f = {.from = from, .to = to, .state = -1};
+        if (store_reservation_list(r->st, &f, &all, &n) < 0) {
+            internal(r);
+            goto out;
+        }
+        live_pool(r, &p);
+        in->utilization = tok_measured_utilization(&p, all, n, from, to);
+        free(all);
+        if (in->utilization <= 0) {
+            srv_fail(r, ERR_INVALID, "utilization", "no GPU bookings in the measured window: utilization is 0");
+            goto out;
+        }
+    }
+    if (tok_compute(in, &res, &e) < 0) {
+        srv_fail_err(r, &e);
+        goto out;
+    }
+    if (tok_svg(res, &svg, &e) == 0)
+        json_object_set_new(res, "svg", json_string(svg));
+    srv_reply(r, 200, res);
+    res = NULL;
+out:
+    free(svg);
+    json_decref(res);
+    json_decref(doc);
+    free(in);
+}
+
 /* ---- the routing table ---- */
 
 const struct srv_route api_routes[] = {
@@ -957,5 +1026,7 @@ const struct srv_route api_routes[] = {
     {"GET", "/api/v1/calendar", h_calendar, SRV_USER, true, "Busy blocks"},
     {"GET", "/api/v1/audit", h_audit, SRV_ADMIN, true, "Audit log (admin)"},
     {"GET", "/api/v1/utilization", h_utilization, SRV_ADMIN, true, "Utilization (admin)"},
+    {"POST", "/api/v1/tokenomics", h_tokenomics, SRV_USER, true,
+     "Cost per million tokens, break-even and sizing"},
 };
 const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -125,7 +125,10 @@ while read -r lib; do
     pkg=$(dpkg -S "$path" 2>/dev/null | head -1 | cut -d: -f1) || true
     case "$pkg" in libc6 | "") continue ;; esac
     echo "$runtime_pkgs" | grep -qx "$pkg" || bad "runtime stage lacks $pkg (for $lib)"
-done < <(ldd "$BUILD/gpuaas" | awk '$3 ~ /^\// {print $3}')
+done < <(needed=$(readelf -d "$BUILD/gpuaas" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+         # direct dependencies only: apt installs what they depend on
+         ldd "$BUILD/gpuaas" | awk '$3 ~ /^\// {print $1, $3}' |
+         while read -r soname path; do grep -qx "$soname" <<<"$needed" && echo "$path"; done)
 if command -v podman >/dev/null && [ "${GPUAAS_IMAGE_BUILD:-}" = 1 ]; then
     step "image build and smoke test (podman)"
     # GPUAAS_PODMAN_BUILD_ARGS e.g. "--pull=never --isolation chroot --network host" where no

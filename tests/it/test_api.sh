@@ -217,6 +217,18 @@ run_suite() {
   grep -q "alice-pass-1" <<<"$BODY" && fail "audit leaks a password"
   t utilization; req GET "/api/v1/utilization?from=$s1&to=$e1" "" "$ADMIN"; expect 200
   [ "$(jf '.resources[] | select(.resource=="nvidia.com/gpu") | .ratio')" = 1 ] || fail "gpu fully booked: $(jf '.resources[0]')"
+  # tokenomics
+  tok='{"servers":[{"name":"c845a","count":1,"capex":45000,"gpus":2,"power_load_kw":1.8,"power_idle_kw":0.5}],"utilization":0.4,"workloads":[{"name":"70B","tokens_per_second_per_gpu":1072.2,"share":1,"cloud_prices":[{"name":"Groq","input_per_million":0.59,"output_per_million":0.79}]}]}'
+  t tokenomics; req POST /api/v1/tokenomics "$tok" "$ALICE"; expect 200
+  awk -v c="$(jf .cost_per_million_tokens)" 'BEGIN{exit !(c > 0.67 && c < 0.69)}' || fail "tokenomics cost per million: $(jf .cost_per_million_tokens)"
+  [ "$(jf '.break_even[0].status')" = reachable ] || fail "tokenomics break-even"
+  jf .svg | grep -q '<svg' || fail "tokenomics chart"
+  t "tokenomics invalid"; req POST /api/v1/tokenomics "${tok/45000/-1}" "$ALICE"; expect 400 invalid "servers[0].capex"
+  t "tokenomics unknown field"; req POST /api/v1/tokenomics "${tok/\"utilization\":0.4/\"utilisation\":0.4}" "$ALICE"; expect 400 invalid utilisation
+  t "tokenomics measured as user"; req POST /api/v1/tokenomics "${tok/0.4/\"measured\"}" "$ALICE"; expect 403 forbidden
+  t "tokenomics measured"; req POST "/api/v1/tokenomics?from=$s1&to=$e1" "${tok/0.4/\"measured\"}" "$ADMIN"; expect 200
+  [ "$(jf .utilization_source)" = measured ] || fail "measured utilization source"
+  awk -v u="$(jf .utilization)" 'BEGIN{exit !(u > 0 && u <= 1)}' || fail "measured utilization $(jf .utilization)"
   t metrics; req GET /metrics; expect 200
   grep -q 'http_requests_total{route="/api/v1/reservations",method="POST",status="201"}' <<<"$BODY" || fail "metrics counter"
   grep -q 'gpuaas_bookings{state="CANCELED"} 1' <<<"$BODY" || fail "bookings gauge"

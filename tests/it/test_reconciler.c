@@ -105,7 +105,7 @@ static int stop(pid_t pid)
     "database:\n  url: %s\n"                                                                       \
     "pool:\n  nodes:\n    - name: sim-node\n      cpu: 127\n      memory_gib: 754\n"               \
     "      storage_gib: 3100\n      gpus:\n"                                                       \
-    "        - model: GPU\n          memory_gib: 96\n          mig:\n            1g.24gb: 4\n"     \
+    "        - model: NVIDIA RTX PRO 6000 Blackwell Server Edition\n          memory_gib: 96\n          mig:\n            1g.24gb: 4\n"     \
     "        - model: GPU\n          memory_gib: 96\n          whole: true\n"                      \
     "session:\n  max_gpus: 4\n  start_grace_seconds: 7200\n"                                       \
     "reconciler:\n  interval_seconds: 30\n  gc_interval_seconds: 300\n"                            \

@@ -5,9 +5,10 @@ set -euo pipefail
 missing=()
 for p in "$@"; do
   case "$p" in
-    kubectl) command -v kubectl >/dev/null && continue ;;
+    kubectl) command -v kubectl >/dev/null && continue; p=kubernetes-client ;; # Debian's kubectl
     nodejs) command -v node >/dev/null && continue ;;
     npm) command -v npm >/dev/null && continue ;;
+    python3) command -v python3 >/dev/null && continue ;;
     postgresql) { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } && continue ;;
   esac
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

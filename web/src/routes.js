@@ -10,6 +10,7 @@ export const routes = [
   { path: 'book', title: 'Book GPUs', nav: false, load: () => import('./pages/book.js') },
   { path: 'sessions', title: 'My sessions', nav: true, load: () => import('./pages/sessions.js') },
   { path: 'pool', title: 'Pool', nav: true, load: () => import('./pages/pool.js') },
+  { path: 'tokenomics', title: 'Tokenomics', nav: true, load: () => import('./pages/tokenomics.js') },
   { path: 'admin', title: 'Admin', nav: true, admin: true, load: () => import('./pages/admin.js') },
 ];
 
