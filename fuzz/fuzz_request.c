@@ -14,11 +14,11 @@ static const char pool_yaml[] = "pool:\n"
                                 "      memory_gib: 754\n"
                                 "      storage_gib: 3100\n"
                                 "      gpus:\n"
-                                "        - model: G\n"
+                                "        - model: NVIDIA RTX PRO 6000 Blackwell Server Edition\n"
                                 "          memory_gib: 96\n"
                                 "          mig:\n"
                                 "            1g.24gb: 4\n"
-                                "        - model: G\n"
+                                "        - model: NVIDIA RTX PRO 6000 Blackwell Server Edition\n"
                                 "          memory_gib: 96\n"
                                 "          whole: true\n";
 
