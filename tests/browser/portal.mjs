@@ -3,7 +3,8 @@
 // Every page gets a screenshot under $GPUAAS_TEST_OUTPUT/screenshots. Any console error,
 // uncaught exception or CSP violation fails the test that caused it; the only tolerated
 // console lines are Chromium's network notes for answers a test provokes on purpose
-// (401 on a wrong password or the no-token /me probe, 409 on a conflicting booking).
+// (401 on a wrong password or the no-token /me probe, 409 on a conflicting booking, 400 on a
+// deliberately invalid tokenomics input).
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,7 +27,7 @@ if (!BASE || !ADMIN_PW) {
 }
 fs.mkdirSync(OUT, { recursive: true });
 const TZ = 'Europe/Berlin'; // the node process runs with TZ=Europe/Berlin too
-const ALLOWED_CONSOLE = /Failed to load resource: the server responded with a status of (401|409)\b/;
+const ALLOWED_CONSOLE = /Failed to load resource: the server responded with a status of (400|401|409)\b/;
 
 let passed = 0;
 let failed = 0;
@@ -258,6 +259,30 @@ try {
     const dots = await page.locator('.gpu.whole .slot').count();
     assert(dots === 4, 'time-sliced slots on the whole GPU: ' + dots);
     await shot(page, '09-pool');
+  });
+
+  await test('tokenomics page computes and redraws the chart while inputs change', async () => {
+    await page.goto(BASE + '/#/tokenomics');
+    const cpm = page.locator('[data-testid="tok-cpm"]');
+    await cpm.waitFor();
+    const first = await cpm.innerText();
+    assert(/^\$\d/.test(first), 'cost per million shown: ' + first);
+    assert(await page.locator('svg.tok-chart polyline.series').count() === 3, 'one cost curve per workload');
+    assert(await page.locator('svg.tok-chart circle.break-even').count() >= 1, 'break-even points marked');
+    await page.locator('#tok-util').fill('80');
+    await page.waitForFunction((old) => {
+      const el = document.querySelector('[data-testid="tok-cpm"]');
+      return el && el.textContent !== old;
+    }, first);
+    const second = await cpm.innerText();
+    const a = Number(first.replace(/[$,]/g, '')), b = Number(second.replace(/[$,]/g, ''));
+    assert(b < a * 0.6 && b > a * 0.4, `doubling utilization roughly halves the cost: ${first} -> ${second}`);
+    await page.locator('#tok-servers-0-capex').fill('-5');
+    await page.waitForSelector('#tok-servers-0-capex[aria-invalid="true"]');
+    await shot(page, '19-tokenomics-invalid');
+    await page.locator('#tok-servers-0-capex').fill('45000');
+    await page.waitForSelector('[data-testid="tok-cpm"]');
+    await shot(page, '18-tokenomics');
   });
 
   await test('a non-admin cannot see the admin page or other users\' details', async () => {

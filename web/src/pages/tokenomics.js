@@ -5,12 +5,12 @@ import { h, clear, errorBox } from '../dom.js';
 import { post, explain } from '../api.js';
 
 const EXAMPLE_WORKLOADS = [
-  { name: '7B-class', tokens_per_second_per_gpu: 4588.8, min_replicas: 2, demand_tokens_per_year: 200e9,
+  { name: '7B-class', tokens_per_second_per_gpu: 4588.8, min_replicas: 2, demand_tokens_per_year: 200e9, installed_gpus: 4,
     cloud_prices: [{ name: 'Bedrock', input_per_million: 0.22, output_per_million: 0.22 },
       { name: 'Groq', input_per_million: 0.05, output_per_million: 0.08 }] },
-  { name: '14B-class', tokens_per_second_per_gpu: 2640, min_replicas: 2, demand_tokens_per_year: 100e9,
+  { name: '14B-class', tokens_per_second_per_gpu: 2640, min_replicas: 2, demand_tokens_per_year: 100e9, installed_gpus: 4,
     cloud_prices: [{ name: 'GPT-4o-mini', input_per_million: 0.15, output_per_million: 0.6 }] },
-  { name: '70B-class', tokens_per_second_per_gpu: 1072.2, min_replicas: 2, demand_tokens_per_year: 150e9,
+  { name: '70B-class', tokens_per_second_per_gpu: 1072.2, min_replicas: 2, demand_tokens_per_year: 150e9, installed_gpus: 6,
     cloud_prices: [{ name: 'Groq', input_per_million: 0.59, output_per_million: 0.79 },
       { name: 'DeepInfra Turbo', input_per_million: 0.13, output_per_million: 0.4 }] },
 ];
@@ -115,7 +115,7 @@ export async function render() {
     const mine = ++seq;
     status.textContent = 'Computing…';
     try {
-      const res = await post('/api/v1/tokenomics', body);
+      const res = await post('/tokenomics', body);
       if (mine !== seq) return;
       for (const el of Object.values(inputs)) el.removeAttribute('aria-invalid');
       clear(out);
