@@ -58,8 +58,21 @@ static const struct rtype rtypes[] = {
      "io.k8s.api.networking.v1.Ingress", 1},
     {"coordination.k8s.io", "v1", "leases", "Lease", "lease", NULL, 1,
      "io.k8s.api.coordination.v1.Lease", 0},
+    {"", "v1", "persistentvolumes", "PersistentVolume", "persistentvolume", "pv", 0,
+     "io.k8s.api.core.v1.PersistentVolume", 1},
+    {"apps", "v1", "daemonsets", "DaemonSet", "daemonset", "ds", 1, "io.k8s.api.apps.v1.DaemonSet",
+     1},
+    {"policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", "poddisruptionbudget", "pdb", 1,
+     "io.k8s.api.policy.v1.PodDisruptionBudget", 1},
     {"route.openshift.io", "v1", "routes", "Route", "route", NULL, 1,
      "com.github.openshift.api.route.v1.Route", 1},
+    {"security.openshift.io", "v1", "securitycontextconstraints", "SecurityContextConstraints",
+     "securitycontextconstraints", "scc", 0,
+     "com.github.openshift.api.security.v1.SecurityContextConstraints", 0},
+    {"build.openshift.io", "v1", "buildconfigs", "BuildConfig", "buildconfig", "bc", 1,
+     "com.github.openshift.api.build.v1.BuildConfig", 1},
+    {"image.openshift.io", "v1", "imagestreams", "ImageStream", "imagestream", "is", 1,
+     "com.github.openshift.api.image.v1.ImageStream", 1},
 };
 #define NRTYPES (sizeof(rtypes) / sizeof(rtypes[0]))
 

@@ -199,14 +199,15 @@ if [ -x "$SIM" ]; then
     }
     kubectl api-resources --no-headers -o name >"$OUT/served.txt" || bad "discovery"
     for o in kubernetes openshift; do
-        $CHECK served "$OUT/$o.yaml" "$OUT/served.txt" "$OUT/$o-served.yaml"
+        $CHECK served "$OUT/$o.yaml" "$OUT/served.txt" "$OUT/$o-served.yaml" || bad "unserved kinds ($o)"
         kubectl apply --server-side --field-manager=gpuaas-install -f "$OUT/$o-served.yaml" ||
             bad "apply $o to the double"
         get_all "$OUT/$o-served.yaml" "$o"
     done
     for o in kubernetes openshift; do
         # a session, object by object in apply order, as the reconciler would
-        $CHECK served "$OUT/session-$o.yaml" "$OUT/served.txt" "$OUT/session-$o-served.yaml"
+        $CHECK served "$OUT/session-$o.yaml" "$OUT/served.txt" "$OUT/session-$o-served.yaml" ||
+            bad "unserved kinds (session $o)"
         kubectl apply --server-side --field-manager=gpuaas -f "$OUT/session-$o-served.yaml" \
             >"$OUT/session-$o-apply.log" 2>&1 || {
             cat "$OUT/session-$o-apply.log"
