@@ -83,7 +83,7 @@ static const struct config_key keys[] = {
     {"cache.store_dir", K_STR, O(cache.store_dir), "var/cache", 0, 0, "content-addressed store directory"},
     {"cache.host_path", K_STR, O(cache.host_path), "", 0, 0, "store path on the node for the session hostPath mount (\"\" = store_dir)"},
     {"cache.mount_path", K_STR, O(cache.mount_path), "/models", 0, 0, "where workspaces see the store (read-only)"},
-    {"cache.env", K_STR, O(cache.env), "HF_HOME=/models/names,GPUAAS_MODELS=/models/names", 0, 0, "comma-separated NAME=VALUE pairs set in the workspace"},
+    {"cache.env", K_STR, O(cache.env), "GPUAAS_MODELS=/models/names", 0, 0, "comma-separated NAME=VALUE pairs set in the workspace (replace same-named plan variables)"},
     {"cache.budget_gib", K_INT, O(cache.budget_gib), "500", 1, 1048576, "size budget of the store"},
     {"cache.max_parallel", K_INT, O(cache.max_parallel), "2", 1, 64, "concurrent downloads"},
     {"cache.ranges", K_INT, O(cache.ranges), "4", 1, 32, "parallel HTTP ranges per large download"},

@@ -29,6 +29,16 @@ _Static_assert(sizeof(((struct session_object *)0)->namespace_) ==
 /* Home and cache mount points in the workspace. */
 #define HOME_MOUNT "/home/workspace"
 #define CACHE_MOUNT "/cache"
+/* The node cache's store as sessions see it. The name index (names/<name> -> symlink
+ * ../blobs/sha256/<hex>, see src/cache/cache_store.h) is mounted beside the blobs it points
+ * into, so that the relative links resolve; temporaries and the index file stay hidden. */
+#define STORE_NAMES_DIR "names"
+#define STORE_BLOBS_DIR "blobs"
+/* The read-only models claim requests a nominal size; the quota adds it on top of the booked
+ * storage so that the tenant keeps all of it. */
+#define MODELS_REQUEST_GIB 1
+#define CACHE_ENV_MAX 16
+#define CACHE_ENV_VALUE_MAX 1024
 /* UID/GID used on plain Kubernetes (OpenShift assigns one from the namespace range). */
 #define KUBERNETES_RUN_AS 1000
 
@@ -211,7 +221,7 @@ static struct session_object *add(struct builder *b, const char *step, enum sess
                                   const char *resource, const char *name, json_t *body)
 {
     struct session_plan *plan = b->plan;
-    bool namespaced = strcmp(kind, "Namespace") != 0;
+    bool namespaced = strcmp(kind, "Namespace") != 0 && strcmp(kind, "PersistentVolume") != 0;
     if (b->rc) {
         json_decref(body);
         return NULL;
@@ -346,12 +356,14 @@ static void add_namespace(struct builder *b)
 static void add_quota(struct builder *b, long cpu, long mem, long storage)
 {
     const struct reservation *r = b->r;
-    json_t *hard =
-        json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s}", "requests.cpu", qty_int(cpu),
-                  "limits.cpu", qty_int(cpu), "requests.memory", qty_gi(mem), "limits.memory",
-                  qty_gi(mem), "requests.storage", qty_gi(storage), "persistentvolumeclaims",
-                  qty_int(SESSION_MAX_PVCS), "pods", qty_int(SESSION_MAX_PODS),
-                  "services.loadbalancers", "0", "services.nodeports", "0");
+    /* the read-only models claim counts against the quota: add it on top */
+    bool models = b->c->cache.enabled;
+    json_t *hard = json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s}", "requests.cpu", qty_int(cpu), "limits.cpu",
+        qty_int(cpu), "requests.memory", qty_gi(mem), "limits.memory", qty_gi(mem),
+        "requests.storage", qty_gi(storage + (models ? MODELS_REQUEST_GIB : 0)),
+        "persistentvolumeclaims", qty_int(SESSION_MAX_PVCS + (models ? 1 : 0)), "pods",
+        qty_int(SESSION_MAX_PODS), "services.loadbalancers", "0", "services.nodeports", "0");
     for (int i = 0; hard && i < b->p->n; i++) {
         const struct pool_resource *pr = &b->p->res[i];
         char key[128];
@@ -502,6 +514,216 @@ static void add_pvc(struct builder *b, const char *step, const char *name, long 
         o->quota_counted = true;
 }
 
+/* The store's path on the node: cache.host_path, or cache.store_dir when that is empty. */
+static const char *store_host_path(const struct config *c)
+{
+    return c->cache.host_path && *c->cache.host_path ? c->cache.host_path
+                                                     : str_or_empty(c->cache.store_dir);
+}
+
+/* An absolute path without "." or ".." components, empty components or a trailing '/'. */
+static bool clean_absolute_path(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n < 2 || n > max || s[0] != '/' || s[n - 1] == '/')
+        return false;
+    for (const char *p = s; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == ',' || *p == ':')
+            return false;
+        if (*p != '/')
+            continue;
+        const char *q = p + 1;
+        size_t len = strcspn(q, "/");
+        if (len == 0 || (len == 1 && q[0] == '.') || (len == 2 && q[0] == '.' && q[1] == '.'))
+            return false;
+    }
+    return true;
+}
+
+/* True when a is b or lies under it (or the other way round). */
+static bool paths_overlap(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    size_t n = na < nb ? na : nb;
+    return !strncmp(a, b, n) && (na == nb || (na > nb ? a[n] : b[n]) == '/');
+}
+
+static bool env_name_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 128 || isdigit((unsigned char)s[0]))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return false;
+    return true;
+}
+
+/* Parses cache.env ("NAME=VALUE,NAME=VALUE", blanks around items ignored) into an array of
+ * {name, value} (one reference handed over). NULL with err set when an item is malformed. */
+static json_t *parse_cache_env(const char *spec, struct error *err)
+{
+    json_t *arr = json_array();
+    const char *p = spec ? spec : "";
+    if (!arr) {
+        error_set(err, ERR_NOMEM, "cache.env", "out of memory");
+        return NULL;
+    }
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        const char *end = p + len;
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        const char *e = end;
+        while (e > p && isspace((unsigned char)e[-1]))
+            e--;
+        if (e > p) {
+            const char *eq = memchr(p, '=', (size_t)(e - p));
+            if (!eq || !env_name_ok(p, (size_t)(eq - p))) {
+                error_set(err, ERR_INVALID, "cache.env",
+                          "\"%.*s\" is not NAME=VALUE with NAME made of letters, digits and '_'",
+                          (int)(e - p), p);
+                goto fail;
+            }
+            if ((size_t)(e - eq - 1) > CACHE_ENV_VALUE_MAX) {
+                error_set(err, ERR_INVALID, "cache.env", "the value of %.*s is longer than %d",
+                          (int)(eq - p), p, CACHE_ENV_VALUE_MAX);
+                goto fail;
+            }
+            if (json_array_size(arr) >= CACHE_ENV_MAX) {
+                error_set(err, ERR_INVALID, "cache.env", "more than %d variables", CACHE_ENV_MAX);
+                goto fail;
+            }
+            json_t *kv = json_object();
+            if (!kv || json_array_append_new(arr, kv) ||
+                json_object_set_new(kv, "name", json_stringn(p, (size_t)(eq - p))) ||
+                json_object_set_new(kv, "value", json_stringn(eq + 1, (size_t)(e - eq - 1)))) {
+                error_set(err, ERR_INVALID, "cache.env",
+                          "cannot hold \"%.*s\" (out of memory or not UTF-8)", (int)(e - p), p);
+                goto fail;
+            }
+        }
+        p = *end ? end + 1 : end;
+    }
+    return arr;
+fail:
+    json_decref(arr);
+    return NULL;
+}
+
+/* The cache settings the plan uses, checked only when sessions mount the store. */
+static int check_cache(const struct config *c, struct error *err)
+{
+    const char *mp = str_or_empty(c->cache.mount_path);
+    if (!c->cache.enabled)
+        return 0;
+    if (!clean_absolute_path(store_host_path(c), 1024))
+        return error_set(err, ERR_INVALID,
+                         c->cache.host_path && *c->cache.host_path ? "cache.host_path"
+                                                                   : "cache.store_dir",
+                         "\"%s\" must be a clean absolute path on the node for the sessions' "
+                         "read-only mount",
+                         store_host_path(c));
+    if (!clean_absolute_path(mp, 200))
+        return error_set(err, ERR_INVALID, "cache.mount_path",
+                         "\"%s\" must be a clean absolute path other than /", mp);
+    if (paths_overlap(mp, HOME_MOUNT) || paths_overlap(mp, CACHE_MOUNT))
+        return error_set(err, ERR_INVALID, "cache.mount_path",
+                         "\"%s\" overlaps the workspace's %s or %s volume", mp, HOME_MOUNT,
+                         CACHE_MOUNT);
+    json_t *env = parse_cache_env(c->cache.env, err);
+    if (!env)
+        return -ERR_INVALID;
+    json_decref(env);
+    return 0;
+}
+
+static void models_pv_name(const struct session_plan *plan, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s" SESSION_PV_MODELS_SUFFIX, plan->namespace_);
+}
+
+/* The node cache's store: a cluster-scoped hostPath PersistentVolume pre-bound (claimRef) to
+ * the session's `models` claim, ReadOnlyMany, reclaimed with Retain so that deleting it never
+ * touches the node's files; then the claim, bound to it by name. A plain hostPath volume in
+ * the pod would be refused by Pod Security baseline and by OpenShift's restricted SCCs. */
+static void add_models_volume(struct builder *b)
+{
+    const struct config *c = b->c;
+    char pv[sizeof(((struct session_object *)0)->name)];
+    models_pv_name(b->plan, pv, sizeof(pv));
+    json_t *pv_body = json_pack(
+        "{s:{s:{s:o}, s:[s], s:s, s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s}}}", "spec",
+        "capacity", "storage", qty_gi(c->cache.budget_gib), "accessModes", "ReadOnlyMany",
+        "persistentVolumeReclaimPolicy", "Retain", "storageClassName", "", "volumeMode",
+        "Filesystem", "hostPath", "path", store_host_path(c), "type", "DirectoryOrCreate",
+        "claimRef", "apiVersion", "v1", "kind", "PersistentVolumeClaim", "namespace",
+        b->plan->namespace_, "name", SESSION_PVC_MODELS);
+    add(b, "pv-models", STAGE_WORKLOAD, "", "v1", "PersistentVolume", "persistentvolumes", pv,
+        pv_body);
+    json_t *pvc_body =
+        json_pack("{s:{s:[s], s:s, s:s, s:s, s:{s:{s:o}}}}", "spec", "accessModes", "ReadOnlyMany",
+                  "storageClassName", "", "volumeMode", "Filesystem", "volumeName", pv, "resources",
+                  "requests", "storage", qty_gi(MODELS_REQUEST_GIB));
+    struct session_object *o =
+        add(b, "pvc-models", STAGE_WORKLOAD, "", "v1", "PersistentVolumeClaim",
+            "persistentvolumeclaims", SESSION_PVC_MODELS, pvc_body);
+    if (o)
+        o->quota_counted = true;
+}
+
+/* Sets name=value in the container's env array, replacing an entry of the same name. */
+static int env_set(json_t *env, const char *name, json_t *value)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(env, i, e)
+    {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        if (n && !strcmp(n, name))
+            return json_object_set(e, "value", value);
+    }
+    return json_array_append_new(env, json_pack("{s:s, s:O}", "name", name, "value", value));
+}
+
+/* The workspace side of the store: the claim as a read-only volume, names/ and blobs/ mounted
+ * read-only under cache.mount_path, and the cache.env variables (an entry replaces a variable
+ * of the same name set by the plan, e.g. HF_HOME). */
+static int add_models_mounts(const struct config *c, json_t *pod_spec, json_t *container,
+                             struct error *err)
+{
+    char names[256], blobs[256];
+    const char *mp = str_or_empty(c->cache.mount_path);
+    json_t *env = parse_cache_env(c->cache.env, err);
+    if (!env)
+        return -ERR_INVALID;
+    snprintf(names, sizeof(names), "%s/" STORE_NAMES_DIR, mp);
+    snprintf(blobs, sizeof(blobs), "%s/" STORE_BLOBS_DIR, mp);
+    int rc = 0;
+    json_t *vol =
+        json_pack("{s:s, s:{s:s, s:b}}", "name", SESSION_PVC_MODELS, "persistentVolumeClaim",
+                  "claimName", SESSION_PVC_MODELS, "readOnly", 1);
+    json_t *m1 = json_pack("{s:s, s:s, s:s, s:b}", "name", SESSION_PVC_MODELS, "mountPath", names,
+                           "subPath", STORE_NAMES_DIR, "readOnly", 1);
+    json_t *m2 = json_pack("{s:s, s:s, s:s, s:b}", "name", SESSION_PVC_MODELS, "mountPath", blobs,
+                           "subPath", STORE_BLOBS_DIR, "readOnly", 1);
+    if (json_array_append_new(json_object_get(pod_spec, "volumes"), vol) ||
+        json_array_append_new(json_object_get(container, "volumeMounts"), m1) ||
+        json_array_append_new(json_object_get(container, "volumeMounts"), m2))
+        rc = error_set(err, ERR_NOMEM, "deployment", "out of memory");
+    size_t i;
+    json_t *kv;
+    json_array_foreach(env, i, kv)
+    {
+        if (rc)
+            break;
+        if (env_set(json_object_get(container, "env"),
+                    json_string_value(json_object_get(kv, "name")), json_object_get(kv, "value")))
+            rc = error_set(err, ERR_NOMEM, "cache.env", "out of memory");
+    }
+    json_decref(env);
+    return rc;
+}
+
 static void add_deployment(struct builder *b, long cpu, long mem)
 {
     const struct config *c = b->c;
@@ -560,6 +782,17 @@ static void add_deployment(struct builder *b, long cpu, long mem)
         psc, "containers", container, "volumes", "name", SESSION_PVC_HOME, "persistentVolumeClaim",
         "claimName", SESSION_PVC_HOME, "name", SESSION_PVC_MODEL_CACHE, "persistentVolumeClaim",
         "claimName", SESSION_PVC_MODEL_CACHE);
+    if (body && c->cache.enabled) {
+        json_t *pod =
+            json_object_get(json_object_get(json_object_get(body, "spec"), "template"), "spec");
+        int e = add_models_mounts(c, pod, json_array_get(json_object_get(pod, "containers"), 0),
+                                  b->err);
+        if (e) {
+            json_decref(body);
+            b->rc = e;
+            return;
+        }
+    }
     add(b, "deployment", STAGE_WORKLOAD, "apps", "v1", "Deployment", "deployments",
         SESSION_WORKSPACE_NAME, body);
 }
@@ -633,7 +866,7 @@ static int check_inputs(const struct reservation *r, const struct config *c, con
         return error_set(err, ERR_INVALID, "reconciler.tenant_cluster_role", "must be set");
     if (!c->reconciler.ingress_domain || !*c->reconciler.ingress_domain)
         return error_set(err, ERR_INVALID, "reconciler.ingress_domain", "must be set");
-    return 0;
+    return check_cache(c, err);
 }
 
 int session_plan_build(const struct reservation *r, const struct config *c, const struct pool *p,
@@ -678,6 +911,8 @@ int session_plan_build(const struct reservation *r, const struct config *c, cons
     add_proxy_configmap(&b);
     add_pvc(&b, "pvc-home", SESSION_PVC_HOME, c->reconciler.home_gib);
     add_pvc(&b, "pvc-model-cache", SESSION_PVC_MODEL_CACHE, c->reconciler.model_cache_gib);
+    if (c->cache.enabled)
+        add_models_volume(&b);
     add_deployment(&b, cpu, mem);
     add_service(&b);
     add_exposure(&b);

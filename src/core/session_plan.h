@@ -11,7 +11,10 @@
  *                        status.hard equals its spec.hard (quota is enforced from status);
  *   3. STAGE_ISOLATION   NetworkPolicies, before any workload;
  *   4. STAGE_IDENTITY    ServiceAccount, SCC RoleBinding (OpenShift), workspace RoleBinding;
- *   5. STAGE_WORKLOAD    ConfigMap, PVCs, Deployment, Service, Route or Ingress;
+ *   5. STAGE_WORKLOAD    ConfigMap, PVCs, Deployment, Service, Route or Ingress; with the
+ *                        node cache enabled, first the cluster-scoped PersistentVolume of the
+ *                        store (hostPath, pre-bound to the session's `models` claim) and that
+ *                        claim, which the workspace mounts read-only at cache.mount_path;
  *   6. STAGE_ACCESS      the user's RoleBinding, always the last object.
  * Objects counted by the quota carry `quota_counted`: a create refused with 403
  * `exceeded quota` may mean the object exists, so GET before failing.
@@ -49,6 +52,9 @@
 #define SESSION_PROXY_CONFIGMAP "proxy"
 #define SESSION_PVC_HOME "home"
 #define SESSION_PVC_MODEL_CACHE "model-cache"
+#define SESSION_PVC_MODELS "models" /* the node cache's store, read-only */
+/* Suffix of the store's PersistentVolume: "<namespace>-models" (cluster-scoped). */
+#define SESSION_PV_MODELS_SUFFIX "-models"
 
 enum session_stage {
     STAGE_NAMESPACE = 0,
@@ -68,8 +74,8 @@ struct session_object {
     char group[48];       /* API group, "" for core */
     char version[16];     /* "v1" */
     char resource[48];    /* plural: "resourcequotas" */
-    char namespace_[64];  /* "" for cluster-scoped objects (the Namespace) */
-    char name[64];
+    char namespace_[64];  /* "" for cluster-scoped objects (Namespace, PersistentVolume) */
+    char name[80];
     bool create_or_get;     /* Namespace: POST, on 409 GET and check our labels; no SSA adopt */
     bool wait_quota_status; /* after applying, wait until status.hard == spec.hard */
     bool quota_counted;     /* 403 "exceeded quota" on create: GET before failing */

@@ -30,6 +30,7 @@ static const struct kube_kind kinds[] = {
     {"v1", "ConfigMap", "configmaps", true},
     {"v1", "Secret", "secrets", true},
     {"v1", "PersistentVolumeClaim", "persistentvolumeclaims", true},
+    {"v1", "PersistentVolume", "persistentvolumes", false},
     {"v1", "Service", "services", true},
     {"v1", "Pod", "pods", true},
     {"v1", "ResourceQuota", "resourcequotas", true},

@@ -29,6 +29,13 @@ const struct kube_api_call kube_api_calls[] = {
     {"get", "", "limitranges", NULL},
     {"create", "", "limitranges", NULL},
     {"patch", "", "limitranges", NULL},
+    /* the node cache's store, one cluster-scoped PersistentVolume per session (cache.enabled):
+     * applied before the workspace, deleted at the end, orphans collected by the GC */
+    {"get", "", "persistentvolumes", NULL},
+    {"create", "", "persistentvolumes", NULL},
+    {"patch", "", "persistentvolumes", NULL},
+    {"list", "", "persistentvolumes", NULL},
+    {"delete", "", "persistentvolumes", NULL},
     /* drift: what the nodes advertise */
     {"list", "", "nodes", NULL},
     {"get", "apps", "deployments", NULL},

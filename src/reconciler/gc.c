@@ -1,5 +1,6 @@
 /* The garbage-collection sweep (namespaces labelled ours with no live booking, stale
- * RoleBindings and ClusterRoleBindings labelled ours, namespaces stuck Terminating) and the
+ * RoleBindings and ClusterRoleBindings labelled ours, the node cache's PersistentVolumes of
+ * bookings that ended, namespaces stuck Terminating) and the
  * drift observation (what the nodes advertise for each GPU resource of the pool). */
 #include "core/advertised.h"
 #include "common/log.h"
@@ -158,6 +159,57 @@ static void gc_bindings(struct rec *rc, int64_t now, char **live, size_t n_live)
     }
 }
 
+/* PersistentVolumes labelled ours (the node cache's store, one per session) whose booking no
+ * longer holds its namespace. Reclaim policy Retain: the node's files are never touched. */
+static bool volume_live(struct rec *rc, json_t *pv)
+{
+    const char *rid = label(pv, SESSION_LABEL_RESERVATION);
+    const char *claim_ns = json_string_value(
+        json_object_get(json_object_get(json_object_get(pv, "spec"), "claimRef"), "namespace"));
+    if (!rid || !claim_ns)
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long long id = strtoll(rid, &end, 10);
+    if (errno || end == rid || *end || id <= 0)
+        return false;
+    struct reservation r;
+    if (store_reservation_get(rc->st, (int64_t)id, &r))
+        return false;
+    return res_state_holds_capacity(r.state) && !strcmp(r.session.namespace_, claim_ns);
+}
+
+static void gc_volumes(struct rec *rc, int64_t now)
+{
+    struct error err = {0};
+    json_t *list = NULL;
+    size_t i;
+    json_t *pv;
+    if (kube_list(rc->kube, "v1", "PersistentVolume", NULL, OURS, &list, &err)) {
+        log_warn("gc: cannot list persistent volumes", "error=\"%s\"", err.message);
+        return;
+    }
+    json_array_foreach(json_object_get(list, "items"), i, pv)
+    {
+        const char *name = meta_str(pv, "name");
+        if (!name || meta_str(pv, "deletionTimestamp") || volume_live(rc, pv))
+            continue;
+        if (kube_delete(rc->kube, "v1", "PersistentVolume", NULL, name, NULL, &err) &&
+            err.code != ERR_NOT_FOUND) {
+            log_warn("gc: cannot delete persistent volume", "name=%s error=\"%s\"", name,
+                     err.message);
+            continue;
+        }
+        char target[128];
+        snprintf(target, sizeof(target), "persistentvolume/%s", name);
+        const char *rid = label(pv, SESSION_LABEL_RESERVATION);
+        rec_audit(rc, now, "gc.volume.delete", target, "{\"reservation\":\"%.32s\"}",
+                  rid ? rid : "");
+        log_info("gc: deleted orphan persistent volume", "name=%s reservation=%s", name,
+                 rid ? rid : "");
+    }
+    json_decref(list);
+}
 
 /* Reads the Nodes, compares them with the declared layout (src/core/advertised.c: GPU
  * allocatable is trusted only when nvidia.com/mig.config.state is success) and publishes the
@@ -211,6 +263,7 @@ int rec_gc(struct rec *rc, int64_t now)
     size_t n_live = 0;
     gc_namespaces(rc, now, &live, &n_live);
     gc_bindings(rc, now, live, n_live);
+    gc_volumes(rc, now);
     for (size_t i = 0; i < n_live; i++)
         free(live[i]);
     free(live);

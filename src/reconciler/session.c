@@ -447,6 +447,44 @@ out:
 
 /* ---- stopping ---- */
 
+/* Deletes the cluster-scoped PersistentVolumes labelled for reservation r (the node cache's
+ * store, reclaimed with Retain: the node's files stay). Returns STEP_DONE or -ERR_*. */
+static int delete_session_volumes(struct rec *rc, const struct reservation *r, int64_t now,
+                                  struct error *err)
+{
+    char selector[160];
+    json_t *list = NULL;
+    size_t i;
+    json_t *pv;
+    snprintf(selector, sizeof(selector), "%s=%s,%s=%" PRId64, SESSION_LABEL_MANAGED_BY,
+             SESSION_MANAGED_BY, SESSION_LABEL_RESERVATION, r->id);
+    int e = kube_list(rc->kube, "v1", "PersistentVolume", NULL, selector, &list, err);
+    if (e)
+        return e;
+    json_array_foreach(json_object_get(list, "items"), i, pv)
+    {
+        const char *name =
+            json_string_value(json_object_get(json_object_get(pv, "metadata"), "name"));
+        const char *claim_ns = json_string_value(
+            json_object_get(json_object_get(json_object_get(pv, "spec"), "claimRef"), "namespace"));
+        if (!name || terminating(pv) || !claim_ns || strcmp(claim_ns, r->session.namespace_))
+            continue;
+        e = kube_delete(rc->kube, "v1", "PersistentVolume", NULL, name, NULL, err);
+        if (e && e != -ERR_NOT_FOUND)
+            goto out;
+        e = 0;
+        char target[64];
+        target_of(r, target, sizeof(target));
+        rec_audit(rc, now, "session.volume.delete", target, "{\"persistentvolume\":\"%s\"}", name);
+        log_info("deleted session volume", "reservation=%" PRId64 " persistentvolume=%s", r->id,
+                 name);
+    }
+    e = STEP_DONE;
+out:
+    json_decref(list);
+    return e;
+}
+
 /* Common tail: delete the namespace, and once it is gone call it Deleted. */
 static int remove_namespace(struct rec *rc, struct reservation *r, int64_t now)
 {
@@ -464,6 +502,12 @@ static int remove_namespace(struct rec *rc, struct reservation *r, int64_t now)
     }
     if (e < 0) {
         log_warn("cannot delete session namespace", "reservation=%" PRId64 " error=\"%s\"", r->id,
+                 err.message);
+        return e;
+    }
+    e = delete_session_volumes(rc, r, now, &err);
+    if (e < 0) {
+        log_warn("cannot delete session volumes", "reservation=%" PRId64 " error=\"%s\"", r->id,
                  err.message);
         return e;
     }

@@ -105,14 +105,19 @@ static int stop(pid_t pid)
     "database:\n  url: %s\n"                                                                       \
     "pool:\n  nodes:\n    - name: sim-node\n      cpu: 127\n      memory_gib: 754\n"               \
     "      storage_gib: 3100\n      gpus:\n"                                                       \
-    "        - model: NVIDIA RTX PRO 6000 Blackwell Server Edition\n          memory_gib: 96\n          mig:\n            1g.24gb: 4\n"     \
+    "        - model: NVIDIA RTX PRO 6000 Blackwell Server Edition\n          memory_gib: 96\n   " \
+    "       mig:\n            1g.24gb: 4\n"                                                        \
     "        - model: GPU\n          memory_gib: 96\n          whole: true\n"                      \
     "session:\n  max_gpus: 4\n  start_grace_seconds: 7200\n"                                       \
     "reconciler:\n  interval_seconds: 30\n  gc_interval_seconds: 300\n"                            \
     "  max_attempts: 3\n  retry_base_seconds: 1\n  platform: %s\n  leader_election: true\n"        \
     "  ingress_domain: apps.test\n  storage_class: standard\n"
 
-static int setup_env(void **state, const char *platform, const char *const sim_args[])
+/* The node cache enabled: sessions mount its store read-only. */
+#define CFG_CACHE "cache:\n  enabled: true\n  store_dir: /var/lib/gpuaas/cache\n"
+
+static int setup_env_cfg(void **state, const char *platform, const char *const sim_args[],
+                         const char *extra_cfg)
 {
     struct env *e = calloc(1, sizeof(*e));
     struct error err = {0};
@@ -127,6 +132,8 @@ static int setup_env(void **state, const char *platform, const char *const sim_a
     FILE *f = fopen(e->cfg_path, "w");
     assert_non_null(f);
     fprintf(f, CFG_TEMPLATE, e->db_url, platform);
+    if (extra_cfg)
+        fputs(extra_cfg, f);
     fclose(f);
     assert_int_equal(config_load_file(e->cfg_path, &e->cfg, &err), 0);
     assert_int_equal(pool_derive(e->cfg, &e->pool, &err), 0);
@@ -182,9 +189,24 @@ static int setup_env(void **state, const char *platform, const char *const sim_a
     return 0;
 }
 
+static int setup_env(void **state, const char *platform, const char *const sim_args[])
+{
+    return setup_env_cfg(state, platform, sim_args, NULL);
+}
+
 static int setup_openshift(void **state)
 {
     return setup_env(state, "openshift", NULL);
+}
+
+static int setup_openshift_cache(void **state)
+{
+    return setup_env_cfg(state, "openshift", NULL, CFG_CACHE);
+}
+
+static int setup_kubernetes_cache(void **state)
+{
+    return setup_env_cfg(state, "kubernetes", NULL, CFG_CACHE);
 }
 
 /* HTTPS with a generated CA and a bearer token: the client's TLS and token paths. */
@@ -526,6 +548,196 @@ static void test_gc(void **state)
     free(adv);
 }
 
+static json_t *named(json_t *arr, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        const char *n = json_string_value(json_object_get(v, "name"));
+        if (n && !strcmp(n, name))
+            return v;
+    }
+    return NULL;
+}
+
+/* PersistentVolumes labelled ours, not terminating. */
+static int our_volumes(struct env *e)
+{
+    struct error err = {0};
+    json_t *l = NULL;
+    assert_int_equal(kube_list(e->kube, "v1", "PersistentVolume", NULL,
+                               "app.kubernetes.io/managed-by=gpuaas", &l, &err),
+                     0);
+    int n = 0;
+    size_t i;
+    json_t *pv;
+    json_array_foreach(json_object_get(l, "items"), i, pv)
+    {
+        if (!json_object_get(json_object_get(pv, "metadata"), "deletionTimestamp"))
+            n++;
+    }
+    json_decref(l);
+    return n;
+}
+
+static bool volume_gone(struct env *e, const char *name, int seconds)
+{
+    struct error err = {0};
+    for (int t = 0; t < seconds * 20; t++) {
+        if (kube_get(e->kube, "v1", "PersistentVolume", NULL, name, NULL, &err) == -ERR_NOT_FOUND)
+            return true;
+        msleep(50);
+    }
+    return false;
+}
+
+/* Runs one reconciler pass (--once) and waits for it to exit 0. */
+static void reconcile_once(struct env *e, const char *tag)
+{
+    char path[512], off[8] = "0", log[512];
+    snprintf(path, sizeof(path), "%s/gpuaas", build_dir());
+    snprintf(log, sizeof(log), "%s/reconciler-%s.log", e->dir, tag);
+    char *argv[] = {path,          "reconciler", "--config",      e->cfg_path, "--kubeconfig",
+                    e->kubeconfig, "--once",     "--time-offset", off,         NULL};
+    pid_t p = spawn(argv, NULL, log);
+    int status = wait_exit(p, WAIT_S * 1000);
+    if (status == -1)
+        stop(p);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* The node cache enabled: the session gets a hostPath PersistentVolume of the store
+ * (ReadOnlyMany, Retain, pre-bound to its `models` claim) and the workspace mounts the claim
+ * read-only; at the end the volume goes after the namespace; orphaned volumes labelled ours
+ * are collected, foreign ones and live sessions' stay. */
+static void test_models_volume(void **state)
+{
+    struct env *e = *state;
+    struct error err = {0};
+    int64_t id = book(e, "nvidia.com/gpu", 1, 0, 3600);
+    int64_t live = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 7200);
+    pid_t p = reconciler(e, 0, NULL, "models");
+    assert_true(wait_state(e, id, RS_ACTIVE, WAIT_S));
+    assert_true(wait_state(e, live, RS_ACTIVE, WAIT_S));
+    stop(p);
+    struct reservation r = get_res(e, id);
+    assert_session_objects(e, &r);
+    char pv_name[96];
+    snprintf(pv_name, sizeof(pv_name), "%s-models", r.session.namespace_);
+
+    json_t *pv = NULL, *pvc = NULL, *d = NULL;
+    assert_int_equal(kube_get(e->kube, "v1", "PersistentVolume", NULL, pv_name, &pv, &err), 0);
+    json_t *ps = json_object_get(pv, "spec");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(ps, "accessModes"), 0)),
+                        "ReadOnlyMany");
+    assert_int_equal(json_array_size(json_object_get(ps, "accessModes")), 1);
+    assert_string_equal(json_string_value(json_object_get(ps, "persistentVolumeReclaimPolicy")),
+                        "Retain");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ps, "hostPath"), "path")),
+                        "/var/lib/gpuaas/cache");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(ps, "claimRef"), "namespace")),
+        r.session.namespace_);
+    char rid[24];
+    snprintf(rid, sizeof(rid), "%" PRId64, id);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(pv, "metadata"), "labels"), "gpuaas.io/reservation")),
+        rid);
+
+    assert_int_equal(kube_get(e->kube, "v1", "PersistentVolumeClaim", r.session.namespace_,
+                              "models", &pvc, &err),
+                     0);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(pvc, "spec"), "volumeName")), pv_name);
+
+    assert_int_equal(
+        kube_get(e->kube, "apps/v1", "Deployment", r.session.namespace_, "workspace", &d, &err), 0);
+    json_t *tspec =
+        json_object_get(json_object_get(json_object_get(d, "spec"), "template"), "spec");
+    json_t *vol = named(json_object_get(tspec, "volumes"), "models");
+    assert_non_null(vol);
+    assert_true(
+        json_is_true(json_object_get(json_object_get(vol, "persistentVolumeClaim"), "readOnly")));
+    json_t *ct = json_array_get(json_object_get(tspec, "containers"), 0);
+    size_t i;
+    json_t *m;
+    int mounts = 0;
+    json_array_foreach(json_object_get(ct, "volumeMounts"), i, m)
+    {
+        if (strcmp(json_string_value(json_object_get(m, "name")), "models"))
+            continue;
+        assert_true(json_is_true(json_object_get(m, "readOnly")));
+        assert_int_equal(strncmp(json_string_value(json_object_get(m, "mountPath")), "/models/", 8),
+                         0);
+        mounts++;
+    }
+    assert_int_equal(mounts, 2);
+    assert_non_null(named(json_object_get(ct, "env"), "GPUAAS_MODELS"));
+    json_decref(pv);
+    json_decref(pvc);
+    json_decref(d);
+    assert_int_equal(our_volumes(e), 2);
+
+    /* The window of the first booking ends: namespace, then its volume, go. */
+    assert_int_equal(
+        store_reservation_set_end(e->st, &e->pool, id, time_now() + 1, time_now(), &err), 0);
+    p = reconciler(e, 0, NULL, "models-end");
+    assert_true(wait_state(e, id, RS_COMPLETED, WAIT_S));
+    stop(p);
+    assert_true(namespace_gone(e, r.session.namespace_, 5));
+    assert_true(volume_gone(e, pv_name, 5));
+    assert_int_equal(our_volumes(e), 1);
+
+    /* Orphans: a volume labelled ours for a booking that does not exist, and one for the
+     * completed booking; a foreign volume is left alone, the live session's stays. */
+    json_t *orphan = json_pack(
+        "{s:s,s:s,s:{s:s,s:{s:s,s:s}},s:{s:{s:s},s:[s],s:s,s:{s:s},s:{s:s,s:s}}}", "apiVersion",
+        "v1", "kind", "PersistentVolume", "metadata", "name", "gpuaas-999-models", "labels",
+        "app.kubernetes.io/managed-by", "gpuaas", "gpuaas.io/reservation", "999", "spec",
+        "capacity", "storage", "1Gi", "accessModes", "ReadOnlyMany",
+        "persistentVolumeReclaimPolicy", "Retain", "hostPath", "path", "/var/lib/gpuaas/cache",
+        "claimRef", "namespace", "gpuaas-999", "name", "models");
+    json_t *stale = json_deep_copy(orphan);
+    json_object_set_new(json_object_get(stale, "metadata"), "name",
+                        json_string("gpuaas-stale-models"));
+    json_object_set_new(json_object_get(json_object_get(stale, "metadata"), "labels"),
+                        "gpuaas.io/reservation", json_string(rid));
+    json_object_set_new(json_object_get(json_object_get(stale, "spec"), "claimRef"), "namespace",
+                        json_string(r.session.namespace_));
+    json_t *foreign = json_deep_copy(orphan);
+    json_object_set_new(json_object_get(foreign, "metadata"), "name", json_string("team-datasets"));
+    json_object_del(json_object_get(foreign, "metadata"), "labels");
+    assert_int_equal(kube_create(e->kube, orphan, NULL, &err), 0);
+    assert_int_equal(kube_create(e->kube, stale, NULL, &err), 0);
+    assert_int_equal(kube_create(e->kube, foreign, NULL, &err), 0);
+    json_decref(orphan);
+    json_decref(stale);
+    json_decref(foreign);
+    assert_int_equal(our_volumes(e), 3);
+
+    reconcile_once(e, "models-gc");
+    assert_true(volume_gone(e, "gpuaas-999-models", 5));
+    assert_true(volume_gone(e, "gpuaas-stale-models", 5));
+    assert_int_equal(kube_get(e->kube, "v1", "PersistentVolume", NULL, "team-datasets", NULL, &err),
+                     0);
+    char live_pv[96];
+    snprintf(live_pv, sizeof(live_pv), "%s-models", get_res(e, live).session.namespace_);
+    assert_int_equal(kube_get(e->kube, "v1", "PersistentVolume", NULL, live_pv, NULL, &err), 0);
+    assert_int_equal(our_volumes(e), 1);
+
+    struct audit_entry *a = NULL;
+    size_t na = 0;
+    bool audited = false;
+    assert_int_equal(store_audit_list(e->st, 200, 0, &a, &na), 0);
+    for (size_t k = 0; k < na; k++)
+        if (!strcmp(a[k].action, "gc.volume.delete") && strstr(a[k].target, "gpuaas-999-models"))
+            audited = true;
+    free(a);
+    assert_true(audited);
+}
+
 /* The quota admits the booked GPU type and refuses the other one. */
 static void test_quota_refuses_other_gpu(void **state)
 {
@@ -616,7 +828,9 @@ int main(void)
                                         teardown_env),
         cmocka_unit_test_setup_teardown(test_gc, setup_openshift, teardown_env),
         cmocka_unit_test_setup_teardown(test_leader_election, setup_openshift, teardown_env),
-        cmocka_unit_test_setup_teardown(test_crash_after_every_step, setup_openshift, teardown_env),
+        cmocka_unit_test_setup_teardown(test_models_volume, setup_kubernetes_cache, teardown_env),
+        cmocka_unit_test_setup_teardown(test_crash_after_every_step, setup_openshift_cache,
+                                        teardown_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

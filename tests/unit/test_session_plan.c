@@ -75,10 +75,13 @@ static void fixture_openshift_mig(struct fixture *f)
     f->r.mode = MODE_INTERACTIVE;
 }
 
-/* Inference session on plain Kubernetes with one whole GPU and an IngressClass. */
+/* Inference session on plain Kubernetes with one whole GPU, an IngressClass and the node
+ * cache mounted. */
 static void fixture_kubernetes_gpu(struct fixture *f)
 {
     setup_fixture(f, "kubernetes");
+    f->c->cache.enabled = true;
+    assert_int_equal(config_set_string(&f->c->cache.store_dir, "/var/lib/gpuaas/cache"), 0);
     assert_int_equal(config_set_string(&f->c->reconciler.ingress_class, "nginx"), 0);
     assert_int_equal(config_set_string(&f->c->reconciler.ingress_namespace, "ingress-nginx"), 0);
     assert_int_equal(config_set_string(&f->c->reconciler.ingress_domain, "gpu.example.org"), 0);
@@ -206,7 +209,10 @@ static void check_labels(const struct session_plan *plan, const char *id)
         assert_string_equal(json_string_value(json_object_get(l, SESSION_LABEL_RESERVATION)), id);
         assert_string_equal(json_string_value(json_object_get(l, SESSION_LABEL_USER)),
                             plan->user_label);
-        if (i > 0)
+        bool cluster_scoped = !strcmp(plan->objs[i].kind, "Namespace") ||
+                              !strcmp(plan->objs[i].kind, "PersistentVolume");
+        assert_int_equal(i == 0, !strcmp(plan->objs[i].kind, "Namespace"));
+        if (!cluster_scoped)
             assert_string_equal(json_string_value(json_object_get(md, "namespace")),
                                 plan->namespace_);
         else
@@ -247,6 +253,9 @@ static void test_openshift_interactive_mig(void **state)
     assert_string_equal(hard(&plan, "services.loadbalancers"), "0");
     assert_string_equal(hard(&plan, "services.nodeports"), "0");
     assert_string_equal(hard(&plan, "requests.storage"), "320Gi");
+    /* the node cache is off in this configuration: no store volume */
+    assert_null(session_plan_find(&plan, "pv-models"));
+    assert_null(session_plan_find(&plan, "pvc-models"));
     assert_null(hard(&plan, "limits.nvidia.com/gpu"));
 
     /* interactive: one slot of the booked type, request == limit */
@@ -339,6 +348,15 @@ static void test_kubernetes_inference_gpu(void **state)
     json_t *pvc = json_object_get(session_plan_find(&plan, "pvc-model-cache")->obj, "spec");
     assert_string_equal(json_string_value(json_object_get(pvc, "storageClassName")), "fast-nvme");
 
+    /* the node cache: the PersistentVolume comes before its claim, both before the workspace;
+     * the quota adds the nominal request of the models claim to the booked storage */
+    assert_true(stage_of(&plan, "pv-models") < stage_of(&plan, "pvc-models"));
+    assert_true(stage_of(&plan, "pvc-models") < stage_of(&plan, "deployment"));
+    assert_string_equal(session_plan_find(&plan, "pv-models")->name, "gpuaas-1234-models");
+    assert_string_equal(session_plan_find(&plan, "pv-models")->namespace_, "");
+    assert_string_equal(hard(&plan, "requests.storage"), "501Gi");
+    assert_string_equal(hard(&plan, "persistentvolumeclaims"), "9");
+
     json_t *all = plan_to_json(&plan);
     compare_golden(all, "inference-kubernetes-gpu");
     json_decref(all);
@@ -366,6 +384,205 @@ static void test_workspace_security(void **state)
         assert_non_null(json_object_get(req, "cpu"));
         assert_non_null(json_object_get(req, "memory"));
         session_plan_free(&plan);
+        config_free(f.c);
+    }
+}
+
+static json_t *find_named(json_t *arr, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        const char *n = json_string_value(json_object_get(v, "name"));
+        if (n && !strcmp(n, name))
+            return v;
+    }
+    return NULL;
+}
+
+/* With the node cache enabled, nothing in the plan lets the workspace write to the store: the
+ * volume is ReadOnlyMany, the pod's claim and every mount of it are readOnly, the hostPath is
+ * reclaimed with Retain (deleting the volume never touches the node's files), the claim is
+ * pre-bound both ways (claimRef and volumeName), and the objects validate. */
+static void test_models_read_only(void **state)
+{
+    const char *platforms[] = {"openshift", "kubernetes"};
+    for (size_t p = 0; p < 2; p++) {
+        struct fixture f;
+        struct session_plan plan;
+        struct error err = {0};
+        setup_fixture(&f, platforms[p]);
+        f.c->cache.enabled = true;
+        assert_int_equal(config_set_string(&f.c->cache.store_dir, "/var/lib/gpuaas/cache"), 0);
+        assert_int_equal(config_set_string(&f.c->cache.env, " GPUAAS_MODELS=/models/names , "
+                                                            "HF_HOME=/cache/hf,HF_HUB_OFFLINE=1"),
+                         0);
+        snprintf(f.r.gpu_type, sizeof(f.r.gpu_type), "nvidia.com/gpu");
+        f.r.gpu_count = 1;
+        assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), 0);
+        check_order(&plan);
+        check_labels(&plan, "42");
+        validate_all(&plan);
+
+        const struct session_object *pv = session_plan_find(&plan, "pv-models");
+        assert_non_null(pv);
+        assert_string_equal(pv->kind, "PersistentVolume");
+        assert_string_equal(pv->resource, "persistentvolumes");
+        assert_string_equal(pv->name, "gpuaas-42-models");
+        json_t *ps = json_object_get(pv->obj, "spec");
+        assert_int_equal(json_array_size(json_object_get(ps, "accessModes")), 1);
+        assert_string_equal(
+            json_string_value(json_array_get(json_object_get(ps, "accessModes"), 0)),
+            "ReadOnlyMany");
+        assert_string_equal(json_string_value(json_object_get(ps, "persistentVolumeReclaimPolicy")),
+                            "Retain");
+        assert_string_equal(json_string_value(json_object_get(ps, "storageClassName")), "");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(ps, "hostPath"), "path")),
+            "/var/lib/gpuaas/cache");
+        json_t *cref = json_object_get(ps, "claimRef");
+        assert_string_equal(json_string_value(json_object_get(cref, "namespace")), "gpuaas-42");
+        assert_string_equal(json_string_value(json_object_get(cref, "name")), SESSION_PVC_MODELS);
+
+        const struct session_object *pvc = session_plan_find(&plan, "pvc-models");
+        assert_non_null(pvc);
+        assert_string_equal(pvc->name, SESSION_PVC_MODELS);
+        assert_string_equal(pvc->namespace_, "gpuaas-42");
+        json_t *cs = json_object_get(pvc->obj, "spec");
+        assert_string_equal(json_string_value(json_object_get(cs, "volumeName")), pv->name);
+        assert_string_equal(
+            json_string_value(json_array_get(json_object_get(cs, "accessModes"), 0)),
+            "ReadOnlyMany");
+        assert_string_equal(json_string_value(json_object_get(cs, "storageClassName")), "");
+
+        json_t *d = session_plan_find(&plan, "deployment")->obj;
+        json_t *pod =
+            json_object_get(json_object_get(json_object_get(d, "spec"), "template"), "spec");
+        /* no hostPath in the pod itself (Pod Security baseline and restricted SCCs refuse it) */
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(pod, "volumes"), i, v)
+            assert_null(json_object_get(v, "hostPath"));
+        json_t *vol = find_named(json_object_get(pod, "volumes"), SESSION_PVC_MODELS);
+        assert_non_null(vol);
+        json_t *claim = json_object_get(vol, "persistentVolumeClaim");
+        assert_string_equal(json_string_value(json_object_get(claim, "claimName")),
+                            SESSION_PVC_MODELS);
+        assert_true(json_is_true(json_object_get(claim, "readOnly")));
+        /* every mount of the store in every container is readOnly */
+        int mounts = 0;
+        json_t *ct;
+        size_t ci;
+        json_array_foreach(json_object_get(pod, "containers"), ci, ct)
+        {
+            json_t *m;
+            json_array_foreach(json_object_get(ct, "volumeMounts"), i, m)
+            {
+                if (strcmp(json_string_value(json_object_get(m, "name")), SESSION_PVC_MODELS))
+                    continue;
+                assert_true(json_is_true(json_object_get(m, "readOnly")));
+                mounts++;
+            }
+        }
+        assert_null(json_object_get(pod, "initContainers"));
+        assert_int_equal(mounts, 2);
+        json_t *vm = json_object_get(workspace_container(&plan), "volumeMounts");
+        json_t *names = NULL, *blobs = NULL;
+        json_array_foreach(vm, i, v)
+        {
+            const char *mp = json_string_value(json_object_get(v, "mountPath"));
+            if (!strcmp(mp, "/models/names"))
+                names = v;
+            if (!strcmp(mp, "/models/blobs"))
+                blobs = v;
+        }
+        assert_non_null(names);
+        assert_non_null(blobs);
+        assert_string_equal(json_string_value(json_object_get(names, "subPath")), "names");
+        assert_string_equal(json_string_value(json_object_get(blobs, "subPath")), "blobs");
+
+        /* cache.env: added, and a same-named variable of the plan replaced (not duplicated) */
+        json_t *env = json_object_get(workspace_container(&plan), "env");
+        assert_string_equal(
+            json_string_value(json_object_get(find_named(env, "GPUAAS_MODELS"), "value")),
+            "/models/names");
+        assert_string_equal(
+            json_string_value(json_object_get(find_named(env, "HF_HUB_OFFLINE"), "value")), "1");
+        assert_string_equal(json_string_value(json_object_get(find_named(env, "HF_HOME"), "value")),
+                            "/cache/hf");
+        int hf = 0;
+        json_array_foreach(env, i, v) hf +=
+            !strcmp(json_string_value(json_object_get(v, "name")), "HF_HOME");
+        assert_int_equal(hf, 1);
+        assert_string_equal(json_string_value(json_object_get(find_named(env, "HOME"), "value")),
+                            "/home/workspace");
+        session_plan_free(&plan);
+        config_free(f.c);
+    }
+}
+
+/* The default cache.env leaves HF_HOME on the writable model-cache volume. */
+static void test_models_default_env(void **state)
+{
+    struct fixture f;
+    struct session_plan plan;
+    struct error err = {0};
+    setup_fixture(&f, "kubernetes");
+    f.c->cache.enabled = true;
+    assert_int_equal(config_set_string(&f.c->cache.store_dir, "/var/lib/gpuaas/cache"), 0);
+    snprintf(f.r.gpu_type, sizeof(f.r.gpu_type), "nvidia.com/gpu");
+    f.r.gpu_count = 1;
+    assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), 0);
+    json_t *env = json_object_get(workspace_container(&plan), "env");
+    assert_string_equal(
+        json_string_value(json_object_get(find_named(env, "GPUAAS_MODELS"), "value")),
+        "/models/names");
+    assert_string_equal(json_string_value(json_object_get(find_named(env, "HF_HOME"), "value")),
+                        "/cache/huggingface");
+    session_plan_free(&plan);
+    config_free(f.c);
+}
+
+/* Bad cache settings are refused naming the key; disabled, they are not looked at. */
+static void test_models_config_errors(void **state)
+{
+    static const struct {
+        const char *store_dir, *host_path, *mount_path, *env, *field;
+    } cases[] = {
+        {"var/cache", "", "/models", "A=b", "cache.store_dir"},
+        {"/var/lib/c", "relative/x", "/models", "A=b", "cache.host_path"},
+        {"/var/lib/c", "/srv/../etc", "/models", "A=b", "cache.host_path"},
+        {"/var/lib/c", "", "/", "A=b", "cache.mount_path"},
+        {"/var/lib/c", "", "models", "A=b", "cache.mount_path"},
+        {"/var/lib/c", "", "/home", "A=b", "cache.mount_path"},
+        {"/var/lib/c", "", "/cache/models", "A=b", "cache.mount_path"},
+        {"/var/lib/c", "", "/models", "NOEQUALS", "cache.env"},
+        {"/var/lib/c", "", "/models", "1BAD=x", "cache.env"},
+        {"/var/lib/c", "", "/models", "A-B=x", "cache.env"},
+        {"/var/lib/c", "", "/models", "=x", "cache.env"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fixture f;
+        struct session_plan plan;
+        struct error err = {0};
+        setup_fixture(&f, "kubernetes");
+        snprintf(f.r.gpu_type, sizeof(f.r.gpu_type), "nvidia.com/gpu");
+        f.r.gpu_count = 1;
+        assert_int_equal(config_set_string(&f.c->cache.store_dir, cases[i].store_dir), 0);
+        assert_int_equal(config_set_string(&f.c->cache.host_path, cases[i].host_path), 0);
+        assert_int_equal(config_set_string(&f.c->cache.mount_path, cases[i].mount_path), 0);
+        assert_int_equal(config_set_string(&f.c->cache.env, cases[i].env), 0);
+        /* disabled: the plan ignores the cache settings */
+        assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), 0);
+        assert_null(session_plan_find(&plan, "pv-models"));
+        session_plan_free(&plan);
+        f.c->cache.enabled = true;
+        assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), -ERR_INVALID);
+        assert_int_equal(plan.n, 0);
+        if (strcmp(err.field, cases[i].field))
+            fail_msg("case %zu: field \"%s\", want \"%s\" (%s)", i, err.field, cases[i].field,
+                     err.message);
         config_free(f.c);
     }
 }
@@ -506,6 +723,14 @@ static void test_tenant_role(void **state)
         assert_true(allows(role, "apps", "deployments", "patch"));
         assert_true(allows(role, "networking.k8s.io", "ingresses", "create"));
         assert_false(allows(role, "", "namespaces", "delete"));
+        /* cluster-scoped storage stays the platform's: a tenant may neither create nor change
+         * a PersistentVolume (nor read one: its hostPath names the node's store) */
+        static const char *pv_verbs[] = {"get",    "list",  "watch",  "create",
+                                         "update", "patch", "delete", "deletecollection"};
+        for (size_t w = 0; w < sizeof(pv_verbs) / sizeof(pv_verbs[0]); w++)
+            if (allows(role, "", "persistentvolumes", pv_verbs[w]))
+                fail_msg("tenant role may %s persistentvolumes", pv_verbs[w]);
+        assert_false(allows(role, "storage.k8s.io", "storageclasses", "create"));
         assert_int_equal(allows(role, "route.openshift.io", "routes", "create"), p == 0);
         json_decref(role);
         config_free(f.c);
@@ -556,6 +781,9 @@ int main(void)
         cmocka_unit_test(test_openshift_interactive_mig),
         cmocka_unit_test(test_kubernetes_inference_gpu),
         cmocka_unit_test(test_workspace_security),
+        cmocka_unit_test(test_models_read_only),
+        cmocka_unit_test(test_models_default_env),
+        cmocka_unit_test(test_models_config_errors),
         cmocka_unit_test(test_names_and_errors),
         cmocka_unit_test(test_user_label),
         cmocka_unit_test(test_tenant_role),
