@@ -1,12 +1,13 @@
 /* HTTP(S)/file downloads with resume, parallel ranges and sha256 verification. */
 #include "cache/cache_fetch.h"
 
+#include "cache/cache_hash.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,49 +86,157 @@ static int xferinfo(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl
     return cancelled(arg) ? 1 : 0;
 }
 
-/* ---- one stream ---- */
+/* ---- one stream ----
+ *
+ * DESIGN: two threads so that the network, the disk and the hash overlap. libcurl's thread
+ * copies what arrives into a bounded ring of large buffers; a writer thread writes each full
+ * buffer to the partial file, hashes it, and starts the kernel's writeback of every window
+ * it completes (sync_file_range), waiting for the window before the previous one and
+ * dropping it from the page cache, so that the dirty data stays bounded and the fsync before
+ * publishing only has the tail left to write. The hand-over costs one mutex round per buffer,
+ * not per network read. */
+
+#define RING_SLOTS 8
+#define SLOT_BYTES (1 << 20)
+#define WRITEBACK_WINDOW (32LL << 20)
 
 struct stream {
     int fd;
-    crypto_hash_sha256_state h;
-    long long written;
-    int io_error;
+    struct chash *h;
     const struct fetch_opts *o;
+    /* the ring: slots [tail, head) are full and wait for the writer; the producer fills slot
+     * head % RING_SLOTS (fill bytes so far) once the ring has room for it */
+    unsigned char *mem;
+    size_t len[RING_SLOTS];
+    unsigned long head, tail;
+    size_t fill;
+    bool eof;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    _Atomic int io_error;
+    /* writer thread only */
+    long long off;                /* file offset of the next write */
+    long long written;            /* bytes written by this transfer */
+    long long wb_start;           /* writeback not started from here on */
+    long long wb_prev_s, wb_prev_n; /* the window started before the last one */
 };
+
+static void writeback(struct stream *s)
+{
+    long long n = s->off - s->wb_start;
+    if (n < WRITEBACK_WINDOW)
+        return;
+    sync_file_range(s->fd, s->wb_start, n, SYNC_FILE_RANGE_WRITE);
+    if (s->wb_prev_n) {
+        sync_file_range(s->fd, s->wb_prev_s, s->wb_prev_n,
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                            SYNC_FILE_RANGE_WAIT_AFTER);
+        posix_fadvise(s->fd, s->wb_prev_s, s->wb_prev_n, POSIX_FADV_DONTNEED);
+    }
+    s->wb_prev_s = s->wb_start;
+    s->wb_prev_n = n;
+    s->wb_start = s->off;
+}
+
+static int write_all(int fd, const unsigned char *b, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, b + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return errno ? errno : EIO;
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+static void *stream_writer(void *arg)
+{
+    struct stream *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (s->tail == s->head && !s->eof)
+            pthread_cond_wait(&s->cv, &s->mu);
+        if (s->tail == s->head)
+            break;
+        unsigned i = (unsigned)(s->tail % RING_SLOTS);
+        size_t len = s->len[i];
+        pthread_mutex_unlock(&s->mu);
+        const unsigned char *b = s->mem + (size_t)i * SLOT_BYTES;
+        int e = atomic_load(&s->io_error) ? 0 : write_all(s->fd, b, len);
+        if (e) {
+            atomic_store(&s->io_error, e);
+        } else if (!atomic_load(&s->io_error)) {
+            if (chash_update(s->h, b, len))
+                atomic_store(&s->io_error, EIO);
+            s->off += (long long)len;
+            s->written += (long long)len;
+            if (s->o->progress)
+                atomic_fetch_add(&s->o->progress->done, (long long)len);
+            writeback(s);
+        }
+        pthread_mutex_lock(&s->mu);
+        s->tail++;
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Hands the slot being filled to the writer. */
+static void ring_push(struct stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->len[s->head % RING_SLOTS] = s->fill;
+    s->head++;
+    s->fill = 0;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Waits until the ring has room for the slot to fill; false when the writer failed. */
+static bool ring_wait_room(struct stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->head - s->tail >= RING_SLOTS && !atomic_load(&s->io_error))
+        pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    return !atomic_load(&s->io_error);
+}
 
 static size_t stream_write(char *b, size_t sz, size_t n, void *arg)
 {
     struct stream *s = arg;
     size_t len = sz * n, off = 0;
     while (off < len) {
-        ssize_t w = write(s->fd, b + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            s->io_error = errno ? errno : EIO;
+        if (s->fill == 0 && !ring_wait_room(s))
             return 0;
-        }
-        off += (size_t)w;
+        size_t k = SLOT_BYTES - s->fill;
+        if (k > len - off)
+            k = len - off;
+        memcpy(s->mem + (size_t)(s->head % RING_SLOTS) * SLOT_BYTES + s->fill, b + off, k);
+        s->fill += k;
+        off += k;
+        if (s->fill == SLOT_BYTES)
+            ring_push(s);
     }
-    crypto_hash_sha256_update(&s->h, (unsigned char *)b, len);
-    s->written += (long long)len;
-    if (s->o->progress)
-        atomic_fetch_add(&s->o->progress->done, (long long)len);
-    return len;
+    return atomic_load(&s->io_error) ? 0 : len;
 }
 
-static int hash_prefix(int fd, crypto_hash_sha256_state *h, long long len)
+static int hash_prefix(int fd, struct chash *h, long long len)
 {
     static __thread unsigned char buf[1 << 20];
     long long off = 0;
     while (off < len) {
-        size_t want = (size_t)(len - off < (long long)sizeof(buf) ? len - off : (long long)sizeof(buf));
+        size_t want =
+            (size_t)(len - off < (long long)sizeof(buf) ? len - off : (long long)sizeof(buf));
         ssize_t n = pread(fd, buf, want, off);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n <= 0 || chash_update(h, buf, (size_t)n))
             return -1;
-        crypto_hash_sha256_update(h, buf, (unsigned long long)n);
         off += n;
     }
     return 0;
@@ -137,68 +246,109 @@ static int fetch_stream(const char *url, const char *part, const struct fetch_op
                         char hex[65], long long *ret_size, struct error *err)
 {
     struct stream s = {.o = o};
+    int r = 0;
+    bool threads = false;
     s.fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (s.fd < 0)
         return error_set(err, ERR_IO, "", "%s: %s", part, strerror(errno));
-    crypto_hash_sha256_init(&s.h);
-    struct stat sb;
-    fstat(s.fd, &sb);
-    long long have = sb.st_size;
-    if (hash_prefix(s.fd, &s.h, have) < 0 || lseek(s.fd, have, SEEK_SET) < 0) {
-        close(s.fd);
-        unlink(part);
-        return error_set(err, ERR_IO, "", "%s: cannot read the partial file", part);
+    s.h = chash_new();
+    s.mem = malloc((size_t)RING_SLOTS * SLOT_BYTES);
+    if (!s.h || !s.mem) {
+        r = error_set(err, ERR_NOMEM, "", "%s: out of memory", part);
+        goto out;
     }
+    struct stat sb;
+    long long have = fstat(s.fd, &sb) == 0 ? sb.st_size : -1;
+    if (have < 0 || hash_prefix(s.fd, s.h, have) < 0 || lseek(s.fd, have, SEEK_SET) < 0) {
+        unlink(part);
+        r = error_set(err, ERR_IO, "", "%s: cannot read the partial file", part);
+        goto out;
+    }
+    posix_fadvise(s.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    s.off = s.wb_start = have;
     if (o->progress)
         atomic_store(&o->progress->done, have);
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    pthread_t writer;
+    threads = true;
+    if (pthread_create(&writer, NULL, stream_writer, &s)) {
+        r = error_set(err, ERR_INTERNAL, "", "%s: cannot start the writer thread", part);
+        goto out;
+    }
     CURL *c = curl_easy_init();
-    common_opts(c, url, o);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)o);
-    if (have > 0)
-        curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)have);
-    CURLcode rc = curl_easy_perform(c);
+    CURLcode rc = CURLE_OUT_OF_MEMORY;
     long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    int r = 0;
+    if (c) {
+        common_opts(c, url, o);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)o);
+        if (have > 0)
+            curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)have);
+        rc = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(c);
+    }
+    /* whatever arrived goes to the file, so that a retry resumes after it */
+    if (s.fill)
+        ring_push(&s);
+    pthread_mutex_lock(&s.mu);
+    s.eof = true;
+    pthread_cond_broadcast(&s.cv);
+    pthread_mutex_unlock(&s.mu);
+    pthread_join(writer, NULL);
+    int io_error = atomic_load(&s.io_error);
     if (rc == CURLE_RANGE_ERROR || (rc == CURLE_HTTP_RETURNED_ERROR && status == 416)) {
         /* The server cannot resume here: start over next attempt. */
-        ftruncate(s.fd, 0);
-        r = error_set(err, ERR_UNAVAILABLE, "", "%s: the server refused to resume; restarting", url);
+        if (ftruncate(s.fd, 0) < 0)
+            unlink(part);
+        r = error_set(err, ERR_UNAVAILABLE, "", "%s: the server refused to resume; restarting",
+                      url);
     } else if (have > 0 && rc == CURLE_OK && status == 200) {
         /* Range ignored: the body was the whole file appended after the prefix. */
-        ftruncate(s.fd, 0);
-        r = error_set(err, ERR_UNAVAILABLE, "", "%s: the server ignored the range request; restarting", url);
-    } else if (rc != CURLE_OK) {
-        r = error_set(err, s.io_error ? ERR_IO : ERR_UNAVAILABLE, "", "%s: %s%s%s", url,
-                      s.io_error ? strerror(s.io_error) : curl_easy_strerror(rc),
-                      status >= 400 ? ", HTTP status " : "", "");
+        if (ftruncate(s.fd, 0) < 0)
+            unlink(part);
+        r = error_set(err, ERR_UNAVAILABLE, "",
+                      "%s: the server ignored the range request; restarting", url);
+    } else if (rc != CURLE_OK || io_error) {
+        r = error_set(err, io_error ? ERR_IO : ERR_UNAVAILABLE, "", "%s: %s", url,
+                      io_error ? strerror(io_error) : curl_easy_strerror(rc));
         if (status >= 400)
-            snprintf(err->message + strlen(err->message), sizeof(err->message) - strlen(err->message),
-                     "%ld", status);
+            snprintf(err->message + strlen(err->message),
+                     sizeof(err->message) - strlen(err->message), ", HTTP status %ld", status);
     } else if (fsync(s.fd) < 0) {
         r = error_set(err, ERR_IO, "", "%s: %s", part, strerror(errno));
-    }
-    if (r == 0) {
-        unsigned char out[32];
-        crypto_hash_sha256_final(&s.h, out);
-        sodium_bin2hex(hex, 65, out, 32);
+    } else if (chash_final_hex(s.h, hex)) {
+        r = error_set(err, ERR_INTERNAL, "", "%s: SHA-256 failed", part);
+    } else {
         *ret_size = have + s.written;
     }
+out:
+    if (threads) {
+        pthread_cond_destroy(&s.cv);
+        pthread_mutex_destroy(&s.mu);
+    }
+    chash_free(s.h);
+    free(s.mem);
     close(s.fd);
     return r;
 }
 
-/* ---- parallel ranges ---- */
+/* ---- parallel ranges ----
+ *
+ * DESIGN: libcurl's multi interface drives the N connections in one thread that only
+ * writes (pwrite into the page cache) and never waits for the disk. A flusher thread makes
+ * progress durable: every SIDECAR_EVERY bytes it notes each range's progress, fdatasyncs the
+ * file and then records that progress in the sidecar. When the transfer ends, the flusher's
+ * last fdatasync runs while the calling thread hashes the file from the page cache. */
 
 struct range {
-    long long start, end; /* [start, end) */
-    long long done;       /* bytes of this range on disk */
-    long long durable;    /* progress recorded in the sidecar */
+    long long start, end;  /* [start, end) */
+    _Atomic long long done; /* bytes of this range written (multi thread; read by the flusher) */
+    long long durable;      /* progress recorded in the sidecar (under mu) */
 };
 
 struct ranged {
@@ -207,8 +357,13 @@ struct ranged {
     char sidecar[PATHLEN];
     struct range r[MAX_RANGES];
     int n;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu; /* durable[], the sidecar file, the flusher's wake-up */
+    pthread_cond_t cv;
+    bool ended;                /* the transfer is over: last flush, then exit */
+    _Atomic long long written; /* bytes written by this attempt */
+    long long flushed;         /* `written` at the last flush (flusher only) */
     int io_error;
+    int sync_error;            /* errno of the flusher's fdatasync, 0 = fine */
     const struct fetch_opts *o;
 };
 
@@ -232,16 +387,52 @@ static void save_sidecar_locked(struct ranged *rd)
     rename(tmp, rd->sidecar);
 }
 
+/* fdatasync, then record the progress noted before it as durable. */
+static void flush_ranges(struct ranged *rd)
+{
+    long long snap[MAX_RANGES];
+    for (int i = 0; i < rd->n; i++)
+        snap[i] = atomic_load(&rd->r[i].done);
+    rd->flushed = atomic_load(&rd->written);
+    if (fdatasync(rd->fd) < 0) {
+        pthread_mutex_lock(&rd->mu);
+        rd->sync_error = errno ? errno : EIO;
+        pthread_mutex_unlock(&rd->mu);
+        return;
+    }
+    pthread_mutex_lock(&rd->mu);
+    for (int i = 0; i < rd->n; i++)
+        rd->r[i].durable = snap[i];
+    save_sidecar_locked(rd);
+    pthread_mutex_unlock(&rd->mu);
+}
+
+static void *range_flusher(void *arg)
+{
+    struct ranged *rd = arg;
+    for (;;) {
+        pthread_mutex_lock(&rd->mu);
+        while (!rd->ended && atomic_load(&rd->written) - rd->flushed < SIDECAR_EVERY)
+            pthread_cond_wait(&rd->cv, &rd->mu);
+        bool last = rd->ended;
+        pthread_mutex_unlock(&rd->mu);
+        flush_ranges(rd);
+        if (last)
+            return NULL;
+    }
+}
+
 static size_t range_write(char *b, size_t sz, size_t n, void *arg)
 {
     struct range_ctx *ctx = arg;
     struct ranged *rd = ctx->rd;
     struct range *r = &rd->r[ctx->i];
     size_t len = sz * n, off = 0;
-    if (r->start + r->done + (long long)len > r->end)
+    long long at = r->start + atomic_load(&r->done);
+    if (at + (long long)len > r->end)
         return 0; /* the server sent more than asked: refuse */
     while (off < len) {
-        ssize_t w = pwrite(rd->fd, b + off, len - off, r->start + r->done + (long long)off);
+        ssize_t w = pwrite(rd->fd, b + off, len - off, at + (long long)off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
@@ -250,17 +441,25 @@ static size_t range_write(char *b, size_t sz, size_t n, void *arg)
         }
         off += (size_t)w;
     }
-    r->done += (long long)len;
+    atomic_fetch_add(&r->done, (long long)len);
+    long long total = atomic_fetch_add(&rd->written, (long long)len) + (long long)len;
     if (rd->o->progress)
         atomic_fetch_add(&rd->o->progress->done, (long long)len);
-    if (r->done - r->durable >= SIDECAR_EVERY) {
-        fdatasync(rd->fd);
+    /* wake the flusher once per SIDECAR_EVERY bytes, not per read */
+    if (total / SIDECAR_EVERY != (total - (long long)len) / SIDECAR_EVERY) {
         pthread_mutex_lock(&rd->mu);
-        r->durable = r->done;
-        save_sidecar_locked(rd);
+        pthread_cond_signal(&rd->cv);
         pthread_mutex_unlock(&rd->mu);
     }
     return len;
+}
+
+static void range_set(struct range *r, long long s, long long e, long long d)
+{
+    r->start = s;
+    r->end = e;
+    atomic_store(&r->done, d);
+    r->durable = d;
 }
 
 static int load_sidecar(struct ranged *rd, long long size, int want)
@@ -273,7 +472,7 @@ static int load_sidecar(struct ranged *rd, long long size, int want)
         while (rd->n < MAX_RANGES && fscanf(f, "%lld %lld %lld", &s, &e, &d) == 3) {
             if (s != expect || e <= s || d < 0 || d > e - s)
                 break;
-            rd->r[rd->n++] = (struct range){s, e, d, d};
+            range_set(&rd->r[rd->n++], s, e, d);
             expect = e;
         }
         fclose(f);
@@ -283,49 +482,29 @@ static int load_sidecar(struct ranged *rd, long long size, int want)
     /* fresh plan */
     rd->n = want;
     long long chunk = size / want;
-    for (int i = 0; i < want; i++) {
-        long long s = i * chunk, e = i == want - 1 ? size : (i + 1) * chunk;
-        rd->r[i] = (struct range){s, e, 0, 0};
-    }
+    for (int i = 0; i < want; i++)
+        range_set(&rd->r[i], i * chunk, i == want - 1 ? size : (i + 1) * chunk, 0);
     return 0;
 }
 
-static int fetch_ranges(const char *url, const char *part, long long size, const struct fetch_opts *o,
-                        struct error *err)
+/* Runs the transfers; returns 0 or -ERR_* with err set. */
+static int run_ranges(const char *url, struct ranged *rd, struct range_ctx *ctx, struct error *err)
 {
-    struct ranged rd = {.part = part, .o = o};
-    snprintf(rd.sidecar, sizeof(rd.sidecar), "%s.ranges", part);
-    int want = o->ranges > MAX_RANGES ? MAX_RANGES : o->ranges;
-    int resumed = load_sidecar(&rd, size, want);
-    rd.fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC | (resumed ? 0 : O_TRUNC), 0644);
-    if (rd.fd < 0)
-        return error_set(err, ERR_IO, "", "%s: %s", part, strerror(errno));
-    if (ftruncate(rd.fd, size) < 0) {
-        close(rd.fd);
-        return error_set(err, ERR_IO, "", "%s: cannot size to %lld bytes: %s", part, size, strerror(errno));
-    }
-    pthread_mutex_init(&rd.mu, NULL);
-    pthread_mutex_lock(&rd.mu);
-    save_sidecar_locked(&rd);
-    pthread_mutex_unlock(&rd.mu);
-    long long already = 0;
-    for (int i = 0; i < rd.n; i++)
-        already += rd.r[i].done;
-    if (o->progress) {
-        atomic_store(&o->progress->done, already);
-        atomic_store(&o->progress->ranges, rd.n);
-    }
-
+    const struct fetch_opts *o = rd->o;
     CURLM *m = curl_multi_init();
     CURL *h[MAX_RANGES] = {0};
-    struct range_ctx ctx[MAX_RANGES];
-    for (int i = 0; i < rd.n; i++) {
-        if (rd.r[i].done >= rd.r[i].end - rd.r[i].start)
+    if (!m)
+        return error_set(err, ERR_NOMEM, "", "%s: out of memory", url);
+    for (int i = 0; i < rd->n; i++) {
+        long long done = atomic_load(&rd->r[i].done);
+        if (done >= rd->r[i].end - rd->r[i].start)
             continue;
         char spec[64];
-        snprintf(spec, sizeof(spec), "%lld-%lld", rd.r[i].start + rd.r[i].done, rd.r[i].end - 1);
-        ctx[i] = (struct range_ctx){&rd, i};
+        snprintf(spec, sizeof(spec), "%lld-%lld", rd->r[i].start + done, rd->r[i].end - 1);
+        ctx[i] = (struct range_ctx){rd, i};
         h[i] = curl_easy_init();
+        if (!h[i])
+            continue; /* that range stays short: the attempt fails and is retried */
         common_opts(h[i], url, o);
         curl_easy_setopt(h[i], CURLOPT_RANGE, spec);
         curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, range_write);
@@ -350,34 +529,91 @@ static int fetch_ranges(const char *url, const char *part, long long size, const
             long status = 0;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
             if (msg->data.result != CURLE_OK && r == 0)
-                r = error_set(err, rd.io_error ? ERR_IO : ERR_UNAVAILABLE, "", "%s: %s", url,
-                              rd.io_error ? strerror(rd.io_error) : curl_easy_strerror(msg->data.result));
+                r = error_set(err, rd->io_error ? ERR_IO : ERR_UNAVAILABLE, "", "%s: %s", url,
+                              rd->io_error ? strerror(rd->io_error)
+                                           : curl_easy_strerror(msg->data.result));
             else if (msg->data.result == CURLE_OK && status != 206 && r == 0)
-                r = error_set(err, ERR_UNAVAILABLE, "", "%s: the server answered %ld to a range request",
-                              url, status);
+                r = error_set(err, ERR_UNAVAILABLE, "",
+                              "%s: the server answered %ld to a range request", url, status);
         }
     }
-    for (int i = 0; i < rd.n; i++)
+    for (int i = 0; i < rd->n; i++)
         if (h[i]) {
             curl_multi_remove_handle(m, h[i]);
             curl_easy_cleanup(h[i]);
         }
     curl_multi_cleanup(m);
-    /* record what is on disk so a retry resumes every range */
-    fdatasync(rd.fd);
-    pthread_mutex_lock(&rd.mu);
-    long long total = 0;
-    for (int i = 0; i < rd.n; i++) {
-        rd.r[i].durable = rd.r[i].done;
-        total += rd.r[i].done;
+    return r;
+}
+
+/* Fetches [0, size) in parallel ranges into `part`; on success the file is on disk and hex
+ * is its sha256. */
+static int fetch_ranges(const char *url, const char *part, long long size,
+                        const struct fetch_opts *o, char hex[65], struct error *err)
+{
+    struct ranged rd = {.part = part, .o = o};
+    struct range_ctx ctx[MAX_RANGES];
+    snprintf(rd.sidecar, sizeof(rd.sidecar), "%s.ranges", part);
+    int want = o->ranges > MAX_RANGES ? MAX_RANGES : o->ranges;
+    int resumed = load_sidecar(&rd, size, want);
+    rd.fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC | (resumed ? 0 : O_TRUNC), 0644);
+    if (rd.fd < 0)
+        return error_set(err, ERR_IO, "", "%s: %s", part, strerror(errno));
+    if (ftruncate(rd.fd, size) < 0) {
+        close(rd.fd);
+        return error_set(err, ERR_IO, "", "%s: cannot size to %lld bytes: %s", part, size,
+                         strerror(errno));
     }
+    pthread_mutex_init(&rd.mu, NULL);
+    pthread_cond_init(&rd.cv, NULL);
+    pthread_mutex_lock(&rd.mu);
     save_sidecar_locked(&rd);
     pthread_mutex_unlock(&rd.mu);
-    pthread_mutex_destroy(&rd.mu);
+    long long already = 0;
+    for (int i = 0; i < rd.n; i++)
+        already += atomic_load(&rd.r[i].done);
+    if (o->progress) {
+        atomic_store(&o->progress->done, already);
+        atomic_store(&o->progress->ranges, rd.n);
+    }
+    pthread_t flusher;
+    bool flushing = pthread_create(&flusher, NULL, range_flusher, &rd) == 0;
+
+    int r = run_ranges(url, &rd, ctx, err);
+
+    long long total = 0;
+    for (int i = 0; i < rd.n; i++)
+        total += atomic_load(&rd.r[i].done);
     if (r == 0 && total != size)
-        r = error_set(err, ERR_UNAVAILABLE, "", "%s: transfer ended early (%lld of %lld bytes)", url, total, size);
+        r = error_set(err, ERR_UNAVAILABLE, "", "%s: transfer ended early (%lld of %lld bytes)",
+                      url, total, size);
+    /* the last flush records what is on disk so that a retry resumes every range; when the
+     * transfer is complete, hash meanwhile (the file is still in the page cache) */
+    pthread_mutex_lock(&rd.mu);
+    rd.ended = true;
+    pthread_cond_signal(&rd.cv);
+    pthread_mutex_unlock(&rd.mu);
+    if (!flushing) {
+        rd.flushed = -1;
+        flush_ranges(&rd);
+    }
+    int hr = 0;
+    struct chash *hs = NULL;
+    if (r == 0) {
+        hs = chash_new();
+        hr = !hs || hash_prefix(rd.fd, hs, size) < 0 || chash_final_hex(hs, hex);
+    }
+    if (flushing)
+        pthread_join(flusher, NULL);
+    chash_free(hs);
+    if (r == 0 && rd.sync_error)
+        r = error_set(err, ERR_IO, "", "%s: %s", part, strerror(rd.sync_error));
+    if (r == 0 && hr)
+        r = error_set(err, ERR_IO, "", "%s: cannot hash the downloaded file", part);
     if (r == 0 && fsync(rd.fd) < 0)
         r = error_set(err, ERR_IO, "", "%s: %s", part, strerror(errno));
+    pthread_cond_destroy(&rd.cv);
+    pthread_mutex_destroy(&rd.mu);
     close(rd.fd);
     if (r == 0)
         unlink(rd.sidecar);
@@ -409,11 +645,9 @@ int cache_fetch(struct cstore *st, const char *url, const char *hex, const char 
         return error_set(err, ERR_INVALID, "size", "%s: the server offers %lld bytes, the configuration says %lld",
                          url, p.size, expected_size);
     if (!is_file && o->ranges > 1 && p.ranges_ok && total >= o->range_min && total > 0) {
-        if ((r = fetch_ranges(url, part, total, o, err)) < 0)
+        if ((r = fetch_ranges(url, part, total, o, got, err)) < 0)
             return r;
         size = total;
-        if ((r = sha256_file(part, got, err)) < 0)
-            return r;
     } else {
         if (access(sidecar, F_OK) == 0) { /* a ranged attempt now streamed starts over */
             unlink(sidecar);

@@ -1,12 +1,13 @@
 /* Content-addressed store: layout, atomic index, publication, fsck and LRU eviction. */
 #include "cache/cache_store.h"
 
+#include "cache/cache_hash.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,8 +153,6 @@ static int load_index(struct cstore *st, struct error *err)
 int cstore_open(const char *dir, struct cstore **ret, struct error *err)
 {
     char p[PATHLEN];
-    if (sodium_init() < 0)
-        return error_set(err, ERR_INTERNAL, "", "libsodium failed to initialize");
     static const char *sub[] = {"blobs/sha256", "names", "tmp"};
     for (int i = 0; i < 3; i++) {
         snprintf(p, sizeof(p), "%s/%s", dir, sub[i]);
@@ -415,30 +414,39 @@ int cstore_list(struct cstore *st, struct cstore_entry **ret, size_t *ret_n)
 
 int sha256_file(const char *path, char hex[65], struct error *err)
 {
+    static __thread unsigned char buf[1 << 20];
+    struct chash *h = NULL;
+    int r = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return error_set(err, ERR_IO, "", "%s: %s", path, strerror(errno));
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    crypto_hash_sha256_state h;
-    crypto_hash_sha256_init(&h);
-    static __thread unsigned char buf[1 << 20];
+    h = chash_new();
+    if (!h) {
+        r = error_set(err, ERR_NOMEM, "", "%s: cannot start a SHA-256", path);
+        goto out;
+    }
     for (;;) {
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            close(fd);
-            return error_set(err, ERR_IO, "", "%s: %s", path, strerror(errno));
+            r = error_set(err, ERR_IO, "", "%s: %s", path, strerror(errno));
+            goto out;
         }
         if (n == 0)
             break;
-        crypto_hash_sha256_update(&h, buf, (unsigned long long)n);
+        if (chash_update(h, buf, (size_t)n)) {
+            r = error_set(err, ERR_INTERNAL, "", "%s: SHA-256 failed", path);
+            goto out;
+        }
     }
+    if (chash_final_hex(h, hex))
+        r = error_set(err, ERR_INTERNAL, "", "%s: SHA-256 failed", path);
+out:
+    chash_free(h);
     close(fd);
-    unsigned char out[32];
-    crypto_hash_sha256_final(&h, out);
-    sodium_bin2hex(hex, 65, out, 32);
-    return 0;
+    return r;
 }
 
 int cstore_fsck(struct cstore *st, const char *const *keep, size_t n_keep, bool verify_hash,

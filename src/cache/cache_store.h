@@ -72,7 +72,7 @@ int cstore_remove(struct cstore *st, const char *name);
 /* Snapshot of the index (malloc'ed array). */
 int cstore_list(struct cstore *st, struct cstore_entry **ret, size_t *ret_n);
 
-/* sha256 of a file as lowercase hex (libsodium). */
+/* sha256 of a file as lowercase hex (cache_hash.h). */
 int sha256_file(const char *path, char hex[65], struct error *err);
 
 #endif
