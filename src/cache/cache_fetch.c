@@ -339,15 +339,24 @@ out:
 
 /* ---- parallel ranges ----
  *
- * DESIGN: libcurl's multi interface drives the N connections in one thread that only
- * writes (pwrite into the page cache) and never waits for the disk. A flusher thread makes
- * progress durable: every SIDECAR_EVERY bytes it notes each range's progress, fdatasyncs the
- * file and then records that progress in the sidecar. When the transfer ends, the flusher's
- * last fdatasync runs while the calling thread hashes the file from the page cache. */
+ * DESIGN: the file is cut into segments (at least SEGMENT_MIN bytes, at most MAX_SEGMENTS of
+ * them, at least one per connection). libcurl's multi interface drives N connections in one
+ * thread; each connection fetches the next segment in file order when its segment is done,
+ * so the downloaded part grows from the start of the file with at most N segments in
+ * flight. That thread only writes (pwrite into the page cache) and never waits for the disk.
+ * A hasher thread follows the contiguous downloaded prefix, reading it back from the page
+ * cache, so that the hash is finished soon after the last byte arrives. A flusher thread
+ * makes progress durable: every SIDECAR_EVERY bytes it notes each segment's progress,
+ * fdatasyncs the file and then records that progress in the sidecar, which a restart reads
+ * to resume every segment. The sidecar holds one "start end done" line per segment. */
+
+#define SEGMENT_MIN (16LL << 20) /* default; fetch_opts.segment overrides */
+#define MAX_SEGMENTS 1024
+#define HASH_WAKE_EVERY (4LL << 20)
 
 struct range {
-    long long start, end;  /* [start, end) */
-    _Atomic long long done; /* bytes of this range written (multi thread; read by the flusher) */
+    long long start, end;   /* [start, end) */
+    _Atomic long long done; /* bytes of this segment written (multi thread; read by others) */
     long long durable;      /* progress recorded in the sidecar (under mu) */
 };
 
@@ -355,21 +364,28 @@ struct ranged {
     int fd;
     const char *part;
     char sidecar[PATHLEN];
-    struct range r[MAX_RANGES];
+    struct range *r; /* n segments covering [0, size) */
     int n;
-    pthread_mutex_t mu; /* durable[], the sidecar file, the flusher's wake-up */
-    pthread_cond_t cv;
-    bool ended;                /* the transfer is over: last flush, then exit */
+    int next;        /* first segment not yet handed to a connection (multi thread) */
+    long long size;
+    pthread_mutex_t mu; /* durable[], the sidecar file, the helper threads' wake-ups */
+    pthread_cond_t flush_cv, hash_cv;
+    bool ended;                /* the transfer is over */
+    _Atomic bool failed;       /* ... and failed: the hasher stops */
     _Atomic long long written; /* bytes written by this attempt */
     long long flushed;         /* `written` at the last flush (flusher only) */
     int io_error;
     int sync_error;            /* errno of the flusher's fdatasync, 0 = fine */
+    /* hasher thread */
+    struct chash *h;
+    long long hashed;
+    int hash_error;
     const struct fetch_opts *o;
 };
 
 struct range_ctx {
     struct ranged *rd;
-    int i;
+    int i; /* the segment this connection fetches */
 };
 
 static void save_sidecar_locked(struct ranged *rd)
@@ -390,7 +406,9 @@ static void save_sidecar_locked(struct ranged *rd)
 /* fdatasync, then record the progress noted before it as durable. */
 static void flush_ranges(struct ranged *rd)
 {
-    long long snap[MAX_RANGES];
+    long long *snap = malloc((size_t)rd->n * sizeof(*snap));
+    if (!snap)
+        return; /* progress simply stays at the last record */
     for (int i = 0; i < rd->n; i++)
         snap[i] = atomic_load(&rd->r[i].done);
     rd->flushed = atomic_load(&rd->written);
@@ -398,6 +416,7 @@ static void flush_ranges(struct ranged *rd)
         pthread_mutex_lock(&rd->mu);
         rd->sync_error = errno ? errno : EIO;
         pthread_mutex_unlock(&rd->mu);
+        free(snap);
         return;
     }
     pthread_mutex_lock(&rd->mu);
@@ -405,6 +424,7 @@ static void flush_ranges(struct ranged *rd)
         rd->r[i].durable = snap[i];
     save_sidecar_locked(rd);
     pthread_mutex_unlock(&rd->mu);
+    free(snap);
 }
 
 static void *range_flusher(void *arg)
@@ -413,13 +433,59 @@ static void *range_flusher(void *arg)
     for (;;) {
         pthread_mutex_lock(&rd->mu);
         while (!rd->ended && atomic_load(&rd->written) - rd->flushed < SIDECAR_EVERY)
-            pthread_cond_wait(&rd->cv, &rd->mu);
+            pthread_cond_wait(&rd->flush_cv, &rd->mu);
         bool last = rd->ended;
         pthread_mutex_unlock(&rd->mu);
         flush_ranges(rd);
         if (last)
             return NULL;
     }
+}
+
+/* End of the contiguous downloaded prefix of the file. */
+static long long ranges_prefix(struct ranged *rd)
+{
+    for (int i = 0; i < rd->n; i++) {
+        long long d = atomic_load(&rd->r[i].done);
+        if (d < rd->r[i].end - rd->r[i].start)
+            return rd->r[i].start + d;
+    }
+    return rd->size;
+}
+
+static void *range_hasher(void *arg)
+{
+    static __thread unsigned char buf[1 << 20];
+    struct ranged *rd = arg;
+    for (;;) {
+        pthread_mutex_lock(&rd->mu);
+        long long upto;
+        while ((upto = ranges_prefix(rd)) <= rd->hashed && !rd->ended)
+            pthread_cond_wait(&rd->hash_cv, &rd->mu);
+        bool last = rd->ended;
+        pthread_mutex_unlock(&rd->mu);
+        while (rd->hashed < upto && !rd->hash_error && !atomic_load(&rd->failed)) {
+            long long want = upto - rd->hashed;
+            size_t n = want < (long long)sizeof(buf) ? (size_t)want : sizeof(buf);
+            ssize_t got = pread(rd->fd, buf, n, rd->hashed);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0 || chash_update(rd->h, buf, (size_t)got))
+                rd->hash_error = 1;
+            else
+                rd->hashed += got;
+        }
+        if (rd->hash_error || atomic_load(&rd->failed) ||
+            (last && ranges_prefix(rd) <= rd->hashed))
+            return NULL;
+    }
+}
+
+static void wake(struct ranged *rd, pthread_cond_t *cv)
+{
+    pthread_mutex_lock(&rd->mu);
+    pthread_cond_signal(cv);
+    pthread_mutex_unlock(&rd->mu);
 }
 
 static size_t range_write(char *b, size_t sz, size_t n, void *arg)
@@ -445,12 +511,12 @@ static size_t range_write(char *b, size_t sz, size_t n, void *arg)
     long long total = atomic_fetch_add(&rd->written, (long long)len) + (long long)len;
     if (rd->o->progress)
         atomic_fetch_add(&rd->o->progress->done, (long long)len);
-    /* wake the flusher once per SIDECAR_EVERY bytes, not per read */
-    if (total / SIDECAR_EVERY != (total - (long long)len) / SIDECAR_EVERY) {
-        pthread_mutex_lock(&rd->mu);
-        pthread_cond_signal(&rd->cv);
-        pthread_mutex_unlock(&rd->mu);
-    }
+    /* the helper threads are woken every few MiB, not per read */
+    long long before = total - (long long)len;
+    if (total / SIDECAR_EVERY != before / SIDECAR_EVERY)
+        wake(rd, &rd->flush_cv);
+    if (total / HASH_WAKE_EVERY != before / HASH_WAKE_EVERY)
+        wake(rd, &rd->hash_cv);
     return len;
 }
 
@@ -462,14 +528,25 @@ static void range_set(struct range *r, long long s, long long e, long long d)
     r->durable = d;
 }
 
-static int load_sidecar(struct ranged *rd, long long size, int want)
+/* Reads the sidecar of an earlier attempt (segments covering [0, size)), or plans fresh
+ * segments for `conns` connections. Returns 1 when resumed, 0 for a fresh plan, -1 ENOMEM. */
+static int load_sidecar(struct ranged *rd, long long size, int conns)
 {
-    FILE *f = fopen(rd->sidecar, "r");
+    long long seg = rd->o->segment > 0 ? rd->o->segment : SEGMENT_MIN;
+    if (size / seg < conns)
+        seg = (size + conns - 1) / conns;
+    if ((size + seg - 1) / seg > MAX_SEGMENTS)
+        seg = (size + MAX_SEGMENTS - 1) / MAX_SEGMENTS;
+    rd->r = calloc(MAX_SEGMENTS, sizeof(*rd->r));
     rd->n = 0;
+    rd->size = size;
+    if (!rd->r)
+        return -1;
+    FILE *f = fopen(rd->sidecar, "r");
     if (f) {
         long long s, e, d;
         long long expect = 0;
-        while (rd->n < MAX_RANGES && fscanf(f, "%lld %lld %lld", &s, &e, &d) == 3) {
+        while (rd->n < MAX_SEGMENTS && fscanf(f, "%lld %lld %lld", &s, &e, &d) == 3) {
             if (s != expect || e <= s || d < 0 || d > e - s)
                 break;
             range_set(&rd->r[rd->n++], s, e, d);
@@ -479,44 +556,64 @@ static int load_sidecar(struct ranged *rd, long long size, int want)
         if (expect == size && rd->n > 0)
             return 1;
     }
-    /* fresh plan */
-    rd->n = want;
-    long long chunk = size / want;
-    for (int i = 0; i < want; i++)
-        range_set(&rd->r[i], i * chunk, i == want - 1 ? size : (i + 1) * chunk, 0);
+    rd->n = 0;
+    for (long long s = 0; s < size; s += seg)
+        range_set(&rd->r[rd->n++], s, s + seg < size ? s + seg : size, 0);
     return 0;
 }
 
+/* The next segment with bytes left, in file order, or -1. */
+static int next_segment(struct ranged *rd)
+{
+    while (rd->next < rd->n) {
+        int i = rd->next++;
+        if (atomic_load(&rd->r[i].done) < rd->r[i].end - rd->r[i].start)
+            return i;
+    }
+    return -1;
+}
+
+static void range_request(CURL *h, struct range_ctx *ctx)
+{
+    struct range *r = &ctx->rd->r[ctx->i];
+    char spec[64];
+    snprintf(spec, sizeof(spec), "%lld-%lld", r->start + atomic_load(&r->done), r->end - 1);
+    curl_easy_setopt(h, CURLOPT_RANGE, spec);
+}
+
 /* Runs the transfers; returns 0 or -ERR_* with err set. */
-static int run_ranges(const char *url, struct ranged *rd, struct range_ctx *ctx, struct error *err)
+static int run_ranges(const char *url, struct ranged *rd, int conns, struct error *err)
 {
     const struct fetch_opts *o = rd->o;
     CURLM *m = curl_multi_init();
     CURL *h[MAX_RANGES] = {0};
+    struct range_ctx ctx[MAX_RANGES];
+    int active = 0, r = 0;
     if (!m)
         return error_set(err, ERR_NOMEM, "", "%s: out of memory", url);
-    for (int i = 0; i < rd->n; i++) {
-        long long done = atomic_load(&rd->r[i].done);
-        if (done >= rd->r[i].end - rd->r[i].start)
-            continue;
-        char spec[64];
-        snprintf(spec, sizeof(spec), "%lld-%lld", rd->r[i].start + done, rd->r[i].end - 1);
-        ctx[i] = (struct range_ctx){rd, i};
-        h[i] = curl_easy_init();
-        if (!h[i])
-            continue; /* that range stays short: the attempt fails and is retried */
-        common_opts(h[i], url, o);
-        curl_easy_setopt(h[i], CURLOPT_RANGE, spec);
-        curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, range_write);
-        curl_easy_setopt(h[i], CURLOPT_WRITEDATA, &ctx[i]);
-        curl_easy_setopt(h[i], CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(h[i], CURLOPT_XFERINFOFUNCTION, xferinfo);
-        curl_easy_setopt(h[i], CURLOPT_XFERINFODATA, (void *)o);
-        curl_easy_setopt(h[i], CURLOPT_PRIVATE, &ctx[i]);
-        curl_multi_add_handle(m, h[i]);
+    for (int c = 0; c < conns; c++) {
+        int i = next_segment(rd);
+        if (i < 0)
+            break;
+        ctx[c] = (struct range_ctx){rd, i};
+        h[c] = curl_easy_init();
+        if (!h[c]) {
+            r = error_set(err, ERR_NOMEM, "", "%s: out of memory", url);
+            break;
+        }
+        common_opts(h[c], url, o);
+        range_request(h[c], &ctx[c]);
+        curl_easy_setopt(h[c], CURLOPT_WRITEFUNCTION, range_write);
+        curl_easy_setopt(h[c], CURLOPT_WRITEDATA, &ctx[c]);
+        curl_easy_setopt(h[c], CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h[c], CURLOPT_XFERINFOFUNCTION, xferinfo);
+        curl_easy_setopt(h[c], CURLOPT_XFERINFODATA, (void *)o);
+        curl_easy_setopt(h[c], CURLOPT_PRIVATE, &ctx[c]);
+        curl_multi_add_handle(m, h[c]);
+        active++;
     }
-    int running = 1, r = 0;
-    while (running) {
+    while (active > 0) {
+        int running = 0;
         if (curl_multi_perform(m, &running) != CURLM_OK)
             break;
         if (running)
@@ -526,21 +623,41 @@ static int run_ranges(const char *url, struct ranged *rd, struct range_ctx *ctx,
         while ((msg = curl_multi_info_read(m, &left))) {
             if (msg->msg != CURLMSG_DONE)
                 continue;
+            CURL *e = msg->easy_handle;
+            CURLcode res = msg->data.result;
+            struct range_ctx *cx = NULL;
             long status = 0;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-            if (msg->data.result != CURLE_OK && r == 0)
+            curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+            curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&cx);
+            curl_multi_remove_handle(m, e);
+            active--;
+            struct range *seg = &rd->r[cx->i];
+            if (res != CURLE_OK && r == 0)
                 r = error_set(err, rd->io_error ? ERR_IO : ERR_UNAVAILABLE, "", "%s: %s", url,
-                              rd->io_error ? strerror(rd->io_error)
-                                           : curl_easy_strerror(msg->data.result));
-            else if (msg->data.result == CURLE_OK && status != 206 && r == 0)
+                              rd->io_error ? strerror(rd->io_error) : curl_easy_strerror(res));
+            else if (res == CURLE_OK && status != 206 && r == 0)
                 r = error_set(err, ERR_UNAVAILABLE, "",
                               "%s: the server answered %ld to a range request", url, status);
+            else if (res == CURLE_OK && atomic_load(&seg->done) < seg->end - seg->start &&
+                     r == 0)
+                r = error_set(err, ERR_UNAVAILABLE, "",
+                              "%s: a range ended early (%lld of %lld bytes)", url,
+                              atomic_load(&seg->done), seg->end - seg->start);
+            if (r)
+                continue; /* no new segment after a failure: the retry resumes */
+            int i = next_segment(rd);
+            if (i < 0)
+                continue;
+            cx->i = i; /* the same connection, kept alive, fetches the next segment */
+            range_request(e, cx);
+            curl_multi_add_handle(m, e);
+            active++;
         }
     }
-    for (int i = 0; i < rd->n; i++)
-        if (h[i]) {
-            curl_multi_remove_handle(m, h[i]);
-            curl_easy_cleanup(h[i]);
+    for (int c = 0; c < conns; c++)
+        if (h[c]) {
+            curl_multi_remove_handle(m, h[c]);
+            curl_easy_cleanup(h[c]);
         }
     curl_multi_cleanup(m);
     return r;
@@ -551,21 +668,29 @@ static int run_ranges(const char *url, struct ranged *rd, struct range_ctx *ctx,
 static int fetch_ranges(const char *url, const char *part, long long size,
                         const struct fetch_opts *o, char hex[65], struct error *err)
 {
-    struct ranged rd = {.part = part, .o = o};
-    struct range_ctx ctx[MAX_RANGES];
+    struct ranged rd = {.part = part, .o = o, .fd = -1};
+    int r = 0;
     snprintf(rd.sidecar, sizeof(rd.sidecar), "%s.ranges", part);
-    int want = o->ranges > MAX_RANGES ? MAX_RANGES : o->ranges;
-    int resumed = load_sidecar(&rd, size, want);
+    int conns = o->ranges > MAX_RANGES ? MAX_RANGES : o->ranges;
+    int resumed = load_sidecar(&rd, size, conns);
+    rd.h = chash_new();
+    if (resumed < 0 || !rd.h) {
+        r = error_set(err, ERR_NOMEM, "", "%s: out of memory", part);
+        goto out;
+    }
     rd.fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC | (resumed ? 0 : O_TRUNC), 0644);
-    if (rd.fd < 0)
-        return error_set(err, ERR_IO, "", "%s: %s", part, strerror(errno));
+    if (rd.fd < 0) {
+        r = error_set(err, ERR_IO, "", "%s: %s", part, strerror(errno));
+        goto out;
+    }
     if (ftruncate(rd.fd, size) < 0) {
-        close(rd.fd);
-        return error_set(err, ERR_IO, "", "%s: cannot size to %lld bytes: %s", part, size,
-                         strerror(errno));
+        r = error_set(err, ERR_IO, "", "%s: cannot size to %lld bytes: %s", part, size,
+                      strerror(errno));
+        goto out;
     }
     pthread_mutex_init(&rd.mu, NULL);
-    pthread_cond_init(&rd.cv, NULL);
+    pthread_cond_init(&rd.flush_cv, NULL);
+    pthread_cond_init(&rd.hash_cv, NULL);
     pthread_mutex_lock(&rd.mu);
     save_sidecar_locked(&rd);
     pthread_mutex_unlock(&rd.mu);
@@ -574,12 +699,13 @@ static int fetch_ranges(const char *url, const char *part, long long size,
         already += atomic_load(&rd.r[i].done);
     if (o->progress) {
         atomic_store(&o->progress->done, already);
-        atomic_store(&o->progress->ranges, rd.n);
+        atomic_store(&o->progress->ranges, conns);
     }
-    pthread_t flusher;
+    pthread_t flusher, hasher;
     bool flushing = pthread_create(&flusher, NULL, range_flusher, &rd) == 0;
+    bool hashing = pthread_create(&hasher, NULL, range_hasher, &rd) == 0;
 
-    int r = run_ranges(url, &rd, ctx, err);
+    r = run_ranges(url, &rd, conns, err);
 
     long long total = 0;
     for (int i = 0; i < rd.n; i++)
@@ -587,36 +713,38 @@ static int fetch_ranges(const char *url, const char *part, long long size,
     if (r == 0 && total != size)
         r = error_set(err, ERR_UNAVAILABLE, "", "%s: transfer ended early (%lld of %lld bytes)",
                       url, total, size);
-    /* the last flush records what is on disk so that a retry resumes every range; when the
-     * transfer is complete, hash meanwhile (the file is still in the page cache) */
+    /* the flusher's last fdatasync records what is on disk so that a retry resumes every
+     * segment; meanwhile the hasher finishes from the page cache */
     pthread_mutex_lock(&rd.mu);
     rd.ended = true;
-    pthread_cond_signal(&rd.cv);
+    atomic_store(&rd.failed, r != 0);
+    pthread_cond_broadcast(&rd.flush_cv);
+    pthread_cond_broadcast(&rd.hash_cv);
     pthread_mutex_unlock(&rd.mu);
-    if (!flushing) {
-        rd.flushed = -1;
+    if (!flushing)
         flush_ranges(&rd);
-    }
-    int hr = 0;
-    struct chash *hs = NULL;
-    if (r == 0) {
-        hs = chash_new();
-        hr = !hs || hash_prefix(rd.fd, hs, size) < 0 || chash_final_hex(hs, hex);
-    }
+    if (!hashing)
+        range_hasher(&rd);
     if (flushing)
         pthread_join(flusher, NULL);
-    chash_free(hs);
+    if (hashing)
+        pthread_join(hasher, NULL);
     if (r == 0 && rd.sync_error)
         r = error_set(err, ERR_IO, "", "%s: %s", part, strerror(rd.sync_error));
-    if (r == 0 && hr)
+    if (r == 0 && (rd.hash_error || rd.hashed != size || chash_final_hex(rd.h, hex)))
         r = error_set(err, ERR_IO, "", "%s: cannot hash the downloaded file", part);
     if (r == 0 && fsync(rd.fd) < 0)
         r = error_set(err, ERR_IO, "", "%s: %s", part, strerror(errno));
-    pthread_cond_destroy(&rd.cv);
+    pthread_cond_destroy(&rd.hash_cv);
+    pthread_cond_destroy(&rd.flush_cv);
     pthread_mutex_destroy(&rd.mu);
-    close(rd.fd);
     if (r == 0)
         unlink(rd.sidecar);
+out:
+    if (rd.fd >= 0)
+        close(rd.fd);
+    chash_free(rd.h);
+    free(rd.r);
     return r;
 }
 

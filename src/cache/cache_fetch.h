@@ -1,11 +1,13 @@
 /* Downloads one artifact into the store's partial file and verifies it.
  *
  * One stream: resumes with an HTTP Range from the partial file's size and hashes as it
- * goes (the existing prefix is hashed first). Parallel ranges (size known, server accepts
- * ranges, size >= range_min): N connections write their ranges with pwrite; a sidecar
- * `<partial>.ranges` records each range's progress after the data is on disk (fdatasync),
- * so a restart resumes every range; the whole file is hashed at the end. A digest that
- * does not match deletes the partial file and fails: nothing unverified is ever published. */
+ * goes (the existing prefix is hashed first), in a writer thread fed through a ring of
+ * buffers. Parallel ranges (size known, server accepts ranges, size >= range_min): the file
+ * is cut into segments fetched in file order by N connections that write with pwrite; a
+ * sidecar `<partial>.ranges` records each segment's progress after the data is on disk
+ * (fdatasync), so a restart resumes every segment; a hasher thread follows the downloaded
+ * prefix. Either way the file is fsynced before it is published, and a digest that does not
+ * match deletes the partial file and fails: nothing unverified is ever published. */
 #ifndef GPUAAS_CACHE_FETCH_H
 #define GPUAAS_CACHE_FETCH_H
 
@@ -26,6 +28,7 @@ struct fetch_opts {
     const char *proxy;        /* NULL/"" = libcurl's environment handling */
     int ranges;               /* parallel ranges for large files (1 = never) */
     long long range_min;      /* bytes */
+    long long segment;        /* bytes per range request, 0 = 16 MiB (at most 1024 segments) */
     long connect_timeout_s;
     long low_speed_time_s;    /* abort a stalled transfer after this long below 1 KiB/s */
     const _Atomic int *cancel;/* non-zero aborts */

@@ -189,7 +189,8 @@ static void test_checksum_mismatch_rejected(void **state)
     assert_int_equal(cstore_open(dir, &st, &err), 0);
     url_of(&s, "small.bin", url, sizeof(url));
     struct fetch_opts o = {.ranges = 1};
-    assert_int_equal(cache_fetch(st, url, small_hex, "small", SMALL, false, &o, 1, &err), -ERR_INVALID);
+    assert_int_equal(cache_fetch(st, url, small_hex, "small", SMALL, false, &o, 1, &err),
+                     -ERR_INVALID);
     assert_non_null(strstr(err.message, "checksum mismatch"));
     struct cstore_entry e;
     assert_int_equal(cstore_lookup(st, "small", NULL, &e), -ERR_NOT_FOUND);
@@ -242,6 +243,82 @@ static void test_parallel_ranges_resume(void **state)
     assert_int_equal(cstore_lookup(st, "big", NULL, &e), 0);
     cstore_close(st);
     srv_stop(&s);
+}
+
+/* More segments than connections: each connection fetches the next segment in file order
+ * over its kept-alive connection; the result is identical to the source. */
+static void test_parallel_segments(void **state)
+{
+    struct srv s = srv_start(NULL);
+    char dir[400], url[200], blob[600], hex[65];
+    struct cstore *st;
+    struct error err = {0};
+    fresh_store("segments", dir, sizeof(dir));
+    assert_int_equal(cstore_open(dir, &st, &err), 0);
+    url_of(&s, "big.bin", url, sizeof(url));
+    struct fetch_progress prog = {0};
+    struct fetch_opts o = {.ranges = 4, .range_min = 1 << 20, .segment = 500000, .progress = &prog};
+    int rc = cache_fetch(st, url, big_hex, "big", BIG, false, &o, 1, &err);
+    if (rc < 0)
+        fail_msg("%s", err.message);
+    assert_int_equal(atomic_load(&prog.ranges), 4);
+    assert_int_equal(atomic_load(&prog.done), BIG);
+    /* ceil(6 MiB / 500000) segments, one request each */
+    assert_int_equal(log_count("GET /big.bin bytes="), (BIG + 499999) / 500000);
+    cstore_blob_path(st, big_hex, blob, sizeof(blob));
+    assert_int_equal(sha256_file(blob, hex, &err), 0);
+    assert_string_equal(hex, big_hex);
+    cstore_close(st);
+    srv_stop(&s);
+}
+
+/* Every connection drops once: the sidecar keeps one line per segment and the retry asks
+ * only for what is missing; a corrupted byte in one segment is caught by the hash that
+ * followed the download, and nothing is published. */
+static void test_parallel_segments_resume_and_corrupt(void **state)
+{
+    struct srv s = srv_start("--drop-after", "700000", "--drop-times", "3", NULL);
+    char dir[400], url[200], part[600], side[700];
+    struct cstore *st;
+    struct error err = {0};
+    fresh_store("segments-resume", dir, sizeof(dir));
+    assert_int_equal(cstore_open(dir, &st, &err), 0);
+    url_of(&s, "big.bin", url, sizeof(url));
+    struct fetch_opts o = {.ranges = 3, .range_min = 1 << 20, .segment = 1 << 20};
+    assert_true(cache_fetch(st, url, big_hex, "big", BIG, false, &o, 1, &err) < 0);
+    cstore_partial_path(st, big_hex, part, sizeof(part));
+    snprintf(side, sizeof(side), "%s.ranges", part);
+    FILE *f = fopen(side, "r");
+    assert_non_null(f);
+    int lines = 0;
+    long long a, b, d, durable = 0;
+    while (fscanf(f, "%lld %lld %lld", &a, &b, &d) == 3) {
+        lines++;
+        durable += d;
+    }
+    fclose(f);
+    assert_int_equal(lines, BIG >> 20);
+    assert_true(durable > 0 && durable < BIG);
+    int rc = cache_fetch(st, url, big_hex, "big", BIG, false, &o, 2, &err);
+    if (rc < 0)
+        fail_msg("%s", err.message);
+    struct cstore_entry e;
+    assert_int_equal(cstore_lookup(st, "big", NULL, &e), 0);
+    assert_int_not_equal(access(side, F_OK), 0);
+    cstore_close(st);
+    srv_stop(&s);
+
+    struct srv c = srv_start("--corrupt-times", "1", NULL);
+    fresh_store("segments-corrupt", dir, sizeof(dir));
+    assert_int_equal(cstore_open(dir, &st, &err), 0);
+    url_of(&c, "big.bin", url, sizeof(url));
+    assert_int_equal(cache_fetch(st, url, big_hex, "big", BIG, false, &o, 1, &err), -ERR_INVALID);
+    assert_non_null(strstr(err.message, "checksum mismatch"));
+    assert_int_equal(cstore_lookup(st, "big", NULL, &e), -ERR_NOT_FOUND);
+    cstore_partial_path(st, big_hex, part, sizeof(part));
+    assert_int_not_equal(access(part, F_OK), 0);
+    cstore_close(st);
+    srv_stop(&c);
 }
 
 static void put(struct cstore *st, const char *name, char c, long long size, bool pinned, int64_t t)
@@ -365,9 +442,9 @@ static json_t *find_artifact(json_t *status, const char *name)
 {
     size_t i;
     json_t *a;
-    json_array_foreach(json_object_get(status, "artifacts"), i, a)
-        if (!strcmp(json_string_value(json_object_get(a, "name")), name))
-            return a;
+    json_array_foreach(
+        json_object_get(status, "artifacts"), i,
+        a) if (!strcmp(json_string_value(json_object_get(a, "name")), name)) return a;
     return NULL;
 }
 
@@ -418,12 +495,14 @@ static void test_daemon_prefetch_and_fail(void **state)
     url_of(&s, "small.bin", url, sizeof(url));
     assert_int_equal(cache_daemon_prefetch(d, "s", url, small_hex, 0, true, &err), 0);
     assert_int_equal(cache_daemon_prefetch(d, "s", url, big_hex, 0, false, &err), -ERR_EXISTS);
-    assert_int_equal(cache_daemon_prefetch(d, "../x", url, small_hex, 0, false, &err), -ERR_INVALID);
+    assert_int_equal(cache_daemon_prefetch(d, "../x", url, small_hex, 0, false, &err),
+                     -ERR_INVALID);
     url_of(&s, "missing.bin", url, sizeof(url));
     assert_int_equal(cache_daemon_prefetch(d, "gone", url, big_hex, 0, false, &err), 0);
     wait_idle(d);
     json_t *st = cache_daemon_status(d);
-    assert_string_equal(json_string_value(json_object_get(find_artifact(st, "s"), "state")), "ready");
+    assert_string_equal(json_string_value(json_object_get(find_artifact(st, "s"), "state")),
+                        "ready");
     json_t *g = find_artifact(st, "gone");
     assert_string_equal(json_string_value(json_object_get(g, "state")), "failed");
     assert_int_equal(json_integer_value(json_object_get(g, "attempts")), 3);
@@ -440,7 +519,8 @@ static void test_pinned_set_must_fit(void **state)
     struct error err = {0};
     fresh_store("pinned", dir, sizeof(dir));
     snprintf(extra, sizeof(extra),
-             "  artifacts:\n    - {name: huge, url: \"http://127.0.0.1:1/x\", sha256: %s, size: 2000000000, pinned: true}\n",
+             "  artifacts:\n    - {name: huge, url: \"http://127.0.0.1:1/x\", sha256: %s, size: "
+             "2000000000, pinned: true}\n",
              big_hex);
     struct config *c = cache_config(dir, extra, &err);
     assert_non_null(c);
@@ -455,12 +535,19 @@ static void test_bad_config_entries(void **state)
     static const struct {
         const char *yaml, *want;
     } cases[] = {
-        {"cache:\n  artifacts:\n    - {name: a, url: \"ftp://x/y\", sha256: HEX}\n", "cache.yaml:3: cache.artifacts[0]: url must start"},
-        {"cache:\n  artifacts:\n    - {name: a, url: \"http://x/y\", sha256: ABC}\n", "cache.yaml:3: cache.artifacts[0]: sha256 must be 64"},
-        {"cache:\n  artifacts:\n    - {name: a/b, url: \"http://x/y\", sha256: HEX}\n", "cache.yaml:3: cache.artifacts[0]: name"},
-        {"cache:\n  artifacts:\n    - {name: a, url: \"http://x/y\", sha256: HEX, colour: red}\n", "cache.yaml:3: cache.artifacts[0].colour: unknown key"},
-        {"cache:\n  artifacts:\n    - {name: a, url: \"http://x/y\", sha256: HEX}\n    - {name: a, url: \"http://x/z\", sha256: HEX}\n", "cache.yaml:4: cache.artifacts[1]: artifact name \"a\" appears twice"},
-        {"cache:\n  images:\n    - \"busybox; rm -rf /\"\n", "cache.yaml:3: cache.images[0]: not an image reference"},
+        {"cache:\n  artifacts:\n    - {name: a, url: \"ftp://x/y\", sha256: HEX}\n",
+         "cache.yaml:3: cache.artifacts[0]: url must start"},
+        {"cache:\n  artifacts:\n    - {name: a, url: \"http://x/y\", sha256: ABC}\n",
+         "cache.yaml:3: cache.artifacts[0]: sha256 must be 64"},
+        {"cache:\n  artifacts:\n    - {name: a/b, url: \"http://x/y\", sha256: HEX}\n",
+         "cache.yaml:3: cache.artifacts[0]: name"},
+        {"cache:\n  artifacts:\n    - {name: a, url: \"http://x/y\", sha256: HEX, colour: red}\n",
+         "cache.yaml:3: cache.artifacts[0].colour: unknown key"},
+        {"cache:\n  artifacts:\n    - {name: a, url: \"http://x/y\", sha256: HEX}\n    - {name: a, "
+         "url: \"http://x/z\", sha256: HEX}\n",
+         "cache.yaml:4: cache.artifacts[1]: artifact name \"a\" appears twice"},
+        {"cache:\n  images:\n    - \"busybox; rm -rf /\"\n",
+         "cache.yaml:3: cache.images[0]: not an image reference"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char text[1024];
@@ -496,7 +583,8 @@ static void test_kill9_and_restart(void **state)
     if (p == 0) {
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
-        execl(bin, bin, "cache", "fetch", "--store", dir, "--sha256", big_hex, "--ranges", "1", url, (char *)NULL);
+        execl(bin, bin, "cache", "fetch", "--store", dir, "--sha256", big_hex, "--ranges", "1", url,
+              (char *)NULL);
         _exit(127);
     }
     struct stat sb = {0};
@@ -507,7 +595,8 @@ static void test_kill9_and_restart(void **state)
     assert_int_equal(stat(part, &sb), 0);
     assert_true(sb.st_size > 0 && sb.st_size < BIG);
     char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "'%s' cache fetch --store '%s' --sha256 %s --ranges 1 '%s' >/dev/null", bin, dir,
+    snprintf(cmd, sizeof(cmd),
+             "'%s' cache fetch --store '%s' --sha256 %s --ranges 1 '%s' >/dev/null", bin, dir,
              big_hex, url);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(log_count("GET /big.bin bytes="), 1);
@@ -528,6 +617,8 @@ int main(void)
         cmocka_unit_test(test_checksum_mismatch_rejected),
         cmocka_unit_test(test_parallel_ranges_identical),
         cmocka_unit_test(test_parallel_ranges_resume),
+        cmocka_unit_test(test_parallel_segments),
+        cmocka_unit_test(test_parallel_segments_resume_and_corrupt),
         cmocka_unit_test(test_eviction_order_and_pinning),
         cmocka_unit_test(test_fsck),
         cmocka_unit_test(test_daemon_dedup_and_retry),
