@@ -106,7 +106,7 @@ fi
 
 step "shipped configuration passes gpuaas config check"
 drop=()
-"$BUILD/gpuaas" config keys | grep -q '^cache\.' || drop=(--drop-section cache)
+"$BUILD/gpuaas" config keys | grep -Eq '^ *cache\.' || drop=(--drop-section cache)
 for o in $OVERLAYS; do
     $CHECK config "$OUT/$o.yaml" "$OUT/gpuaas-$o.yaml" "${drop[@]}" || {
         bad "config $o"
