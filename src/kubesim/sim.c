@@ -12,7 +12,7 @@
 #include "kubesim/quantity.h"
 #include "kubesim/schema.h"
 #include "kubesim/selector.h"
-#include "kubesim/yamljson.h"
+#include "common/yaml_json.h"
 
 #define EVENT_RING 8192
 #define MAX_NAME 253
@@ -401,7 +401,7 @@ static int parse_body(const char *ct, const char *body, size_t len, json_t **ret
         if (ct && strstr(ct, "json") && !strstr(ct, "yaml"))
             return error_set(err, ERR_INVALID, "",
                              "couldn't get version/kind; json parse error: %s", jerr.text);
-        int rc = ksim_yaml_to_json(body, len, &v, err);
+        int rc = yaml_to_json(body, len, "request body", &v, err);
         if (rc)
             return rc;
     }
