@@ -134,6 +134,8 @@ struct config {
         char *https_proxy;
         char *no_proxy;
         char *dcgm_url;            /* "" = no GPU telemetry scrape */
+        long dcgm_interval_seconds; /* scrape period */
+        long dcgm_timeout_seconds; /* whole-request limit of one scrape */
         bool leader_election;
     } reconciler;
 
