@@ -51,18 +51,27 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     return len;
 }
 
-/* scheme://host[:port]/path of url: no user information, no query or fragment. */
+/* scheme://host[:port]/path of url, as libcurl parses it: no user information, no query or
+ * fragment. "(unparsable URL)" when libcurl cannot parse it. */
 static void redact_url(const char *url, char *out, size_t size)
 {
-    const char *host = strstr(url, "://");
-    host = host ? host + 3 : url;
-    size_t scheme = (size_t)(host - url);
-    const char *end = host + strcspn(host, "/?#");
-    const char *at = memchr(host, '@', (size_t)(end - host));
-    const char *h = at ? at + 1 : host;
-    const char *path_end = end + strcspn(end, "?#");
-    snprintf(out, size, "%.*s%.*s%.*s", (int)scheme, url, (int)(end - h), h, (int)(path_end - end),
-             end);
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        curl_url_get(u, CURLUPART_PORT, &port, 0);
+        curl_url_get(u, CURLUPART_PATH, &path, 0);
+        snprintf(out, size, "%s://%s%s%s%s", scheme, host, port ? ":" : "", port ? port : "",
+                 path ? path : "");
+    } else {
+        snprintf(out, size, "(unparsable URL)");
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_url_cleanup(u);
 }
 
 void rec_dcgm_free(struct rec *rc)
