@@ -79,6 +79,8 @@ static const struct config_key keys[] = {
     {"reconciler.dcgm_url", K_STR, O(reconciler.dcgm_url), "", 0, 0, "DCGM exporter /metrics URL (\"\" = no telemetry)"},
     {"reconciler.dcgm_interval_seconds", K_INT, O(reconciler.dcgm_interval_seconds), "30", 1, 3600, "how often the DCGM exporter is scraped"},
     {"reconciler.dcgm_timeout_seconds", K_INT, O(reconciler.dcgm_timeout_seconds), "5", 1, 60, "longest a DCGM scrape may take"},
+    {"reconciler.dcgm_token_file", K_STR, O(reconciler.dcgm_token_file), "", 0, 0, "file with a bearer token for the DCGM URL (\"\" = none)"},
+    {"reconciler.dcgm_ca_file", K_STR, O(reconciler.dcgm_ca_file), "", 0, 0, "CA bundle for an https DCGM URL (\"\" = system CAs)"},
     {"reconciler.leader_election", K_BOOL, O(reconciler.leader_election), "true", 0, 0, "only one reconciler acts at a time"},
     {"cache.enabled", K_BOOL, O(cache.enabled), "false", 0, 0, "sessions mount the node cache read-only"},
     {"cache.listen", K_STR, O(cache.listen), "127.0.0.1:8090", 0, 0, "cache daemon status endpoint address:port"},

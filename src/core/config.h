@@ -136,6 +136,8 @@ struct config {
         char *dcgm_url;            /* "" = no GPU telemetry scrape */
         long dcgm_interval_seconds; /* scrape period */
         long dcgm_timeout_seconds; /* whole-request limit of one scrape */
+        char *dcgm_token_file;     /* bearer token for the scrape, "" = none */
+        char *dcgm_ca_file;        /* CA bundle for https, "" = system CAs */
         bool leader_election;
     } reconciler;
 

@@ -21,6 +21,7 @@
 
 #define DCGM_MAX_BODY (16L << 20)
 #define DCGM_MAX_SESSIONS 4096
+#define DCGM_MAX_TOKEN 8192
 
 struct body {
     char *p;
@@ -97,6 +98,36 @@ int64_t rec_dcgm_due_ms(const struct rec *rc)
     return due > 0 ? due : 0;
 }
 
+/* Reads the bearer token file into tok (trailing white space removed). 0, or -1 with why. */
+static int read_token(const char *path, char *tok, size_t size, char *reason, size_t rsize)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        snprintf(reason, rsize, "cannot open reconciler.dcgm_token_file");
+        return -1;
+    }
+    size_t n = fread(tok, 1, size, f);
+    fclose(f);
+    if (n == size) {
+        snprintf(reason, rsize, "reconciler.dcgm_token_file is larger than %zu bytes", size - 1);
+        return -1;
+    }
+    while (n > 0 &&
+           (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' ' || tok[n - 1] == '\t'))
+        n--;
+    tok[n] = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)tok[i] <= ' ' || tok[i] == 0x7f) {
+            snprintf(reason, rsize, "reconciler.dcgm_token_file holds more than one token");
+            return -1;
+        }
+    if (!n) {
+        snprintf(reason, rsize, "reconciler.dcgm_token_file is empty");
+        return -1;
+    }
+    return 0;
+}
+
 /* GETs the URL into *b. 0, or -1 with why (no secret in it) written to reason. */
 static int fetch(struct rec *rc, struct body *b, char *reason, size_t rsize)
 {
@@ -109,6 +140,11 @@ static int fetch(struct rec *rc, struct body *b, char *reason, size_t rsize)
         }
     }
     CURL *c = rc->dcgm_curl;
+    const char *token_file = rc->cfg->reconciler.dcgm_token_file;
+    char token[DCGM_MAX_TOKEN], auth[DCGM_MAX_TOKEN + 32];
+    /* Read at every scrape: projected service-account tokens are rotated on disk. */
+    if (token_file && token_file[0] && read_token(token_file, token, sizeof(token), reason, rsize))
+        return -1;
     long timeout_ms = rc->cfg->reconciler.dcgm_timeout_seconds * 1000;
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_URL, rc->cfg->reconciler.dcgm_url);
@@ -120,11 +156,21 @@ static int fetch(struct rec *rc, struct body *b, char *reason, size_t rsize)
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+    if (rc->cfg->reconciler.dcgm_ca_file && rc->cfg->reconciler.dcgm_ca_file[0])
+        curl_easy_setopt(c, CURLOPT_CAINFO, rc->cfg->reconciler.dcgm_ca_file);
     struct curl_slist *h = curl_slist_append(NULL, "Accept: text/plain;version=0.0.4");
+    if (h && token_file && token_file[0]) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        struct curl_slist *h2 = curl_slist_append(h, auth);
+        if (h2)
+            h = h2;
+        explicit_bzero(auth, sizeof(auth));
+    }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     CURLcode cc = curl_easy_perform(c);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(h);
+    explicit_bzero(token, sizeof(token));
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (b->too_big || cc == CURLE_FILESIZE_EXCEEDED) {

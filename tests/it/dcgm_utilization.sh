@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # GPU utilization end to end: the real `gpuaas server` and `gpuaas reconciler` (against the
 # Kubernetes API test double) with reconciler.dcgm_url pointing at a local HTTP server
-# (python3 http.server) that serves DCGM exporter text in the real format. The first scrapes
-# fail (no file yet: 404), then the file names two ACTIVE sessions (MIG slices under
+# (python3 http.server) that serves DCGM exporter text in the real format to a bearer token.
+# The first scrapes fail (a wrong token: 401; then no file yet: 404), then the file names two
+# ACTIVE sessions (MIG slices under
 # `namespace`, a whole GPU under `exported_namespace` as scraped through a ServiceMonitor), a
 # namespace that is not a session and one of a booking that is not ACTIVE yet. Checks: the
 # busy fractions and framebuffer figures the API reports per session and per resource, that
@@ -73,6 +74,7 @@ wait_for() { # wait_for SECONDS WHAT COMMAND...
 run_suite() {
   # --- a fresh test double, no DCGM answer yet, the configuration ---
   rm -f "$WORK/dcgm/metrics" "$WORK/kubeconfig"
+  echo "wrong-token" >"$WORK/token"
   "$SIM" --listen 127.0.0.1:0 --kubeconfig-out "$WORK/kubeconfig" >>"$WORK/kubesim.log" 2>&1 &
   PIDS+=($!)
   wait_for 10 "the test double" test -s "$WORK/kubeconfig"
@@ -113,6 +115,7 @@ reconciler:
   dcgm_url: http://scraper:s3cret-pw@127.0.0.1:$DPORT/metrics?token=s3cret-q
   dcgm_interval_seconds: 1
   dcgm_timeout_seconds: 2
+  dcgm_token_file: $WORK/token
 EOF
 
   GPUAAS_ADMIN_PASSWORD=admin-secret-1 "$BIN" server --config "$WORK/gpuaas.yaml" >>"$WORK/server.log" 2>&1 &
@@ -155,12 +158,15 @@ EOF
   NS_B=$(jf .session.namespace)
   [ "$NS_A" = "gpuaas-$A" ] && [ "$NS_B" = "gpuaas-$B" ] || fail "session namespaces $NS_A $NS_B"
 
-  # --- no file yet: the scrapes fail (404), are counted, and the reconciler goes on ---
+  # --- a wrong token (401), then no file yet (404): the scrapes fail, are counted, and the
+  # reconciler goes on ---
   failures() { req GET /metrics; awk '/^gpuaas_dcgm_scrape_failures_total /{print $2}' <<<"$BODY"; }
-  failed_twice() { local f; f=$(failures); [ -n "$f" ] && [ "$f" -ge 2 ]; }
-  wait_for 15 "two failed scrapes counted" failed_twice
-  grep -q 'msg="DCGM scrape failed".*error="HTTP status 404"' "$WORK/reconciler.log" ||
-    fail "a failed scrape is logged with its reason"
+  logged() { grep -q "msg=\"DCGM scrape failed\".*error=\"HTTP status $1\"" "$WORK/reconciler.log"; }
+  wait_for 15 "a scrape refused for its token" logged 401
+  echo "tok-s3cret-2" >"$WORK/token"
+  wait_for 15 "a scrape of a missing file" logged 404
+  f=$(failures)
+  [ -n "$f" ] && [ "$f" -ge 2 ] || fail "failed scrapes counted: $f"
   req GET /api/v1/utilization?from=$(iso $start)\&to=$(iso $end) "" "$ADMIN"
   expect 200 "utilization before any measurement"
   [ "$(jf "[.sessions[] | select(.id == $A)][0].busy_fraction")" = null ] || fail "busy fraction before any measurement"
@@ -252,9 +258,30 @@ echo "dcgm_utilization: $DB_URL ok (sessions $A $B, $ok scrapes, $bad failed)"
 
 mkdir -p "$WORK/dcgm" "$WORK/web"
 DPORT=$(free_port)
-python3 -m http.server --bind 127.0.0.1 --directory "$WORK/dcgm" "$DPORT" >"$WORK/dcgm.log" 2>&1 &
+# http.server's handler, answering /metrics only to "Authorization: Bearer <the token>".
+cat >"$WORK/dcgm_server.py" <<'EOF'
+import http.server, os, sys
+root, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        path = os.path.join(root, "metrics")
+        if self.headers.get("Authorization") != "Bearer " + token:
+            self.send_error(401)
+        elif self.path.split("?")[0] != "/metrics" or not os.path.exists(path):
+            self.send_error(404)
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+EOF
+python3 "$WORK/dcgm_server.py" "$WORK/dcgm" "$DPORT" tok-s3cret-2 >"$WORK/dcgm.log" 2>&1 &
 DCGM_PID=$!
-wait_for 10 "the DCGM endpoint" bash -c "curl -s -o /dev/null http://127.0.0.1:$DPORT/"
+wait_for 10 "the DCGM endpoint" bash -c "curl -s -o /dev/null http://127.0.0.1:$DPORT/metrics"
 
 DB_URL=sqlite://$WORK/gpuaas.db
 run_suite
