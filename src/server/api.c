@@ -931,7 +931,8 @@ static json_t *session_use_json(const struct reservation *b, const struct activi
                           jtime(b->ends_at), "booked_unit_hours", booked);
     json_object_set_new(o, "measured_hours",
                         json_real(a ? (double)a->measured_ms / 3600000.0 : 0.0));
-    json_object_set_new(o, "busy_fraction", jfrac(a ? act_fraction(a->busy_ms, a->measured_ms) : -1));
+    json_object_set_new(o, "busy_fraction",
+                        jfrac(a ? act_fraction(a->busy_ms, a->measured_ms) : -1));
     json_object_set_new(o, "fb_used_max_mib", a ? json_integer(a->fb_max_mib) : json_null());
     json_object_set_new(o, "fb_used_last_mib", a ? json_integer(a->fb_last_mib) : json_null());
     json_object_set_new(o, "measured_at", a ? jtime(a->last_at) : json_null());

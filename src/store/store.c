@@ -916,7 +916,8 @@ int store_activity_add(struct store *st, int64_t reservation_id, const char *res
     "a.resource AND b.bucket > $1 AND b.bucket < $2 ORDER BY b.last_at DESC LIMIT 1) FROM "        \
     "session_activity a JOIN reservations r ON r.id = a.reservation_id WHERE a.bucket > $1 AND "   \
     "a.bucket < $2"
-#define ACTIVITY_GROUP " GROUP BY a.reservation_id, a.resource ORDER BY a.reservation_id, a.resource"
+#define ACTIVITY_GROUP                                                                             \
+    " GROUP BY a.reservation_id, a.resource ORDER BY a.reservation_id, a.resource"
 
 int store_activity_list(struct store *st, int64_t from, int64_t to, int64_t user_id,
                         struct activity **ret, size_t *ret_n)
