@@ -54,7 +54,7 @@ format:
 
 lint:
 	@cppcheck --quiet --enable=warning,performance,portability --inline-suppr \
-	  --suppress=missingIncludeSystem -Isrc src
+	  --suppress=missingIncludeSystem --include=/usr/include/jansson.h -Isrc -j2 src
 
 clean:
 	rm -rf build build-asan build-fuzz web/dist

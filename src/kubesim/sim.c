@@ -2590,10 +2590,18 @@ int ksim_watch_next(struct ksim *k, const struct ksim_response *r, uint64_t *rv,
         json_array_foreach(lines, i, l)
         {
             char *d = json_dumps(l, JSON_COMPACT);
+            if (!d)
+                break;
             size_t dl = strlen(d);
             if (len + dl + 2 > cap) {
-                cap = (len + dl + 2) * 2;
-                out = realloc(out, cap);
+                size_t ncap = (len + dl + 2) * 2;
+                char *n = realloc(out, ncap);
+                if (!n) { /* out of memory: send the events so far, the client resumes */
+                    free(d);
+                    break;
+                }
+                out = n;
+                cap = ncap;
             }
             memcpy(out + len, d, dl);
             len += dl;

@@ -205,7 +205,7 @@ static void h_openapi(struct srv_req *r)
         }
         char method[16];
         size_t k;
-        for (k = 0; rt->method[k] && k < sizeof(method) - 1; k++)
+        for (k = 0; k < sizeof(method) - 1 && rt->method[k]; k++)
             method[k] = (char)tolower((unsigned char)rt->method[k]);
         method[k] = 0;
         json_t *op = json_pack("{s:s,s:{s:{s:s}}}", "summary", rt->summary, "responses", "200",
