@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "core/config.h"
 #include "core/pool.h"
+#include "core/session_plan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +58,8 @@ int cmd_config(int argc, char **argv)
     struct config *c;
     struct error err = {0};
     struct pool pool;
-    if (config_load_file(path, &c, &err) < 0 || pool_derive(c, &pool, &err) < 0) {
+    if (config_load_file(path, &c, &err) < 0 || pool_derive(c, &pool, &err) < 0 ||
+        session_plan_check_config(c, &err) < 0) {
         fprintf(stderr, "gpuaas: %s\n", err.message);
         return 1;
     }

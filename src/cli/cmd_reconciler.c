@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "common/log.h"
 #include "core/config.h"
+#include "core/session_plan.h"
 #include "kube/kube.h"
 #include "reconciler/reconciler.h"
 #include "store/store.h"
@@ -75,8 +76,9 @@ int cmd_reconciler(int argc, char **argv)
     struct kube_client *kube = NULL;
     struct rec *rc = NULL;
     int status = 1;
-    if (config_load_file(path, &cfg, &err) < 0) {
+    if (config_load_file(path, &cfg, &err) < 0 || session_plan_check_config(cfg, &err) < 0) {
         fprintf(stderr, "gpuaas: %s\n", err.message);
+        config_free(cfg);
         return 1;
     }
     if (log_set_level(cfg->log_level))

@@ -580,17 +580,20 @@ static json_t *parse_cache_env(const char *spec, struct error *err)
             const char *eq = memchr(p, '=', (size_t)(e - p));
             if (!eq || !env_name_ok(p, (size_t)(eq - p))) {
                 error_set(err, ERR_INVALID, "cache.env",
-                          "\"%.*s\" is not NAME=VALUE with NAME made of letters, digits and '_'",
+                          "cache.env: \"%.*s\" is not NAME=VALUE with NAME made of letters, "
+                          "digits and '_'",
                           (int)(e - p), p);
                 goto fail;
             }
             if ((size_t)(e - eq - 1) > CACHE_ENV_VALUE_MAX) {
-                error_set(err, ERR_INVALID, "cache.env", "the value of %.*s is longer than %d",
-                          (int)(eq - p), p, CACHE_ENV_VALUE_MAX);
+                error_set(err, ERR_INVALID, "cache.env",
+                          "cache.env: the value of %.*s is longer than %d", (int)(eq - p), p,
+                          CACHE_ENV_VALUE_MAX);
                 goto fail;
             }
             if (json_array_size(arr) >= CACHE_ENV_MAX) {
-                error_set(err, ERR_INVALID, "cache.env", "more than %d variables", CACHE_ENV_MAX);
+                error_set(err, ERR_INVALID, "cache.env", "cache.env: more than %d variables",
+                          CACHE_ENV_MAX);
                 goto fail;
             }
             json_t *kv = json_object();
@@ -598,7 +601,8 @@ static json_t *parse_cache_env(const char *spec, struct error *err)
                 json_object_set_new(kv, "name", json_stringn(p, (size_t)(eq - p))) ||
                 json_object_set_new(kv, "value", json_stringn(eq + 1, (size_t)(e - eq - 1)))) {
                 error_set(err, ERR_INVALID, "cache.env",
-                          "cannot hold \"%.*s\" (out of memory or not UTF-8)", (int)(e - p), p);
+                          "cache.env: cannot hold \"%.*s\" (out of memory or not UTF-8)",
+                          (int)(e - p), p);
                 goto fail;
             }
         }
@@ -610,26 +614,25 @@ fail:
     return NULL;
 }
 
-/* The cache settings the plan uses, checked only when sessions mount the store. */
-static int check_cache(const struct config *c, struct error *err)
+int session_plan_check_config(const struct config *c, struct error *err)
 {
     const char *mp = str_or_empty(c->cache.mount_path);
     if (!c->cache.enabled)
         return 0;
+    const char *key =
+        c->cache.host_path && *c->cache.host_path ? "cache.host_path" : "cache.store_dir";
     if (!clean_absolute_path(store_host_path(c), 1024))
-        return error_set(err, ERR_INVALID,
-                         c->cache.host_path && *c->cache.host_path ? "cache.host_path"
-                                                                   : "cache.store_dir",
-                         "\"%s\" must be a clean absolute path on the node for the sessions' "
-                         "read-only mount",
-                         store_host_path(c));
+        return error_set(err, ERR_INVALID, key,
+                         "%s: \"%s\" must be a clean absolute path on the node for the "
+                         "sessions' read-only mount (cache.enabled is true)",
+                         key, store_host_path(c));
     if (!clean_absolute_path(mp, 200))
         return error_set(err, ERR_INVALID, "cache.mount_path",
-                         "\"%s\" must be a clean absolute path other than /", mp);
+                         "cache.mount_path: \"%s\" must be a clean absolute path other than /", mp);
     if (paths_overlap(mp, HOME_MOUNT) || paths_overlap(mp, CACHE_MOUNT))
         return error_set(err, ERR_INVALID, "cache.mount_path",
-                         "\"%s\" overlaps the workspace's %s or %s volume", mp, HOME_MOUNT,
-                         CACHE_MOUNT);
+                         "cache.mount_path: \"%s\" overlaps the workspace's %s or %s volume", mp,
+                         HOME_MOUNT, CACHE_MOUNT);
     json_t *env = parse_cache_env(c->cache.env, err);
     if (!env)
         return -ERR_INVALID;
@@ -866,7 +869,7 @@ static int check_inputs(const struct reservation *r, const struct config *c, con
         return error_set(err, ERR_INVALID, "reconciler.tenant_cluster_role", "must be set");
     if (!c->reconciler.ingress_domain || !*c->reconciler.ingress_domain)
         return error_set(err, ERR_INVALID, "reconciler.ingress_domain", "must be set");
-    return check_cache(c, err);
+    return session_plan_check_config(c, err);
 }
 
 int session_plan_build(const struct reservation *r, const struct config *c, const struct pool *p,

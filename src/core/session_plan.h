@@ -96,6 +96,12 @@ struct session_plan {
  * -ERR_NOMEM with err naming the field. On failure *ret is left empty (n == 0). */
 int session_plan_build(const struct reservation *r, const struct config *c, const struct pool *p,
                        struct session_plan *ret, struct error *err);
+/* The settings the plan reads beyond what the configuration table bounds: with
+ * cache.enabled, the store's node path (cache.host_path or cache.store_dir, absolute),
+ * cache.mount_path (absolute, clear of the home and model-cache mounts) and cache.env
+ * (NAME=VALUE pairs). 0, or -ERR_INVALID with err naming the key. session_plan_build() runs
+ * it too; `gpuaas config check` and the reconciler's start call it to fail early. */
+int session_plan_check_config(const struct config *c, struct error *err);
 /* Releases the objects of a plan built by session_plan_build(); NULL-safe. */
 void session_plan_free(struct session_plan *plan);
 /* The object of step `step`, or NULL. */

@@ -574,10 +574,16 @@ static void test_models_config_errors(void **state)
         assert_int_equal(config_set_string(&f.c->cache.mount_path, cases[i].mount_path), 0);
         assert_int_equal(config_set_string(&f.c->cache.env, cases[i].env), 0);
         /* disabled: the plan ignores the cache settings */
+        assert_int_equal(session_plan_check_config(f.c, &err), 0);
         assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), 0);
         assert_null(session_plan_find(&plan, "pv-models"));
         session_plan_free(&plan);
         f.c->cache.enabled = true;
+        /* `gpuaas config check` and the reconciler's start refuse it too, naming the key */
+        struct error cerr = {0};
+        assert_int_equal(session_plan_check_config(f.c, &cerr), -ERR_INVALID);
+        assert_string_equal(cerr.field, cases[i].field);
+        assert_non_null(strstr(cerr.message, cases[i].field));
         assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), -ERR_INVALID);
         assert_int_equal(plan.n, 0);
         if (strcmp(err.field, cases[i].field))
