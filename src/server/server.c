@@ -388,9 +388,9 @@ static int authenticate(struct srv_req *r)
     int64_t id;
     uint8_t hash[AUTH_HASH_LEN];
     struct token t;
-    if (auth_parse_token(tok, &id, hash) < 0 || store_token_get(r->st, id, &t) < 0 ||
-        !auth_hash_equal(hash, t.hash) || t.expires_at <= r->now ||
-        store_user_get(r->st, t.user_id, &r->user) < 0 || r->user.disabled) {
+    if (auth_parse_token(tok, &id, hash) < 0 ||
+        store_token_get_with_user(r->st, id, &t, &r->user) < 0 ||
+        !auth_hash_equal(hash, t.hash) || t.expires_at <= r->now || r->user.disabled) {
         memset(&r->user, 0, sizeof(r->user));
         return -ERR_UNAUTH;
     }
