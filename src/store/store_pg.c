@@ -188,7 +188,7 @@ static int stmt_slot(struct pg *g, const char *sql, int n, bool *ok)
 /* Queues one statement in the pipeline; its result is kept for the caller (PEND_KEEP) or
  * only checked (PEND_DISCARD) when pg_sync() collects the pipeline. */
 static int pg_send(struct store *st, const char *sql, const struct qparam *p, int n,
-                   enum pend_kind kind, struct error *err)
+                   enum pend_kind kind, int format, struct error *err)
 {
     struct pg *g = PG(st);
     char nums[16][24];
@@ -218,9 +218,9 @@ static int pg_send(struct store *st, const char *sql, const struct qparam *p, in
         if (slot >= 0) {
             char name[16];
             snprintf(name, sizeof name, "g%d", slot);
-            ok = PQsendQueryPrepared(g->conn, name, n, vals, NULL, NULL, 0);
+            ok = PQsendQueryPrepared(g->conn, name, n, vals, NULL, NULL, format);
         } else {
-            ok = PQsendQueryParams(g->conn, sql, n, NULL, vals, NULL, NULL, 0);
+            ok = PQsendQueryParams(g->conn, sql, n, NULL, vals, NULL, NULL, format);
         }
     }
     if (!ok)
@@ -323,7 +323,7 @@ static int pg_exec(struct store *st, const char *sql, const struct qparam *p, in
     PGresult *res = NULL;
     if (out)
         memset(out, 0, sizeof *out);
-    int rc = pg_send(st, sql, p, n, PEND_KEEP, err);
+    int rc = pg_send(st, sql, p, n, PEND_KEEP, 0, err);
     if (rc < 0) {
         pg_sync(st, NULL, NULL);
         return rc;
@@ -336,25 +336,26 @@ static int pg_exec(struct store *st, const char *sql, const struct qparam *p, in
     return rc;
 }
 
-/* Strict decimal int64 (text result format). */
-static bool parse_i64(const char *v, int64_t *ret)
+/* A binary integer cell (smallint, integer or bigint: big-endian, 2, 4 or 8 bytes). */
+static bool binary_int(const char *v, int len, int64_t *ret)
 {
-    bool neg = *v == '-';
+    const uint8_t *b = (const uint8_t *)v;
     uint64_t x = 0;
-    const char *d = v + neg;
-    if (!*d || strlen(d) > 19)
+    if (len != 2 && len != 4 && len != 8)
         return false;
-    for (; *d; d++) {
-        if (*d < '0' || *d > '9')
-            return false;
-        x = x * 10 + (uint64_t)(*d - '0');
-    }
-    if (x > (uint64_t)INT64_MAX + neg)
-        return false;
-    *ret = neg ? (int64_t)(0 - x) : (int64_t)x;
+    for (int i = 0; i < len; i++)
+        x = x << 8 | b[i];
+    if (len == 2)
+        *ret = (int16_t)x;
+    else if (len == 4)
+        *ret = (int32_t)x;
+    else
+        *ret = (int64_t)x;
     return true;
 }
 
+/* Rows come in binary format: no number formatting on the server, no parsing here. 'i'
+ * columns must be smallint, integer or bigint; text arrives NUL-terminated by libpq. */
 static int pg_each(struct store *st, const char *sql, const struct qparam *p, int n,
                    const char *types, qrow_fn fn, void *arg, struct error *err)
 {
@@ -363,7 +364,7 @@ static int pg_each(struct store *st, const char *sql, const struct qparam *p, in
     struct qcell cells[QEACH_MAX_COLS];
     if (nc > QEACH_MAX_COLS)
         return error_set(err, ERR_INTERNAL, NULL, "too many columns");
-    int rc = pg_send(st, sql, p, n, PEND_KEEP, err);
+    int rc = pg_send(st, sql, p, n, PEND_KEEP, 1, err);
     if (rc < 0) {
         pg_sync(st, NULL, NULL);
         return rc;
@@ -380,9 +381,9 @@ static int pg_each(struct store *st, const char *sql, const struct qparam *p, in
         for (size_t k = 0; k < nc; k++) {
             bool null = PQgetisnull(res, r, (int)k);
             const char *v = null ? NULL : PQgetvalue(res, r, (int)k);
-            cells[k].s = v;
+            cells[k].s = types[k] == 's' ? v : NULL;
             cells[k].i = 0;
-            if (types[k] == 'i' && (!v || !parse_i64(v, &cells[k].i))) {
+            if (types[k] == 'i' && (!v || !binary_int(v, PQgetlength(res, r, (int)k), &cells[k].i))) {
                 rc = error_set(err, ERR_INTERNAL, NULL, "column %zu is not an integer", k);
                 goto out;
             }
@@ -410,7 +411,7 @@ static void pg_rollback(struct store *st)
 
 static int pg_begin(struct store *st, const char *const *locks, int nlocks, struct error *err)
 {
-    int rc = pg_send(st, "BEGIN", NULL, 0, PEND_DISCARD, err);
+    int rc = pg_send(st, "BEGIN", NULL, 0, PEND_DISCARD, 0, err);
     if (rc < 0)
         goto fail;
     PG(st)->in_tx = true;
@@ -426,7 +427,7 @@ static int pg_begin(struct store *st, const char *const *locks, int nlocks, stru
             len += (size_t)snprintf(sql + len, sizeof sql - len,
                                     ", pg_advisory_xact_lock(hashtext($%d))", k + 1);
         }
-        if ((rc = pg_send(st, sql, p, k, PEND_DISCARD, err)) < 0)
+        if ((rc = pg_send(st, sql, p, k, PEND_DISCARD, 0, err)) < 0)
             goto fail;
     }
     return 0;
@@ -442,9 +443,9 @@ static int pg_finish(struct store *st, const char *sql, const struct qparam *p, 
     PGresult *res = NULL;
     if (out)
         memset(out, 0, sizeof *out);
-    int rc = sql ? pg_send(st, sql, p, n, PEND_KEEP, err) : 0;
+    int rc = sql ? pg_send(st, sql, p, n, PEND_KEEP, 0, err) : 0;
     if (rc == 0)
-        rc = pg_send(st, "COMMIT", NULL, 0, PEND_DISCARD, err);
+        rc = pg_send(st, "COMMIT", NULL, 0, PEND_DISCARD, 0, err);
     if (rc == 0)
         rc = pg_sync(st, &res, err);
     if (rc == 0 && out && res)
@@ -467,7 +468,7 @@ static int pg_commit(struct store *st, struct error *err)
 static int pg_notify(struct store *st)
 {
     if (PG(st)->in_tx) /* delivered at commit anyway: sent with it */
-        return pg_send(st, "NOTIFY gpuaas_changes", NULL, 0, PEND_DISCARD, NULL);
+        return pg_send(st, "NOTIFY gpuaas_changes", NULL, 0, PEND_DISCARD, 0, NULL);
     return pg_simple(st, "NOTIFY gpuaas_changes", NULL);
 }
 
