@@ -279,8 +279,7 @@ static int profile_peak(const struct profile *pr, int64_t a, int64_t b)
     return range_max(pr, i < 0 ? 0 : (size_t)i, (size_t)j);
 }
 
-static int span_peak(const struct cal_span *sp, size_t n, int64_t from, int64_t to,
-                     int64_t skip_id)
+static int span_peak(const struct cal_span *sp, size_t n, int64_t from, int64_t to, int64_t skip_id)
 {
     if (to <= from)
         return 0;

@@ -48,8 +48,8 @@ struct store_ops {
     /* Runs one query and hands its rows to fn without copying them. types has one letter per
      * column: 'i' (integer, never NULL) or 's' (text). A cell that does not fit its type is
      * -ERR_INTERNAL. */
-    int (*each)(struct store *st, const char *sql, const struct qparam *p, int n,
-                const char *types, qrow_fn fn, void *arg, struct error *err);
+    int (*each)(struct store *st, const char *sql, const struct qparam *p, int n, const char *types,
+                qrow_fn fn, void *arg, struct error *err);
     /* Opens a write transaction serialized against others touching the same `locks`
      * (sorted resource names; PostgreSQL advisory locks, SQLite BEGIN IMMEDIATE). PostgreSQL
      * sends BEGIN and the locks ahead of the next statement, in the same round trip; their

@@ -142,7 +142,7 @@ static uint64_t fnv1a(const char *s)
 /* Statements worth keeping prepared (not schema changes or LISTEN). */
 static bool cacheable(const char *sql)
 {
-    static const char *const verbs[] = {"SELECT ", "INSERT ", "UPDATE ", "DELETE ", "WITH ",
+    static const char *const verbs[] = {"SELECT ", "INSERT ", "UPDATE ",  "DELETE ", "WITH ",
                                         "BEGIN",   "COMMIT",  "ROLLBACK", "NOTIFY "};
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         if (!strncmp(sql, verbs[i], strlen(verbs[i])))
@@ -383,7 +383,8 @@ static int pg_each(struct store *st, const char *sql, const struct qparam *p, in
             const char *v = null ? NULL : PQgetvalue(res, r, (int)k);
             cells[k].s = types[k] == 's' ? v : NULL;
             cells[k].i = 0;
-            if (types[k] == 'i' && (!v || !binary_int(v, PQgetlength(res, r, (int)k), &cells[k].i))) {
+            if (types[k] == 'i' &&
+                (!v || !binary_int(v, PQgetlength(res, r, (int)k), &cells[k].i))) {
                 rc = error_set(err, ERR_INTERNAL, NULL, "column %zu is not an integer", k);
                 goto out;
             }
