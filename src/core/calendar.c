@@ -35,8 +35,8 @@ int cal_usage(const struct reservation *r, const struct pool_resource *res)
     return 0;
 }
 
-/* LSD radix sort of k events by time, one byte of (t - min) per pass: a week in seconds
- * takes three passes. tmp holds k events. */
+/* LSD radix sort of k events by time on (t - min), in as few passes of at most 11 bits as
+ * the range needs (a week in seconds: two passes). tmp holds k events. */
 static void sort_events(struct event *ev, struct event *tmp, size_t k)
 {
     if (k < 2)
@@ -47,16 +47,28 @@ static void sort_events(struct event *ev, struct event *tmp, size_t k)
         hi = ev[i].t > hi ? ev[i].t : hi;
     }
     uint64_t range = (uint64_t)hi - (uint64_t)lo;
-    for (int shift = 0; shift < 64 && (range >> shift); shift += 8) {
-        size_t count[257] = {0};
+    int bits = 0;
+    while (bits < 64 && (range >> bits))
+        bits++;
+    if (bits == 0)
+        return;
+    int passes = (bits + 10) / 11, width = (bits + passes - 1) / passes;
+    uint64_t mask = ((uint64_t)1 << width) - 1;
+    struct event *src = ev, *dst = tmp;
+    for (int pass = 0, shift = 0; pass < passes; pass++, shift += width) {
+        size_t count[2049] = {0};
         for (size_t i = 0; i < k; i++)
-            count[(((uint64_t)ev[i].t - (uint64_t)lo) >> shift & 0xff) + 1]++;
-        for (int b = 0; b < 256; b++)
+            count[(((uint64_t)src[i].t - (uint64_t)lo) >> shift & mask) + 1]++;
+        for (uint64_t b = 0; b < mask; b++)
             count[b + 1] += count[b];
         for (size_t i = 0; i < k; i++)
-            tmp[count[((uint64_t)ev[i].t - (uint64_t)lo) >> shift & 0xff]++] = ev[i];
-        memcpy(ev, tmp, k * sizeof *ev);
+            dst[count[((uint64_t)src[i].t - (uint64_t)lo) >> shift & mask]++] = src[i];
+        struct event *t = src;
+        src = dst;
+        dst = t;
     }
+    if (src != ev)
+        memcpy(ev, src, k * sizeof *ev);
 }
 
 static bool counts(const struct reservation *e, int64_t skip_id)
