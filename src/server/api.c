@@ -549,7 +549,7 @@ static void h_capacity(struct srv_req *r)
     live_pool(r, &p);
     /* One query for the range, then one sweep per resource for all steps. */
     int *freev = calloc(steps, sizeof(int));
-    if (!freev || store_busy(r->st, &p, from, to, &busy, NULL) < 0) {
+    if (!freev || store_busy(r->st, &p, from, to, false, &busy, NULL) < 0) {
         free(freev);
         cal_busy_free(&busy);
         internal(r);

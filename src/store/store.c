@@ -517,29 +517,35 @@ static int lock_names(const struct pool *pool, const struct reservation *r, char
 struct busy_ctx {
     struct cal_busy *b;
     const struct pool *pool;
+    int off; /* 1 when the first column is the id */
 };
 
 static int busy_row(void *arg, const struct qcell *c)
 {
     struct busy_ctx *x = arg;
-    if (!c[7].s || c[3].i > INT32_MAX || c[4].i > INT32_MAX || c[5].i > INT32_MAX ||
-        c[6].i > INT32_MAX)
+    const struct qcell *v = c + x->off; /* starts_at, ends_at, 4 amounts, gpu_type */
+    if (!v[6].s || v[2].i > INT32_MAX || v[3].i > INT32_MAX || v[4].i > INT32_MAX ||
+        v[5].i > INT32_MAX)
         return -ERR_INTERNAL;
-    return cal_busy_add(x->b, x->pool, c[0].i, c[1].i, c[2].i, c[7].s, (int)c[3].i, (int)c[4].i,
-                        (int)c[5].i, (int)c[6].i);
+    return cal_busy_add(x->b, x->pool, x->off ? c[0].i : 0, v[0].i, v[1].i, v[6].s, (int)v[2].i,
+                        (int)v[3].i, (int)v[4].i, (int)v[5].i);
 }
 
-int store_busy(struct store *st, const struct pool *pool, int64_t from, int64_t to,
+int store_busy(struct store *st, const struct pool *pool, int64_t from, int64_t to, bool ids,
                struct cal_busy *ret, struct error *err)
 {
-    struct busy_ctx x = {ret, pool};
+    struct busy_ctx x = {ret, pool, ids ? 1 : 0};
     struct qparam p[] = {QI(from), QI(to)};
+#define BUSY_COLS "starts_at, ends_at, gpu_count, cpu, memory_gib, storage_gib, gpu_type"
+#define BUSY_FROM                                                                                  \
+    " FROM reservations WHERE state IN ('APPROVED', 'ACTIVE') AND ends_at > $1 AND starts_at < $2"
     /* Served by the partial index reservations_holding (ends_at, starts_at). */
-    int rc = st->ops->each(st,
-                           "SELECT id, starts_at, ends_at, gpu_count, cpu, memory_gib, "
-                           "storage_gib, gpu_type FROM reservations WHERE state IN ('APPROVED', "
-                           "'ACTIVE') AND ends_at > $1 AND starts_at < $2",
-                           p, 2, "iiiiiiis", busy_row, &x, err);
+    int rc = ids ? st->ops->each(st, "SELECT id, " BUSY_COLS BUSY_FROM, p, 2, "iiiiiiis", busy_row,
+                                 &x, err)
+                 : st->ops->each(st, "SELECT " BUSY_COLS BUSY_FROM, p, 2, "iiiiiis", busy_row, &x,
+                                 err);
+#undef BUSY_COLS
+#undef BUSY_FROM
     if (rc == -ERR_INTERNAL || rc == -ERR_NOMEM)
         return error_set(err, -rc, NULL, "unreadable reservation row");
     return rc;
@@ -553,7 +559,7 @@ static void next_window(struct store *st, const struct pool *pool, const struct 
     struct cal_busy b = {0};
     int64_t len = r->ends_at - r->starts_at;
     next->starts_at = next->ends_at = 0;
-    if (store_busy(st, pool, r->starts_at, r->starts_at + HORIZON_S + len, &b, NULL) == 0 &&
+    if (store_busy(st, pool, r->starts_at, r->starts_at + HORIZON_S + len, r->id != 0, &b, NULL) == 0 &&
         cal_next_window_busy(pool, &b, r, r->starts_at, r->starts_at + HORIZON_S, next) < 0)
         next->starts_at = next->ends_at = 0;
     cal_busy_free(&b);
@@ -579,7 +585,7 @@ int store_reservation_admit(struct store *st, const struct pool *pool, struct re
     if ((rc = st->ops->begin(st, locks, nl, err)) < 0)
         return rc;
     open = true;
-    if ((rc = store_busy(st, pool, r->starts_at, r->ends_at, &b, err)) < 0)
+    if ((rc = store_busy(st, pool, r->starts_at, r->ends_at, true, &b, err)) < 0)
         goto out;
     if ((rc = cal_admit_busy(pool, &b, r, err)) < 0)
         goto out;
@@ -748,7 +754,7 @@ int store_reservation_set_end(struct store *st, const struct pool *pool, int64_t
     if (new_end > cur.ends_at) {
         struct reservation want = cur;
         want.ends_at = new_end;
-        if ((rc = store_busy(st, pool, cur.starts_at, new_end, &b, err)) < 0)
+        if ((rc = store_busy(st, pool, cur.starts_at, new_end, true, &b, err)) < 0)
             goto out;
         if ((rc = cal_admit_busy(pool, &b, &want, err)) < 0)
             goto out;

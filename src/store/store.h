@@ -83,9 +83,10 @@ struct res_filter {
 int store_reservation_admit(struct store *st, const struct pool *pool, struct reservation *r,
                             int64_t now, struct window *next, struct error *err);
 /* The capacity-holding bookings overlapping [from, to) as spans per resource of pool (one
- * light query: id, window and amounts only). *ret is zero-initialized by the caller and
- * released with cal_busy_free(), also on failure. */
-int store_busy(struct store *st, const struct pool *pool, int64_t from, int64_t to,
+ * light query: id, window and amounts only). Without `ids` the span ids are 0 (one column
+ * less per row: enough for the capacity series, not where a booking skips itself). *ret is
+ * zero-initialized by the caller and released with cal_busy_free(), also on failure. */
+int store_busy(struct store *st, const struct pool *pool, int64_t from, int64_t to, bool ids,
                struct cal_busy *ret, struct error *err);
 int store_reservation_get(struct store *st, int64_t id, struct reservation *ret);
 int store_reservation_list(struct store *st, const struct res_filter *f, struct reservation **ret,

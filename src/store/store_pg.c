@@ -379,12 +379,11 @@ static int pg_each(struct store *st, const char *sql, const struct qparam *p, in
     }
     for (int r = 0; r < nr && rc == 0; r++) {
         for (size_t k = 0; k < nc; k++) {
-            bool null = PQgetisnull(res, r, (int)k);
-            const char *v = null ? NULL : PQgetvalue(res, r, (int)k);
-            cells[k].s = types[k] == 's' ? v : NULL;
+            /* A NULL integer has length 0 and fails binary_int. */
+            const char *v = PQgetvalue(res, r, (int)k);
             cells[k].i = 0;
-            if (types[k] == 'i' &&
-                (!v || !binary_int(v, PQgetlength(res, r, (int)k), &cells[k].i))) {
+            cells[k].s = types[k] == 's' && !PQgetisnull(res, r, (int)k) ? v : NULL;
+            if (types[k] == 'i' && !binary_int(v, PQgetlength(res, r, (int)k), &cells[k].i)) {
                 rc = error_set(err, ERR_INTERNAL, NULL, "column %zu is not an integer", k);
                 goto out;
             }

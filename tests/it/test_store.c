@@ -285,7 +285,7 @@ static void test_busy(void **state)
     assert_int_equal(store_reservation_transition(f->st, c.id, RS_APPROVED, RS_CANCELED, 20, &err),
                      0);
     struct cal_busy busy = {0};
-    assert_int_equal(store_busy(f->st, &f->pool, 1999, 2600, &busy, &err), 0);
+    assert_int_equal(store_busy(f->st, &f->pool, 1999, 2600, true, &busy, &err), 0);
     assert_int_equal(busy.n[0], 2); /* a and b; c is canceled */
     for (size_t i = 0; i < 2; i++) {
         const struct cal_span *s = &busy.spans[0][i];
@@ -304,9 +304,16 @@ static void test_busy(void **state)
     assert_int_equal(busy.spans[3][0].amount, 50); /* storage */
     cal_busy_free(&busy);
     /* [2000, 2500) touches a's end and b's start: nothing overlaps */
-    assert_int_equal(store_busy(f->st, &f->pool, 2000, 2500, &busy, &err), 0);
+    assert_int_equal(store_busy(f->st, &f->pool, 2000, 2500, true, &busy, &err), 0);
     assert_int_equal(busy.n[0], 0);
     assert_int_equal(busy.n[1], 0);
+    cal_busy_free(&busy);
+    /* without ids: the same spans, ids 0 */
+    assert_int_equal(store_busy(f->st, &f->pool, 1999, 2600, false, &busy, &err), 0);
+    assert_int_equal(busy.n[0], 2);
+    assert_int_equal(busy.spans[0][0].id, 0);
+    assert_int_equal(busy.spans[0][0].amount + busy.spans[0][1].amount, 3);
+    assert_int_equal(busy.spans[3][1].amount, 50);
     cal_busy_free(&busy);
 }
 
