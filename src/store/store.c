@@ -540,10 +540,10 @@ int store_busy(struct store *st, const struct pool *pool, int64_t from, int64_t 
 #define BUSY_FROM                                                                                  \
     " FROM reservations WHERE state IN ('APPROVED', 'ACTIVE') AND ends_at > $1 AND starts_at < $2"
     /* Served by the partial index reservations_holding (ends_at, starts_at). */
-    int rc = ids ? st->ops->each(st, "SELECT id, " BUSY_COLS BUSY_FROM, p, 2, "iiiiiiis", busy_row,
-                                 &x, err)
-                 : st->ops->each(st, "SELECT " BUSY_COLS BUSY_FROM, p, 2, "iiiiiis", busy_row, &x,
-                                 err);
+    int rc =
+        ids ? st->ops->each(st, "SELECT id, " BUSY_COLS BUSY_FROM, p, 2, "iiiiiiis", busy_row, &x,
+                            err)
+            : st->ops->each(st, "SELECT " BUSY_COLS BUSY_FROM, p, 2, "iiiiiis", busy_row, &x, err);
 #undef BUSY_COLS
 #undef BUSY_FROM
     if (rc == -ERR_INTERNAL || rc == -ERR_NOMEM)
@@ -557,10 +557,10 @@ static void next_window(struct store *st, const struct pool *pool, const struct 
                         struct window *next)
 {
     struct cal_busy b = {0};
-    int64_t len = r->ends_at - r->starts_at;
+    int64_t len = r->ends_at - r->starts_at, horizon = r->starts_at + HORIZON_S;
     next->starts_at = next->ends_at = 0;
-    if (store_busy(st, pool, r->starts_at, r->starts_at + HORIZON_S + len, r->id != 0, &b, NULL) == 0 &&
-        cal_next_window_busy(pool, &b, r, r->starts_at, r->starts_at + HORIZON_S, next) < 0)
+    if (store_busy(st, pool, r->starts_at, horizon + len, r->id != 0, &b, NULL) < 0 ||
+        cal_next_window_busy(pool, &b, r, r->starts_at, horizon, next) < 0)
         next->starts_at = next->ends_at = 0;
     cal_busy_free(&b);
 }
