@@ -5,7 +5,8 @@ BUILD ?= build
 DEB_PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev \
   libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libpq-dev libsqlite3-dev \
   libsodium-dev libyaml-dev libcmocka-dev postgresql sqlite3 openssl curl \
-  chromium nodejs npm kubectl python3 python3-yaml jq bc time libxml2-utils
+  chromium nodejs npm kubectl python3 python3-yaml jq bc time libxml2-utils \
+  podman debootstrap
 # kubectl and nodejs may come from elsewhere on a prepared machine: only install what is missing.
 
 .PHONY: all deps build build-asan build-fuzz web test test-unit test-asan test-fuzz run bench clean format lint
@@ -53,7 +54,7 @@ format:
 
 lint:
 	@cppcheck --quiet --enable=warning,performance,portability --inline-suppr \
-	  --suppress=missingIncludeSystem -Isrc src
+	  --suppress=missingIncludeSystem --include=/usr/include/jansson.h -Isrc -j2 src
 
 clean:
 	rm -rf build build-asan build-fuzz web/dist

@@ -541,7 +541,7 @@ int cmd_list(int argc, char **argv)
         }
         char up[16];
         size_t k = 0;
-        for (; state[k] && k < sizeof(up) - 1; k++)
+        for (; k < sizeof(up) - 1 && state[k]; k++)
             up[k] = (char)(state[k] >= 'a' && state[k] <= 'z' ? state[k] - 32 : state[k]);
         up[k] = '\0';
         client_query_add(path, sizeof(path), "state", up);

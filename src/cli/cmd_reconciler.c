@@ -110,9 +110,11 @@ int cmd_reconciler(int argc, char **argv)
         log_error("cannot start the reconciler", "error=\"%s\"", err.message);
         goto out;
     }
-    log_info("reconciler started", "platform=%s interval_s=%ld leader_election=%s time_offset=%lld",
+    log_info("reconciler started",
+             "platform=%s interval_s=%ld leader_election=%s time_offset=%lld dcgm_interval_s=%ld",
              cfg->reconciler.platform, cfg->reconciler.interval_seconds,
-             cfg->reconciler.leader_election ? "true" : "false", offset);
+             cfg->reconciler.leader_election ? "true" : "false", offset,
+             cfg->reconciler.dcgm_url[0] ? cfg->reconciler.dcgm_interval_seconds : 0L);
     status = rec_run(rc, once, &stop_flag) ? 1 : 0;
 out:
     rec_free(rc);

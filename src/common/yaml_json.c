@@ -9,27 +9,35 @@
 
 #define MAX_DEPTH 64
 
+/* YAML 1.2 core-schema typing of plain scalars; quoted ones stay strings
+ * (libyaml's loader tags every untagged scalar !!str, so tags cannot be told apart here).
+ * A number must start with a digit (after an optional sign): `.inf`, `0x1F`, `nan` stay
+ * strings rather than becoming values a reader did not mean. */
 static json_t *scalar_value(const yaml_node_t *n)
 {
     const char *s = (const char *)n->data.scalar.value;
     size_t len = n->data.scalar.length;
     if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return json_stringn(s, len);
+    if (len == 0 || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
+        !strcmp(s, "NULL"))
+        return json_null();
     if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
         return json_true();
     if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
         return json_false();
-    if (!strcmp(s, "null") || !strcmp(s, "~") || len == 0)
-        return json_null();
-    char *end;
-    errno = 0;
-    long long i = strtoll(s, &end, 10);
-    if (*s && !*end && !errno)
-        return json_integer(i);
-    errno = 0;
-    double d = strtod(s, &end);
-    if (*s && !*end && !errno && isfinite(d) && strpbrk(s, "0123456789"))
-        return json_real(d);
+    const char *q = s + (*s == '-' || *s == '+');
+    if (*q >= '0' && *q <= '9' && strlen(s) == len) {
+        char *end;
+        errno = 0;
+        long long i = strtoll(s, &end, 10);
+        if (!*end && !errno)
+            return json_integer(i);
+        errno = 0;
+        double d = strtod(s, &end);
+        if (!*end && !errno && isfinite(d) && !strpbrk(s, "xX"))
+            return json_real(d);
+    }
     return json_stringn(s, len);
 }
 
@@ -46,7 +54,8 @@ static json_t *convert(yaml_document_t *doc, yaml_node_t *n, int depth, const ch
         return scalar_value(n);
     case YAML_SEQUENCE_NODE: {
         json_t *a = json_array();
-        for (yaml_node_item_t *it = n->data.sequence.items.start; a && it < n->data.sequence.items.top; it++) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start;
+             a && it < n->data.sequence.items.top; it++) {
             json_t *v = convert(doc, yaml_document_get_node(doc, *it), depth + 1, name, err);
             if (!v || json_array_append_new(a, v)) {
                 json_decref(a);
@@ -57,7 +66,8 @@ static json_t *convert(yaml_document_t *doc, yaml_node_t *n, int depth, const ch
     }
     case YAML_MAPPING_NODE: {
         json_t *o = json_object();
-        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; o && p < n->data.mapping.pairs.top; p++) {
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; o && p < n->data.mapping.pairs.top;
+             p++) {
             yaml_node_t *k = yaml_document_get_node(doc, p->key);
             if (k->type != YAML_SCALAR_NODE) {
                 error_set(err, ERR_INVALID, "", "%s:%zu: mapping keys must be plain strings", name,
@@ -116,8 +126,9 @@ int yaml_to_json(const char *text, size_t len, const char *name, json_t **ret, s
         return error_set(err, ERR_NOMEM, "", "out of memory");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        int r = error_set(err, ERR_INVALID, "", "%s:%zu: syntax error: %s", name,
-                          parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
+        int r =
+            error_set(err, ERR_INVALID, "", "%s:%zu: syntax error: %s", name,
+                      parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
         yaml_parser_delete(&parser);
         return r;
     }

@@ -77,6 +77,10 @@ static const struct config_key keys[] = {
     {"reconciler.https_proxy", K_STR, O(reconciler.https_proxy), "", 0, 0, "HTTPS_PROXY inside sessions"},
     {"reconciler.no_proxy", K_STR, O(reconciler.no_proxy), "", 0, 0, "NO_PROXY inside sessions"},
     {"reconciler.dcgm_url", K_STR, O(reconciler.dcgm_url), "", 0, 0, "DCGM exporter /metrics URL (\"\" = no telemetry)"},
+    {"reconciler.dcgm_interval_seconds", K_INT, O(reconciler.dcgm_interval_seconds), "30", 1, 3600, "how often the DCGM exporter is scraped"},
+    {"reconciler.dcgm_timeout_seconds", K_INT, O(reconciler.dcgm_timeout_seconds), "5", 1, 60, "longest a DCGM scrape may take"},
+    {"reconciler.dcgm_token_file", K_STR, O(reconciler.dcgm_token_file), "", 0, 0, "file with a bearer token for the DCGM URL (\"\" = none)"},
+    {"reconciler.dcgm_ca_file", K_STR, O(reconciler.dcgm_ca_file), "", 0, 0, "CA bundle for an https DCGM URL (\"\" = system CAs)"},
     {"reconciler.leader_election", K_BOOL, O(reconciler.leader_election), "true", 0, 0, "only one reconciler acts at a time"},
     {"cache.enabled", K_BOOL, O(cache.enabled), "false", 0, 0, "sessions mount the node cache read-only"},
     {"cache.listen", K_STR, O(cache.listen), "127.0.0.1:8090", 0, 0, "cache daemon status endpoint address:port"},
@@ -594,6 +598,23 @@ static int walk_mapping(struct walk *w, yaml_node_t *m, const char *prefix)
     return 0;
 }
 
+/* "" (no scrape) or http(s)://HOST... without spaces or control characters. */
+static int validate_dcgm_url(const char *u)
+{
+    size_t n = strlen(u);
+    if (!n)
+        return 0;
+    if (n > 2048 || (strncmp(u, "http://", 7) && strncmp(u, "https://", 8)))
+        return -1;
+    const char *host = u + (u[4] == 's' ? 8 : 7);
+    if (!*host || *host == '/')
+        return -1;
+    for (const char *p = u; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return -1;
+    return 0;
+}
+
 static int validate(struct walk *w)
 {
     struct config *c = w->c;
@@ -609,6 +630,11 @@ static int validate(struct walk *w)
         strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
         return error_set(w->err, ERR_INVALID, "log_level",
                          "%s: log_level: must be debug, info, warn or error", w->file);
+    if (validate_dcgm_url(c->reconciler.dcgm_url) < 0)
+        return error_set(w->err, ERR_INVALID, "reconciler.dcgm_url",
+                         "%s: reconciler.dcgm_url: must be empty or an http:// or https:// URL of "
+                         "at most 2048 characters without spaces",
+                         w->file);
     if (!strchr(c->server.listen, ':'))
         return error_set(w->err, ERR_INVALID, "server.listen",
                          "%s: server.listen: expected ADDRESS:PORT, got \"%s\"", w->file, c->server.listen);

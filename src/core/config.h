@@ -134,6 +134,10 @@ struct config {
         char *https_proxy;
         char *no_proxy;
         char *dcgm_url;            /* "" = no GPU telemetry scrape */
+        long dcgm_interval_seconds; /* scrape period */
+        long dcgm_timeout_seconds; /* whole-request limit of one scrape */
+        char *dcgm_token_file;     /* bearer token for the scrape, "" = none */
+        char *dcgm_ca_file;        /* CA bundle for https, "" = system CAs */
         bool leader_election;
     } reconciler;
 

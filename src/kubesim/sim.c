@@ -12,7 +12,7 @@
 #include "kubesim/quantity.h"
 #include "kubesim/schema.h"
 #include "kubesim/selector.h"
-#include "kubesim/yamljson.h"
+#include "common/yaml_json.h"
 
 #define EVENT_RING 8192
 #define MAX_NAME 253
@@ -401,7 +401,7 @@ static int parse_body(const char *ct, const char *body, size_t len, json_t **ret
         if (ct && strstr(ct, "json") && !strstr(ct, "yaml"))
             return error_set(err, ERR_INVALID, "",
                              "couldn't get version/kind; json parse error: %s", jerr.text);
-        int rc = ksim_yaml_to_json(body, len, &v, err);
+        int rc = yaml_to_json(body, len, "request body", &v, err);
         if (rc)
             return rc;
     }
@@ -2590,10 +2590,18 @@ int ksim_watch_next(struct ksim *k, const struct ksim_response *r, uint64_t *rv,
         json_array_foreach(lines, i, l)
         {
             char *d = json_dumps(l, JSON_COMPACT);
+            if (!d)
+                break;
             size_t dl = strlen(d);
             if (len + dl + 2 > cap) {
-                cap = (len + dl + 2) * 2;
-                out = realloc(out, cap);
+                size_t ncap = (len + dl + 2) * 2;
+                char *n = realloc(out, ncap);
+                if (!n) { /* out of memory: send the events so far, the client resumes */
+                    free(d);
+                    break;
+                }
+                out = n;
+                cap = ncap;
             }
             memcpy(out + len, d, dl);
             len += dl;

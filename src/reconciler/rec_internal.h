@@ -33,6 +33,12 @@ struct rec {
     size_t n_progress, cap_progress;
     /* Namespaces labelled ours seen by this pass's list; NULL when the list failed. */
     json_t *ns_list;
+    /* GPU telemetry (dcgm.c). */
+    void *dcgm_curl;              /* CURL handle, reused between scrapes */
+    int64_t dcgm_last_mono;       /* ms of the last attempt, 0 = never */
+    int64_t dcgm_last_ok_mono;    /* ms of the last successful scrape, 0 = never */
+    int64_t dcgm_last_success_at; /* test-clock seconds, 0 = never */
+    int64_t dcgm_last_failure_at;
     struct rec_stats stats;
 };
 
@@ -46,6 +52,13 @@ void rec_crash_point(struct rec *rc, const char *step);
 int rec_session_start(struct rec *rc, struct reservation *r, int64_t now);
 int rec_session_stop(struct rec *rc, struct reservation *r, int64_t now);
 int rec_session_cleanup(struct rec *rc, struct reservation *r, int64_t now);
+/* GPU telemetry (dcgm.c). When reconciler.dcgm_url is set and a scrape is due: scrapes,
+ * records the activity of ACTIVE sessions; failures are logged and counted, never returned. */
+void rec_dcgm_pass(struct rec *rc, int64_t now);
+/* Milliseconds until the next scrape is due (0 = now), or -1 when telemetry is off. */
+int64_t rec_dcgm_due_ms(const struct rec *rc);
+void rec_dcgm_free(struct rec *rc);
+
 /* True when namespace `ns` (object) carries our labels for reservation id. */
 bool rec_namespace_ours(json_t *ns, int64_t id);
 

@@ -89,6 +89,7 @@ void rec_free(struct rec *rc)
     store_close(rc->leader);
     kube_client_free(rc->kube);
     json_decref(rc->ns_list);
+    rec_dcgm_free(rc);
     free(rc->advertised);
     free(rc->progress);
     free(rc);
@@ -235,6 +236,7 @@ int rec_pass(struct rec *rc, int64_t now)
         log_warn("cannot list session namespaces", "error=\"%s\"", err.message);
     phase_stop(rc, now);
     phase_start(rc, now);
+    rec_dcgm_pass(rc, now);
     phase_maintain(rc, now);
     return 0;
 }
@@ -331,6 +333,9 @@ int rec_run(struct rec *rc, bool once, volatile sig_atomic_t *stop)
             if (b < timeout)
                 timeout = b;
         }
+        int64_t to_dcgm = rec_dcgm_due_ms(rc);
+        if (to_dcgm >= 0 && to_dcgm < timeout)
+            timeout = to_dcgm;
         int64_t to_gc = gc_ms - (time_mono_ms() - rc->last_gc_mono);
         if (to_gc < timeout)
             timeout = to_gc;

@@ -25,6 +25,7 @@
 
 #define REC_ACTOR "system:reconciler"
 #define REC_KV_ADVERTISED "advertised"
+#define REC_KV_DCGM "dcgm" /* DCGM scrape counters: {scrapes, failures, last_*_at, last_error} */
 #define REC_LEADER_LOCK "gpuaas-reconciler"
 
 struct rec;
@@ -35,6 +36,8 @@ struct rec_stats {
     int started;       /* sessions made ACTIVE by the last pass */
     int stopped;       /* sessions finished by the last pass */
     int64_t next_wake; /* next window boundary (test clock seconds), 0 = none */
+    unsigned long dcgm_scrapes;  /* DCGM scrapes attempted by this process */
+    unsigned long dcgm_failures; /* of which failed */
 };
 
 /* cfg is borrowed and must outlive the reconciler. st: the main connection; listen: a

@@ -1,5 +1,6 @@
 /* REST API handlers and the routing table (API.md). Each handler validates its input, calls
  * the store, audits mutations and fills the response through srv_reply/srv_fail. */
+#include "core/activity.h"
 #include "core/advertised.h"
 #include "core/tokenomics.h"
 #include "common/log.h"
@@ -205,7 +206,7 @@ static void h_openapi(struct srv_req *r)
         }
         char method[16];
         size_t k;
-        for (k = 0; rt->method[k] && k < sizeof(method) - 1; k++)
+        for (k = 0; k < sizeof(method) - 1 && rt->method[k]; k++)
             method[k] = (char)tolower((unsigned char)rt->method[k]);
         method[k] = 0;
         json_t *op = json_pack("{s:s,s:{s:{s:s}}}", "summary", rt->summary, "responses", "200",
@@ -897,38 +898,113 @@ static void h_audit(struct srv_req *r)
     srv_reply(r, 200, items(arr));
 }
 
+/* A fraction, or null when nothing was measured (f < 0). */
+static json_t *jfrac(double f)
+{
+    return f < 0 ? json_null() : json_real(f);
+}
+
+/* The measured activity of reservation id in a (sorted by reservation id), or NULL. */
+static const struct activity *find_activity(const struct activity *a, size_t n, int64_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid].reservation_id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && a[lo].reservation_id == id ? &a[lo] : NULL;
+}
+
+static int64_t overlap_s(int64_t a0, int64_t a1, int64_t b0, int64_t b1)
+{
+    int64_t lo = a0 > b0 ? a0 : b0, hi = a1 < b1 ? a1 : b1;
+    return hi > lo ? hi - lo : 0;
+}
+
+static json_t *session_use_json(const struct reservation *b, const struct activity *a,
+                                int64_t from, int64_t to)
+{
+    double booked =
+        (double)b->gpu_count * (double)overlap_s(b->starts_at, b->ends_at, from, to) / 3600.0;
+    json_t *o = json_pack("{s:I,s:s,s:s,s:i,s:s,s:o,s:o,s:f}", "id", (json_int_t)b->id, "user",
+                          b->user, "resource", b->gpu_type, "units", b->gpu_count, "state",
+                          res_state_name(b->state), "starts_at", jtime(b->starts_at), "ends_at",
+                          jtime(b->ends_at), "booked_unit_hours", booked);
+    json_object_set_new(o, "measured_hours",
+                        json_real(a ? (double)a->measured_ms / 3600000.0 : 0.0));
+    json_object_set_new(o, "busy_fraction",
+                        jfrac(a ? act_fraction(a->busy_ms, a->measured_ms) : -1));
+    json_object_set_new(o, "fb_used_max_mib", a ? json_integer(a->fb_max_mib) : json_null());
+    json_object_set_new(o, "fb_used_last_mib", a ? json_integer(a->fb_last_mib) : json_null());
+    json_object_set_new(o, "measured_at", a ? jtime(a->last_at) : json_null());
+    return o;
+}
+
+/* GET /api/v1/utilization?from=&to=. Admins: per resource the booked and available
+ * unit-hours and their ratio, with the busy fraction of the measured unit-hours where the
+ * reconciler recorded GPU activity (DCGM), and every session overlapping the range. Other
+ * users: their own sessions only (the per-resource figures reveal everyone's bookings).
+ * Booked time counts APPROVED, ACTIVE and COMPLETED bookings, not canceled or failed ones. */
 static void h_utilization(struct srv_req *r)
 {
     static const char *const names[] = {"from", "to", NULL};
     int64_t from, to;
     struct reservation *all = NULL;
-    size_t n = 0, k = 0;
+    struct activity *act = NULL;
+    size_t n = 0, k = 0, n_act = 0;
     struct pool p;
+    bool admin = is_admin(r);
     if (!srv_query_only(r, names) || !q_range(r, &from, &to))
         return;
-    struct res_filter f = {.from = from, .to = to, .state = -1};
-    if (store_reservation_list(r->st, &f, &all, &n) < 0) {
+    struct res_filter f = {.from = from, .to = to, .state = -1, .user_id = admin ? 0 : r->user.id};
+    if (store_reservation_list(r->st, &f, &all, &n) < 0 ||
+        store_activity_list(r->st, from, to, f.user_id, &act, &n_act) < 0) {
+        free(all);
         internal(r);
         return;
     }
-    /* Booked time: bookings that held or hold capacity (not canceled or failed ones). */
     for (size_t i = 0; i < n; i++)
         if (all[i].state == RS_APPROVED || all[i].state == RS_ACTIVE ||
             all[i].state == RS_COMPLETED)
             all[k++] = all[i];
-    live_pool(r, &p);
-    json_t *arr = json_array();
-    double hours = (double)(to - from) / 3600.0;
-    for (int i = 0; i < p.n; i++) {
-        double booked = cal_booked_unit_seconds(&p.res[i], all, k, from, to) / 3600.0;
-        double avail = (double)pool_bookable(&p.res[i]) * hours;
-        json_array_append_new(arr, json_pack("{s:s,s:f,s:f,s:f}", "resource", p.res[i].name,
-                                             "booked_unit_hours", booked, "available_unit_hours",
-                                             avail, "ratio", avail > 0 ? booked / avail : 0.0));
+    json_t *sessions = json_array();
+    for (size_t i = 0; i < k; i++)
+        json_array_append_new(sessions, session_use_json(&all[i],
+                                                         find_activity(act, n_act, all[i].id),
+                                                         from, to));
+    json_t *out = json_pack("{s:o,s:o}", "from", jtime(from), "to", jtime(to));
+    if (admin) {
+        live_pool(r, &p);
+        json_t *arr = json_array();
+        double hours = (double)(to - from) / 3600.0;
+        for (int i = 0; i < p.n; i++) {
+            double booked = cal_booked_unit_seconds(&p.res[i], all, k, from, to) / 3600.0;
+            double avail = (double)pool_bookable(&p.res[i]) * hours;
+            double measured = 0, busy = 0; /* unit-milliseconds */
+            for (size_t j = 0; j < k; j++) {
+                const struct activity *a = find_activity(act, n_act, all[j].id);
+                if (!a || strcmp(all[j].gpu_type, p.res[i].name))
+                    continue;
+                measured += (double)a->measured_ms * all[j].gpu_count;
+                busy += (double)a->busy_ms * all[j].gpu_count;
+            }
+            json_t *o = json_pack("{s:s,s:f,s:f,s:f}", "resource", p.res[i].name,
+                                  "booked_unit_hours", booked, "available_unit_hours", avail,
+                                  "ratio", avail > 0 ? booked / avail : 0.0);
+            json_object_set_new(o, "measured_unit_hours", json_real(measured / 3600000.0));
+            json_object_set_new(o, "busy_unit_hours", json_real(busy / 3600000.0));
+            json_object_set_new(o, "busy_fraction", jfrac(measured > 0 ? busy / measured : -1));
+            json_array_append_new(arr, o);
+        }
+        json_object_set_new(out, "resources", arr);
     }
+    json_object_set_new(out, "sessions", sessions);
     free(all);
-    srv_reply(r, 200,
-              json_pack("{s:o,s:o,s:o}", "from", jtime(from), "to", jtime(to), "resources", arr));
+    free(act);
+    srv_reply(r, 200, out);
 }
 
 /* ---- tokenomics ---- */
@@ -1029,7 +1105,8 @@ const struct srv_route api_routes[] = {
      "End an ACTIVE session now"},
     {"GET", "/api/v1/calendar", h_calendar, SRV_USER, true, "Busy blocks"},
     {"GET", "/api/v1/audit", h_audit, SRV_ADMIN, true, "Audit log (admin)"},
-    {"GET", "/api/v1/utilization", h_utilization, SRV_ADMIN, true, "Utilization (admin)"},
+    {"GET", "/api/v1/utilization", h_utilization, SRV_USER, true,
+     "Booked and measured GPU use: per resource (admin) and per session (own; admin: all)"},
     {"POST", "/api/v1/tokenomics", h_tokenomics, SRV_USER, true,
      "Cost per million tokens, break-even and sizing"},
 };

@@ -313,6 +313,33 @@ static void buf_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ..
     }
 }
 
+/* The reconciler's DCGM scrape counters (kv "dcgm"), when it published any. */
+static void dcgm_metrics(struct srv_req *r, char **b, size_t *len, size_t *cap)
+{
+    char *text = NULL;
+    int64_t updated = 0;
+    if (!r->st || store_kv_get(r->st, "dcgm", &text, &updated) < 0)
+        return;
+    json_t *o = json_loads(text, 0, NULL);
+    free(text);
+    json_int_t scrapes = json_integer_value(json_object_get(o, "scrapes"));
+    json_int_t failures = json_integer_value(json_object_get(o, "failures"));
+    json_int_t ok_at = json_integer_value(json_object_get(o, "last_success_at"));
+    json_decref(o);
+    buf_printf(b, len, cap,
+               "# HELP gpuaas_dcgm_scrapes_total DCGM exporter scrapes by the reconciler "
+               "(since it started).\n# TYPE gpuaas_dcgm_scrapes_total counter\n"
+               "gpuaas_dcgm_scrapes_total %" PRId64 "\n"
+               "# HELP gpuaas_dcgm_scrape_failures_total Failed DCGM exporter scrapes.\n"
+               "# TYPE gpuaas_dcgm_scrape_failures_total counter\n"
+               "gpuaas_dcgm_scrape_failures_total %" PRId64 "\n"
+               "# HELP gpuaas_dcgm_last_success_timestamp_seconds Time of the last successful "
+               "DCGM scrape (0 = none).\n"
+               "# TYPE gpuaas_dcgm_last_success_timestamp_seconds gauge\n"
+               "gpuaas_dcgm_last_success_timestamp_seconds %" PRId64 "\n",
+               (int64_t)scrapes, (int64_t)failures, (int64_t)ok_at);
+}
+
 char *srv_metrics_text(struct srv_req *r)
 {
     struct srv *s = r->srv;
@@ -357,6 +384,7 @@ char *srv_metrics_text(struct srv_req *r)
                        res_state_name((enum res_state)st), n);
         free(items);
     }
+    dcgm_metrics(r, &b, &len, &cap);
     return b;
 }
 

@@ -915,3 +915,80 @@ int store_still_leader(struct store *st)
 {
     return st->ops->still_leader(st);
 }
+
+/* ---- GPU activity ---- */
+
+int store_activity_add(struct store *st, int64_t reservation_id, const char *resource, int64_t at,
+                       int64_t measured_ms, int64_t busy_ms, int64_t fb_used_mib)
+{
+    if (reservation_id <= 0 || !resource || !resource[0] || at < 0 || measured_ms < 0 ||
+        busy_ms < 0 || busy_ms > measured_ms || fb_used_mib < 0)
+        return -ERR_INVALID;
+    int64_t bucket = at - at % STORE_ACTIVITY_BUCKET_S;
+    struct qparam p[] = {QI(reservation_id), QS(resource), QI(bucket),    QI(measured_ms),
+                         QI(busy_ms),        QI(fb_used_mib), QI(at)};
+    return exec(st,
+                "INSERT INTO session_activity (reservation_id, resource, bucket, measured_ms, "
+                "busy_ms, fb_max_mib, fb_last_mib, samples, first_at, last_at) VALUES ($1, $2, "
+                "$3, $4, $5, $6, $6, 1, $7, $7) ON CONFLICT (reservation_id, resource, bucket) DO "
+                "UPDATE SET measured_ms = session_activity.measured_ms + excluded.measured_ms, "
+                "busy_ms = session_activity.busy_ms + excluded.busy_ms, "
+                "fb_max_mib = CASE WHEN excluded.fb_max_mib > session_activity.fb_max_mib THEN "
+                "excluded.fb_max_mib ELSE session_activity.fb_max_mib END, "
+                "fb_last_mib = CASE WHEN excluded.last_at >= session_activity.last_at THEN "
+                "excluded.fb_last_mib ELSE session_activity.fb_last_mib END, "
+                "samples = session_activity.samples + 1, "
+                "first_at = CASE WHEN excluded.first_at < session_activity.first_at THEN "
+                "excluded.first_at ELSE session_activity.first_at END, "
+                "last_at = CASE WHEN excluded.last_at > session_activity.last_at THEN "
+                "excluded.last_at ELSE session_activity.last_at END",
+                p, 7, NULL, NULL);
+}
+
+#define ACTIVITY_SELECT                                                                            \
+    "SELECT a.reservation_id, a.resource, SUM(a.measured_ms), SUM(a.busy_ms), "                    \
+    "MAX(a.fb_max_mib), SUM(a.samples), MIN(a.first_at), MAX(a.last_at), (SELECT b.fb_last_mib "   \
+    "FROM session_activity b WHERE b.reservation_id = a.reservation_id AND b.resource = "          \
+    "a.resource AND b.bucket > $1 AND b.bucket < $2 ORDER BY b.last_at DESC LIMIT 1) FROM "        \
+    "session_activity a JOIN reservations r ON r.id = a.reservation_id WHERE a.bucket > $1 AND "   \
+    "a.bucket < $2"
+#define ACTIVITY_GROUP                                                                             \
+    " GROUP BY a.reservation_id, a.resource ORDER BY a.reservation_id, a.resource"
+
+int store_activity_list(struct store *st, int64_t from, int64_t to, int64_t user_id,
+                        struct activity **ret, size_t *ret_n)
+{
+    if (to <= from || from < INT64_MIN + STORE_ACTIVITY_BUCKET_S)
+        return -ERR_INVALID;
+    /* A bucket [b, b + B) overlaps [from, to) when b > from - B and b < to. */
+    struct qparam p[] = {QI(from - STORE_ACTIVITY_BUCKET_S), QI(to), QI(user_id)};
+    struct qres q;
+    int rc = user_id ? exec(st, ACTIVITY_SELECT " AND r.user_id = $3" ACTIVITY_GROUP, p, 3, &q,
+                            NULL)
+                     : exec(st, ACTIVITY_SELECT ACTIVITY_GROUP, p, 2, &q, NULL);
+    if (rc < 0)
+        return rc;
+    struct activity *v = calloc(q.nrows ? q.nrows : 1, sizeof *v);
+    if (!v) {
+        rc = -ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < q.nrows; i++) {
+        struct activity *a = &v[i];
+        if (cell_i64(&q, i, 0, &a->reservation_id) < 0 ||
+            cell_str(&q, i, 1, a->resource, sizeof a->resource) < 0 ||
+            cell_i64(&q, i, 2, &a->measured_ms) < 0 || cell_i64(&q, i, 3, &a->busy_ms) < 0 ||
+            cell_i64(&q, i, 4, &a->fb_max_mib) < 0 || cell_i64(&q, i, 5, &a->samples) < 0 ||
+            cell_i64(&q, i, 6, &a->first_at) < 0 || cell_i64(&q, i, 7, &a->last_at) < 0 ||
+            cell_i64(&q, i, 8, &a->fb_last_mib) < 0) {
+            free(v);
+            rc = -ERR_INTERNAL;
+            goto out;
+        }
+    }
+    *ret = v;
+    *ret_n = q.nrows;
+out:
+    qres_free(&q);
+    return rc;
+}

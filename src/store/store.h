@@ -123,6 +123,31 @@ int store_kv_set(struct store *st, const char *key, const char *value, int64_t n
 /* *ret is malloc'ed; -ERR_NOT_FOUND when absent. */
 int store_kv_get(struct store *st, const char *key, char **ret, int64_t *ret_updated);
 
+/* ---- GPU activity measured from the DCGM exporter ----
+ * Per reservation and resource, in buckets of STORE_ACTIVITY_BUCKET_S seconds (the bucket of
+ * the scrape time), so that a time range can be summed without keeping every scrape. */
+#define STORE_ACTIVITY_BUCKET_S 3600
+
+struct activity {
+    int64_t reservation_id;
+    char resource[96];
+    int64_t measured_ms; /* wall time measured */
+    int64_t busy_ms;     /* busy fraction × measured time */
+    int64_t fb_max_mib;  /* highest framebuffer use seen */
+    int64_t fb_last_mib; /* framebuffer use at last_at */
+    int64_t samples;     /* scrapes counted */
+    int64_t first_at, last_at;
+};
+/* Adds one scrape at time `at` (seconds) to its bucket: measured, busy and samples
+ * accumulate, fb_max keeps the largest, fb_last the newest reading. Negative amounts are
+ * -ERR_INVALID; an unknown reservation is -ERR_EXISTS (foreign key). */
+int store_activity_add(struct store *st, int64_t reservation_id, const char *resource, int64_t at,
+                       int64_t measured_ms, int64_t busy_ms, int64_t fb_used_mib);
+/* Totals per (reservation, resource) over the buckets that overlap [from, to), ordered by
+ * reservation id; user_id 0 = everyone's, else only that user's reservations. */
+int store_activity_list(struct store *st, int64_t from, int64_t to, int64_t user_id,
+                        struct activity **ret, size_t *ret_n);
+
 /* ---- change notification ---- */
 /* PostgreSQL: NOTIFY gpuaas_changes; SQLite: no-op (reconciler polls data_version). */
 int store_notify(struct store *st);

@@ -65,9 +65,15 @@ static const struct migration pg_migrations[] = {
     {1, "CREATE INDEX audit_log_at ON audit_log(at)"},
     {1, "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at BIGINT NOT "
         "NULL)"},
+    {2, "CREATE TABLE IF NOT EXISTS session_activity (reservation_id BIGINT NOT NULL "
+        "REFERENCES reservations(id) ON DELETE CASCADE, resource TEXT NOT NULL, bucket BIGINT "
+        "NOT NULL, measured_ms BIGINT NOT NULL, busy_ms BIGINT NOT NULL, fb_max_mib BIGINT NOT "
+        "NULL, fb_last_mib BIGINT NOT NULL, samples BIGINT NOT NULL, first_at BIGINT NOT NULL, "
+        "last_at BIGINT NOT NULL, PRIMARY KEY (reservation_id, resource, bucket))"},
+    {2, "CREATE INDEX IF NOT EXISTS session_activity_bucket ON session_activity(bucket)"},
     /* Admission and the capacity query read the capacity-holding bookings that end after a
      * window starts (most bookings are in the past) and start before it ends. */
-    {2, "CREATE INDEX IF NOT EXISTS reservations_holding ON reservations(ends_at, starts_at) "
+    {3, "CREATE INDEX IF NOT EXISTS reservations_holding ON reservations(ends_at, starts_at) "
         "WHERE state IN ('APPROVED', 'ACTIVE')"},
 };
 

@@ -60,9 +60,15 @@ static const struct migration sq_migrations[] = {
     {1, "CREATE INDEX audit_log_at ON audit_log(at)"},
     {1, "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT "
         "NULL)"},
+    {2, "CREATE TABLE IF NOT EXISTS session_activity (reservation_id INTEGER NOT NULL "
+        "REFERENCES reservations(id) ON DELETE CASCADE, resource TEXT NOT NULL, bucket INTEGER "
+        "NOT NULL, measured_ms INTEGER NOT NULL, busy_ms INTEGER NOT NULL, fb_max_mib INTEGER "
+        "NOT NULL, fb_last_mib INTEGER NOT NULL, samples INTEGER NOT NULL, first_at INTEGER NOT "
+        "NULL, last_at INTEGER NOT NULL, PRIMARY KEY (reservation_id, resource, bucket))"},
+    {2, "CREATE INDEX IF NOT EXISTS session_activity_bucket ON session_activity(bucket)"},
     /* Admission and the capacity query read the capacity-holding bookings that end after a
      * window starts (most bookings are in the past) and start before it ends. */
-    {2, "CREATE INDEX IF NOT EXISTS reservations_holding ON reservations(ends_at, starts_at) "
+    {3, "CREATE INDEX IF NOT EXISTS reservations_holding ON reservations(ends_at, starts_at) "
         "WHERE state IN ('APPROVED', 'ACTIVE')"},
 };
 

@@ -464,6 +464,87 @@ static void test_kv(void **state)
     free(v);
 }
 
+/* GPU activity: the upsert accumulates per hourly bucket, keeps the highest and the newest
+ * framebuffer reading, refuses bad amounts and unknown reservations; the range query sums
+ * the buckets that overlap it, per user when asked; a database from before the table gets
+ * it on open. */
+static void test_activity(void **state)
+{
+    struct fx *f = *state;
+    struct error err = {0};
+    struct reservation a = booking(f->alice, 1, 1000, 8200), b = booking(f->bob, 1, 1000, 8200);
+    assert_int_equal(store_reservation_admit(f->st, &f->pool, &a, 1, NULL, &err), 0);
+    assert_int_equal(store_reservation_admit(f->st, &f->pool, &b, 1, NULL, &err), 0);
+    const char *gpu = "nvidia.com/gpu";
+    assert_int_equal(store_activity_add(f->st, a.id, gpu, 1000, 30000, 15000, 100), 0);
+    assert_int_equal(store_activity_add(f->st, a.id, gpu, 1030, 30000, 30000, 300), 0);
+    assert_int_equal(store_activity_add(f->st, a.id, gpu, 1060, 30000, 30000, 200), 0);
+    assert_int_equal(store_activity_add(f->st, a.id, gpu, 4600, 30000, 0, 50), 0);
+    assert_int_equal(store_activity_add(f->st, b.id, gpu, 1000, 30000, 3000, 7), 0);
+    assert_int_equal(store_activity_add(f->st, a.id, gpu, 1090, -1, 0, 0), -ERR_INVALID);
+    assert_int_equal(store_activity_add(f->st, a.id, gpu, 1090, 10, 11, 0), -ERR_INVALID);
+    assert_int_equal(store_activity_add(f->st, a.id, "", 1090, 10, 1, 0), -ERR_INVALID);
+    assert_int_equal(store_activity_add(f->st, 99999, gpu, 1090, 10, 1, 0), -ERR_EXISTS);
+
+    struct activity *v = NULL;
+    size_t n = 0;
+    assert_int_equal(store_activity_list(f->st, 0, 10000, 0, &v, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(v[0].reservation_id, a.id);
+    assert_string_equal(v[0].resource, gpu);
+    assert_int_equal(v[0].measured_ms, 120000);
+    assert_int_equal(v[0].busy_ms, 75000);
+    assert_int_equal(v[0].fb_max_mib, 300);
+    assert_int_equal(v[0].fb_last_mib, 50);
+    assert_int_equal(v[0].samples, 4);
+    assert_int_equal(v[0].first_at, 1000);
+    assert_int_equal(v[0].last_at, 4600);
+    assert_int_equal(v[1].reservation_id, b.id);
+    assert_int_equal(v[1].busy_ms, 3000);
+    free(v);
+
+    /* Only the bucket [3600, 7200) overlaps [4000, 5000). */
+    assert_int_equal(store_activity_list(f->st, 4000, 5000, 0, &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].measured_ms, 30000);
+    assert_int_equal(v[0].busy_ms, 0);
+    assert_int_equal(v[0].fb_max_mib, 50);
+    free(v);
+    /* [0, 3600): the first bucket, whose newest reading was 200 MiB. */
+    assert_int_equal(store_activity_list(f->st, 0, 3600, f->alice, &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].measured_ms, 90000);
+    assert_int_equal(v[0].fb_max_mib, 300);
+    assert_int_equal(v[0].fb_last_mib, 200);
+    free(v);
+    /* Another user's activity is not in a user's list. */
+    assert_int_equal(store_activity_list(f->st, 0, 10000, f->bob, &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].reservation_id, b.id);
+    free(v);
+    assert_int_equal(store_activity_list(f->st, 20000, 30000, 0, &v, &n), 0);
+    assert_int_equal(n, 0);
+    free(v);
+    assert_int_equal(store_activity_list(f->st, 10, 10, 0, &v, &n), -ERR_INVALID);
+
+    /* A database migrated before the table existed: reopening adds it, data kept. */
+    int ver = 0;
+    assert_int_equal(store_schema_version(f->st, &ver), 0);
+    store_close(f->st);
+    f->st = NULL;
+    raw_sql(f, "DROP TABLE session_activity");
+    raw_sql(f, "DELETE FROM schema_migrations WHERE version > 1");
+    assert_int_equal(store_open(f->url, &f->st, &err), 0);
+    int ver2 = 0;
+    assert_int_equal(store_schema_version(f->st, &ver2), 0);
+    assert_int_equal(ver2, ver);
+    assert_int_equal(store_activity_add(f->st, a.id, gpu, 1000, 1000, 500, 1), 0);
+    assert_int_equal(store_activity_list(f->st, 0, 10000, 0, &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].measured_ms, 1000);
+    free(v);
+}
+
 static void test_leader(void **state)
 {
     struct fx *f = *state;
@@ -556,6 +637,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kv, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_activity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),

@@ -109,15 +109,26 @@ def containerfile(path):
     lines = open(path).read().replace("\\\n", " ").splitlines()
     instrs = [l.strip() for l in lines if l.strip() and not l.strip().startswith("#")]
     froms = [l for l in instrs if l.upper().startswith("FROM ")]
+    # global ARGs (before the first FROM) may name the base images: check their defaults
+    args = {}
+    for l in instrs[: instrs.index(froms[0])] if froms else []:
+        m = re.match(r"ARG\s+([A-Za-z_][A-Za-z0-9_]*)=(\S+)$", l)
+        if m:
+            args[m.group(1)] = m.group(2)
+    from_at = [instrs.index(f) for f in froms]
+    froms = [re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: args.get(m.group(1), m.group(0)), f)
+             for f in froms]
     if len(froms) < 2:
         problems.append("not a multi-stage build (%d FROM)" % len(froms))
     for f in froms:
         image = f.split()[1]
-        if ":" not in image.split("/")[-1] and "@sha256:" not in image:
+        if "$" in image:
+            problems.append("base image from an ARG without a default: %s" % image)
+        elif ":" not in image.split("/")[-1] and "@sha256:" not in image:
             problems.append("base image without a tag: %s" % image)
         if image.endswith(":latest"):
             problems.append("base image tagged latest: %s" % image)
-    last = instrs[instrs.index(froms[-1]):] if froms else []
+    last = instrs[from_at[-1]:] if froms else []
     users = [l.split()[1] for l in last if l.upper().startswith("USER ")]
     if not users:
         problems.append("the runtime stage sets no USER")

@@ -1,7 +1,7 @@
 /* The API double's parsers: OpenAPI strict validation, YAML to JSON, quantities. */
 #include "kubesim/quantity.h"
 #include "kubesim/schema.h"
-#include "kubesim/yamljson.h"
+#include "common/yaml_json.h"
 
 #include <limits.h>
 #include <setjmp.h>
@@ -136,20 +136,28 @@ static void test_yaml(void **state)
     const char *y = "a: 1\nb: \"2\"\nc: true\nd: ~\ne: [x, 1.5]\nf: {g: h}\nk: 0x1F\n";
     json_t *v = NULL;
     struct error err = {0};
-    assert_int_equal(ksim_yaml_to_json(y, strlen(y), &v, &err), 0);
+    assert_int_equal(yaml_to_json(y, strlen(y), "t", &v, &err), 0);
     char *d = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
     assert_string_equal(d, "{\"a\":1,\"b\":\"2\",\"c\":true,\"d\":null,\"e\":[\"x\",1.5],\"f\":{"
                            "\"g\":\"h\"},\"k\":\"0x1F\"}");
     free(d);
     json_decref(v);
     const char *j = "{\"x\": [1, \"y\"]}";
-    assert_int_equal(ksim_yaml_to_json(j, strlen(j), &v, &err), 0);
+    assert_int_equal(yaml_to_json(j, strlen(j), "t", &v, &err), 0);
     assert_int_equal(json_integer_value(json_array_get(json_object_get(v, "x"), 0)), 1);
     json_decref(v);
     const char *bad = "a: [1, 2\n";
-    assert_int_equal(ksim_yaml_to_json(bad, strlen(bad), &v, &err), -ERR_INVALID);
+    assert_int_equal(yaml_to_json(bad, strlen(bad), "t", &v, &err), -ERR_INVALID);
     const char *alias = "a: &x 1\nb: *x\n";
-    assert_int_equal(ksim_yaml_to_json(alias, strlen(alias), &v, &err), -ERR_INVALID);
+    assert_int_equal(yaml_to_json(alias, strlen(alias), "t", &v, &err), -ERR_INVALID);
+    const char *dup = "a: 1\na: 2\n";
+    assert_int_equal(yaml_to_json(dup, strlen(dup), "t", &v, &err), -ERR_INVALID);
+    const char *typed = "s: '5'\nn: NULL\ni: .inf\nm: -3\nr: +2.5e1\n";
+    assert_int_equal(yaml_to_json(typed, strlen(typed), "t", &v, &err), 0);
+    d = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(d, "{\"i\":\".inf\",\"m\":-3,\"n\":null,\"r\":25.0,\"s\":\"5\"}");
+    free(d);
+    json_decref(v);
 }
 
 static void test_quantity(void **state)

@@ -192,7 +192,8 @@ function utilRows(resp) {
     const booked = Number(r.booked_unit_hours ?? r.booked_hours ?? r.booked ?? 0);
     const avail = Number(r.available_unit_hours ?? r.available_hours ?? r.available ?? 0);
     const ratio = r.ratio != null ? Number(r.ratio) : avail > 0 ? booked / avail : 0;
-    return { resource: r.resource || r.name, booked, avail, ratio };
+    const busy = r.busy_fraction != null ? Number(r.busy_fraction) : null;
+    return { resource: r.resource || r.name, booked, avail, ratio, busy };
   });
 }
 
@@ -205,7 +206,7 @@ async function utilization(body) {
     h('div', { class: 'field' }, h('label', { for: 'u-to' }, 'To (day, inclusive)'), to),
     h('button', { type: 'submit', class: 'primary' }, 'Show'));
   form.addEventListener('submit', (ev) => { ev.preventDefault(); load(); });
-  body.append(h('div', { class: 'card' }, h('h2', null, 'Utilization'), h('p', { class: 'muted' }, 'Booked unit-hours over available unit-hours, for GPU resources.'), form, out));
+  body.append(h('div', { class: 'card' }, h('h2', null, 'Utilization'), h('p', { class: 'muted' }, 'Booked unit-hours over available unit-hours, for GPU resources; "busy" is how much of the measured booked time the GPUs were computing, where the platform measures GPU activity.'), form, out));
   async function load() {
     const f = from.value ? new Date(from.value + 'T00:00') : null;
     const t = to.value ? addDays(new Date(to.value + 'T00:00'), 1) : null;
@@ -233,7 +234,7 @@ async function utilization(body) {
       h('div', { class: 'bars', id: 'util-bars' }, rows.map((r, k) => h('div', { class: 'bar-row' },
         h('span', { class: 'bar-label' }, typeLabel(r.resource)),
         h('span', { class: 'bar', role: 'img', 'aria-label': `${Math.round(r.ratio * 100)} percent booked` }, h('span', { class: 'fill c' + (k % COLORS.length), style: { width: Math.min(100, r.ratio * 100) + '%' } })),
-        h('span', { class: 'bar-value' }, `${Math.round(r.ratio * 100)} % · ${r.booked.toFixed(1)} of ${r.avail.toFixed(1)} unit-h`)))),
+        h('span', { class: 'bar-value' }, `${Math.round(r.ratio * 100)} % · ${r.booked.toFixed(1)} of ${r.avail.toFixed(1)} unit-h` + (r.busy != null ? ` · busy ${Math.round(r.busy * 100)} %` : ''))))),
       h('h3', null, 'Per day'),
       dayChart(perDay, rows.map((r) => r.resource)));
   }

@@ -1,0 +1,308 @@
+/* GPU telemetry: scrapes the DCGM exporter (reconciler.dcgm_url) every
+ * reconciler.dcgm_interval_seconds, maps the samples to ACTIVE sessions by namespace and adds
+ * their measured and busy time to the store (core/activity.c does the arithmetic).
+ *
+ * DESIGN: the scrape runs inside the pass, after provisioning, with a hard time limit
+ * (reconciler.dcgm_timeout_seconds) and a body limit, so a slow or hostile endpoint delays
+ * the next pass by at most that limit and cannot make us allocate without bound. A failed
+ * scrape is logged, counted and published (kv "dcgm", exported by the server's /metrics);
+ * it never stops the reconciler. The URL may carry credentials: it is logged without its
+ * user information and query. */
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "core/activity.h"
+#include "reconciler/rec_internal.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DCGM_MAX_BODY (16L << 20)
+#define DCGM_MAX_SESSIONS 4096
+#define DCGM_MAX_TOKEN 8192
+
+struct body {
+    char *p;
+    size_t n, cap;
+    bool too_big;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct body *b = ud;
+    size_t len = size * nmemb;
+    if (len > (size_t)DCGM_MAX_BODY - b->n) {
+        b->too_big = true;
+        return 0;
+    }
+    if (b->n + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->n + len)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np)
+            return 0;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, ptr, len);
+    b->n += len;
+    return len;
+}
+
+/* scheme://host[:port]/path of url, as libcurl parses it: no user information, no query or
+ * fragment. "(unparsable URL)" when libcurl cannot parse it. */
+static void redact_url(const char *url, char *out, size_t size)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        curl_url_get(u, CURLUPART_PORT, &port, 0);
+        curl_url_get(u, CURLUPART_PATH, &path, 0);
+        snprintf(out, size, "%s://%s%s%s%s", scheme, host, port ? ":" : "", port ? port : "",
+                 path ? path : "");
+    } else {
+        snprintf(out, size, "(unparsable URL)");
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_url_cleanup(u);
+}
+
+void rec_dcgm_free(struct rec *rc)
+{
+    if (rc->dcgm_curl)
+        curl_easy_cleanup(rc->dcgm_curl);
+    rc->dcgm_curl = NULL;
+}
+
+static bool enabled(const struct rec *rc)
+{
+    return rc->cfg->reconciler.dcgm_url && rc->cfg->reconciler.dcgm_url[0];
+}
+
+int64_t rec_dcgm_due_ms(const struct rec *rc)
+{
+    if (!enabled(rc))
+        return -1;
+    if (!rc->dcgm_last_mono)
+        return 0;
+    int64_t due =
+        rc->dcgm_last_mono + rc->cfg->reconciler.dcgm_interval_seconds * 1000 - time_mono_ms();
+    return due > 0 ? due : 0;
+}
+
+/* Reads the bearer token file into tok (trailing white space removed). 0, or -1 with why. */
+static int read_token(const char *path, char *tok, size_t size, char *reason, size_t rsize)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        snprintf(reason, rsize, "cannot open reconciler.dcgm_token_file");
+        return -1;
+    }
+    size_t n = fread(tok, 1, size, f);
+    fclose(f);
+    if (n == size) {
+        snprintf(reason, rsize, "reconciler.dcgm_token_file is larger than %zu bytes", size - 1);
+        return -1;
+    }
+    while (n > 0 &&
+           (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' ' || tok[n - 1] == '\t'))
+        n--;
+    tok[n] = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)tok[i] <= ' ' || tok[i] == 0x7f) {
+            snprintf(reason, rsize, "reconciler.dcgm_token_file holds more than one token");
+            return -1;
+        }
+    if (!n) {
+        snprintf(reason, rsize, "reconciler.dcgm_token_file is empty");
+        return -1;
+    }
+    return 0;
+}
+
+/* GETs the URL into *b. 0, or -1 with why (no secret in it) written to reason. */
+static int fetch(struct rec *rc, struct body *b, char *reason, size_t rsize)
+{
+    if (!rc->dcgm_curl) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        rc->dcgm_curl = curl_easy_init();
+        if (!rc->dcgm_curl) {
+            snprintf(reason, rsize, "cannot create an HTTP client");
+            return -1;
+        }
+    }
+    CURL *c = rc->dcgm_curl;
+    const char *token_file = rc->cfg->reconciler.dcgm_token_file;
+    char token[DCGM_MAX_TOKEN], auth[DCGM_MAX_TOKEN + 32];
+    /* Read at every scrape: projected service-account tokens are rotated on disk. */
+    if (token_file && token_file[0] && read_token(token_file, token, sizeof(token), reason, rsize))
+        return -1;
+    long timeout_ms = rc->cfg->reconciler.dcgm_timeout_seconds * 1000;
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, rc->cfg->reconciler.dcgm_url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 2000 ? timeout_ms : 2000L);
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)DCGM_MAX_BODY);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+    if (rc->cfg->reconciler.dcgm_ca_file && rc->cfg->reconciler.dcgm_ca_file[0])
+        curl_easy_setopt(c, CURLOPT_CAINFO, rc->cfg->reconciler.dcgm_ca_file);
+    struct curl_slist *h = curl_slist_append(NULL, "Accept: text/plain;version=0.0.4");
+    if (h && token_file && token_file[0]) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        struct curl_slist *h2 = curl_slist_append(h, auth);
+        if (h2)
+            h = h2;
+        explicit_bzero(auth, sizeof(auth));
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    CURLcode cc = curl_easy_perform(c);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(h);
+    explicit_bzero(token, sizeof(token));
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (b->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+        snprintf(reason, rsize, "answer larger than %ld bytes", DCGM_MAX_BODY);
+        return -1;
+    }
+    if (cc != CURLE_OK) {
+        snprintf(reason, rsize, "%s", curl_easy_strerror(cc));
+        return -1;
+    }
+    if (status != 200) {
+        snprintf(reason, rsize, "HTTP status %ld", status);
+        return -1;
+    }
+    return 0;
+}
+
+/* The ACTIVE sessions with a namespace, as act_session rows. */
+static int active_sessions(struct rec *rc, struct act_session **ret, size_t *ret_n)
+{
+    struct res_filter f = {.state = RS_ACTIVE, .limit = DCGM_MAX_SESSIONS};
+    struct reservation *rs = NULL;
+    size_t n = 0, k = 0;
+    int e = store_reservation_list(rc->st, &f, &rs, &n);
+    if (e)
+        return e;
+    struct act_session *v = calloc(n ? n : 1, sizeof(*v));
+    if (!v) {
+        free(rs);
+        return -ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!rs[i].session.namespace_[0])
+            continue;
+        struct act_session *s = &v[k++];
+        s->id = rs[i].id;
+        snprintf(s->namespace_, sizeof(s->namespace_), "%s", rs[i].session.namespace_);
+        snprintf(s->resource, sizeof(s->resource), "%s", rs[i].gpu_type);
+        s->units = rs[i].gpu_count;
+        s->starts_at = rs[i].starts_at;
+        s->ends_at = rs[i].ends_at;
+    }
+    free(rs);
+    *ret = v;
+    *ret_n = k;
+    return 0;
+}
+
+/* kv "dcgm": counters and times for the server's /metrics. */
+static void publish(struct rec *rc, int64_t now, const char *reason)
+{
+    if (reason)
+        rc->dcgm_last_failure_at = now;
+    else
+        rc->dcgm_last_success_at = now;
+    json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:s}", "scrapes", (json_int_t)rc->stats.dcgm_scrapes,
+                          "failures", (json_int_t)rc->stats.dcgm_failures, "last_success_at",
+                          (json_int_t)rc->dcgm_last_success_at, "last_failure_at",
+                          (json_int_t)rc->dcgm_last_failure_at, "last_error", reason ? reason : "");
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    if (s) {
+        int e = store_kv_set(rc->st, REC_KV_DCGM, s, now);
+        if (e)
+            log_warn("cannot publish DCGM scrape counters", "code=%s", error_code_name(-e));
+    }
+    free(s);
+}
+
+void rec_dcgm_pass(struct rec *rc, int64_t now)
+{
+    if (!enabled(rc) || rec_dcgm_due_ms(rc) > 0)
+        return;
+    struct body b = {0};
+    struct prom_samples samples = {0};
+    struct act_session *sess = NULL;
+    struct act_delta *deltas = NULL;
+    size_t n_sess = 0;
+    char reason[256] = "", where[512];
+    int64_t mono = time_mono_ms();
+    int64_t credit = act_credit_ms(rc->dcgm_last_ok_mono, mono,
+                                   rc->cfg->reconciler.dcgm_interval_seconds * 1000);
+    rc->dcgm_last_mono = mono;
+    rc->stats.dcgm_scrapes++;
+    redact_url(rc->cfg->reconciler.dcgm_url, where, sizeof(where));
+    if (fetch(rc, &b, reason, sizeof(reason)) < 0)
+        goto failed;
+    if (prom_parse(b.p ? b.p : "", b.n, &samples) < 0) {
+        snprintf(reason, sizeof(reason), "out of memory parsing the answer");
+        goto failed;
+    }
+    rc->dcgm_last_ok_mono = mono;
+    int e = active_sessions(rc, &sess, &n_sess);
+    if (e) {
+        log_error("cannot list ACTIVE sessions for GPU activity", "code=%s", error_code_name(-e));
+        goto out;
+    }
+    deltas = calloc(n_sess ? n_sess : 1, sizeof(*deltas));
+    int nd = deltas ? act_measure(&samples, sess, n_sess, now, credit, deltas) : -ERR_NOMEM;
+    if (nd < 0) {
+        log_error("cannot compute GPU activity", "code=%s", error_code_name(-nd));
+        goto out;
+    }
+    int stored = 0;
+    for (int i = 0; i < nd; i++) {
+        const struct act_delta *d = &deltas[i];
+        if (d->measured_ms <= 0)
+            continue;
+        e = store_activity_add(rc->st, d->id, d->resource, now, d->measured_ms, d->busy_ms,
+                               d->fb_used_mib);
+        if (e)
+            log_error("cannot record GPU activity", "reservation=%" PRId64 " code=%s", d->id,
+                      error_code_name(-e));
+        else
+            stored++;
+        log_debug("GPU activity",
+                  "reservation=%" PRId64 " devices=%d busy=%.3f fb_used_mib=%" PRId64
+                  " measured_ms=%" PRId64,
+                  d->id, d->devices, d->busy_fraction, d->fb_used_mib, d->measured_ms);
+    }
+    log_debug("DCGM scrape", "url=%s samples=%d skipped=%d dropped=%d sessions=%zu measured=%d",
+              where, samples.n, samples.skipped, samples.dropped, n_sess, stored);
+    publish(rc, now, NULL);
+    goto out;
+failed:
+    rc->stats.dcgm_failures++;
+    log_warn("DCGM scrape failed", "url=%s error=\"%s\" failures=%lu", where, reason,
+             rc->stats.dcgm_failures);
+    publish(rc, now, reason);
+out:
+    free(deltas);
+    free(sess);
+    prom_samples_free(&samples);
+    free(b.p);
+}
