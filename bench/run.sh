@@ -58,8 +58,10 @@ run_bench() {
     stop_server
 }
 
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+echo "load average at start: $(loadavg)" >"$work/load.txt"
 for r in $(seq 1 "$RUNS"); do
-    echo "== run $r/$RUNS: SQLite" >&2
+    echo "== run $r/$RUNS: SQLite (load average $(loadavg))" >&2
     run_bench sqlite "sqlite://$work/bench-$r.db"
     echo "== run $r/$RUNS: PostgreSQL" >&2
     db=bench_$r
@@ -94,3 +96,10 @@ for b in sqlite postgres; do
         "$(median cap_p50_ms "$f")" "$(median cap_p99_ms "$f")" "$okc/$RUNS" "$ratio"
 done
 echo "pgbench -S (select-only, 16 clients, 2 threads, 10 s) median TPS: $tps"
+echo "Per run (admitted/s, p99 ms, capacity p99 ms):"
+for b in sqlite postgres; do
+    printf '  %-10s %s\n' "$b" "$(grep -oE ' rate=[0-9.]+| p99_ms=[0-9.]+| cap_p99_ms=[0-9.]+' \
+        "$work/$b.results" | sed 's/.*=//' | paste -sd' ' | awk '{for (i = 1; i <= NF; i += 3) \
+        printf "%s%s / %s / %s", (i > 1 ? ", " : ""), $i, $(i + 1), $(i + 2)}')"
+done
+echo "$(cat "$work/load.txt"); at the end: $(loadavg) (other jobs on the machine inflate the tails)"

@@ -35,8 +35,8 @@ int cal_usage(const struct reservation *r, const struct pool_resource *res)
     return 0;
 }
 
-/* LSD radix sort of k events by time, one byte of (t - min) per pass: a week in seconds
- * takes three passes. tmp holds k events. */
+/* LSD radix sort of k events by time on (t - min), in as few passes of at most 11 bits as
+ * the range needs (a week in seconds: two passes). tmp holds k events. */
 static void sort_events(struct event *ev, struct event *tmp, size_t k)
 {
     if (k < 2)
@@ -47,16 +47,28 @@ static void sort_events(struct event *ev, struct event *tmp, size_t k)
         hi = ev[i].t > hi ? ev[i].t : hi;
     }
     uint64_t range = (uint64_t)hi - (uint64_t)lo;
-    for (int shift = 0; shift < 64 && (range >> shift); shift += 8) {
-        size_t count[257] = {0};
+    int bits = 0;
+    while (bits < 64 && (range >> bits))
+        bits++;
+    if (bits == 0)
+        return;
+    int passes = (bits + 10) / 11, width = (bits + passes - 1) / passes;
+    uint64_t mask = ((uint64_t)1 << width) - 1;
+    struct event *src = ev, *dst = tmp;
+    for (int pass = 0, shift = 0; pass < passes; pass++, shift += width) {
+        size_t count[2049] = {0};
         for (size_t i = 0; i < k; i++)
-            count[(((uint64_t)ev[i].t - (uint64_t)lo) >> shift & 0xff) + 1]++;
-        for (int b = 0; b < 256; b++)
+            count[(((uint64_t)src[i].t - (uint64_t)lo) >> shift & mask) + 1]++;
+        for (uint64_t b = 0; b < mask; b++)
             count[b + 1] += count[b];
         for (size_t i = 0; i < k; i++)
-            tmp[count[((uint64_t)ev[i].t - (uint64_t)lo) >> shift & 0xff]++] = ev[i];
-        memcpy(ev, tmp, k * sizeof *ev);
+            dst[count[((uint64_t)src[i].t - (uint64_t)lo) >> shift & mask]++] = src[i];
+        struct event *t = src;
+        src = dst;
+        dst = t;
     }
+    if (src != ev)
+        memcpy(ev, src, k * sizeof *ev);
 }
 
 static bool counts(const struct reservation *e, int64_t skip_id)
@@ -73,11 +85,10 @@ static void profile_free(struct profile *pr)
     memset(pr, 0, sizeof *pr);
 }
 
-/* Builds the usage profile of `res` from the bookings overlapping [from, to) (to <= from:
- * unbounded). */
-static int profile_build(struct profile *pr, const struct pool_resource *res,
-                         const struct reservation *ex, size_t n, int64_t from, int64_t to,
-                         int64_t skip_id)
+/* Builds the usage profile of spans overlapping [from, to) (to <= from: unbounded),
+ * skipping id skip_id (0 = none). */
+static int profile_build(struct profile *pr, const struct cal_span *sp, size_t n, int64_t from,
+                         int64_t to, int64_t skip_id)
 {
     memset(pr, 0, sizeof *pr);
     struct event *ev = malloc((4 * n + 2) * sizeof *ev);
@@ -85,16 +96,13 @@ static int profile_build(struct profile *pr, const struct pool_resource *res,
         return -ERR_NOMEM;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        const struct reservation *e = &ex[i];
-        if (!counts(e, skip_id))
+        const struct cal_span *e = &sp[i];
+        if ((skip_id && e->id == skip_id) || e->amount <= 0 || e->ends_at <= e->starts_at)
             continue;
         if (to > from && (e->ends_at <= from || e->starts_at >= to))
             continue;
-        int u = cal_usage(e, res);
-        if (u <= 0)
-            continue;
-        ev[k++] = (struct event){e->starts_at, u};
-        ev[k++] = (struct event){e->ends_at, -u};
+        ev[k++] = (struct event){e->starts_at, e->amount};
+        ev[k++] = (struct event){e->ends_at, -e->amount};
     }
     sort_events(ev, ev + 2 * n + 1, k);
     pr->t = malloc((k + 1) * sizeof *pr->t);
@@ -114,6 +122,89 @@ static int profile_build(struct profile *pr, const struct pool_resource *res,
         pr->m++;
     }
     free(ev);
+    return 0;
+}
+
+/* ---- spans ---- */
+
+static int busy_push(struct cal_busy *b, int i, struct cal_span sp)
+{
+    if (b->n[i] == b->cap[i]) {
+        size_t nc = b->cap[i] ? 2 * b->cap[i] : 64;
+        struct cal_span *v = realloc(b->spans[i], nc * sizeof *v);
+        if (!v)
+            return -ERR_NOMEM;
+        b->spans[i] = v;
+        b->cap[i] = nc;
+    }
+    b->spans[i][b->n[i]++] = sp;
+    return 0;
+}
+
+int cal_busy_add(struct cal_busy *b, const struct pool *p, int64_t id, int64_t starts_at,
+                 int64_t ends_at, const char *gpu_type, int gpu_count, int cpu, int memory_gib,
+                 int storage_gib)
+{
+    for (int i = 0; i < p->n; i++) {
+        const struct pool_resource *res = &p->res[i];
+        int u = 0;
+        switch (res->kind) {
+        case POOL_GPU:
+        case POOL_MIG:
+            u = strcmp(gpu_type, res->name) == 0 ? gpu_count : 0;
+            break;
+        case POOL_CPU:
+            u = cpu;
+            break;
+        case POOL_MEMORY:
+            u = memory_gib;
+            break;
+        case POOL_STORAGE:
+            u = storage_gib;
+            break;
+        }
+        if (u > 0 && busy_push(b, i, (struct cal_span){id, starts_at, ends_at, u}) < 0)
+            return -ERR_NOMEM;
+    }
+    return 0;
+}
+
+int cal_busy_add_all(struct cal_busy *b, const struct pool *p, const struct reservation *existing,
+                     size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct reservation *e = &existing[i];
+        if (!counts(e, 0))
+            continue;
+        if (cal_busy_add(b, p, e->id, e->starts_at, e->ends_at, e->gpu_type, e->gpu_count, e->cpu,
+                         e->memory_gib, e->storage_gib) < 0)
+            return -ERR_NOMEM;
+    }
+    return 0;
+}
+
+void cal_busy_free(struct cal_busy *b)
+{
+    for (int i = 0; i < POOL_MAX_RESOURCES; i++)
+        free(b->spans[i]);
+    memset(b, 0, sizeof *b);
+}
+
+/* The spans of one resource from capacity-holding bookings (*ret malloc'ed). */
+static int spans_of(const struct pool_resource *res, const struct reservation *ex, size_t n,
+                    struct cal_span **ret, size_t *ret_n)
+{
+    struct cal_span *v = malloc((n ? n : 1) * sizeof *v);
+    size_t m = 0;
+    if (!v)
+        return -ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int u = counts(&ex[i], 0) ? cal_usage(&ex[i], res) : 0;
+        if (u > 0)
+            v[m++] = (struct cal_span){ex[i].id, ex[i].starts_at, ex[i].ends_at, u};
+    }
+    *ret = v;
+    *ret_n = m;
     return 0;
 }
 
@@ -200,16 +291,27 @@ static int profile_peak(const struct profile *pr, int64_t a, int64_t b)
     return range_max(pr, i < 0 ? 0 : (size_t)i, (size_t)j);
 }
 
-int cal_peak(const struct pool_resource *res, const struct reservation *existing, size_t n,
-             int64_t from, int64_t to, int64_t skip_id)
+static int span_peak(const struct cal_span *sp, size_t n, int64_t from, int64_t to, int64_t skip_id)
 {
     if (to <= from)
         return 0;
     struct profile pr;
-    if (profile_build(&pr, res, existing, n, from, to, skip_id) < 0)
+    if (profile_build(&pr, sp, n, from, to, skip_id) < 0)
         return -ERR_NOMEM;
     int peak = profile_peak(&pr, from, to);
     profile_free(&pr);
+    return peak;
+}
+
+int cal_peak(const struct pool_resource *res, const struct reservation *existing, size_t n,
+             int64_t from, int64_t to, int64_t skip_id)
+{
+    struct cal_span *sp;
+    size_t m;
+    if (spans_of(res, existing, n, &sp, &m) < 0)
+        return -ERR_NOMEM;
+    int peak = span_peak(sp, m, from, to, skip_id);
+    free(sp);
     return peak;
 }
 
@@ -221,8 +323,8 @@ static int check_type(const struct pool *p, const struct reservation *req, struc
     return 0;
 }
 
-int cal_admit(const struct pool *p, const struct reservation *existing, size_t n,
-              const struct reservation *req, struct error *err)
+int cal_admit_busy(const struct pool *p, const struct cal_busy *b, const struct reservation *req,
+                   struct error *err)
 {
     int rc = check_type(p, req, err);
     if (rc < 0)
@@ -234,7 +336,7 @@ int cal_admit(const struct pool *p, const struct reservation *existing, size_t n
         int u = cal_usage(req, res);
         if (u <= 0)
             continue;
-        int peak = cal_peak(res, existing, n, req->starts_at, req->ends_at, req->id);
+        int peak = span_peak(b->spans[i], b->n[i], req->starts_at, req->ends_at, req->id);
         if (peak < 0)
             return error_set(err, ERR_NOMEM, NULL, "out of memory");
         int cap = pool_bookable(res);
@@ -246,15 +348,28 @@ int cal_admit(const struct pool *p, const struct reservation *existing, size_t n
     return 0;
 }
 
+int cal_admit(const struct pool *p, const struct reservation *existing, size_t n,
+              const struct reservation *req, struct error *err)
+{
+    struct cal_busy b = {0};
+    int rc = cal_busy_add_all(&b, p, existing, n);
+    if (rc < 0)
+        rc = error_set(err, ERR_NOMEM, NULL, "out of memory");
+    else
+        rc = cal_admit_busy(p, &b, req, err);
+    cal_busy_free(&b);
+    return rc;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
 }
 
-int cal_next_window(const struct pool *p, const struct reservation *existing, size_t n,
-                    const struct reservation *req, int64_t after, int64_t horizon,
-                    struct window *ret)
+int cal_next_window_busy(const struct pool *p, const struct cal_busy *b,
+                         const struct reservation *req, int64_t after, int64_t horizon,
+                         struct window *ret)
 {
     if (check_type(p, req, NULL) < 0)
         return -ERR_INVALID;
@@ -265,6 +380,7 @@ int cal_next_window(const struct pool *p, const struct reservation *existing, si
     int need[POOL_MAX_RESOURCES], cap[POOL_MAX_RESOURCES], idx[POOL_MAX_RESOURCES];
     int nr = 0, rc = -ERR_NOT_FOUND;
     int64_t *cand = NULL;
+    size_t total = 0;
     for (int i = 0; i < p->n; i++) {
         int u = cal_usage(req, &p->res[i]);
         if (u <= 0)
@@ -274,7 +390,7 @@ int cal_next_window(const struct pool *p, const struct reservation *existing, si
         need[nr] = u;
         cap[nr] = pool_bookable(&p->res[i]);
         idx[nr] = i;
-        if (profile_build(&prs[nr], &p->res[i], existing, n, after, 0, req->id) < 0) {
+        if (profile_build(&prs[nr], b->spans[i], b->n[i], after, 0, req->id) < 0) {
             rc = -ERR_NOMEM;
             goto out;
         }
@@ -283,24 +399,23 @@ int cal_next_window(const struct pool *p, const struct reservation *existing, si
             rc = -ERR_NOMEM;
             goto out;
         }
+        total += b->n[i];
     }
-    cand = malloc((n + 1) * sizeof *cand);
+    cand = malloc((total + 1) * sizeof *cand);
     if (!cand) {
         rc = -ERR_NOMEM;
         goto out;
     }
+    /* Candidate starts: `after` and every end of a booking on a resource req needs. */
     size_t nc = 0;
     cand[nc++] = after;
-    for (size_t i = 0; i < n; i++) {
-        const struct reservation *e = &existing[i];
-        if (!counts(e, req->id) || e->ends_at < after || e->ends_at >= horizon)
-            continue;
-        bool uses = false;
-        for (int r = 0; r < nr && !uses; r++)
-            uses = cal_usage(e, &p->res[idx[r]]) > 0;
-        if (uses)
+    for (int r = 0; r < nr; r++)
+        for (size_t i = 0; i < b->n[idx[r]]; i++) {
+            const struct cal_span *e = &b->spans[idx[r]][i];
+            if ((req->id && e->id == req->id) || e->ends_at < after || e->ends_at >= horizon)
+                continue;
             cand[nc++] = e->ends_at;
-    }
+        }
     qsort(cand, nc, sizeof *cand, cmp_i64);
     for (size_t c = 0; c < nc; c++) {
         if (c > 0 && cand[c] == cand[c - 1])
@@ -325,8 +440,20 @@ out:
     return rc;
 }
 
-int cal_free_series(const struct pool_resource *res, const struct reservation *existing, size_t n,
-                    int64_t from, int64_t to, int64_t step, int *out, size_t n_out)
+int cal_next_window(const struct pool *p, const struct reservation *existing, size_t n,
+                    const struct reservation *req, int64_t after, int64_t horizon,
+                    struct window *ret)
+{
+    struct cal_busy b = {0};
+    int rc = cal_busy_add_all(&b, p, existing, n);
+    if (rc == 0)
+        rc = cal_next_window_busy(p, &b, req, after, horizon, ret);
+    cal_busy_free(&b);
+    return rc;
+}
+
+int cal_free_series_spans(const struct pool_resource *res, const struct cal_span *spans, size_t n,
+                          int64_t from, int64_t to, int64_t step, int *out, size_t n_out)
 {
     if (step <= 0 || to <= from)
         return -ERR_INVALID;
@@ -334,9 +461,10 @@ int cal_free_series(const struct pool_resource *res, const struct reservation *e
     if (want > n_out)
         return -ERR_INVALID;
     struct profile pr;
-    if (profile_build(&pr, res, existing, n, from, to, 0) < 0)
+    if (profile_build(&pr, spans, n, from, to, 0) < 0)
         return -ERR_NOMEM;
     int cap = pool_bookable(res);
+    /* One pass: i walks the profile forward with the steps. */
     long i = profile_at(&pr, from);
     for (size_t k = 0; k < (size_t)want; k++) {
         int64_t a = from + (int64_t)k * step, b = a + step < to ? a + step : to;
@@ -347,6 +475,18 @@ int cal_free_series(const struct pool_resource *res, const struct reservation *e
     }
     profile_free(&pr);
     return 0;
+}
+
+int cal_free_series(const struct pool_resource *res, const struct reservation *existing, size_t n,
+                    int64_t from, int64_t to, int64_t step, int *out, size_t n_out)
+{
+    struct cal_span *sp;
+    size_t m;
+    if (spans_of(res, existing, n, &sp, &m) < 0)
+        return -ERR_NOMEM;
+    int rc = cal_free_series_spans(res, sp, m, from, to, step, out, n_out);
+    free(sp);
+    return rc;
 }
 
 double cal_booked_unit_seconds(const struct pool_resource *res, const struct reservation *existing,

@@ -20,6 +20,42 @@ struct window {
     int64_t starts_at, ends_at;
 };
 
+/* One booking's use of one resource: `amount` units over [starts_at, ends_at). */
+struct cal_span {
+    int64_t id, starts_at, ends_at;
+    int amount;
+};
+
+/* Capacity-holding bookings as spans per resource of one pool (index as in pool->res),
+ * the form admission and the capacity series work on. Zero-initialize, fill with
+ * cal_busy_add(), release with cal_busy_free(). */
+struct cal_busy {
+    struct cal_span *spans[POOL_MAX_RESOURCES];
+    size_t n[POOL_MAX_RESOURCES];
+    size_t cap[POOL_MAX_RESOURCES];
+};
+
+/* Adds booking [starts_at, ends_at) (id) using gpu_count units of GPU type gpu_type and the
+ * given cpu, memory and storage to b, as one span per resource of p it uses (a GPU type not
+ * in p adds none). 0 or -ERR_NOMEM. */
+int cal_busy_add(struct cal_busy *b, const struct pool *p, int64_t id, int64_t starts_at,
+                 int64_t ends_at, const char *gpu_type, int gpu_count, int cpu, int memory_gib,
+                 int storage_gib);
+/* Adds the capacity-holding bookings of existing. 0 or -ERR_NOMEM. */
+int cal_busy_add_all(struct cal_busy *b, const struct pool *p, const struct reservation *existing,
+                     size_t n);
+void cal_busy_free(struct cal_busy *b);
+
+/* cal_admit and cal_next_window over spans (b built for pool p). */
+int cal_admit_busy(const struct pool *p, const struct cal_busy *b, const struct reservation *req,
+                   struct error *err);
+int cal_next_window_busy(const struct pool *p, const struct cal_busy *b,
+                         const struct reservation *req, int64_t after, int64_t horizon,
+                         struct window *ret);
+/* cal_free_series over the spans of one resource: one sweep for all steps. */
+int cal_free_series_spans(const struct pool_resource *res, const struct cal_span *spans, size_t n,
+                          int64_t from, int64_t to, int64_t step, int *out, size_t n_out);
+
 /* Units of pool resource `res` a booking uses (gpu_count for its GPU type, cpu, memory_gib,
  * storage_gib; 0 for other resources). */
 int cal_usage(const struct reservation *r, const struct pool_resource *res);

@@ -3,6 +3,7 @@
 #include "core/activity.h"
 #include "core/advertised.h"
 #include "core/tokenomics.h"
+#include "common/log.h"
 #include "common/timeutil.h"
 #include "core/calendar.h"
 #include "server/auth.h"
@@ -536,8 +537,7 @@ static void h_capacity(struct srv_req *r)
     static const char *const names[] = {"from", "to", "step", NULL};
     int64_t from, to;
     long long step;
-    struct reservation *ex = NULL;
-    size_t n = 0;
+    struct cal_busy busy = {0};
     struct pool p;
     if (!srv_query_only(r, names) || !q_range(r, &from, &to) ||
         !q_int(r, "step", false, 3600, 60, 31LL * 86400, &step))
@@ -547,18 +547,19 @@ static void h_capacity(struct srv_req *r)
         srv_fail(r, ERR_INVALID, "step", "at most %d steps; use a larger step", MAX_SERIES_STEPS);
         return;
     }
-    if (!list_holding(r, from, to, &ex, &n))
-        return;
     live_pool(r, &p);
+    /* One query for the range, then one sweep per resource for all steps. */
     int *freev = calloc(steps, sizeof(int));
-    if (!freev) {
-        free(ex);
+    if (!freev || store_busy(r->st, &p, from, to, false, &busy, NULL) < 0) {
+        free(freev);
+        cal_busy_free(&busy);
         internal(r);
         return;
     }
     json_t *series = json_array();
     for (int i = 0; i < p.n; i++) {
-        if (cal_free_series(&p.res[i], ex, n, from, to, step, freev, steps) < 0)
+        if (cal_free_series_spans(&p.res[i], busy.spans[i], busy.n[i], from, to, step, freev,
+                                  steps) < 0)
             continue;
         json_t *arr = json_array();
         for (size_t k = 0; k < steps; k++)
@@ -567,7 +568,7 @@ static void h_capacity(struct srv_req *r)
                               json_pack("{s:s,s:o}", "resource", p.res[i].name, "free", arr));
     }
     free(freev);
-    free(ex);
+    cal_busy_free(&busy);
     srv_reply(r, 200,
               json_pack("{s:o,s:o,s:I,s:o}", "from", jtime(from), "to", jtime(to), "step",
                         (json_int_t)step, "series", series));
@@ -661,15 +662,18 @@ static void h_res_create(struct srv_req *r)
         internal(r);
         return;
     }
-    char target[64], detail[256], a[RFC3339_LEN], b[RFC3339_LEN];
-    res_target(target, sizeof(target), res.id);
-    snprintf(detail, sizeof(detail), "%s x%d %s %s..%s", res.gpu_type, res.gpu_count,
-             res_mode_name(res.mode), time_format_rfc3339(res.starts_at, a),
-             time_format_rfc3339(res.ends_at, b));
-    srv_audit(r, "reservation.create", target, detail);
-    struct reservation fresh;
-    if (store_reservation_get(r->st, res.id, &fresh) == 0)
-        res = fresh;
+    /* The admission transaction already notified listeners: only the audit entry is left.
+     * res holds the row as inserted (the store fills id, state and timestamps). */
+    struct audit_entry a = {.at = r->now};
+    char sa[RFC3339_LEN], sb[RFC3339_LEN];
+    snprintf(a.actor, sizeof(a.actor), "%s", r->user.username);
+    snprintf(a.action, sizeof(a.action), "reservation.create");
+    res_target(a.target, sizeof(a.target), res.id);
+    snprintf(a.detail, sizeof(a.detail), "%s x%d %s %s..%s", res.gpu_type, res.gpu_count,
+             res_mode_name(res.mode), time_format_rfc3339(res.starts_at, sa),
+             time_format_rfc3339(res.ends_at, sb));
+    if (store_audit_add(r->st, &a) < 0)
+        log_error("audit write failed", "action=%s target=%s", a.action, a.target);
     srv_reply(r, 201, res_json(&res));
 }
 

@@ -1,11 +1,11 @@
-/* The HTTP server: libmicrohttpd with an internal polling thread and a thread pool, a
+/* The HTTP server: libmicrohttpd with a thread per connection, a
  * routing table (method + path pattern -> handler), request-body limits, per-route
  * authentication, JSON responses and errors as in API.md, the static web UI, structured
  * request logs and Prometheus metrics.
  *
- * DESIGN: every request runs to completion on one MHD worker thread. Before the handler
- * runs, the server borrows one store connection from a pool the size of the thread pool
- * (so a worker never waits for another) and resolves the caller. Handlers fill the
+ * DESIGN: every request runs to completion on its connection's MHD thread. Before the
+ * handler runs, the server borrows one store connection from a small shared pool (waiting
+ * while all are busy) and resolves the caller. Handlers fill the
  * response through srv_reply()/srv_fail(); the server sends it, logs one line and counts it.
  * New endpoints are one row in api_routes[] (api.c). */
 #ifndef GPUAAS_SERVER_SERVER_H

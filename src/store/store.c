@@ -368,6 +368,28 @@ int store_token_get(struct store *st, int64_t id, struct token *ret)
     return rc;
 }
 
+int store_token_get_with_user(struct store *st, int64_t id, struct token *t, struct user *u)
+{
+    struct qparam p = QI(id);
+    struct qres q;
+    int rc = exec(st,
+                  "SELECT t.id, t.user_id, t.name, t.hash, t.created_at, t.expires_at, u.id, "
+                  "u.username, u.role, u.disabled, u.password_hash, u.created_at FROM tokens t "
+                  "JOIN users u ON u.id = t.user_id WHERE t.id = $1",
+                  &p, 1, &q, NULL);
+    if (rc < 0)
+        return rc;
+    if (!q.nrows)
+        rc = -ERR_NOT_FOUND;
+    else if ((rc = row_token(&q, 0, t)) == 0) {
+        /* The user's columns follow the token's six. */
+        struct qres uq = {.nrows = 1, .ncols = 6, .cells = q.cells + 6};
+        rc = row_user(&uq, 0, u);
+    }
+    qres_free(&q);
+    return rc;
+}
+
 int store_token_list(struct store *st, int64_t user_id, struct token **ret, size_t *ret_n)
 {
     struct qparam p = QI(user_id);
@@ -469,25 +491,6 @@ static int rows_res(const struct qres *q, struct reservation **ret, size_t *ret_
     return 0;
 }
 
-/* Capacity-holding bookings overlapping [from, to). */
-static int load_holding(struct store *st, int64_t from, int64_t to, struct reservation **ret,
-                        size_t *ret_n, struct error *err)
-{
-    struct qparam p[] = {QI(from), QI(to)};
-    struct qres q;
-    int rc = exec(st,
-                  "SELECT " RES_COLS RES_FROM " WHERE r.state IN ('APPROVED', 'ACTIVE') AND "
-                  "r.starts_at < $2 AND r.ends_at > $1",
-                  p, 2, &q, err);
-    if (rc < 0)
-        return rc;
-    rc = rows_res(&q, ret, ret_n);
-    qres_free(&q);
-    if (rc < 0)
-        return error_set(err, -rc, NULL, "unreadable reservation row");
-    return 0;
-}
-
 /* Sorted, distinct lock names for the resources r uses. */
 static int lock_names(const struct pool *pool, const struct reservation *r, char names[][112],
                       const char *ptrs[], int max)
@@ -511,28 +514,65 @@ static int lock_names(const struct pool *pool, const struct reservation *r, char
     return n;
 }
 
-/* Inside an open transaction: the earliest window at or after r->starts_at where r fits. */
+struct busy_ctx {
+    struct cal_busy *b;
+    const struct pool *pool;
+    int off; /* 1 when the first column is the id */
+};
+
+static int busy_row(void *arg, const struct qcell *c)
+{
+    struct busy_ctx *x = arg;
+    const struct qcell *v = c + x->off; /* starts_at, ends_at, 4 amounts, gpu_type */
+    if (!v[6].s || v[2].i > INT32_MAX || v[3].i > INT32_MAX || v[4].i > INT32_MAX ||
+        v[5].i > INT32_MAX)
+        return -ERR_INTERNAL;
+    return cal_busy_add(x->b, x->pool, x->off ? c[0].i : 0, v[0].i, v[1].i, v[6].s, (int)v[2].i,
+                        (int)v[3].i, (int)v[4].i, (int)v[5].i);
+}
+
+int store_busy(struct store *st, const struct pool *pool, int64_t from, int64_t to, bool ids,
+               struct cal_busy *ret, struct error *err)
+{
+    struct busy_ctx x = {ret, pool, ids ? 1 : 0};
+    struct qparam p[] = {QI(from), QI(to)};
+#define BUSY_COLS "starts_at, ends_at, gpu_count, cpu, memory_gib, storage_gib, gpu_type"
+#define BUSY_FROM                                                                                  \
+    " FROM reservations WHERE state IN ('APPROVED', 'ACTIVE') AND ends_at > $1 AND starts_at < $2"
+    /* Served by the partial index reservations_holding (ends_at, starts_at). */
+    int rc =
+        ids ? st->ops->each(st, "SELECT id, " BUSY_COLS BUSY_FROM, p, 2, "iiiiiiis", busy_row, &x,
+                            err)
+            : st->ops->each(st, "SELECT " BUSY_COLS BUSY_FROM, p, 2, "iiiiiis", busy_row, &x, err);
+#undef BUSY_COLS
+#undef BUSY_FROM
+    if (rc == -ERR_INTERNAL || rc == -ERR_NOMEM)
+        return error_set(err, -rc, NULL, "unreadable reservation row");
+    return rc;
+}
+
+/* The earliest window at or after r->starts_at where r fits (a hint: read after the
+ * admission transaction). */
 static void next_window(struct store *st, const struct pool *pool, const struct reservation *r,
                         struct window *next)
 {
-    struct reservation *ex = NULL;
-    size_t n = 0;
-    int64_t len = r->ends_at - r->starts_at;
+    struct cal_busy b = {0};
+    int64_t len = r->ends_at - r->starts_at, horizon = r->starts_at + HORIZON_S;
     next->starts_at = next->ends_at = 0;
-    if (load_holding(st, r->starts_at, r->starts_at + HORIZON_S + len, &ex, &n, NULL) < 0)
-        return;
-    if (cal_next_window(pool, ex, n, r, r->starts_at, r->starts_at + HORIZON_S, next) < 0)
+    if (store_busy(st, pool, r->starts_at, horizon + len, r->id != 0, &b, NULL) < 0 ||
+        cal_next_window_busy(pool, &b, r, r->starts_at, horizon, next) < 0)
         next->starts_at = next->ends_at = 0;
-    free(ex);
+    cal_busy_free(&b);
 }
 
+/* Round trips on PostgreSQL: BEGIN, the advisory locks and the overlap query go together;
+ * the INSERT, NOTIFY and COMMIT go together. */
 int store_reservation_admit(struct store *st, const struct pool *pool, struct reservation *r,
                             int64_t now, struct window *next, struct error *err)
 {
     char names[POOL_MAX_RESOURCES][112];
     const char *locks[POOL_MAX_RESOURCES];
-    struct reservation *ex = NULL;
-    size_t n = 0;
+    struct cal_busy b = {0};
     struct qres q = {0};
     bool open = false;
     int rc;
@@ -545,12 +585,9 @@ int store_reservation_admit(struct store *st, const struct pool *pool, struct re
     if ((rc = st->ops->begin(st, locks, nl, err)) < 0)
         return rc;
     open = true;
-    if ((rc = load_holding(st, r->starts_at, r->ends_at, &ex, &n, err)) < 0)
+    if ((rc = store_busy(st, pool, r->starts_at, r->ends_at, true, &b, err)) < 0)
         goto out;
-    rc = cal_admit(pool, ex, n, r, err);
-    if (rc == -ERR_CONFLICT && next)
-        next_window(st, pool, r, next);
-    if (rc < 0)
+    if ((rc = cal_admit_busy(pool, &b, r, err)) < 0)
         goto out;
     struct qparam p[] = {QI(r->user_id),
                          QS(r->gpu_type),
@@ -563,11 +600,15 @@ int store_reservation_admit(struct store *st, const struct pool *pool, struct re
                          QI(r->starts_at),
                          QI(r->ends_at),
                          QI(now)};
-    rc = exec(st,
-              "INSERT INTO reservations (user_id, gpu_type, gpu_count, mode, cpu, memory_gib, "
-              "storage_gib, purpose, starts_at, ends_at, state, created_at, updated_at) VALUES "
-              "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'APPROVED', $11, $11) RETURNING id",
-              p, 11, &q, err);
+    if ((rc = st->ops->notify(st)) < 0)
+        goto out;
+    open = false; /* finish commits, or rolls back on failure */
+    rc = st->ops->finish(
+        st,
+        "INSERT INTO reservations (user_id, gpu_type, gpu_count, mode, cpu, memory_gib, "
+        "storage_gib, purpose, starts_at, ends_at, state, created_at, updated_at) VALUES "
+        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'APPROVED', $11, $11) RETURNING id",
+        p, 11, &q, err);
     if (rc == -ERR_EXISTS)
         rc = error_set(err, ERR_INVALID, "user_id", "no such user");
     if (rc < 0)
@@ -575,21 +616,16 @@ int store_reservation_admit(struct store *st, const struct pool *pool, struct re
     int64_t id;
     if ((rc = cell_i64(&q, 0, 0, &id)) < 0)
         goto out;
-    if ((rc = st->ops->notify(st)) < 0)
-        goto out;
-    if ((rc = st->ops->commit(st, err)) < 0) {
-        open = false;
-        goto out;
-    }
-    open = false;
     r->id = id;
     r->state = RS_APPROVED;
     r->created_at = r->updated_at = now;
 out:
     if (open)
         st->ops->rollback(st);
+    if (rc == -ERR_CONFLICT && next)
+        next_window(st, pool, r, next);
     qres_free(&q);
-    free(ex);
+    cal_busy_free(&b);
     return rc;
 }
 
@@ -692,8 +728,8 @@ int store_reservation_set_end(struct store *st, const struct pool *pool, int64_t
 {
     char names[POOL_MAX_RESOURCES][112];
     const char *locks[POOL_MAX_RESOURCES];
-    struct reservation cur, *ex = NULL;
-    size_t n = 0;
+    struct reservation cur;
+    struct cal_busy b = {0};
     struct qres q = {0};
     int rc;
     /* The lock set depends on the row; read it first, then re-check under the locks. */
@@ -718,9 +754,9 @@ int store_reservation_set_end(struct store *st, const struct pool *pool, int64_t
     if (new_end > cur.ends_at) {
         struct reservation want = cur;
         want.ends_at = new_end;
-        if ((rc = load_holding(st, cur.starts_at, new_end, &ex, &n, err)) < 0)
+        if ((rc = store_busy(st, pool, cur.starts_at, new_end, true, &b, err)) < 0)
             goto out;
-        if ((rc = cal_admit(pool, ex, n, &want, err)) < 0)
+        if ((rc = cal_admit_busy(pool, &b, &want, err)) < 0)
             goto out;
     }
     struct qparam p[] = {QI(id), QI(new_end), QI(now)};
@@ -738,12 +774,12 @@ int store_reservation_set_end(struct store *st, const struct pool *pool, int64_t
         goto out;
     rc = st->ops->commit(st, err);
     qres_free(&q);
-    free(ex);
+    cal_busy_free(&b);
     return rc;
 out:
     st->ops->rollback(st);
     qres_free(&q);
-    free(ex);
+    cal_busy_free(&b);
     return rc;
 }
 

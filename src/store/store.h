@@ -61,6 +61,8 @@ struct token {
 };
 int store_token_create(struct store *st, const struct token *t, int64_t *ret_id, struct error *err);
 int store_token_get(struct store *st, int64_t id, struct token *ret);
+/* Token `id` and its user in one query (authentication). -ERR_NOT_FOUND when absent. */
+int store_token_get_with_user(struct store *st, int64_t id, struct token *t, struct user *u);
 int store_token_list(struct store *st, int64_t user_id, struct token **ret, size_t *ret_n);
 /* Deletes token `id` of `user_id` (-ERR_NOT_FOUND when it is not theirs). */
 int store_token_delete(struct store *st, int64_t user_id, int64_t id);
@@ -80,6 +82,12 @@ struct res_filter {
  * length at or after r->starts_at that fits (ends_at == 0 when none within the horizon). */
 int store_reservation_admit(struct store *st, const struct pool *pool, struct reservation *r,
                             int64_t now, struct window *next, struct error *err);
+/* The capacity-holding bookings overlapping [from, to) as spans per resource of pool (one
+ * light query: id, window and amounts only). Without `ids` the span ids are 0 (one column
+ * less per row: enough for the capacity series, not where a booking skips itself). *ret is
+ * zero-initialized by the caller and released with cal_busy_free(), also on failure. */
+int store_busy(struct store *st, const struct pool *pool, int64_t from, int64_t to, bool ids,
+               struct cal_busy *ret, struct error *err);
 int store_reservation_get(struct store *st, int64_t id, struct reservation *ret);
 int store_reservation_list(struct store *st, const struct res_filter *f, struct reservation **ret,
                            size_t *ret_n);

@@ -1,4 +1,5 @@
-/* PostgreSQL backend (libpq): every statement through PQexecParams with text parameters.
+/* PostgreSQL backend (libpq): every statement with text parameters, prepared once per
+ * connection and sent in pipeline mode.
  * Write transactions take pg_advisory_xact_lock(hashtext(name)) for each resource in the
  * caller's sorted order, so concurrent admissions for a resource serialize, deadlock-free. */
 #include "store/store_impl.h"
@@ -12,11 +13,32 @@
 #include <string.h>
 #include <time.h>
 
+/* Statements are prepared once per connection (named g0, g1, ...) and run through libpq's
+ * pipeline mode: a transaction's BEGIN and advisory locks travel with its first query, and
+ * its NOTIFY with its last statement and COMMIT, so an admission is two round trips. */
+#define PG_MAX_STMTS 64
+#define PG_MAX_PENDING 24
+
+struct pg_stmt {
+    uint64_t hash;
+    char *sql; /* NULL: free slot */
+};
+
+enum pend_kind { PEND_DISCARD, PEND_PREPARE, PEND_KEEP };
+
+struct pg_pending {
+    enum pend_kind kind;
+    int stmt; /* PEND_PREPARE: the cache slot */
+};
+
 struct pg {
     PGconn *conn;
     bool leader;
     bool listening;
     bool in_tx;
+    struct pg_stmt stmts[PG_MAX_STMTS];
+    struct pg_pending pend[PG_MAX_PENDING];
+    int npend;
 };
 
 static const struct migration pg_migrations[] = {
@@ -49,6 +71,10 @@ static const struct migration pg_migrations[] = {
         "NULL, fb_last_mib BIGINT NOT NULL, samples BIGINT NOT NULL, first_at BIGINT NOT NULL, "
         "last_at BIGINT NOT NULL, PRIMARY KEY (reservation_id, resource, bucket))"},
     {2, "CREATE INDEX IF NOT EXISTS session_activity_bucket ON session_activity(bucket)"},
+    /* Admission and the capacity query read the capacity-holding bookings that end after a
+     * window starts (most bookings are in the past) and start before it ends. */
+    {3, "CREATE INDEX IF NOT EXISTS reservations_holding ON reservations(ends_at, starts_at) "
+        "WHERE state IN ('APPROVED', 'ACTIVE')"},
 };
 
 static struct pg *PG(struct store *st)
@@ -71,18 +97,22 @@ static int pg_error(PGconn *c, const PGresult *res, struct error *err)
     return error_set(err, code, NULL, "postgres: %s", line);
 }
 
-/* A connection lost between transactions is re-established once (LISTEN renewed; a
- * session advisory lock is gone with the old session). Inside a transaction the loss is
- * the caller's error: the statements already run were rolled back with it. */
-static int pg_revive(struct store *st, struct error *err)
+static void stmts_forget(struct pg *g)
 {
-    struct pg *g = PG(st);
-    if (PQstatus(g->conn) == CONNECTION_OK)
-        return 0;
-    if (g->in_tx)
-        return error_set(err, ERR_UNAVAILABLE, NULL, "postgres: connection lost in a transaction");
+    for (int i = 0; i < PG_MAX_STMTS; i++) {
+        free(g->stmts[i].sql);
+        g->stmts[i].sql = NULL;
+    }
+}
+
+/* Re-establishes the connection (prepared statements and session locks are gone with the
+ * old session; LISTEN is renewed). */
+static int pg_reconnect(struct pg *g, struct error *err)
+{
     PQreset(g->conn);
     g->leader = false;
+    g->npend = 0;
+    stmts_forget(g);
     if (PQstatus(g->conn) != CONNECTION_OK)
         return pg_error(g->conn, NULL, err);
     if (g->listening) {
@@ -95,19 +125,89 @@ static int pg_revive(struct store *st, struct error *err)
     return 0;
 }
 
-static int pg_exec(struct store *st, const char *sql, const struct qparam *p, int n,
-                   struct qres *out, struct error *err)
+/* A connection lost between transactions is re-established once. Inside a transaction the
+ * loss is the caller's error: the statements already run were rolled back with it. */
+static int pg_revive(struct store *st, struct error *err)
 {
-    PGconn *c = PG(st)->conn;
+    struct pg *g = PG(st);
+    if (PQstatus(g->conn) == CONNECTION_OK)
+        return 0;
+    if (g->in_tx)
+        return error_set(err, ERR_UNAVAILABLE, NULL, "postgres: connection lost in a transaction");
+    return pg_reconnect(g, err);
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Statements worth keeping prepared (not schema changes or LISTEN). */
+static bool cacheable(const char *sql)
+{
+    static const char *const verbs[] = {"SELECT ", "INSERT ", "UPDATE ",  "DELETE ", "WITH ",
+                                        "BEGIN",   "COMMIT",  "ROLLBACK", "NOTIFY "};
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (!strncmp(sql, verbs[i], strlen(verbs[i])))
+            return true;
+    return false;
+}
+
+/* Cache slot of sql, preparing it in the pipeline when new; -1 when it runs unnamed. */
+static int stmt_slot(struct pg *g, const char *sql, int n, bool *ok)
+{
+    *ok = true;
+    if (!cacheable(sql))
+        return -1;
+    uint64_t h = fnv1a(sql);
+    int free_slot = -1;
+    for (int i = 0; i < PG_MAX_STMTS; i++) {
+        if (!g->stmts[i].sql) {
+            if (free_slot < 0)
+                free_slot = i;
+            continue;
+        }
+        if (g->stmts[i].hash == h && !strcmp(g->stmts[i].sql, sql))
+            return i;
+    }
+    if (free_slot < 0 || g->npend + 2 > PG_MAX_PENDING)
+        return -1;
+    char *copy = strdup(sql);
+    if (!copy)
+        return -1;
+    char name[16];
+    snprintf(name, sizeof name, "g%d", free_slot);
+    if (!PQsendPrepare(g->conn, name, sql, n, NULL)) {
+        free(copy);
+        *ok = false;
+        return -1;
+    }
+    g->stmts[free_slot].sql = copy;
+    g->stmts[free_slot].hash = h;
+    g->pend[g->npend++] = (struct pg_pending){PEND_PREPARE, free_slot};
+    return free_slot;
+}
+
+/* Queues one statement in the pipeline; its result is kept for the caller (PEND_KEEP) or
+ * only checked (PEND_DISCARD) when pg_sync() collects the pipeline. */
+static int pg_send(struct store *st, const char *sql, const struct qparam *p, int n,
+                   enum pend_kind kind, int format, struct error *err)
+{
+    struct pg *g = PG(st);
     char nums[16][24];
     const char *vals[16];
-    int ret = 0;
-    if (out)
-        memset(out, 0, sizeof *out);
+    int rc;
     if (n > 16)
         return error_set(err, ERR_INTERNAL, NULL, "too many parameters");
-    if ((ret = pg_revive(st, err)) < 0)
-        return ret;
+    if (g->npend + 3 > PG_MAX_PENDING)
+        return error_set(err, ERR_INTERNAL, NULL, "too many queued statements");
+    if (g->npend == 0 && (rc = pg_revive(st, err)) < 0)
+        return rc;
+    if (PQpipelineStatus(g->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(g->conn))
+        return pg_error(g->conn, NULL, err);
     for (int i = 0; i < n; i++) {
         if (p[i].is_null) {
             vals[i] = NULL;
@@ -118,36 +218,187 @@ static int pg_exec(struct store *st, const char *sql, const struct qparam *p, in
             vals[i] = p[i].s ? p[i].s : "";
         }
     }
-    PGresult *res = PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
-    ExecStatusType s = PQresultStatus(res);
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-        ret = pg_error(c, res, err);
-        goto out;
+    bool ok;
+    int slot = stmt_slot(g, sql, n, &ok);
+    if (ok) {
+        if (slot >= 0) {
+            char name[16];
+            snprintf(name, sizeof name, "g%d", slot);
+            ok = PQsendQueryPrepared(g->conn, name, n, vals, NULL, NULL, format);
+        } else {
+            ok = PQsendQueryParams(g->conn, sql, n, NULL, vals, NULL, NULL, format);
+        }
     }
-    if (!out)
-        goto out;
+    if (!ok)
+        return pg_error(g->conn, NULL, err);
+    g->pend[g->npend++] = (struct pg_pending){kind, -1};
+    return 0;
+}
+
+/* Ends the pipeline: sends Sync, reads every queued result in order and leaves pipeline
+ * mode. The first failure is returned (later statements were skipped by the server); the
+ * PEND_KEEP result goes to *keep (NULL when not wanted or failed). */
+static int pg_sync(struct store *st, PGresult **keep, struct error *err)
+{
+    struct pg *g = PG(st);
+    PGconn *c = g->conn;
+    int rc = 0;
+    if (keep)
+        *keep = NULL;
+    if (PQpipelineStatus(c) == PQ_PIPELINE_OFF) {
+        g->npend = 0;
+        return 0;
+    }
+    if (!PQpipelineSync(c)) {
+        rc = pg_error(c, NULL, err);
+        goto lost;
+    }
+    for (int i = 0; i < g->npend; i++) {
+        struct pg_pending *pd = &g->pend[i];
+        PGresult *r = PQgetResult(c);
+        if (!r) {
+            if (rc == 0)
+                rc = pg_error(c, NULL, err);
+            goto lost;
+        }
+        ExecStatusType s = PQresultStatus(r);
+        bool good = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+        if (!good && rc == 0)
+            rc = pg_error(c, s == PGRES_PIPELINE_ABORTED ? NULL : r, err);
+        if (pd->kind == PEND_PREPARE && !good) {
+            free(g->stmts[pd->stmt].sql);
+            g->stmts[pd->stmt].sql = NULL;
+        }
+        if (pd->kind == PEND_KEEP && good && keep && !*keep)
+            *keep = r;
+        else
+            PQclear(r);
+        while ((r = PQgetResult(c))) /* end of this statement's results */
+            PQclear(r);
+    }
+    g->npend = 0;
+    PGresult *r = PQgetResult(c);
+    bool synced = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (!synced || !PQexitPipelineMode(c)) {
+        if (rc == 0)
+            rc = pg_error(c, NULL, err);
+        goto lost;
+    }
+    if (rc < 0 && keep) {
+        PQclear(*keep);
+        *keep = NULL;
+    }
+    return rc;
+lost:
+    /* The protocol state is unknown: drop the connection; the next call outside a
+     * transaction reconnects. */
+    g->npend = 0;
+    if (keep) {
+        PQclear(*keep);
+        *keep = NULL;
+    }
+    if (PQstatus(c) == CONNECTION_OK)
+        pg_reconnect(g, NULL);
+    return rc < 0 ? rc : -ERR_UNAVAILABLE;
+}
+
+static int to_qres(PGresult *res, struct qres *out, struct error *err)
+{
     size_t nr = (size_t)PQntuples(res), nc = (size_t)PQnfields(res);
     out->ncols = nc;
     out->cells = calloc(nr * nc > 0 ? nr * nc : 1, sizeof *out->cells);
-    if (!out->cells) {
-        ret = error_set(err, ERR_NOMEM, NULL, "out of memory");
-        goto out;
-    }
+    if (!out->cells)
+        return error_set(err, ERR_NOMEM, NULL, "out of memory");
     out->nrows = nr;
     for (size_t r = 0; r < nr; r++)
         for (size_t k = 0; k < nc; k++) {
             if (PQgetisnull(res, (int)r, (int)k))
                 continue;
             if (!(out->cells[r * nc + k] = strdup(PQgetvalue(res, (int)r, (int)k)))) {
-                ret = error_set(err, ERR_NOMEM, NULL, "out of memory");
+                qres_free(out);
+                return error_set(err, ERR_NOMEM, NULL, "out of memory");
+            }
+        }
+    return 0;
+}
+
+static int pg_exec(struct store *st, const char *sql, const struct qparam *p, int n,
+                   struct qres *out, struct error *err)
+{
+    PGresult *res = NULL;
+    if (out)
+        memset(out, 0, sizeof *out);
+    int rc = pg_send(st, sql, p, n, PEND_KEEP, 0, err);
+    if (rc < 0) {
+        pg_sync(st, NULL, NULL);
+        return rc;
+    }
+    if ((rc = pg_sync(st, &res, err)) < 0)
+        return rc;
+    if (out)
+        rc = to_qres(res, out, err);
+    PQclear(res);
+    return rc;
+}
+
+/* A binary integer cell (smallint, integer or bigint: big-endian, 2, 4 or 8 bytes). */
+static bool binary_int(const char *v, int len, int64_t *ret)
+{
+    const uint8_t *b = (const uint8_t *)v;
+    uint64_t x = 0;
+    if (len != 2 && len != 4 && len != 8)
+        return false;
+    for (int i = 0; i < len; i++)
+        x = x << 8 | b[i];
+    if (len == 2)
+        *ret = (int16_t)x;
+    else if (len == 4)
+        *ret = (int32_t)x;
+    else
+        *ret = (int64_t)x;
+    return true;
+}
+
+/* Rows come in binary format: no number formatting on the server, no parsing here. 'i'
+ * columns must be smallint, integer or bigint; text arrives NUL-terminated by libpq. */
+static int pg_each(struct store *st, const char *sql, const struct qparam *p, int n,
+                   const char *types, qrow_fn fn, void *arg, struct error *err)
+{
+    PGresult *res = NULL;
+    size_t nc = strlen(types);
+    struct qcell cells[QEACH_MAX_COLS];
+    if (nc > QEACH_MAX_COLS)
+        return error_set(err, ERR_INTERNAL, NULL, "too many columns");
+    int rc = pg_send(st, sql, p, n, PEND_KEEP, 1, err);
+    if (rc < 0) {
+        pg_sync(st, NULL, NULL);
+        return rc;
+    }
+    if ((rc = pg_sync(st, &res, err)) < 0)
+        return rc;
+    int nr = PQntuples(res);
+    if ((size_t)PQnfields(res) != nc) {
+        rc = error_set(err, ERR_INTERNAL, NULL, "query returned %d columns, not %zu",
+                       PQnfields(res), nc);
+        goto out;
+    }
+    for (int r = 0; r < nr && rc == 0; r++) {
+        for (size_t k = 0; k < nc; k++) {
+            /* A NULL integer has length 0 and fails binary_int. */
+            const char *v = PQgetvalue(res, r, (int)k);
+            cells[k].i = 0;
+            cells[k].s = types[k] == 's' && !PQgetisnull(res, r, (int)k) ? v : NULL;
+            if (types[k] == 'i' && !binary_int(v, PQgetlength(res, r, (int)k), &cells[k].i)) {
+                rc = error_set(err, ERR_INTERNAL, NULL, "column %zu is not an integer", k);
                 goto out;
             }
         }
+        rc = fn(arg, cells);
+    }
 out:
     PQclear(res);
-    if (ret < 0 && out)
-        qres_free(out);
-    return ret;
+    return rc;
 }
 
 static int pg_simple(struct store *st, const char *sql, struct error *err)
@@ -157,18 +408,21 @@ static int pg_simple(struct store *st, const char *sql, struct error *err)
 
 static void pg_rollback(struct store *st)
 {
-    if (PQstatus(PG(st)->conn) == CONNECTION_OK)
+    struct pg *g = PG(st);
+    pg_sync(st, NULL, NULL); /* statements still queued (BEGIN, locks) */
+    if (PQstatus(g->conn) == CONNECTION_OK)
         pg_simple(st, "ROLLBACK", NULL);
-    PG(st)->in_tx = false;
+    g->in_tx = false;
 }
 
 static int pg_begin(struct store *st, const char *const *locks, int nlocks, struct error *err)
 {
-    int rc = pg_simple(st, "BEGIN", err);
+    int rc = pg_send(st, "BEGIN", NULL, 0, PEND_DISCARD, 0, err);
     if (rc < 0)
-        return rc;
+        goto fail;
     PG(st)->in_tx = true;
-    /* One round trip: the target list is evaluated left to right, in the sorted order. */
+    /* One statement per 16 locks: the target list is evaluated left to right, in the
+     * sorted order. */
     for (int i = 0; i < nlocks; i += 16) {
         char sql[1024] = "SELECT 1";
         struct qparam p[16];
@@ -179,23 +433,48 @@ static int pg_begin(struct store *st, const char *const *locks, int nlocks, stru
             len += (size_t)snprintf(sql + len, sizeof sql - len,
                                     ", pg_advisory_xact_lock(hashtext($%d))", k + 1);
         }
-        if ((rc = pg_exec(st, sql, p, k, NULL, err)) < 0) {
-            pg_rollback(st);
-            return rc;
-        }
+        if ((rc = pg_send(st, sql, p, k, PEND_DISCARD, 0, err)) < 0)
+            goto fail;
     }
+    return 0;
+fail:
+    pg_rollback(st);
+    return rc;
+}
+
+static int pg_finish(struct store *st, const char *sql, const struct qparam *p, int n,
+                     struct qres *out, struct error *err)
+{
+    struct pg *g = PG(st);
+    PGresult *res = NULL;
+    if (out)
+        memset(out, 0, sizeof *out);
+    int rc = sql ? pg_send(st, sql, p, n, PEND_KEEP, 0, err) : 0;
+    if (rc == 0)
+        rc = pg_send(st, "COMMIT", NULL, 0, PEND_DISCARD, 0, err);
+    if (rc == 0)
+        rc = pg_sync(st, &res, err);
+    if (rc == 0 && out && res)
+        rc = to_qres(res, out, err);
+    PQclear(res);
+    if (rc < 0) {
+        /* After a failure the server skipped COMMIT: end the aborted transaction. */
+        pg_rollback(st);
+        return rc;
+    }
+    g->in_tx = false;
     return 0;
 }
 
 static int pg_commit(struct store *st, struct error *err)
 {
-    int rc = pg_simple(st, "COMMIT", err);
-    PG(st)->in_tx = false;
-    return rc;
+    return pg_finish(st, NULL, NULL, 0, NULL, err);
 }
 
 static int pg_notify(struct store *st)
 {
+    if (PG(st)->in_tx) /* delivered at commit anyway: sent with it */
+        return pg_send(st, "NOTIFY gpuaas_changes", NULL, 0, PEND_DISCARD, 0, NULL);
     return pg_simple(st, "NOTIFY gpuaas_changes", NULL);
 }
 
@@ -277,6 +556,7 @@ static int pg_still_leader(struct store *st)
 
 static void pg_close(struct store *st)
 {
+    stmts_forget(PG(st));
     PQfinish(PG(st)->conn);
     free(st->impl);
 }
@@ -285,8 +565,10 @@ static const struct store_ops pg_ops = {
     .name = "postgres",
     .close = pg_close,
     .exec = pg_exec,
+    .each = pg_each,
     .begin = pg_begin,
     .commit = pg_commit,
+    .finish = pg_finish,
     .rollback = pg_rollback,
     .notify = pg_notify,
     .listen = pg_listen,

@@ -14,8 +14,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#define SQ_MAX_STMTS 64
+
+/* Prepared statements kept per connection, found by their text. */
+struct sq_stmt {
+    uint64_t hash;
+    char *sql; /* NULL: free slot */
+    sqlite3_stmt *s;
+    bool busy; /* running (a row callback may run another statement) */
+};
+
 struct sq {
     sqlite3 *db;
+    struct sq_stmt stmts[SQ_MAX_STMTS];
     char path[PATH_MAX];
     int leader_fd;
     int64_t data_version;
@@ -55,6 +66,10 @@ static const struct migration sq_migrations[] = {
         "NOT NULL, fb_last_mib INTEGER NOT NULL, samples INTEGER NOT NULL, first_at INTEGER NOT "
         "NULL, last_at INTEGER NOT NULL, PRIMARY KEY (reservation_id, resource, bucket))"},
     {2, "CREATE INDEX IF NOT EXISTS session_activity_bucket ON session_activity(bucket)"},
+    /* Admission and the capacity query read the capacity-holding bookings that end after a
+     * window starts (most bookings are in the past) and start before it ends. */
+    {3, "CREATE INDEX IF NOT EXISTS reservations_holding ON reservations(ends_at, starts_at) "
+        "WHERE state IN ('APPROVED', 'ACTIVE')"},
 };
 
 static struct sq *SQ(struct store *st)
@@ -95,16 +110,68 @@ static int sq_bind(sqlite3_stmt *s, const struct qparam *p, int n)
     return SQLITE_OK;
 }
 
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* A prepared statement for sql, from the cache when possible; *slot is its cache slot or
+ * -1 (then the caller finalizes it). */
+static int sq_prepare(struct sq *q, const char *sql, sqlite3_stmt **ret, int *slot)
+{
+    uint64_t h = fnv1a(sql);
+    int free_slot = -1;
+    *slot = -1;
+    for (int i = 0; i < SQ_MAX_STMTS; i++) {
+        struct sq_stmt *c = &q->stmts[i];
+        if (!c->sql) {
+            if (free_slot < 0)
+                free_slot = i;
+        } else if (c->hash == h && !c->busy && !strcmp(c->sql, sql)) {
+            c->busy = true;
+            *ret = c->s;
+            *slot = i;
+            return SQLITE_OK;
+        }
+    }
+    /* Schema statements run once: not worth a slot. */
+    bool keep = free_slot >= 0 && strncmp(sql, "CREATE", 6) && strncmp(sql, "PRAGMA", 6);
+    char *copy = keep ? strdup(sql) : NULL;
+    int rc = sqlite3_prepare_v3(q->db, sql, -1, copy ? SQLITE_PREPARE_PERSISTENT : 0, ret, NULL);
+    if (rc != SQLITE_OK || !copy) {
+        free(copy);
+        return rc;
+    }
+    q->stmts[free_slot] = (struct sq_stmt){h, copy, *ret, true};
+    *slot = free_slot;
+    return SQLITE_OK;
+}
+
+static void sq_release(struct sq *q, sqlite3_stmt *s, int slot)
+{
+    if (slot < 0) {
+        sqlite3_finalize(s);
+        return;
+    }
+    sqlite3_reset(s); /* ends its read of the database */
+    sqlite3_clear_bindings(s);
+    q->stmts[slot].busy = false;
+}
+
 static int sq_exec(struct store *st, const char *sql, const struct qparam *p, int n,
                    struct qres *out, struct error *err)
 {
     sqlite3 *db = SQ(st)->db;
     sqlite3_stmt *s = NULL;
+    int slot = -1;
     size_t cap = 0;
     int ret = 0;
     if (out)
         memset(out, 0, sizeof *out);
-    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    int rc = sq_prepare(SQ(st), sql, &s, &slot);
     if (rc != SQLITE_OK) {
         ret = sq_error(db, rc, err);
         goto out;
@@ -146,9 +213,58 @@ static int sq_exec(struct store *st, const char *sql, const struct qparam *p, in
     if (rc != SQLITE_DONE)
         ret = sq_error(db, rc, err);
 out:
-    sqlite3_finalize(s);
+    if (s)
+        sq_release(SQ(st), s, slot);
     if (ret < 0 && out)
         qres_free(out);
+    return ret;
+}
+
+static int sq_each(struct store *st, const char *sql, const struct qparam *p, int n,
+                   const char *types, qrow_fn fn, void *arg, struct error *err)
+{
+    sqlite3 *db = SQ(st)->db;
+    sqlite3_stmt *s = NULL;
+    struct qcell cells[QEACH_MAX_COLS];
+    size_t nc = strlen(types);
+    int slot = -1, ret = 0;
+    if (nc > QEACH_MAX_COLS)
+        return error_set(err, ERR_INTERNAL, NULL, "too many columns");
+    int rc = sq_prepare(SQ(st), sql, &s, &slot);
+    if (rc == SQLITE_OK)
+        rc = sq_bind(s, p, n);
+    if (rc != SQLITE_OK) {
+        ret = sq_error(db, rc, err);
+        goto out;
+    }
+    if ((size_t)sqlite3_column_count(s) != nc) {
+        ret = error_set(err, ERR_INTERNAL, NULL, "query returns %d columns, not %zu",
+                        sqlite3_column_count(s), nc);
+        goto out;
+    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        for (size_t k = 0; k < nc; k++) {
+            cells[k].i = 0;
+            cells[k].s = NULL;
+            int type = sqlite3_column_type(s, (int)k);
+            if (types[k] == 'i') {
+                if (type != SQLITE_INTEGER) {
+                    ret = error_set(err, ERR_INTERNAL, NULL, "column %zu is not an integer", k);
+                    goto out;
+                }
+                cells[k].i = sqlite3_column_int64(s, (int)k);
+            } else if (type != SQLITE_NULL) {
+                cells[k].s = (const char *)sqlite3_column_text(s, (int)k);
+            }
+        }
+        if ((ret = fn(arg, cells)) < 0)
+            goto out;
+    }
+    if (rc != SQLITE_DONE)
+        ret = sq_error(db, rc, err);
+out:
+    if (s)
+        sq_release(SQ(st), s, slot);
     return ret;
 }
 
@@ -189,6 +305,19 @@ static int sq_commit(struct store *st, struct error *err)
 static void sq_rollback(struct store *st)
 {
     sqlite3_exec(SQ(st)->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int sq_finish(struct store *st, const char *sql, const struct qparam *p, int n,
+                     struct qres *out, struct error *err)
+{
+    int rc = sql ? sq_exec(st, sql, p, n, out, err) : 0;
+    if (rc < 0) {
+        sq_rollback(st);
+        return rc;
+    }
+    if ((rc = sq_commit(st, err)) < 0 && out)
+        qres_free(out);
+    return rc;
 }
 
 static int sq_notify(struct store *st)
@@ -267,6 +396,10 @@ static void sq_close(struct store *st)
     struct sq *s = SQ(st);
     if (s->leader_fd >= 0)
         close(s->leader_fd);
+    for (int i = 0; i < SQ_MAX_STMTS; i++) {
+        sqlite3_finalize(s->stmts[i].s);
+        free(s->stmts[i].sql);
+    }
     sqlite3_close_v2(s->db);
     free(s);
 }
@@ -275,8 +408,10 @@ static const struct store_ops sq_ops = {
     .name = "sqlite",
     .close = sq_close,
     .exec = sq_exec,
+    .each = sq_each,
     .begin = sq_begin,
     .commit = sq_commit,
+    .finish = sq_finish,
     .rollback = sq_rollback,
     .notify = sq_notify,
     .listen = sq_listen,

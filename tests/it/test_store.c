@@ -178,6 +178,15 @@ static void test_tokens(void **state)
     assert_int_equal(store_token_list(f->st, f->bob, &list, &n), 0);
     assert_int_equal(n, 0);
     free(list);
+    struct user owner;
+    assert_int_equal(store_token_get_with_user(f->st, id1, &got, &owner), 0);
+    assert_int_equal(got.id, id1);
+    assert_int_equal(got.expires_at, 100);
+    assert_int_equal(got.hash[0], 200);
+    assert_int_equal(owner.id, f->alice);
+    assert_string_equal(owner.username, "alice");
+    assert_string_equal(owner.role, "user");
+    assert_int_equal(store_token_get_with_user(f->st, 999999, &got, &owner), -ERR_NOT_FOUND);
     assert_int_equal(store_token_delete(f->st, f->bob, id2), -ERR_NOT_FOUND); /* not bob's */
     int64_t gone;
     assert_int_equal(store_token_delete_expired(f->st, 100, &gone), 0);
@@ -256,6 +265,56 @@ static void test_admission(void **state)
     assert_int_equal(store_reservation_list(f->st, &window, &list, &n), 0);
     assert_int_equal(n, 2);
     free(list);
+}
+
+/* The light overlap query: capacity-holding bookings overlapping the window, as spans per
+ * resource with their amounts. */
+static void test_busy(void **state)
+{
+    struct fx *f = *state;
+    struct error err = {0};
+    struct window next;
+    struct reservation a = booking(f->alice, 1, 1000, 2000), b = booking(f->bob, 2, 1900, 3000),
+                       c = booking(f->alice, 1, 1500, 2500);
+    c.cpu = 7;
+    assert_int_equal(store_reservation_admit(f->st, &f->pool, &a, 10, &next, &err), 0);
+    assert_int_equal(store_reservation_admit(f->st, &f->pool, &b, 10, &next, &err), -ERR_CONFLICT);
+    b = booking(f->bob, 2, 2500, 3000);
+    assert_int_equal(store_reservation_admit(f->st, &f->pool, &b, 10, &next, &err), 0);
+    assert_int_equal(store_reservation_admit(f->st, &f->pool, &c, 10, &next, &err), 0);
+    assert_int_equal(store_reservation_transition(f->st, c.id, RS_APPROVED, RS_CANCELED, 20, &err),
+                     0);
+    struct cal_busy busy = {0};
+    assert_int_equal(store_busy(f->st, &f->pool, 1999, 2600, true, &busy, &err), 0);
+    assert_int_equal(busy.n[0], 2); /* a and b; c is canceled */
+    for (size_t i = 0; i < 2; i++) {
+        const struct cal_span *s = &busy.spans[0][i];
+        if (s->id == a.id) {
+            assert_int_equal(s->starts_at, 1000);
+            assert_int_equal(s->ends_at, 2000);
+            assert_int_equal(s->amount, 1);
+        } else {
+            assert_int_equal(s->id, b.id);
+            assert_int_equal(s->amount, 2);
+        }
+    }
+    assert_int_equal(busy.n[1], 2);
+    assert_int_equal(busy.spans[1][0].amount, 4);  /* cpu */
+    assert_int_equal(busy.spans[2][1].amount, 16); /* memory */
+    assert_int_equal(busy.spans[3][0].amount, 50); /* storage */
+    cal_busy_free(&busy);
+    /* [2000, 2500) touches a's end and b's start: nothing overlaps */
+    assert_int_equal(store_busy(f->st, &f->pool, 2000, 2500, true, &busy, &err), 0);
+    assert_int_equal(busy.n[0], 0);
+    assert_int_equal(busy.n[1], 0);
+    cal_busy_free(&busy);
+    /* without ids: the same spans, ids 0 */
+    assert_int_equal(store_busy(f->st, &f->pool, 1999, 2600, false, &busy, &err), 0);
+    assert_int_equal(busy.n[0], 2);
+    assert_int_equal(busy.spans[0][0].id, 0);
+    assert_int_equal(busy.spans[0][0].amount + busy.spans[0][1].amount, 3);
+    assert_int_equal(busy.spans[3][1].amount, 50);
+    cal_busy_free(&busy);
 }
 
 static void test_transition_cas(void **state)
@@ -572,6 +631,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admission, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transition_cas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_end_and_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_rows, setup, teardown),

@@ -233,7 +233,64 @@ static void test_property(void **state)
             us += occ[k][m] * 60.0;
         assert_near(cal_booked_unit_seconds(&p.res[k], ex, n, 0, (int64_t)MINUTES * MIN), us);
     }
+    /* The span form the store builds row by row (cal_busy_add) gives the same series. */
+    struct cal_busy b = {0};
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(cal_busy_add(&b, &p, ex[i].id, ex[i].starts_at, ex[i].ends_at,
+                                      ex[i].gpu_type, ex[i].gpu_count, ex[i].cpu, ex[i].memory_gib,
+                                      ex[i].storage_gib),
+                         0);
+    for (int k = 0; k < p.n; k++) {
+        int out[DAYS * 24];
+        assert_int_equal(cal_free_series_spans(&p.res[k], b.spans[k], b.n[k], 0,
+                                               (int64_t)MINUTES * MIN, 3600, out, DAYS * 24),
+                         0);
+        for (int h = 0; h < DAYS * 24; h++) {
+            int peak = 0;
+            for (int m = h * 60; m < h * 60 + 60; m++)
+                if (occ[k][m] > peak)
+                    peak = occ[k][m];
+            assert_int_equal(out[h], pool_bookable(&p.res[k]) - peak);
+        }
+    }
+    /* Every admitted booking, checked again against the rest (as extend does), still fits. */
+    for (size_t i = 0; i < n; i += 17)
+        assert_int_equal(cal_admit_busy(&p, &b, &ex[i], NULL), 0);
+    cal_busy_free(&b);
     free(ex);
+}
+
+/* Spans: one per resource a booking uses; an unknown GPU type adds none; a booking is not
+ * counted against itself; a full window is refused with the resource named. */
+static void test_busy(void **state)
+{
+    struct pool p;
+    struct cal_busy b = {0};
+    struct error err = {0};
+    mkpool(&p);
+    assert_int_equal(cal_busy_add(&b, &p, 1, 100, 200, "nvidia.com/gpu", 2, 3, 0, 5), 0);
+    assert_int_equal(cal_busy_add(&b, &p, 2, 150, 250, "nvidia.com/h100", 1, 1, 1, 1), 0);
+    assert_int_equal(b.n[0], 1); /* nvidia.com/gpu */
+    assert_int_equal(b.spans[0][0].amount, 2);
+    assert_int_equal(b.n[1], 0); /* mig: unused */
+    assert_int_equal(b.n[2], 2); /* cpu: both */
+    assert_int_equal(b.spans[2][0].amount, 3);
+    assert_int_equal(b.n[3], 1); /* memory: only the second (the first uses 0) */
+    assert_int_equal(b.n[4], 2);
+    struct reservation r = bk(0, "nvidia.com/gpu", 1, 1, 150, 160);
+    assert_int_equal(cal_admit_busy(&p, &b, &r, &err), -ERR_CONFLICT);
+    assert_string_equal(err.field, "nvidia.com/gpu");
+    r.id = 1; /* booking 1 itself, e.g. being extended */
+    assert_int_equal(cal_admit_busy(&p, &b, &r, &err), 0);
+    r = bk(0, "nvidia.com/gpu", 1, 1, 200, 260); /* back to back */
+    assert_int_equal(cal_admit_busy(&p, &b, &r, &err), 0);
+    r = bk(0, "nvidia.com/gpu", 1, 1, 150, 160);
+    struct window w;
+    assert_int_equal(cal_next_window_busy(&p, &b, &r, 150, 10000, &w), 0);
+    assert_int_equal(w.starts_at, 200);
+    assert_int_equal(w.ends_at, 210);
+    cal_busy_free(&b);
+    assert_int_equal(b.n[2], 0);
 }
 
 /* A week at 1 h steps over 10,000 bookings stays cheap (one sort, one sweep). */
@@ -264,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_property),
         cmocka_unit_test(test_series_large),
+        cmocka_unit_test(test_busy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
