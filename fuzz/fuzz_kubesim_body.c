@@ -7,7 +7,7 @@
 #include "kubesim/quantity.h"
 #include "kubesim/schema.h"
 #include "kubesim/selector.h"
-#include "kubesim/yamljson.h"
+#include "common/yaml_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct error err = {0};
     json_t *v = NULL;
-    if (ksim_yaml_to_json((const char *)data, size, &v, &err) == 0) {
+    if (yaml_to_json((const char *)data, size, "body", &v, &err) == 0) {
         ksim_schema_validate(schema(), "t.Obj", v, &err);
         json_decref(v);
     }

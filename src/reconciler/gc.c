@@ -27,13 +27,11 @@ static const char *label(json_t *obj, const char *key)
         json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), key));
 }
 
-/* True when namespace `ns` belongs to a booking that still holds it (APPROVED or ACTIVE
- * with this namespace persisted). */
-static bool namespace_live(struct rec *rc, json_t *ns)
+/* True when the booking whose id is the label text `rid` still holds namespace `ns_name`
+ * (APPROVED or ACTIVE with this namespace persisted). */
+static bool booking_holds(struct rec *rc, const char *rid, const char *ns_name)
 {
-    const char *name = meta_str(ns, "name");
-    const char *rid = label(ns, SESSION_LABEL_RESERVATION);
-    if (!name || !rid)
+    if (!rid || !ns_name)
         return false;
     char *end = NULL;
     errno = 0;
@@ -43,7 +41,13 @@ static bool namespace_live(struct rec *rc, json_t *ns)
     struct reservation r;
     if (store_reservation_get(rc->st, (int64_t)id, &r))
         return false;
-    return res_state_holds_capacity(r.state) && !strcmp(r.session.namespace_, name);
+    return res_state_holds_capacity(r.state) && !strcmp(r.session.namespace_, ns_name);
+}
+
+/* True when namespace `ns` belongs to a booking that still holds it. */
+static bool namespace_live(struct rec *rc, json_t *ns)
+{
+    return booking_holds(rc, label(ns, SESSION_LABEL_RESERVATION), meta_str(ns, "name"));
 }
 
 static bool in_list(char **names, size_t n, const char *name)
@@ -163,20 +167,9 @@ static void gc_bindings(struct rec *rc, int64_t now, char **live, size_t n_live)
  * longer holds its namespace. Reclaim policy Retain: the node's files are never touched. */
 static bool volume_live(struct rec *rc, json_t *pv)
 {
-    const char *rid = label(pv, SESSION_LABEL_RESERVATION);
     const char *claim_ns = json_string_value(
         json_object_get(json_object_get(json_object_get(pv, "spec"), "claimRef"), "namespace"));
-    if (!rid || !claim_ns)
-        return false;
-    char *end = NULL;
-    errno = 0;
-    long long id = strtoll(rid, &end, 10);
-    if (errno || end == rid || *end || id <= 0)
-        return false;
-    struct reservation r;
-    if (store_reservation_get(rc->st, (int64_t)id, &r))
-        return false;
-    return res_state_holds_capacity(r.state) && !strcmp(r.session.namespace_, claim_ns);
+    return booking_holds(rc, label(pv, SESSION_LABEL_RESERVATION), claim_ns);
 }
 
 static void gc_volumes(struct rec *rc, int64_t now)
