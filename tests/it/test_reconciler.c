@@ -1,14 +1,15 @@
 /* The reconciler end to end: the real `gpuaas reconciler` binary against the Kubernetes API
  * test double (build/gpuaas-kubesim) and a real database (SQLite file; PostgreSQL for the
- * notification and leader tests when GPUAAS_TEST_PG_URL is set). Bookings are written through
- * the store, the cluster is inspected through the kube client. A time offset moves the
- * reconciler's clock so no test sleeps through a window. */
+ * lifecycle, change-notification and leader tests when GPUAAS_TEST_PG_URL is set). Bookings
+ * are written through the store, the cluster is inspected through the kube client. A time
+ * offset moves the reconciler's clock so no test sleeps through a window. */
 #include "common/timeutil.h"
 #include "core/config.h"
 #include "core/pool.h"
 #include "core/session_plan.h"
 #include "kube/kube.h"
 #include "store/store.h"
+#include "store_fixture.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -40,7 +41,11 @@ struct env {
     struct store *st;
     struct kube_client *kube;
     int64_t user_id;
+    char pg_schema[64]; /* set when the database is a fresh PostgreSQL schema */
 };
+
+/* PostgreSQL for the next setup (when GPUAAS_TEST_PG_URL is set), else SQLite. */
+static const char *next_pg_base;
 
 static const char *build_dir(void)
 {
@@ -102,7 +107,7 @@ static int stop(pid_t pid)
 
 #define CFG_TEMPLATE                                                                               \
     "log_level: debug\n"                                                                           \
-    "database:\n  url: %s\n"                                                                       \
+    "database:\n  url: '%s'\n"                                                                     \
     "pool:\n  nodes:\n    - name: sim-node\n      cpu: 127\n      memory_gib: 754\n"               \
     "      storage_gib: 3100\n      gpus:\n"                                                       \
     "        - model: NVIDIA RTX PRO 6000 Blackwell Server Edition\n          memory_gib: 96\n   " \
@@ -126,7 +131,14 @@ static int setup_env_cfg(void **state, const char *platform, const char *const s
     snprintf(e->dir, sizeof(e->dir), "%s/reconciler-XXXXXX", base && base[0] ? base : "/tmp");
     mkdir(base && base[0] ? base : "/tmp", 0755);
     assert_non_null(mkdtemp(e->dir));
-    snprintf(e->db_url, sizeof(e->db_url), "sqlite://%s/gpuaas.db", e->dir);
+    if (next_pg_base) {
+        assert_int_equal(fixture_pg_fresh(next_pg_base, e->pg_schema, sizeof(e->pg_schema),
+                                          e->db_url, sizeof(e->db_url)),
+                         0);
+        next_pg_base = NULL;
+    } else {
+        snprintf(e->db_url, sizeof(e->db_url), "sqlite://%s/gpuaas.db", e->dir);
+    }
     snprintf(e->cfg_path, sizeof(e->cfg_path), "%s/gpuaas.yaml", e->dir);
     snprintf(e->kubeconfig, sizeof(e->kubeconfig), "%s/kubeconfig", e->dir);
     FILE *f = fopen(e->cfg_path, "w");
@@ -199,6 +211,18 @@ static int setup_openshift(void **state)
     return setup_env(state, "openshift", NULL);
 }
 
+/* The same on a fresh PostgreSQL schema; skipped (outside CI) without GPUAAS_TEST_PG_URL. */
+static int setup_openshift_pg(void **state)
+{
+    const char *base = fixture_pg_url();
+    if (!base) {
+        *state = NULL;
+        return 0;
+    }
+    next_pg_base = base;
+    return setup_env(state, "openshift", NULL);
+}
+
 static int setup_openshift_cache(void **state)
 {
     return setup_env_cfg(state, "openshift", NULL, CFG_CACHE);
@@ -242,6 +266,8 @@ static int teardown_env(void **state)
     stop(e->sim);
     kube_client_free(e->kube);
     store_close(e->st);
+    if (e->pg_schema[0])
+        fixture_pg_drop(getenv("GPUAAS_TEST_PG_URL"), e->pg_schema);
     config_free(e->cfg);
     free(e);
     return 0;
@@ -366,6 +392,8 @@ static void assert_session_objects(struct env *e, const struct reservation *r)
 static void test_lifecycle(void **state)
 {
     struct env *e = *state;
+    if (!e)
+        skip(); /* PostgreSQL variant without GPUAAS_TEST_PG_URL */
     int64_t id = book(e, "nvidia.com/mig-1g.24gb", 2, 0, 3600);
     pid_t p = reconciler(e, 0, NULL, "lifecycle");
     assert_true(wait_state(e, id, RS_ACTIVE, WAIT_S));
@@ -764,6 +792,8 @@ static void test_quota_refuses_other_gpu(void **state)
 static void test_leader_election(void **state)
 {
     struct env *e = *state;
+    if (!e)
+        skip(); /* PostgreSQL variant without GPUAAS_TEST_PG_URL */
     pid_t a = reconciler(e, 0, NULL, "leader-a");
     msleep(500);
     pid_t b = reconciler(e, 0, NULL, "leader-b");
@@ -790,6 +820,26 @@ static void test_leader_election(void **state)
     int64_t id2 = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
     assert_true(wait_state(e, id2, RS_ACTIVE, WAIT_S));
     stop(b);
+}
+
+/* A booking made while the reconciler sleeps (interval 30 s, no window boundary known to it)
+ * wakes it through the database: NOTIFY on PostgreSQL, data_version on SQLite. */
+static void test_change_wakes(void **state)
+{
+    struct env *e = *state;
+    if (!e)
+        skip();
+    pid_t p = reconciler(e, 0, NULL, "wake");
+    int64_t first = book(e, "nvidia.com/gpu", 1, 0, 3600);
+    assert_true(wait_state(e, first, RS_ACTIVE, WAIT_S));
+    msleep(1500); /* the pass is over; the reconciler sleeps until a change or 30 s */
+    int64_t t0 = time_mono_ms();
+    int64_t id = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+    assert_true(wait_state(e, id, RS_ACTIVE, 10));
+    int64_t took = time_mono_ms() - t0;
+    print_message("booking to ACTIVE after a change notification: %" PRId64 " ms\n", took);
+    assert_true(took < 10000); /* far below the 30 s interval */
+    stop(p);
 }
 
 /* Under injected faults every booking still becomes ACTIVE exactly once, then completes. */
@@ -819,6 +869,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lifecycle, setup_openshift, teardown_env),
+        cmocka_unit_test_setup_teardown(test_lifecycle, setup_openshift_pg, teardown_env),
+        cmocka_unit_test_setup_teardown(test_change_wakes, setup_openshift, teardown_env),
+        cmocka_unit_test_setup_teardown(test_change_wakes, setup_openshift_pg, teardown_env),
+        cmocka_unit_test_setup_teardown(test_leader_election, setup_openshift_pg, teardown_env),
         cmocka_unit_test_setup_teardown(test_lifecycle, setup_tls_kubernetes, teardown_env),
         cmocka_unit_test_setup_teardown(test_cancel_and_release, setup_openshift, teardown_env),
         cmocka_unit_test_setup_teardown(test_faults, setup_faults_500, teardown_env),
