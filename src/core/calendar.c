@@ -41,7 +41,8 @@ static void sort_events(struct event *ev, struct event *tmp, size_t k)
 {
     if (k < 2)
         return;
-    int64_t lo = ev[0].t, hi = ev[0].t;
+    int64_t lo = ev[0].t;
+    int64_t hi = lo;
     for (size_t i = 1; i < k; i++) {
         lo = ev[i].t < lo ? ev[i].t : lo;
         hi = ev[i].t > hi ? ev[i].t : hi;
