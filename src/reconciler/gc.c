@@ -50,6 +50,30 @@ static bool namespace_live(struct rec *rc, json_t *ns)
     return booking_holds(rc, label(ns, SESSION_LABEL_RESERVATION), meta_str(ns, "name"));
 }
 
+/* Deletes an object of ours that nothing holds any more, then audits and logs it under
+ * `what` ("namespace", "persistentvolume", a binding kind). False when the API server
+ * refused (already gone counts as deleted). */
+static bool delete_orphan(struct rec *rc, int64_t now, const char *api, const char *kind,
+                          json_t *obj, const char *propagation, const char *what,
+                          const char *action)
+{
+    struct error err = {0};
+    const char *name = meta_str(obj, "name"), *ns = meta_str(obj, "namespace");
+    const char *rid = label(obj, SESSION_LABEL_RESERVATION);
+    if (kube_delete(rc->kube, api, kind, ns, name, propagation, &err) &&
+        err.code != ERR_NOT_FOUND) {
+        log_warn("gc: cannot delete", "kind=%s namespace=%s name=%s error=\"%s\"", kind,
+                 ns ? ns : "", name, err.message);
+        return false;
+    }
+    char target[192];
+    snprintf(target, sizeof(target), "%s/%s%s%s", what, ns ? ns : "", ns ? "/" : "", name);
+    rec_audit(rc, now, action, target, "{\"reservation\":\"%.32s\"}", rid ? rid : "");
+    log_info("gc: deleted", "kind=%s namespace=%s name=%s reservation=%s", kind, ns ? ns : "",
+             name, rid ? rid : "");
+    return true;
+}
+
 static bool in_list(char **names, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
@@ -102,18 +126,8 @@ static void gc_namespaces(struct rec *rc, int64_t now, char ***ret_live, size_t 
                 live[n_live++] = strdup(name);
             continue;
         }
-        if (kube_delete(rc->kube, "v1", "Namespace", NULL, name, "Background", &err) &&
-            err.code != ERR_NOT_FOUND) {
-            log_warn("gc: cannot delete namespace", "namespace=%s error=\"%s\"", name, err.message);
-            continue;
-        }
-        char target[96];
-        snprintf(target, sizeof(target), "namespace/%s", name);
-        const char *rid = label(ns, SESSION_LABEL_RESERVATION);
-        rec_audit(rc, now, "gc.namespace.delete", target, "{\"reservation\":\"%.32s\"}",
-                  rid ? rid : "");
-        log_info("gc: deleted orphan namespace", "namespace=%s reservation=%s", name,
-                 rid ? rid : "");
+        delete_orphan(rc, now, "v1", "Namespace", ns, "Background", "namespace",
+                      "gc.namespace.delete");
     }
     json_decref(list);
     *ret_live = live;
@@ -145,19 +159,8 @@ static void gc_bindings(struct rec *rc, int64_t now, char **live, size_t n_live)
                 continue;
             if (k == 0 && !live)
                 continue; /* namespace view unknown: do nothing */
-            if (kube_delete(rc->kube, "rbac.authorization.k8s.io/v1", kinds[k], ns, name, NULL,
-                            &err) &&
-                err.code != ERR_NOT_FOUND) {
-                log_warn("gc: cannot delete binding", "kind=%s name=%s error=\"%s\"", kinds[k],
-                         name, err.message);
-                continue;
-            }
-            char target[160];
-            snprintf(target, sizeof(target), "%s/%s%s%s", kinds[k], ns ? ns : "", ns ? "/" : "",
-                     name);
-            rec_audit(rc, now, "gc.binding.delete", target, "{}");
-            log_info("gc: deleted stale binding", "kind=%s namespace=%s name=%s", kinds[k],
-                     ns ? ns : "", name);
+            delete_orphan(rc, now, "rbac.authorization.k8s.io/v1", kinds[k], b, NULL, kinds[k],
+                          "gc.binding.delete");
         }
         json_decref(list);
     }
@@ -187,19 +190,8 @@ static void gc_volumes(struct rec *rc, int64_t now)
         const char *name = meta_str(pv, "name");
         if (!name || meta_str(pv, "deletionTimestamp") || volume_live(rc, pv))
             continue;
-        if (kube_delete(rc->kube, "v1", "PersistentVolume", NULL, name, NULL, &err) &&
-            err.code != ERR_NOT_FOUND) {
-            log_warn("gc: cannot delete persistent volume", "name=%s error=\"%s\"", name,
-                     err.message);
-            continue;
-        }
-        char target[128];
-        snprintf(target, sizeof(target), "persistentvolume/%s", name);
-        const char *rid = label(pv, SESSION_LABEL_RESERVATION);
-        rec_audit(rc, now, "gc.volume.delete", target, "{\"reservation\":\"%.32s\"}",
-                  rid ? rid : "");
-        log_info("gc: deleted orphan persistent volume", "name=%s reservation=%s", name,
-                 rid ? rid : "");
+        delete_orphan(rc, now, "v1", "PersistentVolume", pv, NULL, "persistentvolume",
+                      "gc.volume.delete");
     }
     json_decref(list);
 }

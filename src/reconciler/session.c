@@ -1,6 +1,7 @@
 /* The steps of one session: provision (apply the plan in order, wait for quota status and
  * workspace readiness, mark ACTIVE), stop at the end of the window, clean up after a cancel
  * or a failure. Every step is idempotent; progress lives in the database. */
+#include "common/json_find.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "core/session_plan.h"
@@ -128,16 +129,7 @@ out:
 
 static json_t *condition(json_t *obj, const char *type)
 {
-    json_t *conds = json_object_get(json_object_get(obj, "status"), "conditions");
-    size_t i;
-    json_t *c;
-    json_array_foreach(conds, i, c)
-    {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        if (t && !strcmp(t, type))
-            return c;
-    }
-    return NULL;
+    return json_find_by(json_object_get(json_object_get(obj, "status"), "conditions"), "type", type);
 }
 
 static bool cond_true(json_t *c)

@@ -3,6 +3,7 @@
  * lifecycle, change-notification and leader tests when GPUAAS_TEST_PG_URL is set). Bookings
  * are written through the store, the cluster is inspected through the kube client. A time
  * offset moves the reconciler's clock so no test sleeps through a window. */
+#include "common/json_find.h"
 #include "common/timeutil.h"
 #include "core/config.h"
 #include "core/pool.h"
@@ -578,15 +579,7 @@ static void test_gc(void **state)
 
 static json_t *named(json_t *arr, const char *name)
 {
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v)
-    {
-        const char *n = json_string_value(json_object_get(v, "name"));
-        if (n && !strcmp(n, name))
-            return v;
-    }
-    return NULL;
+    return json_find_by(arr, "name", name);
 }
 
 /* PersistentVolumes labelled ours, not terminating. */

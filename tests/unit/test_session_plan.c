@@ -2,6 +2,7 @@
  * order rules, the GPU quota, RBAC scope and the tenant role.
  * GPUAAS_UPDATE_GOLDEN=1 rewrites tests/data/golden/session/ (one .json per case) from the current
  * output. */
+#include "common/json_find.h"
 #include "core/config.h"
 #include "core/pool.h"
 #include "core/reservation.h"
@@ -390,15 +391,7 @@ static void test_workspace_security(void **state)
 
 static json_t *find_named(json_t *arr, const char *name)
 {
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v)
-    {
-        const char *n = json_string_value(json_object_get(v, "name"));
-        if (n && !strcmp(n, name))
-            return v;
-    }
-    return NULL;
+    return json_find_by(arr, "name", name);
 }
 
 /* With the node cache enabled, nothing in the plan lets the workspace write to the store: the
