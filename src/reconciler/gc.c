@@ -69,8 +69,8 @@ static bool delete_orphan(struct rec *rc, int64_t now, const char *api, const ch
     char target[192];
     snprintf(target, sizeof(target), "%s/%s%s%s", what, ns ? ns : "", ns ? "/" : "", name);
     rec_audit(rc, now, action, target, "{\"reservation\":\"%.32s\"}", rid ? rid : "");
-    log_info("gc: deleted", "kind=%s namespace=%s name=%s reservation=%s", kind, ns ? ns : "",
-             name, rid ? rid : "");
+    log_info("gc: deleted", "kind=%s namespace=%s name=%s reservation=%s", kind, ns ? ns : "", name,
+             rid ? rid : "");
     return true;
 }
 
@@ -230,8 +230,9 @@ static void observe_drift(struct rec *rc, int64_t now)
         text = NULL;
         for (int i = 0; i < pool.n; i++)
             if (pool_is_gpu(&pool.res[i]) && pool.res[i].advertised < pool.res[i].physical)
-                log_warn("cluster advertises less than configured", "resource=%s configured=%d advertised=%d",
-                         pool.res[i].name, pool.res[i].physical, pool.res[i].advertised);
+                log_warn("cluster advertises less than configured",
+                         "resource=%s configured=%d advertised=%d", pool.res[i].name,
+                         pool.res[i].physical, pool.res[i].advertised);
         log_info("published advertised capacity", "advertised=%s", full);
     }
 out:
