@@ -2,19 +2,24 @@
  * reconciler.dcgm_interval_seconds, maps the samples to ACTIVE sessions by namespace and adds
  * their measured and busy time to the store (core/activity.c does the arithmetic).
  *
- * DESIGN: the scrape runs inside the pass, after provisioning, with a hard time limit
- * (reconciler.dcgm_timeout_seconds) and a body limit, so a slow or hostile endpoint delays
- * the next pass by at most that limit and cannot make us allocate without bound. A failed
- * scrape is logged, counted and published (kv "dcgm", exported by the server's /metrics);
- * it never stops the reconciler. The URL may carry credentials: it is logged without its
- * user information and query. */
+ * DESIGN: the HTTP request runs in a thread of its own (one at a time, with a hard time
+ * limit, reconciler.dcgm_timeout_seconds, and a body limit), so a slow or hostile endpoint
+ * never delays provisioning and cannot make us allocate without bound. The thread only
+ * fetches; the reconciler's own thread parses the answer and writes the store, between
+ * passes, so the store connection is never shared and only the leader records anything.
+ * `gpuaas reconciler --once` scrapes inline. A failed scrape is logged, counted and
+ * published (kv "dcgm", exported by the server's /metrics); it never stops the reconciler.
+ * The URL may carry credentials: it is logged without its user information and query. */
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "core/activity.h"
 #include "reconciler/rec_internal.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +32,24 @@ struct body {
     char *p;
     size_t n, cap;
     bool too_big;
+};
+
+/* The scrape thread and the one answer it hands over. Everything below `mu` is guarded by
+ * it; `curl` belongs to the thread. */
+struct dcgm_worker {
+    const struct config *cfg;
+    CURL *curl;
+    atomic_bool abort; /* read by libcurl's progress callback */
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop, requested, ready;
+    struct body body;   /* the answer, when ready */
+    int64_t fetch_mono; /* when the fetch that gave it began: monotonic ms */
+    int64_t fetch_at;   /* and real-clock seconds */
+    bool ok;
+    char reason[256];
 };
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -75,13 +98,6 @@ static void redact_url(const char *url, char *out, size_t size)
     curl_url_cleanup(u);
 }
 
-void rec_dcgm_free(struct rec *rc)
-{
-    if (rc->dcgm_curl)
-        curl_easy_cleanup(rc->dcgm_curl);
-    rc->dcgm_curl = NULL;
-}
-
 static bool enabled(const struct rec *rc)
 {
     return rc->cfg->reconciler.dcgm_url && rc->cfg->reconciler.dcgm_url[0];
@@ -128,26 +144,32 @@ static int read_token(const char *path, char *tok, size_t size, char *reason, si
     return 0;
 }
 
-/* GETs the URL into *b. 0, or -1 with why (no secret in it) written to reason. */
-static int fetch(struct rec *rc, struct body *b, char *reason, size_t rsize)
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
 {
-    if (!rc->dcgm_curl) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        rc->dcgm_curl = curl_easy_init();
-        if (!rc->dcgm_curl) {
-            snprintf(reason, rsize, "cannot create an HTTP client");
-            return -1;
-        }
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    const atomic_bool *abort_ = ud;
+    return abort_ && atomic_load(abort_) ? 1 : 0;
+}
+
+/* GETs the URL into *b with the handle *curl (created on first use). 0, or -1 with why (no
+ * secret in it) written to reason. The transfer stops early when *abort_ becomes true. */
+static int fetch(const struct config *cfg, CURL **curl, atomic_bool *abort_, struct body *b,
+                 char *reason, size_t rsize)
+{
+    if (!*curl && !(*curl = curl_easy_init())) {
+        snprintf(reason, rsize, "cannot create an HTTP client");
+        return -1;
     }
-    CURL *c = rc->dcgm_curl;
-    const char *token_file = rc->cfg->reconciler.dcgm_token_file;
+    CURL *c = *curl;
+    const char *token_file = cfg->reconciler.dcgm_token_file;
     char token[DCGM_MAX_TOKEN], auth[DCGM_MAX_TOKEN + 32];
     /* Read at every scrape: projected service-account tokens are rotated on disk. */
     if (token_file && token_file[0] && read_token(token_file, token, sizeof(token), reason, rsize))
         return -1;
-    long timeout_ms = rc->cfg->reconciler.dcgm_timeout_seconds * 1000;
+    long timeout_ms = cfg->reconciler.dcgm_timeout_seconds * 1000;
     curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, rc->cfg->reconciler.dcgm_url);
+    curl_easy_setopt(c, CURLOPT_URL, cfg->reconciler.dcgm_url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -156,8 +178,11 @@ static int fetch(struct rec *rc, struct body *b, char *reason, size_t rsize)
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
-    if (rc->cfg->reconciler.dcgm_ca_file && rc->cfg->reconciler.dcgm_ca_file[0])
-        curl_easy_setopt(c, CURLOPT_CAINFO, rc->cfg->reconciler.dcgm_ca_file);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, abort_);
+    if (cfg->reconciler.dcgm_ca_file && cfg->reconciler.dcgm_ca_file[0])
+        curl_easy_setopt(c, CURLOPT_CAINFO, cfg->reconciler.dcgm_ca_file);
     struct curl_slist *h = curl_slist_append(NULL, "Accept: text/plain;version=0.0.4");
     if (h && token_file && token_file[0]) {
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
@@ -240,29 +265,29 @@ static void publish(struct rec *rc, int64_t now, const char *reason)
     free(s);
 }
 
-void rec_dcgm_pass(struct rec *rc, int64_t now)
+/* Records one scrape's answer: b is the body of a fetch begun at fetch_mono (monotonic ms)
+ * and `now` (test-clock seconds) when ok, else `why` says why it failed. */
+static void record(struct rec *rc, int64_t now, const struct body *b, int64_t fetch_mono, bool ok,
+                   const char *why)
 {
-    if (!enabled(rc) || rec_dcgm_due_ms(rc) > 0)
-        return;
-    struct body b = {0};
     struct prom_samples samples = {0};
     struct act_session *sess = NULL;
     struct act_delta *deltas = NULL;
     size_t n_sess = 0;
     char reason[256] = "", where[512];
-    int64_t mono = time_mono_ms();
-    int64_t credit = act_credit_ms(rc->dcgm_last_ok_mono, mono,
+    int64_t credit = act_credit_ms(rc->dcgm_last_ok_mono, fetch_mono,
                                    rc->cfg->reconciler.dcgm_interval_seconds * 1000);
-    rc->dcgm_last_mono = mono;
     rc->stats.dcgm_scrapes++;
     redact_url(rc->cfg->reconciler.dcgm_url, where, sizeof(where));
-    if (fetch(rc, &b, reason, sizeof(reason)) < 0)
+    if (!ok) {
+        snprintf(reason, sizeof(reason), "%s", why);
         goto failed;
-    if (prom_parse(b.p ? b.p : "", b.n, &samples) < 0) {
+    }
+    if (prom_parse(b->p ? b->p : "", b->n, &samples) < 0) {
         snprintf(reason, sizeof(reason), "out of memory parsing the answer");
         goto failed;
     }
-    rc->dcgm_last_ok_mono = mono;
+    rc->dcgm_last_ok_mono = fetch_mono;
     int e = active_sessions(rc, &sess, &n_sess);
     if (e) {
         log_error("cannot list ACTIVE sessions for GPU activity", "code=%s", error_code_name(-e));
@@ -304,5 +329,141 @@ out:
     free(deltas);
     free(sess);
     prom_samples_free(&samples);
-    free(b.p);
+}
+
+static void *worker_main(void *arg)
+{
+    struct dcgm_worker *w = arg;
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        if (!w->requested) {
+            pthread_cond_wait(&w->cv, &w->mu);
+            continue;
+        }
+        w->requested = false;
+        pthread_mutex_unlock(&w->mu);
+        struct body b = {0};
+        char reason[256] = "";
+        int64_t mono = time_mono_ms(), at = time_now();
+        bool ok = fetch(w->cfg, &w->curl, &w->abort, &b, reason, sizeof(reason)) == 0;
+        pthread_mutex_lock(&w->mu);
+        free(w->body.p); /* an answer nobody took: the newer one replaces it */
+        w->body = b;
+        w->fetch_mono = mono;
+        w->fetch_at = at;
+        w->ok = ok;
+        snprintf(w->reason, sizeof(w->reason), "%s", reason);
+        w->ready = true;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static struct dcgm_worker *worker_start(struct rec *rc)
+{
+    struct dcgm_worker *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->cfg = rc->cfg;
+    atomic_init(&w->abort, false);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* not thread-safe: here, before the thread */
+    if (pthread_create(&w->thread, NULL, worker_main, w)) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        free(w);
+        return NULL;
+    }
+    w->started = true;
+    return w;
+}
+
+void rec_dcgm_free(struct rec *rc)
+{
+    struct dcgm_worker *w = rc->dcgm;
+    if (!w)
+        return;
+    atomic_store(&w->abort, true);
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    if (w->curl)
+        curl_easy_cleanup(w->curl);
+    free(w->body.p);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
+    rc->dcgm = NULL;
+}
+
+bool rec_dcgm_ready(struct rec *rc)
+{
+    struct dcgm_worker *w = rc->dcgm;
+    if (!w)
+        return false;
+    pthread_mutex_lock(&w->mu);
+    bool r = w->ready;
+    pthread_mutex_unlock(&w->mu);
+    return r;
+}
+
+void rec_dcgm_pass(struct rec *rc, int64_t now)
+{
+    if (!enabled(rc))
+        return;
+    struct dcgm_worker *w = rc->dcgm;
+    if (w) {
+        struct body b = {0};
+        int64_t mono = 0, at = 0;
+        bool ok = false, ready;
+        char why[sizeof(w->reason)];
+        pthread_mutex_lock(&w->mu);
+        ready = w->ready;
+        if (ready) {
+            b = w->body;
+            w->body = (struct body){0};
+            mono = w->fetch_mono;
+            at = w->fetch_at + rc->offset;
+            ok = w->ok;
+            memcpy(why, w->reason, sizeof(why));
+            w->ready = false;
+        }
+        pthread_mutex_unlock(&w->mu);
+        /* An answer fetched before this process last lost and regained the leader lock
+         * describes a time another reconciler may have recorded: drop it. */
+        if (ready && time_mono_ms() - mono > 2 * rc->cfg->reconciler.dcgm_interval_seconds * 1000 +
+                                                 rc->cfg->reconciler.dcgm_timeout_seconds * 1000)
+            log_debug("DCGM answer too old, dropped", "age_ms=%" PRId64, time_mono_ms() - mono);
+        else if (ready)
+            record(rc, at, &b, mono, ok, why);
+        free(b.p);
+    }
+    if (rec_dcgm_due_ms(rc) > 0)
+        return;
+    int64_t mono = time_mono_ms();
+    rc->dcgm_last_mono = mono;
+    if (!rc->dcgm_async) {
+        struct body b = {0};
+        char reason[256] = "";
+        CURL *c = NULL;
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        bool ok = fetch(rc->cfg, &c, NULL, &b, reason, sizeof(reason)) == 0;
+        if (c)
+            curl_easy_cleanup(c);
+        record(rc, now, &b, mono, ok, reason);
+        free(b.p);
+        return;
+    }
+    if (!w && !(w = rc->dcgm = worker_start(rc))) {
+        log_error("cannot start the DCGM scrape thread", "errno=%d", errno);
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->requested = true; /* a fetch still running picks this up when it ends */
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
 }

@@ -34,7 +34,8 @@ struct rec {
     /* Namespaces labelled ours seen by this pass's list; NULL when the list failed. */
     json_t *ns_list;
     /* GPU telemetry (dcgm.c). */
-    void *dcgm_curl;              /* CURL handle, reused between scrapes */
+    struct dcgm_worker *dcgm;     /* the scrape thread, started by the first due scrape */
+    bool dcgm_async;              /* scrape in the thread (rec_run) or inline (--once) */
     int64_t dcgm_last_mono;       /* ms of the last attempt, 0 = never */
     int64_t dcgm_last_ok_mono;    /* ms of the last successful scrape, 0 = never */
     int64_t dcgm_last_success_at; /* test-clock seconds, 0 = never */
@@ -52,11 +53,15 @@ void rec_crash_point(struct rec *rc, const char *step);
 int rec_session_start(struct rec *rc, struct reservation *r, int64_t now);
 int rec_session_stop(struct rec *rc, struct reservation *r, int64_t now);
 int rec_session_cleanup(struct rec *rc, struct reservation *r, int64_t now);
-/* GPU telemetry (dcgm.c). When reconciler.dcgm_url is set and a scrape is due: scrapes,
- * records the activity of ACTIVE sessions; failures are logged and counted, never returned. */
+/* GPU telemetry (dcgm.c). When reconciler.dcgm_url is set: records the activity of ACTIVE
+ * sessions from a finished scrape, and when a scrape is due starts one (in the scrape thread
+ * when dcgm_async, else inline). Failures are logged and counted, never returned. */
 void rec_dcgm_pass(struct rec *rc, int64_t now);
+/* True when the scrape thread holds an answer that rec_dcgm_pass has not recorded yet. */
+bool rec_dcgm_ready(struct rec *rc);
 /* Milliseconds until the next scrape is due (0 = now), or -1 when telemetry is off. */
 int64_t rec_dcgm_due_ms(const struct rec *rc);
+/* Stops and joins the scrape thread (an HTTP request in flight is aborted). */
 void rec_dcgm_free(struct rec *rc);
 
 /* True when namespace `ns` (object) carries our labels for reservation id. */

@@ -250,13 +250,22 @@ static int64_t ms_until(struct rec *rc, int64_t t)
     return t * 1000 - now_ms;
 }
 
+/* Records a DCGM answer the scrape thread has finished, between passes. */
+static void take_dcgm(struct rec *rc)
+{
+    if (rec_dcgm_ready(rc))
+        rec_dcgm_pass(rc, time_now() + rc->offset);
+}
+
 static void wait_for(struct rec *rc, int64_t timeout_ms, volatile sig_atomic_t *stop)
 {
     if (timeout_ms < 0)
         timeout_ms = 0;
     if (rc->listen) {
-        /* Slices so that SIGTERM is seen quickly whatever the backend does. */
+        /* Slices so that SIGTERM (and a finished DCGM scrape) is seen quickly whatever the
+         * backend does. */
         while (timeout_ms > 0 && !*stop) {
+            take_dcgm(rc);
             int64_t slice = timeout_ms > 500 ? 500 : timeout_ms;
             int64_t t0 = time_mono_ms();
             int r = store_wait_notify(rc->listen, (int)slice);
@@ -271,6 +280,7 @@ static void wait_for(struct rec *rc, int64_t timeout_ms, volatile sig_atomic_t *
         return;
     }
     while (timeout_ms > 0 && !*stop) {
+        take_dcgm(rc);
         int64_t slice = timeout_ms > 200 ? 200 : timeout_ms;
         struct timespec ts = {slice / 1000, (slice % 1000) * 1000000L};
         nanosleep(&ts, NULL);
@@ -302,6 +312,7 @@ int rec_run(struct rec *rc, bool once, volatile sig_atomic_t *stop)
 {
     int64_t interval_ms = rc->cfg->reconciler.interval_seconds * 1000;
     int64_t gc_ms = rc->cfg->reconciler.gc_interval_seconds * 1000;
+    rc->dcgm_async = !once;
     if (rc->listen && store_listen(rc->listen))
         log_warn("cannot LISTEN for database changes; polling", "interval_s=%ld",
                  rc->cfg->reconciler.interval_seconds);

@@ -7,8 +7,9 @@
 # `namespace`, a whole GPU under `exported_namespace` as scraped through a ServiceMonitor), a
 # namespace that is not a session and one of a booking that is not ACTIVE yet. Checks: the
 # busy fractions and framebuffer figures the API reports per session and per resource, that
-# a user sees only their own sessions, the scrape counters in /metrics, and that the URL's
-# credentials never reach the log.
+# a user sees only their own sessions, the scrape counters in /metrics, that the URL's
+# credentials never reach the log, and that an exporter that never answers neither delays
+# provisioning nor SIGTERM.
 set -euo pipefail
 BUILD=${GPUAAS_BUILD:-build}
 SRC=${GPUAAS_SRC:-.}
@@ -40,7 +41,8 @@ stop_all() {
   PIDS=()
 }
 
-fail() {
+fail() { # to stderr: fail may run inside $(...)
+  exec >&2
   echo "FAIL: $*"
   echo "--- last body: ${BODY:-}"
   for f in reconciler server dcgm; do echo "--- $f log (tail):"; tail -15 "$WORK/$f.log" 2>/dev/null || true; done
@@ -78,6 +80,9 @@ run_suite() {
   "$SIM" --listen 127.0.0.1:0 --kubeconfig-out "$WORK/kubeconfig" >>"$WORK/kubesim.log" 2>&1 &
   PIDS+=($!)
   wait_for 10 "the test double" test -s "$WORK/kubeconfig"
+  # The reference node as the GPU operator labels it, so the cluster advertises the pool.
+  KUBECONFIG=$WORK/kubeconfig kubectl create --validate=false -f "$SRC/tests/data/nodes/success.json" \
+    >>"$WORK/kubesim.log" 2>&1 || fail "cannot register the node with the test double"
 
   PORT=$(free_port)
   BASE=http://127.0.0.1:$PORT
@@ -90,7 +95,7 @@ database:
   url: $DB_URL
 pool:
   nodes:
-    - name: sim-node
+    - name: sno-1
       cpu: 127
       memory_gib: 754
       storage_gib: 3100
@@ -114,7 +119,7 @@ reconciler:
   storage_class: standard
   dcgm_url: http://scraper:s3cret-pw@127.0.0.1:$DPORT/metrics?token=s3cret-q
   dcgm_interval_seconds: 1
-  dcgm_timeout_seconds: 2
+  dcgm_timeout_seconds: 60
   dcgm_token_file: $WORK/token
 EOF
 
@@ -148,7 +153,8 @@ EOF
   LATER=$(book "$ALICE" nvidia.com/mig-1g.24gb 1 $((now + 7200)) $((now + 10800)))
 
   "$BIN" reconciler --config "$WORK/gpuaas.yaml" --kubeconfig "$WORK/kubeconfig" >"$WORK/reconciler.log" 2>&1 &
-  PIDS+=($!)
+  REC_PID=$!
+  PIDS+=($REC_PID)
   active() { req GET "/api/v1/reservations/$1" "" "$ADMIN"; [ "$(jf .state)" = ACTIVE ]; }
   wait_for 30 "session $A ACTIVE" active "$A"
   wait_for 30 "session $B ACTIVE" active "$B"
@@ -251,7 +257,20 @@ EOF
     fail "last successful scrape time"
   grep -q "url=http://127.0.0.1:$DPORT/metrics " "$WORK/reconciler.log" || fail "the scrape URL is logged without credentials"
   ! grep -q 's3cret' "$WORK/reconciler.log" "$WORK/server.log" || fail "a credential of the DCGM URL reached a log"
-echo "dcgm_utilization: $DB_URL ok (sessions $A $B, $ok scrapes, $bad failed)"
+
+  # --- an exporter that hangs (the scrape may take 60 s): sessions are still provisioned at
+  # once, and SIGTERM is not held up by the scrape in flight ---
+  touch "$WORK/dcgm/hang"
+  wait_for 10 "a scrape that hangs" test -e "$WORK/dcgm/hanging"
+  C=$(book "$BOB" nvidia.com/mig-1g.24gb 1 $((now - 30)) $end)
+  wait_for 20 "session $C ACTIVE while the DCGM exporter hangs" active "$C"
+  t0=$(date +%s%N)
+  kill -TERM "$REC_PID"
+  wait "$REC_PID" || fail "reconciler exit status $? after SIGTERM during a hanging scrape"
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  [ "$ms" -lt 10000 ] || fail "SIGTERM took $ms ms with a scrape in flight"
+  rm -f "$WORK/dcgm/hang" "$WORK/dcgm/hanging"
+echo "dcgm_utilization: $DB_URL ok (sessions $A $B $C, $ok scrapes, $bad failed; SIGTERM during a hanging scrape: $ms ms)"
   cat "$WORK/reconciler.log" >>"$WORK/reconciler-all.log"
   stop_all
 }
@@ -260,11 +279,15 @@ mkdir -p "$WORK/dcgm" "$WORK/web"
 DPORT=$(free_port)
 # http.server's handler, answering /metrics only to "Authorization: Bearer <the token>".
 cat >"$WORK/dcgm_server.py" <<'EOF'
-import http.server, os, sys
+import http.server, os, sys, time
 root, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         path = os.path.join(root, "metrics")
+        # While the file "hang" exists, answer nothing (and say so with "hanging").
+        while os.path.exists(os.path.join(root, "hang")):
+            open(os.path.join(root, "hanging"), "w").close()
+            time.sleep(0.1)
         if self.headers.get("Authorization") != "Bearer " + token:
             self.send_error(401)
         elif self.path.split("?")[0] != "/metrics" or not os.path.exists(path):
