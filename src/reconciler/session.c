@@ -129,7 +129,8 @@ out:
 
 static json_t *condition(json_t *obj, const char *type)
 {
-    return json_find_by(json_object_get(json_object_get(obj, "status"), "conditions"), "type", type);
+    return json_find_by(json_object_get(json_object_get(obj, "status"), "conditions"), "type",
+                        type);
 }
 
 static bool cond_true(json_t *c)
