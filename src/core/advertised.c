@@ -100,10 +100,7 @@ int adv_check(const struct config *c, const json_t *nodes, struct pool *p, struc
                     replicas = (int)c->sharing.mig_replicas;
                     units = g->slices[k].count;
                 }
-                if (!g->whole && strat == MIG_STRATEGY_SINGLE)
-                    snprintf(k8s, sizeof(k8s), "nvidia.com/gpu%s", suffix);
-                else
-                    snprintf(k8s, sizeof(k8s), "%s", name);
+                snprintf(k8s, sizeof(k8s), "%s", name);
                 struct adv_node_res *r = node_res(an, name, k8s, replicas);
                 if (!r)
                     return error_set(err, ERR_INVALID, "pool.nodes",

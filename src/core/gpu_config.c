@@ -113,6 +113,10 @@ int gpuc_from_config(const struct config *c, struct gpuc_layout *ret, struct err
         gpuc_config_name(nd, nd->config_name, sizeof(nd->config_name));
     }
     ret->cluster_strategy = cluster_strategy(ret);
+    /* flags.migStrategy equal to the ClusterPolicy's on every node (the plugin's own default
+     * is none); mixed serves nodes without MIG as well. */
+    for (int i = 0; i < ret->n_nodes; i++)
+        ret->nodes[i].strategy = ret->cluster_strategy;
     if (ret->cluster_strategy == MIG_STRATEGY_NONE)
         ret->mig_replicas = 0; /* no MIG resource carries it */
     return 0;

@@ -312,26 +312,10 @@ int mig_layout_validate(const struct config_gpu *g, const char *where, struct er
 
 enum mig_strategy mig_node_strategy(const struct config_node *nd)
 {
-    bool whole = false, mig = false;
-    const char *first = NULL;
-    bool several = false;
-    for (int i = 0; i < nd->n_gpus; i++) {
-        const struct config_gpu *g = &nd->gpus[i];
-        if (g->whole) {
-            whole = true;
-            continue;
-        }
-        mig = true;
-        for (int k = 0; k < g->n_slices; k++) {
-            if (!first)
-                first = g->slices[k].profile;
-            else if (strcmp(first, g->slices[k].profile))
-                several = true;
-        }
-    }
-    if (!mig)
-        return MIG_STRATEGY_NONE;
-    return (whole || several) ? MIG_STRATEGY_MIXED : MIG_STRATEGY_SINGLE;
+    for (int i = 0; i < nd->n_gpus; i++)
+        if (!nd->gpus[i].whole)
+            return MIG_STRATEGY_MIXED;
+    return MIG_STRATEGY_NONE;
 }
 
 const char *mig_strategy_name(enum mig_strategy s)

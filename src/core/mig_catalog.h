@@ -65,9 +65,10 @@ int mig_layout_validate(const struct config_gpu *g, const char *where, struct er
 
 enum mig_strategy { MIG_STRATEGY_NONE, MIG_STRATEGY_SINGLE, MIG_STRATEGY_MIXED };
 
-/* The device-plugin MIG strategy for a node: none when no GPU uses MIG; single when every
- * GPU uses MIG with one and the same single profile; mixed otherwise (more than one kind of
- * GPU resource on the node). */
+/* The MIG strategy a node needs: none when no GPU uses MIG, else mixed. Never single: under
+ * single the device plugin advertises MIG slices as nvidia.com/gpu, the name whole GPUs carry
+ * on other nodes, so a booked slice type could not be requested by name; mixed advertises
+ * nvidia.com/mig-<profile> whether a node has one kind of GPU resource or several. */
 enum mig_strategy mig_node_strategy(const struct config_node *nd);
 /* "none", "single", "mixed". */
 const char *mig_strategy_name(enum mig_strategy s);

@@ -127,8 +127,9 @@ static void test_degraded(void **state)
     config_free(c);
 }
 
-/* A configured node the cluster does not have counts 0; `single` nodes advertise their MIG
- * slices as nvidia.com/gpu.shared with rename_by_default. */
+/* A configured node the cluster does not have counts 0. A node switched to the `single`
+ * strategy by hand advertises its slices as nvidia.com/gpu.shared, a name no session of a
+ * MIG type requests: the MIG resource counts 0 there and is degraded. */
 static void test_missing_and_single(void **state)
 {
     const char *cfg =
@@ -150,8 +151,9 @@ static void test_missing_and_single(void **state)
     json_t *j = json_loads(nodes, 0, NULL);
     assert_int_equal(adv_check(c, j, &p, &rep, &err), 0);
     const struct adv_node_res *m = res(&rep.nodes[0], "nvidia.com/mig-1g.5gb.shared");
-    assert_string_equal(m->k8s_name, "nvidia.com/gpu.shared");
-    assert_int_equal(m->advertised, 7);
+    assert_string_equal(m->k8s_name, "nvidia.com/mig-1g.5gb.shared");
+    assert_int_equal(m->advertised, 0);
+    assert_true(m->degraded);
     assert_false(rep.nodes[1].found);
     assert_true(res(&rep.nodes[1], "nvidia.com/gpu.shared")->degraded);
     assert_int_equal(pool_find(&p, "nvidia.com/gpu.shared")->advertised, 0);

@@ -219,8 +219,9 @@ static void test_roundtrip_multi_node(void **state)
     struct gpuc_layout *l = layout_of("tests/data/gpu-config/multi-node.yaml");
     assert_int_equal(l->n_nodes, 3); /* the CPU-only node gets no GPU configuration */
     assert_int_equal(l->nodes[0].strategy, MIG_STRATEGY_MIXED);
-    assert_int_equal(l->nodes[1].strategy, MIG_STRATEGY_SINGLE);
-    assert_int_equal(l->nodes[2].strategy, MIG_STRATEGY_NONE);
+    /* every node's plugin strategy equals the ClusterPolicy's */
+    assert_int_equal(l->nodes[1].strategy, MIG_STRATEGY_MIXED);
+    assert_int_equal(l->nodes[2].strategy, MIG_STRATEGY_MIXED);
     assert_int_equal(l->cluster_strategy, MIG_STRATEGY_MIXED);
     for (int i = 0; i < l->n_nodes; i++)
         assert_true(strlen(l->nodes[i].config_name) <= 63);
@@ -228,8 +229,9 @@ static void test_roundtrip_multi_node(void **state)
     roundtrip("tests/data/gpu-config/multi-node.yaml", "multi-node.yaml", NULL);
 }
 
-/* Under `single`, MIG devices are advertised as nvidia.com/gpu: time-sliced by mig_replicas. */
-static void test_single_strategy_resources(void **state)
+/* A node whose GPUs all use one MIG profile is configured `mixed` too, so its slices are
+ * advertised (and time-sliced) under nvidia.com/mig-<profile>, the name sessions request. */
+static void test_one_profile_node_resources(void **state)
 {
     struct gpuc_layout *l = layout_of("tests/data/gpu-config/multi-node.yaml");
     char *y = NULL;
@@ -237,9 +239,9 @@ static void test_single_strategy_resources(void **state)
     yaml_document_t cm, inner;
     load_doc(y, 1, &cm);
     load_doc(at(&cm, "data/gpu0-7x1g.5gb-gpu1-7x1g.5gb"), 0, &inner);
-    expect(&inner, "flags/migStrategy", "single");
+    expect(&inner, "flags/migStrategy", "mixed");
     expect(&inner, "sharing/timeSlicing/renameByDefault", "true");
-    expect(&inner, "sharing/timeSlicing/resources/0/name", "nvidia.com/gpu");
+    expect(&inner, "sharing/timeSlicing/resources/0/name", "nvidia.com/mig-1g.5gb");
     expect(&inner, "sharing/timeSlicing/resources/0/replicas", "2");
     yaml_document_delete(&inner);
     yaml_document_delete(&cm);
@@ -273,7 +275,7 @@ int main(void)
         cmocka_unit_test(test_reference_node_fields),
         cmocka_unit_test(test_roundtrip_reference),
         cmocka_unit_test(test_roundtrip_multi_node),
-        cmocka_unit_test(test_single_strategy_resources),
+        cmocka_unit_test(test_one_profile_node_resources),
         cmocka_unit_test(test_parse_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
