@@ -490,6 +490,65 @@ int cal_free_series(const struct pool_resource *res, const struct reservation *e
     return rc;
 }
 
+int cal_over_capacity(const struct cal_span *spans, size_t n, int cap, int64_t from,
+                      int64_t **ret_ids, size_t *ret_n)
+{
+    *ret_ids = NULL;
+    *ret_n = 0;
+    struct profile pr;
+    if (profile_build(&pr, spans, n, from, INT64_MAX, 0) < 0)
+        return -ERR_NOMEM;
+    /* Over-capacity intervals [t[i], t[i+1]) in time order, merged where they touch. */
+    struct window *over = malloc((pr.m + 1) * sizeof *over);
+    int64_t *ids = NULL;
+    size_t n_over = 0, k = 0;
+    int rc = -ERR_NOMEM;
+    if (!over)
+        goto out;
+    for (size_t i = 0; i + 1 < pr.m; i++) {
+        if (pr.level[i] <= cap || pr.t[i + 1] <= from)
+            continue;
+        int64_t a = pr.t[i] > from ? pr.t[i] : from;
+        if (n_over && over[n_over - 1].ends_at == a)
+            over[n_over - 1].ends_at = pr.t[i + 1];
+        else
+            over[n_over++] = (struct window){a, pr.t[i + 1]};
+    }
+    rc = 0;
+    if (!n_over)
+        goto out;
+    if (!(ids = malloc(n * sizeof *ids))) {
+        rc = -ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct cal_span *e = &spans[i];
+        if (e->amount <= 0 || e->ends_at <= e->starts_at || e->ends_at <= from)
+            continue;
+        /* first interval ending after the span starts */
+        size_t lo = 0, hi = n_over;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (over[mid].ends_at <= e->starts_at)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < n_over && over[lo].starts_at < e->ends_at)
+            ids[k++] = e->id;
+    }
+    if (!k) {
+        free(ids);
+        ids = NULL;
+    }
+out:
+    free(over);
+    profile_free(&pr);
+    *ret_ids = ids;
+    *ret_n = k;
+    return rc;
+}
+
 double cal_booked_unit_seconds(const struct pool_resource *res, const struct reservation *existing,
                                size_t n, int64_t from, int64_t to)
 {

@@ -56,6 +56,13 @@ int cal_next_window_busy(const struct pool *p, const struct cal_busy *b,
 int cal_free_series_spans(const struct pool_resource *res, const struct cal_span *spans, size_t n,
                           int64_t from, int64_t to, int64_t step, int *out, size_t n_out);
 
+/* The bookings among spans that take part in using more than `cap` units at some instant at
+ * or after `from`: each span overlapping such an instant (what a cluster that advertises
+ * less than configured cannot run as booked). *ret_ids (malloc'd, in span order, NULL when
+ * none) and *ret_n. 0 or -ERR_NOMEM. */
+int cal_over_capacity(const struct cal_span *spans, size_t n, int cap, int64_t from,
+                      int64_t **ret_ids, size_t *ret_n);
+
 /* Units of pool resource `res` a booking uses (gpu_count for its GPU type, cpu, memory_gib,
  * storage_gib; 0 for other resources). */
 int cal_usage(const struct reservation *r, const struct pool_resource *res);
@@ -78,8 +85,8 @@ int cal_next_window(const struct pool *p, const struct reservation *existing, si
 
 /* Free units of `res` in each step [from + i*step, from + (i+1)*step): bookable minus the
  * peak within the step (never below 0). out has n_out = ceil((to-from)/step) entries. */
-int cal_free_series(const struct pool_resource *res, const struct reservation *existing,
-                    size_t n, int64_t from, int64_t to, int64_t step, int *out, size_t n_out);
+int cal_free_series(const struct pool_resource *res, const struct reservation *existing, size_t n,
+                    int64_t from, int64_t to, int64_t step, int *out, size_t n_out);
 
 /* Booked unit-seconds of `res` within [from, to) (each booking clipped to the range). */
 double cal_booked_unit_seconds(const struct pool_resource *res, const struct reservation *existing,

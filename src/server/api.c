@@ -478,6 +478,27 @@ static void h_user_update(struct srv_req *r)
 
 /* ---- pool, capacity, availability ---- */
 
+/* Ids of the bookings of resource index i that, from now on, take part in using more units
+ * than the cluster advertises: admitted before the cluster shrank, they cannot all run as
+ * booked. Never dropped: shown to admins to move or cancel. NULL on a store failure. */
+static json_t *beyond_advertised(struct srv_req *r, const struct pool *p, int i)
+{
+    struct cal_busy busy = {0};
+    int64_t *ids = NULL;
+    size_t n = 0;
+    json_t *out = NULL;
+    if (store_busy(r->st, p, r->now, INT64_MAX, true, &busy, NULL) < 0 ||
+        cal_over_capacity(busy.spans[i], busy.n[i], p->res[i].advertised, r->now, &ids, &n) < 0)
+        goto out;
+    out = json_array();
+    for (size_t k = 0; out && k < n; k++)
+        json_array_append_new(out, json_integer(ids[k]));
+out:
+    free(ids);
+    cal_busy_free(&busy);
+    return out;
+}
+
 static void h_pool(struct srv_req *r)
 {
     struct pool p = *r->pool;
@@ -495,6 +516,17 @@ static void h_pool(struct srv_req *r)
         if (x->advertised >= 0) {
             json_object_set_new(o, "advertised", json_integer(x->advertised));
             json_object_set_new(o, "drift", json_integer(x->advertised - x->physical));
+        }
+        if (is_admin(r) && pool_is_gpu(x) && x->advertised >= 0 && x->advertised < x->physical) {
+            json_t *ids = beyond_advertised(r, &p, i);
+            if (!ids) {
+                json_decref(res);
+                json_decref(adv);
+                json_decref(o);
+                internal(r);
+                return;
+            }
+            json_object_set_new(o, "beyond_advertised", ids);
         }
         json_array_append_new(res, o);
     }
@@ -924,8 +956,8 @@ static int64_t overlap_s(int64_t a0, int64_t a1, int64_t b0, int64_t b1)
     return hi > lo ? hi - lo : 0;
 }
 
-static json_t *session_use_json(const struct reservation *b, const struct activity *a,
-                                int64_t from, int64_t to)
+static json_t *session_use_json(const struct reservation *b, const struct activity *a, int64_t from,
+                                int64_t to)
 {
     double booked =
         (double)b->gpu_count * (double)overlap_s(b->starts_at, b->ends_at, from, to) / 3600.0;
@@ -972,9 +1004,8 @@ static void h_utilization(struct srv_req *r)
             all[k++] = all[i];
     json_t *sessions = json_array();
     for (size_t i = 0; i < k; i++)
-        json_array_append_new(sessions, session_use_json(&all[i],
-                                                         find_activity(act, n_act, all[i].id),
-                                                         from, to));
+        json_array_append_new(
+            sessions, session_use_json(&all[i], find_activity(act, n_act, all[i].id), from, to));
     json_t *out = json_pack("{s:o,s:o}", "from", jtime(from), "to", jtime(to));
     if (admin) {
         live_pool(r, &p);
@@ -1042,7 +1073,8 @@ static void h_tokenomics(struct srv_req *r)
         size_t n = 0;
         struct pool p;
         if (!is_admin(r)) {
-            srv_fail(r, ERR_FORBIDDEN, "utilization", "measured utilization is for admins; give a number from 0 to 1");
+            srv_fail(r, ERR_FORBIDDEN, "utilization",
+                     "measured utilization is for admins; give a number from 0 to 1");
             goto out;
         }
         if ((srv_query(r, "from") || srv_query(r, "to")) && !q_range(r, &from, &to))
@@ -1056,7 +1088,8 @@ static void h_tokenomics(struct srv_req *r)
         in->utilization = tok_measured_utilization(&p, all, n, from, to);
         free(all);
         if (in->utilization <= 0) {
-            srv_fail(r, ERR_INVALID, "utilization", "no GPU bookings in the measured window: utilization is 0");
+            srv_fail(r, ERR_INVALID, "utilization",
+                     "no GPU bookings in the measured window: utilization is 0");
             goto out;
         }
     }

@@ -376,6 +376,39 @@ try {
     const e = await page.inputValue('#ends_at');
     assert(s === localAt(3, 9).input && e === localAt(3, 12).input, `window ${s} – ${e}`);
   });
+
+  await test('pool page: admins see the bookings beyond what the cluster advertises, users do not', async () => {
+    const aliceTok = await apiLogin(ALICE.username, ALICE.password);
+    const w = { starts_at: localAt(5, 10).date.toISOString(), ends_at: localAt(5, 11).date.toISOString() };
+    const ids = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await apiCall('POST', '/reservations', { gpu_type: 'nvidia.com/mig-1g.24gb', gpu_count: 2, ...w }, aliceTok);
+      assert(r.status === 201, `booking ${i}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+      ids.push(r.body.id);
+    }
+    // What the reconciler publishes when a node advertises 3 of the 4 configured slices.
+    const doc = JSON.stringify({ version: 1, resources: [{ name: 'nvidia.com/mig-1g.24gb', advertised: 3 }] });
+    sql(`INSERT INTO kv (key, value, updated_at) VALUES ('advertised', '${doc}', strftime('%s','now')) ` +
+      `ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
+    try {
+      const adm = await newPage(browser, 'admin-pool');
+      await signIn(adm, 'admin', ADMIN_PW);
+      await adm.goto(BASE + '/#/pool');
+      const box = adm.locator('[data-test="beyond-advertised"]');
+      await box.waitFor();
+      const text = await box.innerText();
+      for (const id of ids) assert(text.includes(`#${id}`), `booking #${id} not flagged: ${text}`);
+      assert(await adm.locator('tr.drift').count() >= 1, 'the drifting resource is not marked');
+      await shot(adm, '18-pool-beyond-advertised');
+      await adm.context().close();
+      await page.goto(BASE + '/#/pool');
+      await page.waitForSelector('.gpu');
+      assert(await page.locator('[data-test="beyond-advertised"]').count() === 0, 'a user sees the flagged bookings');
+    } finally {
+      sql("DELETE FROM kv WHERE key = 'advertised'");
+      for (const id of ids) await apiCall('POST', `/reservations/${id}/cancel`, undefined, aliceTok);
+    }
+  });
 } finally {
   await browser.close();
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -315,13 +316,55 @@ static void test_series_large(void **state)
     free(ex);
 }
 
+/* cal_over_capacity against a per-minute oracle: a span is flagged exactly when some minute
+ * of it at or after `from` is used beyond cap. */
+static void test_over_capacity(void **state)
+{
+    (void)state;
+    enum { N = 60, SPAN_MINUTES = 600 };
+    static int use[SPAN_MINUTES];
+    struct cal_span sp[N];
+    srand(99);
+    for (int round = 0; round < 200; round++) {
+        int n = rand() % N, cap = rand() % 6;
+        int64_t from = (rand() % 300) * 60LL;
+        memset(use, 0, sizeof use);
+        for (int i = 0; i < n; i++) {
+            int64_t a = rand() % (SPAN_MINUTES - 1), len = 1 + rand() % 120;
+            if (a + len > SPAN_MINUTES)
+                len = SPAN_MINUTES - a;
+            sp[i] = (struct cal_span){i + 1, a * 60, (a + len) * 60, rand() % 3};
+            for (int64_t m = a; m < a + len; m++)
+                use[m] += sp[i].amount;
+        }
+        int64_t *ids = NULL;
+        size_t k = 0;
+        assert_int_equal(cal_over_capacity(sp, (size_t)n, cap, from, &ids, &k), 0);
+        size_t j = 0;
+        for (int i = 0; i < n; i++) {
+            bool want = false;
+            for (int64_t m = sp[i].starts_at / 60; sp[i].amount > 0 && m < sp[i].ends_at / 60; m++)
+                want |= m * 60 >= from && use[m] > cap;
+            bool got = j < k && ids[j] == sp[i].id;
+            if (got)
+                j++;
+            if (want != got)
+                fail_msg("round %d span %d [%" PRId64 ",%" PRId64 ") amount %d cap %d from %" PRId64
+                         ": flagged %d, oracle %d",
+                         round, i, sp[i].starts_at, sp[i].ends_at, sp[i].amount, cap, from, got,
+                         want);
+        }
+        assert_int_equal(j, k);
+        free(ids);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),
-        cmocka_unit_test(test_property),
-        cmocka_unit_test(test_series_large),
-        cmocka_unit_test(test_busy),
+        cmocka_unit_test(test_table),         cmocka_unit_test(test_property),
+        cmocka_unit_test(test_series_large),  cmocka_unit_test(test_busy),
+        cmocka_unit_test(test_over_capacity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -103,5 +103,16 @@ export async function render() {
           h('td', null, gpu ? r.slots : '–'),
           h('td', null, gpu && r.memory_gib ? r.memory_gib + ' GiB' : '–'));
       }))))));
+
+  // Admins only (the server sends the lists to admins): bookings admitted before the cluster
+  // advertised less, which cannot all run as booked. They are kept; someone must move them.
+  const flagged = res.filter((r) => Array.isArray(r.beyond_advertised) && r.beyond_advertised.length);
+  if (flagged.length) {
+    root.append(h('div', { class: 'card warn', role: 'alert', 'data-test': 'beyond-advertised' },
+      h('h2', null, 'Bookings beyond what the cluster advertises'),
+      h('p', null, 'The cluster now advertises fewer units than configured. These bookings were admitted before and cannot all run as booked; move or cancel some of them (Admin → bookings).'),
+      h('ul', null, flagged.map((r) => h('li', null, `${gpuLabel(r)}: `,
+        r.beyond_advertised.map((id, i) => [i ? ', ' : '', h('code', null, `#${id}`)]))))));
+  }
   return root;
 }
