@@ -212,6 +212,29 @@ run_suite() {
   t "extend canceled"; req POST "/api/v1/reservations/$r1/extend" "{\"ends_at\":\"$(iso $((h+9000)))\"}" "$ALICE"; expect 409 invalid_state
   t "capacity freed"; req POST /api/v1/reservations "{\"gpu_type\":\"nvidia.com/gpu\",\"gpu_count\":1,\"starts_at\":\"$s1\",\"ends_at\":\"$e1\"}" "$BOB"; expect 201
 
+  # 32 clients race over 32 connections opened at once for one window of the 4 MIG slices:
+  # exactly 4 are admitted, the other 28 get 409 with the next window, nothing is
+  # double-booked
+  local rw=$((h + 86400 * 20)) i
+  printf '{"gpu_type":"nvidia.com/mig-1g.24gb","gpu_count":1,"starts_at":"%s","ends_at":"%s"}' \
+    "$(iso $rw)" "$(iso $((rw + 3600)))" >"$WORK/race.json"
+  rm -rf "$WORK/race"; mkdir "$WORK/race"
+  : >"$WORK/race.cfg"
+  for i in $(seq 32); do
+    [ "$i" = 1 ] || echo next >>"$WORK/race.cfg"
+    printf 'url = "%s/api/v1/reservations"\noutput = "%s/race/%d"\nrequest = "POST"\nheader = "Authorization: Bearer %s"\nheader = "Content-Type: application/json"\ndata-binary = "@%s/race.json"\nwrite-out = "%%{http_code}\\n"\nmax-time = 30\n' \
+      "$BASE" "$WORK" "$i" "$ALICE" "$WORK" >>"$WORK/race.cfg"
+  done
+  t "32 clients race"; curl -s --parallel --parallel-immediate --parallel-max 32 -K "$WORK/race.cfg" >"$WORK/race.codes" ||
+    fail "race: curl failed"
+  [ "$(grep -c '^201$' "$WORK/race.codes")" = 4 ] && [ "$(grep -c '^409$' "$WORK/race.codes")" = 28 ] ||
+    fail "race: want 4 x 201 and 28 x 409, got $(sort "$WORK/race.codes" | uniq -c | tr '\n' ' ')"
+  [ "$(grep -l '"code":"capacity_conflict"' "$WORK"/race/* | wc -l)" = 28 ] || fail "race: 409 bodies"
+  [ "$(grep -h -o '"next_available":{[^}]*}' "$WORK"/race/* | sort -u | grep -c "\"starts_at\":\"$(iso $((rw + 3600)))\"")" = 1 ] ||
+    fail "race: next_available is not the end of the raced window"
+  t "race: booked units"; req GET "/api/v1/capacity?from=$(iso $rw)&to=$(iso $((rw + 3600)))&step=3600" "" "$ALICE"; expect 200
+  [ "$(jf '.series[] | select(.resource=="nvidia.com/mig-1g.24gb") | .free[0]')" = 0 ] || fail "race: free slices after the race"
+
   # admin views
   t audit; req GET "/api/v1/audit?limit=50" "" "$ADMIN"; expect 200
   jq -e '.items[] | select(.action=="reservation.cancel" and .actor=="alice")' <<<"$BODY" >/dev/null || fail "audit has the cancel"
