@@ -138,6 +138,13 @@ static bool decode(struct srv_req *r, const struct jdec_field *f, size_t n, stru
     return true;
 }
 
+/* Routes that take no fields: an empty body or {} (anything else is refused, as everywhere:
+ * a client sending fields we would ignore must learn it). */
+static bool no_body(struct srv_req *r)
+{
+    return decode(r, NULL, 0, NULL);
+}
+
 static void internal(struct srv_req *r)
 {
     srv_fail(r, ERR_INTERNAL, NULL, "internal error");
@@ -339,6 +346,8 @@ static void h_token_list(struct srv_req *r)
 
 static void h_token_delete(struct srv_req *r)
 {
+    if (!no_body(r))
+        return;
     int rc = store_token_delete(r->st, r->user.id, r->ids[0]);
     if (rc == -ERR_NOT_FOUND) {
         srv_fail(r, ERR_NOT_FOUND, NULL, "No such token.");
@@ -788,7 +797,7 @@ static void h_res_cancel(struct srv_req *r)
 {
     struct reservation res;
     struct error e = {0};
-    if (!load_visible(r, &res))
+    if (!no_body(r) || !load_visible(r, &res))
         return;
     if (res_state_terminal(res.state)) {
         srv_fail(r, ERR_STATE, "state", "A %s reservation cannot be canceled.",
@@ -863,7 +872,7 @@ static void h_res_extend(struct srv_req *r)
 static void h_res_release(struct srv_req *r)
 {
     struct reservation res;
-    if (!load_visible(r, &res))
+    if (!no_body(r) || !load_visible(r, &res))
         return;
     if (res.state != RS_ACTIVE) {
         srv_fail(r, ERR_STATE, "state", "Only an ACTIVE reservation can be released (it is %s).",

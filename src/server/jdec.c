@@ -85,8 +85,12 @@ int jdec_decode(const char *body, size_t len, const struct jdec_field *fields, s
     }
     root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
+        /* jansson names its own flag for a NUL; say what is wrong instead */
+        const char *why = strstr(jerr.text, "JSON_ALLOW_NUL")
+                              ? "NUL (\\u0000) is not allowed in strings"
+                              : jerr.text;
         r = error_set(err, ERR_INVALID, "body", "malformed JSON at line %d column %d: %s",
-                      jerr.line, jerr.column, jerr.text);
+                      jerr.line, jerr.column, why);
         goto out;
     }
     if (!json_is_object(root)) {

@@ -134,6 +134,7 @@ run_suite() {
   t "token list"; req GET /api/v1/tokens "" "$ALICE"; expect 200
   jq -e '.items[0].token' <<<"$BODY" >/dev/null && fail "token list shows secrets"
   t "token delete by other"; req DELETE "/api/v1/tokens/$tok_id" "" "$BOB"; expect 404 not_found
+  t "token delete with a body"; req DELETE "/api/v1/tokens/$tok_id" '{"force":true}' "$ALICE"; expect 400 invalid force
   t "token delete"; req DELETE "/api/v1/tokens/$tok_id" "" "$ALICE"; expect 204
   t "deleted token"; req GET /api/v1/me "" "$tok"; expect 401 unauthenticated
 
@@ -203,9 +204,13 @@ run_suite() {
   t "extend conflict"; req POST "/api/v1/reservations/$r1/extend" "{\"ends_at\":\"$(iso $((h+14400)))\"}" "$ALICE"; expect 409 capacity_conflict
   t "release approved"; req POST "/api/v1/reservations/$r1/release" "" "$ALICE"; expect 409 invalid_state
   db_exec "UPDATE reservations SET state='ACTIVE', starts_at=$((now-600)) WHERE id=$r2"
-  t "release active"; req POST "/api/v1/reservations/$r2/release" "" "$BOB"; expect 200
+  t "release garbage body"; req POST "/api/v1/reservations/$r2/release" 'garbage{' "$BOB"; expect 400 invalid body
+  t "release active"; req POST "/api/v1/reservations/$r2/release" "{}" "$BOB"; expect 200
   local end2; end2=$(date -u -d "$(jf .ends_at)" +%s)
   [ $((end2 - now)) -lt 120 ] || fail "release moved ends_at to now"
+  t "cancel unknown field"; req POST "/api/v1/reservations/$r1/cancel" '{"x":1}' "$ALICE"; expect 400 invalid x
+  t "cancel NUL"; req POST "/api/v1/reservations/$r1/cancel" '{"reason":"a\u0000b"}' "$ALICE"; expect 400 invalid body
+  jf .error.message | grep -qF 'NUL (\u0000) is not allowed in strings' || fail "NUL explained"
   t "cancel"; req POST "/api/v1/reservations/$r1/cancel" "" "$ALICE"; expect 200
   [ "$(jf .state)" = CANCELED ] || fail "canceled state"
   t "cancel twice"; req POST "/api/v1/reservations/$r1/cancel" "" "$ALICE"; expect 409 invalid_state
