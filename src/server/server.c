@@ -33,17 +33,13 @@
 static const double bucket_le[SRV_N_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                 0.5,   1,    2.5,   5,    10};
 
+/* One (route, method, status): its count and latency histogram. */
 struct series {
     const char *route; /* static string: a route pattern or a fixed label */
     char method[8];
     int status;
     uint64_t count;
-};
-
-struct histogram {
-    const char *route;
     uint64_t buckets[SRV_N_BUCKETS];
-    uint64_t count;
     double sum;
 };
 
@@ -66,8 +62,6 @@ struct srv {
     pthread_mutex_t m_lock;
     struct series series[SRV_MAX_SERIES];
     size_t n_series;
-    struct histogram hist[128];
-    size_t n_hist;
 };
 
 /* Per-connection upload state. */
@@ -258,28 +252,19 @@ static void count_request(struct srv *s, const char *route, const char *method, 
             !strcmp(s->series[i].method, method))
             break;
     if (i == s->n_series && s->n_series < SRV_MAX_SERIES) {
+        memset(&s->series[i], 0, sizeof(s->series[i]));
         s->series[i].route = route;
         snprintf(s->series[i].method, sizeof(s->series[i].method), "%s", method);
         s->series[i].status = status;
-        s->series[i].count = 0;
         s->n_series++;
     }
-    if (i < s->n_series)
-        s->series[i].count++;
-    for (i = 0; i < s->n_hist; i++)
-        if (s->hist[i].route == route)
-            break;
-    if (i == s->n_hist && s->n_hist < sizeof(s->hist) / sizeof(s->hist[0])) {
-        memset(&s->hist[i], 0, sizeof(s->hist[i]));
-        s->hist[i].route = route;
-        s->n_hist++;
-    }
-    if (i < s->n_hist) {
+    if (i < s->n_series) {
+        struct series *x = &s->series[i];
+        x->count++;
         for (int b = 0; b < SRV_N_BUCKETS; b++)
             if (seconds <= bucket_le[b])
-                s->hist[i].buckets[b]++;
-        s->hist[i].count++;
-        s->hist[i].sum += seconds;
+                x->buckets[b]++;
+        x->sum += seconds;
     }
     pthread_mutex_unlock(&s->m_lock);
 }
@@ -358,19 +343,23 @@ char *srv_metrics_text(struct srv_req *r)
                    s->series[i].route, s->series[i].method, s->series[i].status,
                    s->series[i].count);
     buf_printf(&b, &len, &cap,
-               "# HELP http_request_duration_seconds Request latency by route.\n"
+               "# HELP http_request_duration_seconds Request latency by route, method and "
+               "status.\n"
                "# TYPE http_request_duration_seconds histogram\n");
-    for (size_t i = 0; i < s->n_hist; i++) {
-        const struct histogram *h = &s->hist[i];
+    for (size_t i = 0; i < s->n_series; i++) {
+        const struct series *h = &s->series[i];
+        char labels[160];
+        snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",status=\"%d\"", h->route,
+                 h->method, h->status);
         for (int k = 0; k < SRV_N_BUCKETS; k++)
             buf_printf(&b, &len, &cap,
-                       "http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %" PRIu64 "\n",
-                       h->route, bucket_le[k], h->buckets[k]);
+                       "http_request_duration_seconds_bucket{%s,le=\"%g\"} %" PRIu64 "\n", labels,
+                       bucket_le[k], h->buckets[k]);
         buf_printf(&b, &len, &cap,
-                   "http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %" PRIu64
-                   "\nhttp_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
-                   "http_request_duration_seconds_count{route=\"%s\"} %" PRIu64 "\n",
-                   h->route, h->count, h->route, h->sum, h->route, h->count);
+                   "http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %" PRIu64
+                   "\nhttp_request_duration_seconds_sum{%s} %.6f\n"
+                   "http_request_duration_seconds_count{%s} %" PRIu64 "\n",
+                   labels, h->count, labels, h->sum, labels, h->count);
     }
     pthread_mutex_unlock(&s->m_lock);
     buf_printf(&b, &len, &cap,

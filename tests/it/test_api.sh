@@ -261,7 +261,12 @@ run_suite() {
   t metrics; req GET /metrics; expect 200
   grep -q 'http_requests_total{route="/api/v1/reservations",method="POST",status="201"}' <<<"$BODY" || fail "metrics counter"
   grep -q 'gpuaas_bookings{state="CANCELED"} 1' <<<"$BODY" || fail "bookings gauge"
-  grep -q 'http_request_duration_seconds_bucket' <<<"$BODY" || fail "latency histogram"
+  grep -q 'http_request_duration_seconds_bucket{route="/api/v1/reservations",method="POST",status="409",le="+Inf"} [1-9]' <<<"$BODY" ||
+    fail "latency histogram by route, method and status"
+  local c201 h201
+  c201=$(awk '/^http_requests_total\{route="\/api\/v1\/reservations",method="POST",status="201"\}/{print $2}' <<<"$BODY")
+  h201=$(awk '/^http_request_duration_seconds_count\{route="\/api\/v1\/reservations",method="POST",status="201"\}/{print $2}' <<<"$BODY")
+  [ -n "$c201" ] && [ "$c201" = "$h201" ] || fail "histogram count $h201 differs from the request count $c201"
 
   # routing, static files, headers
   t 405; req DELETE /api/v1/me "" "$ADMIN"; expect 405
