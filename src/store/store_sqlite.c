@@ -480,7 +480,9 @@ int store_sqlite_open(const char *path, struct store **ret, struct error *err)
         if ((rc = sq_exec(st, "PRAGMA journal_mode = WAL", NULL, 0, &q, err)) < 0)
             goto out;
         qres_free(&q);
-        if ((rc = sq_simple(st, "PRAGMA synchronous = NORMAL", err)) < 0)
+        /* FULL: the WAL is synced at every commit, so a booking answered 201 survives a
+         * power cut (NORMAL would keep the file consistent but may lose the last commits). */
+        if ((rc = sq_simple(st, "PRAGMA synchronous = FULL", err)) < 0)
             goto out;
     }
     *ret = st;

@@ -3,6 +3,8 @@
 # run as the 'postgres' system user (initdb refuses root). Prints the connection URL on start.
 #   pg.sh start DIR PORT   ->  postgresql://gpuaas:gpuaas@127.0.0.1:PORT/gpuaas
 #   pg.sh stop DIR
+# Tests run with fsync=off (speed; the data is thrown away); PG_FSYNC=on gives a durable
+# server as in production (the benchmark uses it).
 set -euo pipefail
 cmd=$1 dir=$2 port=${3:-55432}
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -13,7 +15,7 @@ start)
   rm -rf "$dir"; mkdir -p "$dir"
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
   as_pg "$bindir/initdb" -D "$dir/data" -U postgres -A trust >"$dir/initdb.log" 2>&1
-  as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off" start >/dev/null
+  as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=${PG_FSYNC:-off}" start >/dev/null
   as_pg "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -q -c "CREATE ROLE gpuaas LOGIN PASSWORD 'gpuaas' SUPERUSER" -c "CREATE DATABASE gpuaas OWNER gpuaas" >/dev/null
   echo "postgresql://gpuaas:gpuaas@127.0.0.1:$port/gpuaas"
   ;;
