@@ -57,6 +57,13 @@ static int decode_one(const struct jdec_field *f, json_t *v, struct jdec_value *
                 return error_set(err, ERR_INVALID, f->name,
                                  "%s must be an RFC 3339 time such as 2026-12-01T09:00:00Z",
                                  f->name);
+            /* Times are kept in whole seconds: refuse a fraction rather than cut it off. */
+            for (const char *c = s[19] == '.' ? s + 20 : ""; *c >= '0' && *c <= '9'; c++)
+                if (*c != '0')
+                    return error_set(err, ERR_INVALID, f->name,
+                                     "%s must be a whole second (no fraction): times are kept "
+                                     "to the second",
+                                     f->name);
         } else if ((long long)len < f->min || (long long)len > f->max || len >= JDEC_MAX_STR) {
             return error_set(err, ERR_INVALID, f->name,
                              "%s must be between %lld and %lld characters long", f->name, f->min,

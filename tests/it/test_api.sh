@@ -200,6 +200,9 @@ run_suite() {
   t "extend"; req POST "/api/v1/reservations/$r1/extend" "{\"ends_at\":\"$(iso $((h+10800)))\"}" "$ALICE"; expect 200
   [ "$(jf .ends_at)" = "$(iso $((h+10800)))" ] || fail "extended end"
   t "extend bad"; req POST "/api/v1/reservations/$r1/extend" '{"ends_at":"soon"}' "$ALICE"; expect 400 invalid ends_at
+  t "extend fraction"; req POST "/api/v1/reservations/$r1/extend" "{\"ends_at\":\"$(iso $((h+10800)) | sed 's/Z$/.5Z/')\"}" "$ALICE"; expect 400 invalid ends_at
+  jf .error.message | grep -q "whole second" || fail "fraction explained"
+  t "extend zero fraction"; req POST "/api/v1/reservations/$r1/extend" "{\"ends_at\":\"$(iso $((h+10800)) | sed 's/Z$/.000Z/')\"}" "$ALICE"; expect 200
   t "reserve after"; req POST /api/v1/reservations "{\"gpu_type\":\"nvidia.com/gpu\",\"gpu_count\":1,\"starts_at\":\"$(iso $((h+10800)))\",\"ends_at\":\"$(iso $((h+14400)))\"}" "$BOB"; expect 201
   t "extend conflict"; req POST "/api/v1/reservations/$r1/extend" "{\"ends_at\":\"$(iso $((h+14400)))\"}" "$ALICE"; expect 409 capacity_conflict
   t "release approved"; req POST "/api/v1/reservations/$r1/release" "" "$ALICE"; expect 409 invalid_state
