@@ -3,8 +3,11 @@
  * DESIGN: scalar keys are rows of `keys[]` addressed by their dotted path
  * ("server.listen"). Parsing walks the YAML mappings building the path; a path that
  * names a row is stored through the row's offset, a path that prefixes rows is a section
- * and is walked, `pool` is parsed by parse_pool(), anything else is an unknown key. */
+ * and is walked, `pool` is parsed by parse_pool(), anything else is an unknown key. A key
+ * given twice in one mapping, at any level, is refused before the walk (yaml_unique_keys). */
 #include "core/config.h"
+
+#include "common/yaml_json.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -670,7 +673,9 @@ int config_load_string(const char *text, size_t len, const char *name, struct co
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (root && root->type != YAML_MAPPING_NODE)
         r = fail(&w, root, "(top)", "the file must be a mapping of keys");
-    else if (root)
+    if (r == 0)
+        r = yaml_unique_keys(&doc, name, err);
+    if (r == 0 && root)
         r = walk_mapping(&w, root, "");
     if (r == 0)
         r = validate(&w);
