@@ -8,6 +8,7 @@
 #include "core/config.h"
 
 #include "common/yaml_json.h"
+#include "core/mig_catalog.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -307,9 +308,10 @@ static int parse_gpu(struct walk *w, yaml_node_t *m, const char *path, struct co
         snprintf(key, sizeof(key), "%s.%s", path, ks ? ks : "?");
         if (!ks)
             return fail(w, k, path, "keys must be strings");
-        if (!strcmp(ks, "model"))
+        if (!strcmp(ks, "model")) {
+            g->model_line = (int)k->start_mark.line + 1;
             r = get_str(w, v, key, g->model, sizeof(g->model));
-        else if (!strcmp(ks, "memory_gib"))
+        } else if (!strcmp(ks, "memory_gib"))
             r = get_int(w, v, key, 1, 65536, &g->memory_gib);
         else if (!strcmp(ks, "whole")) {
             const char *s = scalar(v);
@@ -317,6 +319,7 @@ static int parse_gpu(struct walk *w, yaml_node_t *m, const char *path, struct co
             has_whole = true;
         } else if (!strcmp(ks, "mig")) {
             has_mig = true;
+            g->mig_line = (int)k->start_mark.line + 1;
             if (v->type != YAML_MAPPING_NODE)
                 return fail(w, v, key, "expected a mapping of MIG profile to count, e.g. {\"1g.24gb\": 4}");
             for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
@@ -331,6 +334,7 @@ static int parse_gpu(struct walk *w, yaml_node_t *m, const char *path, struct co
                     return fail(w, pk, pkey, "more than %d profile kinds", CONFIG_MAX_SLICE_KINDS);
                 struct config_mig_slice *sl = &g->slices[g->n_slices];
                 snprintf(sl->profile, sizeof(sl->profile), "%s", prof);
+                sl->line = (int)pk->start_mark.line + 1;
                 if ((r = get_int(w, pv, pkey, 1, 7, &sl->count)) < 0)
                     return r;
                 g->n_slices++;
@@ -641,6 +645,13 @@ static int validate(struct walk *w)
     if (!strchr(c->server.listen, ':'))
         return error_set(w->err, ERR_INVALID, "server.listen",
                          "%s: server.listen: expected ADDRESS:PORT, got \"%s\"", w->file, c->server.listen);
+    for (int i = 0; i < c->pool.n_nodes; i++)
+        for (int j = 0; j < c->pool.nodes[i].n_gpus; j++) {
+            char gpath[64];
+            snprintf(gpath, sizeof(gpath), "pool.nodes[%d].gpus[%d]", i, j);
+            if (mig_layout_validate(&c->pool.nodes[i].gpus[j], w->file, gpath, w->err) < 0)
+                return -ERR_INVALID;
+        }
     return 0;
 }
 

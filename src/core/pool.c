@@ -32,14 +32,17 @@ int pool_bookable(const struct pool_resource *r)
     return r->physical;
 }
 
+/* The resource `name`, added when new. `loc` ("FILE:LINE: KEY") names the entry that
+ * brought it, for the error when the pool is full. */
 static struct pool_resource *add(struct pool *p, const char *name, enum pool_kind kind,
-                                 int replicas, int memory_gib, struct error *err)
+                                 int replicas, int memory_gib, const char *loc, struct error *err)
 {
     struct pool_resource *r = (struct pool_resource *)pool_find(p, name);
     if (r)
         return r;
     if (p->n >= POOL_MAX_RESOURCES) {
-        error_set(err, ERR_INVALID, "pool", "more than %d distinct resources", POOL_MAX_RESOURCES);
+        error_set(err, ERR_INVALID, "pool", "%s: more than %d distinct resources in the pool", loc,
+                  POOL_MAX_RESOURCES);
         return NULL;
     }
     r = &p->res[p->n++];
@@ -64,14 +67,16 @@ int pool_derive(const struct config *c, struct pool *ret, struct error *err)
         sto += nd->storage_gib;
         for (int j = 0; j < nd->n_gpus; j++) {
             const struct config_gpu *g = &nd->gpus[j];
-            char name[96], where[96];
+            char name[96], where[96], loc[400];
             snprintf(where, sizeof(where), "pool.nodes[%d].gpus[%d]", i, j);
-            if (mig_layout_validate(g, where, err) < 0)
+            if (mig_layout_validate(g, c->path, where, err) < 0)
                 return -ERR_INVALID;
+            snprintf(loc, sizeof(loc), "%s:%d: %s", c->path ? c->path : "", g->line, where);
             if (g->whole) {
                 snprintf(name, sizeof(name), "nvidia.com/gpu%s", suffix);
                 struct pool_resource *r =
-                    add(&p, name, POOL_GPU, (int)c->sharing.whole_gpu_replicas, g->memory_gib, err);
+                    add(&p, name, POOL_GPU, (int)c->sharing.whole_gpu_replicas, g->memory_gib, loc,
+                        err);
                 if (!r)
                     return -ERR_INVALID;
                 if (g->memory_gib < r->memory_gib)
@@ -81,8 +86,9 @@ int pool_derive(const struct config *c, struct pool *ret, struct error *err)
             }
             for (int k = 0; k < g->n_slices; k++) {
                 snprintf(name, sizeof(name), "nvidia.com/mig-%s%s", g->slices[k].profile, suffix);
-                struct pool_resource *r = add(&p, name, POOL_MIG, (int)c->sharing.mig_replicas,
-                                              mig_profile_memory_gib(g->slices[k].profile), err);
+                struct pool_resource *r =
+                    add(&p, name, POOL_MIG, (int)c->sharing.mig_replicas,
+                        mig_profile_memory_gib(g->slices[k].profile), loc, err);
                 if (!r)
                     return -ERR_INVALID;
                 r->physical += g->slices[k].count;
@@ -96,7 +102,7 @@ int pool_derive(const struct config *c, struct pool *ret, struct error *err)
     } plain[] = {
         {"cpu", POOL_CPU, cpu}, {"memory", POOL_MEMORY, mem}, {"storage", POOL_STORAGE, sto}};
     for (int i = 0; i < 3; i++) {
-        struct pool_resource *r = add(&p, plain[i].name, plain[i].kind, 1, 0, err);
+        struct pool_resource *r = add(&p, plain[i].name, plain[i].kind, 1, 0, "pool", err);
         if (!r)
             return -ERR_INVALID;
         r->physical = (int)plain[i].v;

@@ -30,7 +30,8 @@ struct pool {
 };
 
 /* Derives the pool from c. GPU resources come first, in order of first appearance, then
- * cpu, memory, storage. Fails (err filled) on an impossible layout. */
+ * cpu, memory, storage. Fails (err filled with "FILE:LINE: key: why" from c->path and the
+ * line fields kept by loading) on an impossible layout. */
 int pool_derive(const struct config *c, struct pool *ret, struct error *err);
 /* The resource named `name`, or NULL. */
 const struct pool_resource *pool_find(const struct pool *p, const char *name);
