@@ -3,8 +3,12 @@
  * DESIGN: scalar keys are rows of `keys[]` addressed by their dotted path
  * ("server.listen"). Parsing walks the YAML mappings building the path; a path that
  * names a row is stored through the row's offset, a path that prefixes rows is a section
- * and is walked, `pool` is parsed by parse_pool(), anything else is an unknown key. */
+ * and is walked, `pool` is parsed by parse_pool(), anything else is an unknown key. A key
+ * given twice in one mapping, at any level, is refused before the walk (yaml_unique_keys). */
 #include "core/config.h"
+
+#include "common/yaml_json.h"
+#include "core/mig_catalog.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -304,9 +308,10 @@ static int parse_gpu(struct walk *w, yaml_node_t *m, const char *path, struct co
         snprintf(key, sizeof(key), "%s.%s", path, ks ? ks : "?");
         if (!ks)
             return fail(w, k, path, "keys must be strings");
-        if (!strcmp(ks, "model"))
+        if (!strcmp(ks, "model")) {
+            g->model_line = (int)k->start_mark.line + 1;
             r = get_str(w, v, key, g->model, sizeof(g->model));
-        else if (!strcmp(ks, "memory_gib"))
+        } else if (!strcmp(ks, "memory_gib"))
             r = get_int(w, v, key, 1, 65536, &g->memory_gib);
         else if (!strcmp(ks, "whole")) {
             const char *s = scalar(v);
@@ -314,6 +319,7 @@ static int parse_gpu(struct walk *w, yaml_node_t *m, const char *path, struct co
             has_whole = true;
         } else if (!strcmp(ks, "mig")) {
             has_mig = true;
+            g->mig_line = (int)k->start_mark.line + 1;
             if (v->type != YAML_MAPPING_NODE)
                 return fail(w, v, key, "expected a mapping of MIG profile to count, e.g. {\"1g.24gb\": 4}");
             for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
@@ -328,6 +334,7 @@ static int parse_gpu(struct walk *w, yaml_node_t *m, const char *path, struct co
                     return fail(w, pk, pkey, "more than %d profile kinds", CONFIG_MAX_SLICE_KINDS);
                 struct config_mig_slice *sl = &g->slices[g->n_slices];
                 snprintf(sl->profile, sizeof(sl->profile), "%s", prof);
+                sl->line = (int)pk->start_mark.line + 1;
                 if ((r = get_int(w, pv, pkey, 1, 7, &sl->count)) < 0)
                     return r;
                 g->n_slices++;
@@ -638,6 +645,13 @@ static int validate(struct walk *w)
     if (!strchr(c->server.listen, ':'))
         return error_set(w->err, ERR_INVALID, "server.listen",
                          "%s: server.listen: expected ADDRESS:PORT, got \"%s\"", w->file, c->server.listen);
+    for (int i = 0; i < c->pool.n_nodes; i++)
+        for (int j = 0; j < c->pool.nodes[i].n_gpus; j++) {
+            char gpath[64];
+            snprintf(gpath, sizeof(gpath), "pool.nodes[%d].gpus[%d]", i, j);
+            if (mig_layout_validate(&c->pool.nodes[i].gpus[j], w->file, gpath, w->err) < 0)
+                return -ERR_INVALID;
+        }
     return 0;
 }
 
@@ -670,7 +684,9 @@ int config_load_string(const char *text, size_t len, const char *name, struct co
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (root && root->type != YAML_MAPPING_NODE)
         r = fail(&w, root, "(top)", "the file must be a mapping of keys");
-    else if (root)
+    if (r == 0)
+        r = yaml_unique_keys(&doc, name, err);
+    if (r == 0 && root)
         r = walk_mapping(&w, root, "");
     if (r == 0)
         r = validate(&w);

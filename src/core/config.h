@@ -22,6 +22,7 @@
 struct config_mig_slice {
     char profile[32];
     int count;
+    int line; /* source line of the profile key, 0 = unknown */
 };
 
 struct config_gpu {
@@ -30,7 +31,9 @@ struct config_gpu {
     bool whole;      /* true: no MIG; slices ignored */
     struct config_mig_slice slices[CONFIG_MAX_SLICE_KINDS];
     int n_slices;
-    int line;        /* source line, for messages */
+    int line;       /* source line of the entry, for messages; 0 = unknown */
+    int model_line; /* source line of `model:`, 0 = unknown */
+    int mig_line;   /* source line of `mig:`, 0 = unknown */
 };
 
 struct config_node {
@@ -164,7 +167,8 @@ struct config {
     } cache;
 };
 
-/* Loads and validates a file. On failure fills err with "FILE:LINE: key: why". */
+/* Loads and validates a file, MIG layouts included (mig_layout_validate). On failure fills
+ * err with "FILE:LINE: key: why". */
 int config_load_file(const char *path, struct config **ret, struct error *err);
 /* Same from a string already in memory (tests). `name` appears in messages. */
 int config_load_string(const char *text, size_t len, const char *name, struct config **ret,

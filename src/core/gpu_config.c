@@ -92,16 +92,16 @@ int gpuc_from_config(const struct config *c, struct gpuc_layout *ret, struct err
             continue;
         if (!k8s_name_ok(cn->name))
             return error_set(err, ERR_INVALID, "pool.nodes.name",
-                             "pool.nodes[%d].name: \"%s\" is not a Kubernetes node name "
+                             "%s:%d: pool.nodes[%d].name: \"%s\" is not a Kubernetes node name "
                              "(lowercase letters, digits, '-' and '.')",
-                             i, cn->name);
+                             c->path ? c->path : "", cn->line, i, cn->name);
         struct gpuc_node *nd = &ret->nodes[ret->n_nodes++];
         snprintf(nd->name, sizeof(nd->name), "%s", cn->name);
         nd->n_gpus = cn->n_gpus;
         for (int j = 0; j < cn->n_gpus; j++) {
             const struct config_gpu *g = &cn->gpus[j];
             snprintf(where, sizeof(where), "pool.nodes[%d].gpus[%d]", i, j);
-            if (mig_layout_validate(g, where, err) < 0)
+            if (mig_layout_validate(g, c->path, where, err) < 0)
                 return -ERR_INVALID;
             nd->gpus[j].whole = g->whole;
             if (!g->whole) {

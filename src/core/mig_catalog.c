@@ -154,17 +154,23 @@ static bool place(const struct mig_profile **inst, int n, int k, unsigned used, 
     return false;
 }
 
-/* Why counts[] (parallel to m->profiles) does not fit, or "" when it fits. */
-static void check_counts(const struct mig_model *m, const int *counts, char *why, size_t whysz)
+/* Why counts[] (parallel to m->profiles) does not fit, or "" when it fits. *culprit (NULL
+ * allowed) receives the index of the one profile to blame, or -1 when it is the mix. */
+static void check_counts(const struct mig_model *m, const int *counts, char *why, size_t whysz,
+                         int *culprit)
 {
     const struct mig_profile *inst[64];
     int n = 0, compute = 0, mem = 0, me = 0;
     why[0] = 0;
+    if (culprit)
+        *culprit = -1;
     for (int i = 0; i < m->n_profiles; i++) {
         const struct mig_profile *p = &m->profiles[i];
         if (counts[i] > p->max_count) {
             snprintf(why, whysz, "%s: %d exceeds its maximum of %d per GPU", p->name, counts[i],
                      p->max_count);
+            if (culprit)
+                *culprit = i;
             return;
         }
         compute += counts[i] * p->compute;
@@ -232,7 +238,7 @@ static void suggest(const struct mig_model *m, const int *counts, int *best)
             if (big < 0)
                 return;
             best[big]--;
-            check_counts(m, best, why, sizeof(why));
+            check_counts(m, best, why, sizeof(why), NULL);
             if (!why[0])
                 return;
         }
@@ -248,7 +254,7 @@ static void suggest(const struct mig_model *m, const int *counts, int *best)
         }
         if (compute < best_compute || (compute == best_compute && n <= best_n))
             continue;
-        check_counts(m, cur, why, sizeof(why));
+        check_counts(m, cur, why, sizeof(why), NULL);
         if (why[0])
             continue;
         best_compute = compute;
@@ -257,9 +263,26 @@ static void suggest(const struct mig_model *m, const int *counts, int *best)
     }
 }
 
-int mig_layout_validate(const struct config_gpu *g, const char *where, struct error *err)
+/* "FILE:LINE: ", "FILE: " or "" for messages. */
+static void locate(char *buf, size_t sz, const char *file, int line)
 {
-    char list[400] = "", why[160], fit[200] = "";
+    buf[0] = 0;
+    if (file && file[0] && line > 0)
+        snprintf(buf, sz, "%s:%d: ", file, line);
+    else if (file && file[0])
+        snprintf(buf, sz, "%s: ", file);
+}
+
+/* The first known line among a, b, c; 0 when none is. */
+static int first_line(int a, int b, int c)
+{
+    return a > 0 ? a : b > 0 ? b : c;
+}
+
+int mig_layout_validate(const struct config_gpu *g, const char *file, const char *where,
+                        struct error *err)
+{
+    char list[400] = "", why[160], fit[200] = "", loc[300], key[160];
     if (g->whole)
         return 0;
     const struct mig_model *m = mig_catalog_find(g->model, g->memory_gib);
@@ -268,10 +291,12 @@ int mig_layout_validate(const struct config_gpu *g, const char *where, struct er
         const struct mig_model *all = mig_catalog_all(&n);
         for (int i = 0; i < n; i++)
             append(list, sizeof(list), i ? ", %s" : "%s", all[i].display);
-        return error_set(err, ERR_INVALID, where,
-                         "%s: model \"%s\" is not in the MIG catalog; MIG layouts are supported "
+        locate(loc, sizeof(loc), file, first_line(g->model_line, g->line, 0));
+        snprintf(key, sizeof(key), "%s.model", where);
+        return error_set(err, ERR_INVALID, key,
+                         "%s%s: model \"%s\" is not in the MIG catalog; MIG layouts are supported "
                          "for: %s (or declare the GPU whole: true)",
-                         where, g->model, list);
+                         loc, key, g->model, list);
     }
     bool variants = false;
     for (int i = 0; i < m->n_profiles; i++) {
@@ -288,14 +313,19 @@ int mig_layout_validate(const struct config_gpu *g, const char *where, struct er
                strstr(m->id, "rtx") ? "+gfx/-me/+me/+me.all" : "+me");
     int counts[32] = {0};
     for (int k = 0; k < g->n_slices; k++) {
-        const struct mig_profile *p = mig_model_profile(m, g->slices[k].profile);
-        if (!p)
-            return error_set(err, ERR_INVALID, where,
-                             "%s: MIG profile \"%s\" does not exist on %s; it offers: %s", where,
-                             g->slices[k].profile, m->display, list);
-        counts[p - m->profiles] += g->slices[k].count;
+        const struct config_mig_slice *sl = &g->slices[k];
+        const struct mig_profile *p = mig_model_profile(m, sl->profile);
+        if (!p) {
+            locate(loc, sizeof(loc), file, first_line(sl->line, g->mig_line, g->line));
+            snprintf(key, sizeof(key), "%s.mig.%s", where, sl->profile);
+            return error_set(err, ERR_INVALID, key,
+                             "%s%s: MIG profile \"%s\" does not exist on %s; it offers: %s", loc,
+                             key, sl->profile, m->display, list);
+        }
+        counts[p - m->profiles] += sl->count;
     }
-    check_counts(m, counts, why, sizeof(why));
+    int culprit;
+    check_counts(m, counts, why, sizeof(why), &culprit);
     if (!why[0])
         return 0;
     int sug[32] = {0};
@@ -303,10 +333,21 @@ int mig_layout_validate(const struct config_gpu *g, const char *where, struct er
     for (int i = 0; i < m->n_profiles; i++)
         if (sug[i] > 0)
             append(fit, sizeof(fit), fit[0] ? ", %s: %d" : "%s: %d", m->profiles[i].name, sug[i]);
-    return error_set(err, ERR_INVALID, where,
-                     "%s: MIG layout does not fit on %s (%d compute, %d memory slices): %s; "
+    const struct config_mig_slice *blame = NULL;
+    for (int k = 0; culprit >= 0 && !blame && k < g->n_slices; k++)
+        if (!strcmp(g->slices[k].profile, m->profiles[culprit].name))
+            blame = &g->slices[k];
+    if (blame) {
+        locate(loc, sizeof(loc), file, first_line(blame->line, g->mig_line, g->line));
+        snprintf(key, sizeof(key), "%s.mig.%s", where, blame->profile);
+    } else {
+        locate(loc, sizeof(loc), file, first_line(g->mig_line, g->line, 0));
+        snprintf(key, sizeof(key), "%s.mig", where);
+    }
+    return error_set(err, ERR_INVALID, key,
+                     "%s%s: MIG layout does not fit on %s (%d compute, %d memory slices): %s; "
                      "would fit: %s; profiles: %s",
-                     where, m->display, m->compute_slices, m->mem_slices, why,
+                     loc, key, m->display, m->compute_slices, m->mem_slices, why,
                      fit[0] ? fit : "none of these", list);
 }
 

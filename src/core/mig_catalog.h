@@ -56,12 +56,17 @@ int mig_profile_memory_gib(const char *name);
 /* The profile `name` of model m, or NULL. */
 const struct mig_profile *mig_model_profile(const struct mig_model *m, const char *name);
 
-/* Checks one GPU's MIG layout (g->whole false) against the catalog. `where` names the GPU
- * in messages ("pool.nodes[0].gpus[1]"). Refuses an unknown model, an unknown profile for
- * the model, more compute/memory slices than the GPU has, a count above a profile's
- * maximum, and a mix without a valid placement; the message says why and what would fit.
+/* Checks one GPU's MIG layout (g->whole false) against the catalog. `where` is the GPU's
+ * key path ("pool.nodes[0].gpus[1]"), `file` its configuration file (NULL or "" = none).
+ * Refuses an unknown model, an unknown profile for the model, more compute/memory slices
+ * than the GPU has, a count above a profile's maximum, and a mix without a valid placement;
+ * the message says why and what would fit and starts "FILE:LINE: KEY: " where KEY (also
+ * err->field) and LINE are those of the offending entry from g's *line fields:
+ * `where.model` for an unknown model, `where.mig.PROFILE` for an unknown profile or one
+ * above its maximum, `where.mig` for a mix that does not fit (a line of 0 is left out).
  * Whole GPUs always pass. Returns 0 or -ERR_INVALID. */
-int mig_layout_validate(const struct config_gpu *g, const char *where, struct error *err);
+int mig_layout_validate(const struct config_gpu *g, const char *file, const char *where,
+                        struct error *err);
 
 enum mig_strategy { MIG_STRATEGY_NONE, MIG_STRATEGY_SINGLE, MIG_STRATEGY_MIXED };
 

@@ -1,7 +1,9 @@
 /* The GPU pool: bookable resources derived from the configuration.
  * `physical` counts whole GPUs or MIG slices (what users book); `slots` is what Kubernetes
  * advertises after time-slicing (physical × replicas). cpu/memory/storage are totals over
- * the nodes. Pure: no I/O. The struct is plain data, copied freely. */
+ * the nodes; `max_per_node` is the most one node has, the bound of one session (one pod,
+ * one node), while admission over time counts the totals. Pure: no I/O. The struct is
+ * plain data, copied freely. */
 #ifndef GPUAAS_CORE_POOL_H
 #define GPUAAS_CORE_POOL_H
 
@@ -17,7 +19,8 @@ enum pool_kind { POOL_GPU, POOL_MIG, POOL_CPU, POOL_MEMORY, POOL_STORAGE };
 struct pool_resource {
     char name[96];       /* "nvidia.com/gpu", "nvidia.com/mig-1g.24gb", "cpu", "memory", "storage" */
     enum pool_kind kind;
-    int physical;        /* configured units (GPUs, slices, cores, GiB) */
+    int physical;        /* configured units (GPUs, slices, cores, GiB), all nodes */
+    int max_per_node;    /* the most physical units of this resource on any one node */
     int slots_per_unit;  /* time-slicing replicas; 1 for cpu/memory/storage */
     int slots;           /* physical × slots_per_unit */
     int memory_gib;      /* per unit, GPU kinds only */
@@ -30,7 +33,8 @@ struct pool {
 };
 
 /* Derives the pool from c. GPU resources come first, in order of first appearance, then
- * cpu, memory, storage. Fails (err filled) on an impossible layout. */
+ * cpu, memory, storage. Fails (err filled with "FILE:LINE: key: why" from c->path and the
+ * line fields kept by loading) on an impossible layout. */
 int pool_derive(const struct config *c, struct pool *ret, struct error *err);
 /* The resource named `name`, or NULL. */
 const struct pool_resource *pool_find(const struct pool *p, const char *name);

@@ -1,6 +1,8 @@
 /* Kubeconfig (YAML) and in-cluster service-account configuration for the Kubernetes client. */
 #include "kube/kube.h"
 
+#include "common/yaml_json.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <sodium.h>
@@ -200,6 +202,9 @@ int kube_config_parse(const char *text, size_t len, const char *dir, struct kube
         rc = error_set(err, ERR_INVALID, "", "kubeconfig: not a mapping");
         goto out;
     }
+    /* map_get takes the first of two equal keys where kubectl may take the last: refuse. */
+    if ((rc = yaml_unique_keys(&doc, "kubeconfig", err)) < 0)
+        goto out;
     const char *cur = scalar(map_get(&doc, root, "current-context"));
     if (!cur || !cur[0]) {
         rc = error_set(err, ERR_INVALID, "current-context", "kubeconfig: no current-context");

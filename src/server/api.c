@@ -515,8 +515,9 @@ static void h_pool(struct srv_req *r)
     json_t *res = json_array();
     for (int i = 0; i < p.n; i++) {
         const struct pool_resource *x = &p.res[i];
-        json_t *o = json_pack("{s:s,s:s,s:i,s:i}", "name", x->name, "kind", pool_kind_name(x->kind),
-                              "physical", x->physical, "bookable", pool_bookable(x));
+        json_t *o = json_pack("{s:s,s:s,s:i,s:i,s:i}", "name", x->name, "kind",
+                              pool_kind_name(x->kind), "physical", x->physical, "bookable",
+                              pool_bookable(x), "max_per_node", x->max_per_node);
         if (pool_is_gpu(x)) {
             json_object_set_new(o, "slots_per_unit", json_integer(x->slots_per_unit));
             json_object_set_new(o, "slots", json_integer(x->slots));
@@ -631,7 +632,7 @@ static void h_availability(struct srv_req *r)
         return;
     }
     long long limit =
-        r->cfg->session.max_gpus < res->physical ? r->cfg->session.max_gpus : res->physical;
+        r->cfg->session.max_gpus < res->max_per_node ? r->cfg->session.max_gpus : res->max_per_node;
     if (!q_int(r, "gpu_count", false, 1, 1, limit, &count) ||
         !q_int(r, "duration_seconds", true, 0, 60, r->cfg->session.max_hours * 3600LL, &dur) ||
         !q_time(r, "after", false, r->now, &after))

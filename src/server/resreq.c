@@ -21,11 +21,12 @@ static const struct jdec_field res_fields[] = {
 };
 #define N_RES_FIELDS (sizeof(res_fields) / sizeof(res_fields[0]))
 
-static int pool_total(const struct pool *p, enum pool_kind k)
+/* The most one node offers of kind k: a session is one pod and cannot span nodes. */
+static int node_max(const struct pool *p, enum pool_kind k)
 {
     for (int i = 0; i < p->n; i++)
         if (p->res[i].kind == k)
-            return p->res[i].physical;
+            return p->res[i].max_per_node;
     return 0;
 }
 
@@ -43,13 +44,22 @@ static int check_window(const struct config *c, int64_t starts, int64_t ends, in
     return 0;
 }
 
-static int resource_amount(const struct jdec_value *v, long def, int total, const char *name,
-                           int *ret, struct error *err)
+/* The amount of `name` asked for, or the session default `def` (key `def_key`); 1..max,
+ * max the largest node's (0 = no bound), in `unit`. */
+static int resource_amount(const struct jdec_value *v, long def, const char *def_key, int max,
+                           const char *name, const char *unit, int *ret, struct error *err)
 {
     long long x = v->present ? v->i : def;
-    if (x < 1 || (total > 0 && x > total))
-        return error_set(err, ERR_INVALID, name, "%s must be between 1 and %d", name,
-                         total > 0 ? total : 1);
+    char from[80] = "";
+    if (!v->present)
+        snprintf(from, sizeof(from), " (the default %s is %ld)", def_key, def);
+    if (x < 1)
+        return error_set(err, ERR_INVALID, name, "%s must be at least 1%s", name, from);
+    if (max > 0 && x > max)
+        return error_set(err, ERR_INVALID, name,
+                         "%s must be between 1 and %d%s: a session runs on one node and the "
+                         "largest node has %d %s",
+                         name, max, from, max, unit);
     *ret = (int)x;
     return 0;
 }
@@ -71,11 +81,17 @@ int resreq_decode(const char *body, size_t len, const struct config *c, const st
         return error_set(err, ERR_INVALID, "gpu_type", "unknown GPU type \"%s\"", v[F_GPU_TYPE].s);
     snprintf(r.gpu_type, sizeof(r.gpu_type), "%s", res->name);
 
-    long long limit = c->session.max_gpus < res->physical ? c->session.max_gpus : res->physical;
-    if (v[F_GPU_COUNT].i < 1 || v[F_GPU_COUNT].i > limit)
-        return error_set(err, ERR_INVALID, "gpu_count", "gpu_count must be between 1 and %lld",
-                         limit);
-    r.gpu_count = (int)v[F_GPU_COUNT].i;
+    long long count = v[F_GPU_COUNT].i;
+    if (res->max_per_node < c->session.max_gpus && (count < 1 || count > res->max_per_node))
+        return error_set(err, ERR_INVALID, "gpu_count",
+                         "gpu_count must be between 1 and %d: a session runs on one node and the "
+                         "largest node has %d %s",
+                         res->max_per_node, res->max_per_node, res->name);
+    if (count < 1 || count > c->session.max_gpus)
+        return error_set(err, ERR_INVALID, "gpu_count",
+                         "gpu_count must be between 1 and %ld (session.max_gpus)",
+                         c->session.max_gpus);
+    r.gpu_count = (int)count;
 
     r.mode = MODE_INTERACTIVE;
     if (v[F_MODE].present && res_mode_parse(v[F_MODE].s, &r.mode) < 0)
@@ -89,13 +105,16 @@ int resreq_decode(const char *body, size_t len, const struct config *c, const st
     if (rc < 0)
         return rc;
 
-    rc = resource_amount(&v[F_CPU], c->session.cpu, pool_total(p, POOL_CPU), "cpu", &r.cpu, err);
+    rc = resource_amount(&v[F_CPU], c->session.cpu, "session.cpu", node_max(p, POOL_CPU), "cpu",
+                         "cores", &r.cpu, err);
     if (rc == 0)
-        rc = resource_amount(&v[F_MEM], c->session.memory_gib, pool_total(p, POOL_MEMORY),
-                             "memory_gib", &r.memory_gib, err);
+        rc = resource_amount(&v[F_MEM], c->session.memory_gib, "session.memory_gib",
+                             node_max(p, POOL_MEMORY), "memory_gib", "GiB of memory", &r.memory_gib,
+                             err);
     if (rc == 0)
-        rc = resource_amount(&v[F_STORAGE], c->session.storage_gib, pool_total(p, POOL_STORAGE),
-                             "storage_gib", &r.storage_gib, err);
+        rc = resource_amount(&v[F_STORAGE], c->session.storage_gib, "session.storage_gib",
+                             node_max(p, POOL_STORAGE), "storage_gib", "GiB of storage",
+                             &r.storage_gib, err);
     if (rc < 0)
         return rc;
     if (v[F_PURPOSE].present)

@@ -15,9 +15,11 @@
 /* Decodes and validates a reservation request. On success *ret holds gpu_type, gpu_count,
  * mode, cpu, memory_gib, storage_gib (defaulted from c->session), purpose, starts_at and
  * ends_at; other fields are zero. Rules: known GPU type of the pool (GPU or MIG), count
- * 1..session.max_gpus and at most the pool's units, ends_at after starts_at, starts_at not
- * earlier than now - start_grace_seconds, length <= max_hours, ends_at within
- * max_advance_days of now, cpu/memory/storage within 1..the pool's totals.
+ * 1..session.max_gpus and at most the units of that type on the largest node, ends_at after
+ * starts_at, starts_at not earlier than now - start_grace_seconds, length <= max_hours,
+ * ends_at within max_advance_days of now, cpu/memory/storage within 1..what the largest
+ * node has (max_per_node: a session is one pod on one node; admission over time is checked
+ * against the pool's totals by the calendar).
  * 0 or -ERR_INVALID with err->field naming the field. */
 int resreq_decode(const char *body, size_t len, const struct config *c, const struct pool *p,
                   int64_t now, struct reservation *ret, struct error *err);

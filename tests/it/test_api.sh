@@ -142,6 +142,7 @@ run_suite() {
   t pool; req GET /api/v1/pool "" "$ALICE"; expect 200
   [ "$(jf '.resources[] | select(.name=="nvidia.com/mig-1g.24gb") | .slots')" = 8 ] || fail "mig slots"
   [ "$(jf '.nodes[0].gpus | length')" = 2 ] || fail "pool nodes"
+  [ "$(jf '.resources[] | select(.name=="cpu") | .max_per_node')" = "$(jf '.resources[] | select(.name=="cpu") | .physical')" ] || fail "pool max_per_node (one node: all of it)"
   t capacity; req GET "/api/v1/capacity?from=$(iso $h)&to=$(iso $((h+7200)))&step=3600" "" "$ALICE"; expect 200
   [ "$(jf '.series[] | select(.resource=="nvidia.com/gpu") | .free | length')" = 2 ] || fail "capacity steps"
   t "capacity bad step"; req GET "/api/v1/capacity?from=$(iso $h)&to=$(iso $((h+86400*300)))&step=60" "" "$ALICE"; expect 400 invalid step

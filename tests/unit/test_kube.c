@@ -91,6 +91,16 @@ static void test_kubeconfig_errors(void **state)
                      -ERR_INVALID);
     assert_string_equal(err.field, "client-key");
 
+    /* two users with the same key: the client would use the first, kubectl the last */
+    const char *dup = "current-context: a\ncontexts:\n- name: a\n  context: {cluster: c, user: u}\n"
+                      "clusters:\n- name: c\n  cluster: {server: 'http://x'}\n"
+                      "users:\n- name: u\n  user:\n    token: one\n    token: two\n";
+    assert_int_equal(kube_config_parse(dup, strlen(dup), NULL, &kc, &err), -ERR_INVALID);
+    assert_string_equal(
+        err.message,
+        "kubeconfig:12: users[0].user.token: duplicate key \"token\" (first at line 11)");
+    assert_string_equal(err.field, "users[0].user.token");
+
     const char *not_yaml = "current-context: [\n";
     assert_int_equal(kube_config_parse(not_yaml, strlen(not_yaml), NULL, &kc, &err), -ERR_INVALID);
 }

@@ -63,11 +63,11 @@ static void test_homogeneous_maxima(void **state)
             snprintf(g.slices[0].profile, sizeof(g.slices[0].profile), "%s",
                      all[i].profiles[k].name);
             g.slices[0].count = all[i].profiles[k].max_count;
-            if (mig_layout_validate(&g, "g", &err) < 0)
+            if (mig_layout_validate(&g, NULL, "g", &err) < 0)
                 fail_msg("%s %s x%d: %s", all[i].id, g.slices[0].profile, g.slices[0].count,
                          err.message);
             g.slices[0].count++;
-            assert_int_equal(mig_layout_validate(&g, "g", &err), -ERR_INVALID);
+            assert_int_equal(mig_layout_validate(&g, NULL, "g", &err), -ERR_INVALID);
         }
 }
 
@@ -136,7 +136,7 @@ static void test_layout_table(void **state)
         struct error err = {0};
         snprintf(g.model, sizeof(g.model), "%s", t[i].model);
         parse_layout(t[i].layout, &g);
-        int r = mig_layout_validate(&g, "pool.nodes[0].gpus[0]", &err);
+        int r = mig_layout_validate(&g, NULL, "pool.nodes[0].gpus[0]", &err);
         if (t[i].ok && r < 0)
             fail_msg("row %zu %s: refused: %s", i, t[i].layout, err.message);
         if (!t[i].ok) {
@@ -144,7 +144,9 @@ static void test_layout_table(void **state)
                 fail_msg("row %zu %s: accepted, expected refusal", i, t[i].layout);
             if (!strstr(err.message, t[i].msg))
                 fail_msg("row %zu: message \"%s\" lacks \"%s\"", i, err.message, t[i].msg);
-            assert_string_equal(err.field, "pool.nodes[0].gpus[0]");
+            if (strncmp(err.field, "pool.nodes[0].gpus[0].", 22) ||
+                strncmp(err.message, err.field, strlen(err.field)))
+                fail_msg("row %zu: field \"%s\", message \"%s\"", i, err.field, err.message);
         }
     }
 }
@@ -152,7 +154,7 @@ static void test_layout_table(void **state)
 static void test_whole_unknown_model_ok(void **state)
 {
     struct config_gpu g = {.model = "Tesla T4", .memory_gib = 16, .whole = true};
-    assert_int_equal(mig_layout_validate(&g, "g", NULL), 0);
+    assert_int_equal(mig_layout_validate(&g, NULL, "g", NULL), 0);
 }
 
 static struct config *load(const char *text)
@@ -237,18 +239,37 @@ static void test_two_node_pool(void **state)
     config_free(c);
 }
 
+/* A layout that does not fit is refused at load time, and pool_derive (which may see a
+ * config built in memory) refuses it too, with the file, line and key kept from loading. */
 static void test_pool_refuses_bad_layout(void **state)
 {
-    const char *text = "pool:\n  nodes:\n    - name: a\n      cpu: 1\n      memory_gib: 1\n"
-                       "      storage_gib: 1\n      gpus:\n"
-                       "        - {model: NVIDIA RTX PRO 6000 Blackwell, memory_gib: 96, mig: "
-                       "{1g.24gb: 3, 2g.48gb: 1}}\n";
-    struct config *c = load(text);
+    const char *bad = "pool:\n  nodes:\n    - name: a\n      cpu: 1\n      memory_gib: 1\n"
+                      "      storage_gib: 1\n      gpus:\n"
+                      "        - {model: NVIDIA RTX PRO 6000 Blackwell, memory_gib: 96, mig: "
+                      "{1g.24gb: 3, 2g.48gb: 1}}\n";
+    struct config *c = NULL;
     struct pool p;
     struct error err = {0};
-    assert_int_equal(pool_derive(c, &p, &err), -ERR_INVALID);
-    assert_non_null(strstr(err.message, "pool.nodes[0].gpus[0]"));
+    assert_int_equal(config_load_string(bad, strlen(bad), "t.yaml", &c, &err), -ERR_INVALID);
+    assert_non_null(strstr(err.message, "t.yaml:8: pool.nodes[0].gpus[0].mig: MIG layout"));
     assert_non_null(strstr(err.message, "would fit: 1g.24gb: 2, 2g.48gb: 1"));
+
+    const char *good = "pool:\n  nodes:\n    - name: a\n      cpu: 1\n      memory_gib: 1\n"
+                       "      gpus:\n"
+                       "        - model: NVIDIA RTX PRO 6000 Blackwell\n"
+                       "          memory_gib: 96\n"
+                       "          mig:\n"
+                       "            2g.48gb: 1\n"
+                       "            1g.24gb: 2\n";
+    c = load(good);
+    assert_int_equal(pool_derive(c, &p, &err), 0);
+    c->pool.nodes[0].gpus[0].slices[1].count = 5;
+    assert_int_equal(pool_derive(c, &p, &err), -ERR_INVALID);
+    assert_string_equal(err.field, "pool.nodes[0].gpus[0].mig.1g.24gb");
+    static const char want[] = "t.yaml:11: pool.nodes[0].gpus[0].mig.1g.24gb: MIG layout";
+    if (strncmp(err.message, want, sizeof(want) - 1) ||
+        !strstr(err.message, "exceeds its maximum of 4"))
+        fail_msg("%s", err.message);
     config_free(c);
 }
 

@@ -124,6 +124,92 @@ static void test_rejections(void **state)
     }
 }
 
+/* A session is one pod on one node: with tests/data/gpu-config/multi-node.yaml (nodes of
+ * 64, 32, 8 and 8 cores) cpu 100 fits the pool's 112 cores but no node, and is refused
+ * naming the field and the largest node's amount; likewise memory, storage and GPUs. */
+static void test_multi_node_largest_node(void **state)
+{
+    struct config *mc = NULL;
+    struct pool mp;
+    struct error err = {0};
+    if (config_load_file("tests/data/gpu-config/multi-node.yaml", &mc, &err) < 0 ||
+        pool_derive(mc, &mp, &err) < 0)
+        fail_msg("%s", err.message);
+    static const struct {
+        const char *name;
+        int physical, max;
+    } pr[] = {{"cpu", 112, 64},
+              {"memory", 896, 512},
+              {"storage", 1700, 1000},
+              {"nvidia.com/gpu.shared", 2, 1}, /* one H100 on h100-a, one T4 on t4-c */
+              {"nvidia.com/mig-1g.10gb.shared", 4, 4},
+              {"nvidia.com/mig-1g.5gb.shared", 14, 14}};
+    for (size_t i = 0; i < sizeof(pr) / sizeof(pr[0]); i++) {
+        const struct pool_resource *x = pool_find(&mp, pr[i].name);
+        if (!x || x->physical != pr[i].physical || x->max_per_node != pr[i].max)
+            fail_msg("%s: physical %d max_per_node %d, expected %d and %d", pr[i].name,
+                     x ? x->physical : -1, x ? x->max_per_node : -1, pr[i].physical, pr[i].max);
+    }
+    static const struct {
+        const char *type;
+        int count;
+        const char *extra; /* ,"cpu":N ... */
+        const char *field; /* "" = accepted */
+        const char *msg;
+    } t[] = {
+        {"nvidia.com/mig-1g.10gb.shared", 1, ",\"cpu\":64", "", NULL},
+        {"nvidia.com/mig-1g.10gb.shared", 1, ",\"cpu\":100", "cpu",
+         "cpu must be between 1 and 64: a session runs on one node and the largest node has 64 "
+         "cores"},
+        {"nvidia.com/mig-1g.10gb.shared", 1, ",\"memory_gib\":512", "", NULL},
+        {"nvidia.com/mig-1g.10gb.shared", 1, ",\"memory_gib\":600", "memory_gib",
+         "memory_gib must be between 1 and 512: a session runs on one node and the largest node "
+         "has 512 GiB of memory"},
+        {"nvidia.com/mig-1g.10gb.shared", 1, ",\"storage_gib\":1000", "", NULL},
+        {"nvidia.com/mig-1g.10gb.shared", 1, ",\"storage_gib\":1200", "storage_gib",
+         "storage_gib must be between 1 and 1000: a session runs on one node and the largest "
+         "node has 1000 GiB of storage"},
+        {"nvidia.com/gpu.shared", 1, "", "", NULL},
+        {"nvidia.com/gpu.shared", 2, "", "gpu_count",
+         "gpu_count must be between 1 and 1: a session runs on one node and the largest node has "
+         "1 nvidia.com/gpu.shared"},
+        {"nvidia.com/mig-1g.10gb.shared", 4, "", "", NULL},
+        {"nvidia.com/mig-1g.5gb.shared", 5, "", "gpu_count",
+         "gpu_count must be between 1 and 4 (session.max_gpus)"},
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        char body[512];
+        struct reservation r;
+        snprintf(body, sizeof(body),
+                 "{\"gpu_type\":\"%s\",\"gpu_count\":%d%s,\"starts_at\":\"2026-12-01T10:00:00Z\","
+                 "\"ends_at\":\"2026-12-01T11:00:00Z\"}",
+                 t[i].type, t[i].count, t[i].extra);
+        memset(&err, 0, sizeof(err));
+        int rc = resreq_decode(body, strlen(body), mc, &mp, now, &r, &err);
+        if (!t[i].field[0]) {
+            if (rc < 0)
+                fail_msg("case %zu: refused: %s", i, err.message);
+            continue;
+        }
+        if (rc == 0)
+            fail_msg("case %zu: accepted, expected a refusal of %s", i, t[i].field);
+        assert_int_equal(err.code, ERR_INVALID);
+        assert_string_equal(err.field, t[i].field);
+        assert_string_equal(err.message, t[i].msg);
+    }
+    /* a default above the largest node names the default */
+    mc->session.cpu = 80;
+    const char *dflt =
+        "{\"gpu_type\":\"nvidia.com/gpu.shared\",\"gpu_count\":1,"
+        "\"starts_at\":\"2026-12-01T10:00:00Z\",\"ends_at\":\"2026-12-01T11:00:00Z\"}";
+    struct reservation r;
+    assert_int_equal(resreq_decode(dflt, strlen(dflt), mc, &mp, now, &r, &err), -ERR_INVALID);
+    assert_string_equal(err.message,
+                        "cpu must be between 1 and 64 (the default session.cpu is 80): "
+                        "a session runs on one node and the largest node has 64 cores");
+    config_free(mc);
+}
+
 static void test_extend(void **state)
 {
     struct reservation r = {.starts_at = now + 3600, .ends_at = now + 7200};
@@ -183,9 +269,13 @@ static void test_limiter(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_defaults), cmocka_unit_test(test_rejections),
-        cmocka_unit_test(test_extend),         cmocka_unit_test(test_tokens),
-        cmocka_unit_test(test_passwords),      cmocka_unit_test(test_limiter),
+        cmocka_unit_test(test_valid_defaults),
+        cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_multi_node_largest_node),
+        cmocka_unit_test(test_extend),
+        cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_passwords),
+        cmocka_unit_test(test_limiter),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
