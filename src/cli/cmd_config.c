@@ -63,6 +63,8 @@ int cmd_config(int argc, char **argv)
         fprintf(stderr, "gpuaas: %s\n", err.message);
         return 1;
     }
+    if (pool_check_defaults(c, &pool, &err) < 0)
+        fprintf(stderr, "gpuaas: warning: %s\n", err.message);
     printf("%s: ok\n", path);
     for (int i = 0; i < pool.n; i++)
         printf("  %-28s %-8s physical %-5d slots %d\n", pool.res[i].name,

@@ -559,6 +559,14 @@ static const struct config_key *find_key(const char *path)
     return NULL;
 }
 
+_Static_assert(N_KEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
+
+int config_key_line(const struct config *c, const char *name)
+{
+    const struct config_key *k = find_key(name);
+    return k ? c->key_line[k - keys] : 0;
+}
+
 static int is_section(const char *path)
 {
     size_t n = strlen(path);
@@ -586,6 +594,7 @@ static int walk_mapping(struct walk *w, yaml_node_t *m, const char *prefix)
                 return fail(w, v, path, "expected a single value");
             where(w, v, loc, sizeof(loc));
             r = set_key(w->c, row, s, loc, w->err);
+            w->c->key_line[row - keys] = (int)v->start_mark.line + 1;
         } else if (!prefix[0] && !strcmp(ks, "pool")) {
             r = parse_pool(w, v);
         } else if (!strcmp(path, "cache.artifacts")) {

@@ -64,8 +64,11 @@ struct config_image {
     int line;
 };
 
+#define CONFIG_MAX_KEYS 128
+
 struct config {
     char *path;            /* file it came from, or "<string>" */
+    int key_line[CONFIG_MAX_KEYS]; /* source line of each plain key, 0 = its default */
     char *log_level;
 
     struct {
@@ -176,6 +179,9 @@ int config_load_string(const char *text, size_t len, const char *name, struct co
 /* A config with every default and an empty pool. */
 struct config *config_new_default(void);
 void config_free(struct config *c);
+
+/* Source line of plain key `name` ("session.cpu") in c's file, 0 when it took its default. */
+int config_key_line(const struct config *c, const char *name);
 
 /* Writes one line per key: name, type, default, bounds, help. */
 void config_print_help(FILE *out);

@@ -123,3 +123,28 @@ int pool_derive(const struct config *c, struct pool *ret, struct error *err)
     *ret = p;
     return 0;
 }
+
+int pool_check_defaults(const struct config *c, const struct pool *p, struct error *err)
+{
+    static const struct {
+        const char *key, *res, *unit;
+    } defs[] = {{"session.cpu", "cpu", "cores"},
+                {"session.memory_gib", "memory", "GiB of memory"},
+                {"session.storage_gib", "storage", "GiB of storage"}};
+    const long v[] = {c->session.cpu, c->session.memory_gib, c->session.storage_gib};
+    for (int i = 0; i < 3; i++) {
+        const struct pool_resource *r = pool_find(p, defs[i].res);
+        if (!r || c->pool.n_nodes == 0 || v[i] <= r->max_per_node)
+            continue;
+        char at[32] = "";
+        int line = config_key_line(c, defs[i].key);
+        if (line)
+            snprintf(at, sizeof(at), ":%d", line);
+        return error_set(err, ERR_INVALID, defs[i].key,
+                         "%s%s: %s: %s%ld is more than the largest node has (%d %s): a booking "
+                         "that takes the default cannot run (a session runs on one node)",
+                         c->path ? c->path : "<config>", at, defs[i].key,
+                         line ? "" : "the default ", v[i], r->max_per_node, defs[i].unit);
+    }
+    return 0;
+}

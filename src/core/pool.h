@@ -46,4 +46,9 @@ const char *pool_kind_name(enum pool_kind k);
 /* True for GPU and MIG resources. */
 bool pool_is_gpu(const struct pool_resource *r);
 
+/* -ERR_INVALID naming FILE:LINE and the key when a session default (cpu, memory, storage)
+ * is more than the largest node offers: bookings that take it are refused. A warning for
+ * `config check` and the server's start, not a load error. */
+int pool_check_defaults(const struct config *c, const struct pool *p, struct error *err);
+
 #endif

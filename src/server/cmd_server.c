@@ -165,6 +165,8 @@ int cmd_server(int argc, char **argv)
         fprintf(stderr, "gpuaas server: %s\n", err.message);
         goto out;
     }
+    if (pool_check_defaults(cfg, &pool, &err) < 0)
+        log_warn("session default does not fit any node", "error=\"%s\"", err.message);
     if (bootstrap_admin(cfg, &err) < 0) {
         log_error("cannot prepare the database", "error=\"%s\"", err.message);
         goto out;

@@ -166,6 +166,38 @@ static struct config *load(const char *text)
     return c;
 }
 
+/* Session defaults larger than the largest node: every default booking would be refused
+ * (a warning of config check and the server's start). */
+static void test_session_defaults_fit_one_node(void **state)
+{
+    (void)state;
+    const char *nodes = "pool:\n  nodes:\n"
+                        "    - {name: a, cpu: 16, memory_gib: 128, storage_gib: 500}\n"
+                        "    - {name: b, cpu: 32, memory_gib: 64, storage_gib: 900}\n";
+    char text[512];
+    struct pool p;
+    struct error err = {0};
+    snprintf(text, sizeof(text), "session:\n  cpu: 33\n%s", nodes);
+    struct config *c = load(text);
+    assert_int_equal(pool_derive(c, &p, &err), 0);
+    assert_int_equal(pool_check_defaults(c, &p, &err), -ERR_INVALID);
+    assert_string_equal(err.field, "session.cpu");
+    assert_non_null(strstr(err.message, "t.yaml:2: session.cpu: 33 is more than the largest node "
+                                        "has (32 cores)"));
+    config_free(c);
+    snprintf(text, sizeof(text), "session:\n  cpu: 32\n  memory_gib: 128\n%s", nodes);
+    c = load(text);
+    assert_int_equal(pool_derive(c, &p, &err), 0);
+    assert_int_equal(pool_check_defaults(c, &p, &err), 0);
+    config_free(c);
+    /* a default (64 GiB memory, 320 GiB storage) that no node offers */
+    c = load("pool:\n  nodes:\n    - {name: a, cpu: 16, memory_gib: 32, storage_gib: 500}\n");
+    assert_int_equal(pool_derive(c, &p, &err), 0);
+    assert_int_equal(pool_check_defaults(c, &p, &err), -ERR_INVALID);
+    assert_non_null(strstr(err.message, "t.yaml: session.memory_gib: the default 64 is more"));
+    config_free(c);
+}
+
 static void test_reference_node_capacity(void **state)
 {
     struct config *c;
@@ -283,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_reference_node_capacity),
         cmocka_unit_test(test_two_node_pool),
         cmocka_unit_test(test_pool_refuses_bad_layout),
+        cmocka_unit_test(test_session_defaults_fit_one_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
