@@ -8,6 +8,7 @@
 #include "core/calendar.h"
 #include "server/auth.h"
 #include "server/jdec.h"
+#include "server/openapi.h"
 #include "server/resreq.h"
 #include "server/server.h"
 
@@ -194,34 +195,11 @@ static void h_metrics(struct srv_req *r)
         srv_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", t);
 }
 
+/* The static description (src/server/openapi.json); tests/unit/test_openapi.c keeps it in
+ * step with api_routes. */
 static void h_openapi(struct srv_req *r)
 {
-    json_t *paths = json_object();
-    for (size_t i = 0; i < api_n_routes; i++) {
-        const struct srv_route *rt = &api_routes[i];
-        json_t *item = json_object_get(paths, rt->pattern);
-        if (!item) {
-            item = json_object();
-            json_object_set_new(paths, rt->pattern, item);
-        }
-        char method[16];
-        size_t k;
-        for (k = 0; k < sizeof(method) - 1 && rt->method[k]; k++)
-            method[k] = (char)tolower((unsigned char)rt->method[k]);
-        method[k] = 0;
-        json_t *op = json_pack("{s:s,s:{s:{s:s}}}", "summary", rt->summary, "responses", "200",
-                               "description", "success");
-        if (rt->auth != SRV_PUBLIC)
-            json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
-        if (strstr(rt->pattern, "{id}"))
-            json_object_set_new(op, "parameters",
-                                json_pack("[{s:s,s:s,s:b,s:{s:s}}]", "name", "id", "in", "path",
-                                          "required", 1, "schema", "type", "integer"));
-        json_object_set_new(item, method, op);
-    }
-    json_t *doc = json_pack("{s:s,s:{s:s,s:s},s:o,s:{s:{s:{s:s,s:s}}}}", "openapi", "3.0.3", "info",
-                            "title", "gpuaas", "version", "1", "paths", paths, "components",
-                            "securitySchemes", "bearer", "type", "http", "scheme", "bearer");
+    json_t *doc = json_loadb(api_openapi_json, api_openapi_json_len, JSON_REJECT_DUPLICATES, NULL);
     if (!doc) {
         internal(r);
         return;
@@ -924,8 +902,8 @@ static int64_t overlap_s(int64_t a0, int64_t a1, int64_t b0, int64_t b1)
     return hi > lo ? hi - lo : 0;
 }
 
-static json_t *session_use_json(const struct reservation *b, const struct activity *a,
-                                int64_t from, int64_t to)
+static json_t *session_use_json(const struct reservation *b, const struct activity *a, int64_t from,
+                                int64_t to)
 {
     double booked =
         (double)b->gpu_count * (double)overlap_s(b->starts_at, b->ends_at, from, to) / 3600.0;
@@ -972,9 +950,8 @@ static void h_utilization(struct srv_req *r)
             all[k++] = all[i];
     json_t *sessions = json_array();
     for (size_t i = 0; i < k; i++)
-        json_array_append_new(sessions, session_use_json(&all[i],
-                                                         find_activity(act, n_act, all[i].id),
-                                                         from, to));
+        json_array_append_new(
+            sessions, session_use_json(&all[i], find_activity(act, n_act, all[i].id), from, to));
     json_t *out = json_pack("{s:o,s:o}", "from", jtime(from), "to", jtime(to));
     if (admin) {
         live_pool(r, &p);
@@ -1042,7 +1019,8 @@ static void h_tokenomics(struct srv_req *r)
         size_t n = 0;
         struct pool p;
         if (!is_admin(r)) {
-            srv_fail(r, ERR_FORBIDDEN, "utilization", "measured utilization is for admins; give a number from 0 to 1");
+            srv_fail(r, ERR_FORBIDDEN, "utilization",
+                     "measured utilization is for admins; give a number from 0 to 1");
             goto out;
         }
         if ((srv_query(r, "from") || srv_query(r, "to")) && !q_range(r, &from, &to))
@@ -1056,7 +1034,8 @@ static void h_tokenomics(struct srv_req *r)
         in->utilization = tok_measured_utilization(&p, all, n, from, to);
         free(all);
         if (in->utilization <= 0) {
-            srv_fail(r, ERR_INVALID, "utilization", "no GPU bookings in the measured window: utilization is 0");
+            srv_fail(r, ERR_INVALID, "utilization",
+                     "no GPU bookings in the measured window: utilization is 0");
             goto out;
         }
     }
