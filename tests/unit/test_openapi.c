@@ -2,8 +2,16 @@
  * the route table: every route has an operation and every operation a route, with the
  * route's summary, security and the error answers its authentication, path and body imply;
  * the document is OpenAPI 3.1 and every $ref resolves. A route added without a description
- * fails here. tests/it/test_api.sh validates real answers against the document. */
+ * fails here. The request body schemas of the decoders outside api.c (bookings, extensions,
+ * tokenomics) are probed field by field: every documented field is known to the decoder,
+ * null is accepted exactly where the schema allows it, and the required fields are
+ * required. tests/it/test_api.sh validates real answers against the document. */
+#include "common/timeutil.h"
+#include "core/config.h"
+#include "core/pool.h"
+#include "core/tokenomics.h"
 #include "server/openapi.h"
+#include "server/resreq.h"
 #include "server/server.h"
 
 #include <setjmp.h>
@@ -321,11 +329,207 @@ static void test_drift_is_caught(void **state)
     free(routes);
 }
 
+/* ---- request body schemas against the decoders ---- */
+
+/* Decodes a whole request document: 0, or -1 with err. */
+typedef int (*decode_fn)(json_t *body, struct error *err);
+
+static struct config *cfg;
+static struct pool pool;
+static int64_t now;
+
+static int decode_booking(json_t *body, struct error *err)
+{
+    struct reservation r;
+    char *text = json_dumps(body, JSON_COMPACT);
+    int rc = resreq_decode(text, strlen(text), cfg, &pool, now, &r, err);
+    free(text);
+    return rc < 0 ? -1 : 0;
+}
+
+static int decode_extend(json_t *body, struct error *err)
+{
+    struct reservation r = {.starts_at = now + 3600, .ends_at = now + 7200};
+    int64_t end;
+    char *text = json_dumps(body, JSON_COMPACT);
+    int rc = resreq_decode_extend(text, strlen(text), cfg, &r, now, &end, err);
+    free(text);
+    return rc < 0 ? -1 : 0;
+}
+
+static int decode_tokenomics(json_t *body, struct error *err)
+{
+    struct tok_input *in = calloc(1, sizeof(*in));
+    assert_non_null(in);
+    int rc = tok_parse(body, in, err);
+    free(in);
+    return rc < 0 ? -1 : 0;
+}
+
+/* True when schema s (after one $ref) admits null. */
+static bool admits_null(json_t *doc, json_t *s)
+{
+    s = deref(doc, s);
+    json_t *t = json_object_get(s, "type");
+    if (json_is_string(t))
+        return !strcmp(json_string_value(t), "null");
+    size_t i;
+    json_t *x;
+    json_array_foreach(t, i, x) if (!strcmp(str(x), "null")) return true;
+    json_array_foreach(json_object_get(s, "oneOf"), i, x) if (admits_null(doc, x)) return true;
+    return false;
+}
+
+/* Probes the object `at` inside the valid request `body` against `schema`: each property
+ * set to null is accepted iff the schema admits null and is never an unknown field; each
+ * required property, removed, is refused. A null `cross` property may still be refused by a
+ * rule across fields (a workload's share: null counts as 0, and the shares must add up to 1). */
+static void probe(json_t *doc, json_t *schema, json_t *body, json_t *at, decode_fn decode,
+                  const char *what, const char *cross)
+{
+    struct error err = {0};
+    schema = deref(doc, schema);
+    assert_non_null(schema);
+    assert_true(json_is_false(json_object_get(schema, "additionalProperties")));
+    if (decode(body, &err) < 0)
+        fprintf(stderr, "%s: the base body is refused: %s\n", what, err.message);
+    assert_int_equal(decode(body, &err), 0);
+    const char *name;
+    json_t *ps;
+    json_object_foreach(json_object_get(schema, "properties"), name, ps)
+    {
+        json_t *saved = json_incref(json_object_get(at, name));
+        json_object_set_new(at, name, json_null());
+        memset(&err, 0, sizeof(err));
+        int rc = decode(body, &err);
+        bool want_ok = admits_null(doc, ps);
+        if (cross && !strcmp(name, cross) && want_ok && rc < 0 && strcmp(err.field, name))
+            rc = 0;
+        if ((rc == 0) != want_ok || strstr(err.message, "unknown field"))
+            fprintf(stderr, "%s.%s = null: decoder says \"%s\", the schema %s null\n", what, name,
+                    rc == 0 ? "ok" : err.message, want_ok ? "admits" : "refuses");
+        assert_int_equal(rc == 0, want_ok);
+        assert_null(strstr(err.message, "unknown field"));
+        if (saved)
+            json_object_set_new(at, name, saved);
+        else
+            json_object_del(at, name);
+    }
+    size_t i;
+    json_t *req;
+    json_array_foreach(json_object_get(schema, "required"), i, req)
+    {
+        json_t *saved = json_incref(json_object_get(at, str(req)));
+        assert_non_null(saved); /* the base body holds every required field */
+        json_object_del(at, str(req));
+        if (decode(body, &err) == 0)
+            fprintf(stderr, "%s.%s is required by the schema, not by the decoder\n", what,
+                    str(req));
+        assert_int_equal(decode(body, &err), -1);
+        json_object_set_new(at, str(req), saved);
+    }
+    /* and the others are optional */
+    json_t *v;
+    json_t *copy = json_copy(at);
+    json_object_foreach(copy, name, v)
+    {
+        bool required = false;
+        json_array_foreach(json_object_get(schema, "required"), i, req) required |=
+            !strcmp(str(req), name);
+        if (required || (cross && !strcmp(name, cross)))
+            continue;
+        json_incref(v);
+        json_object_del(at, name);
+        if (decode(body, &err) < 0)
+            fprintf(stderr, "%s.%s: the decoder requires it, the schema does not\n", what, name);
+        assert_int_equal(decode(body, &err), 0);
+        json_object_set_new(at, name, v);
+    }
+    json_decref(copy);
+    /* a field the schema does not know is refused by the decoder too (and by the schema) */
+    json_object_set_new(at, "no_such_field", json_integer(1));
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(decode(body, &err), -1);
+    json_object_del(at, "no_such_field");
+}
+
+static json_t *schema_of(json_t *doc, const char *name)
+{
+    json_t *s =
+        json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"), name);
+    assert_non_null(s);
+    return s;
+}
+
+static void test_booking_bodies(void **state)
+{
+    json_t *doc = load_doc();
+    json_t *b = json_pack("{s:s,s:i,s:s,s:s}", "gpu_type", "nvidia.com/gpu", "gpu_count", 1,
+                          "starts_at", "2026-12-01T10:00:00Z", "ends_at", "2026-12-01T12:00:00Z");
+    probe(doc, schema_of(doc, "ReservationRequest"), b, b, decode_booking, "ReservationRequest",
+          NULL);
+    json_decref(b);
+    b = json_pack("{s:s}", "ends_at", "2026-12-01T12:00:00Z");
+    probe(doc, schema_of(doc, "ExtendRequest"), b, b, decode_extend, "ExtendRequest", NULL);
+    json_decref(b);
+    json_decref(doc);
+}
+
+static void test_tokenomics_body(void **state)
+{
+    json_t *doc = load_doc();
+    json_error_t je;
+    json_t *b = json_loads(
+        "{\"servers\":[{\"name\":\"s\",\"capex\":1000,\"gpus\":2,\"power_load_kw\":1,"
+        "\"power_idle_kw\":0.5}],\"finance\":{},\"facility\":{},\"planning\":{},"
+        "\"workloads\":[{\"name\":\"w\",\"tokens_per_second_per_gpu\":100,\"share\":1,"
+        "\"cloud_prices\":[{\"name\":\"p\",\"input_per_million\":1,\"output_per_million\":2}]}]}",
+        0, &je);
+    assert_non_null(b);
+    json_t *top = schema_of(doc, "TokenomicsRequest"), *props = json_object_get(top, "properties");
+    json_t *server = json_array_get(json_object_get(b, "servers"), 0);
+    json_t *wl = json_array_get(json_object_get(b, "workloads"), 0);
+    probe(doc, top, b, b, decode_tokenomics, "TokenomicsRequest", NULL);
+    probe(doc, schema_of(doc, "TokenomicsServer"), b, server, decode_tokenomics, "servers[0]",
+          NULL);
+    probe(doc, schema_of(doc, "TokenomicsWorkload"), b, wl, decode_tokenomics, "workloads[0]",
+          "share");
+    probe(doc, schema_of(doc, "TokenomicsPrice"), b,
+          json_array_get(json_object_get(wl, "cloud_prices"), 0), decode_tokenomics,
+          "cloud_prices[0]", NULL);
+    const char *const nested[] = {"finance", "facility", "planning"};
+    for (size_t i = 0; i < 3; i++)
+        probe(doc, json_object_get(props, nested[i]), b, json_object_get(b, nested[i]),
+              decode_tokenomics, nested[i], NULL);
+    json_decref(b);
+    json_decref(doc);
+}
+
+static int setup(void **state)
+{
+    struct error err = {0};
+    if (config_load_file("config/gpuaas.example.yaml", &cfg, &err) < 0 ||
+        pool_derive(cfg, &pool, &err) < 0) {
+        fprintf(stderr, "setup: %s\n", err.message);
+        return -1;
+    }
+    time_parse_rfc3339("2026-12-01T09:00:00Z", &now);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    config_free(cfg);
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_document_matches_routes),
         cmocka_unit_test(test_drift_is_caught),
+        cmocka_unit_test(test_booking_bodies),
+        cmocka_unit_test(test_tokenomics_body),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }
