@@ -8,6 +8,7 @@
 #include "core/calendar.h"
 #include "server/auth.h"
 #include "server/jdec.h"
+#include "server/openapi.h"
 #include "server/resreq.h"
 #include "server/server.h"
 
@@ -201,34 +202,11 @@ static void h_metrics(struct srv_req *r)
         srv_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", t);
 }
 
+/* The static description (src/server/openapi.json); tests/unit/test_openapi.c keeps it in
+ * step with api_routes. */
 static void h_openapi(struct srv_req *r)
 {
-    json_t *paths = json_object();
-    for (size_t i = 0; i < api_n_routes; i++) {
-        const struct srv_route *rt = &api_routes[i];
-        json_t *item = json_object_get(paths, rt->pattern);
-        if (!item) {
-            item = json_object();
-            json_object_set_new(paths, rt->pattern, item);
-        }
-        char method[16];
-        size_t k;
-        for (k = 0; k < sizeof(method) - 1 && rt->method[k]; k++)
-            method[k] = (char)tolower((unsigned char)rt->method[k]);
-        method[k] = 0;
-        json_t *op = json_pack("{s:s,s:{s:{s:s}}}", "summary", rt->summary, "responses", "200",
-                               "description", "success");
-        if (rt->auth != SRV_PUBLIC)
-            json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
-        if (strstr(rt->pattern, "{id}"))
-            json_object_set_new(op, "parameters",
-                                json_pack("[{s:s,s:s,s:b,s:{s:s}}]", "name", "id", "in", "path",
-                                          "required", 1, "schema", "type", "integer"));
-        json_object_set_new(item, method, op);
-    }
-    json_t *doc = json_pack("{s:s,s:{s:s,s:s},s:o,s:{s:{s:{s:s,s:s}}}}", "openapi", "3.0.3", "info",
-                            "title", "gpuaas", "version", "1", "paths", paths, "components",
-                            "securitySchemes", "bearer", "type", "http", "scheme", "bearer");
+    json_t *doc = json_loadb(api_openapi_json, api_openapi_json_len, JSON_REJECT_DUPLICATES, NULL);
     if (!doc) {
         internal(r);
         return;

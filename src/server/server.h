@@ -60,7 +60,7 @@ struct srv_route {
     srv_handler handler;
     enum srv_auth auth;
     bool store;          /* needs a store connection */
-    const char *summary; /* for openapi.json */
+    const char *summary; /* the operation summary in openapi.json (test_openapi checks) */
 };
 
 /* The routing table (api.c). */

@@ -35,6 +35,24 @@ req() {
   STATUS=$(curl "${args[@]}" "$BASE$path") || STATUS=000
   BODY=$(cat "$WORK/body")
   HEADERS=$(cat "$WORK/headers")
+  record "$method" "$path" "$body" "$([ -n "$body" ] && echo "$ctype")"
+}
+# record METHOD PATH BODY REQUEST_TYPE: keeps the exchange for the OpenAPI check (check_openapi).
+record() {
+  local x; x=$(mktemp "$WORK/exchanges/XXXXXX")
+  { printf '%s\n%s\n%s\n%s\n' "$1" "$2" "$STATUS" "$4"
+    grep -i '^Content-Type:' "$WORK/headers" | tail -1 | sed 's/^[^:]*: *//' | tr -d '\r'
+  } >"$x.meta"
+  printf '%s' "$3" >"$x.req"
+  cp "$WORK/body" "$x.res"
+  rm -f "$x"
+}
+# Every answer recorded so far against the served OpenAPI document: its status is declared and
+# its body matches the schema; accepted request bodies match the requestBody schema.
+check_openapi() {
+  t "openapi schemas"
+  python3 "$SRC/tests/lib/openapi_api_check.py" "$WORK/openapi.json" "$WORK/exchanges" ||
+    fail "answers do not match /api/v1/openapi.json"
 }
 expect() { # expect STATUS [ERROR_CODE [FIELD]]
   [ "$STATUS" = "$1" ] || fail "$LAST: status $STATUS, want $1"
@@ -61,7 +79,7 @@ db_exec() {
 start_server() {
   PORT=$(free_port)
   BASE=http://127.0.0.1:$PORT
-  rm -rf "$WORK/web"; mkdir -p "$WORK/web"
+  rm -rf "$WORK/web" "$WORK/exchanges"; mkdir -p "$WORK/web" "$WORK/exchanges"
   sed -e "s|^\(\s*listen:\).*|\1 127.0.0.1:$PORT\n  trusted_header: X-Remote-User\n  trusted_sources: 127.0.0.1|" -e "s|^\(\s*web_root:\).*|\1 $WORK/web|" \
     "$SRC/config/gpuaas.example.yaml" >"$WORK/gpuaas.yaml"
   GPUAAS_ADMIN_PASSWORD=admin-secret-1 "$BIN" server --config "$WORK/gpuaas.yaml" \
@@ -92,6 +110,16 @@ run_suite() {
   for p in /api/v1/auth/login /api/v1/reservations/{id}/extend /api/v1/utilization /api/v1/tokens/{id}; do
     jq -e --arg p "$p" '.paths[$p]' <<<"$BODY" >/dev/null || fail "openapi lacks $p"
   done
+  printf '%s' "$BODY" >"$WORK/openapi.json"
+  # the 201 of a create, the 204 of a delete, an admin-only route's 403 as the document says
+  [ "$(jq -r '.paths["/api/v1/reservations"].post.responses | has("201") and (has("200") | not)' <<<"$BODY")" = true ] ||
+    fail "openapi: POST /api/v1/reservations does not answer 201"
+  [ "$(jq -r '.paths["/api/v1/tokens/{id}"].delete.responses | has("204")' <<<"$BODY")" = true ] ||
+    fail "openapi: DELETE /api/v1/tokens/{id} does not answer 204"
+  [ "$(jq -r '.paths["/api/v1/audit"].get | (.responses | has("403")) and .["x-required-role"] == "admin"' <<<"$BODY")" = true ] ||
+    fail "openapi: GET /api/v1/audit is not admin-only"
+  [ "$(jq -c '.paths["/api/v1/auth/login"].post.security' <<<"$BODY")" = '[]' ] ||
+    fail "openapi: login needs no token"
 
   # authentication
   t "login wrong password"; req POST /api/v1/auth/login '{"username":"admin","password":"nope-nope"}'; expect 401 unauthenticated
@@ -311,6 +339,8 @@ run_suite() {
   t "rate limited"; req POST /api/v1/auth/login '{"username":"alice","password":"alice-pass-1"}'; expect 429 rate_limited
   grep -qi '^Retry-After: [0-9]' <<<"$HEADERS" || fail "Retry-After"
   grep -q "Authorization\|gpa_" "$WORK/server.err" && fail "server log shows credentials"
+
+  check_openapi
 
   # SIGTERM drains and exits 0
   kill -TERM "$SERVER_PID"
