@@ -140,10 +140,12 @@ static int parse_server(const json_t *o, const char *path, struct tok_server *s,
     };
     if ((r = get_numbers(o, path, rules, 4, err)) < 0)
         return r;
-    if (s->power_idle_kw > s->power_load_kw)
-        return error_set(err, ERR_INVALID, "power_idle_kw",
-                         "%s.power_idle_kw: %g kW is above power_load_kw %g kW", path,
+    if (s->power_idle_kw > s->power_load_kw) {
+        char field[96];
+        snprintf(field, sizeof(field), "%s.power_idle_kw", path);
+        return error_set(err, ERR_INVALID, field, "%s: %g kW is above power_load_kw %g kW", field,
                          s->power_idle_kw, s->power_load_kw);
+    }
     return 0;
 }
 
@@ -189,7 +191,7 @@ static int parse_workload(const json_t *o, const char *path, struct tok_workload
     };
     if ((r = get_numbers(o, path, rules, 4, err)) < 0)
         return r;
-    w->has_share = json_object_get(o, "share") != NULL;
+    w->has_share = json_object_get(o, "share") && !json_is_null(json_object_get(o, "share"));
     w->has_demand = json_object_get(o, "demand_tokens_per_year") != NULL;
     json_t *prices = json_object_get(o, "cloud_prices");
     if (prices) {
@@ -336,7 +338,10 @@ int tok_parse(const json_t *in, struct tok_input *ret, struct error *err)
             for (int s = 0; s < t->n_servers; s++)
                 found |= !strcmp(t->servers[s].name, w->server);
             if (!found) {
-                r = error_set(err, ERR_INVALID, "server", "%s.server: no server type named \"%s\"", p, w->server);
+                char field[96];
+                snprintf(field, sizeof(field), "%s.server", p);
+                r = error_set(err, ERR_INVALID, field, "%s: no server type named \"%s\"", field,
+                              w->server);
                 goto out;
             }
         }

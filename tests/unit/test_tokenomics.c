@@ -227,7 +227,12 @@ static void test_validation(void **state)
         {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 0}]\nfacility: {pue: 0.5}\n"
          "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1}]", "facility.pue", "out of range"},
         {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 2}]\n"
-         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1}]", "power_idle_kw", "kW"},
+         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1}]", "servers[0].power_idle_kw", "kW"},
+        {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 0}]\n"
+         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1, server: b}]", "workloads[0].server", "no server type named"},
+        /* null means "not given": with no share and no demand the workload has neither */
+        {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 0}]\n"
+         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: null}]", "workloads", "share"},
         {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 0}]\nutilization: 1.5\n"
          "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1}]", "utilization", "0..1"},
         {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 0}]\n"
