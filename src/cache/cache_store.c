@@ -156,8 +156,14 @@ int cstore_open(const char *dir, struct cstore **ret, struct error *err)
     static const char *sub[] = {"blobs/sha256", "names", "tmp"};
     for (int i = 0; i < 3; i++) {
         snprintf(p, sizeof(p), "%s/%s", dir, sub[i]);
-        if (mkdir_p(p) < 0)
+        if (mkdir_p(p) < 0 || access(p, W_OK | X_OK) < 0) {
+            if (errno == EACCES || errno == EPERM || errno == EROFS)
+                return error_set(err, ERR_IO, "",
+                                 "store_dir %s is not writable by uid %u (%s): prepare the node "
+                                 "(docs/install.md#node-cache)",
+                                 dir, (unsigned)geteuid(), strerror(errno));
             return error_set(err, ERR_IO, "", "%s: cannot create: %s", p, strerror(errno));
+        }
     }
     struct cstore *st = calloc(1, sizeof(*st));
     if (!st || !(st->dir = strdup(dir))) {

@@ -1,5 +1,9 @@
 /* The list of Kubernetes API calls the reconciler makes (see kube_calls.h). Server-side
- * apply that creates an object needs both create and patch. */
+ * apply that creates an object needs both create and patch.
+ * tests/it/kube_calls.sh runs the reconciler against the API server double and fails when it
+ * makes a call this list lacks, or when a call listed here is never made. An entry marked
+ * failure path is made only after an error (the GET after a 403 "exceeded quota" on apply,
+ * session.c apply_object), which that test does not provoke; the test fails if it sees one. */
 #include "kube/kube_calls.h"
 
 const struct kube_api_call kube_api_calls[] = {
@@ -10,28 +14,27 @@ const struct kube_api_call kube_api_calls[] = {
     {"delete", "", "namespaces", NULL},
     /* stuck Terminating namespaces (reconciler.finalize_stuck) */
     {"update", "", "namespaces/finalize", NULL},
-    /* objects applied inside session namespaces; GET after a 403 exceeded quota */
-    {"get", "", "serviceaccounts", NULL},
+    /* objects applied inside session namespaces (server-side apply: patch, and create when
+     * the object is new); GET only after a 403 exceeded quota, for the objects the quota
+     * counts (ConfigMap, PersistentVolumeClaims, Service), and of the quota's status */
     {"create", "", "serviceaccounts", NULL},
     {"patch", "", "serviceaccounts", NULL},
-    {"get", "", "configmaps", NULL},
+    {"get", "", "configmaps", NULL}, /* failure path */
     {"create", "", "configmaps", NULL},
     {"patch", "", "configmaps", NULL},
-    {"get", "", "persistentvolumeclaims", NULL},
+    {"get", "", "persistentvolumeclaims", NULL}, /* failure path */
     {"create", "", "persistentvolumeclaims", NULL},
     {"patch", "", "persistentvolumeclaims", NULL},
-    {"get", "", "services", NULL},
+    {"get", "", "services", NULL}, /* failure path */
     {"create", "", "services", NULL},
     {"patch", "", "services", NULL},
     {"get", "", "resourcequotas", NULL},
     {"create", "", "resourcequotas", NULL},
     {"patch", "", "resourcequotas", NULL},
-    {"get", "", "limitranges", NULL},
     {"create", "", "limitranges", NULL},
     {"patch", "", "limitranges", NULL},
     /* the node cache's store, one cluster-scoped PersistentVolume per session (cache.enabled):
      * applied before the workspace, deleted at the end, orphans collected by the GC */
-    {"get", "", "persistentvolumes", NULL},
     {"create", "", "persistentvolumes", NULL},
     {"patch", "", "persistentvolumes", NULL},
     {"list", "", "persistentvolumes", NULL},
@@ -41,17 +44,14 @@ const struct kube_api_call kube_api_calls[] = {
     {"get", "apps", "deployments", NULL},
     {"create", "apps", "deployments", NULL},
     {"patch", "apps", "deployments", NULL},
-    {"get", "networking.k8s.io", "networkpolicies", NULL},
     {"create", "networking.k8s.io", "networkpolicies", NULL},
     {"patch", "networking.k8s.io", "networkpolicies", NULL},
-    {"get", "networking.k8s.io", "ingresses", "kubernetes"},
     {"create", "networking.k8s.io", "ingresses", "kubernetes"},
     {"patch", "networking.k8s.io", "ingresses", "kubernetes"},
     {"get", "route.openshift.io", "routes", "openshift"},
     {"create", "route.openshift.io", "routes", "openshift"},
     {"patch", "route.openshift.io", "routes", "openshift"},
-    /* session RoleBindings, and the GC of stale bindings labelled ours */
-    {"get", "rbac.authorization.k8s.io", "rolebindings", NULL},
+    /* session RoleBindings (applied), and the GC of stale bindings labelled ours */
     {"create", "rbac.authorization.k8s.io", "rolebindings", NULL},
     {"patch", "rbac.authorization.k8s.io", "rolebindings", NULL},
     {"list", "rbac.authorization.k8s.io", "rolebindings", NULL},

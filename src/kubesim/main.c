@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "kubesim/reqlog.h"
 #include "kubesim/schema.h"
 #include "kubesim/sim.h"
 
@@ -41,6 +42,7 @@ struct watch_state {
 
 static struct ksim *g_sim;
 static volatile sig_atomic_t g_stop;
+static int g_request_log = -1; /* --request-log: O_APPEND, one write per line */
 
 static void on_signal(int sig)
 {
@@ -90,6 +92,32 @@ static void watch_free(void *cls)
     struct watch_state *w = cls;
     free(w->pending);
     free(w);
+}
+
+/* One line of the request log (reqlog.h); every request, answered or refused. A server-side
+ * apply that created its object (201) needs the verb create as well as patch, as on a real
+ * API server: it gets a second line. A single write() of an O_APPEND file, so that doubles of
+ * concurrent tests may share one log. */
+static void log_request(const char *method, const char *url, json_t *query, const char *ua,
+                        int status)
+{
+    const char *w = json_string_value(json_object_get(query, "watch"));
+    char attrs[1100], line[2600], client[128];
+    if (!ksim_rbac_attributes(method, url, w && (!strcmp(w, "true") || !strcmp(w, "1")), attrs,
+                              sizeof(attrs)))
+        return;
+    size_t k = 0;
+    for (; ua && ua[k] && ua[k] != ' ' && k + 1 < sizeof(client); k++)
+        client[k] = (ua[k] > ' ' && ua[k] < 127) ? ua[k] : '_';
+    client[k] = '\0';
+    const char *who = k ? client : "-";
+    int len;
+    if (!strcmp(method, "PATCH") && status == 201 && !strncmp(attrs, "patch ", 6))
+        len = snprintf(line, sizeof(line), "%s %s\ncreate %s %s\n", attrs, who, attrs + 6, who);
+    else
+        len = snprintf(line, sizeof(line), "%s %s\n", attrs, who);
+    if (len > 0 && (size_t)len < sizeof(line) && write(g_request_log, line, (size_t)len) < 0)
+        log_warn("cannot write the request log", "errno=%d", errno);
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -143,6 +171,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                     MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"), auth, st->body,
                     st->len, &r);
     }
+    if (g_request_log >= 0)
+        log_request(method, url, query,
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent"), r.status);
     json_decref(query);
     log_debug("request", "method=%s path=%s status=%d", method, url, r.status);
     if (r.latency_ms > 0)
@@ -302,13 +333,16 @@ static int write_kubeconfig(const char *path, const char *server, const char *ca
 static void usage(FILE *f)
 {
     fprintf(
-        f, "usage: gpuaas-kubesim --listen ADDR:PORT --kubeconfig-out FILE [--tls] [--token T]\n"
-           "       [--openapi DIR] [--quota-delay-ms N] [--pod-ready-delay-ms N]\n"
-           "       [--ns-delete-delay-ms N] [--fail-nth N] [--fault 500|429|drop|latency:MS]\n"
-           "       [--fault-rate P] [--fault-path SUBSTR] [--log-level LEVEL]\n"
-           "       [--node-resources nvidia.com/gpu=8,...] (allocatable of the node kubesim-node)\n"
-           "A Kubernetes API server double. Port 0 picks a free port (see the kubeconfig).\n"
-           "Faults can be changed at run time: POST /_sim/faults {\"fault\":\"500\",\"nth\":3}.\n");
+        f,
+        "usage: gpuaas-kubesim --listen ADDR:PORT --kubeconfig-out FILE [--tls] [--token T]\n"
+        "       [--openapi DIR] [--quota-delay-ms N] [--pod-ready-delay-ms N]\n"
+        "       [--ns-delete-delay-ms N] [--fail-nth N] [--fault 500|429|drop|latency:MS]\n"
+        "       [--fault-rate P] [--fault-path SUBSTR] [--log-level LEVEL]\n"
+        "       [--node-resources nvidia.com/gpu=8,...] (allocatable of the node kubesim-node)\n"
+        "       [--request-log FILE] (appends \"VERB GROUP/RESOURCE[/SUB] CLIENT\" per request;\n"
+        "       default $GPUAAS_KUBESIM_REQUEST_LOG)\n"
+        "A Kubernetes API server double. Port 0 picks a free port (see the kubeconfig).\n"
+        "Faults can be changed at run time: POST /_sim/faults {\"fault\":\"500\",\"nth\":3}.\n");
 }
 
 static void *controller_thread(void *arg)
@@ -342,6 +376,7 @@ int main(int argc, char **argv)
 {
     const char *listen = NULL, *kubeconfig = NULL, *token = NULL, *openapi = NULL;
     const char *fault_kind = NULL, *fault_path = NULL;
+    const char *request_log = getenv("GPUAAS_KUBESIM_REQUEST_LOG");
     int tls = 0, rc = 1;
     long fail_nth = 0;
     double fault_rate = -1;
@@ -377,6 +412,8 @@ int main(int argc, char **argv)
             fault_path = v;
         else if (ARG("--node-resources"))
             opt.node_resources = v;
+        else if (ARG("--request-log"))
+            request_log = v;
         else if (ARG("--log-level")) {
             if (log_set_level(v)) {
                 fprintf(stderr, "gpuaas-kubesim: bad --log-level %s\n", v);
@@ -418,6 +455,14 @@ int main(int argc, char **argv)
         fault.rate = fault_rate >= 0 ? fault_rate : 1.0;
         if (fault_path)
             snprintf(fault.path, sizeof(fault.path), "%s", fault_path);
+    }
+
+    if (request_log && *request_log) {
+        g_request_log = open(request_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (g_request_log < 0) {
+            fprintf(stderr, "gpuaas-kubesim: cannot open %s: %s\n", request_log, strerror(errno));
+            return 1;
+        }
     }
 
     struct ksim_schema *schema = NULL;
@@ -525,5 +570,7 @@ out:
     free(key);
     free(ca);
     ksim_schema_free(schema);
+    if (g_request_log >= 0)
+        close(g_request_log);
     return rc;
 }

@@ -77,7 +77,9 @@ run_suite() {
   # --- a fresh test double, no DCGM answer yet, the configuration ---
   rm -f "$WORK/dcgm/metrics" "$WORK/kubeconfig"
   echo "wrong-token" >"$WORK/token"
-  "$SIM" --listen 127.0.0.1:0 --kubeconfig-out "$WORK/kubeconfig" >>"$WORK/kubesim.log" 2>&1 &
+  # every request is logged with its RBAC verb: checked against kube_calls.c at the end
+  "$SIM" --listen 127.0.0.1:0 --kubeconfig-out "$WORK/kubeconfig" \
+    --request-log "$WORK/kube-requests.log" >>"$WORK/kubesim.log" 2>&1 &
   PIDS+=($!)
   wait_for 10 "the test double" test -s "$WORK/kubeconfig"
   # The reference node as the GPU operator labels it, so the cluster advertises the pool.
@@ -318,3 +320,9 @@ elif [ "${CI:-}" = true ]; then
 else
   echo "dcgm_utilization: SKIP PostgreSQL run: GPUAAS_TEST_PG_URL is not set"
 fi
+
+# every Kubernetes API call the reconciler made here is one its role grants (the list in
+# src/kube/kube_calls.c; tests/it/kube_calls.sh checks the other direction)
+"$BIN" deploy kube-calls --platform openshift >"$WORK/kube-calls.txt"
+python3 "$SRC/tests/lib/deploy_check.py" requests "$WORK/kube-calls.txt" "$WORK/kube-requests.log" \
+  --subset || fail "the reconciler made Kubernetes API calls src/kube/kube_calls.c does not list"

@@ -13,7 +13,14 @@
 #     tests/scripts/base-images.sh unless GPUAAS_IMAGE_BASE names one), and the built image's
 #     server, run as an arbitrary UID in group 0, answers /healthz, /readyz and the portal;
 #  8. the rendered install applied to the Kubernetes API test double, then `kubectl get` of
-#     every object.
+#     every object; the double's request log maps kubectl's requests to the right RBAC verbs
+#     (the log tests/it/kube_calls.sh checks the reconciler's calls with);
+#  9. the node preparation (deploy/node-prep: MachineConfigs, prepare-node.sh) prepares the
+#     directory the cache DaemonSet mounts (type Directory) for the UID it runs as;
+# 10. the image override documented in docs/install.md §4, on a copy of each overlay,
+#     renders the new image in every gpuaas container.
+# Knobs: GPUAAS_BUILD (build folder), GPUAAS_TEST_OUTPUT, GPUAAS_IMAGE_BUILD=0 (skip the
+# podman build), GPUAAS_IMAGE_BASE (base image), GPUAAS_PODMAN_BUILD_ARGS, CI=true.
 set -euo pipefail
 cd "${GPUAAS_SRC:-$(dirname "$0")/../..}"
 BUILD=${GPUAAS_BUILD:-build}
@@ -55,6 +62,53 @@ for o in $OVERLAYS; do
     $CHECK tojson "$OUT/$o.yaml" "$OUT/$o.json"
     step "container security overlays/$o"
     $CHECK security "$OUT/$o.yaml" || bad "security $o"
+done
+
+step "node preparation (deploy/node-prep) matches the cache DaemonSet"
+kubectl kustomize deploy/node-prep/openshift >"$OUT/node-prep-openshift.yaml" || bad "kustomize node-prep"
+grep -q 'name: 99-worker-gpuaas-cache' "$OUT/node-prep-openshift.yaml" || bad "node-prep: no worker MachineConfig"
+for o in $OVERLAYS; do
+    # MachineConfig has no schema in the reference definitions: checked structurally here
+    $CHECK nodeprep "$OUT/$o.yaml" deploy/node-prep/prepare-node.sh \
+        "$OUT/node-prep-openshift.yaml" deploy/node-prep/openshift/99-master-gpuaas-cache.yaml ||
+        bad "node preparation vs overlays/$o"
+done
+if command -v shellcheck >/dev/null; then
+    shellcheck deploy/node-prep/prepare-node.sh || bad "shellcheck prepare-node.sh"
+fi
+np=$(mktemp -d)
+sh deploy/node-prep/prepare-node.sh "$np/cache" >/dev/null || bad "prepare-node.sh failed"
+if [ "$(id -u)" = 0 ]; then
+    [ "$(stat -c '%u:%g %a' "$np/cache")" = "1001:0 775" ] ||
+        bad "prepare-node.sh: $(stat -c '%u:%g %a' "$np/cache"), want 1001:0 775"
+fi
+rm -rf "$np"
+
+step "image override as docs/install.md §4 documents it, on a copy of each overlay"
+for o in kubernetes openshift openshift-sso; do
+    cp_root=$(mktemp -d)
+    cp -r deploy "$cp_root/"
+    # the documented override: images: [{name: <the image the layer below renders>, newName,
+    # newTag}] -- quay.io/gpuaas/gpuaas (the base's), replacing the openshift overlay's own
+    # entry for the ImageStream; on openshift-sso, the openshift overlay's ImageStream image
+    name=quay.io/gpuaas/gpuaas
+    [ "$o" != openshift-sso ] ||
+        name=image-registry.openshift-image-registry.svc:5000/gpuaas-system/gpuaas
+    python3 - "$cp_root/deploy/overlays/$o/kustomization.yaml" "$name" <<'PY'
+import sys, yaml
+p, name = sys.argv[1], sys.argv[2]
+k = yaml.safe_load(open(p))
+k["images"] = [i for i in k.get("images") or [] if i.get("name") != name]
+k["images"].append({"name": name, "newName": "registry.example.com/gpuaas", "newTag": "9.9.9"})
+yaml.safe_dump(k, open(p, "w"))
+PY
+    if kubectl kustomize "$cp_root/deploy/overlays/$o" >"$OUT/image-override-$o.yaml"; then
+        $CHECK images "$OUT/image-override-$o.yaml" registry.example.com/gpuaas:9.9.9 \
+            registry.redhat.io/ || bad "image override ($o)"
+    else
+        bad "kustomize with the image override ($o)"
+    fi
+    rm -rf "$cp_root"
 done
 
 step "render postgres/cloudnative-pg"
@@ -209,7 +263,8 @@ step "apply to the Kubernetes API test double"
 SIM="$BUILD/gpuaas-kubesim"
 if [ -x "$SIM" ]; then
     port=$((20000 + RANDOM % 20000))
-    "$SIM" --listen "127.0.0.1:$port" --kubeconfig-out "$OUT/kubeconfig" >"$OUT/kubesim.log" 2>&1 &
+    "$SIM" --listen "127.0.0.1:$port" --kubeconfig-out "$OUT/kubeconfig" \
+        --request-log "$OUT/kubesim-requests.log" >"$OUT/kubesim.log" 2>&1 &
     simpid=$!
     for _ in $(seq 50); do
         [ -s "$OUT/kubeconfig" ] && break
@@ -251,6 +306,14 @@ if [ -x "$SIM" ]; then
             sleep 0.1
         done
     done
+    # the request log names each request by the RBAC verb it needs
+    for want in "patch core/namespaces kubectl" "create core/namespaces kubectl" \
+        "get core/namespaces kubectl" "delete core/namespaces kubectl" \
+        "patch apps/deployments kubectl" "get rbac.authorization.k8s.io/clusterroles kubectl"; do
+        grep -q "^$want/" "$OUT/kubesim-requests.log" || bad "request log: no \"$want\" line"
+    done
+    kubectl get namespaces >/dev/null
+    grep -q '^list core/namespaces kubectl/' "$OUT/kubesim-requests.log" || bad "request log: no list"
 else
     echo "NOT CHECKED: $SIM is not built"
     if [ "${CI:-}" = true ]; then bad "the test double is required in CI"; fi

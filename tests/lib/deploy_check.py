@@ -15,6 +15,22 @@
   deploy_check.py rbac IN.yaml CALLS.txt       the reconciler's (Cluster)Roles grant exactly the
                                                calls listed ("group resource verb" per line,
                                                group "core" for the core API)
+  deploy_check.py images IN.yaml IMAGE [SKIP]...
+                                               every container runs IMAGE, except containers
+                                               whose image starts with a SKIP prefix
+  deploy_check.py nodeprep IN.yaml SCRIPT MC.yaml...
+                                               the node preparation (prepare-node.sh and the
+                                               MachineConfigs) makes the cache DaemonSet's
+                                               hostPath (type Directory, = cache.store_dir)
+                                               owned by the daemon's UID, group 0, container_file_t
+  deploy_check.py requests CALLS.txt LOG... [--only-failure-paths KUBE_CALLS.c] [--subset]
+                                               the Kubernetes API requests the reconciler made
+                                               against the test double (gpuaas-kubesim
+                                               --request-log) are all in the list of calls
+                                               (`gpuaas deploy kube-calls`), and every listed
+                                               call was made, except those marked
+                                               /* failure path */ in KUBE_CALLS.c;
+                                               --subset: only the first half (one scenario)
 Exit status 0 when the check passes, 1 with one line per problem otherwise.
 """
 import json
@@ -40,7 +56,7 @@ def pod_specs(obj):
         yield ((spec.get("jobTemplate") or {}).get("spec", {}).get("template") or {}).get("spec") or {}
 
 
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "SecurityContextConstraints",
+CLUSTER_SCOPED = {"Namespace", "MachineConfig", "ClusterRole", "ClusterRoleBinding", "SecurityContextConstraints",
                   "StorageClass", "PriorityClass", "CustomResourceDefinition", "Node",
                   "PersistentVolume", "IngressClass", "ValidatingWebhookConfiguration",
                   "MutatingWebhookConfiguration"}
@@ -238,7 +254,9 @@ def covers(path, session_path):
         api = o["apiVersion"]
         group = api.split("/")[0] if "/" in api else "core"
         res = plural(o["kind"])
-        verbs = ("get", "create") if o["kind"] == "Namespace" else ("get", "create", "patch")
+        # namespaces are created, then read for the ownership check; everything else is
+        # server-side applied (patch, and create when new)
+        verbs = ("get", "create") if o["kind"] == "Namespace" else ("create", "patch")
         for v in verbs:
             if (group, res, v) not in grants:
                 problems.append("the reconciler may not %s %s (%s %s)" % (v, res, o["kind"],
@@ -247,6 +265,155 @@ def covers(path, session_path):
             ref = o["roleRef"]["name"]
             if ref not in binds:
                 problems.append("the reconciler may not bind ClusterRole %s" % ref)
+    return problems
+
+
+def images(path, image, skip):
+    problems = []
+    seen = 0
+    for obj in load(path):
+        name = "%s/%s" % (obj.get("kind"), obj["metadata"].get("name"))
+        for ps in pod_specs(obj):
+            for c in (ps.get("initContainers") or []) + (ps.get("containers") or []):
+                img = c.get("image", "")
+                if any(img.startswith(p) for p in skip):
+                    continue
+                seen += 1
+                if img != image:
+                    problems.append("%s container %s: image %s, want %s" % (name, c.get("name"), img,
+                                                                            image))
+    if seen == 0:
+        problems.append("no container found: nothing was checked")
+    return problems
+
+
+def nodeprep(path, script, mc_paths):
+    """The node preparation matches what the cache DaemonSet mounts and runs as."""
+    problems = []
+    objs = load(path)
+    ds = [o for o in objs if o.get("kind") == "DaemonSet" and o["metadata"]["name"] == "gpuaas-cache"]
+    if not ds:
+        return ["no DaemonSet gpuaas-cache in %s" % path]
+    ps = ds[0]["spec"]["template"]["spec"]
+    uid = (ps.get("securityContext") or {}).get("runAsUser")
+    gid = (ps.get("securityContext") or {}).get("runAsGroup", 0)
+    store = [v for v in ps.get("volumes") or [] if v["name"] == "store"]
+    if not store or "hostPath" not in store[0]:
+        return ["the cache DaemonSet has no hostPath volume store"]
+    hp = store[0]["hostPath"]
+    host_dir = hp["path"]
+    if hp.get("type") != "Directory":
+        problems.append("the cache store hostPath has type %s: Directory, so that an unprepared "
+                        "node fails visibly instead of getting a root-owned directory"
+                        % hp.get("type"))
+    if not isinstance(uid, int) or uid == 0:
+        problems.append("the cache DaemonSet sets no non-root runAsUser (%s)" % uid)
+    for o in objs:
+        if o.get("kind") == "ConfigMap" and o["metadata"]["name"].startswith("gpuaas-config"):
+            cfg = yaml.safe_load(o["data"]["gpuaas.yaml"]) or {}
+            c = cfg.get("cache") or {}
+            want = c.get("host_path") or c.get("store_dir")
+            if c.get("enabled") and want != host_dir:
+                problems.append("cache.store_dir/host_path %s is not the DaemonSet's hostPath %s"
+                                % (want, host_dir))
+
+    def commands(lines, where):
+        text = "\n".join(lines)
+        own = "%s:%s" % (uid, gid)
+        for what, pat in (("mkdir -p", r"mkdir -p %s\b"), ("chown " + own, r"chown %s %%s\b" % own),
+                          ("chmod 0775", r"chmod 0?775 %s\b"),
+                          ("chcon -R -t container_file_t", r"chcon -R -t container_file_t %s\b")):
+            if not re.search(pat % re.escape(host_dir).replace("%", "%%"), text):
+                problems.append("%s: no `%s %s`" % (where, what, host_dir))
+
+    src = open(script).read()
+    m = re.search(r"dir=\$\{1:-([^}]+)\}", src)
+    if not m or m.group(1) != host_dir:
+        problems.append("%s: the default directory is %s, not %s" % (script, m and m.group(1), host_dir))
+    # the script names its directory "$dir": check its commands with the default substituted
+    commands([l.replace('"$dir"', host_dir) for l in src.splitlines()], script)
+    roles = set()
+    for p in mc_paths:
+        for o in load(p):
+            where = "%s %s" % (p, o["metadata"].get("name"))
+            if o.get("apiVersion") != "machineconfiguration.openshift.io/v1" or o.get("kind") != "MachineConfig":
+                problems.append("%s: not a machineconfiguration.openshift.io/v1 MachineConfig" % where)
+                continue
+            role = (o["metadata"].get("labels") or {}).get("machineconfiguration.openshift.io/role")
+            roles.add(role)
+            ign = ((o.get("spec") or {}).get("config") or {}).get("ignition") or {}
+            if not str(ign.get("version", "")).startswith("3."):
+                problems.append("%s: ignition version %s, want 3.x" % (where, ign.get("version")))
+            units = (((o["spec"]["config"].get("systemd") or {}).get("units")) or [])
+            ok = [u for u in units if u.get("enabled") and "Type=oneshot" in (u.get("contents") or "")]
+            if not ok:
+                problems.append("%s: no enabled oneshot systemd unit" % where)
+                continue
+            body = ok[0]["contents"]
+            if "Before=kubelet.service" not in body or "WantedBy=multi-user.target" not in body:
+                problems.append("%s: the unit must run before the kubelet at boot" % where)
+            execs = [l.split("=", 1)[1] for l in body.splitlines() if l.startswith("ExecStart=")]
+            commands(execs, where)
+    if not {"worker", "master"} <= roles:
+        problems.append("MachineConfigs for the roles worker and master expected, got %s"
+                        % sorted(r for r in roles if r))
+    return problems
+
+
+def kube_calls(path):
+    """{(group, resource, verb)} of `gpuaas deploy kube-calls` output."""
+    calls = set()
+    for line in open(path):
+        f = line.split()
+        if f:
+            calls.add((f[0], f[1], f[2]))
+    return calls
+
+
+def requests(calls_path, logs, only_failure_paths, subset=False):
+    """Requests logged by gpuaas-kubesim --request-log ("verb group/resource[/sub] client")."""
+    calls = kube_calls(calls_path)
+    seen, other = {}, 0
+    for log in logs:
+        for line in open(log):
+            f = line.split()
+            if len(f) < 3:
+                continue
+            verb, res, client = f[0], f[1], f[2]
+            # only the reconciler's own client (libcurl sends no User-Agent; a gpuaas one
+            # would be named gpuaas*): kubectl and curl in the tests are not the reconciler
+            if client != "-" and not client.startswith("gpuaas"):
+                other += 1
+                continue
+            group, resource = res.split("/", 1)
+            seen.setdefault((group, resource, verb), log)
+    problems = []
+    if not seen:
+        return ["no request of the reconciler in %s: nothing was checked" % " ".join(logs)]
+    for c in sorted(set(seen) - calls):
+        problems.append("the reconciler made %s %s %s (%s) but src/kube/kube_calls.c does not list "
+                        "it" % (c[2], c[0], c[1], seen[c]))
+    # calls marked /* failure path */ in src/kube/kube_calls.c: made only after an error
+    failure_only = set()
+    if only_failure_paths:
+        mark = re.compile(r'\{"(\w+)",\s*"([^"]*)",\s*"([^"]+)",[^}]*\},\s*/\*\s*failure path')
+        for line in open(only_failure_paths):
+            m = mark.search(line)
+            if m:
+                failure_only.add((m.group(2) or "core", m.group(3), m.group(1)))
+    failure_only &= calls  # the calls file is one platform's
+    if subset:  # one scenario's requests: every one listed, not every listed one made
+        print("%d calls seen, %d requests of other clients ignored" % (len(seen), other))
+        return problems
+    for c in sorted(calls - set(seen) - failure_only):
+        problems.append("src/kube/kube_calls.c lists %s %s %s but no test made that call (make "
+                        "a test do it, or mark the entry /* failure path */ if only an error "
+                        "leads there)" % (c[2], c[0], c[1]))
+    for c in sorted(failure_only & set(seen)):
+        problems.append("%s %s %s is marked /* failure path */ in src/kube/kube_calls.c but a "
+                        "test made it: remove the mark" % (c[2], c[0], c[1]))
+    print("%d calls seen, %d marked failure path, %d requests of other clients ignored"
+          % (len(seen), len(failure_only), other))
     return problems
 
 
@@ -287,6 +454,20 @@ def main(argv):
         problems = covers(argv[2], argv[3])
     elif cmd == "rbac":
         problems = rbac(argv[2], argv[3], argv[4:])
+    elif cmd == "images":
+        problems = images(argv[2], argv[3], argv[4:])
+    elif cmd == "nodeprep":
+        problems = nodeprep(argv[2], argv[3], argv[4:])
+    elif cmd == "requests":
+        rest = argv[3:]
+        fp = None
+        subset = "--subset" in rest
+        rest = [a for a in rest if a != "--subset"]
+        if "--only-failure-paths" in rest:
+            i = rest.index("--only-failure-paths")
+            fp = rest[i + 1]
+            rest = rest[:i] + rest[i + 2:]
+        problems = requests(argv[2], rest, fp, subset)
     elif cmd == "containerfile":
         problems = containerfile(argv[2])
     else:

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# The reconciler's Kubernetes API calls, observed: the real `gpuaas server` and
+# `gpuaas reconciler` against the API server double, which logs every request it serves as
+# its RBAC attributes (gpuaas-kubesim --request-log: "VERB GROUP/RESOURCE[/SUB] CLIENT").
+# Per platform (kubernetes, openshift), with the node cache's volumes on, a session is
+# provisioned, becomes ACTIVE and is canceled; stale objects labelled ours (a namespace that
+# then stays Terminating, a PersistentVolume, a RoleBinding, a ClusterRoleBinding) are
+# collected by the GC sweep, which also finalizes the stuck namespace (finalize_stuck).
+# Then `deploy_check.py requests` fails when
+#  - the reconciler made a request that src/kube/kube_calls.c (`gpuaas deploy kube-calls`,
+#    which tests/it/deploy.sh compares with the ClusterRole) does not list, or
+#  - kube_calls.c lists a call no test made, unless it is marked /* failure path */ there
+#    (reached only after an error, e.g. the GET after a 403 exceeded quota); a call marked so
+#    that a test makes fails too, so the marks stay true.
+# Requests of kubectl and curl (this script's own) are told apart by their User-Agent.
+set -euo pipefail
+BUILD=${GPUAAS_BUILD:-build}
+SRC=${GPUAAS_SRC:-.}
+BIN=$BUILD/gpuaas
+SIM=$BUILD/gpuaas-kubesim
+CHECK="python3 $SRC/tests/lib/deploy_check.py"
+for b in "$BIN" "$SIM"; do [ -x "$b" ] || { echo "kube_calls: $b not built"; exit 1; }; done
+for c in kubectl jq python3 curl; do
+  command -v $c >/dev/null || { echo "kube_calls: $c is required"; exit 1; }
+done
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  stop_all
+  if [ -n "${GPUAAS_TEST_OUTPUT:-}" ]; then
+    mkdir -p "$GPUAAS_TEST_OUTPUT/kube_calls"
+    cp "$WORK"/*.log "$WORK"/*.txt "$GPUAAS_TEST_OUTPUT/kube_calls/" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+stop_all() {
+  local p
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  PIDS=()
+}
+fail() {
+  exec >&2
+  echo "FAIL: $*"
+  echo "--- last body: ${BODY:-}"
+  for f in reconciler server; do echo "--- $f log (tail):"; tail -15 "$WORK/$f.log" 2>/dev/null || true; done
+  exit 1
+}
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+req() { # req METHOD PATH [BODY] [TOKEN]: sets STATUS and BODY
+  local args=(-s -S -X "$1" -o "$WORK/body" -w '%{http_code}' --max-time 10)
+  [ -n "${4-}" ] && args+=(-H "Authorization: Bearer $4")
+  [ -n "${3-}" ] && args+=(-H "Content-Type: application/json" --data-binary "$3")
+  STATUS=$(curl "${args[@]}" "$BASE$2") || STATUS=000
+  BODY=$(cat "$WORK/body")
+}
+expect() { [ "$STATUS" = "$1" ] || fail "$2: status $STATUS, want $1"; }
+jf() { jq -r "$1" <<<"$BODY"; }
+wait_for() { # wait_for SECONDS WHAT COMMAND...
+  local n=$1 what=$2
+  shift 2
+  for _ in $(seq $((n * 10))); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  fail "timed out waiting for $what"
+}
+kc() { KUBECONFIG=$WORK/kubeconfig kubectl "$@" >>"$WORK/kubectl.log" 2>&1; }
+gone() { ! KUBECONFIG=$WORK/kubeconfig kubectl get "$@" >/dev/null 2>&1; }
+
+run_platform() {
+  local p=$1
+  rm -f "$WORK/kubeconfig"
+  # namespaces take 4 s to terminate, so that the stale one is seen stuck (limit 1 s)
+  "$SIM" --listen 127.0.0.1:0 --kubeconfig-out "$WORK/kubeconfig" --ns-delete-delay-ms 4000 \
+    --request-log "$WORK/requests-$p.log" >>"$WORK/kubesim.log" 2>&1 &
+  PIDS+=($!)
+  wait_for 10 "the test double" test -s "$WORK/kubeconfig"
+  kc create --validate=false -f "$SRC/tests/data/nodes/success.json" || fail "cannot register the node"
+  # stale objects labelled ours that no booking owns: the GC sweep deletes them
+  cat >"$WORK/stale.yaml" <<EOF
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: gpuaas-9999
+  labels: {app.kubernetes.io/managed-by: gpuaas, gpuaas.io/reservation: "9999"}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: gpuaas-9999-models
+  labels: {app.kubernetes.io/managed-by: gpuaas, gpuaas.io/reservation: "9999"}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadOnlyMany]
+  persistentVolumeReclaimPolicy: Retain
+  hostPath: {path: /var/lib/gpuaas/cache, type: Directory}
+  claimRef: {namespace: gpuaas-9999, name: models}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: stale-tenant
+  namespace: default
+  labels: {app.kubernetes.io/managed-by: gpuaas}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: gpuaas-tenant}
+subjects: [{kind: User, apiGroup: rbac.authorization.k8s.io, name: mallory}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: gpuaas-stale
+  labels: {app.kubernetes.io/managed-by: gpuaas}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: gpuaas-tenant}
+subjects: [{kind: User, apiGroup: rbac.authorization.k8s.io, name: mallory}]
+EOF
+  kc create namespace default || true
+  kc apply --server-side --field-manager=test -f "$WORK/stale.yaml" || fail "cannot create the stale objects"
+
+  PORT=$(free_port)
+  BASE=http://127.0.0.1:$PORT
+  cat >"$WORK/gpuaas.yaml" <<EOF
+log_level: debug
+server:
+  listen: 127.0.0.1:$PORT
+  web_root: $WORK
+database:
+  url: sqlite://$WORK/gpuaas-$p.db
+pool:
+  nodes:
+    - name: sno-1
+      cpu: 127
+      memory_gib: 754
+      storage_gib: 3100
+      gpus:
+        - model: NVIDIA RTX PRO 6000 Blackwell Server Edition
+          memory_gib: 96
+          mig:
+            1g.24gb: 4
+        - model: NVIDIA RTX PRO 6000 Blackwell Server Edition
+          memory_gib: 96
+          whole: true
+reconciler:
+  platform: $p
+  interval_seconds: 1
+  gc_interval_seconds: 1
+  terminating_limit_seconds: 1
+  finalize_stuck: true
+  ingress_domain: apps.test
+  ingress_namespace: ingress
+  storage_class: standard
+cache:
+  enabled: true
+  store_dir: $WORK/store
+EOF
+  "$BIN" config check --config "$WORK/gpuaas.yaml" >/dev/null || fail "config check ($p)"
+  GPUAAS_ADMIN_PASSWORD=admin-secret-1 "$BIN" server --config "$WORK/gpuaas.yaml" >>"$WORK/server.log" 2>&1 &
+  PIDS+=($!)
+  wait_for 10 "the server" curl -s -o /dev/null "$BASE/healthz"
+  req POST /api/v1/auth/login '{"username":"admin","password":"admin-secret-1"}'
+  expect 200 "login"
+  local admin id ns now
+  admin=$(jf .token)
+  now=$(date +%s)
+  req POST /api/v1/reservations "{\"gpu_type\":\"nvidia.com/mig-1g.24gb\",\"gpu_count\":1,\"starts_at\":\"$(iso $((now - 60)))\",\"ends_at\":\"$(iso $((now + 3600)))\",\"purpose\":\"kube calls\"}" "$admin"
+  expect 201 "book"
+  id=$(jf .id)
+
+  "$BIN" reconciler --config "$WORK/gpuaas.yaml" --kubeconfig "$WORK/kubeconfig" >"$WORK/reconciler.log" 2>&1 &
+  PIDS+=($!)
+  state() { req GET "/api/v1/reservations/$id" "" "$admin"; [ "$(jf .state)" = "$1" ]; }
+  wait_for 30 "session $id ACTIVE ($p)" state ACTIVE
+  ns=$(jf .session.namespace)
+  req POST "/api/v1/reservations/$id/cancel" "" "$admin"
+  [ "${STATUS:0:1}" = 2 ] || fail "cancel: status $STATUS"
+  wait_for 30 "session $id CANCELED ($p)" state CANCELED
+  wait_for 30 "namespace $ns deleted ($p)" gone namespace "$ns"
+  wait_for 30 "the stale namespace finalized ($p)" gone namespace gpuaas-9999
+  wait_for 10 "the stale volume collected ($p)" gone pv gpuaas-9999-models
+  wait_for 10 "the stale RoleBinding collected ($p)" gone -n default rolebinding stale-tenant
+  wait_for 10 "the stale ClusterRoleBinding collected ($p)" gone clusterrolebinding gpuaas-stale
+  grep -q 'gc.namespace.finalize\|cannot finalize' "$WORK/reconciler.log" ||
+    grep -q "^update core/namespaces/finalize -" "$WORK/requests-$p.log" ||
+    fail "the stuck namespace was not finalized by the reconciler ($p)"
+  cp "$WORK/reconciler.log" "$WORK/reconciler-$p.log"
+  stop_all
+  "$BIN" deploy kube-calls --platform "$p" >"$WORK/calls-$p.txt"
+  $CHECK requests "$WORK/calls-$p.txt" "$WORK/requests-$p.log" \
+    --only-failure-paths "$SRC/src/kube/kube_calls.c" || fail "the reconciler's calls ($p), above"
+  echo "kube_calls: $p ok"
+}
+
+run_platform kubernetes
+run_platform openshift
+echo "kube_calls: ok"
