@@ -15,6 +15,6 @@ chown 1001:0 "$dir"
 chmod 0775 "$dir"
 # SELinux (OpenShift, RHEL, Fedora): containers may only use files of type container_file_t
 if command -v chcon >/dev/null 2>&1 && [ -e /sys/fs/selinux/enforce ]; then
-    chcon -R -t container_file_t "$dir"
+    chcon -R -t container_file_t -l s0 "$dir"
 fi
 ls -ldZ "$dir" 2>/dev/null || ls -ld "$dir"

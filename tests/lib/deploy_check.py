@@ -322,7 +322,7 @@ def nodeprep(path, script, mc_paths):
         own = "%s:%s" % (uid, gid)
         for what, pat in (("mkdir -p", r"mkdir -p %s\b"), ("chown " + own, r"chown %s %%s\b" % own),
                           ("chmod 0775", r"chmod 0?775 %s\b"),
-                          ("chcon -R -t container_file_t", r"chcon -R -t container_file_t %s\b")):
+                          ("chcon -R -t container_file_t -l s0", r"chcon -R -t container_file_t -l s0 %s\b")):
             if not re.search(pat % re.escape(host_dir).replace("%", "%%"), text):
                 problems.append("%s: no `%s %s`" % (where, what, host_dir))
 
