@@ -18,61 +18,18 @@ SIM=$BUILD/gpuaas-kubesim
 for b in "$BIN" "$SIM"; do [ -x "$b" ] || { echo "dcgm_utilization: $b not built"; exit 1; }; done
 command -v python3 >/dev/null || { echo "dcgm_utilization: python3 is required"; exit 1; }
 
-WORK=$(mktemp -d)
-PIDS=()
+NAME=dcgm_utilization
+FAIL_LOGS="reconciler server dcgm"
+# shellcheck source=../lib/it_common.sh
+. "$SRC/tests/lib/it_common.sh"
 DCGM_PID=
-cleanup() {
-  stop_all
-  [ -n "$DCGM_PID" ] && kill -TERM "$DCGM_PID" 2>/dev/null && wait "$DCGM_PID" 2>/dev/null || true
-  if [ -n "${GPUAAS_TEST_OUTPUT:-}" ]; then
-    mkdir -p "$GPUAAS_TEST_OUTPUT/dcgm_utilization"
-    cp "$WORK"/*.log "$GPUAAS_TEST_OUTPUT/dcgm_utilization/" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-  if [ -n "${PG_DB:-}" ]; then
-    psql -q -X "$GPUAAS_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
-  fi
+it_cleanup_extra() {
+  [ -n "$DCGM_PID" ] && kill -TERM "$DCGM_PID" 2>/dev/null && wait "$DCGM_PID" 2>/dev/null
 }
-trap cleanup EXIT
-stop_all() {
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  PIDS=()
-}
-
-fail() { # to stderr: fail may run inside $(...)
-  exec >&2
-  echo "FAIL: $*"
-  echo "--- last body: ${BODY:-}"
-  for f in reconciler server dcgm; do echo "--- $f log (tail):"; tail -15 "$WORK/$f.log" 2>/dev/null || true; done
-  exit 1
-}
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
-req() { # req METHOD PATH [BODY] [TOKEN]: sets STATUS and BODY
-  local args=(-s -S -X "$1" -o "$WORK/body" -w '%{http_code}' --max-time 10)
-  [ -n "${4-}" ] && args+=(-H "Authorization: Bearer $4")
-  [ -n "${3-}" ] && args+=(-H "Content-Type: application/json" --data-binary "$3")
-  STATUS=$(curl "${args[@]}" "$BASE$2") || STATUS=000
-  BODY=$(cat "$WORK/body")
-}
-expect() { [ "$STATUS" = "$1" ] || fail "$2: status $STATUS, want $1"; }
-jf() { jq -r "$1" <<<"$BODY"; }
 near() { # near ACTUAL WANT EPS WHAT
   awk -v a="$1" -v w="$2" -v e="$3" 'BEGIN { d = a - w; if (d < 0) d = -d; exit !(a != "null" && d <= e) }' ||
     fail "$4: $1, want $2"
 }
-wait_for() { # wait_for SECONDS WHAT COMMAND...
-  local n=$1 what=$2
-  shift 2
-  for _ in $(seq $((n * 10))); do
-    "$@" && return 0
-    sleep 0.1
-  done
-  fail "timed out waiting for $what"
-}
-
 run_suite() {
   # --- a fresh test double, no DCGM answer yet, the configuration ---
   rm -f "$WORK/dcgm/metrics" "$WORK/kubeconfig"
@@ -83,8 +40,8 @@ run_suite() {
   PIDS+=($!)
   wait_for 10 "the test double" test -s "$WORK/kubeconfig"
   # The reference node as the GPU operator labels it, so the cluster advertises the pool.
-  KUBECONFIG=$WORK/kubeconfig kubectl create --validate=false -f "$SRC/tests/data/nodes/success.json" \
-    >>"$WORK/kubesim.log" 2>&1 || fail "cannot register the node with the test double"
+  kc create --validate=false -f "$SRC/tests/data/nodes/success.json" ||
+    fail "cannot register the node with the test double"
 
   PORT=$(free_port)
   BASE=http://127.0.0.1:$PORT

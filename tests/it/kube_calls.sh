@@ -24,51 +24,9 @@ for c in kubectl jq python3 curl; do
   command -v $c >/dev/null || { echo "kube_calls: $c is required"; exit 1; }
 done
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  stop_all
-  if [ -n "${GPUAAS_TEST_OUTPUT:-}" ]; then
-    mkdir -p "$GPUAAS_TEST_OUTPUT/kube_calls"
-    cp "$WORK"/*.log "$WORK"/*.txt "$GPUAAS_TEST_OUTPUT/kube_calls/" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-stop_all() {
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  PIDS=()
-}
-fail() {
-  exec >&2
-  echo "FAIL: $*"
-  echo "--- last body: ${BODY:-}"
-  for f in reconciler server; do echo "--- $f log (tail):"; tail -15 "$WORK/$f.log" 2>/dev/null || true; done
-  exit 1
-}
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
-req() { # req METHOD PATH [BODY] [TOKEN]: sets STATUS and BODY
-  local args=(-s -S -X "$1" -o "$WORK/body" -w '%{http_code}' --max-time 10)
-  [ -n "${4-}" ] && args+=(-H "Authorization: Bearer $4")
-  [ -n "${3-}" ] && args+=(-H "Content-Type: application/json" --data-binary "$3")
-  STATUS=$(curl "${args[@]}" "$BASE$2") || STATUS=000
-  BODY=$(cat "$WORK/body")
-}
-expect() { [ "$STATUS" = "$1" ] || fail "$2: status $STATUS, want $1"; }
-jf() { jq -r "$1" <<<"$BODY"; }
-wait_for() { # wait_for SECONDS WHAT COMMAND...
-  local n=$1 what=$2
-  shift 2
-  for _ in $(seq $((n * 10))); do
-    "$@" && return 0
-    sleep 0.1
-  done
-  fail "timed out waiting for $what"
-}
-kc() { KUBECONFIG=$WORK/kubeconfig kubectl "$@" >>"$WORK/kubectl.log" 2>&1; }
+NAME=kube_calls
+# shellcheck source=../lib/it_common.sh
+. "$SRC/tests/lib/it_common.sh"
 gone() { ! KUBECONFIG=$WORK/kubeconfig kubectl get "$@" >/dev/null 2>&1; }
 
 run_platform() {

@@ -1,0 +1,63 @@
+# Shared by the shell tests that drive the real `gpuaas server` (and reconciler, and the
+# Kubernetes API double) over HTTP. Source it after setting NAME (the test's name, for
+# messages and the saved logs). It sets WORK (a fresh directory, removed at exit with the
+# processes in PIDS and the database PG_DB when set), and defines:
+#   fail MSG          the reason, the last body and the tails of $WORK/{FAIL_LOGS}.log, exit 1
+#   req M PATH [BODY] [TOKEN]   HTTP request to $BASE: sets STATUS and BODY
+#   expect STATUS WHAT, jf JQ_FILTER (on BODY), wait_for SECONDS WHAT COMMAND...
+#   free_port, iso EPOCH, kc KUBECTL_ARGS (against $WORK/kubeconfig), stop_all
+# A test may define it_cleanup_extra to stop more of its own at exit.
+# shellcheck shell=bash
+WORK=$(mktemp -d)
+PIDS=()
+FAIL_LOGS=${FAIL_LOGS:-reconciler server}
+
+stop_all() {
+  local p
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  PIDS=()
+}
+it_cleanup() {
+  stop_all
+  if declare -F it_cleanup_extra >/dev/null; then it_cleanup_extra || true; fi
+  if [ -n "${GPUAAS_TEST_OUTPUT:-}" ]; then
+    mkdir -p "$GPUAAS_TEST_OUTPUT/$NAME"
+    cp "$WORK"/*.log "$WORK"/*.txt "$GPUAAS_TEST_OUTPUT/$NAME/" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+  if [ -n "${PG_DB:-}" ]; then
+    psql -q -X "$GPUAAS_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
+}
+trap it_cleanup EXIT
+
+fail() { # to stderr: fail may run inside $(...)
+  exec >&2
+  echo "FAIL ($NAME): $*"
+  echo "--- last body: ${BODY:-}"
+  local f
+  for f in $FAIL_LOGS; do echo "--- $f log (tail):"; tail -15 "$WORK/$f.log" 2>/dev/null || true; done
+  exit 1
+}
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+req() { # req METHOD PATH [BODY] [TOKEN]: sets STATUS and BODY
+  local args=(-s -S -X "$1" -o "$WORK/body" -w '%{http_code}' --max-time 10)
+  [ -n "${4-}" ] && args+=(-H "Authorization: Bearer $4")
+  [ -n "${3-}" ] && args+=(-H "Content-Type: application/json" --data-binary "$3")
+  STATUS=$(curl "${args[@]}" "$BASE$2") || STATUS=000
+  BODY=$(cat "$WORK/body")
+}
+expect() { [ "$STATUS" = "$1" ] || fail "$2: status $STATUS, want $1"; }
+jf() { jq -r "$1" <<<"$BODY"; }
+wait_for() { # wait_for SECONDS WHAT COMMAND...
+  local n=$1 what=$2
+  shift 2
+  for _ in $(seq $((n * 10))); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  fail "timed out waiting for $what"
+}
+kc() { KUBECONFIG=$WORK/kubeconfig kubectl "$@" >>"$WORK/kubectl.log" 2>&1; }
