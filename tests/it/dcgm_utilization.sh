@@ -113,7 +113,7 @@ EOF
 
   "$BIN" reconciler --config "$WORK/gpuaas.yaml" --kubeconfig "$WORK/kubeconfig" >"$WORK/reconciler.log" 2>&1 &
   REC_PID=$!
-  PIDS+=($REC_PID)
+  PIDS+=("$REC_PID")
   active() { req GET "/api/v1/reservations/$1" "" "$ADMIN"; [ "$(jf .state)" = ACTIVE ]; }
   wait_for 30 "session $A ACTIVE" active "$A"
   wait_for 30 "session $B ACTIVE" active "$B"
@@ -132,7 +132,7 @@ EOF
   wait_for 15 "a scrape of a missing file" logged 404
   f=$(failures)
   [ -n "$f" ] && [ "$f" -ge 2 ] || fail "failed scrapes counted: $f"
-  req GET /api/v1/utilization?from=$(iso $start)\&to=$(iso $end) "" "$ADMIN"
+  req GET "/api/v1/utilization?from=$(iso "$start")&to=$(iso "$end")" "" "$ADMIN"
   expect 200 "utilization before any measurement"
   [ "$(jf "[.sessions[] | select(.id == $A)][0].busy_fraction")" = null ] || fail "busy fraction before any measurement"
 
