@@ -89,7 +89,7 @@ static enum MHD_Result prefetch(struct cache_http *h, struct MHD_Connection *c, 
         return reply_error(c, 400, "invalid", size && !json_is_integer(size) ? "size" : "pinned", "wrong type");
     }
     struct error err = {0};
-    char name[128];
+    char name[CONFIG_ARTIFACT_NAME_MAX];
     snprintf(name, sizeof(name), "%s", json_is_string(json_object_get(b, "name")) ? json_string_value(json_object_get(b, "name")) : "");
     int r = cache_daemon_prefetch(h->d, json_string_value(json_object_get(b, "name")),
                                   json_string_value(json_object_get(b, "url")),
