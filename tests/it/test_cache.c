@@ -24,7 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,7 +62,7 @@ struct srv {
     int port;
 };
 
-static pid_t servers[32]; /* killed at teardown even when a test failed half-way */
+static pid_t servers[32]; /* servers and holders, killed at teardown even when a test failed */
 static int n_servers;
 
 /* Starts the test file server with extra flags (NULL-terminated). */
@@ -658,6 +661,8 @@ static pid_t spawn_holder(const char *path, int mode)
             pause();
     }
     close(pfd[1]);
+    if (n_servers < 32)
+        servers[n_servers++] = p; /* ended at teardown even when the test fails */
     char b;
     assert_int_equal(read(pfd[0], &b, 1), 1);
     close(pfd[0]);
@@ -1090,6 +1095,158 @@ static void test_image_pull_failure_explained(void **state)
     config_free(c);
 }
 
+static size_t to_memstream(char *b, size_t sz, size_t n, void *arg)
+{
+    return fwrite(b, sz, n, (FILE *)arg);
+}
+
+/* One HTTP request to the daemon; returns the status (0 when unreachable), body in *ret. */
+static long http_call(const char *method, const char *url, const char *body, const char *token,
+                      json_t **ret)
+{
+    char *buf = NULL, auth[300];
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = NULL;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, to_memstream);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        h = curl_slist_append(h, "Content-Type: application/json");
+    }
+    if (token) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        h = curl_slist_append(h, auth);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    fclose(mem);
+    if (ret)
+        *ret = json_loadb(buf, len, 0, NULL);
+    free(buf);
+    return status;
+}
+
+/* A port nobody listens on now (the kernel's pick for a socket closed at once). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static pid_t start_daemon(const char *cfg, const char *listen)
+{
+    char bin[512];
+    snprintf(bin, sizeof(bin), "%s/gpuaas", build_dir());
+    pid_t p = fork();
+    if (p == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(bin, bin, "cache", "--config", cfg, "--listen", listen, (char *)NULL);
+        _exit(127);
+    }
+    if (n_servers < 32)
+        servers[n_servers++] = p;
+    char url[200];
+    snprintf(url, sizeof(url), "http://%s/healthz", listen);
+    for (int i = 0; i < 200 && http_call("GET", url, NULL, NULL, NULL) != 200; i++)
+        usleep(20000);
+    return p;
+}
+
+/* The real daemon: POST /prefetch, kill -9 mid-transfer, start again: /status lists the
+ * artifact and the download resumes where it stopped. */
+static void test_daemon_kill9_keeps_prefetch(void **state)
+{
+    struct srv s = srv_start("--rate", "2000000", NULL);
+    char dir[400], cfg[600], tok[600], listen[64], url[200], part[700], body[1024];
+    fresh_store("daemon-kill9", dir, sizeof(dir));
+    snprintf(cfg, sizeof(cfg), "%s/daemon-kill9.yaml", work);
+    snprintf(tok, sizeof(tok), "%s/daemon-kill9.token", work);
+    FILE *f = fopen(tok, "w");
+    fputs("s3cret-token\n", f);
+    fclose(f);
+    f = fopen(cfg, "w");
+    fprintf(f, "cache:\n  store_dir: %s\n  token_file: %s\n  ranges: 1\n  retry_delay_seconds: 0\n",
+            dir, tok);
+    fclose(f);
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", free_port());
+    pid_t d = start_daemon(cfg, listen);
+    url_of(&s, "big.bin", url, sizeof(url));
+    snprintf(body, sizeof(body),
+             "{\"name\": \"m/weights.bin\", \"url\": \"%s\", \"sha256\": \"%s\", \"size\": %d}",
+             url, big_hex, BIG);
+    char api[200];
+    snprintf(api, sizeof(api), "http://%s/prefetch", listen);
+    long st = http_call("POST", api, body, "s3cret-token", NULL);
+    if (st / 100 != 2)
+        fail_msg("POST /prefetch: %ld", st);
+    snprintf(part, sizeof(part), "%s/tmp/%s.partial", dir, big_hex);
+    struct stat sb = {0};
+    for (int i = 0; i < 200 && (stat(part, &sb) < 0 || sb.st_size < 500000); i++)
+        usleep(20000);
+    kill(d, SIGKILL);
+    waitpid(d, NULL, 0);
+    assert_int_equal(stat(part, &sb), 0);
+    assert_true(sb.st_size > 0 && sb.st_size < BIG);
+    d = start_daemon(cfg, listen);
+    snprintf(api, sizeof(api), "http://%s/status", listen);
+    json_t *doc = NULL;
+    const char *now = "(absent)";
+    for (int i = 0; i < 300; i++) {
+        json_decref(doc);
+        doc = NULL;
+        assert_int_equal(http_call("GET", api, NULL, NULL, &doc), 200);
+        now = state_of(doc, "m/weights.bin");
+        if (!strcmp(now, "ready") || !strcmp(now, "failed"))
+            break;
+        usleep(20000);
+    }
+    if (strcmp(now, "ready"))
+        fail_msg("after the restart: %s %s", now, reason_of(doc, "m/weights.bin"));
+    json_decref(doc);
+    assert_int_equal(log_count("GET /big.bin bytes="), 1); /* resumed */
+    kill(d, SIGTERM);
+    waitpid(d, NULL, 0);
+    srv_stop(&s);
+}
+
+/* `config check` reads the files the cache settings name. */
+static void test_config_check_token_file(void **state)
+{
+    char cfg[600], cmd[1400], out[700], line[512] = "";
+    snprintf(cfg, sizeof(cfg), "%s/check.yaml", work);
+    snprintf(out, sizeof(out), "%s/check.out", work);
+    FILE *f = fopen(cfg, "w");
+    fputs("cache:\n  token_file: /nonexistent/token\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "'%s/gpuaas' config check --config '%s' >'%s' 2>&1", build_dir(),
+             cfg, out);
+    int rc = system(cmd);
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    f = fopen(out, "r");
+    assert_non_null(f);
+    if (!fgets(line, sizeof(line), f))
+        line[0] = 0;
+    fclose(f);
+    if (!strstr(line, "check.yaml: cache.token_file: /nonexistent/token: cannot read"))
+        fail_msg("%s", line);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1113,6 +1270,8 @@ int main(void)
         cmocka_unit_test(test_prefetch_survives_restart),
         cmocka_unit_test(test_nested_names),
         cmocka_unit_test(test_image_pull_failure_explained),
+        cmocka_unit_test(test_daemon_kill9_keeps_prefetch),
+        cmocka_unit_test(test_config_check_token_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
