@@ -98,8 +98,10 @@ static enum MHD_Result prefetch(struct cache_http *h, struct MHD_Connection *c, 
     json_decref(b);
     if (r == -ERR_EXISTS)
         return reply_error(c, 409, "conflict", err.field, err.message);
-    if (r < 0)
+    if (r == -ERR_INVALID || r == -ERR_TOO_LARGE)
         return reply_error(c, 400, "invalid", err.field, err.message);
+    if (r < 0) /* the list of prefetched artifacts could not be made durable */
+        return reply_error(c, 500, "internal", err.field, err.message);
     log_info("cache prefetch queued", "name=\"%s\"", name);
     return reply_json(c, 202, json_pack("{s:s}", "state", "queued"));
 }
