@@ -826,7 +826,7 @@ static long long store_used_on_disk(const char *dir)
  * room fails with a reason and, asked again, evicts the other. */
 static void test_budget_holds_in_flight(void **state)
 {
-    struct srv s = srv_start("--rate", "30000000", NULL);
+    struct srv s = srv_start("--rate", "6000000", NULL);
     char dir[400], extra[2048];
     struct error err = {0};
     fresh_store("budget", dir, sizeof(dir));
@@ -853,6 +853,16 @@ static void test_budget_holds_in_flight(void **state)
     assert_true(most <= BIG + SMALL);
     json_t *st = cache_daemon_status(d);
     const char *a = state_of(st, "sized"), *b = state_of(st, "unsized");
+    if (!strcmp(a, "evicted") || !strcmp(b, "evicted")) {
+        /* a worker started so late that the other had finished: it evicted that one */
+        assert_string_equal(!strcmp(a, "evicted") ? b : a, "ready");
+        json_decref(st);
+        assert_int_equal(count_metric(d, "\ngpuaas_cache_evictions_total "), 1);
+        cache_daemon_free(d);
+        config_free(c);
+        srv_stop(&s);
+        return;
+    }
     const char *loser = !strcmp(a, "failed") ? "sized" : "unsized";
     if (!((!strcmp(a, "ready") && !strcmp(b, "failed")) ||
           (!strcmp(a, "failed") && !strcmp(b, "ready"))))
