@@ -1,7 +1,13 @@
-/* Cache daemon: job queue, download workers, image pulls, eviction and status. */
+/* Cache daemon: job queue, download workers, image pulls, eviction and status.
+ *
+ * DESIGN: the budget holds for published files plus the downloads in flight. A worker
+ * reserves room (evicting, cstore_make_room) for the size it expects before the transfer
+ * and for the real size after verification, before publishing; room_mu serializes the
+ * reservations, each counting the others still in flight. Artifacts added by POST
+ * /prefetch are kept in DIR/prefetch.json so that they are listed and resumed after a
+ * restart. */
 #include "cache/cache_daemon.h"
 #include "cache/cache_fetch.h"
-#include "cache/cache_inuse.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 
@@ -31,6 +37,8 @@ struct job {
     char hex[65];
     long long size;
     bool pinned;
+    bool prefetched;    /* added by POST /prefetch: persisted in prefetch.json */
+    long long reserved; /* bytes of the budget held for the transfer in flight */
     enum job_state state;
     char reason[512];
     int attempts;
@@ -51,6 +59,7 @@ struct cache_daemon {
         char pull_cmd[512];
     } cfg;
     struct cstore *st;
+    pthread_mutex_t room_mu; /* serializes reservations; taken before the store's lock */
     struct job *jobs;
     int n_jobs;
     pthread_mutex_t mu;
@@ -87,6 +96,116 @@ static int add_job(struct cache_daemon *d, const struct job *j, struct error *er
     return 0;
 }
 
+/* Checks an artifact given by POST /prefetch or read back from prefetch.json. */
+static int check_artifact(const char *name, const char *url, const char *hex, long long size,
+                          struct error *err)
+{
+    if (!name || !config_artifact_name_valid(name))
+        return error_set(err, ERR_INVALID, "name",
+                         "name: required, a relative path such as \"llama-3-8b/config.json\" "
+                         "of at most %d components, none empty, \".\" or \"..\", at most %d "
+                         "bytes",
+                         CONFIG_ARTIFACT_NAME_DEPTH, CONFIG_ARTIFACT_NAME_MAX - 1);
+    if (!url ||
+        (strncmp(url, "https://", 8) && strncmp(url, "http://", 7) && strncmp(url, "file://", 7)) ||
+        strlen(url) >= sizeof(((struct job *)0)->url))
+        return error_set(err, ERR_INVALID, "url",
+                         "url: must start with https://, http:// or file://");
+    if (!hex || strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64)
+        return error_set(err, ERR_INVALID, "sha256", "sha256: must be 64 lowercase hex digits");
+    if (size < 0)
+        return error_set(err, ERR_INVALID, "size", "size: must be a byte count");
+    return 0;
+}
+
+/* The job an artifact name collides with: the same name, or one that would be a directory
+ * of it (or the reverse). Caller holds mu. */
+static struct job *clashing_job(struct cache_daemon *d, const char *name)
+{
+    for (int i = 0; i < d->n_jobs; i++)
+        if (!d->jobs[i].image &&
+            (!strcmp(d->jobs[i].name, name) || config_artifact_names_clash(d->jobs[i].name, name)))
+            return &d->jobs[i];
+    return NULL;
+}
+
+/* Rewrites DIR/prefetch.json with every prefetched artifact. Caller holds mu. */
+static int save_prefetched(struct cache_daemon *d, struct error *err)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < d->n_jobs; i++) {
+        const struct job *j = &d->jobs[i];
+        if (j->prefetched)
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:b}", "name", j->name,
+                                                 "url", j->url, "sha256", j->hex, "size",
+                                                 (json_int_t)j->size, "pinned", j->pinned));
+    }
+    json_t *doc = json_pack("{s:i, s:o}", "version", 1, "artifacts", arr);
+    char *text = doc ? json_dumps(doc, JSON_INDENT(1)) : NULL;
+    json_decref(doc);
+    if (!text)
+        return error_set(err, ERR_NOMEM, "", "out of memory");
+    int r = cstore_write_file(d->st, "prefetch.json", text, err);
+    free(text);
+    return r;
+}
+
+/* Queues the artifacts of DIR/prefetch.json, checked like POST /prefetch; an entry that is
+ * invalid or collides with a configured artifact is dropped with a warning. */
+static void load_prefetched(struct cache_daemon *d)
+{
+    char path[4096];
+    json_error_t je;
+    snprintf(path, sizeof(path), "%s/prefetch.json", d->st->dir);
+    if (access(path, F_OK) < 0)
+        return;
+    json_t *doc = json_load_file(path, 0, &je);
+    json_t *arr = json_object_get(doc, "artifacts");
+    if (!json_is_array(arr)) {
+        log_warn("cache prefetch list unreadable; ignored", "path=%s reason=\"%s\"", path,
+                 doc ? "no artifacts list" : je.text);
+        json_decref(doc);
+        return;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        const char *name = json_string_value(json_object_get(v, "name"));
+        const char *url = json_string_value(json_object_get(v, "url"));
+        const char *hex = json_string_value(json_object_get(v, "sha256"));
+        json_t *size = json_object_get(v, "size");
+        struct error e = {0};
+        if (check_artifact(name, url, hex, json_is_integer(size) ? json_integer_value(size) : -1,
+                           &e) < 0) {
+            log_warn("cache prefetched artifact dropped", "path=%s index=%zu reason=\"%s\"", path,
+                     i, e.message);
+            continue;
+        }
+        pthread_mutex_lock(&d->mu);
+        struct job *old = clashing_job(d, name);
+        if (old && strcmp(old->name, name))
+            log_warn("cache prefetched artifact dropped", "name=%s reason=\"clashes with %s\"",
+                     name, old->name);
+        else if (old && strcmp(old->hex, hex))
+            log_warn("cache prefetched artifact dropped",
+                     "name=%s reason=\"the configuration names another sha256\"", name);
+        if (!old) {
+            struct job j = {.size = json_integer_value(size),
+                            .pinned = json_is_true(json_object_get(v, "pinned")),
+                            .prefetched = true};
+            snprintf(j.name, sizeof(j.name), "%s", name);
+            snprintf(j.url, sizeof(j.url), "%s", url);
+            snprintf(j.hex, sizeof(j.hex), "%s", hex);
+            if (add_job(d, &j, &e) < 0)
+                log_warn("cache prefetched artifact dropped", "name=%s reason=\"%s\"", name,
+                         e.message);
+        }
+        pthread_mutex_unlock(&d->mu);
+    }
+    json_decref(doc);
+}
+
 int cache_daemon_new(const struct config *c, struct cache_daemon **ret, struct error *err)
 {
     struct cache_daemon *d = calloc(1, sizeof(*d));
@@ -94,7 +213,7 @@ int cache_daemon_new(const struct config *c, struct cache_daemon **ret, struct e
         free(d);
         return error_set(err, ERR_NOMEM, "", "out of memory");
     }
-    d->cfg.budget = (long long)c->cache.budget_gib << 30;
+    d->cfg.budget = c->cache.budget_bytes;
     d->cfg.workers = (int)c->cache.max_parallel;
     d->cfg.retries = (int)c->cache.retries;
     d->cfg.retry_delay_s = c->cache.retry_delay_seconds;
@@ -103,47 +222,65 @@ int cache_daemon_new(const struct config *c, struct cache_daemon **ret, struct e
     snprintf(d->cfg.proxy, sizeof(d->cfg.proxy), "%s", c->cache.proxy);
     snprintf(d->cfg.pull_cmd, sizeof(d->cfg.pull_cmd), "%s", c->cache.image_pull_command);
     pthread_mutex_init(&d->mu, NULL);
+    pthread_mutex_init(&d->room_mu, NULL);
     pthread_cond_init(&d->cv, NULL);
     int r = cstore_open(c->cache.store_dir, &d->st, err);
     if (r < 0)
         goto fail;
-    /* pinned artifacts must fit: refuse to start rather than thrash */
+    /* pinned artifacts must fit: refuse to start rather than thrash (configuration
+     * validation checks the same; those without a size are checked once downloaded) */
     long long pinned = 0;
+    int unsized = 0;
     for (int i = 0; i < c->cache.n_artifacts; i++)
-        if (c->cache.artifacts[i].pinned)
+        if (c->cache.artifacts[i].pinned) {
             pinned += c->cache.artifacts[i].size;
+            unsized += !c->cache.artifacts[i].size;
+        }
     if (pinned > d->cfg.budget) {
         r = error_set(err, ERR_CONFLICT, "cache.budget_gib",
-                      "%s: the pinned artifacts need %lld bytes but cache.budget_gib allows %lld",
-                      c->path, pinned, d->cfg.budget);
+                      "%s: the pinned artifacts need %lld bytes%s but cache.budget_gib allows %lld",
+                      c->path, pinned, unsized ? " (those without a size count as 0)" : "",
+                      d->cfg.budget);
         goto fail;
     }
-    const char **keep = calloc((size_t)c->cache.n_artifacts + 1, sizeof(char *));
-    for (int i = 0; keep && i < c->cache.n_artifacts; i++)
-        keep[i] = c->cache.artifacts[i].sha256;
-    struct cstore_fsck_report rep;
-    r = cstore_fsck(d->st, keep, (size_t)c->cache.n_artifacts, false, &rep, err);
-    free(keep);
-    if (r < 0)
-        goto fail;
-    if (rep.removed_temporaries || rep.removed_entries || rep.removed_blobs || rep.fixed_links)
-        log_info("cache store repaired", "temporaries=%d entries=%d blobs=%d links=%d",
-                 rep.removed_temporaries, rep.removed_entries, rep.removed_blobs, rep.fixed_links);
     for (int i = 0; i < c->cache.n_artifacts; i++) {
         const struct config_artifact *a = &c->cache.artifacts[i];
         struct job j = {.size = a->size, .pinned = a->pinned};
         snprintf(j.name, sizeof(j.name), "%s", a->name);
         snprintf(j.url, sizeof(j.url), "%s", a->url);
         snprintf(j.hex, sizeof(j.hex), "%s", a->sha256);
-        struct cstore_entry e;
-        if (cstore_lookup(d->st, a->name, NULL, &e) == 0 && !strcmp(e.sha256, a->sha256)) {
-            j.state = J_READY;
-            j.size = e.size;
-            if (e.pinned != a->pinned)
-                cstore_set_pinned(d->st, a->name, a->pinned);
-        }
         if ((r = add_job(d, &j, err)) < 0)
             goto fail;
+    }
+    load_prefetched(d);
+    /* partials of every wanted artifact stay (they resume) */
+    const char **keep = calloc((size_t)d->n_jobs + 1, sizeof(char *));
+    if (!keep) {
+        r = error_set(err, ERR_NOMEM, "", "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < d->n_jobs; i++)
+        keep[i] = d->jobs[i].hex;
+    struct cstore_fsck_report rep;
+    r = cstore_fsck(d->st, keep, (size_t)d->n_jobs, false, &rep, err);
+    free(keep);
+    if (r < 0)
+        goto fail;
+    if (rep.removed_temporaries || rep.removed_entries || rep.removed_blobs || rep.fixed_links ||
+        rep.removed_links)
+        log_info("cache store repaired",
+                 "temporaries=%d entries=%d blobs=%d links=%d stale_links=%d",
+                 rep.removed_temporaries, rep.removed_entries, rep.removed_blobs, rep.fixed_links,
+                 rep.removed_links);
+    for (int i = 0; i < d->n_jobs; i++) {
+        struct job *j = &d->jobs[i];
+        struct cstore_entry e;
+        if (cstore_lookup(d->st, j->name, NULL, &e) == 0 && !strcmp(e.sha256, j->hex)) {
+            j->state = J_READY;
+            j->size = e.size;
+            if (e.pinned != j->pinned)
+                cstore_set_pinned(d->st, j->name, j->pinned);
+        }
     }
     for (int i = 0; i < c->cache.n_images; i++) {
         struct job j = {.image = true};
@@ -155,6 +292,9 @@ int cache_daemon_new(const struct config *c, struct cache_daemon **ret, struct e
     return 0;
 fail:
     cstore_close(d->st);
+    pthread_mutex_destroy(&d->mu);
+    pthread_mutex_destroy(&d->room_mu);
+    pthread_cond_destroy(&d->cv);
     free(d->jobs);
     free(d);
     return r;
@@ -220,6 +360,64 @@ static void fail_or_retry(struct cache_daemon *d, struct job *j, const struct er
     }
 }
 
+struct reservation {
+    struct cache_daemon *d;
+    struct job *j;
+};
+
+/* fetch_opts.reserve: makes room for `size` bytes of j besides what the other downloads in
+ * flight hold (their files not yet published), and records the reservation. */
+static int reserve_room(void *arg, long long size, bool final, struct error *err)
+{
+    struct reservation *res = arg;
+    struct cache_daemon *d = res->d;
+    struct held {
+        char hex[65];
+        long long bytes;
+    } *held = calloc(MAX_JOBS, sizeof(*held));
+    if (!held)
+        return error_set(err, ERR_NOMEM, "", "out of memory");
+    pthread_mutex_lock(&d->room_mu);
+    pthread_mutex_lock(&d->mu);
+    long long mine = res->j->reserved;
+    int n = 0;
+    for (int i = 0; i < d->n_jobs; i++)
+        if (&d->jobs[i] != res->j && d->jobs[i].reserved > 0) {
+            snprintf(held[n].hex, sizeof(held[n].hex), "%s", d->jobs[i].hex);
+            held[n++].bytes = d->jobs[i].reserved;
+        }
+    pthread_mutex_unlock(&d->mu);
+    int r = 0;
+    if (size > mine) {
+        /* a reservation whose file is already published counts in the store's use */
+        long long others = 0;
+        struct cstore_entry e;
+        for (int i = 0; i < n; i++)
+            if (cstore_lookup(d->st, NULL, held[i].hex, &e) < 0)
+                others += held[i].bytes;
+        struct error why = {0};
+        r = cstore_make_room(d->st, size + others, d->cfg.budget, on_evict, d, &why);
+        if (r < 0) {
+            char held_note[96] = "";
+            if (others)
+                snprintf(held_note, sizeof(held_note), "; %lld more held by downloads in flight",
+                         others);
+            r = error_set(err, why.code ? why.code : ERR_CONFLICT, "budget",
+                          "no room in the cache budget %s (%lld bytes%s%s): %s",
+                          final ? "to publish the downloaded file" : "for the download", size,
+                          final && !mine ? ", size unknown before the download" : "", held_note,
+                          why.message);
+        } else {
+            pthread_mutex_lock(&d->mu);
+            res->j->reserved = size;
+            pthread_mutex_unlock(&d->mu);
+        }
+    }
+    pthread_mutex_unlock(&d->room_mu);
+    free(held);
+    return r;
+}
+
 static void *worker(void *arg)
 {
     struct cache_daemon *d = arg;
@@ -253,23 +451,19 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&d->mu);
 
         struct error e = {0};
-        int r = 0;
-        struct cstore_entry have;
-        if (cstore_lookup(d->st, NULL, hex, &have) < 0 && size > 0) {
-            char **inuse = NULL;
-            int n = cache_in_use(d->st->dir, &inuse);
-            r = cstore_make_room(d->st, size, d->cfg.budget, (const char *const *)inuse,
-                                 n > 0 ? (size_t)n : 0, on_evict, d, &e);
-            cache_in_use_free(inuse, n > 0 ? n : 0);
-        }
-        struct fetch_opts o = {.proxy = d->cfg.proxy, .ranges = d->cfg.ranges,
-                               .range_min = d->cfg.range_min, .cancel = &d->stop,
-                               .progress = &j->prog};
-        if (r == 0)
-            r = cache_fetch(d->st, url, hex, name, size, pinned, &o, time_now(), &e);
+        struct reservation res = {d, j};
+        struct fetch_opts o = {.proxy = d->cfg.proxy,
+                               .ranges = d->cfg.ranges,
+                               .range_min = d->cfg.range_min,
+                               .cancel = &d->stop,
+                               .progress = &j->prog,
+                               .reserve = reserve_room,
+                               .reserve_arg = &res};
+        int r = cache_fetch(d->st, url, hex, name, size, pinned, &o, time_now(), &e);
         struct cstore_entry ent;
         long long got = r == 0 && cstore_lookup(d->st, name, NULL, &ent) == 0 ? ent.size : -1;
         pthread_mutex_lock(&d->mu);
+        j->reserved = 0;
         d->bytes_downloaded += atomic_load(&j->prog.done);
         if (r == 0) {
             j->state = J_READY;
@@ -291,6 +485,10 @@ static void *worker(void *arg)
     return NULL;
 }
 
+#define PULL_HINT                                                                                  \
+    "image pre-pull needs the pull command (cache.image_pull_command, default crictl) in "         \
+    "the cache container and the node's CRI socket, see docs/operations.md#node-cache"
+
 /* Runs the pull command with the reference appended; no shell. */
 static int pull_image(const char *cmd, const char *ref, char *why, size_t len)
 {
@@ -305,7 +503,7 @@ static int pull_image(const char *cmd, const char *ref, char *why, size_t len)
     pid_t pid;
     int rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
     if (rc != 0) {
-        snprintf(why, len, "cannot run %s: %s", argv[0], strerror(rc));
+        snprintf(why, len, "cannot run %s: %s; %s", argv[0], strerror(rc), PULL_HINT);
         return -1;
     }
     int status;
@@ -313,7 +511,8 @@ static int pull_image(const char *cmd, const char *ref, char *why, size_t len)
         ;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
-    snprintf(why, len, "%s exited with status %d", argv[0], WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    snprintf(why, len, "%s exited with status %d; %s", argv[0],
+             WIFEXITED(status) ? WEXITSTATUS(status) : -1, PULL_HINT);
     return -1;
 }
 
@@ -384,23 +583,20 @@ int cache_daemon_start(struct cache_daemon *d, struct error *err)
 int cache_daemon_prefetch(struct cache_daemon *d, const char *name, const char *url, const char *hex,
                           long long size, bool pinned, struct error *err)
 {
-    struct job j = {.size = size, .pinned = pinned};
-    if (!name || !*name || strchr(name, '/') || strlen(name) >= 128 || !strcmp(name, ".") || !strcmp(name, ".."))
-        return error_set(err, ERR_INVALID, "name", "name: required, without '/', at most 127 characters");
-    if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7) && strncmp(url, "file://", 7)) ||
-        strlen(url) >= sizeof(j.url))
-        return error_set(err, ERR_INVALID, "url", "url: must start with https://, http:// or file://");
-    if (!hex || strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64)
-        return error_set(err, ERR_INVALID, "sha256", "sha256: must be 64 lowercase hex digits");
-    if (size < 0)
-        return error_set(err, ERR_INVALID, "size", "size: must be a byte count");
+    struct job j = {.size = size, .pinned = pinned, .prefetched = true};
+    int r = check_artifact(name, url, hex, size, err);
+    if (r < 0)
+        return r;
     snprintf(j.name, sizeof(j.name), "%s", name);
     snprintf(j.url, sizeof(j.url), "%s", url);
     snprintf(j.hex, sizeof(j.hex), "%s", hex);
     pthread_mutex_lock(&d->mu);
-    int r = 0;
-    struct job *old = find_job(d, false, name);
-    if (old && strcmp(old->hex, hex)) {
+    struct job *old = clashing_job(d, name);
+    if (old && strcmp(old->name, name)) {
+        r = error_set(err, ERR_EXISTS, "name",
+                      "the artifact \"%s\" exists: one name would be a directory of the other",
+                      old->name);
+    } else if (old && strcmp(old->hex, hex)) {
         r = error_set(err, ERR_EXISTS, "name", "an artifact named \"%s\" with another sha256 exists", name);
     } else if (old) {
         if (old->state == J_FAILED || old->state == J_EVICTED) {
@@ -409,8 +605,8 @@ int cache_daemon_prefetch(struct cache_daemon *d, const char *name, const char *
             old->next_try_ms = 0;
             pthread_cond_broadcast(&d->cv);
         }
-    } else {
-        r = add_job(d, &j, err);
+    } else if ((r = add_job(d, &j, err)) == 0 && (r = save_prefetched(d, err)) < 0) {
+        d->n_jobs--; /* not durable: refused, so that a restart does not lose it silently */
     }
     pthread_mutex_unlock(&d->mu);
     return r;
@@ -512,6 +708,7 @@ void cache_daemon_free(struct cache_daemon *d)
         pthread_join(d->imager, NULL);
     cstore_close(d->st);
     pthread_mutex_destroy(&d->mu);
+    pthread_mutex_destroy(&d->room_mu);
     pthread_cond_destroy(&d->cv);
     free(d->jobs);
     free(d);

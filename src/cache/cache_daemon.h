@@ -1,6 +1,7 @@
 /* The node cache daemon: a queue of artifacts and images to pre-stage, worker threads that
  * download (bounded parallelism; jobs for the same digest share one transfer), retries with
- * backoff, budget and LRU eviction, and a status snapshot for the HTTP endpoint.
+ * backoff, a budget that counts the downloads in flight, LRU eviction of files no process
+ * holds (cache_inuse.h), and a status snapshot for the HTTP endpoint.
  * The daemon owns its jobs; cache_daemon_status() returns a new JSON reference. */
 #ifndef GPUAAS_CACHE_DAEMON_H
 #define GPUAAS_CACHE_DAEMON_H
@@ -14,13 +15,18 @@
 
 struct cache_daemon;
 
-/* Opens the store, runs fsck (keeping partials of configured artifacts so they resume),
- * checks the pinned set fits the budget, queues every configured artifact and image. */
+/* Opens the store, checks the pinned set fits the budget (c->cache.budget_bytes; pinned
+ * artifacts without a size count as 0), queues every configured artifact, the prefetched
+ * ones kept in DIR/prefetch.json (checked like POST /prefetch; a bad or clashing entry is
+ * dropped with a warning) and every image, and runs fsck (keeping the partials of every
+ * queued artifact so they resume). */
 int cache_daemon_new(const struct config *c, struct cache_daemon **ret, struct error *err);
 /* Starts the worker threads. */
 int cache_daemon_start(struct cache_daemon *d, struct error *err);
-/* Adds an artifact on demand (POST /prefetch). -ERR_EXISTS when the name is taken by a
- * different digest. */
+/* Adds an artifact on demand (POST /prefetch) and records it in DIR/prefetch.json so that it
+ * survives a restart. -ERR_INVALID for a bad field, -ERR_EXISTS when the name is taken by a
+ * different digest or one name would be a directory of the other, -ERR_IO when the record
+ * cannot be written (the artifact is then not added). */
 int cache_daemon_prefetch(struct cache_daemon *d, const char *name, const char *url, const char *hex,
                           long long size, bool pinned, struct error *err);
 json_t *cache_daemon_status(struct cache_daemon *d);

@@ -764,14 +764,18 @@ int cache_fetch(struct cstore *st, const char *url, const char *hex, const char 
     int r;
     struct probe p = {0};
     bool is_file = !strncmp(url, "file://", 7);
-    if (!is_file && o->ranges > 1)
+    if ((!is_file && o->ranges > 1) || (!expected_size && o->reserve))
         probe(url, o, &p);
+    if (is_file)
+        p.ranges_ok = 0;
     long long total = expected_size ? expected_size : p.size;
     if (o->progress)
         atomic_store(&o->progress->total, total);
     if (expected_size && p.size && p.size != expected_size)
         return error_set(err, ERR_INVALID, "size", "%s: the server offers %lld bytes, the configuration says %lld",
                          url, p.size, expected_size);
+    if (o->reserve && total > 0 && (r = o->reserve(o->reserve_arg, total, false, err)) < 0)
+        return r;
     if (!is_file && o->ranges > 1 && p.ranges_ok && total >= o->range_min && total > 0) {
         if ((r = fetch_ranges(url, part, total, o, got, err)) < 0)
             return r;
@@ -794,6 +798,10 @@ int cache_fetch(struct cstore *st, const char *url, const char *hex, const char 
         unlink(sidecar);
         return error_set(err, ERR_INVALID, "sha256", "%s: checksum mismatch (got sha256 %s, expected %s); discarded",
                          url, got, hex);
+    }
+    if (o->reserve && (r = o->reserve(o->reserve_arg, size, true, err)) < 0) {
+        unlink(part);
+        return r;
     }
     return cstore_publish(st, hex, name, size, pinned, now, err);
 }

@@ -33,6 +33,13 @@ struct fetch_opts {
     long low_speed_time_s;    /* abort a stalled transfer after this long below 1 KiB/s */
     const _Atomic int *cancel;/* non-zero aborts */
     struct fetch_progress *progress; /* may be NULL */
+    /* Room for the file in the store's budget, NULL = none: called before the transfer with
+     * the expected size (the configured one, else the server's Content-Length; not called
+     * when neither is known) and again after verification, before publishing, with the
+     * real size (final). A negative return (err set) fails the fetch; after the download
+     * the partial file is removed. Not called when the digest is already in the store. */
+    int (*reserve)(void *arg, long long size, bool final, struct error *err);
+    void *reserve_arg;
 };
 
 /* Fetches url into the partial file of `hex`, verifies the sha256 and publishes it under

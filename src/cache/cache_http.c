@@ -89,7 +89,7 @@ static enum MHD_Result prefetch(struct cache_http *h, struct MHD_Connection *c, 
         return reply_error(c, 400, "invalid", size && !json_is_integer(size) ? "size" : "pinned", "wrong type");
     }
     struct error err = {0};
-    char name[128];
+    char name[CONFIG_ARTIFACT_NAME_MAX];
     snprintf(name, sizeof(name), "%s", json_is_string(json_object_get(b, "name")) ? json_string_value(json_object_get(b, "name")) : "");
     int r = cache_daemon_prefetch(h->d, json_string_value(json_object_get(b, "name")),
                                   json_string_value(json_object_get(b, "url")),
@@ -98,8 +98,10 @@ static enum MHD_Result prefetch(struct cache_http *h, struct MHD_Connection *c, 
     json_decref(b);
     if (r == -ERR_EXISTS)
         return reply_error(c, 409, "conflict", err.field, err.message);
-    if (r < 0)
+    if (r == -ERR_INVALID || r == -ERR_TOO_LARGE)
         return reply_error(c, 400, "invalid", err.field, err.message);
+    if (r < 0) /* the list of prefetched artifacts could not be made durable */
+        return reply_error(c, 500, "internal", err.field, err.message);
     log_info("cache prefetch queued", "name=\"%s\"", name);
     return reply_json(c, 202, json_pack("{s:s}", "state", "queued"));
 }

@@ -2,6 +2,8 @@
 #include "cache/cache_store.h"
 
 #include "cache/cache_hash.h"
+#include "cache/cache_inuse.h"
+#include "core/config.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -62,27 +64,16 @@ static int valid_hex(const char *s)
 
 static int valid_name(const char *s)
 {
-    return *s && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..") && strlen(s) < 128;
+    return config_artifact_name_valid(s);
 }
 
-/* Writes the index atomically. Caller holds mu. */
-static int save_index(struct cstore *st, struct error *err)
+/* Writes DIR/file atomically: temporary, fsync, rename, fsync(dir). */
+static int write_atomic(const char *dir, const char *file, const char *text, struct error *err)
 {
     char path[PATHLEN], tmp[PATHLEN];
-    json_t *arr = json_array();
-    for (size_t i = 0; i < st->n; i++) {
-        const struct cstore_entry *e = &st->e[i];
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:b, s:I, s:I}", "name", e->name,
-                                             "sha256", e->sha256, "size", (json_int_t)e->size,
-                                             "pinned", e->pinned, "added", (json_int_t)e->added,
-                                             "last_used", (json_int_t)e->last_used));
-    }
-    json_t *doc = json_pack("{s:i, s:o}", "version", 1, "artifacts", arr);
-    snprintf(path, sizeof(path), "%s/index.json", st->dir);
-    snprintf(tmp, sizeof(tmp), "%s/index.json.tmp", st->dir);
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, file);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    char *text = json_dumps(doc, JSON_INDENT(1));
-    json_decref(doc);
     int ok = fd >= 0 && text;
     if (ok) {
         size_t len = strlen(text), off = 0;
@@ -95,14 +86,38 @@ static int save_index(struct cstore *st, struct error *err)
         }
         ok = ok && fsync(fd) == 0;
     }
-    free(text);
     if (fd >= 0)
         close(fd);
-    if (!ok || rename(tmp, path) < 0 || fsync_dir(st->dir) < 0) {
+    if (!ok || rename(tmp, path) < 0 || fsync_dir(dir) < 0) {
+        int e = errno;
         unlink(tmp);
-        return error_set(err, ERR_IO, "", "%s: cannot write the index: %s", path, strerror(errno));
+        return error_set(err, ERR_IO, "", "%s: cannot write: %s", path, strerror(e));
     }
     return 0;
+}
+
+int cstore_write_file(struct cstore *st, const char *file, const char *text, struct error *err)
+{
+    return write_atomic(st->dir, file, text, err);
+}
+
+/* Writes the index atomically. Caller holds mu. */
+static int save_index(struct cstore *st, struct error *err)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < st->n; i++) {
+        const struct cstore_entry *e = &st->e[i];
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:b, s:I, s:I}", "name", e->name,
+                                             "sha256", e->sha256, "size", (json_int_t)e->size,
+                                             "pinned", e->pinned, "added", (json_int_t)e->added,
+                                             "last_used", (json_int_t)e->last_used));
+    }
+    json_t *doc = json_pack("{s:i, s:o}", "version", 1, "artifacts", arr);
+    char *text = json_dumps(doc, JSON_INDENT(1));
+    json_decref(doc);
+    int r = write_atomic(st->dir, "index.json", text, err);
+    free(text);
+    return r;
 }
 
 static int load_index(struct cstore *st, struct error *err)
@@ -208,31 +223,78 @@ int cstore_lookup(struct cstore *st, const char *name, const char *sha256, struc
     return e ? 0 : -ERR_NOT_FOUND;
 }
 
+/* The link target of a name: one "../" per directory level up to DIR. */
+static void link_target(const char *name, const char *hex, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (const char *c = name; *c; c++)
+        if (*c == '/' && o + 3 < len) {
+            memcpy(buf + o, "../", 4);
+            o += 3;
+        }
+    snprintf(buf + o, len - o, "../blobs/sha256/%s", hex);
+}
+
+/* Links DIR/names/<name> to its blob, creating the directories of a nested name; the link is
+ * replaced atomically (a temporary link renamed over it). */
 static int link_name(struct cstore *st, const char *name, const char *hex)
 {
-    char link[PATHLEN], tmp[PATHLEN], target[PATHLEN];
+    char link[PATHLEN], tmp[PATHLEN], target[PATHLEN], dir[PATHLEN];
     snprintf(link, sizeof(link), "%s/names/%s", st->dir, name);
-    snprintf(tmp, sizeof(tmp), "%s/names/.%s.tmp", st->dir, name);
-    snprintf(target, sizeof(target), "../blobs/sha256/%s", hex);
+    snprintf(dir, sizeof(dir), "%s", link);
+    char *slash = strrchr(dir, '/');
+    *slash = 0;
+    if (strchr(name, '/') && mkdir_p(dir) < 0)
+        return -1;
+    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, slash + 1);
+    link_target(name, hex, target, sizeof(target));
     unlink(tmp);
     if (symlink(target, tmp) < 0 || rename(tmp, link) < 0)
         return -1;
-    char names[PATHLEN];
-    snprintf(names, sizeof(names), "%s/names", st->dir);
-    return fsync_dir(names);
+    /* the link, and every directory created for it, durable up to names/ */
+    size_t top = strlen(st->dir) + strlen("/names");
+    for (;;) {
+        if (fsync_dir(dir) < 0)
+            return -1;
+        if (strlen(dir) <= top || !(slash = strrchr(dir, '/')))
+            return 0;
+        *slash = 0;
+    }
 }
 
-static void remove_at(struct cstore *st, size_t i)
+/* Removes DIR/names/<name> and the directories of a nested name left empty. */
+static void unlink_name(struct cstore *st, const char *name)
+{
+    char p[PATHLEN];
+    snprintf(p, sizeof(p), "%s/names/%s", st->dir, name);
+    unlink(p);
+    size_t top = strlen(st->dir) + strlen("/names");
+    char *slash;
+    while ((slash = strrchr(p, '/')) && (size_t)(slash - p) > top) {
+        *slash = 0;
+        if (rmdir(p) < 0)
+            break;
+    }
+}
+
+/* Drops index row i and its name link; the blob too when unlink_blob and no other row
+ * names it. */
+static void remove_row(struct cstore *st, size_t i, bool unlink_blob)
 {
     char p[PATHLEN];
     struct cstore_entry gone = st->e[i];
     st->e[i] = st->e[--st->n];
-    snprintf(p, sizeof(p), "%s/names/%s", st->dir, gone.name);
-    unlink(p);
-    if (!find(st, NULL, gone.sha256)) {
+    unlink_name(st, gone.name);
+    if (unlink_blob && !find(st, NULL, gone.sha256)) {
         cstore_blob_path(st, gone.sha256, p, sizeof(p));
         unlink(p);
     }
+}
+
+static void remove_at(struct cstore *st, size_t i)
+{
+    remove_row(st, i, true);
 }
 
 int cstore_publish(struct cstore *st, const char *hex, const char *name, long long size, bool pinned,
@@ -246,6 +308,13 @@ int cstore_publish(struct cstore *st, const char *hex, const char *name, long lo
     snprintf(blobs, sizeof(blobs), "%s/blobs/sha256", st->dir);
     pthread_mutex_lock(&st->mu);
     int r = 0;
+    for (size_t i = 0; i < st->n; i++)
+        if (config_artifact_names_clash(st->e[i].name, name)) {
+            r = error_set(err, ERR_EXISTS, "name",
+                          "\"%s\" and \"%s\": one name would be a directory of the other", name,
+                          st->e[i].name);
+            goto out;
+        }
     if (access(part, F_OK) == 0) {
         int fd = open(part, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fsync(fd) < 0 || fchmod(fd, 0444) < 0 || rename(part, blob) < 0 ||
@@ -261,6 +330,7 @@ int cstore_publish(struct cstore *st, const char *hex, const char *name, long lo
         goto out;
     }
     struct cstore_entry *e = find(st, name, NULL);
+    bool added = false;
     if (!e) {
         if (st->n == st->cap) {
             size_t nc = st->cap ? st->cap * 2 : 16;
@@ -276,13 +346,22 @@ int cstore_publish(struct cstore *st, const char *hex, const char *name, long lo
         memset(e, 0, sizeof(*e));
         snprintf(e->name, sizeof(e->name), "%s", name);
         e->added = now;
+        added = true;
     }
     snprintf(e->sha256, sizeof(e->sha256), "%s", hex);
     e->size = size;
     e->pinned = pinned;
     e->last_used = now;
     if (link_name(st, name, hex) < 0) {
-        r = error_set(err, ERR_IO, "", "%s/names/%s: cannot link: %s", st->dir, name, strerror(errno));
+        int le = errno;
+        if (added)
+            st->n--; /* no row without its link; fsck removes the unnamed blob */
+        r = error_set(err, ERR_IO, "", "%s/names/%s: cannot link: %s%s", st->dir, name,
+                      strerror(le),
+                      le == ENOTDIR || le == EISDIR || le == EEXIST
+                          ? " (another name is a file where this one needs a directory, or "
+                            "the reverse)"
+                          : "");
         goto out;
     }
     r = save_index(st, err);
@@ -346,45 +425,126 @@ static int in_list(const char *name, const char *const *list, size_t n)
     return 0;
 }
 
-int cstore_make_room(struct cstore *st, long long need, long long budget, const char *const *in_use,
-                     size_t n_in_use, void (*cb)(const char *name, void *arg), void *arg,
-                     struct error *err)
+/* A published blob and what eviction needs to know about it. */
+struct victim {
+    char hex[65];
+    long long size;
+    int64_t last_used; /* the latest use by any of its names */
+    bool pinned;       /* any of its names is pinned */
+    int fd;            /* holding its write lease, or -1 */
+};
+
+static int by_last_used(const void *a, const void *b)
+{
+    const struct victim *x = a, *y = b;
+    return x->last_used < y->last_used ? -1 : x->last_used > y->last_used;
+}
+
+/* Distinct blobs of the index, least recently used first. Caller holds mu. */
+static struct victim *blobs_by_age(struct cstore *st, size_t *ret_n)
+{
+    struct victim *v = calloc(st->n ? st->n : 1, sizeof(*v));
+    size_t n = 0;
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < st->n; i++) {
+        const struct cstore_entry *e = &st->e[i];
+        size_t k = 0;
+        while (k < n && strcmp(v[k].hex, e->sha256))
+            k++;
+        if (k == n) {
+            snprintf(v[n].hex, sizeof(v[n].hex), "%s", e->sha256);
+            v[n].size = e->size;
+            v[n].last_used = e->last_used;
+            v[n].fd = -1;
+            n++;
+        }
+        if (e->last_used > v[k].last_used)
+            v[k].last_used = e->last_used;
+        v[k].pinned |= e->pinned;
+    }
+    qsort(v, n, sizeof(*v), by_last_used);
+    *ret_n = n;
+    return v;
+}
+
+int cstore_make_room(struct cstore *st, long long need, long long budget,
+                     void (*cb)(const char *name, void *arg), void *arg, struct error *err)
 {
     pthread_mutex_lock(&st->mu);
-    int r = 0, changed = 0;
-    long long used = used_locked(st), evictable = 0;
-    for (size_t i = 0; i < st->n; i++)
-        if (!st->e[i].pinned && !in_list(st->e[i].name, in_use, n_in_use) &&
-            !in_list(st->e[i].sha256, in_use, n_in_use))
-            evictable += st->e[i].size;
-    if (used + need > budget && used - evictable + need > budget) {
+    int r = 0;
+    size_t n = 0;
+    struct victim *v = NULL;
+    long long used = used_locked(st);
+    if (used + need <= budget)
+        goto out;
+    if (need > budget) {
         r = error_set(err, ERR_CONFLICT, "budget",
-                      "%lld bytes do not fit in the %lld-byte budget: %lld bytes are pinned or in use",
-                      need, budget, used - evictable);
+                      "%lld bytes are more than the whole %lld-byte budget", need, budget);
         goto out;
     }
-    while (used + need > budget) {
-        size_t victim = SIZE_MAX;
-        for (size_t i = 0; i < st->n; i++) {
-            const struct cstore_entry *e = &st->e[i];
-            if (e->pinned || in_list(e->name, in_use, n_in_use) || in_list(e->sha256, in_use, n_in_use))
-                continue;
-            if (victim == SIZE_MAX || e->last_used < st->e[victim].last_used)
-                victim = i;
-        }
-        if (victim == SIZE_MAX)
-            break;
-        char name[128];
-        snprintf(name, sizeof(name), "%s", st->e[victim].name);
-        remove_at(st, victim);
-        changed = 1;
-        used = used_locked(st);
-        if (cb)
-            cb(name, arg);
+    if (!(v = blobs_by_age(st, &n))) {
+        r = error_set(err, ERR_NOMEM, "", "out of memory");
+        goto out;
     }
-    if (changed)
-        r = save_index(st, err);
+    /* lease victims, oldest first, until enough would be freed; nothing is removed unless
+     * all of it can be */
+    long long freed = 0, pinned = 0, busy = 0;
+    int lease_error = 0;
+    for (size_t k = 0; k < n && used - freed + need > budget; k++) {
+        char blob[PATHLEN];
+        if (v[k].pinned) {
+            pinned += v[k].size;
+            continue;
+        }
+        cstore_blob_path(st, v[k].hex, blob, sizeof(blob));
+        int l = cache_inuse_lease(blob, &v[k].fd);
+        if (l == 0 || l == -ENOENT) {
+            freed += v[k].size; /* a missing blob only frees its index row */
+            v[k].fd = l == 0 ? v[k].fd : -2;
+        } else {
+            busy += v[k].size;
+            if (l != -EBUSY)
+                lease_error = -l;
+        }
+    }
+    if (used - freed + need > budget) {
+        for (size_t k = 0; k < n; k++)
+            if (v[k].fd >= 0)
+                cache_inuse_release(v[k].fd);
+        r = error_set(err, ERR_CONFLICT, "budget",
+                      "%lld bytes do not fit in the %lld-byte budget: %lld bytes are used, "
+                      "%lld of them pinned and %lld in use (open or mapped by a session)%s%s",
+                      need, budget, used, pinned, busy,
+                      lease_error ? "; cannot take a lease: " : "",
+                      lease_error ? strerror(lease_error) : "");
+        goto out;
+    }
+    /* unlink under the lease: a session opening the file meanwhile waits for the release,
+     * then holds the (unlinked) whole file */
+    for (size_t k = 0; k < n; k++) {
+        if (v[k].fd == -1)
+            continue;
+        for (size_t i = 0; i < st->n;) {
+            if (strcmp(st->e[i].sha256, v[k].hex)) {
+                i++;
+                continue;
+            }
+            char name[CONFIG_ARTIFACT_NAME_MAX];
+            snprintf(name, sizeof(name), "%s", st->e[i].name);
+            remove_row(st, i, false);
+            if (cb)
+                cb(name, arg);
+        }
+        char blob[PATHLEN];
+        cstore_blob_path(st, v[k].hex, blob, sizeof(blob));
+        unlink(blob);
+        cache_inuse_release(v[k].fd);
+        v[k].fd = -1;
+    }
+    r = save_index(st, err);
 out:
+    free(v);
     pthread_mutex_unlock(&st->mu);
     return r;
 }
@@ -455,6 +615,34 @@ out:
     return r;
 }
 
+/* Removes, under DIR/names/<rel>, links that no index row names and directories left empty.
+ * Returns the number of links removed. Caller holds mu. */
+static int sweep_names(struct cstore *st, const char *dir, const char *rel, int depth)
+{
+    int removed = 0;
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char p[PATHLEN], name[PATHLEN];
+        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+        snprintf(name, sizeof(name), "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+        struct stat sb;
+        if (lstat(p, &sb) < 0)
+            continue;
+        if (S_ISDIR(sb.st_mode) && depth + 1 < CONFIG_ARTIFACT_NAME_DEPTH) {
+            removed += sweep_names(st, p, name, depth + 1);
+            rmdir(p); /* fails while not empty */
+        } else if (S_ISLNK(sb.st_mode) && !find(st, name, NULL) && unlink(p) == 0) {
+            removed++;
+        }
+    }
+    if (d)
+        closedir(d);
+    return removed;
+}
+
 int cstore_fsck(struct cstore *st, const char *const *keep, size_t n_keep, bool verify_hash,
                 struct cstore_fsck_report *rep, struct error *err)
 {
@@ -513,7 +701,7 @@ int cstore_fsck(struct cstore *st, const char *const *keep, size_t n_keep, bool 
     for (size_t i = 0; i < st->n; i++) {
         char want[PATHLEN], have[PATHLEN];
         snprintf(p, sizeof(p), "%s/names/%s", st->dir, st->e[i].name);
-        snprintf(want, sizeof(want), "../blobs/sha256/%s", st->e[i].sha256);
+        link_target(st->e[i].name, st->e[i].sha256, want, sizeof(want));
         ssize_t n = readlink(p, have, sizeof(have) - 1);
         if (n >= 0)
             have[n] = 0;
@@ -522,6 +710,9 @@ int cstore_fsck(struct cstore *st, const char *const *keep, size_t n_keep, bool 
             R.fixed_links++;
         }
     }
+    /* 5. links no row names (and temporaries of interrupted links), empty directories */
+    snprintf(p, sizeof(p), "%s/names", st->dir);
+    R.removed_links = sweep_names(st, p, "", 0);
     int r = save_index(st, err);
     pthread_mutex_unlock(&st->mu);
     if (rep)

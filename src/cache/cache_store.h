@@ -1,6 +1,8 @@
 /* The node cache's content-addressed store on disk:
  *   DIR/blobs/sha256/<hex>   published artifacts, verified, read-only (0444)
- *   DIR/names/<name>         symlink -> ../blobs/sha256/<hex> (the human-readable index)
+ *   DIR/names/<name>         symlink -> ../blobs/sha256/<hex> (the human-readable index); a
+ *                            name may be a relative path ("llama/config.json"), its
+ *                            directories are created as needed and removed when empty
  *   DIR/tmp/<hex>.partial    downloads in progress (never served)
  *   DIR/index.json           name, sha256, size, pinned, last use; replaced atomically
  * A blob becomes visible only by rename after its sha256 was verified, so a reader sees a
@@ -10,6 +12,7 @@
 #define GPUAAS_CACHE_STORE_H
 
 #include "common/error.h"
+#include "core/config.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -17,7 +20,7 @@
 #include <stdint.h>
 
 struct cstore_entry {
-    char name[128];
+    char name[CONFIG_ARTIFACT_NAME_MAX];
     char sha256[65];
     long long size;
     bool pinned;
@@ -37,6 +40,7 @@ struct cstore_fsck_report {
     int removed_entries;      /* index rows whose blob is missing or the wrong size */
     int removed_blobs;        /* blobs no index row names */
     int fixed_links;          /* name links re-created */
+    int removed_links;        /* name links no index row names */
 };
 
 /* Creates the layout when missing and loads the index. Caller frees with cstore_close(). */
@@ -60,15 +64,18 @@ int cstore_touch(struct cstore *st, const char *name, int64_t now);
 int cstore_set_pinned(struct cstore *st, const char *name, bool pinned);
 /* Bytes of all published blobs. */
 long long cstore_used(struct cstore *st);
-/* Evicts least-recently-used entries that are neither pinned nor in in_use[] (names or
- * sha256 digests) until
- * `need` more bytes fit in `budget`. Evicted names are reported through cb. -ERR_CONFLICT
- * when even evicting everything allowed would not make room. */
-int cstore_make_room(struct cstore *st, long long need, long long budget, const char *const *in_use,
-                     size_t n_in_use, void (*cb)(const char *name, void *arg), void *arg,
-                     struct error *err);
+/* Evicts least-recently-used blobs (with every name linking them) until `need` more bytes
+ * fit in `budget`, skipping pinned blobs and blobs in use: a blob is removed only while the
+ * store holds a write lease on it (cache_inuse.h), which the kernel refuses while any
+ * process has it open or mapped. Evicted names are reported through cb (called with the
+ * store's lock held). -ERR_CONFLICT, with nothing evicted, when the pinned and in-use bytes
+ * leave no room. */
+int cstore_make_room(struct cstore *st, long long need, long long budget,
+                     void (*cb)(const char *name, void *arg), void *arg, struct error *err);
 /* Removes one entry and its blob (if no other name shares it). */
 int cstore_remove(struct cstore *st, const char *name);
+/* Writes DIR/<file> atomically (temporary, fsync, rename, fsync of DIR). */
+int cstore_write_file(struct cstore *st, const char *file, const char *text, struct error *err);
 /* Snapshot of the index (malloc'ed array). */
 int cstore_list(struct cstore *st, struct cstore_entry **ret, size_t *ret_n);
 

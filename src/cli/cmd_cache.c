@@ -54,6 +54,15 @@ static int read_token(const char *file, char *buf, size_t len)
     return 0;
 }
 
+int cli_cache_check_files(const struct config *c, struct error *err)
+{
+    const char *f = c->cache.token_file;
+    if (f && *f && access(f, R_OK) < 0)
+        return error_set(err, ERR_IO, "cache.token_file",
+                         "%s: cache.token_file: %s: cannot read: %s", c->path, f, strerror(errno));
+    return 0;
+}
+
 static int run_daemon(int argc, char **argv)
 {
     const char *cfg_flag = NULL, *listen = NULL;
@@ -81,8 +90,11 @@ static int run_daemon(int argc, char **argv)
     if (config_load_file(path, &c, &err) < 0)
         goto fail;
     log_set_level(c->log_level);
+    if (cli_cache_check_files(c, &err) < 0)
+        goto fail;
     if (read_token(c->cache.token_file, token, sizeof(token)) < 0) {
-        error_set(&err, ERR_IO, "cache.token_file", "%s: cannot read: %s", c->cache.token_file, strerror(errno));
+        error_set(&err, ERR_IO, "cache.token_file", "%s: cache.token_file: %s: cannot read: %s",
+                  c->path, c->cache.token_file, strerror(errno));
         goto fail;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -149,7 +161,7 @@ static int run_fetch(int argc, char **argv)
         fprintf(stderr, "gpuaas cache fetch: --store DIR, --sha256 (64 lowercase hex digits) and URL are required\n");
         return 2;
     }
-    char defname[128];
+    char defname[CONFIG_ARTIFACT_NAME_MAX];
     if (!name) {
         const char *slash = strrchr(url, '/');
         snprintf(defname, sizeof(defname), "%s", slash && slash[1] ? slash + 1 : hex);

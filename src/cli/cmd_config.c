@@ -58,10 +58,12 @@ int cmd_config(int argc, char **argv)
     struct config *c;
     struct error err = {0};
     struct pool pool;
-    if (config_load_file(path, &c, &err) < 0 || pool_derive(c, &pool, &err) < 0 ||
-        session_plan_check_config(c, &err) < 0) {
-        fprintf(stderr, "gpuaas: %s\n", err.message);
-        return 1;
+    if (config_load_file(path, &c, &err) < 0)
+        goto fail;
+    if (pool_derive(c, &pool, &err) < 0 || session_plan_check_config(c, &err) < 0 ||
+        cli_cache_check_files(c, &err) < 0) {
+        config_free(c);
+        goto fail;
     }
     if (pool_check_defaults(c, &pool, &err) < 0)
         fprintf(stderr, "gpuaas: warning: %s\n", err.message);
@@ -71,4 +73,7 @@ int cmd_config(int argc, char **argv)
                pool_kind_name(pool.res[i].kind), pool.res[i].physical, pool.res[i].slots);
     config_free(c);
     return 0;
+fail:
+    fprintf(stderr, "gpuaas: %s\n", err.message);
+    return 1;
 }

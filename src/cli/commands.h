@@ -25,7 +25,12 @@ int cmd_cancel(int argc, char **argv);
 int cmd_extend(int argc, char **argv);
 int cmd_release(int argc, char **argv);
 int cmd_user(int argc, char **argv);
+struct config;
+struct error;
 int cmd_cache(int argc, char **argv);
+/* Checks the files the cache settings name (cache.token_file is readable); the message
+ * names the configuration file and the key. Used by `config check` and the daemon. */
+int cli_cache_check_files(const struct config *c, struct error *err);
 int cmd_tokenomics(int argc, char **argv);
 
 /* Booked fraction of the pool's GPU capacity over [from, to) from the database named by the

@@ -100,7 +100,7 @@ static const struct config_key keys[] = {
     {"cache.retry_delay_seconds", K_INT, O(cache.retry_delay_seconds), "2", 0, 3600, "first retry delay (doubles)"},
     {"cache.proxy", K_STR, O(cache.proxy), "", 0, 0, "HTTP proxy for downloads (\"\" = environment)"},
     {"cache.token_file", K_STR, O(cache.token_file), "", 0, 0, "file holding the admin token for POST /prefetch"},
-    {"cache.image_pull_command", K_STR, O(cache.image_pull_command), "crictl pull", 0, 0, "command that pre-pulls an image (reference appended)"},
+    {"cache.image_pull_command", K_STR, O(cache.image_pull_command), "crictl pull --", 0, 0, "command that pre-pulls an image (reference appended; needs crictl and the node's CRI socket)"},
 };
 #undef O
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -183,6 +183,7 @@ struct config *config_new_default(void)
         config_free(c);
         return NULL;
     }
+    c->cache.budget_bytes = (long long)c->cache.budget_gib << 30;
     return c;
 }
 
@@ -446,9 +447,152 @@ static int is_hex64(const char *s)
     return 1;
 }
 
+bool config_artifact_name_valid(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len >= CONFIG_ARTIFACT_NAME_MAX)
+        return false;
+    int depth = 0;
+    for (const char *c = s; *c;) {
+        size_t n = strcspn(c, "/");
+        if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.') ||
+            ++depth > CONFIG_ARTIFACT_NAME_DEPTH)
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)c[i] < 0x20 || c[i] == 0x7f)
+                return false;
+        c += n;
+        if (*c == '/' && !*++c)
+            return false; /* trailing '/' */
+    }
+    return true;
+}
+
+bool config_artifact_names_clash(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > lb)
+        return config_artifact_names_clash(b, a);
+    return la < lb && !strncmp(a, b, la) && b[la] == '/';
+}
+
+/* One '/'-separated path component of an image name: [a-z0-9]+ joined by runs of [._-]. */
+static bool image_component_valid(const char *s, size_t n)
+{
+    if (n == 0 || !(islower((unsigned char)s[0]) || isdigit((unsigned char)s[0])) ||
+        !(islower((unsigned char)s[n - 1]) || isdigit((unsigned char)s[n - 1])))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '.' ||
+              s[i] == '_' || s[i] == '-'))
+            return false;
+    return true;
+}
+
+/* A registry host: [A-Za-z0-9] and inner [.-], optionally :PORT. */
+static bool image_host_valid(const char *s, size_t n)
+{
+    const char *colon = memchr(s, ':', n);
+    size_t h = colon ? (size_t)(colon - s) : n;
+    if (h == 0 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[h - 1]))
+        return false;
+    for (size_t i = 0; i < h; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '.' || s[i] == '-'))
+            return false;
+    if (colon) {
+        size_t p = n - h - 1;
+        if (p == 0 || p > 5)
+            return false;
+        for (size_t i = h + 1; i < n; i++)
+            if (!isdigit((unsigned char)s[i]))
+                return false;
+    }
+    return true;
+}
+
+bool config_image_ref_valid(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > 511 || !isalnum((unsigned char)s[0]))
+        return false;
+    const char *at = strchr(s, '@');
+    size_t end = at ? (size_t)(at - s) : len;
+    if (at && (strncmp(at, "@sha256:", 8) || !is_hex64(at + 8)))
+        return false;
+    /* a tag is a ':' after the last '/' */
+    const char *slash = memrchr(s, '/', end);
+    const char *colon = memchr(slash ? slash : s, ':', end - (size_t)((slash ? slash : s) - s));
+    size_t name_end = colon ? (size_t)(colon - s) : end;
+    if (colon) {
+        size_t t = end - name_end - 1;
+        if (t == 0 || t > 128 || !(isalnum((unsigned char)colon[1]) || colon[1] == '_'))
+            return false;
+        for (size_t i = name_end + 1; i < end; i++)
+            if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '.' || s[i] == '-'))
+                return false;
+    }
+    if (name_end == 0 || name_end > 255)
+        return false;
+    /* components; the first is a registry host when it has '.' or ':' or is localhost and
+     * more components follow */
+    size_t i = 0;
+    bool first = true;
+    while (i < name_end) {
+        const char *c = s + i;
+        size_t n = 0;
+        while (i + n < name_end && c[n] != '/')
+            n++;
+        bool more = i + n < name_end;
+        bool host =
+            first && more &&
+            (memchr(c, '.', n) || memchr(c, ':', n) || (n == 9 && !strncmp(c, "localhost", 9)));
+        if (host ? !image_host_valid(c, n) : !image_component_valid(c, n))
+            return false;
+        i += n + (more ? 1 : 0);
+        if (more && i == name_end)
+            return false; /* trailing '/' */
+        first = false;
+    }
+    return true;
+}
+
+bool config_listen_valid(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon)
+        return false;
+    /* a dotted-quad IPv4 address */
+    const char *p = s;
+    for (int part = 0; part < 4; part++) {
+        int v = 0, digits = 0;
+        while (p < colon && isdigit((unsigned char)*p) && digits < 4) {
+            v = v * 10 + (*p++ - '0');
+            digits++;
+        }
+        if (digits == 0 || digits > 3 || v > 255)
+            return false;
+        if (part < 3 && (p >= colon || *p++ != '.'))
+            return false;
+    }
+    if (p != colon)
+        return false;
+    long port = 0;
+    const char *q = colon + 1;
+    if (!*q || strlen(q) > 5)
+        return false;
+    for (; *q; q++) {
+        if (!isdigit((unsigned char)*q))
+            return false;
+        port = port * 10 + (*q - '0');
+    }
+    return port >= 1 && port <= 65535;
+}
+
+/* Each field's error points at the line of its own key; a missing field at the item. */
 static int parse_artifact(struct walk *w, yaml_node_t *m, const char *path, struct config_artifact *a)
 {
-    char key[200];
+    char key[300];
+    yaml_node_t *name_v = m, *url_v = m, *sha_v = m;
     a->line = (int)m->start_mark.line + 1;
     if (m->type != YAML_MAPPING_NODE)
         return fail(w, m, path, "expected a mapping with name, url, sha256 and optional size, pinned");
@@ -460,13 +604,16 @@ static int parse_artifact(struct walk *w, yaml_node_t *m, const char *path, stru
         snprintf(key, sizeof(key), "%s.%s", path, ks ? ks : "?");
         if (!ks)
             return fail(w, k, path, "keys must be strings");
-        if (!strcmp(ks, "name"))
+        if (!strcmp(ks, "name")) {
+            name_v = v;
             r = get_str(w, v, key, a->name, sizeof(a->name));
-        else if (!strcmp(ks, "url"))
+        } else if (!strcmp(ks, "url")) {
+            url_v = v;
             r = get_str(w, v, key, a->url, sizeof(a->url));
-        else if (!strcmp(ks, "sha256"))
+        } else if (!strcmp(ks, "sha256")) {
+            sha_v = v;
             r = get_str(w, v, key, a->sha256, sizeof(a->sha256));
-        else if (!strcmp(ks, "size")) {
+        } else if (!strcmp(ks, "size")) {
             long x;
             const char *s = scalar(v);
             if (!s || parse_long(s, &x) || x < 0)
@@ -481,12 +628,15 @@ static int parse_artifact(struct walk *w, yaml_node_t *m, const char *path, stru
         if (r < 0)
             return r;
     }
-    if (!a->name[0] || strchr(a->name, '/') || !strcmp(a->name, ".") || !strcmp(a->name, ".."))
-        return fail(w, m, path, "name is required and may not contain '/'");
+    if (!config_artifact_name_valid(a->name))
+        return fail(w, name_v, path,
+                    "name is required: a relative path such as \"llama-3-8b/config.json\" of at "
+                    "most %d components, none empty, \".\" or \"..\", at most %d bytes",
+                    CONFIG_ARTIFACT_NAME_DEPTH, CONFIG_ARTIFACT_NAME_MAX - 1);
     if (strncmp(a->url, "https://", 8) && strncmp(a->url, "http://", 7) && strncmp(a->url, "file://", 7))
-        return fail(w, m, path, "url must start with https://, http:// or file://");
+        return fail(w, url_v, path, "url must start with https://, http:// or file://");
     if (!is_hex64(a->sha256))
-        return fail(w, m, path, "sha256 must be 64 lowercase hex digits");
+        return fail(w, sha_v, path, "sha256 must be 64 lowercase hex digits");
     return 0;
 }
 
@@ -511,9 +661,15 @@ static int parse_artifacts(struct walk *w, yaml_node_t *v)
         int r = parse_artifact(w, item, path, a);
         if (r < 0)
             return r;
-        for (int i = 0; i < c->cache.n_artifacts; i++)
+        for (int i = 0; i < c->cache.n_artifacts; i++) {
             if (!strcmp(c->cache.artifacts[i].name, a->name))
                 return fail(w, item, path, "artifact name \"%s\" appears twice", a->name);
+            if (config_artifact_names_clash(c->cache.artifacts[i].name, a->name))
+                return fail(w, item, path,
+                            "artifact name \"%s\" and \"%s\" (line %d): one would be a "
+                            "directory of the other",
+                            a->name, c->cache.artifacts[i].name, c->cache.artifacts[i].line);
+        }
         c->cache.n_artifacts++;
     }
     return 0;
@@ -540,11 +696,13 @@ static int parse_images(struct walk *w, yaml_node_t *v)
         int r = get_str(w, item, path, im->ref, sizeof(im->ref));
         if (r < 0)
             return r;
-        for (const char *s = im->ref; *s; s++)
-            if (isspace((unsigned char)*s) || *s == ';' || *s == '|' || *s == '&' || *s == '`' || *s == '$')
-                return fail(w, item, path, "not an image reference: \"%s\"", im->ref);
         if (!im->ref[0])
             return fail(w, item, path, "empty image reference");
+        if (!config_image_ref_valid(im->ref))
+            return fail(w, item, path,
+                        "not an image reference: \"%s\" (expected [HOST[:PORT]/]PATH[:TAG]"
+                        "[@sha256:DIGEST], starting with a letter or digit)",
+                        im->ref);
         im->line = (int)item->start_mark.line + 1;
         c->cache.n_images++;
     }
@@ -595,6 +753,8 @@ static int walk_mapping(struct walk *w, yaml_node_t *m, const char *prefix)
             where(w, v, loc, sizeof(loc));
             r = set_key(w->c, row, s, loc, w->err);
             w->c->key_line[row - keys] = (int)v->start_mark.line + 1;
+            if (r == 0 && !strcmp(path, "cache.listen") && !config_listen_valid(s))
+                return fail(w, v, path, "expected IPV4:PORT such as 127.0.0.1:8090, got \"%s\"", s);
         } else if (!prefix[0] && !strcmp(ks, "pool")) {
             r = parse_pool(w, v);
         } else if (!strcmp(path, "cache.artifacts")) {
@@ -631,9 +791,41 @@ static int validate_dcgm_url(const char *u)
     return 0;
 }
 
+/* The budget in bytes; pinned artifacts with a known size must fit in it (those without a
+ * size are checked by the daemon once downloaded). */
+static int validate_cache(struct walk *w)
+{
+    struct config *c = w->c;
+    c->cache.budget_bytes = (long long)c->cache.budget_gib << 30;
+    long long pinned = 0;
+    int unsized = 0;
+    for (int i = 0; i < c->cache.n_artifacts; i++)
+        if (c->cache.artifacts[i].pinned && !c->cache.artifacts[i].size)
+            unsized++;
+    for (int i = 0; i < c->cache.n_artifacts; i++) {
+        const struct config_artifact *a = &c->cache.artifacts[i];
+        if (!a->pinned)
+            continue;
+        pinned += a->size;
+        if (pinned > c->cache.budget_bytes)
+            return error_set(w->err, ERR_INVALID, "cache.budget_gib",
+                             "%s:%d: cache.artifacts[%d]: the pinned artifacts need %lld bytes "
+                             "(up to this one%s) but cache.budget_gib allows %lld",
+                             w->file, a->line, i, pinned,
+                             unsized ? "; pinned artifacts without a size count as 0 here" : "",
+                             c->cache.budget_bytes);
+    }
+    if (!config_listen_valid(c->cache.listen))
+        return error_set(w->err, ERR_INVALID, "cache.listen",
+                         "%s: cache.listen: expected IPV4:PORT, got \"%s\"", w->file,
+                         c->cache.listen);
+    return 0;
+}
+
 static int validate(struct walk *w)
 {
     struct config *c = w->c;
+    int r;
     const char *u = c->database.url;
     if (strncmp(u, "sqlite:", 7) && strncmp(u, "postgres://", 11) && strncmp(u, "postgresql://", 13))
         return error_set(w->err, ERR_INVALID, "database.url",
@@ -651,6 +843,8 @@ static int validate(struct walk *w)
                          "%s: reconciler.dcgm_url: must be empty or an http:// or https:// URL of "
                          "at most 2048 characters without spaces",
                          w->file);
+    if ((r = validate_cache(w)) < 0)
+        return r;
     if (!strchr(c->server.listen, ':'))
         return error_set(w->err, ERR_INVALID, "server.listen",
                          "%s: server.listen: expected ADDRESS:PORT, got \"%s\"", w->file, c->server.listen);

@@ -48,15 +48,18 @@ struct config_node {
 
 #define CONFIG_MAX_ARTIFACTS 256
 #define CONFIG_MAX_IMAGES 64
+#define CONFIG_ARTIFACT_NAME_MAX 256  /* bytes of an artifact name, with the NUL */
+#define CONFIG_ARTIFACT_NAME_DEPTH 16 /* '/'-separated components of an artifact name */
 
 /* An artifact the node cache pre-stages: verified by sha256 before it becomes visible. */
 struct config_artifact {
-    char name[128];     /* human-readable name in the store's index (unique) */
+    char name[CONFIG_ARTIFACT_NAME_MAX]; /* name in the store's index (unique), a relative
+                                          * path such as "llama-3-8b/config.json" */
     char url[1024];     /* https://, http:// or file:// */
     char sha256[65];    /* lowercase hex */
     long long size;     /* bytes, 0 = unknown */
     bool pinned;        /* never evicted */
-    int line;
+    int line;           /* where the list item starts */
 };
 
 struct config_image {
@@ -155,6 +158,8 @@ struct config {
         char *mount_path;          /* where the workspace sees it */
         char *env;                 /* NAME=VALUE pairs (comma-separated) for the workspace */
         long budget_gib;
+        long long budget_bytes;    /* budget_gib in bytes, derived at validation; tests may
+                                    * lower it to exercise eviction with small files */
         long max_parallel;         /* concurrent downloads */
         long ranges;               /* parallel ranges per large download */
         long range_min_mib;        /* files at least this large use parallel ranges */
@@ -188,5 +193,18 @@ void config_print_help(FILE *out);
 
 /* Replaces a string field (frees the old value). Returns 0 or -ERR_NOMEM. */
 int config_set_string(char **field, const char *value);
+
+/* True when s is a valid artifact name: a relative path of 1..CONFIG_ARTIFACT_NAME_DEPTH
+ * '/'-separated components, none empty, "." or "..", no control characters, shorter than
+ * CONFIG_ARTIFACT_NAME_MAX bytes. The cache store uses it for every name it links. */
+bool config_artifact_name_valid(const char *s);
+/* True when one name is a directory of the other ("m" and "m/config.json"): both cannot be
+ * links in the store's name index. */
+bool config_artifact_names_clash(const char *a, const char *b);
+/* True when s is a container image reference: [HOST[:PORT]/]PATH[:TAG][@sha256:HEX], starting
+ * with a letter or digit, at most 255 characters (never an option such as "--help"). */
+bool config_image_ref_valid(const char *s);
+/* True when s is IPV4:PORT with a dotted-quad address and a port 1..65535. */
+bool config_listen_valid(const char *s);
 
 #endif

@@ -1,10 +1,11 @@
 /* gpuaas-testfilesrv: a static file server for the cache tests and benchmark, with HTTP Range
  * support and injected faults:
  *   --root DIR --listen ADDR:PORT [--no-ranges] [--drop-after BYTES] [--drop-times N]
- *   [--corrupt-times N] [--rate BYTES_PER_SECOND] [--log FILE]
+ *   [--corrupt-times N] [--rate BYTES_PER_SECOND] [--no-length] [--log FILE]
  * --drop-after closes the connection after BYTES of a body (the first N responses);
  * --corrupt-times flips one byte in the first N responses; every request is logged as
- * "METHOD PATH RANGE STATUS" to --log. SIGTERM exits. */
+ * "METHOD PATH RANGE STATUS" to --log; --no-length sends bodies chunked, without a
+ * Content-Length (also to HEAD). SIGTERM exits. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +20,7 @@
 #include <unistd.h>
 
 static const char *root = ".";
-static int ranges_ok = 1;
+static int ranges_ok = 1, no_length = 0;
 static long long drop_after = -1, rate = 0;
 static int drop_times = 1, corrupt_times = 0;
 static FILE *reqlog;
@@ -130,7 +131,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (reqlog)
         fprintf(reqlog, "%s %s %s %u\n", method, url, range ? range : "-", status), fflush(reqlog);
     pthread_mutex_unlock(&mu);
-    struct MHD_Response *r = MHD_create_response_from_callback((uint64_t)b->len, 256 * 1024, reader, b, body_free);
+    struct MHD_Response *r = MHD_create_response_from_callback(
+        no_length ? MHD_SIZE_UNKNOWN : (uint64_t)b->len, 256 * 1024, reader, b, body_free);
     if (ranges_ok)
         MHD_add_response_header(r, "Accept-Ranges", "bytes");
     if (status == 206) {
@@ -160,6 +162,8 @@ int main(int argc, char **argv)
             listen = argv[++i];
         else if (!strcmp(argv[i], "--no-ranges"))
             ranges_ok = 0;
+        else if (!strcmp(argv[i], "--no-length"))
+            no_length = 1;
         else if (!strcmp(argv[i], "--drop-after") && i + 1 < argc)
             drop_after = atoll(argv[++i]);
         else if (!strcmp(argv[i], "--drop-times") && i + 1 < argc)
