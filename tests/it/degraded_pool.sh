@@ -114,21 +114,5 @@ run_suite() {
   stop_all
 }
 
-DB_URL=sqlite://$WORK/gpuaas.db
-run_suite
-if [ -n "${GPUAAS_TEST_PG_URL:-}" ]; then
-  PG_DB=gpuaas_degraded_test_$$
-  psql -q -X "$GPUAAS_TEST_PG_URL" -c "CREATE DATABASE $PG_DB" >/dev/null
-  DB_URL=${GPUAAS_TEST_PG_URL%/*}/$PG_DB
-  run_suite
-elif [ "${CI:-}" = true ]; then
-  echo "degraded_pool: GPUAAS_TEST_PG_URL is unset in CI"; exit 1
-else
-  echo "degraded_pool: SKIP PostgreSQL run: GPUAAS_TEST_PG_URL is not set"
-fi
-
-# every Kubernetes API call the reconciler made here is one its role grants (the list in
-# src/kube/kube_calls.c; tests/it/kube_calls.sh checks the other direction)
-"$BIN" deploy kube-calls --platform openshift >"$WORK/kube-calls.txt"
-python3 "$SRC/tests/lib/deploy_check.py" requests "$WORK/kube-calls.txt" "$WORK/kube-requests.log" \
-  --subset || fail "the reconciler made Kubernetes API calls src/kube/kube_calls.c does not list"
+run_on_both_backends
+check_kube_calls_subset "$WORK/kube-requests.log"

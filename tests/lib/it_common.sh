@@ -61,3 +61,29 @@ wait_for() { # wait_for SECONDS WHAT COMMAND...
   fail "timed out waiting for $what"
 }
 kc() { KUBECONFIG=$WORK/kubeconfig kubectl "$@" >>"$WORK/kubectl.log" 2>&1; }
+
+# Runs the test's run_suite on SQLite, then on a fresh PostgreSQL database of the server at
+# GPUAAS_TEST_PG_URL (required in CI, else skipped with a note). DB_URL names the database.
+run_on_both_backends() {
+  DB_URL=sqlite://$WORK/gpuaas.db
+  run_suite
+  if [ -n "${GPUAAS_TEST_PG_URL:-}" ]; then
+    PG_DB=gpuaas_${NAME}_$$
+    psql -q -X "$GPUAAS_TEST_PG_URL" -c "CREATE DATABASE $PG_DB" >/dev/null
+    DB_URL=${GPUAAS_TEST_PG_URL%/*}/$PG_DB
+    run_suite
+  elif [ "${CI:-}" = true ]; then
+    echo "$NAME: GPUAAS_TEST_PG_URL is unset in CI"; exit 1
+  else
+    echo "$NAME: SKIP PostgreSQL run: GPUAAS_TEST_PG_URL is not set"
+  fi
+}
+
+# Every Kubernetes API call the reconciler made (the double's --request-log FILE) is one its
+# role grants: the list in src/kube/kube_calls.c (tests/it/kube_calls.sh checks the other
+# direction).
+check_kube_calls_subset() { # check_kube_calls_subset REQUEST_LOG
+  "$BIN" deploy kube-calls --platform openshift >"$WORK/kube-calls.txt"
+  python3 "$SRC/tests/lib/deploy_check.py" requests "$WORK/kube-calls.txt" "$1" --subset ||
+    fail "the reconciler made Kubernetes API calls src/kube/kube_calls.c does not list"
+}
