@@ -113,8 +113,9 @@ static int check_artifact(const char *name, const char *url, const char *hex, lo
                          "url: must start with https://, http:// or file://");
     if (!hex || strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64)
         return error_set(err, ERR_INVALID, "sha256", "sha256: must be 64 lowercase hex digits");
-    if (size < 0)
-        return error_set(err, ERR_INVALID, "size", "size: must be a byte count");
+    if (size < 0 || size > CACHE_MAX_ARTIFACT_BYTES)
+        return error_set(err, ERR_INVALID, "size", "size: must be a byte count up to %lld",
+                         (long long)CACHE_MAX_ARTIFACT_BYTES);
     return 0;
 }
 
@@ -371,6 +372,8 @@ static int reserve_room(void *arg, long long size, bool final, struct error *err
 {
     struct reservation *res = arg;
     struct cache_daemon *d = res->d;
+    if (size < 0 || size > CACHE_MAX_ARTIFACT_BYTES)
+        return error_set(err, ERR_CONFLICT, "budget", "a size of %lld bytes is out of range", size);
     struct held {
         char hex[65];
         long long bytes;
@@ -393,8 +396,9 @@ static int reserve_room(void *arg, long long size, bool final, struct error *err
         long long others = 0;
         struct cstore_entry e;
         for (int i = 0; i < n; i++)
-            if (cstore_lookup(d->st, NULL, held[i].hex, &e) < 0)
-                others += held[i].bytes;
+            if (cstore_lookup(d->st, NULL, held[i].hex, &e) < 0 &&
+                held[i].bytes <= CACHE_MAX_ARTIFACT_BYTES)
+                others += held[i].bytes; /* bounded: at most a few thousand jobs of 1 PiB */
         struct error why = {0};
         r = cstore_make_room(d->st, size + others, d->cfg.budget, on_evict, d, &why);
         if (r < 0) {
@@ -402,7 +406,12 @@ static int reserve_room(void *arg, long long size, bool final, struct error *err
             if (others)
                 snprintf(held_note, sizeof(held_note), "; %lld more held by downloads in flight",
                          others);
-            r = error_set(err, why.code ? why.code : ERR_CONFLICT, "budget",
+            /* room held by other downloads frees when they end: retry later; only a file
+             * that cannot fit beside the pinned ones is refused for good */
+            int code = why.code ? why.code : ERR_CONFLICT;
+            if (code == ERR_CONFLICT && others > 0)
+                code = ERR_UNAVAILABLE;
+            r = error_set(err, code, "budget",
                           "no room in the cache budget %s (%lld bytes%s%s): %s",
                           final ? "to publish the downloaded file" : "for the download", size,
                           final && !mine ? ", size unknown before the download" : "", held_note,
@@ -465,11 +474,15 @@ static void *worker(void *arg)
         pthread_mutex_lock(&d->mu);
         j->reserved = 0;
         d->bytes_downloaded += atomic_load(&j->prog.done);
-        if (r == 0) {
+        if (r == 0 && got < 0) {
+            /* published, then evicted by another download's make_room before we got here */
+            j->state = J_EVICTED;
+            d->downloads_ok++;
+            log_info("cache artifact evicted as soon as published", "name=%s sha256=%s", name, hex);
+        } else if (r == 0) {
             j->state = J_READY;
             j->reason[0] = 0;
-            if (got >= 0)
-                j->size = got;
+            j->size = got;
             d->downloads_ok++;
             log_info("cache artifact ready", "name=%s sha256=%s bytes=%lld", name, hex, j->size);
         } else if (atomic_load(&d->stop)) {
@@ -501,7 +514,16 @@ static int pull_image(const char *cmd, const char *ref, char *why, size_t len)
     argv[argc++] = (char *)ref;
     argv[argc] = NULL;
     pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
+    /* the daemon ignores SIGIO (lease breaks); the pull command gets the default back */
+    posix_spawnattr_t attr;
+    sigset_t def;
+    sigemptyset(&def);
+    sigaddset(&def, SIGIO);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigdefault(&attr, &def);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+    int rc = posix_spawnp(&pid, argv[0], NULL, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
     if (rc != 0) {
         snprintf(why, len, "cannot run %s: %s; %s", argv[0], strerror(rc), PULL_HINT);
         return -1;

@@ -6,6 +6,10 @@
 #ifndef GPUAAS_CACHE_DAEMON_H
 #define GPUAAS_CACHE_DAEMON_H
 
+/* The largest artifact accepted (1 PiB): sizes from configuration, prefetch requests and
+ * servers stay far from overflow in the budget arithmetic. */
+#define CACHE_MAX_ARTIFACT_BYTES (1LL << 50)
+
 #include "cache/cache_store.h"
 #include "common/error.h"
 #include "core/config.h"

@@ -476,13 +476,13 @@ int cstore_make_room(struct cstore *st, long long need, long long budget,
     size_t n = 0;
     struct victim *v = NULL;
     long long used = used_locked(st);
-    if (used + need <= budget)
-        goto out;
-    if (need > budget) {
+    if (need > budget || need < 0) { /* first: then used + need cannot overflow */
         r = error_set(err, ERR_CONFLICT, "budget",
                       "%lld bytes are more than the whole %lld-byte budget", need, budget);
         goto out;
     }
+    if (used <= budget - need)
+        goto out;
     if (!(v = blobs_by_age(st, &n))) {
         r = error_set(err, ERR_NOMEM, "", "out of memory");
         goto out;
@@ -512,7 +512,9 @@ int cstore_make_room(struct cstore *st, long long need, long long budget,
         for (size_t k = 0; k < n; k++)
             if (v[k].fd >= 0)
                 cache_inuse_release(v[k].fd);
-        r = error_set(err, ERR_CONFLICT, "budget",
+        /* files in use are released when their sessions end: worth retrying; pinned
+         * files are not */
+        r = error_set(err, busy > 0 ? ERR_UNAVAILABLE : ERR_CONFLICT, "budget",
                       "%lld bytes do not fit in the %lld-byte budget: %lld bytes are used, "
                       "%lld of them pinned and %lld in use (open or mapped by a session)%s%s",
                       need, budget, used, pinned, busy,

@@ -616,8 +616,8 @@ static int parse_artifact(struct walk *w, yaml_node_t *m, const char *path, stru
         } else if (!strcmp(ks, "size")) {
             long x;
             const char *s = scalar(v);
-            if (!s || parse_long(s, &x) || x < 0)
-                return fail(w, v, key, "expected a size in bytes");
+            if (!s || parse_long(s, &x) || x < 0 || x > (1L << 50))
+                return fail(w, v, key, "expected a size in bytes (at most 1 PiB)");
             a->size = x;
         } else if (!strcmp(ks, "pinned")) {
             const char *s = scalar(v);

@@ -45,6 +45,7 @@ struct dcgm_worker {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop, requested, ready;
+    unsigned gen;       /* bumped by rec_dcgm_drop: a fetch begun before is discarded */
     struct body body;   /* the answer, when ready */
     int64_t fetch_mono; /* when the fetch that gave it began: monotonic ms */
     int64_t fetch_at;   /* and real-clock seconds */
@@ -341,12 +342,17 @@ static void *worker_main(void *arg)
             continue;
         }
         w->requested = false;
+        unsigned gen = w->gen;
         pthread_mutex_unlock(&w->mu);
         struct body b = {0};
         char reason[256] = "";
         int64_t mono = time_mono_ms(), at = time_now();
         bool ok = fetch(w->cfg, &w->curl, &w->abort, &b, reason, sizeof(reason)) == 0;
         pthread_mutex_lock(&w->mu);
+        if (gen != w->gen) { /* begun before leadership was lost */
+            free(b.p);
+            continue;
+        }
         free(w->body.p); /* an answer nobody took: the newer one replaces it */
         w->body = b;
         w->fetch_mono = mono;
@@ -369,7 +375,9 @@ static struct dcgm_worker *worker_start(struct rec *rc)
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT); /* not thread-safe: here, before the thread */
-    if (pthread_create(&w->thread, NULL, worker_main, w)) {
+    int e = pthread_create(&w->thread, NULL, worker_main, w);
+    if (e) {
+        errno = e;
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);
         free(w);
@@ -398,6 +406,22 @@ void rec_dcgm_free(struct rec *rc)
     pthread_cond_destroy(&w->cv);
     free(w);
     rc->dcgm = NULL;
+}
+
+void rec_dcgm_drop(struct rec *rc)
+{
+    struct dcgm_worker *w = rc->dcgm;
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    if (w->ready) {
+        free(w->body.p);
+        w->body = (struct body){0};
+        w->ready = false;
+    }
+    w->requested = false;
+    w->gen++;
+    pthread_mutex_unlock(&w->mu);
 }
 
 bool rec_dcgm_ready(struct rec *rc)
@@ -433,8 +457,9 @@ void rec_dcgm_pass(struct rec *rc, int64_t now)
             w->ready = false;
         }
         pthread_mutex_unlock(&w->mu);
-        /* An answer fetched before this process last lost and regained the leader lock
-         * describes a time another reconciler may have recorded: drop it. */
+        /* Answers pending when leadership was lost are dropped then (rec_dcgm_drop); an
+         * answer this old (a scrape stuck past its limits) no longer describes the interval
+         * it would be credited to: drop it too. */
         if (ready && time_mono_ms() - mono > 2 * rc->cfg->reconciler.dcgm_interval_seconds * 1000 +
                                                  rc->cfg->reconciler.dcgm_timeout_seconds * 1000)
             log_debug("DCGM answer too old, dropped", "age_ms=%" PRId64, time_mono_ms() - mono);

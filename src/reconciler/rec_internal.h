@@ -57,6 +57,9 @@ int rec_session_cleanup(struct rec *rc, struct reservation *r, int64_t now);
  * sessions from a finished scrape, and when a scrape is due starts one (in the scrape thread
  * when dcgm_async, else inline). Failures are logged and counted, never returned. */
 void rec_dcgm_pass(struct rec *rc, int64_t now);
+/* Forgets an answer not yet recorded and a scrape not yet begun: called when leadership is
+ * lost, so that time another reconciler may record is never counted twice here. */
+void rec_dcgm_drop(struct rec *rc);
 /* True when the scrape thread holds an answer that rec_dcgm_pass has not recorded yet. */
 bool rec_dcgm_ready(struct rec *rc);
 /* Milliseconds until the next scrape is due (0 = now), or -1 when telemetry is off. */

@@ -220,6 +220,7 @@ int rec_pass(struct rec *rc, int64_t now)
     struct error err = {0};
     if (rc->leader && !store_still_leader(rc->leader)) {
         rc->is_leader = false;
+        rec_dcgm_drop(rc);
         log_error("leadership lost, stopping at once", "lock=%s", REC_LEADER_LOCK);
         return -ERR_STATE;
     }
@@ -253,8 +254,15 @@ static int64_t ms_until(struct rec *rc, int64_t t)
 /* Records a DCGM answer the scrape thread has finished, between passes. */
 static void take_dcgm(struct rec *rc)
 {
-    if (rec_dcgm_ready(rc))
-        rec_dcgm_pass(rc, time_now() + rc->offset);
+    if (!rec_dcgm_ready(rc))
+        return;
+    if (rc->leader && !store_still_leader(rc->leader)) {
+        rc->is_leader = false;
+        rec_dcgm_drop(rc);
+        log_error("leadership lost, stopping at once", "lock=%s", REC_LEADER_LOCK);
+        return;
+    }
+    rec_dcgm_pass(rc, time_now() + rc->offset);
 }
 
 static void wait_for(struct rec *rc, int64_t timeout_ms, volatile sig_atomic_t *stop)
@@ -325,6 +333,7 @@ int rec_run(struct rec *rc, bool once, volatile sig_atomic_t *stop)
             rc->last_gc_mono = t0;
             if (rc->leader && !store_still_leader(rc->leader)) {
                 rc->is_leader = false;
+                rec_dcgm_drop(rc);
                 log_error("leadership lost, stopping at once", "lock=%s", REC_LEADER_LOCK);
                 continue;
             }
