@@ -468,21 +468,18 @@ static void h_user_update(struct srv_req *r)
 /* Ids of the bookings of resource index i that, from now on, take part in using more units
  * than the cluster advertises: admitted before the cluster shrank, they cannot all run as
  * booked. Never dropped: shown to admins to move or cancel. NULL on a store failure. */
-static json_t *beyond_advertised(struct srv_req *r, const struct pool *p, int i)
+static json_t *beyond_advertised(struct srv_req *r, const struct pool *p,
+                                 const struct cal_busy *busy, int i)
 {
-    struct cal_busy busy = {0};
     int64_t *ids = NULL;
     size_t n = 0;
-    json_t *out = NULL;
-    if (store_busy(r->st, p, r->now, INT64_MAX, true, &busy, NULL) < 0 ||
-        cal_over_capacity(busy.spans[i], busy.n[i], p->res[i].advertised, r->now, &ids, &n) < 0)
-        goto out;
-    out = json_array();
+    if (cal_over_capacity(busy->spans[i], busy->n[i], pool_bookable(&p->res[i]), r->now, &ids,
+                          &n) < 0)
+        return NULL;
+    json_t *out = json_array();
     for (size_t k = 0; out && k < n; k++)
         json_array_append_new(out, json_integer(ids[k]));
-out:
     free(ids);
-    cal_busy_free(&busy);
     return out;
 }
 
@@ -491,6 +488,9 @@ static void h_pool(struct srv_req *r)
     struct pool p = *r->pool;
     json_t *adv = apply_advertised(r->st, &p);
     json_t *res = json_array();
+    /* the bookings from now on, read once for every resource that needs them */
+    struct cal_busy busy = {0};
+    bool have_busy = false;
     for (int i = 0; i < p.n; i++) {
         const struct pool_resource *x = &p.res[i];
         json_t *o = json_pack("{s:s,s:s,s:i,s:i,s:i}", "name", x->name, "kind",
@@ -505,9 +505,14 @@ static void h_pool(struct srv_req *r)
             json_object_set_new(o, "advertised", json_integer(x->advertised));
             json_object_set_new(o, "drift", json_integer(x->advertised - x->physical));
         }
-        if (is_admin(r) && pool_is_gpu(x) && x->advertised >= 0 && x->advertised < x->physical) {
-            json_t *ids = beyond_advertised(r, &p, i);
+        if (is_admin(r) && pool_bookable(x) < x->physical) {
+            json_t *ids = NULL;
+            if (have_busy || store_busy(r->st, &p, r->now, INT64_MAX, true, &busy, NULL) == 0) {
+                have_busy = true;
+                ids = beyond_advertised(r, &p, &busy, i);
+            }
             if (!ids) {
+                cal_busy_free(&busy);
                 json_decref(res);
                 json_decref(adv);
                 json_decref(o);
@@ -518,6 +523,7 @@ static void h_pool(struct srv_req *r)
         }
         json_array_append_new(res, o);
     }
+    cal_busy_free(&busy);
     json_t *nodes = json_array();
     for (int i = 0; i < r->cfg->pool.n_nodes; i++) {
         const struct config_node *n = &r->cfg->pool.nodes[i];
