@@ -52,20 +52,7 @@ server:
   web_root: $WORK/web
 database:
   url: $DB_URL
-pool:
-  nodes:
-    - name: sno-1
-      cpu: 127
-      memory_gib: 754
-      storage_gib: 3100
-      gpus:
-        - model: NVIDIA RTX PRO 6000 Blackwell Server Edition
-          memory_gib: 96
-          mig:
-            1g.24gb: 4
-        - model: NVIDIA RTX PRO 6000 Blackwell Server Edition
-          memory_gib: 96
-          whole: true
+$(reference_pool)
 session:
   max_gpus: 4
   start_grace_seconds: 600
@@ -82,22 +69,9 @@ reconciler:
   dcgm_token_file: $WORK/token
 EOF
 
-  GPUAAS_ADMIN_PASSWORD=admin-secret-1 "$BIN" server --config "$WORK/gpuaas.yaml" >>"$WORK/server.log" 2>&1 &
-  PIDS+=($!)
-  wait_for 10 "the server" curl -s -o /dev/null "$BASE/healthz"
-
-  login() {
-    req POST /api/v1/auth/login "{\"username\":\"$1\",\"password\":\"$2\"}"
-    expect 200 "login $1"
-    jf .token
-  }
-  ADMIN=$(login admin admin-secret-1)
-  for u in alice bob; do
-    req POST /api/v1/users "{\"username\":\"$u\",\"password\":\"$u-pass-123\"}" "$ADMIN"
-    expect 201 "create $u"
-  done
-  ALICE=$(login alice alice-pass-123)
-  BOB=$(login bob bob-pass-123)
+  start_server "$WORK/gpuaas.yaml"
+  ALICE=$(add_user alice)
+  BOB=$(add_user bob)
 
   # --- bookings: two sessions now, one later ---
   now=$(date +%s)

@@ -40,18 +40,8 @@ run_suite() {
     fail "the example configuration changed shape"
   "$BIN" config check --config "$WORK/gpuaas.yaml" >/dev/null || fail "configuration refused: $("$BIN" config check --config "$WORK/gpuaas.yaml" 2>&1)"
 
-  GPUAAS_ADMIN_PASSWORD=admin-secret-1 "$BIN" server --config "$WORK/gpuaas.yaml" >>"$WORK/server.log" 2>&1 &
-  PIDS+=($!)
-  wait_for 10 "the server" curl -s -o /dev/null "$BASE/healthz"
-  login() {
-    req POST /api/v1/auth/login "{\"username\":\"$1\",\"password\":\"$2\"}"
-    expect 200 "login $1"
-    jf .token
-  }
-  ADMIN=$(login admin admin-secret-1)
-  req POST /api/v1/users '{"username":"alice","password":"alice-pass-123"}' "$ADMIN"
-  expect 201 "create alice"
-  ALICE=$(login alice alice-pass-123)
+  start_server "$WORK/gpuaas.yaml"
+  ALICE=$(add_user alice)
 
   "$BIN" reconciler --config "$WORK/gpuaas.yaml" --kubeconfig "$WORK/kubeconfig" >"$WORK/reconciler.log" 2>&1 &
   PIDS+=($!)

@@ -87,20 +87,7 @@ server:
   web_root: $WORK
 database:
   url: sqlite://$WORK/gpuaas-$p.db
-pool:
-  nodes:
-    - name: sno-1
-      cpu: 127
-      memory_gib: 754
-      storage_gib: 3100
-      gpus:
-        - model: NVIDIA RTX PRO 6000 Blackwell Server Edition
-          memory_gib: 96
-          mig:
-            1g.24gb: 4
-        - model: NVIDIA RTX PRO 6000 Blackwell Server Edition
-          memory_gib: 96
-          whole: true
+$(reference_pool)
 reconciler:
   platform: $p
   interval_seconds: 1
@@ -115,13 +102,8 @@ cache:
   store_dir: $WORK/store
 EOF
   "$BIN" config check --config "$WORK/gpuaas.yaml" >/dev/null || fail "config check ($p)"
-  GPUAAS_ADMIN_PASSWORD=admin-secret-1 "$BIN" server --config "$WORK/gpuaas.yaml" >>"$WORK/server.log" 2>&1 &
-  PIDS+=($!)
-  wait_for 10 "the server" curl -s -o /dev/null "$BASE/healthz"
-  req POST /api/v1/auth/login '{"username":"admin","password":"admin-secret-1"}'
-  expect 200 "login"
-  local admin id ns now
-  admin=$(jf .token)
+  start_server "$WORK/gpuaas.yaml"
+  local admin=$ADMIN id ns now
   now=$(date +%s)
   req POST /api/v1/reservations "{\"gpu_type\":\"nvidia.com/mig-1g.24gb\",\"gpu_count\":1,\"starts_at\":\"$(iso $((now - 60)))\",\"ends_at\":\"$(iso $((now + 3600)))\",\"purpose\":\"kube calls\"}" "$admin"
   expect 201 "book"

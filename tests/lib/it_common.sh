@@ -87,3 +87,43 @@ check_kube_calls_subset() { # check_kube_calls_subset REQUEST_LOG
   python3 "$SRC/tests/lib/deploy_check.py" requests "$WORK/kube-calls.txt" "$1" --subset ||
     fail "the reconciler made Kubernetes API calls src/kube/kube_calls.c does not list"
 }
+
+# The reference node (config/gpuaas.example.yaml) as a `pool:` section, for the
+# configurations the tests write.
+reference_pool() {
+  cat <<'POOL'
+pool:
+  nodes:
+    - name: sno-1
+      cpu: 127
+      memory_gib: 754
+      storage_gib: 3100
+      gpus:
+        - model: NVIDIA RTX PRO 6000 Blackwell Server Edition
+          memory_gib: 96
+          mig:
+            1g.24gb: 4
+        - model: NVIDIA RTX PRO 6000 Blackwell Server Edition
+          memory_gib: 96
+          whole: true
+POOL
+}
+
+# Starts `gpuaas server --config CONFIG` (its listen address must be $BASE's) with the first
+# admin's password admin-secret-1, waits until it answers, and sets ADMIN to an admin token.
+start_server() { # start_server CONFIG
+  GPUAAS_ADMIN_PASSWORD=admin-secret-1 "$BIN" server --config "$1" >>"$WORK/server.log" 2>&1 &
+  PIDS+=($!)
+  wait_for 10 "the server" curl -s -o /dev/null "$BASE/healthz"
+  ADMIN=$(login admin admin-secret-1)
+}
+login() { # login USER PASSWORD: prints a token
+  req POST /api/v1/auth/login "{\"username\":\"$1\",\"password\":\"$2\"}"
+  expect 200 "login $1"
+  jf .token
+}
+add_user() { # add_user NAME: creates NAME (password NAME-pass-123) as the admin, prints a token
+  req POST /api/v1/users "{\"username\":\"$1\",\"password\":\"$1-pass-123\"}" "$ADMIN"
+  expect 201 "create $1"
+  login "$1" "$1-pass-123"
+}
