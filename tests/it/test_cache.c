@@ -456,6 +456,26 @@ static void wait_idle(struct cache_daemon *d)
     assert_true(cache_daemon_idle(d));
 }
 
+/* cache_config that must succeed. */
+static struct config *cache_config_ok(const char *dir, const char *extra, struct error *err)
+{
+    struct config *c = cache_config(dir, extra, err);
+    if (!c)
+        fail_msg("%s", err->message);
+    return c;
+}
+
+/* A started daemon on c, its budget set to `budget` bytes when > 0. */
+static struct cache_daemon *daemon_up(struct config *c, long long budget, struct error *err)
+{
+    struct cache_daemon *d = NULL;
+    if (budget > 0)
+        c->cache.budget_bytes = budget;
+    assert_int_equal(cache_daemon_new(c, &d, err), 0);
+    assert_int_equal(cache_daemon_start(d, err), 0);
+    return d;
+}
+
 static json_t *find_artifact(json_t *status, const char *name)
 {
     size_t i;
@@ -477,12 +497,8 @@ static void test_daemon_dedup_and_retry(void **state)
              "    - {name: model-a, url: \"http://127.0.0.1:%d/big.bin\", sha256: %s}\n"
              "    - {name: model-b, url: \"http://127.0.0.1:%d/big.bin\", sha256: %s}\n",
              s.port, big_hex, s.port, big_hex);
-    struct config *c = cache_config(dir, extra, &err);
-    if (!c)
-        fail_msg("%s", err.message);
-    struct cache_daemon *d;
-    assert_int_equal(cache_daemon_new(c, &d, &err), 0);
-    assert_int_equal(cache_daemon_start(d, &err), 0);
+    struct config *c = cache_config_ok(dir, extra, &err);
+    struct cache_daemon *d = daemon_up(c, 0, &err);
     wait_idle(d);
     json_t *st = cache_daemon_status(d);
     json_t *a = find_artifact(st, "model-a"), *b = find_artifact(st, "model-b");
@@ -506,10 +522,8 @@ static void test_daemon_prefetch_and_fail(void **state)
     char dir[400], url[200];
     struct error err = {0};
     fresh_store("prefetch", dir, sizeof(dir));
-    struct config *c = cache_config(dir, "", &err);
-    struct cache_daemon *d;
-    assert_int_equal(cache_daemon_new(c, &d, &err), 0);
-    assert_int_equal(cache_daemon_start(d, &err), 0);
+    struct config *c = cache_config_ok(dir, "", &err);
+    struct cache_daemon *d = daemon_up(c, 0, &err);
     url_of(&s, "small.bin", url, sizeof(url));
     assert_int_equal(cache_daemon_prefetch(d, "s", url, small_hex, 0, true, &err), 0);
     assert_int_equal(cache_daemon_prefetch(d, "s", url, big_hex, 0, false, &err), -ERR_EXISTS);
@@ -776,12 +790,8 @@ static void test_daemon_in_use_not_evicted(void **state)
     char dir[400], url[200], blob[600], other[600];
     struct error err = {0};
     fresh_store("daemon-inuse", dir, sizeof(dir));
-    struct config *c = cache_config(dir, "", &err);
-    assert_non_null(c);
-    c->cache.budget_bytes = BIG + SMALL / 2;
-    struct cache_daemon *d;
-    assert_int_equal(cache_daemon_new(c, &d, &err), 0);
-    assert_int_equal(cache_daemon_start(d, &err), 0);
+    struct config *c = cache_config_ok(dir, "", &err);
+    struct cache_daemon *d = daemon_up(c, BIG + SMALL / 2, &err);
     url_of(&s, "small.bin", url, sizeof(url));
     assert_int_equal(cache_daemon_prefetch(d, "a", url, small_hex, SMALL, false, &err), 0);
     wait_idle(d);
@@ -847,13 +857,8 @@ static void test_budget_holds_in_flight(void **state)
              "    - {name: sized, url: \"http://127.0.0.1:%d/big.bin\", sha256: %s, size: %d}\n"
              "    - {name: unsized, url: \"file://%s/big2.bin\", sha256: %s}\n",
              s.port, big_hex, BIG, files, big2_hex);
-    struct config *c = cache_config(dir, extra, &err);
-    if (!c)
-        fail_msg("%s", err.message);
-    c->cache.budget_bytes = BIG + SMALL;
-    struct cache_daemon *d;
-    assert_int_equal(cache_daemon_new(c, &d, &err), 0);
-    assert_int_equal(cache_daemon_start(d, &err), 0);
+    struct config *c = cache_config_ok(dir, extra, &err);
+    struct cache_daemon *d = daemon_up(c, BIG + SMALL, &err);
     long long most = 0;
     for (int i = 0; i < 300 && !cache_daemon_idle(d); i++) {
         long long u = store_used_on_disk(dir);
@@ -916,12 +921,8 @@ static void test_budget_unknown_size(void **state)
              "  artifacts:\n"
              "    - {name: keep, url: \"file://%s/big.bin\", sha256: %s, size: %d, pinned: true}\n",
              files, big_hex, BIG);
-    struct config *c = cache_config(dir, extra, &err);
-    assert_non_null(c);
-    c->cache.budget_bytes = BIG + SMALL;
-    struct cache_daemon *d;
-    assert_int_equal(cache_daemon_new(c, &d, &err), 0);
-    assert_int_equal(cache_daemon_start(d, &err), 0);
+    struct config *c = cache_config_ok(dir, extra, &err);
+    struct cache_daemon *d = daemon_up(c, BIG + SMALL, &err);
     wait_idle(d);
     char url[200];
     url_of(&s, "big2.bin", url, sizeof(url));
@@ -957,10 +958,8 @@ static void test_prefetch_survives_restart(void **state)
     char dir[400], url[200], part[600];
     struct error err = {0};
     fresh_store("prefetch-restart", dir, sizeof(dir));
-    struct config *c = cache_config(dir, "", &err);
-    struct cache_daemon *d;
-    assert_int_equal(cache_daemon_new(c, &d, &err), 0);
-    assert_int_equal(cache_daemon_start(d, &err), 0);
+    struct config *c = cache_config_ok(dir, "", &err);
+    struct cache_daemon *d = daemon_up(c, 0, &err);
     url_of(&s, "big.bin", url, sizeof(url));
     assert_int_equal(
         cache_daemon_prefetch(d, "org/model/weights.bin", url, big_hex, BIG, true, &err), 0);
@@ -1096,14 +1095,10 @@ static void test_image_pull_failure_explained(void **state)
     char dir[400];
     struct error err = {0};
     fresh_store("images", dir, sizeof(dir));
-    struct config *c = cache_config(
+    struct config *c = cache_config_ok(
         dir, "  image_pull_command: gpuaas-test-no-such-command pull\n  images: [busybox:1.36]\n",
         &err);
-    if (!c)
-        fail_msg("%s", err.message);
-    struct cache_daemon *d;
-    assert_int_equal(cache_daemon_new(c, &d, &err), 0);
-    assert_int_equal(cache_daemon_start(d, &err), 0);
+    struct cache_daemon *d = daemon_up(c, 0, &err);
     wait_idle(d);
     json_t *st = cache_daemon_status(d);
     json_t *im = json_array_get(json_object_get(st, "images"), 0);
