@@ -32,7 +32,7 @@ static const char *state_names[] = {"queued", "downloading", "ready", "failed", 
 
 struct job {
     bool image;
-    char name[512];      /* artifact name, or image reference */
+    char name[512]; /* artifact name, or image reference */
     char url[1024];
     char hex[65];
     long long size;
@@ -351,7 +351,8 @@ static void fail_or_retry(struct cache_daemon *d, struct job *j, const struct er
     if (fatal || j->attempts >= d->cfg.retries) {
         j->state = J_FAILED;
         d->downloads_failed++;
-        log_warn("cache download failed", "name=%s attempts=%d reason=\"%s\"", j->name, j->attempts, e->message);
+        log_warn("cache download failed", "name=%s attempts=%d reason=\"%s\"", j->name, j->attempts,
+                 e->message);
     } else {
         j->state = J_QUEUED;
         long delay = d->cfg.retry_delay_s << (j->attempts - 1 < 10 ? j->attempts - 1 : 10);
@@ -411,11 +412,10 @@ static int reserve_room(void *arg, long long size, bool final, struct error *err
             int code = why.code ? why.code : ERR_CONFLICT;
             if (code == ERR_CONFLICT && others > 0)
                 code = ERR_UNAVAILABLE;
-            r = error_set(err, code, "budget",
-                          "no room in the cache budget %s (%lld bytes%s%s): %s",
-                          final ? "to publish the downloaded file" : "for the download", size,
-                          final && !mine ? ", size unknown before the download" : "", held_note,
-                          why.message);
+            r = error_set(
+                err, code, "budget", "no room in the cache budget %s (%lld bytes%s%s): %s",
+                final ? "to publish the downloaded file" : "for the download", size,
+                final && !mine ? ", size unknown before the download" : "", held_note, why.message);
         } else {
             pthread_mutex_lock(&d->mu);
             res->j->reserved = size;
@@ -509,7 +509,8 @@ static int pull_image(const char *cmd, const char *ref, char *why, size_t len)
     char *argv[34];
     int argc = 0;
     snprintf(buf, sizeof(buf), "%s", cmd);
-    for (char *save, *w = strtok_r(buf, " \t", &save); w && argc < 32; w = strtok_r(NULL, " \t", &save))
+    for (char *save, *w = strtok_r(buf, " \t", &save); w && argc < 32;
+         w = strtok_r(NULL, " \t", &save))
         argv[argc++] = w;
     argv[argc++] = (char *)ref;
     argv[argc] = NULL;
@@ -602,8 +603,8 @@ int cache_daemon_start(struct cache_daemon *d, struct error *err)
     return 0;
 }
 
-int cache_daemon_prefetch(struct cache_daemon *d, const char *name, const char *url, const char *hex,
-                          long long size, bool pinned, struct error *err)
+int cache_daemon_prefetch(struct cache_daemon *d, const char *name, const char *url,
+                          const char *hex, long long size, bool pinned, struct error *err)
 {
     struct job j = {.size = size, .pinned = pinned, .prefetched = true};
     int r = check_artifact(name, url, hex, size, err);
@@ -619,7 +620,8 @@ int cache_daemon_prefetch(struct cache_daemon *d, const char *name, const char *
                       "the artifact \"%s\" exists: one name would be a directory of the other",
                       old->name);
     } else if (old && strcmp(old->hex, hex)) {
-        r = error_set(err, ERR_EXISTS, "name", "an artifact named \"%s\" with another sha256 exists", name);
+        r = error_set(err, ERR_EXISTS, "name",
+                      "an artifact named \"%s\" with another sha256 exists", name);
     } else if (old) {
         if (old->state == J_FAILED || old->state == J_EVICTED) {
             old->state = J_QUEUED;
@@ -654,7 +656,8 @@ json_t *cache_daemon_status(struct cache_daemon *d)
                 double secs = (double)(t - j->started_ms) / 1000.0;
                 json_object_set_new(o, "bytes_done", json_integer(done));
                 json_object_set_new(o, "bytes_total", json_integer(atomic_load(&j->prog.total)));
-                json_object_set_new(o, "rate_bytes_per_second", json_real(secs > 0 ? done / secs : 0));
+                json_object_set_new(o, "rate_bytes_per_second",
+                                    json_real(secs > 0 ? done / secs : 0));
             }
             json_array_append_new(arts, o);
         } else {
@@ -663,7 +666,8 @@ json_t *cache_daemon_status(struct cache_daemon *d)
     }
     pthread_mutex_unlock(&d->mu);
     return json_pack("{s:o, s:o, s:{s:I, s:I}}", "artifacts", arts, "images", imgs, "store",
-                     "used_bytes", (json_int_t)cstore_used(d->st), "budget_bytes", (json_int_t)d->cfg.budget);
+                     "used_bytes", (json_int_t)cstore_used(d->st), "budget_bytes",
+                     (json_int_t)d->cfg.budget);
 }
 
 int cache_daemon_metrics(struct cache_daemon *d, char **ret)
@@ -680,24 +684,45 @@ int cache_daemon_metrics(struct cache_daemon *d, char **ret)
     FILE *f = open_memstream(&out, &len);
     if (!f)
         return -ERR_NOMEM;
-    fprintf(f, "# HELP gpuaas_cache_artifacts Artifacts by state.\n# TYPE gpuaas_cache_artifacts gauge\n");
+    fprintf(
+        f,
+        "# HELP gpuaas_cache_artifacts Artifacts by state.\n# TYPE gpuaas_cache_artifacts gauge\n");
     for (int s = 0; s < 5; s++)
         fprintf(f, "gpuaas_cache_artifacts{state=\"%s\"} %d\n", state_names[s], counts[s]);
     fprintf(f, "# HELP gpuaas_cache_images Images by state.\n# TYPE gpuaas_cache_images gauge\n");
     for (int s = 0; s < 5; s++)
         fprintf(f, "gpuaas_cache_images{state=\"%s\"} %d\n", state_names[s], icounts[s]);
-    fprintf(f, "# HELP gpuaas_cache_store_bytes Bytes of published artifacts.\n# TYPE gpuaas_cache_store_bytes gauge\n"
-               "gpuaas_cache_store_bytes %lld\n", cstore_used(d->st));
-    fprintf(f, "# HELP gpuaas_cache_budget_bytes Store size budget.\n# TYPE gpuaas_cache_budget_bytes gauge\n"
-               "gpuaas_cache_budget_bytes %lld\n", d->cfg.budget);
-    fprintf(f, "# HELP gpuaas_cache_downloaded_bytes_total Bytes transferred.\n# TYPE gpuaas_cache_downloaded_bytes_total counter\n"
-               "gpuaas_cache_downloaded_bytes_total %lld\n", bytes);
-    fprintf(f, "# HELP gpuaas_cache_downloads_total Finished downloads by result.\n# TYPE gpuaas_cache_downloads_total counter\n"
-               "gpuaas_cache_downloads_total{result=\"ok\"} %lld\ngpuaas_cache_downloads_total{result=\"failed\"} %lld\n", ok, bad);
-    fprintf(f, "# HELP gpuaas_cache_checksum_failures_total Downloads discarded for a wrong sha256.\n# TYPE gpuaas_cache_checksum_failures_total counter\n"
-               "gpuaas_cache_checksum_failures_total %lld\n", cs);
-    fprintf(f, "# HELP gpuaas_cache_evictions_total Artifacts evicted.\n# TYPE gpuaas_cache_evictions_total counter\n"
-               "gpuaas_cache_evictions_total %lld\n", ev);
+    fprintf(f,
+            "# HELP gpuaas_cache_store_bytes Bytes of published artifacts.\n# TYPE "
+            "gpuaas_cache_store_bytes gauge\n"
+            "gpuaas_cache_store_bytes %lld\n",
+            cstore_used(d->st));
+    fprintf(f,
+            "# HELP gpuaas_cache_budget_bytes Store size budget.\n# TYPE gpuaas_cache_budget_bytes "
+            "gauge\n"
+            "gpuaas_cache_budget_bytes %lld\n",
+            d->cfg.budget);
+    fprintf(f,
+            "# HELP gpuaas_cache_downloaded_bytes_total Bytes transferred.\n# TYPE "
+            "gpuaas_cache_downloaded_bytes_total counter\n"
+            "gpuaas_cache_downloaded_bytes_total %lld\n",
+            bytes);
+    fprintf(f,
+            "# HELP gpuaas_cache_downloads_total Finished downloads by result.\n# TYPE "
+            "gpuaas_cache_downloads_total counter\n"
+            "gpuaas_cache_downloads_total{result=\"ok\"} "
+            "%lld\ngpuaas_cache_downloads_total{result=\"failed\"} %lld\n",
+            ok, bad);
+    fprintf(f,
+            "# HELP gpuaas_cache_checksum_failures_total Downloads discarded for a wrong "
+            "sha256.\n# TYPE gpuaas_cache_checksum_failures_total counter\n"
+            "gpuaas_cache_checksum_failures_total %lld\n",
+            cs);
+    fprintf(f,
+            "# HELP gpuaas_cache_evictions_total Artifacts evicted.\n# TYPE "
+            "gpuaas_cache_evictions_total counter\n"
+            "gpuaas_cache_evictions_total %lld\n",
+            ev);
     if (fclose(f) != 0) {
         free(out);
         return -ERR_NOMEM;
@@ -711,7 +736,8 @@ bool cache_daemon_idle(struct cache_daemon *d)
     bool idle = true;
     pthread_mutex_lock(&d->mu);
     for (int i = 0; i < d->n_jobs; i++)
-        idle &= d->jobs[i].state == J_READY || d->jobs[i].state == J_FAILED || d->jobs[i].state == J_EVICTED;
+        idle &= d->jobs[i].state == J_READY || d->jobs[i].state == J_FAILED ||
+                d->jobs[i].state == J_EVICTED;
     pthread_mutex_unlock(&d->mu);
     return idle;
 }

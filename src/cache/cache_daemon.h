@@ -31,8 +31,8 @@ int cache_daemon_start(struct cache_daemon *d, struct error *err);
  * survives a restart. -ERR_INVALID for a bad field, -ERR_EXISTS when the name is taken by a
  * different digest or one name would be a directory of the other, -ERR_IO when the record
  * cannot be written (the artifact is then not added). */
-int cache_daemon_prefetch(struct cache_daemon *d, const char *name, const char *url, const char *hex,
-                          long long size, bool pinned, struct error *err);
+int cache_daemon_prefetch(struct cache_daemon *d, const char *name, const char *url,
+                          const char *hex, long long size, bool pinned, struct error *err);
 json_t *cache_daemon_status(struct cache_daemon *d);
 /* Prometheus text; *ret malloc'ed. */
 int cache_daemon_metrics(struct cache_daemon *d, char **ret);

@@ -33,9 +33,11 @@ static void common_opts(CURL *c, const char *url, const struct fetch_opts *o)
     curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o->connect_timeout_s > 0 ? o->connect_timeout_s : 30L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT,
+                     o->connect_timeout_s > 0 ? o->connect_timeout_s : 30L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->low_speed_time_s > 0 ? o->low_speed_time_s : 60L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+                     o->low_speed_time_s > 0 ? o->low_speed_time_s : 60L);
     curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
     if (o->proxy && *o->proxy)
         curl_easy_setopt(c, CURLOPT_PROXY, o->proxy);
@@ -115,9 +117,9 @@ struct stream {
     pthread_cond_t cv;
     _Atomic int io_error;
     /* writer thread only */
-    long long off;                /* file offset of the next write */
-    long long written;            /* bytes written by this transfer */
-    long long wb_start;           /* writeback not started from here on */
+    long long off;                  /* file offset of the next write */
+    long long written;              /* bytes written by this transfer */
+    long long wb_start;             /* writeback not started from here on */
     long long wb_prev_s, wb_prev_n; /* the window started before the last one */
 };
 
@@ -242,8 +244,8 @@ static int hash_prefix(int fd, struct chash *h, long long len)
     return 0;
 }
 
-static int fetch_stream(const char *url, const char *part, const struct fetch_opts *o,
-                        char hex[65], long long *ret_size, struct error *err)
+static int fetch_stream(const char *url, const char *part, const struct fetch_opts *o, char hex[65],
+                        long long *ret_size, struct error *err)
 {
     struct stream s = {.o = o};
     int r = 0;
@@ -366,7 +368,7 @@ struct ranged {
     char sidecar[PATHLEN];
     struct range *r; /* n segments covering [0, size) */
     int n;
-    int next;        /* first segment not yet handed to a connection (multi thread) */
+    int next; /* first segment not yet handed to a connection (multi thread) */
     long long size;
     pthread_mutex_t mu; /* durable[], the sidecar file, the helper threads' wake-ups */
     pthread_cond_t flush_cv, hash_cv;
@@ -375,7 +377,7 @@ struct ranged {
     _Atomic long long written; /* bytes written by this attempt */
     long long flushed;         /* `written` at the last flush (flusher only) */
     int io_error;
-    int sync_error;            /* errno of the flusher's fdatasync, 0 = fine */
+    int sync_error; /* errno of the flusher's fdatasync, 0 = fine */
     /* hasher thread */
     struct chash *h;
     long long hashed;
@@ -475,8 +477,7 @@ static void *range_hasher(void *arg)
             else
                 rd->hashed += got;
         }
-        if (rd->hash_error || atomic_load(&rd->failed) ||
-            (last && ranges_prefix(rd) <= rd->hashed))
+        if (rd->hash_error || atomic_load(&rd->failed) || (last && ranges_prefix(rd) <= rd->hashed))
             return NULL;
     }
 }
@@ -638,8 +639,7 @@ static int run_ranges(const char *url, struct ranged *rd, int conns, struct erro
             else if (res == CURLE_OK && status != 206 && r == 0)
                 r = error_set(err, ERR_UNAVAILABLE, "",
                               "%s: the server answered %ld to a range request", url, status);
-            else if (res == CURLE_OK && atomic_load(&seg->done) < seg->end - seg->start &&
-                     r == 0)
+            else if (res == CURLE_OK && atomic_load(&seg->done) < seg->end - seg->start && r == 0)
                 r = error_set(err, ERR_UNAVAILABLE, "",
                               "%s: a range ended early (%lld of %lld bytes)", url,
                               atomic_load(&seg->done), seg->end - seg->start);
@@ -772,8 +772,9 @@ int cache_fetch(struct cstore *st, const char *url, const char *hex, const char 
     if (o->progress)
         atomic_store(&o->progress->total, total);
     if (expected_size && p.size && p.size != expected_size)
-        return error_set(err, ERR_INVALID, "size", "%s: the server offers %lld bytes, the configuration says %lld",
-                         url, p.size, expected_size);
+        return error_set(err, ERR_INVALID, "size",
+                         "%s: the server offers %lld bytes, the configuration says %lld", url,
+                         p.size, expected_size);
     if (o->reserve && total > 0 && (r = o->reserve(o->reserve_arg, total, false, err)) < 0)
         return r;
     if (!is_file && o->ranges > 1 && p.ranges_ok && total >= o->range_min && total > 0) {
@@ -790,14 +791,15 @@ int cache_fetch(struct cstore *st, const char *url, const char *hex, const char 
     }
     if (expected_size && size != expected_size) {
         unlink(part);
-        return error_set(err, ERR_INVALID, "size", "%s: got %lld bytes, expected %lld; discarded", url,
-                         size, expected_size);
+        return error_set(err, ERR_INVALID, "size", "%s: got %lld bytes, expected %lld; discarded",
+                         url, size, expected_size);
     }
     if (strcmp(got, hex)) {
         unlink(part);
         unlink(sidecar);
-        return error_set(err, ERR_INVALID, "sha256", "%s: checksum mismatch (got sha256 %s, expected %s); discarded",
-                         url, got, hex);
+        return error_set(err, ERR_INVALID, "sha256",
+                         "%s: checksum mismatch (got sha256 %s, expected %s); discarded", url, got,
+                         hex);
     }
     if (o->reserve && (r = o->reserve(o->reserve_arg, size, true, err)) < 0) {
         unlink(part);

@@ -19,19 +19,19 @@
 #include <stdint.h>
 
 struct fetch_progress {
-    _Atomic long long done;   /* bytes on disk */
-    _Atomic long long total;  /* 0 = unknown */
-    _Atomic int ranges;       /* connections in use */
+    _Atomic long long done;  /* bytes on disk */
+    _Atomic long long total; /* 0 = unknown */
+    _Atomic int ranges;      /* connections in use */
 };
 
 struct fetch_opts {
-    const char *proxy;        /* NULL/"" = libcurl's environment handling */
-    int ranges;               /* parallel ranges for large files (1 = never) */
-    long long range_min;      /* bytes */
-    long long segment;        /* bytes per range request, 0 = 16 MiB (at most 1024 segments) */
+    const char *proxy;   /* NULL/"" = libcurl's environment handling */
+    int ranges;          /* parallel ranges for large files (1 = never) */
+    long long range_min; /* bytes */
+    long long segment;   /* bytes per range request, 0 = 16 MiB (at most 1024 segments) */
     long connect_timeout_s;
-    long low_speed_time_s;    /* abort a stalled transfer after this long below 1 KiB/s */
-    const _Atomic int *cancel;/* non-zero aborts */
+    long low_speed_time_s;           /* abort a stalled transfer after this long below 1 KiB/s */
+    const _Atomic int *cancel;       /* non-zero aborts */
     struct fetch_progress *progress; /* may be NULL */
     /* Room for the file in the store's budget, NULL = none: called before the transfer with
      * the expected size (the configured one, else the server's Content-Length; not called

@@ -24,9 +24,11 @@ struct req {
     int too_large;
 };
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type, char *body)
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
+                             char *body)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(r, "Content-Type", type);
     MHD_add_response_header(r, "Cache-Control", "no-store");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
@@ -66,7 +68,8 @@ static int authorized(const struct cache_http *h, struct MHD_Connection *c)
 static enum MHD_Result prefetch(struct cache_http *h, struct MHD_Connection *c, struct req *rq)
 {
     if (!authorized(h, c))
-        return reply_error(c, h->token[0] ? 401 : 403, h->token[0] ? "unauthenticated" : "forbidden", NULL,
+        return reply_error(c, h->token[0] ? 401 : 403,
+                           h->token[0] ? "unauthenticated" : "forbidden", NULL,
                            h->token[0] ? "a valid admin bearer token is required"
                                        : "prefetch is disabled: no admin token is configured");
     json_error_t je;
@@ -77,8 +80,10 @@ static enum MHD_Result prefetch(struct cache_http *h, struct MHD_Connection *c, 
     }
     const char *k;
     json_t *v;
-    json_object_foreach(b, k, v) {
-        if (strcmp(k, "name") && strcmp(k, "url") && strcmp(k, "sha256") && strcmp(k, "size") && strcmp(k, "pinned")) {
+    json_object_foreach(b, k, v)
+    {
+        if (strcmp(k, "name") && strcmp(k, "url") && strcmp(k, "sha256") && strcmp(k, "size") &&
+            strcmp(k, "pinned")) {
             json_decref(b);
             return reply_error(c, 400, "invalid", k, "unknown field");
         }
@@ -86,11 +91,15 @@ static enum MHD_Result prefetch(struct cache_http *h, struct MHD_Connection *c, 
     json_t *size = json_object_get(b, "size"), *pinned = json_object_get(b, "pinned");
     if ((size && !json_is_integer(size)) || (pinned && !json_is_boolean(pinned))) {
         json_decref(b);
-        return reply_error(c, 400, "invalid", size && !json_is_integer(size) ? "size" : "pinned", "wrong type");
+        return reply_error(c, 400, "invalid", size && !json_is_integer(size) ? "size" : "pinned",
+                           "wrong type");
     }
     struct error err = {0};
     char name[CONFIG_ARTIFACT_NAME_MAX];
-    snprintf(name, sizeof(name), "%s", json_is_string(json_object_get(b, "name")) ? json_string_value(json_object_get(b, "name")) : "");
+    snprintf(name, sizeof(name), "%s",
+             json_is_string(json_object_get(b, "name"))
+                 ? json_string_value(json_object_get(b, "name"))
+                 : "");
     int r = cache_daemon_prefetch(h->d, json_string_value(json_object_get(b, "name")),
                                   json_string_value(json_object_get(b, "url")),
                                   json_string_value(json_object_get(b, "sha256")),
@@ -106,8 +115,9 @@ static enum MHD_Result prefetch(struct cache_http *h, struct MHD_Connection *c, 
     return reply_json(c, 202, json_pack("{s:s}", "state", "queued"));
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                              const char *version, const char *data, size_t *size, void **con_cls)
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *data,
+                              size_t *size, void **con_cls)
 {
     struct cache_http *h = cls;
     struct req *rq = *con_cls;
@@ -134,7 +144,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     if (!strcmp(url, "/healthz"))
-        return get ? reply(c, 200, "text/plain", strdup("ok\n")) : reply_error(c, 405, "method_not_allowed", NULL, "use GET");
+        return get ? reply(c, 200, "text/plain", strdup("ok\n"))
+                   : reply_error(c, 405, "method_not_allowed", NULL, "use GET");
     if (!strcmp(url, "/status"))
         return get ? reply_json(c, 200, cache_daemon_status(h->d))
                    : reply_error(c, 405, "method_not_allowed", NULL, "use GET");
@@ -156,7 +167,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return reply_error(c, 404, "not_found", NULL, "no such path");
 }
 
-static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode t)
 {
     struct req *rq = *con_cls;
     if (rq) {
@@ -172,20 +184,22 @@ int cache_http_start(struct cache_daemon *d, const char *listen, const char *tok
     char host[128];
     const char *colon = strrchr(listen, ':');
     if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host))
-        return error_set(err, ERR_INVALID, "cache.listen", "cache.listen: expected ADDRESS:PORT, got \"%s\"", listen);
+        return error_set(err, ERR_INVALID, "cache.listen",
+                         "cache.listen: expected ADDRESS:PORT, got \"%s\"", listen);
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = 0;
     int port = atoi(colon + 1);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (port <= 0 || port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-        return error_set(err, ERR_INVALID, "cache.listen", "cache.listen: \"%s\" is not an IPv4 address and port", listen);
+        return error_set(err, ERR_INVALID, "cache.listen",
+                         "cache.listen: \"%s\" is not an IPv4 address and port", listen);
     struct cache_http *h = calloc(1, sizeof(*h));
     if (!h)
         return error_set(err, ERR_NOMEM, "", "out of memory");
     h->d = d;
     snprintf(h->token, sizeof(h->token), "%s", token ? token : "");
-    h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, h,
-                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+    h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                              handle, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                               MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);

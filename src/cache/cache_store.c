@@ -135,7 +135,8 @@ static int load_index(struct cstore *st, struct error *err)
     }
     size_t i;
     json_t *v;
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         const char *name = json_string_value(json_object_get(v, "name"));
         const char *hex = json_string_value(json_object_get(v, "sha256"));
         json_t *size = json_object_get(v, "size");
@@ -208,7 +209,8 @@ void cstore_close(struct cstore *st)
 static struct cstore_entry *find(struct cstore *st, const char *name, const char *hex)
 {
     for (size_t i = 0; i < st->n; i++)
-        if ((name && !strcmp(st->e[i].name, name)) || (!name && hex && !strcmp(st->e[i].sha256, hex)))
+        if ((name && !strcmp(st->e[i].name, name)) ||
+            (!name && hex && !strcmp(st->e[i].sha256, hex)))
             return &st->e[i];
     return NULL;
 }
@@ -297,8 +299,8 @@ static void remove_at(struct cstore *st, size_t i)
     remove_row(st, i, true);
 }
 
-int cstore_publish(struct cstore *st, const char *hex, const char *name, long long size, bool pinned,
-                   int64_t now, struct error *err)
+int cstore_publish(struct cstore *st, const char *hex, const char *name, long long size,
+                   bool pinned, int64_t now, struct error *err)
 {
     char part[PATHLEN], blob[PATHLEN], blobs[PATHLEN];
     if (!valid_hex(hex) || !valid_name(name))

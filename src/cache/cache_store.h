@@ -36,11 +36,11 @@ struct cstore {
 };
 
 struct cstore_fsck_report {
-    int removed_temporaries;  /* partial files no job wants */
-    int removed_entries;      /* index rows whose blob is missing or the wrong size */
-    int removed_blobs;        /* blobs no index row names */
-    int fixed_links;          /* name links re-created */
-    int removed_links;        /* name links no index row names */
+    int removed_temporaries; /* partial files no job wants */
+    int removed_entries;     /* index rows whose blob is missing or the wrong size */
+    int removed_blobs;       /* blobs no index row names */
+    int fixed_links;         /* name links re-created */
+    int removed_links;       /* name links no index row names */
 };
 
 /* Creates the layout when missing and loads the index. Caller frees with cstore_close(). */
@@ -52,13 +52,14 @@ void cstore_close(struct cstore *st);
 int cstore_fsck(struct cstore *st, const char *const *keep, size_t n_keep, bool verify_hash,
                 struct cstore_fsck_report *rep, struct error *err);
 /* Copies the entry named `name` (or with `sha256` when name is NULL) into *ret. */
-int cstore_lookup(struct cstore *st, const char *name, const char *sha256, struct cstore_entry *ret);
+int cstore_lookup(struct cstore *st, const char *name, const char *sha256,
+                  struct cstore_entry *ret);
 /* Path of the partial download for a hex digest (caller-provided buffer). */
 void cstore_partial_path(const struct cstore *st, const char *hex, char *buf, size_t len);
 void cstore_blob_path(const struct cstore *st, const char *hex, char *buf, size_t len);
 /* Publishes a verified partial file: fsync, rename into blobs/, index row, name link. */
-int cstore_publish(struct cstore *st, const char *hex, const char *name, long long size, bool pinned,
-                   int64_t now, struct error *err);
+int cstore_publish(struct cstore *st, const char *hex, const char *name, long long size,
+                   bool pinned, int64_t now, struct error *err);
 /* Records a use (for LRU). */
 int cstore_touch(struct cstore *st, const char *name, int64_t now);
 int cstore_set_pinned(struct cstore *st, const char *name, bool pinned);

@@ -18,16 +18,19 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: gpuaas cache [--config FILE] [--listen ADDR:PORT]     run the node cache daemon\n"
-            "       gpuaas cache fetch --store DIR --sha256 HEX [--name NAME] [--size BYTES]\n"
-            "                          [--ranges N] [--proxy URL] [--pin] URL\n"
-            "                                                              fetch one artifact and exit\n"
-            "       gpuaas cache status [--url URL] [-o table|json]        what the daemon holds\n"
-            "       gpuaas cache hash FILE                                 sha256 as the cache computes it\n\n"
-            "The daemon pre-stages the artifacts and images listed under `cache:` in the\n"
-            "configuration (--config, else $GPUAAS_CONFIG) and serves GET /status, GET /metrics and\n"
-            "POST /prefetch (admin token from cache.token_file or $GPUAAS_CACHE_TOKEN).\n");
+    fprintf(
+        out,
+        "Usage: gpuaas cache [--config FILE] [--listen ADDR:PORT]     run the node cache daemon\n"
+        "       gpuaas cache fetch --store DIR --sha256 HEX [--name NAME] [--size BYTES]\n"
+        "                          [--ranges N] [--proxy URL] [--pin] URL\n"
+        "                                                              fetch one artifact and "
+        "exit\n"
+        "       gpuaas cache status [--url URL] [-o table|json]        what the daemon holds\n"
+        "       gpuaas cache hash FILE                                 sha256 as the cache "
+        "computes it\n\n"
+        "The daemon pre-stages the artifacts and images listed under `cache:` in the\n"
+        "configuration (--config, else $GPUAAS_CONFIG) and serves GET /status, GET /metrics and\n"
+        "POST /prefetch (admin token from cache.token_file or $GPUAAS_CACHE_TOKEN).\n");
 }
 
 static volatile sig_atomic_t stop_flag;
@@ -106,7 +109,8 @@ static int run_daemon(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     log_info("cache daemon started", "listen=%s store=%s artifacts=%d images=%d",
-             listen ? listen : c->cache.listen, c->cache.store_dir, c->cache.n_artifacts, c->cache.n_images);
+             listen ? listen : c->cache.listen, c->cache.store_dir, c->cache.n_artifacts,
+             c->cache.n_images);
     while (!stop_flag)
         pause();
     log_info("cache daemon stopping", "signal=%d", (int)stop_flag);
@@ -158,7 +162,8 @@ static int run_fetch(int argc, char **argv)
     }
     if (!store || !hex || !url || size < 0 || ranges < 1 || ranges > 32 || strlen(hex) != 64 ||
         strspn(hex, "0123456789abcdef") != 64) {
-        fprintf(stderr, "gpuaas cache fetch: --store DIR, --sha256 (64 lowercase hex digits) and URL are required\n");
+        fprintf(stderr, "gpuaas cache fetch: --store DIR, --sha256 (64 lowercase hex digits) and "
+                        "URL are required\n");
         return 2;
     }
     char defname[CONFIG_ARTIFACT_NAME_MAX];
@@ -249,7 +254,8 @@ static int run_status(int argc, char **argv)
     printf("%-32s %-12s %-34s %s\n", "ARTIFACT", "STATE", tty ? "PROGRESS" : "BYTES", "DETAIL");
     size_t i;
     json_t *a;
-    json_array_foreach(json_object_get(doc, "artifacts"), i, a) {
+    json_array_foreach(json_object_get(doc, "artifacts"), i, a)
+    {
         const char *state = json_string_value(json_object_get(a, "state"));
         long long done = json_integer_value(json_object_get(a, "bytes_done"));
         long long total = json_integer_value(json_object_get(a, "bytes_total"));
@@ -262,14 +268,18 @@ static int run_status(int argc, char **argv)
                 snprintf(prog, sizeof(prog), "%lld/%lld", done, total);
             snprintf(detail, sizeof(detail), "%.1f MiB/s", rate / 1048576.0);
         } else {
-            snprintf(prog, sizeof(prog), "%lld", (long long)json_integer_value(json_object_get(a, "size")));
+            snprintf(prog, sizeof(prog), "%lld",
+                     (long long)json_integer_value(json_object_get(a, "size")));
             const char *reason = json_string_value(json_object_get(a, "reason"));
-            snprintf(detail, sizeof(detail), "%s%s", json_is_true(json_object_get(a, "pinned")) ? "pinned " : "",
+            snprintf(detail, sizeof(detail), "%s%s",
+                     json_is_true(json_object_get(a, "pinned")) ? "pinned " : "",
                      reason ? reason : "");
         }
-        printf("%-32s %-12s %-34s %s\n", json_string_value(json_object_get(a, "name")), state, prog, detail);
+        printf("%-32s %-12s %-34s %s\n", json_string_value(json_object_get(a, "name")), state, prog,
+               detail);
     }
-    json_array_foreach(json_object_get(doc, "images"), i, a) {
+    json_array_foreach(json_object_get(doc, "images"), i, a)
+    {
         const char *reason = json_string_value(json_object_get(a, "reason"));
         printf("%-32s %-12s %-34s %s\n", json_string_value(json_object_get(a, "image")),
                json_string_value(json_object_get(a, "state")), "image", reason ? reason : "");

@@ -79,12 +79,13 @@ static void print_table(const json_t *res)
     printf("%-36s %8s %16s %12s\n", "WORKLOAD", "SHARE", "TOKENS/YEAR", "$/1M");
     size_t i;
     json_t *w;
-    json_array_foreach(json_object_get(res, "per_workload"), i, w)
-        printf("%-36s %7.1f%% %16.3e %12.4f\n", json_string_value(json_object_get(w, "name")),
-               100 * dnum(w, "share"), dnum(w, "tokens_per_year"), dnum(w, "cost_per_million_tokens"));
+    json_array_foreach(json_object_get(res, "per_workload"), i, w) printf(
+        "%-36s %7.1f%% %16.3e %12.4f\n", json_string_value(json_object_get(w, "name")),
+        100 * dnum(w, "share"), dnum(w, "tokens_per_year"), dnum(w, "cost_per_million_tokens"));
 
     printf("\n%-36s %-18s %10s %12s\n", "BREAK-EVEN", "CLOUD PRICE", "$/1M EQ", "UTILIZATION");
-    json_array_foreach(json_object_get(res, "break_even"), i, w) {
+    json_array_foreach(json_object_get(res, "break_even"), i, w)
+    {
         char u[32];
         json_t *uv = json_object_get(w, "utilization");
         const char *st = json_string_value(json_object_get(w, "status"));
@@ -95,15 +96,19 @@ static void print_table(const json_t *res)
         else
             snprintf(u, sizeof(u), "%s", st);
         printf("%-36s %-18s %10.3f %12s\n", json_string_value(json_object_get(w, "workload")),
-               json_string_value(json_object_get(w, "price")), dnum(w, "equivalent_price_per_million"), u);
+               json_string_value(json_object_get(w, "price")),
+               dnum(w, "equivalent_price_per_million"), u);
     }
     json_t *sz = json_object_get(res, "sizing");
     if (json_array_size(sz)) {
-        printf("\n%-36s %9s %9s %8s %-18s %s\n", "SIZING", "REQUIRED", "INSTALLED", "UTIL", "VERDICT", "WHY");
+        printf("\n%-36s %9s %9s %8s %-18s %s\n", "SIZING", "REQUIRED", "INSTALLED", "UTIL",
+               "VERDICT", "WHY");
         json_array_foreach(sz, i, w)
-            printf("%-36s %9lld %9.1f %7.0f%% %-18s %s\n", json_string_value(json_object_get(w, "workload")),
-                   (long long)json_integer_value(json_object_get(w, "gpus_required")), dnum(w, "gpus_installed"),
-                   100 * dnum(w, "utilization_implied"), json_string_value(json_object_get(w, "verdict")),
+            printf("%-36s %9lld %9.1f %7.0f%% %-18s %s\n",
+                   json_string_value(json_object_get(w, "workload")),
+                   (long long)json_integer_value(json_object_get(w, "gpus_required")),
+                   dnum(w, "gpus_installed"), 100 * dnum(w, "utilization_implied"),
+                   json_string_value(json_object_get(w, "verdict")),
                    json_string_value(json_object_get(w, "detail")));
         json_t *fl = json_object_get(res, "fleet");
         printf("\nServers required:");
@@ -116,7 +121,8 @@ static void print_table(const json_t *res)
         if (b)
             printf("Budget $%.0f/year: %s, affords %.3e tokens/year (%.0f%% of demand)\n",
                    dnum(b, "budget_per_year"), json_string_value(json_object_get(b, "verdict")),
-                   dnum(b, "affordable_tokens_per_year"), 100 * dnum(b, "affordable_fraction_of_demand"));
+                   dnum(b, "affordable_tokens_per_year"),
+                   100 * dnum(b, "affordable_fraction_of_demand"));
     }
 }
 
@@ -171,9 +177,10 @@ int cmd_tokenomics(int argc, char **argv)
         goto fail;
     if (in->utilization_measured) {
         int64_t to = time_now(), from = to - 30 * 86400;
-        if ((to_s && time_parse_rfc3339(to_s, &to) < 0) || (from_s && time_parse_rfc3339(from_s, &from) < 0) ||
-            from >= to) {
-            error_set(&err, ERR_INVALID, "from", "--from and --to must be RFC 3339 times with from before to");
+        if ((to_s && time_parse_rfc3339(to_s, &to) < 0) ||
+            (from_s && time_parse_rfc3339(from_s, &from) < 0) || from >= to) {
+            error_set(&err, ERR_INVALID, "from",
+                      "--from and --to must be RFC 3339 times with from before to");
             goto fail;
         }
         if (cli_measured_utilization(cli_config_path(config), from, to, &in->utilization, &err) < 0)

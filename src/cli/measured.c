@@ -18,7 +18,8 @@ int cli_measured_utilization(const char *config_path, int64_t from, int64_t to, 
     int r;
     if (!config_path)
         return error_set(err, ERR_INVALID, "utilization",
-                         "utilization \"measured\" needs the platform configuration (--config FILE or GPUAAS_CONFIG)");
+                         "utilization \"measured\" needs the platform configuration (--config FILE "
+                         "or GPUAAS_CONFIG)");
     if ((r = config_load_file(config_path, &c, err)) < 0 || (r = pool_derive(c, &pool, err)) < 0 ||
         (r = store_open(c->database.url, &st, err)) < 0)
         goto out;

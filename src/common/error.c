@@ -34,17 +34,29 @@ const char *error_code_name(int code)
     if (code < 0)
         code = -code;
     switch (code) {
-    case ERR_OK: return "ok";
-    case ERR_INVALID: return "invalid";
-    case ERR_UNAUTH: return "unauthenticated";
-    case ERR_FORBIDDEN: return "forbidden";
-    case ERR_NOT_FOUND: return "not_found";
-    case ERR_CONFLICT: return "capacity_conflict";
-    case ERR_STATE: return "invalid_state";
-    case ERR_TOO_LARGE: return "too_large";
-    case ERR_RATE: return "rate_limited";
-    case ERR_EXISTS: return "already_exists";
-    case ERR_UNAVAILABLE: return "unavailable";
-    default: return "internal";
+    case ERR_OK:
+        return "ok";
+    case ERR_INVALID:
+        return "invalid";
+    case ERR_UNAUTH:
+        return "unauthenticated";
+    case ERR_FORBIDDEN:
+        return "forbidden";
+    case ERR_NOT_FOUND:
+        return "not_found";
+    case ERR_CONFLICT:
+        return "capacity_conflict";
+    case ERR_STATE:
+        return "invalid_state";
+    case ERR_TOO_LARGE:
+        return "too_large";
+    case ERR_RATE:
+        return "rate_limited";
+    case ERR_EXISTS:
+        return "already_exists";
+    case ERR_UNAVAILABLE:
+        return "unavailable";
+    default:
+        return "internal";
     }
 }

@@ -10,15 +10,15 @@
 
 enum err_code {
     ERR_OK = 0,
-    ERR_INVALID = 1,     /* bad input: HTTP 400 */
-    ERR_UNAUTH = 2,      /* 401 */
-    ERR_FORBIDDEN = 3,   /* 403 */
-    ERR_NOT_FOUND = 4,   /* 404 */
-    ERR_CONFLICT = 5,    /* 409 capacity_conflict */
-    ERR_STATE = 6,       /* 409 invalid_state */
-    ERR_TOO_LARGE = 7,   /* 413 */
-    ERR_RATE = 8,        /* 429 */
-    ERR_IO = 9,          /* file, socket, database I/O */
+    ERR_INVALID = 1,   /* bad input: HTTP 400 */
+    ERR_UNAUTH = 2,    /* 401 */
+    ERR_FORBIDDEN = 3, /* 403 */
+    ERR_NOT_FOUND = 4, /* 404 */
+    ERR_CONFLICT = 5,  /* 409 capacity_conflict */
+    ERR_STATE = 6,     /* 409 invalid_state */
+    ERR_TOO_LARGE = 7, /* 413 */
+    ERR_RATE = 8,      /* 429 */
+    ERR_IO = 9,        /* file, socket, database I/O */
     ERR_NOMEM = 10,
     ERR_INTERNAL = 11,   /* 500 */
     ERR_EXISTS = 12,     /* unique constraint / already exists */

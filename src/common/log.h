@@ -14,10 +14,10 @@ int log_set_level(const char *name);
 void log_write(enum log_level lvl, const char *msg, const char *kv, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define LOG(lvl, msg, ...)                                                                     \
-    do {                                                                                       \
-        if ((lvl) >= log_min_level)                                                            \
-            log_write((lvl), (msg), __VA_ARGS__);                                              \
+#define LOG(lvl, msg, ...)                                                                         \
+    do {                                                                                           \
+        if ((lvl) >= log_min_level)                                                                \
+            log_write((lvl), (msg), __VA_ARGS__);                                                  \
     } while (0)
 #define log_debug(msg, ...) LOG(LOG_DEBUG, msg, __VA_ARGS__)
 #define log_info(msg, ...) LOG(LOG_INFO, msg, __VA_ARGS__)

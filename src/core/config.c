@@ -33,74 +33,136 @@ struct config_key {
 #define O(f) offsetof(struct config, f)
 static const struct config_key keys[] = {
     {"log_level", K_STR, O(log_level), "info", 0, 0, "debug, info, warn or error"},
-    {"server.listen", K_STR, O(server.listen), "127.0.0.1:8080", 0, 0, "address:port the API listens on"},
-    {"server.public_url", K_STR, O(server.public_url), "", 0, 0, "URL users open (default http://<listen>)"},
-    {"server.web_root", K_STR, O(server.web_root), "web/dist", 0, 0, "folder with the built web UI"},
-    {"server.body_limit_bytes", K_INT, O(server.body_limit_bytes), "65536", 1024, 16777216, "largest request body accepted"},
-    {"server.request_timeout_seconds", K_INT, O(server.request_timeout_seconds), "30", 1, 3600, "idle connection timeout"},
-    {"server.max_connections", K_INT, O(server.max_connections), "512", 1, 65536, "concurrent connections"},
-    {"server.trusted_header", K_STR, O(server.trusted_header), "", 0, 0, "header naming the user, set by an authenticating proxy (\"\" = off)"},
-    {"server.trusted_sources", K_STR, O(server.trusted_sources), "127.0.0.1", 0, 0, "comma-separated proxy addresses allowed to send trusted_header"},
-    {"database.url", K_STR, O(database.url), "sqlite://var/gpuaas.db", 0, 0, "sqlite://PATH or postgresql://USER@HOST:PORT/DB"},
-    {"auth.token_ttl_seconds", K_INT, O(auth.token_ttl_seconds), "86400", 60, 31536000, "lifetime of login tokens"},
-    {"auth.login_max_failures", K_INT, O(auth.login_max_failures), "5", 1, 1000, "failed logins per user or address before rate limiting"},
-    {"auth.login_window_seconds", K_INT, O(auth.login_window_seconds), "300", 1, 86400, "window for counting failed logins"},
-    {"auth.audit_retention_days", K_INT, O(auth.audit_retention_days), "365", 1, 36500, "audit entries older than this are trimmed"},
-    {"auth.admin_password_file", K_STR, O(auth.admin_password_file), "", 0, 0, "where the first admin password is written (\"\" = beside the database)"},
-    {"sharing.whole_gpu_replicas", K_INT, O(sharing.whole_gpu_replicas), "4", 1, 64, "time-slicing replicas per whole GPU"},
-    {"sharing.mig_replicas", K_INT, O(sharing.mig_replicas), "2", 1, 64, "time-slicing replicas per MIG slice"},
-    {"sharing.rename_by_default", K_BOOL, O(sharing.rename_by_default), "false", 0, 0, "advertise shared resources as <name>.shared"},
+    {"server.listen", K_STR, O(server.listen), "127.0.0.1:8080", 0, 0,
+     "address:port the API listens on"},
+    {"server.public_url", K_STR, O(server.public_url), "", 0, 0,
+     "URL users open (default http://<listen>)"},
+    {"server.web_root", K_STR, O(server.web_root), "web/dist", 0, 0,
+     "folder with the built web UI"},
+    {"server.body_limit_bytes", K_INT, O(server.body_limit_bytes), "65536", 1024, 16777216,
+     "largest request body accepted"},
+    {"server.request_timeout_seconds", K_INT, O(server.request_timeout_seconds), "30", 1, 3600,
+     "idle connection timeout"},
+    {"server.max_connections", K_INT, O(server.max_connections), "512", 1, 65536,
+     "concurrent connections"},
+    {"server.trusted_header", K_STR, O(server.trusted_header), "", 0, 0,
+     "header naming the user, set by an authenticating proxy (\"\" = off)"},
+    {"server.trusted_sources", K_STR, O(server.trusted_sources), "127.0.0.1", 0, 0,
+     "comma-separated proxy addresses allowed to send trusted_header"},
+    {"database.url", K_STR, O(database.url), "sqlite://var/gpuaas.db", 0, 0,
+     "sqlite://PATH or postgresql://USER@HOST:PORT/DB"},
+    {"auth.token_ttl_seconds", K_INT, O(auth.token_ttl_seconds), "86400", 60, 31536000,
+     "lifetime of login tokens"},
+    {"auth.login_max_failures", K_INT, O(auth.login_max_failures), "5", 1, 1000,
+     "failed logins per user or address before rate limiting"},
+    {"auth.login_window_seconds", K_INT, O(auth.login_window_seconds), "300", 1, 86400,
+     "window for counting failed logins"},
+    {"auth.audit_retention_days", K_INT, O(auth.audit_retention_days), "365", 1, 36500,
+     "audit entries older than this are trimmed"},
+    {"auth.admin_password_file", K_STR, O(auth.admin_password_file), "", 0, 0,
+     "where the first admin password is written (\"\" = beside the database)"},
+    {"sharing.whole_gpu_replicas", K_INT, O(sharing.whole_gpu_replicas), "4", 1, 64,
+     "time-slicing replicas per whole GPU"},
+    {"sharing.mig_replicas", K_INT, O(sharing.mig_replicas), "2", 1, 64,
+     "time-slicing replicas per MIG slice"},
+    {"sharing.rename_by_default", K_BOOL, O(sharing.rename_by_default), "false", 0, 0,
+     "advertise shared resources as <name>.shared"},
     {"session.cpu", K_INT, O(session.cpu), "8", 1, 4096, "default cpu cores per booking"},
-    {"session.memory_gib", K_INT, O(session.memory_gib), "64", 1, 65536, "default memory per booking (GiB)"},
-    {"session.storage_gib", K_INT, O(session.storage_gib), "320", 1, 1048576, "default storage per booking (GiB)"},
-    {"session.max_hours", K_INT, O(session.max_hours), "168", 1, 8784, "longest booking window (hours)"},
-    {"session.max_gpus", K_INT, O(session.max_gpus), "4", 1, 1024, "most GPUs or slices in one booking"},
-    {"session.start_grace_seconds", K_INT, O(session.start_grace_seconds), "300", 0, 86400, "how far in the past a start may lie"},
-    {"session.max_advance_days", K_INT, O(session.max_advance_days), "365", 1, 3650, "how far ahead one may book"},
-    {"reconciler.interval_seconds", K_INT, O(reconciler.interval_seconds), "30", 1, 3600, "safety-net pass interval"},
-    {"reconciler.gc_interval_seconds", K_INT, O(reconciler.gc_interval_seconds), "300", 1, 86400, "garbage-collection sweep interval"},
-    {"reconciler.max_attempts", K_INT, O(reconciler.max_attempts), "5", 1, 100, "provisioning attempts before FAILED"},
-    {"reconciler.retry_base_seconds", K_INT, O(reconciler.retry_base_seconds), "2", 1, 3600, "first retry delay (doubles per attempt)"},
-    {"reconciler.terminating_limit_seconds", K_INT, O(reconciler.terminating_limit_seconds), "600", 1, 604800, "Terminating longer than this is reported as stuck"},
-    {"reconciler.finalize_stuck", K_BOOL, O(reconciler.finalize_stuck), "false", 0, 0, "remove finalizers of stuck namespaces"},
-    {"reconciler.kubeconfig", K_STR, O(reconciler.kubeconfig), "", 0, 0, "kubeconfig file (\"\" = $KUBECONFIG or in-cluster)"},
-    {"reconciler.namespace_prefix", K_STR, O(reconciler.namespace_prefix), "gpuaas-", 0, 0, "session namespaces are <prefix><id>"},
-    {"reconciler.platform", K_STR, O(reconciler.platform), "openshift", 0, 0, "openshift (Route, SCC) or kubernetes (Ingress)"},
-    {"reconciler.storage_class", K_STR, O(reconciler.storage_class), "lvms-vg1", 0, 0, "storage class of the session PVCs"},
-    {"reconciler.ingress_namespace", K_STR, O(reconciler.ingress_namespace), "openshift-ingress", 0, 0, "namespace of the router / ingress controller"},
-    {"reconciler.ingress_domain", K_STR, O(reconciler.ingress_domain), "apps.example.com", 0, 0, "workspace host is <namespace>.<domain>"},
-    {"reconciler.ingress_class", K_STR, O(reconciler.ingress_class), "", 0, 0, "IngressClass for kubernetes platform (\"\" = cluster default)"},
-    {"reconciler.scc", K_STR, O(reconciler.scc), "", 0, 0, "OpenShift SCC granted to the workspace service account"},
-    {"reconciler.tenant_cluster_role", K_STR, O(reconciler.tenant_cluster_role), "gpuaas-tenant", 0, 0, "ClusterRole bound inside session namespaces"},
-    {"reconciler.workspace_image", K_STR, O(reconciler.workspace_image), "quay.io/gpuaas/workspace:latest", 0, 0, "code-server/JupyterLab image with PyTorch/CUDA"},
-    {"reconciler.workspace_command", K_STR, O(reconciler.workspace_command), "", 0, 0, "workspace command (\"\" = image default)"},
-    {"reconciler.workspace_port", K_INT, O(reconciler.workspace_port), "8080", 1, 65535, "port the workspace listens on"},
+    {"session.memory_gib", K_INT, O(session.memory_gib), "64", 1, 65536,
+     "default memory per booking (GiB)"},
+    {"session.storage_gib", K_INT, O(session.storage_gib), "320", 1, 1048576,
+     "default storage per booking (GiB)"},
+    {"session.max_hours", K_INT, O(session.max_hours), "168", 1, 8784,
+     "longest booking window (hours)"},
+    {"session.max_gpus", K_INT, O(session.max_gpus), "4", 1, 1024,
+     "most GPUs or slices in one booking"},
+    {"session.start_grace_seconds", K_INT, O(session.start_grace_seconds), "300", 0, 86400,
+     "how far in the past a start may lie"},
+    {"session.max_advance_days", K_INT, O(session.max_advance_days), "365", 1, 3650,
+     "how far ahead one may book"},
+    {"reconciler.interval_seconds", K_INT, O(reconciler.interval_seconds), "30", 1, 3600,
+     "safety-net pass interval"},
+    {"reconciler.gc_interval_seconds", K_INT, O(reconciler.gc_interval_seconds), "300", 1, 86400,
+     "garbage-collection sweep interval"},
+    {"reconciler.max_attempts", K_INT, O(reconciler.max_attempts), "5", 1, 100,
+     "provisioning attempts before FAILED"},
+    {"reconciler.retry_base_seconds", K_INT, O(reconciler.retry_base_seconds), "2", 1, 3600,
+     "first retry delay (doubles per attempt)"},
+    {"reconciler.terminating_limit_seconds", K_INT, O(reconciler.terminating_limit_seconds), "600",
+     1, 604800, "Terminating longer than this is reported as stuck"},
+    {"reconciler.finalize_stuck", K_BOOL, O(reconciler.finalize_stuck), "false", 0, 0,
+     "remove finalizers of stuck namespaces"},
+    {"reconciler.kubeconfig", K_STR, O(reconciler.kubeconfig), "", 0, 0,
+     "kubeconfig file (\"\" = $KUBECONFIG or in-cluster)"},
+    {"reconciler.namespace_prefix", K_STR, O(reconciler.namespace_prefix), "gpuaas-", 0, 0,
+     "session namespaces are <prefix><id>"},
+    {"reconciler.platform", K_STR, O(reconciler.platform), "openshift", 0, 0,
+     "openshift (Route, SCC) or kubernetes (Ingress)"},
+    {"reconciler.storage_class", K_STR, O(reconciler.storage_class), "lvms-vg1", 0, 0,
+     "storage class of the session PVCs"},
+    {"reconciler.ingress_namespace", K_STR, O(reconciler.ingress_namespace), "openshift-ingress", 0,
+     0, "namespace of the router / ingress controller"},
+    {"reconciler.ingress_domain", K_STR, O(reconciler.ingress_domain), "apps.example.com", 0, 0,
+     "workspace host is <namespace>.<domain>"},
+    {"reconciler.ingress_class", K_STR, O(reconciler.ingress_class), "", 0, 0,
+     "IngressClass for kubernetes platform (\"\" = cluster default)"},
+    {"reconciler.scc", K_STR, O(reconciler.scc), "", 0, 0,
+     "OpenShift SCC granted to the workspace service account"},
+    {"reconciler.tenant_cluster_role", K_STR, O(reconciler.tenant_cluster_role), "gpuaas-tenant", 0,
+     0, "ClusterRole bound inside session namespaces"},
+    {"reconciler.workspace_image", K_STR, O(reconciler.workspace_image),
+     "quay.io/gpuaas/workspace:latest", 0, 0, "code-server/JupyterLab image with PyTorch/CUDA"},
+    {"reconciler.workspace_command", K_STR, O(reconciler.workspace_command), "", 0, 0,
+     "workspace command (\"\" = image default)"},
+    {"reconciler.workspace_port", K_INT, O(reconciler.workspace_port), "8080", 1, 65535,
+     "port the workspace listens on"},
     {"reconciler.home_gib", K_INT, O(reconciler.home_gib), "20", 1, 65536, "home PVC size"},
-    {"reconciler.model_cache_gib", K_INT, O(reconciler.model_cache_gib), "300", 1, 1048576, "model-cache PVC size"},
-    {"reconciler.http_proxy", K_STR, O(reconciler.http_proxy), "", 0, 0, "HTTP_PROXY inside sessions"},
-    {"reconciler.https_proxy", K_STR, O(reconciler.https_proxy), "", 0, 0, "HTTPS_PROXY inside sessions"},
+    {"reconciler.model_cache_gib", K_INT, O(reconciler.model_cache_gib), "300", 1, 1048576,
+     "model-cache PVC size"},
+    {"reconciler.http_proxy", K_STR, O(reconciler.http_proxy), "", 0, 0,
+     "HTTP_PROXY inside sessions"},
+    {"reconciler.https_proxy", K_STR, O(reconciler.https_proxy), "", 0, 0,
+     "HTTPS_PROXY inside sessions"},
     {"reconciler.no_proxy", K_STR, O(reconciler.no_proxy), "", 0, 0, "NO_PROXY inside sessions"},
-    {"reconciler.dcgm_url", K_STR, O(reconciler.dcgm_url), "", 0, 0, "DCGM exporter /metrics URL (\"\" = no telemetry)"},
-    {"reconciler.dcgm_interval_seconds", K_INT, O(reconciler.dcgm_interval_seconds), "30", 1, 3600, "how often the DCGM exporter is scraped"},
-    {"reconciler.dcgm_timeout_seconds", K_INT, O(reconciler.dcgm_timeout_seconds), "5", 1, 60, "longest a DCGM scrape may take"},
-    {"reconciler.dcgm_token_file", K_STR, O(reconciler.dcgm_token_file), "", 0, 0, "file with a bearer token for the DCGM URL (\"\" = none)"},
-    {"reconciler.dcgm_ca_file", K_STR, O(reconciler.dcgm_ca_file), "", 0, 0, "CA bundle for an https DCGM URL (\"\" = system CAs)"},
-    {"reconciler.leader_election", K_BOOL, O(reconciler.leader_election), "true", 0, 0, "only one reconciler acts at a time"},
-    {"cache.enabled", K_BOOL, O(cache.enabled), "false", 0, 0, "sessions mount the node cache read-only"},
-    {"cache.listen", K_STR, O(cache.listen), "127.0.0.1:8090", 0, 0, "cache daemon status endpoint address:port"},
-    {"cache.store_dir", K_STR, O(cache.store_dir), "var/cache", 0, 0, "content-addressed store directory"},
-    {"cache.host_path", K_STR, O(cache.host_path), "", 0, 0, "store path on the node for the session hostPath mount (\"\" = store_dir)"},
-    {"cache.mount_path", K_STR, O(cache.mount_path), "/models", 0, 0, "where workspaces see the store (read-only)"},
-    {"cache.env", K_STR, O(cache.env), "GPUAAS_MODELS=/models/names", 0, 0, "comma-separated NAME=VALUE pairs set in the workspace (replace same-named plan variables)"},
+    {"reconciler.dcgm_url", K_STR, O(reconciler.dcgm_url), "", 0, 0,
+     "DCGM exporter /metrics URL (\"\" = no telemetry)"},
+    {"reconciler.dcgm_interval_seconds", K_INT, O(reconciler.dcgm_interval_seconds), "30", 1, 3600,
+     "how often the DCGM exporter is scraped"},
+    {"reconciler.dcgm_timeout_seconds", K_INT, O(reconciler.dcgm_timeout_seconds), "5", 1, 60,
+     "longest a DCGM scrape may take"},
+    {"reconciler.dcgm_token_file", K_STR, O(reconciler.dcgm_token_file), "", 0, 0,
+     "file with a bearer token for the DCGM URL (\"\" = none)"},
+    {"reconciler.dcgm_ca_file", K_STR, O(reconciler.dcgm_ca_file), "", 0, 0,
+     "CA bundle for an https DCGM URL (\"\" = system CAs)"},
+    {"reconciler.leader_election", K_BOOL, O(reconciler.leader_election), "true", 0, 0,
+     "only one reconciler acts at a time"},
+    {"cache.enabled", K_BOOL, O(cache.enabled), "false", 0, 0,
+     "sessions mount the node cache read-only"},
+    {"cache.listen", K_STR, O(cache.listen), "127.0.0.1:8090", 0, 0,
+     "cache daemon status endpoint address:port"},
+    {"cache.store_dir", K_STR, O(cache.store_dir), "var/cache", 0, 0,
+     "content-addressed store directory"},
+    {"cache.host_path", K_STR, O(cache.host_path), "", 0, 0,
+     "store path on the node for the session hostPath mount (\"\" = store_dir)"},
+    {"cache.mount_path", K_STR, O(cache.mount_path), "/models", 0, 0,
+     "where workspaces see the store (read-only)"},
+    {"cache.env", K_STR, O(cache.env), "GPUAAS_MODELS=/models/names", 0, 0,
+     "comma-separated NAME=VALUE pairs set in the workspace (replace same-named plan variables)"},
     {"cache.budget_gib", K_INT, O(cache.budget_gib), "500", 1, 1048576, "size budget of the store"},
     {"cache.max_parallel", K_INT, O(cache.max_parallel), "2", 1, 64, "concurrent downloads"},
     {"cache.ranges", K_INT, O(cache.ranges), "4", 1, 32, "parallel HTTP ranges per large download"},
-    {"cache.range_min_mib", K_INT, O(cache.range_min_mib), "256", 1, 1048576, "files at least this large are fetched in parallel ranges"},
+    {"cache.range_min_mib", K_INT, O(cache.range_min_mib), "256", 1, 1048576,
+     "files at least this large are fetched in parallel ranges"},
     {"cache.retries", K_INT, O(cache.retries), "5", 1, 100, "attempts per artifact or image"},
-    {"cache.retry_delay_seconds", K_INT, O(cache.retry_delay_seconds), "2", 0, 3600, "first retry delay (doubles)"},
-    {"cache.proxy", K_STR, O(cache.proxy), "", 0, 0, "HTTP proxy for downloads (\"\" = environment)"},
-    {"cache.token_file", K_STR, O(cache.token_file), "", 0, 0, "file holding the admin token for POST /prefetch"},
-    {"cache.image_pull_command", K_STR, O(cache.image_pull_command), "crictl pull --", 0, 0, "command that pre-pulls an image (reference appended; needs crictl and the node's CRI socket)"},
+    {"cache.retry_delay_seconds", K_INT, O(cache.retry_delay_seconds), "2", 0, 3600,
+     "first retry delay (doubles)"},
+    {"cache.proxy", K_STR, O(cache.proxy), "", 0, 0,
+     "HTTP proxy for downloads (\"\" = environment)"},
+    {"cache.token_file", K_STR, O(cache.token_file), "", 0, 0,
+     "file holding the admin token for POST /prefetch"},
+    {"cache.image_pull_command", K_STR, O(cache.image_pull_command), "crictl pull --", 0, 0,
+     "command that pre-pulls an image (reference appended; needs crictl and the node's CRI "
+     "socket)"},
 };
 #undef O
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -162,8 +224,8 @@ static int set_key(struct config *c, const struct config_key *k, const char *tex
     }
     case K_BOOL:
         if (parse_bool(text, (bool *)(base + k->offset)))
-            return error_set(err, ERR_INVALID, k->name, "%s: %s: expected true or false, got \"%s\"",
-                             where, k->name, text);
+            return error_set(err, ERR_INVALID, k->name,
+                             "%s: %s: expected true or false, got \"%s\"", where, k->name, text);
         return 0;
     }
     return -ERR_INTERNAL;
@@ -205,14 +267,14 @@ void config_print_help(FILE *out)
     static const char *tn[] = {"string", "integer", "boolean"};
     for (size_t i = 0; i < N_KEYS; i++) {
         const struct config_key *k = &keys[i];
-        fprintf(out, "  %-36s %-8s default %-10s", k->name, tn[k->type],
-                *k->def ? k->def : "\"\"");
+        fprintf(out, "  %-36s %-8s default %-10s", k->name, tn[k->type], *k->def ? k->def : "\"\"");
         if (k->type == K_INT)
             fprintf(out, " [%ld..%ld]", k->min, k->max);
         fprintf(out, "  %s\n", k->help);
     }
     fprintf(out, "  %-36s %-8s %s\n", "pool.nodes[]", "list",
-            "name, cpu, memory_gib, storage_gib, gpus[]: {model, memory_gib, whole | mig: {profile: count}}");
+            "name, cpu, memory_gib, storage_gib, gpus[]: {model, memory_gib, whole | mig: "
+            "{profile: count}}");
 }
 
 /* ---- YAML walking ---------------------------------------------------------------------- */
@@ -322,8 +384,10 @@ static int parse_gpu(struct walk *w, yaml_node_t *m, const char *path, struct co
             has_mig = true;
             g->mig_line = (int)k->start_mark.line + 1;
             if (v->type != YAML_MAPPING_NODE)
-                return fail(w, v, key, "expected a mapping of MIG profile to count, e.g. {\"1g.24gb\": 4}");
-            for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
+                return fail(w, v, key,
+                            "expected a mapping of MIG profile to count, e.g. {\"1g.24gb\": 4}");
+            for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top;
+                 q++) {
                 yaml_node_t *pk = yaml_document_get_node(w->doc, q->key);
                 yaml_node_t *pv = yaml_document_get_node(w->doc, q->value);
                 const char *prof = scalar(pk);
@@ -384,17 +448,20 @@ static int parse_node(struct walk *w, yaml_node_t *m, const char *path, struct c
         else if (!strcmp(ks, "gpus")) {
             if (v->type != YAML_SEQUENCE_NODE)
                 return fail(w, v, key, "expected a list of GPUs");
-            for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+            for (yaml_node_item_t *it = v->data.sequence.items.start;
+                 it < v->data.sequence.items.top; it++) {
                 char gpath[200];
                 snprintf(gpath, sizeof(gpath), "%s[%d]", key, nd->n_gpus);
                 if (nd->n_gpus >= CONFIG_MAX_GPUS_PER_NODE)
                     return fail(w, v, key, "more than %d GPUs", CONFIG_MAX_GPUS_PER_NODE);
-                if ((r = parse_gpu(w, yaml_document_get_node(w->doc, *it), gpath, &nd->gpus[nd->n_gpus])) < 0)
+                if ((r = parse_gpu(w, yaml_document_get_node(w->doc, *it), gpath,
+                                   &nd->gpus[nd->n_gpus])) < 0)
                     return r;
                 nd->n_gpus++;
             }
         } else
-            return fail(w, k, key, "unknown key (expected name, cpu, memory_gib, storage_gib or gpus)");
+            return fail(w, k, key,
+                        "unknown key (expected name, cpu, memory_gib, storage_gib or gpus)");
         if (r < 0)
             return r;
     }
@@ -417,7 +484,8 @@ static int parse_pool(struct walk *w, yaml_node_t *m)
             return fail(w, k, ks ? ks : "pool", "unknown key in pool (expected nodes)");
         if (v->type != YAML_SEQUENCE_NODE)
             return fail(w, v, "pool.nodes", "expected a list of nodes");
-        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+             it++) {
             char path[64];
             struct config *c = w->c;
             snprintf(path, sizeof(path), "pool.nodes[%d]", c->pool.n_nodes);
@@ -589,13 +657,15 @@ bool config_listen_valid(const char *s)
 }
 
 /* Each field's error points at the line of its own key; a missing field at the item. */
-static int parse_artifact(struct walk *w, yaml_node_t *m, const char *path, struct config_artifact *a)
+static int parse_artifact(struct walk *w, yaml_node_t *m, const char *path,
+                          struct config_artifact *a)
 {
     char key[300];
     yaml_node_t *name_v = m, *url_v = m, *sha_v = m;
     a->line = (int)m->start_mark.line + 1;
     if (m->type != YAML_MAPPING_NODE)
-        return fail(w, m, path, "expected a mapping with name, url, sha256 and optional size, pinned");
+        return fail(w, m, path,
+                    "expected a mapping with name, url, sha256 and optional size, pinned");
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
@@ -633,7 +703,8 @@ static int parse_artifact(struct walk *w, yaml_node_t *m, const char *path, stru
                     "name is required: a relative path such as \"llama-3-8b/config.json\" of at "
                     "most %d components, none empty, \".\" or \"..\", at most %d bytes",
                     CONFIG_ARTIFACT_NAME_DEPTH, CONFIG_ARTIFACT_NAME_MAX - 1);
-    if (strncmp(a->url, "https://", 8) && strncmp(a->url, "http://", 7) && strncmp(a->url, "file://", 7))
+    if (strncmp(a->url, "https://", 8) && strncmp(a->url, "http://", 7) &&
+        strncmp(a->url, "file://", 7))
         return fail(w, url_v, path, "url must start with https://, http:// or file://");
     if (!is_hex64(a->sha256))
         return fail(w, sha_v, path, "sha256 must be 64 lowercase hex digits");
@@ -653,7 +724,8 @@ static int parse_artifacts(struct walk *w, yaml_node_t *v)
     c->cache.artifacts = calloc(n ? n : 1, sizeof(*c->cache.artifacts));
     if (!c->cache.artifacts)
         return error_set(w->err, ERR_NOMEM, "", "out of memory");
-    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
         char path[64];
         struct config_artifact *a = &c->cache.artifacts[c->cache.n_artifacts];
         yaml_node_t *item = yaml_document_get_node(w->doc, *it);
@@ -688,7 +760,8 @@ static int parse_images(struct walk *w, yaml_node_t *v)
     c->cache.images = calloc(n ? n : 1, sizeof(*c->cache.images));
     if (!c->cache.images)
         return error_set(w->err, ERR_NOMEM, "", "out of memory");
-    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
         char path[64];
         yaml_node_t *item = yaml_document_get_node(w->doc, *it);
         struct config_image *im = &c->cache.images[c->cache.n_images];
@@ -827,13 +900,15 @@ static int validate(struct walk *w)
     struct config *c = w->c;
     int r;
     const char *u = c->database.url;
-    if (strncmp(u, "sqlite:", 7) && strncmp(u, "postgres://", 11) && strncmp(u, "postgresql://", 13))
+    if (strncmp(u, "sqlite:", 7) && strncmp(u, "postgres://", 11) &&
+        strncmp(u, "postgresql://", 13))
         return error_set(w->err, ERR_INVALID, "database.url",
-                         "%s: database.url: \"%s\" is neither sqlite:PATH nor postgresql://...", w->file, u);
+                         "%s: database.url: \"%s\" is neither sqlite:PATH nor postgresql://...",
+                         w->file, u);
     if (strcmp(c->reconciler.platform, "openshift") && strcmp(c->reconciler.platform, "kubernetes"))
         return error_set(w->err, ERR_INVALID, "reconciler.platform",
-                         "%s: reconciler.platform: must be openshift or kubernetes, got \"%s\"", w->file,
-                         c->reconciler.platform);
+                         "%s: reconciler.platform: must be openshift or kubernetes, got \"%s\"",
+                         w->file, c->reconciler.platform);
     if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
         strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
         return error_set(w->err, ERR_INVALID, "log_level",
@@ -847,7 +922,8 @@ static int validate(struct walk *w)
         return r;
     if (!strchr(c->server.listen, ':'))
         return error_set(w->err, ERR_INVALID, "server.listen",
-                         "%s: server.listen: expected ADDRESS:PORT, got \"%s\"", w->file, c->server.listen);
+                         "%s: server.listen: expected ADDRESS:PORT, got \"%s\"", w->file,
+                         c->server.listen);
     for (int i = 0; i < c->pool.n_nodes; i++)
         for (int j = 0; j < c->pool.nodes[i].n_gpus; j++) {
             char gpath[64];

@@ -26,9 +26,9 @@ struct config_mig_slice {
 };
 
 struct config_gpu {
-    char model[64];  /* e.g. "NVIDIA RTX PRO 6000 Blackwell" */
-    int memory_gib;  /* whole-GPU memory */
-    bool whole;      /* true: no MIG; slices ignored */
+    char model[64]; /* e.g. "NVIDIA RTX PRO 6000 Blackwell" */
+    int memory_gib; /* whole-GPU memory */
+    bool whole;     /* true: no MIG; slices ignored */
     struct config_mig_slice slices[CONFIG_MAX_SLICE_KINDS];
     int n_slices;
     int line;       /* source line of the entry, for messages; 0 = unknown */
@@ -38,7 +38,7 @@ struct config_gpu {
 
 struct config_node {
     char name[64];
-    int cpu;         /* cores */
+    int cpu; /* cores */
     int memory_gib;
     int storage_gib;
     struct config_gpu gpus[CONFIG_MAX_GPUS_PER_NODE];
@@ -55,52 +55,52 @@ struct config_node {
 struct config_artifact {
     char name[CONFIG_ARTIFACT_NAME_MAX]; /* name in the store's index (unique), a relative
                                           * path such as "llama-3-8b/config.json" */
-    char url[1024];     /* https://, http:// or file:// */
-    char sha256[65];    /* lowercase hex */
-    long long size;     /* bytes, 0 = unknown */
-    bool pinned;        /* never evicted */
-    int line;           /* where the list item starts */
+    char url[1024];                      /* https://, http:// or file:// */
+    char sha256[65];                     /* lowercase hex */
+    long long size;                      /* bytes, 0 = unknown */
+    bool pinned;                         /* never evicted */
+    int line;                            /* where the list item starts */
 };
 
 struct config_image {
-    char ref[512];      /* container image reference to pre-pull */
+    char ref[512]; /* container image reference to pre-pull */
     int line;
 };
 
 #define CONFIG_MAX_KEYS 128
 
 struct config {
-    char *path;            /* file it came from, or "<string>" */
+    char *path;                    /* file it came from, or "<string>" */
     int key_line[CONFIG_MAX_KEYS]; /* source line of each plain key, 0 = its default */
     char *log_level;
 
     struct {
-        char *listen;              /* ADDR:PORT */
-        char *public_url;          /* how users reach the portal */
-        char *web_root;            /* built web UI (index.html ...) */
+        char *listen;     /* ADDR:PORT */
+        char *public_url; /* how users reach the portal */
+        char *web_root;   /* built web UI (index.html ...) */
         long body_limit_bytes;
         long request_timeout_seconds;
         long max_connections;
-        char *trusted_header;      /* "" = off; else e.g. X-Forwarded-User */
-        char *trusted_sources;     /* comma-separated addresses allowed to send it */
+        char *trusted_header;  /* "" = off; else e.g. X-Forwarded-User */
+        char *trusted_sources; /* comma-separated addresses allowed to send it */
     } server;
 
     struct {
-        char *url;                 /* sqlite:///path, sqlite:path, or postgresql://... */
+        char *url; /* sqlite:///path, sqlite:path, or postgresql://... */
     } database;
 
     struct {
         long token_ttl_seconds;
-        long login_max_failures;   /* per user and per address within the window */
+        long login_max_failures; /* per user and per address within the window */
         long login_window_seconds;
         long audit_retention_days;
         char *admin_password_file; /* "" = <database dir>/admin-password */
     } auth;
 
     struct {
-        long whole_gpu_replicas;   /* time-slicing replicas per whole GPU */
-        long mig_replicas;         /* per MIG slice */
-        bool rename_by_default;    /* advertise <name>.shared */
+        long whole_gpu_replicas; /* time-slicing replicas per whole GPU */
+        long mig_replicas;       /* per MIG slice */
+        bool rename_by_default;  /* advertise <name>.shared */
     } sharing;
 
     struct {
@@ -109,13 +109,13 @@ struct config {
     } pool;
 
     struct {
-        long cpu;                  /* defaults per booking */
+        long cpu; /* defaults per booking */
         long memory_gib;
         long storage_gib;
-        long max_hours;            /* longest window */
-        long max_gpus;             /* most GPUs (physical units) in one booking */
-        long start_grace_seconds;  /* how far in the past starts_at may be */
-        long max_advance_days;     /* how far ahead one may book */
+        long max_hours;           /* longest window */
+        long max_gpus;            /* most GPUs (physical units) in one booking */
+        long start_grace_seconds; /* how far in the past starts_at may be */
+        long max_advance_days;    /* how far ahead one may book */
     } session;
 
     struct {
@@ -124,50 +124,50 @@ struct config {
         long max_attempts;
         long retry_base_seconds;
         long terminating_limit_seconds;
-        bool finalize_stuck;       /* remove finalizers of namespaces stuck Terminating */
-        char *kubeconfig;          /* "" = in-cluster or $KUBECONFIG */
+        bool finalize_stuck; /* remove finalizers of namespaces stuck Terminating */
+        char *kubeconfig;    /* "" = in-cluster or $KUBECONFIG */
         char *namespace_prefix;
-        char *platform;            /* "openshift" or "kubernetes" */
+        char *platform; /* "openshift" or "kubernetes" */
         char *storage_class;
-        char *ingress_namespace;   /* router/ingress controller namespace */
-        char *ingress_domain;      /* host = <namespace>.<domain> */
+        char *ingress_namespace; /* router/ingress controller namespace */
+        char *ingress_domain;    /* host = <namespace>.<domain> */
         char *ingress_class;
-        char *scc;                 /* OpenShift SCC for the workspace SA, "" = none */
+        char *scc; /* OpenShift SCC for the workspace SA, "" = none */
         char *tenant_cluster_role;
         char *workspace_image;
-        char *workspace_command;   /* shell words, "" = image default */
+        char *workspace_command; /* shell words, "" = image default */
         long workspace_port;
         long home_gib;
         long model_cache_gib;
         char *http_proxy;
         char *https_proxy;
         char *no_proxy;
-        char *dcgm_url;            /* "" = no GPU telemetry scrape */
+        char *dcgm_url;             /* "" = no GPU telemetry scrape */
         long dcgm_interval_seconds; /* scrape period */
-        long dcgm_timeout_seconds; /* whole-request limit of one scrape */
-        char *dcgm_token_file;     /* bearer token for the scrape, "" = none */
-        char *dcgm_ca_file;        /* CA bundle for https, "" = system CAs */
+        long dcgm_timeout_seconds;  /* whole-request limit of one scrape */
+        char *dcgm_token_file;      /* bearer token for the scrape, "" = none */
+        char *dcgm_ca_file;         /* CA bundle for https, "" = system CAs */
         bool leader_election;
     } reconciler;
 
     struct {
-        bool enabled;              /* sessions mount the store read-only */
-        char *listen;              /* status/metrics/prefetch endpoint */
-        char *store_dir;           /* content-addressed store on the node */
-        char *host_path;           /* the store as sessions mount it ("" = store_dir) */
-        char *mount_path;          /* where the workspace sees it */
-        char *env;                 /* NAME=VALUE pairs (comma-separated) for the workspace */
+        bool enabled;     /* sessions mount the store read-only */
+        char *listen;     /* status/metrics/prefetch endpoint */
+        char *store_dir;  /* content-addressed store on the node */
+        char *host_path;  /* the store as sessions mount it ("" = store_dir) */
+        char *mount_path; /* where the workspace sees it */
+        char *env;        /* NAME=VALUE pairs (comma-separated) for the workspace */
         long budget_gib;
-        long long budget_bytes;    /* budget_gib in bytes, derived at validation; tests may
-                                    * lower it to exercise eviction with small files */
-        long max_parallel;         /* concurrent downloads */
-        long ranges;               /* parallel ranges per large download */
-        long range_min_mib;        /* files at least this large use parallel ranges */
-        long retries;              /* attempts per artifact or image */
-        long retry_delay_seconds;  /* first retry delay, doubling */
-        char *proxy;               /* "" = environment (HTTPS_PROXY...) */
-        char *token_file;          /* admin token for POST /prefetch ("" = $GPUAAS_CACHE_TOKEN) */
-        char *image_pull_command;  /* argv words; the image reference is appended */
+        long long budget_bytes;   /* budget_gib in bytes, derived at validation; tests may
+                                   * lower it to exercise eviction with small files */
+        long max_parallel;        /* concurrent downloads */
+        long ranges;              /* parallel ranges per large download */
+        long range_min_mib;       /* files at least this large use parallel ranges */
+        long retries;             /* attempts per artifact or image */
+        long retry_delay_seconds; /* first retry delay, doubling */
+        char *proxy;              /* "" = environment (HTTPS_PROXY...) */
+        char *token_file;         /* admin token for POST /prefetch ("" = $GPUAAS_CACHE_TOKEN) */
+        char *image_pull_command; /* argv words; the image reference is appended */
         struct config_artifact *artifacts;
         int n_artifacts;
         struct config_image *images;

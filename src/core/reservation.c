@@ -3,7 +3,8 @@
 
 #include <string.h>
 
-static const char *state_names[RS__COUNT] = {"APPROVED", "ACTIVE", "COMPLETED", "CANCELED", "FAILED"};
+static const char *state_names[RS__COUNT] = {"APPROVED", "ACTIVE", "COMPLETED", "CANCELED",
+                                             "FAILED"};
 
 const char *res_state_name(enum res_state s)
 {

@@ -17,24 +17,24 @@ enum res_mode { MODE_INTERACTIVE = 0, MODE_INFERENCE };
 struct session_info {
     char namespace_[64]; /* persisted when provisioned; never recomputed */
     char url[256];
-    char phase[32];      /* "", Provisioning, Ready, Terminating, Deleted, Failed */
-    char message[512];   /* shown to the user (e.g. the exceeded-quota text) */
-    int attempts;        /* failed provisioning attempts so far */
+    char phase[32];    /* "", Provisioning, Ready, Terminating, Deleted, Failed */
+    char message[512]; /* shown to the user (e.g. the exceeded-quota text) */
+    int attempts;      /* failed provisioning attempts so far */
     int64_t next_attempt_at;
 };
 
 struct reservation {
     int64_t id;
     int64_t user_id;
-    char user[64];       /* username, filled by the store on reads */
-    char gpu_type[96];   /* pool resource name */
-    int gpu_count;       /* physical units */
+    char user[64];     /* username, filled by the store on reads */
+    char gpu_type[96]; /* pool resource name */
+    int gpu_count;     /* physical units */
     enum res_mode mode;
     int cpu;
     int memory_gib;
     int storage_gib;
     char purpose[256];
-    int64_t starts_at;   /* [starts_at, ends_at) */
+    int64_t starts_at; /* [starts_at, ends_at) */
     int64_t ends_at;
     enum res_state state;
     int64_t created_at;

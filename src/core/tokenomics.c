@@ -16,7 +16,7 @@ struct num_rule {
     double *dst;
     double def;
     double min, max;
-    bool min_open;   /* value must be > min */
+    bool min_open; /* value must be > min */
     bool required;
     const char *unit;
 };
@@ -26,7 +26,8 @@ static int check_keys(const json_t *obj, const char *path, const char *const *al
 {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)obj, k, v) {
+    json_object_foreach((json_t *)obj, k, v)
+    {
         int ok = 0;
         for (const char *const *a = allowed; *a; a++)
             ok |= !strcmp(*a, k);
@@ -55,14 +56,15 @@ static int get_number(const json_t *obj, const char *path, const struct num_rule
         return error_set(err, ERR_INVALID, f, "%s: must be a number (%s)", f, r->unit);
     double x = json_number_value(v);
     if (!isfinite(x) || (r->min_open ? x <= r->min : x < r->min) || x > r->max)
-        return error_set(err, ERR_INVALID, f, "%s: %g is out of range: must be %s %g and at most %g (%s)",
-                         f, x, r->min_open ? "greater than" : "at least", r->min, r->max, r->unit);
+        return error_set(err, ERR_INVALID, f,
+                         "%s: %g is out of range: must be %s %g and at most %g (%s)", f, x,
+                         r->min_open ? "greater than" : "at least", r->min, r->max, r->unit);
     *r->dst = x;
     return 0;
 }
 
-static int get_numbers(const json_t *obj, const char *path, const struct num_rule *rules,
-                       size_t n, struct error *err)
+static int get_numbers(const json_t *obj, const char *path, const struct num_rule *rules, size_t n,
+                       struct error *err)
 {
     for (size_t i = 0; i < n; i++) {
         int r = get_number(obj, path, &rules[i], err);
@@ -102,8 +104,8 @@ static int get_name(const json_t *obj, const char *path, const char *key, bool r
         return 0;
     }
     if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) >= len)
-        return error_set(err, ERR_INVALID, f, "%s: must be a non-empty string of at most %zu characters",
-                         f, len - 1);
+        return error_set(err, ERR_INVALID, f,
+                         "%s: must be a non-empty string of at most %zu characters", f, len - 1);
     snprintf(dst, len, "%s", json_string_value(v));
     return 0;
 }
@@ -121,20 +123,24 @@ static int object_at(const json_t *in, const char *key, const char *path, json_t
 
 static int parse_server(const json_t *o, const char *path, struct tok_server *s, struct error *err)
 {
-    static const char *const allowed[] = {"name", "count", "standby", "capex", "gpus",
-                                          "overhead_fraction", "power_load_kw", "power_idle_kw", NULL};
+    static const char *const allowed[] = {"name",          "count",         "standby",
+                                          "capex",         "gpus",          "overhead_fraction",
+                                          "power_load_kw", "power_idle_kw", NULL};
     int r;
     if (!json_is_object(o))
         return error_set(err, ERR_INVALID, path, "%s: must be an object", path);
     if ((r = check_keys(o, path, allowed, err)) < 0 ||
         (r = get_name(o, path, "name", true, s->name, sizeof(s->name), err)) < 0 ||
         (r = get_int_field(o, path, "count", 1, 0, 100000, false, "servers", &s->count, err)) < 0 ||
-        (r = get_int_field(o, path, "standby", 0, 0, 100000, false, "servers", &s->standby, err)) < 0 ||
-        (r = get_int_field(o, path, "gpus", 0, 1, 1024, true, "GPUs per server", &s->gpus, err)) < 0)
+        (r = get_int_field(o, path, "standby", 0, 0, 100000, false, "servers", &s->standby, err)) <
+            0 ||
+        (r = get_int_field(o, path, "gpus", 0, 1, 1024, true, "GPUs per server", &s->gpus, err)) <
+            0)
         return r;
     const struct num_rule rules[] = {
         {"capex", &s->capex, 0, 0, 1e12, true, true, "$ per server"},
-        {"overhead_fraction", &s->overhead_fraction, 0.15, 0, 10, false, false, "fraction of capex"},
+        {"overhead_fraction", &s->overhead_fraction, 0.15, 0, 10, false, false,
+         "fraction of capex"},
         {"power_load_kw", &s->power_load_kw, 0, 0, 1000, true, true, "kW per server at full load"},
         {"power_idle_kw", &s->power_idle_kw, 0, 0, 1000, false, true, "kW per server when idle"},
     };
@@ -159,8 +165,10 @@ static int parse_price(const json_t *o, const char *path, struct tok_price *p, s
         (r = get_name(o, path, "name", true, p->name, sizeof(p->name), err)) < 0)
         return r;
     const struct num_rule rules[] = {
-        {"input_per_million", &p->input_per_million, 0, 0, 1e6, false, true, "$ per 1M input tokens"},
-        {"output_per_million", &p->output_per_million, 0, 0, 1e6, false, true, "$ per 1M output tokens"},
+        {"input_per_million", &p->input_per_million, 0, 0, 1e6, false, true,
+         "$ per 1M input tokens"},
+        {"output_per_million", &p->output_per_million, 0, 0, 1e6, false, true,
+         "$ per 1M output tokens"},
     };
     return get_numbers(o, path, rules, 2, err);
 }
@@ -168,26 +176,38 @@ static int parse_price(const json_t *o, const char *path, struct tok_price *p, s
 static int parse_workload(const json_t *o, const char *path, struct tok_workload *w,
                           struct error *err)
 {
-    static const char *const allowed[] = {"name", "tokens_per_second_per_gpu", "gpus_per_replica",
-                                          "min_replicas", "share", "demand_tokens_per_year",
-                                          "input_output_ratio", "cloud_prices", "installed_gpus",
-                                          "server", NULL};
+    static const char *const allowed[] = {"name",
+                                          "tokens_per_second_per_gpu",
+                                          "gpus_per_replica",
+                                          "min_replicas",
+                                          "share",
+                                          "demand_tokens_per_year",
+                                          "input_output_ratio",
+                                          "cloud_prices",
+                                          "installed_gpus",
+                                          "server",
+                                          NULL};
     int r;
     if (!json_is_object(o))
         return error_set(err, ERR_INVALID, path, "%s: must be an object", path);
     if ((r = check_keys(o, path, allowed, err)) < 0 ||
         (r = get_name(o, path, "name", true, w->name, sizeof(w->name), err)) < 0 ||
         (r = get_name(o, path, "server", false, w->server, sizeof(w->server), err)) < 0 ||
-        (r = get_int_field(o, path, "gpus_per_replica", 1, 1, 1024, false, "GPUs", &w->gpus_per_replica, err)) < 0 ||
-        (r = get_int_field(o, path, "min_replicas", 1, 0, 1000, false, "replicas", &w->min_replicas, err)) < 0 ||
-        (r = get_int_field(o, path, "installed_gpus", -1, -1, 1000000, false, "GPUs", &w->installed_gpus, err)) < 0)
+        (r = get_int_field(o, path, "gpus_per_replica", 1, 1, 1024, false, "GPUs",
+                           &w->gpus_per_replica, err)) < 0 ||
+        (r = get_int_field(o, path, "min_replicas", 1, 0, 1000, false, "replicas", &w->min_replicas,
+                           err)) < 0 ||
+        (r = get_int_field(o, path, "installed_gpus", -1, -1, 1000000, false, "GPUs",
+                           &w->installed_gpus, err)) < 0)
         return r;
     const struct num_rule rules[] = {
         {"tokens_per_second_per_gpu", &w->tokens_per_second_per_gpu, 0, 0, 1e9, true, true,
          "output tokens per second per GPU at the latency target"},
         {"share", &w->share, 0, 0, 1, false, false, "fraction of tokens, 0..1"},
-        {"demand_tokens_per_year", &w->demand_tokens_per_year, 0, 0, 1e18, false, false, "output tokens per year"},
-        {"input_output_ratio", &w->input_output_ratio, 1, 0, 1e4, false, false, "input tokens per output token"},
+        {"demand_tokens_per_year", &w->demand_tokens_per_year, 0, 0, 1e18, false, false,
+         "output tokens per year"},
+        {"input_output_ratio", &w->input_output_ratio, 1, 0, 1e4, false, false,
+         "input tokens per output token"},
     };
     if ((r = get_numbers(o, path, rules, 4, err)) < 0)
         return r;
@@ -203,7 +223,8 @@ static int parse_workload(const json_t *o, const char *path, struct tok_workload
             return error_set(err, ERR_INVALID, f, "%s: at most %d prices", f, TOK_MAX_PRICES);
         size_t i;
         json_t *p;
-        json_array_foreach(prices, i, p) {
+        json_array_foreach(prices, i, p)
+        {
             char pp[200];
             snprintf(pp, sizeof(pp), "%s[%zu]", f, i);
             if ((r = parse_price(p, pp, &w->prices[i], err)) < 0)
@@ -216,14 +237,18 @@ static int parse_workload(const json_t *o, const char *path, struct tok_workload
 
 int tok_parse(const json_t *in, struct tok_input *ret, struct error *err)
 {
-    static const char *const top[] = {"servers", "finance", "facility", "workloads", "utilization",
-                                      "planning", NULL};
-    static const char *const fin_keys[] = {"life_years", "cost_of_capital", "residual_fraction",
-                                           "maintenance_fraction", "licenses_per_gpu_year",
-                                           "ops_per_year", NULL};
+    static const char *const top[] = {"servers",     "finance",  "facility", "workloads",
+                                      "utilization", "planning", NULL};
+    static const char *const fin_keys[] = {"life_years",
+                                           "cost_of_capital",
+                                           "residual_fraction",
+                                           "maintenance_fraction",
+                                           "licenses_per_gpu_year",
+                                           "ops_per_year",
+                                           NULL};
     static const char *const fac_keys[] = {"pue", "electricity_per_kwh", NULL};
-    static const char *const plan_keys[] = {"target_utilization", "peak_to_average",
-                                            "peak_ceiling", "budget_per_year", NULL};
+    static const char *const plan_keys[] = {"target_utilization", "peak_to_average", "peak_ceiling",
+                                            "budget_per_year", NULL};
     struct tok_input *t = calloc(1, sizeof(*t));
     json_t *o = NULL;
     int r;
@@ -239,13 +264,14 @@ int tok_parse(const json_t *in, struct tok_input *ret, struct error *err)
     json_t *servers = json_object_get(in, "servers");
     if (!json_is_array(servers) || json_array_size(servers) == 0 ||
         json_array_size(servers) > TOK_MAX_SERVERS) {
-        r = error_set(err, ERR_INVALID, "servers", "servers: a list of 1 to %d server types is required",
-                      TOK_MAX_SERVERS);
+        r = error_set(err, ERR_INVALID, "servers",
+                      "servers: a list of 1 to %d server types is required", TOK_MAX_SERVERS);
         goto out;
     }
     size_t i;
     json_t *v;
-    json_array_foreach(servers, i, v) {
+    json_array_foreach(servers, i, v)
+    {
         char p[64];
         snprintf(p, sizeof(p), "servers[%zu]", i);
         if ((r = parse_server(v, p, &t->servers[i], err)) < 0)
@@ -265,10 +291,14 @@ int tok_parse(const json_t *in, struct tok_input *ret, struct error *err)
     {
         const struct num_rule rules[] = {
             {"life_years", &t->finance.life_years, 4, 0, 50, true, false, "years"},
-            {"cost_of_capital", &t->finance.cost_of_capital, 0, 0, 1, false, false, "annual rate, 0..1"},
-            {"residual_fraction", &t->finance.residual_fraction, 0, 0, 1, false, false, "fraction of capex"},
-            {"maintenance_fraction", &t->finance.maintenance_fraction, 0.08, 0, 1, false, false, "fraction of capex per year"},
-            {"licenses_per_gpu_year", &t->finance.licenses_per_gpu_year, 0, 0, 1e9, false, false, "$ per GPU per year"},
+            {"cost_of_capital", &t->finance.cost_of_capital, 0, 0, 1, false, false,
+             "annual rate, 0..1"},
+            {"residual_fraction", &t->finance.residual_fraction, 0, 0, 1, false, false,
+             "fraction of capex"},
+            {"maintenance_fraction", &t->finance.maintenance_fraction, 0.08, 0, 1, false, false,
+             "fraction of capex per year"},
+            {"licenses_per_gpu_year", &t->finance.licenses_per_gpu_year, 0, 0, 1e9, false, false,
+             "$ per GPU per year"},
             {"ops_per_year", &t->finance.ops_per_year, 0, 0, 1e12, false, false, "$ per year"},
         };
         json_t *empty = json_object();
@@ -283,7 +313,8 @@ int tok_parse(const json_t *in, struct tok_input *ret, struct error *err)
     {
         const struct num_rule rules[] = {
             {"pue", &t->facility.pue, 1.5, 1, 5, false, false, "power usage effectiveness, >= 1"},
-            {"electricity_per_kwh", &t->facility.electricity_per_kwh, 0.10, 0, 100, false, false, "$ per kWh"},
+            {"electricity_per_kwh", &t->facility.electricity_per_kwh, 0.10, 0, 100, false, false,
+             "$ per kWh"},
         };
         json_t *empty = json_object();
         r = get_numbers(o ? o : empty, "facility", rules, 2, err);
@@ -296,10 +327,13 @@ int tok_parse(const json_t *in, struct tok_input *ret, struct error *err)
         goto out;
     {
         const struct num_rule rules[] = {
-            {"target_utilization", &t->planning.target_utilization, 0.7, 0, 1, true, false, "fraction, 0..1"},
-            {"peak_to_average", &t->planning.peak_to_average, 2, 1, 1000, false, false, "ratio, >= 1"},
+            {"target_utilization", &t->planning.target_utilization, 0.7, 0, 1, true, false,
+             "fraction, 0..1"},
+            {"peak_to_average", &t->planning.peak_to_average, 2, 1, 1000, false, false,
+             "ratio, >= 1"},
             {"peak_ceiling", &t->planning.peak_ceiling, 0.9, 0, 1, true, false, "fraction, 0..1"},
-            {"budget_per_year", &t->planning.budget_per_year, 0, 0, 1e15, false, false, "$ per year, 0 = none"},
+            {"budget_per_year", &t->planning.budget_per_year, 0, 0, 1e15, false, false,
+             "$ per year, 0 = none"},
         };
         json_t *empty = json_object();
         r = get_numbers(o ? o : empty, "planning", rules, 4, err);
@@ -314,7 +348,13 @@ int tok_parse(const json_t *in, struct tok_input *ret, struct error *err)
     } else if (!u) {
         t->utilization = 0.5;
     } else {
-        const struct num_rule rule = {"utilization", &t->utilization, 0.5, 0, 1, true, false,
+        const struct num_rule rule = {"utilization",
+                                      &t->utilization,
+                                      0.5,
+                                      0,
+                                      1,
+                                      true,
+                                      false,
                                       "fraction of capacity served, 0..1, or \"measured\""};
         if ((r = get_number(in, "", &rule, err)) < 0)
             goto out;
@@ -322,12 +362,13 @@ int tok_parse(const json_t *in, struct tok_input *ret, struct error *err)
 
     json_t *wl = json_object_get(in, "workloads");
     if (!json_is_array(wl) || json_array_size(wl) == 0 || json_array_size(wl) > TOK_MAX_WORKLOADS) {
-        r = error_set(err, ERR_INVALID, "workloads", "workloads: a list of 1 to %d workloads is required",
-                      TOK_MAX_WORKLOADS);
+        r = error_set(err, ERR_INVALID, "workloads",
+                      "workloads: a list of 1 to %d workloads is required", TOK_MAX_WORKLOADS);
         goto out;
     }
     int n_share = 0, n_demand = 0;
-    json_array_foreach(wl, i, v) {
+    json_array_foreach(wl, i, v)
+    {
         char p[64];
         snprintf(p, sizeof(p), "workloads[%zu]", i);
         struct tok_workload *w = &t->workloads[i];
@@ -350,9 +391,10 @@ int tok_parse(const json_t *in, struct tok_input *ret, struct error *err)
         t->n_workloads++;
     }
     if (n_share != t->n_workloads && n_demand != t->n_workloads) {
-        r = error_set(err, ERR_INVALID, "workloads",
-                      "workloads: give every workload a share (fraction of tokens) or every workload a "
-                      "demand_tokens_per_year (output tokens per year) above 0");
+        r = error_set(
+            err, ERR_INVALID, "workloads",
+            "workloads: give every workload a share (fraction of tokens) or every workload a "
+            "demand_tokens_per_year (output tokens per year) above 0");
         goto out;
     }
     if (n_share == t->n_workloads) {
@@ -505,7 +547,8 @@ static json_t *sizing(const struct tok_input *in, const double *gpu_time, double
         } else if (PAR * u_impl > U_pk || u_impl > 0.85) {
             verdict = "under-provisioned";
             reason = "capacity";
-            snprintf(why, sizeof(why), "peak utilization %.2f exceeds the ceiling %.2f", PAR * u_impl, U_pk);
+            snprintf(why, sizeof(why), "peak utilization %.2f exceeds the ceiling %.2f",
+                     PAR * u_impl, U_pk);
         } else if (installed > 1.25 * gpus_req) {
             verdict = "over-provisioned";
             reason = "capacity";
@@ -517,11 +560,13 @@ static json_t *sizing(const struct tok_input *in, const double *gpu_time, double
         }
         const struct tok_server *s = server_for(in, w);
         need_gpus[s - in->servers] += gpus_req;
-        json_array_append_new(rows, json_pack("{s:s, s:o, s:i, s:i, s:o, s:o, s:o, s:s, s:s, s:s, s:s}",
-            "workload", w->name, "demand_tokens_per_year", num(D), "replicas_required", replicas,
-            "gpus_required", gpus_req, "gpus_installed", num(installed), "utilization_implied",
-            num(u_impl), "peak_utilization_implied", num(PAR * u_impl), "verdict", verdict,
-            "reason", reason, "detail", why, "server", s->name));
+        json_array_append_new(
+            rows, json_pack("{s:s, s:o, s:i, s:i, s:o, s:o, s:o, s:s, s:s, s:s, s:s}", "workload",
+                            w->name, "demand_tokens_per_year", num(D), "replicas_required",
+                            replicas, "gpus_required", gpus_req, "gpus_installed", num(installed),
+                            "utilization_implied", num(u_impl), "peak_utilization_implied",
+                            num(PAR * u_impl), "verdict", verdict, "reason", reason, "detail", why,
+                            "server", s->name));
     }
     json_t *servers = json_array();
     double annual_req = demand_total > 0 ? in->finance.ops_per_year : 0;
@@ -534,8 +579,7 @@ static json_t *sizing(const struct tok_input *in, const double *gpu_time, double
                                                  "count", n, "gpus", num(need_gpus[s])));
     }
     json_t *fleet = json_pack("{s:o, s:o, s:o}", "servers_required", servers,
-                              "annual_cost_required", num(annual_req),
-                              "cost_per_million_required",
+                              "annual_cost_required", num(annual_req), "cost_per_million_required",
                               num(demand_total > 0 ? annual_req / (demand_total / 1e6) : NAN));
     double B = in->planning.budget_per_year;
     if (B > 0 && demand_total > 0) {
@@ -547,17 +591,20 @@ static json_t *sizing(const struct tok_input *in, const double *gpu_time, double
             const struct tok_server *s = server_for(in, w);
             double per_server = server_annual(in, s, 1, 0, U_t);
             double nserv = floor(B / per_server);
-            double tokens = nserv * s->gpus * w->tokens_per_second_per_gpu * TOK_SECONDS_PER_YEAR * U_t;
+            double tokens =
+                nserv * s->gpus * w->tokens_per_second_per_gpu * TOK_SECONDS_PER_YEAR * U_t;
             json_array_append_new(per, json_pack("{s:s, s:s, s:o, s:o}", "workload", w->name,
                                                  "server", s->name, "servers", num(nserv),
                                                  "tokens_per_year", num(tokens)));
         }
         bool constrained = annual_req > B;
-        json_object_set_new(fleet, "budget", json_pack("{s:o, s:s, s:o, s:o, s:o}",
-            "budget_per_year", num(B), "verdict", constrained ? "budget-constrained" : "within-budget",
-            "affordable_fraction_of_demand", num(fmin(1.0, B / annual_req)),
-            "affordable_tokens_per_year", num(fmin(1.0, B / annual_req) * demand_total),
-            "if_all_for_one_workload", per));
+        json_object_set_new(
+            fleet, "budget",
+            json_pack("{s:o, s:s, s:o, s:o, s:o}", "budget_per_year", num(B), "verdict",
+                      constrained ? "budget-constrained" : "within-budget",
+                      "affordable_fraction_of_demand", num(fmin(1.0, B / annual_req)),
+                      "affordable_tokens_per_year", num(fmin(1.0, B / annual_req) * demand_total),
+                      "if_all_for_one_workload", per));
     }
     *ret_fleet = fleet;
     return rows;
@@ -569,7 +616,8 @@ int tok_compute(const struct tok_input *in, json_t **ret, struct error *err)
     double U = in->utilization;
     if (!(U > 0 && U <= 1))
         return error_set(err, ERR_INVALID, "utilization",
-                         "utilization: %g is out of range: must be greater than 0 and at most 1", U);
+                         "utilization: %g is out of range: must be greater than 0 and at most 1",
+                         U);
     int active_gpus = 0, standby_gpus = 0;
     for (int i = 0; i < in->n_servers; i++) {
         active_gpus += in->servers[i].count * in->servers[i].gpus;
@@ -596,12 +644,16 @@ int tok_compute(const struct tok_input *in, json_t **ret, struct error *err)
 
     json_t *res = json_object();
     json_object_set_new(res, "utilization", num(U));
-    json_object_set_new(res, "utilization_source", json_string(in->utilization_measured ? "measured" : "input"));
-    json_object_set_new(res, "annual_cost", json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-        "capital", num(f.capital), "maintenance", num(f.maintenance), "licenses", num(f.licenses),
-        "ops", num(f.ops), "energy", num(f.energy_idle + U * f.energy_span),
-        "energy_fraction", num((f.energy_idle + U * f.energy_span) / annual), "total", num(annual)));
-    json_object_set_new(res, "gpus", json_pack("{s:i, s:i}", "active", active_gpus, "standby", standby_gpus));
+    json_object_set_new(res, "utilization_source",
+                        json_string(in->utilization_measured ? "measured" : "input"));
+    json_object_set_new(
+        res, "annual_cost",
+        json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "capital", num(f.capital), "maintenance",
+                  num(f.maintenance), "licenses", num(f.licenses), "ops", num(f.ops), "energy",
+                  num(f.energy_idle + U * f.energy_span), "energy_fraction",
+                  num((f.energy_idle + U * f.energy_span) / annual), "total", num(annual)));
+    json_object_set_new(res, "gpus",
+                        json_pack("{s:i, s:i}", "active", active_gpus, "standby", standby_gpus));
     json_object_set_new(res, "effective_tokens_per_second_per_gpu", num(T_eff));
     json_object_set_new(res, "capacity_tokens_per_year", num(cap_tokens));
     json_object_set_new(res, "tokens_per_year", num(tokens));
@@ -612,9 +664,10 @@ int tok_compute(const struct tok_input *in, json_t **ret, struct error *err)
     for (int i = 0; i < in->n_workloads; i++) {
         const struct tok_workload *wl = &in->workloads[i];
         json_array_append_new(per, json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "name", wl->name,
-            "share", num(w[i]), "gpu_time_share", num(gpu_time[i]), "tokens_per_year",
-            num(w[i] * tokens), "annual_cost", num(annual * gpu_time[i]),
-            "cost_per_million_tokens", num(cpm * T_eff / wl->tokens_per_second_per_gpu)));
+                                             "share", num(w[i]), "gpu_time_share", num(gpu_time[i]),
+                                             "tokens_per_year", num(w[i] * tokens), "annual_cost",
+                                             num(annual * gpu_time[i]), "cost_per_million_tokens",
+                                             num(cpm * T_eff / wl->tokens_per_second_per_gpu)));
     }
     json_object_set_new(res, "per_workload", per);
 
@@ -625,8 +678,9 @@ int tok_compute(const struct tok_input *in, json_t **ret, struct error *err)
         json_t *pw = json_array();
         for (int i = 0; i < in->n_workloads; i++)
             json_array_append_new(pw, num(c * T_eff / in->workloads[i].tokens_per_second_per_gpu));
-        json_array_append_new(curve, json_pack("{s:o, s:o, s:o}", "utilization", num(u),
-                                               "cost_per_million_tokens", num(c), "per_workload", pw));
+        json_array_append_new(curve,
+                              json_pack("{s:o, s:o, s:o}", "utilization", num(u),
+                                        "cost_per_million_tokens", num(c), "per_workload", pw));
     }
     json_object_set_new(res, "curve", curve);
 
@@ -639,11 +693,14 @@ int tok_compute(const struct tok_input *in, json_t **ret, struct error *err)
             double p_eq = p->input_per_million * wl->input_output_ratio + p->output_per_million;
             double denom = p_eq * cap_M - f.energy_span * k;
             double u_star = denom > 0 ? F * k / denom : INFINITY;
-            const char *status = u_star > 1 ? "never" : u_star > U_max ? "not_reachable" : "reachable";
-            json_array_append_new(be, json_pack("{s:s, s:s, s:o, s:o, s:s, s:o}", "workload", wl->name,
-                "price", p->name, "equivalent_price_per_million", num(p_eq), "utilization",
-                num(u_star <= 1 ? u_star : NAN), "status", status, "on_prem_cost_per_million_at_utilization",
-                num(cpm * k)));
+            const char *status = u_star > 1       ? "never"
+                                 : u_star > U_max ? "not_reachable"
+                                                  : "reachable";
+            json_array_append_new(
+                be, json_pack("{s:s, s:s, s:o, s:o, s:s, s:o}", "workload", wl->name, "price",
+                              p->name, "equivalent_price_per_million", num(p_eq), "utilization",
+                              num(u_star <= 1 ? u_star : NAN), "status", status,
+                              "on_prem_cost_per_million_at_utilization", num(cpm * k)));
         }
     }
     json_object_set_new(res, "break_even", be);
@@ -722,11 +779,21 @@ static void sb_escaped(struct sbuf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '<': sb_printf(b, "&lt;"); break;
-        case '>': sb_printf(b, "&gt;"); break;
-        case '&': sb_printf(b, "&amp;"); break;
-        case '"': sb_printf(b, "&quot;"); break;
-        case '\'': sb_printf(b, "&apos;"); break;
+        case '<':
+            sb_printf(b, "&lt;");
+            break;
+        case '>':
+            sb_printf(b, "&gt;");
+            break;
+        case '&':
+            sb_printf(b, "&amp;");
+            break;
+        case '"':
+            sb_printf(b, "&quot;");
+            break;
+        case '\'':
+            sb_printf(b, "&apos;");
+            break;
         default:
             if ((unsigned char)*s >= 0x20)
                 sb_printf(b, "%c", *s);
@@ -734,8 +801,8 @@ static void sb_escaped(struct sbuf *b, const char *s)
     }
 }
 
-static const char *palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
-                                "#e377c2", "#17becf"};
+static const char *palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
+                                "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
 
 int tok_svg(const json_t *result, char **ret, struct error *err)
 {
@@ -743,15 +810,18 @@ int tok_svg(const json_t *result, char **ret, struct error *err)
     json_t *curve = json_object_get(result, "curve");
     json_t *per = json_object_get(result, "per_workload");
     json_t *be = json_object_get(result, "break_even");
-    if (!json_is_array(curve) || !json_array_size(curve) || !json_is_array(per) || !json_is_array(be))
+    if (!json_is_array(curve) || !json_array_size(curve) || !json_is_array(per) ||
+        !json_is_array(be))
         return error_set(err, ERR_INVALID, "", "not a tokenomics result");
     size_t nw = json_array_size(per);
     /* y range over all series and prices, log10 scale */
     double ymin = INFINITY, ymax = 0;
     size_t i, j;
     json_t *pt, *v;
-    json_array_foreach(curve, i, pt) {
-        json_array_foreach(json_object_get(pt, "per_workload"), j, v) {
+    json_array_foreach(curve, i, pt)
+    {
+        json_array_foreach(json_object_get(pt, "per_workload"), j, v)
+        {
             double y = json_number_value(v);
             if (y > 0) {
                 ymin = fmin(ymin, y);
@@ -759,7 +829,8 @@ int tok_svg(const json_t *result, char **ret, struct error *err)
             }
         }
     }
-    json_array_foreach(be, i, v) {
+    json_array_foreach(be, i, v)
+    {
         double y = json_number_value(json_object_get(v, "equivalent_price_per_million"));
         if (y > 0) {
             ymin = fmin(ymin, y);
@@ -774,36 +845,54 @@ int tok_svg(const json_t *result, char **ret, struct error *err)
 #define XP(u) (L + (u) * (W - L - R))
 #define YP(c) (T + (hi - log10(c)) / (hi - lo) * (H - T - B))
     struct sbuf b = {0};
-    sb_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
+    sb_printf(&b,
+              "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+              "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
               W, H, W, H);
     sb_printf(&b, "<title>Cost per million tokens against utilization</title>\n");
-    sb_printf(&b, "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"#ffffff\"/>\n", W, H);
+    sb_printf(&b, "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"#ffffff\"/>\n", W,
+              H);
     /* axes and grid */
     for (double d = lo; d <= hi + 1e-9; d += 1) {
         double y = YP(pow(10, d));
-        sb_printf(&b, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#dddddd\"/>\n", L, y, W - R, y);
-        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">$%g</text>\n", L - 6, y + 4, pow(10, d));
+        sb_printf(&b,
+                  "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                  "stroke=\"#dddddd\"/>\n",
+                  L, y, W - R, y);
+        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">$%g</text>\n", L - 6, y + 4,
+                  pow(10, d));
     }
     for (int k = 0; k <= 10; k++) {
         double x = XP(k / 10.0);
-        sb_printf(&b, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eeeeee\"/>\n", x, T, x, H - B);
-        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d%%</text>\n", x, H - B + 16, k * 10);
+        sb_printf(&b,
+                  "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                  "stroke=\"#eeeeee\"/>\n",
+                  x, T, x, H - B);
+        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d%%</text>\n", x,
+                  H - B + 16, k * 10);
     }
-    sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", L, H - B, W - R, H - B);
-    sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", L, T, L, H - B);
-    sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">utilization</text>\n", (L + W - R) / 2, H - 15);
-    sb_printf(&b, "<text x=\"20\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 20 %.1f)\">$ per million output tokens (log scale)</text>\n",
+    sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", L,
+              H - B, W - R, H - B);
+    sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", L,
+              T, L, H - B);
+    sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">utilization</text>\n",
+              (L + W - R) / 2, H - 15);
+    sb_printf(&b,
+              "<text x=\"20\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 20 "
+              "%.1f)\">$ per million output tokens (log scale)</text>\n",
               (T + H - B) / 2, (T + H - B) / 2);
     /* one cost curve per workload */
     json_t *wl;
-    json_array_foreach(per, i, wl) {
+    json_array_foreach(per, i, wl)
+    {
         const char *name = json_string_value(json_object_get(wl, "name"));
         const char *color = palette[i % 8];
         sb_printf(&b, "<polyline class=\"series cost\" data-workload=\"");
         sb_escaped(&b, name ? name : "");
         sb_printf(&b, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", color);
-        json_array_foreach(curve, j, pt) {
+        json_array_foreach(curve, j, pt)
+        {
             double u = json_number_value(json_object_get(pt, "utilization"));
             double c = json_number_value(json_array_get(json_object_get(pt, "per_workload"), i));
             if (c > 0)
@@ -811,7 +900,9 @@ int tok_svg(const json_t *result, char **ret, struct error *err)
         }
         sb_printf(&b, "\"/>\n");
         double ly = T + 16 * (double)i;
-        sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"/>\n",
+        sb_printf(&b,
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                  "stroke-width=\"2\"/>\n",
                   W - R + 10, ly, W - R + 30, ly, color);
         sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\">", W - R + 36, ly + 4);
         sb_escaped(&b, name ? name : "");
@@ -819,14 +910,15 @@ int tok_svg(const json_t *result, char **ret, struct error *err)
     }
     /* cloud prices as dashed lines in the workload's colour, break-even points marked */
     double ly = T + 16 * (double)nw + 10;
-    json_array_foreach(be, i, v) {
+    json_array_foreach(be, i, v)
+    {
         const char *wname = json_string_value(json_object_get(v, "workload"));
         const char *pname = json_string_value(json_object_get(v, "price"));
         double p_eq = json_number_value(json_object_get(v, "equivalent_price_per_million"));
         size_t widx = 0;
-        json_array_foreach(per, j, wl)
-            if (wname && !strcmp(wname, json_string_value(json_object_get(wl, "name"))))
-                widx = j;
+        json_array_foreach(
+            per, j, wl) if (wname && !strcmp(wname, json_string_value(json_object_get(wl, "name"))))
+            widx = j;
         if (!(p_eq > 0))
             continue;
         const char *color = palette[widx % 8];
@@ -834,12 +926,16 @@ int tok_svg(const json_t *result, char **ret, struct error *err)
         sb_escaped(&b, wname ? wname : "");
         sb_printf(&b, "\" data-price=\"");
         sb_escaped(&b, pname ? pname : "");
-        sb_printf(&b, "\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-dasharray=\"6 4\"/>\n",
+        sb_printf(&b,
+                  "\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                  "stroke-dasharray=\"6 4\"/>\n",
                   L, YP(p_eq), W - R, YP(p_eq), color);
         json_t *u = json_object_get(v, "utilization");
         if (json_is_number(u) && json_number_value(u) >= 0.05) {
-            sb_printf(&b, "<circle class=\"break-even\" cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"><title>",
-                      XP(json_number_value(u)), YP(p_eq), color);
+            sb_printf(
+                &b,
+                "<circle class=\"break-even\" cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"><title>",
+                XP(json_number_value(u)), YP(p_eq), color);
             sb_escaped(&b, wname ? wname : "");
             sb_printf(&b, " vs ");
             sb_escaped(&b, pname ? pname : "");

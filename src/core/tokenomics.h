@@ -31,13 +31,13 @@ struct tok_price {
 
 struct tok_server {
     char name[64];
-    int count;                 /* active servers: cost and capacity */
-    int standby;               /* redundancy: cost (idle power) counted, capacity not */
-    double capex;              /* $ per server */
-    int gpus;                  /* per server */
-    double overhead_fraction;  /* network/rack/storage, fraction of capex */
-    double power_load_kw;      /* wall power at full load, kW per server */
-    double power_idle_kw;      /* wall power idle, kW per server */
+    int count;                /* active servers: cost and capacity */
+    int standby;              /* redundancy: cost (idle power) counted, capacity not */
+    double capex;             /* $ per server */
+    int gpus;                 /* per server */
+    double overhead_fraction; /* network/rack/storage, fraction of capex */
+    double power_load_kw;     /* wall power at full load, kW per server */
+    double power_idle_kw;     /* wall power idle, kW per server */
 };
 
 struct tok_workload {
@@ -46,11 +46,11 @@ struct tok_workload {
     int gpus_per_replica;
     int min_replicas;
     bool has_share, has_demand;
-    double share;                     /* fraction of tokens, 0..1 */
-    double demand_tokens_per_year;    /* output tokens per year */
-    double input_output_ratio;        /* input tokens per output token */
-    int installed_gpus;               /* -1: derived from the fleet by GPU-time share */
-    char server[64];                  /* server type that hosts it ("" = smallest that fits) */
+    double share;                  /* fraction of tokens, 0..1 */
+    double demand_tokens_per_year; /* output tokens per year */
+    double input_output_ratio;     /* input tokens per output token */
+    int installed_gpus;            /* -1: derived from the fleet by GPU-time share */
+    char server[64];               /* server type that hosts it ("" = smallest that fits) */
     struct tok_price prices[TOK_MAX_PRICES];
     int n_prices;
 };
@@ -68,17 +68,17 @@ struct tok_input {
     } finance;
     struct {
         double pue;
-        double electricity_per_kwh;   /* $ */
+        double electricity_per_kwh; /* $ */
     } facility;
     struct tok_workload workloads[TOK_MAX_WORKLOADS];
     int n_workloads;
-    double utilization;               /* 0 < U <= 1 */
-    bool utilization_measured;        /* input said "measured": the caller fills utilization */
+    double utilization;        /* 0 < U <= 1 */
+    bool utilization_measured; /* input said "measured": the caller fills utilization */
     struct {
         double target_utilization;
         double peak_to_average;
         double peak_ceiling;
-        double budget_per_year;       /* $; 0 = no budget */
+        double budget_per_year; /* $; 0 = no budget */
     } planning;
 };
 

@@ -32,10 +32,10 @@ struct rec;
 
 struct rec_stats {
     unsigned long passes;
-    int waiting;       /* sessions waiting on the cluster after the last pass */
-    int started;       /* sessions made ACTIVE by the last pass */
-    int stopped;       /* sessions finished by the last pass */
-    int64_t next_wake; /* next window boundary (test clock seconds), 0 = none */
+    int waiting;                 /* sessions waiting on the cluster after the last pass */
+    int started;                 /* sessions made ACTIVE by the last pass */
+    int stopped;                 /* sessions finished by the last pass */
+    int64_t next_wake;           /* next window boundary (test clock seconds), 0 = none */
     unsigned long dcgm_scrapes;  /* DCGM scrapes attempted by this process */
     unsigned long dcgm_failures; /* of which failed */
 };

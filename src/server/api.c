@@ -473,8 +473,8 @@ static json_t *beyond_advertised(struct srv_req *r, const struct pool *p,
 {
     int64_t *ids = NULL;
     size_t n = 0;
-    if (cal_over_capacity(busy->spans[i], busy->n[i], pool_bookable(&p->res[i]), r->now, &ids,
-                          &n) < 0)
+    if (cal_over_capacity(busy->spans[i], busy->n[i], pool_bookable(&p->res[i]), r->now, &ids, &n) <
+        0)
         return NULL;
     json_t *out = json_array();
     for (size_t k = 0; out && k < n; k++)

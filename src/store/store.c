@@ -925,7 +925,7 @@ int store_activity_add(struct store *st, int64_t reservation_id, const char *res
         busy_ms < 0 || busy_ms > measured_ms || fb_used_mib < 0)
         return -ERR_INVALID;
     int64_t bucket = at - at % STORE_ACTIVITY_BUCKET_S;
-    struct qparam p[] = {QI(reservation_id), QS(resource), QI(bucket),    QI(measured_ms),
+    struct qparam p[] = {QI(reservation_id), QS(resource),    QI(bucket), QI(measured_ms),
                          QI(busy_ms),        QI(fb_used_mib), QI(at)};
     return exec(st,
                 "INSERT INTO session_activity (reservation_id, resource, bucket, measured_ms, "
@@ -963,9 +963,9 @@ int store_activity_list(struct store *st, int64_t from, int64_t to, int64_t user
     /* A bucket [b, b + B) overlaps [from, to) when b > from - B and b < to. */
     struct qparam p[] = {QI(from - STORE_ACTIVITY_BUCKET_S), QI(to), QI(user_id)};
     struct qres q;
-    int rc = user_id ? exec(st, ACTIVITY_SELECT " AND r.user_id = $3" ACTIVITY_GROUP, p, 3, &q,
-                            NULL)
-                     : exec(st, ACTIVITY_SELECT ACTIVITY_GROUP, p, 2, &q, NULL);
+    int rc = user_id
+                 ? exec(st, ACTIVITY_SELECT " AND r.user_id = $3" ACTIVITY_GROUP, p, 3, &q, NULL)
+                 : exec(st, ACTIVITY_SELECT ACTIVITY_GROUP, p, 2, &q, NULL);
     if (rc < 0)
         return rc;
     struct activity *v = calloc(q.nrows ? q.nrows : 1, sizeof *v);

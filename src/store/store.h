@@ -36,7 +36,7 @@ int store_schema_version(struct store *st, int *ret);
 struct user {
     int64_t id;
     char username[64];
-    char role[16];          /* "user" or "admin" */
+    char role[16]; /* "user" or "admin" */
     bool disabled;
     char password_hash[160]; /* argon2id string (crypto_pwhash_str) */
     int64_t created_at;
@@ -55,7 +55,7 @@ struct token {
     int64_t id;
     int64_t user_id;
     char name[64];
-    uint8_t hash[32];  /* SHA-256/BLAKE2b of the secret */
+    uint8_t hash[32]; /* SHA-256/BLAKE2b of the secret */
     int64_t created_at;
     int64_t expires_at;
 };
@@ -70,11 +70,11 @@ int store_token_delete_expired(struct store *st, int64_t now, int64_t *ret_n);
 
 /* ---- reservations ---- */
 struct res_filter {
-    int64_t from, to;      /* overlap with [from, to); 0 = unbounded */
-    int64_t user_id;       /* 0 = everyone */
-    int state;             /* -1 = any, else enum res_state */
-    bool holds_capacity;   /* only APPROVED and ACTIVE */
-    size_t limit;          /* 0 = no limit */
+    int64_t from, to;    /* overlap with [from, to); 0 = unbounded */
+    int64_t user_id;     /* 0 = everyone */
+    int state;           /* -1 = any, else enum res_state */
+    bool holds_capacity; /* only APPROVED and ACTIVE */
+    size_t limit;        /* 0 = no limit */
 };
 /* Validated request r (id/state/timestamps ignored) is checked against capacity over its
  * window and inserted as APPROVED in one transaction. On success r gets id, state and
@@ -107,10 +107,10 @@ int store_reservation_set_session(struct store *st, int64_t id, const struct ses
 struct audit_entry {
     int64_t id;
     int64_t at;
-    char actor[64];     /* username or "system:reconciler" */
-    char action[64];    /* "reservation.create", "user.disable", ... */
-    char target[128];   /* "reservation/12" */
-    char detail[512];   /* short JSON or text, never a secret */
+    char actor[64];   /* username or "system:reconciler" */
+    char action[64];  /* "reservation.create", "user.disable", ... */
+    char target[128]; /* "reservation/12" */
+    char detail[512]; /* short JSON or text, never a secret */
 };
 int store_audit_add(struct store *st, const struct audit_entry *e);
 /* Newest first; before_id 0 = from the newest. */

@@ -70,14 +70,16 @@ static void body_free(void *cls)
 
 static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const char *msg)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(msg), (void *)msg, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(msg), (void *)msg, MHD_RESPMEM_PERSISTENT);
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                              const char *version, const char *data, size_t *size, void **con_cls)
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *data,
+                              size_t *size, void **con_cls)
 {
     if (!*con_cls) {
         *con_cls = (void *)1;
@@ -102,7 +104,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     unsigned status = 200;
     if (range && ranges_ok) {
         long long a = -1, z = -1;
-        if (sscanf(range, "bytes=%lld-%lld", &a, &z) < 1 || a < 0 || a >= sb.st_size || (z >= 0 && z < a)) {
+        if (sscanf(range, "bytes=%lld-%lld", &a, &z) < 1 || a < 0 || a >= sb.st_size ||
+            (z >= 0 && z < a)) {
             close(fd);
             pthread_mutex_lock(&mu);
             if (reqlog)
@@ -176,7 +179,8 @@ int main(int argc, char **argv)
             reqlog = fopen(argv[++i], "a");
         else {
             fprintf(stderr, "usage: gpuaas-testfilesrv --root DIR --listen ADDR:PORT [--no-ranges] "
-                            "[--drop-after BYTES] [--drop-times N] [--corrupt-times N] [--rate BPS] [--log FILE]\n");
+                            "[--drop-after BYTES] [--drop-times N] [--corrupt-times N] [--rate "
+                            "BPS] [--log FILE]\n");
             return 2;
         }
     }
@@ -188,9 +192,10 @@ int main(int argc, char **argv)
     host[colon - listen] = 0;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
     inet_pton(AF_INET, host, &sa.sin_addr);
-    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-                                            0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
+                         NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "gpuaas-testfilesrv: cannot listen on %s\n", listen);
         return 1;

@@ -60,11 +60,14 @@ static void test_errors_name_line_and_key(void **state)
         {"server:\n  listen: a:1\n  bogus: 1\n", "t.yaml:3: server.bogus: unknown key"},
         {"session:\n  max_gpus: zero\n", "t.yaml:2: session.max_gpus: expected an integer"},
         {"session:\n  max_gpus: 0\n", "t.yaml:2: session.max_gpus: 0 is out of range"},
-        {"sharing:\n  rename_by_default: maybe\n", "t.yaml:2: sharing.rename_by_default: expected true or false"},
+        {"sharing:\n  rename_by_default: maybe\n",
+         "t.yaml:2: sharing.rename_by_default: expected true or false"},
         {"database:\n  url: mysql://x\n", "database.url"},
-        {"pool:\n  nodes:\n    - name: a\n      cpu: 1\n      memory_gib: 1\n      gpus:\n        - model: X\n          memory_gib: 80\n          mig: {\"bad\": 1}\n",
+        {"pool:\n  nodes:\n    - name: a\n      cpu: 1\n      memory_gib: 1\n      gpus:\n        "
+         "- model: X\n          memory_gib: 80\n          mig: {\"bad\": 1}\n",
          "t.yaml:9: pool.nodes[0].gpus[0].mig.bad: not a MIG profile name"},
-        {"pool:\n  nodes:\n    - {name: a, cpu: 1, memory_gib: 1}\n    - {name: a, cpu: 1, memory_gib: 1}\n",
+        {"pool:\n  nodes:\n    - {name: a, cpu: 1, memory_gib: 1}\n    - {name: a, cpu: 1, "
+         "memory_gib: 1}\n",
          "appears twice"},
         {"server: [1, 2\n", "YAML syntax error"},
     };

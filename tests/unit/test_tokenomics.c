@@ -13,22 +13,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define assert_near(a, b, tol)                                                                 \
-    do {                                                                                       \
-        double a_ = (a), b_ = (b);                                                             \
-        if (!(fabs(a_ - b_) <= (tol)))                                                         \
-            fail_msg("%s = %.6f, expected %.6f (+-%g)", #a, a_, b_, (double)(tol));          \
+#define assert_near(a, b, tol)                                                                     \
+    do {                                                                                           \
+        double a_ = (a), b_ = (b);                                                                 \
+        if (!(fabs(a_ - b_) <= (tol)))                                                             \
+            fail_msg("%s = %.6f, expected %.6f (+-%g)", #a, a_, b_, (double)(tol));                \
     } while (0)
 
 /* One C845A-class server (2 GPUs) serving a 70B model: the worked example. */
-#define ONE_SERVER \
-    "servers: [{name: c845a, count: 1, capex: 45000, gpus: 2, overhead_fraction: 0.15,"          \
-    "           power_load_kw: 1.8, power_idle_kw: 0.5}]\n"                                     \
-    "finance: {life_years: 4, cost_of_capital: %s, maintenance_fraction: 0.08}\n"               \
-    "facility: {pue: 1.5, electricity_per_kwh: 0.10}\n"                                         \
-    "utilization: %s\n"                                                                         \
-    "workloads: [{name: 70B, tokens_per_second_per_gpu: 1072.2, share: 1,"                      \
-    "  cloud_prices: [{name: Groq, input_per_million: 0.59, output_per_million: 0.79},"         \
+#define ONE_SERVER                                                                                 \
+    "servers: [{name: c845a, count: 1, capex: 45000, gpus: 2, overhead_fraction: 0.15,"            \
+    "           power_load_kw: 1.8, power_idle_kw: 0.5}]\n"                                        \
+    "finance: {life_years: 4, cost_of_capital: %s, maintenance_fraction: 0.08}\n"                  \
+    "facility: {pue: 1.5, electricity_per_kwh: 0.10}\n"                                            \
+    "utilization: %s\n"                                                                            \
+    "workloads: [{name: 70B, tokens_per_second_per_gpu: 1072.2, share: 1,"                         \
+    "  cloud_prices: [{name: Groq, input_per_million: 0.59, output_per_million: 0.79},"            \
     "                 {name: Cheap, input_per_million: 0.0, output_per_million: 0.01}]}]\n"
 
 static json_t *run(const char *yaml, struct error *err)
@@ -190,10 +190,11 @@ static void test_sizing_verdicts(void **state)
 
 static void test_budget(void **state)
 {
-    const char *y =
-        "servers: [{name: c845a, count: 1, capex: 45000, gpus: 2, power_load_kw: 1.8, power_idle_kw: 0.5}]\n"
-        "planning: {budget_per_year: 100000}\n"
-        "workloads: [{name: 70B, tokens_per_second_per_gpu: 1072.2, demand_tokens_per_year: 150e9}]\n";
+    const char *y = "servers: [{name: c845a, count: 1, capex: 45000, gpus: 2, power_load_kw: 1.8, "
+                    "power_idle_kw: 0.5}]\n"
+                    "planning: {budget_per_year: 100000}\n"
+                    "workloads: [{name: 70B, tokens_per_second_per_gpu: 1072.2, "
+                    "demand_tokens_per_year: 150e9}]\n";
     struct error err = {0};
     json_t *r = run(y, &err);
     assert_non_null(r);
@@ -221,27 +222,41 @@ static void test_validation(void **state)
         const char *yaml, *field, *text;
     } cases[] = {
         {"servers: [{name: a, capex: -5, gpus: 2, power_load_kw: 1, power_idle_kw: 0}]\n"
-         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1}]", "servers[0].capex", "$ per server"},
+         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1}]",
+         "servers[0].capex", "$ per server"},
         {"servers: [{name: a, capex: 5, power_load_kw: 1, power_idle_kw: 0}]\n"
-         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1}]", "servers[0].gpus", "required"},
-        {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 0}]\nfacility: {pue: 0.5}\n"
-         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1}]", "facility.pue", "out of range"},
+         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1}]",
+         "servers[0].gpus", "required"},
+        {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 0}]\nfacility: "
+         "{pue: 0.5}\n"
+         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1}]",
+         "facility.pue", "out of range"},
         {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 2}]\n"
-         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1}]", "servers[0].power_idle_kw", "kW"},
+         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1}]",
+         "servers[0].power_idle_kw", "kW"},
         {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 0}]\n"
-         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1, server: b}]", "workloads[0].server", "no server type named"},
+         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1, server: b}]",
+         "workloads[0].server", "no server type named"},
         /* null means "not given": with no share and no demand the workload has neither */
         {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 0}]\n"
-         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: null}]", "workloads", "share"},
-        {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 0}]\nutilization: 1.5\n"
-         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1}]", "utilization", "0..1"},
+         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: null}]",
+         "workloads", "share"},
+        {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: "
+         "0}]\nutilization: 1.5\n"
+         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1}]",
+         "utilization", "0..1"},
         {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 0}]\n"
-         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 0.5}]", "workloads", "add up to 1"},
-        {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 0, colour: red}]\n"
-         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1}]", "servers[0].colour", "unknown field"},
+         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 0.5}]",
+         "workloads", "add up to 1"},
+        {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 0, colour: "
+         "red}]\n"
+         "workloads: [{name: w, tokens_per_second_per_gpu: 1, share: 1}]",
+         "servers[0].colour", "unknown field"},
         {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 0}]\n"
-         "workloads: [{name: w, tokens_per_second_per_gpu: fast, share: 1}]", "workloads[0].tokens_per_second_per_gpu", "tokens per second"},
-        {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 0}]", "workloads", "required"},
+         "workloads: [{name: w, tokens_per_second_per_gpu: fast, share: 1}]",
+         "workloads[0].tokens_per_second_per_gpu", "tokens per second"},
+        {"servers: [{name: a, capex: 5, gpus: 1, power_load_kw: 1, power_idle_kw: 0}]", "workloads",
+         "required"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct error err = {0};
@@ -298,7 +313,8 @@ static void test_measured_utilization(void **state)
     r[2] = r[0];
     r[2].state = RS_CANCELED;
     /* whole GPU half the window (96*50) + two slices half the window (2*24*50), of 192*100 */
-    assert_near(tok_measured_utilization(&p, r, 3, 0, 100), (96.0 * 50 + 48.0 * 50) / 19200.0, 1e-12);
+    assert_near(tok_measured_utilization(&p, r, 3, 0, 100), (96.0 * 50 + 48.0 * 50) / 19200.0,
+                1e-12);
 }
 
 int main(void)
