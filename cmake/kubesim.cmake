@@ -6,6 +6,7 @@ target_link_libraries(kubesim_lib PUBLIC gpuaas_core PkgConfig::DEPS Threads::Th
 
 add_executable(gpuaas-kubesim ${CMAKE_SOURCE_DIR}/src/kubesim/main.c)
 target_link_libraries(gpuaas-kubesim PRIVATE kubesim_lib)
+install(TARGETS gpuaas-kubesim RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 # Unit tests of the double's parsers link its library.
 foreach(t test_kubesim_schema test_kubesim_selector)

@@ -357,18 +357,38 @@ static void *controller_thread(void *arg)
     return NULL;
 }
 
+/*
+ * Where the OpenAPI definitions are when --openapi is not given: $GPUAAS_OPENAPI_DIR, then
+ * share/gpuaas/openapi beside the installed binary, then the source tree's third_party/openapi
+ * (compiled in by CMake). Returns buf, or NULL when none of them holds the definitions.
+ */
 static const char *default_openapi_dir(char *buf, size_t len)
 {
-    const char *src = getenv("GPUAAS_SRC");
     struct stat sb;
-    if (src) {
-        snprintf(buf, len, "%s/../shared/reference/openapi", src);
-        if (!stat(buf, &sb))
-            return buf;
+    const char *env = getenv("GPUAAS_OPENAPI_DIR");
+    if (env && *env) {
+        snprintf(buf, len, "%s", env);
+        return buf;
     }
-    snprintf(buf, len, "../shared/reference/openapi");
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(buf, len, "%s/../share/gpuaas/openapi/kubernetes-1.36-swagger.json", exe);
+            if (!stat(buf, &sb)) {
+                snprintf(buf, len, "%s/../share/gpuaas/openapi", exe);
+                return buf;
+            }
+        }
+    }
+#ifdef GPUAAS_OPENAPI_SRC_DIR
+    snprintf(buf, len, "%s", GPUAAS_OPENAPI_SRC_DIR);
     if (!stat(buf, &sb))
         return buf;
+#endif
     return NULL;
 }
 

@@ -2,7 +2,7 @@
 # The install manifests (deploy/) and the image build (Containerfile):
 #  1. `kubectl kustomize` renders every overlay and the database options;
 #  2. every rendered object validates strictly against the OpenAPI definitions in
-#     ../shared/reference/openapi/ (unknown fields fail);
+#     third_party/openapi/ (unknown fields fail);
 #  3. no container runs as root, allows privilege escalation, or lacks cpu/memory requests;
 #  4. the tenant ClusterRoles equal what `gpuaas deploy tenant-role` generates from the code;
 #  5. the reconciler's RBAC grants exactly the Kubernetes API calls the code makes
@@ -25,7 +25,7 @@ set -euo pipefail
 cd "${GPUAAS_SRC:-$(dirname "$0")/../..}"
 BUILD=${GPUAAS_BUILD:-build}
 OUT=${GPUAAS_TEST_OUTPUT:-test-output}/deploy
-OPENAPI=../shared/reference/openapi
+OPENAPI=third_party/openapi
 CHECK="python3 tests/lib/deploy_check.py"
 rm -rf "$OUT" && mkdir -p "$OUT"
 fail=0

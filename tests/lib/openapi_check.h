@@ -1,5 +1,5 @@
 /* A strict validator of Kubernetes objects against the OpenAPI (swagger 2.0) definitions in
- * ../shared/reference/openapi/, for tests: resolves $ref, rejects unknown fields, checks
+ * third_party/openapi/, for tests: resolves $ref, rejects unknown fields, checks
  * types, enums, required fields, int-or-string and quantities, like a real API server with
  * strict field validation.
  *

@@ -1,6 +1,6 @@
 /* gpuaas-openapi-check FILE...: validates every Kubernetes object in JSON files (one object,
  * a JSON array of objects, or a kind: List) against the OpenAPI definitions, strictly.
- * --openapi DIR names the definitions folder (default ../shared/reference/openapi).
+ * --openapi DIR names the definitions folder (default third_party/openapi of the source tree).
  * Prints one line per invalid object; exit 0 when all are valid, 1 otherwise. */
 #include "openapi_check.h"
 
@@ -30,7 +30,7 @@ static int check_value(const struct oapi *o, json_t *v, const char *file, int *c
 
 int main(int argc, char **argv)
 {
-    const char *dir = "../shared/reference/openapi";
+    const char *dir = GPUAAS_OPENAPI_SRC_DIR;
     struct oapi *o = NULL;
     char msg[1024];
     int bad = 0, count = 0, i = 1;

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #define GOLDEN_DIR "tests/data/golden/session"
-#define OPENAPI_DIR "../shared/reference/openapi"
+#define OPENAPI_DIR GPUAAS_OPENAPI_SRC_DIR
 
 static struct oapi *schemas;
 

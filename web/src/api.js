@@ -1,4 +1,4 @@
-// REST client for /api/v1 (../shared API contract). The bearer token lives in
+// REST client for /api/v1 (the contract is GET /api/v1/openapi.json). The bearer token lives in
 // sessionStorage; a deployment behind an authenticating proxy needs none (trusted header).
 const KEY = 'gpuaas.token';
 
