@@ -869,6 +869,13 @@ static int check_inputs(const struct reservation *r, const struct config *c, con
         return error_set(err, ERR_INVALID, "reconciler.tenant_cluster_role", "must be set");
     if (!c->reconciler.ingress_domain || !*c->reconciler.ingress_domain)
         return error_set(err, ERR_INVALID, "reconciler.ingress_domain", "must be set");
+    long storage = r->storage_gib > 0 ? r->storage_gib : c->session.storage_gib;
+    long volumes = c->reconciler.home_gib + c->reconciler.model_cache_gib;
+    if (storage < volumes)
+        return error_set(err, ERR_INVALID, "storage_gib",
+                         "storage_gib must be at least %ld: %ld GiB cannot hold the home (%ld "
+                         "GiB) and model-cache (%ld GiB) volumes every session mounts",
+                         volumes, storage, c->reconciler.home_gib, c->reconciler.model_cache_gib);
     return session_plan_check_config(c, err);
 }
 
@@ -899,11 +906,6 @@ int session_plan_build(const struct reservation *r, const struct config *c, cons
     long cpu = r->cpu > 0 ? r->cpu : c->session.cpu;
     long mem = r->memory_gib > 0 ? r->memory_gib : c->session.memory_gib;
     long storage = r->storage_gib > 0 ? r->storage_gib : c->session.storage_gib;
-    long volumes = c->reconciler.home_gib + c->reconciler.model_cache_gib;
-    if (storage < volumes)
-        return error_set(err, ERR_INVALID, "storage_gib",
-                         "%ld GiB cannot hold the home (%ld GiB) and model-cache (%ld GiB) volumes",
-                         storage, c->reconciler.home_gib, c->reconciler.model_cache_gib);
 
     struct builder b = {.plan = plan, .r = r, .c = c, .p = p, .err = err, .rc = 0};
     add_namespace(&b);
@@ -925,6 +927,21 @@ int session_plan_build(const struct reservation *r, const struct config *c, cons
         return b.rc;
     }
     return 0;
+}
+
+int session_plan_check_booking(const struct reservation *r, const struct config *c,
+                               const struct pool *p, struct error *err)
+{
+    /* The plan itself, for a booking not yet numbered: every refusal it makes that does not
+     * come from the id or a persisted namespace comes from r and c alone. */
+    struct reservation probe = *r;
+    struct session_plan plan;
+    if (probe.id <= 0)
+        probe.id = 1;
+    probe.session.namespace_[0] = '\0';
+    int rc = session_plan_build(&probe, c, p, &plan, err);
+    session_plan_free(&plan);
+    return rc;
 }
 
 void session_plan_free(struct session_plan *plan)
