@@ -342,7 +342,11 @@ static void usage(FILE *f)
         "       [--request-log FILE] (appends \"VERB GROUP/RESOURCE[/SUB] CLIENT\" per request;\n"
         "       default $GPUAAS_KUBESIM_REQUEST_LOG)\n"
         "A Kubernetes API server double. Port 0 picks a free port (see the kubeconfig).\n"
-        "Faults can be changed at run time: POST /_sim/faults {\"fault\":\"500\",\"nth\":3}.\n");
+        "Faults can be changed at run time: POST /_sim/faults {\"fault\":\"500\",\"nth\":3}.\n"
+        "Pods that cannot pull their image, crash-loop or stay unschedulable: --pod-fate JSON\n"
+        "(up to 16) or POST /_sim/pods with the same JSON, DELETE /_sim/pods to clear:\n"
+        "  {\"fate\":\"pull|crash|unschedulable|ready\", \"namespace\":NS | \"image\":IMAGE,\n"
+        "   \"exit_code\":N (crash), \"message\":S (the scheduler's, unschedulable)}\n");
 }
 
 static void *controller_thread(void *arg)
@@ -396,6 +400,8 @@ int main(int argc, char **argv)
 {
     const char *listen = NULL, *kubeconfig = NULL, *token = NULL, *openapi = NULL;
     const char *fault_kind = NULL, *fault_path = NULL;
+    const char *pod_fates[16];
+    int n_pod_fates = 0;
     const char *request_log = getenv("GPUAAS_KUBESIM_REQUEST_LOG");
     int tls = 0, rc = 1;
     long fail_nth = 0;
@@ -430,6 +436,8 @@ int main(int argc, char **argv)
             fault_rate = atof(v);
         else if (ARG("--fault-path"))
             fault_path = v;
+        else if (ARG("--pod-fate") && n_pod_fates < 16)
+            pod_fates[n_pod_fates++] = v;
         else if (ARG("--node-resources"))
             opt.node_resources = v;
         else if (ARG("--request-log"))
@@ -540,6 +548,14 @@ int main(int argc, char **argv)
         flags |= MHD_USE_TLS;
     opt.server_address = NULL;
     g_sim = ksim_new(&opt);
+    for (int i = 0; g_sim && i < n_pod_fates; i++) {
+        char msg[300];
+        if (ksim_pod_fate_add(g_sim, pod_fates[i], msg, sizeof(msg))) {
+            fprintf(stderr, "gpuaas-kubesim: --pod-fate %s: %s\n", pod_fates[i], msg);
+            rc = 2;
+            goto out;
+        }
+    }
     if (!g_sim)
         goto out;
     if (fault.kind)

@@ -23,14 +23,19 @@ struct rec {
     int64_t last_maint_mono; /* ms, 0 = never */
     char *advertised;        /* last published drift JSON without observed_at */
     const char *crash_step;  /* GPUAAS_CRASH_AFTER_STEP (test hook) */
-    /* Provisioning progress of this process: for each reservation, the index of the next
-     * plan step to apply. A cache only: after a restart every object is applied again
-     * (idempotent), so it never needs to be persisted. */
-    struct rec_progress {
-        int64_t id;
-        int next;
-    } * progress;
-    size_t n_progress, cap_progress;
+    /* What this process remembers per reservation, a cache only (after a restart every object
+     * is applied or verified again, idempotently, so it never needs to be persisted):
+     * progress: the index of the next plan step to apply (v);
+     * verified: when a live session is next verified (v, monotonic ms) and whether it is
+     * settling after a repair or a restart of its workspace (w). */
+    struct rec_idmap {
+        struct rec_idmap_entry {
+            int64_t id;
+            int64_t v;
+            int64_t w;
+        } * e;
+        size_t n, cap;
+    } progress, verified;
     /* Namespaces labelled ours seen by this pass's list; NULL when the list failed. */
     json_t *ns_list;
     /* GPU telemetry (dcgm.c). */
@@ -53,6 +58,12 @@ void rec_crash_point(struct rec *rc, const char *step);
 int rec_session_start(struct rec *rc, struct reservation *r, int64_t now);
 int rec_session_stop(struct rec *rc, struct reservation *r, int64_t now);
 int rec_session_cleanup(struct rec *rc, struct reservation *r, int64_t now);
+/* An ACTIVE session, when due (every reconciler.interval_seconds; within a second while it
+ * settles) or when force: every object of its plan inside the namespace that was deleted or
+ * changed is re-applied and audited (session.repair), and session.phase is set to "Ready" or
+ * "Degraded: <reason>" from the workspace's health. STEP_DONE, STEP_WAIT while it settles, or
+ * -ERR_* after logging. */
+int rec_session_verify(struct rec *rc, struct reservation *r, int64_t now, bool force);
 /* GPU telemetry (dcgm.c). When reconciler.dcgm_url is set: records the activity of ACTIVE
  * sessions from a finished scrape, and when a scrape is due starts one (in the scrape thread
  * when dcgm_async, else inline). Failures are logged and counted, never returned. */

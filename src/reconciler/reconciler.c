@@ -91,7 +91,8 @@ void rec_free(struct rec *rc)
     json_decref(rc->ns_list);
     rec_dcgm_free(rc);
     free(rc->advertised);
-    free(rc->progress);
+    free(rc->progress.e);
+    free(rc->verified.e);
     free(rc);
 }
 
@@ -184,12 +185,16 @@ static void phase_start(struct rec *rc, int64_t now)
         for (size_t i = 0; i < n; i++) {
             struct reservation *r = &rs[i];
             note_boundary(rc, r->ends_at, now);
-            /* Repair: an ACTIVE session whose namespace vanished gets its objects back. */
-            if (rc->ns_list && r->ends_at > now && r->session.namespace_[0] &&
-                !ns_listed(rc, r->session.namespace_)) {
+            if (!rc->ns_list || r->ends_at <= now || !r->session.namespace_[0])
+                continue;
+            /* Repair: an ACTIVE session whose namespace vanished gets its objects back;
+             * otherwise what is inside it is verified when due. */
+            if (!ns_listed(rc, r->session.namespace_)) {
                 log_warn("session namespace missing, repairing",
                          "reservation=%" PRId64 " namespace=%s", r->id, r->session.namespace_);
                 count(rc, rec_session_start(rc, r, now));
+            } else {
+                count(rc, rec_session_verify(rc, r, now, false));
             }
         }
         free(rs);
