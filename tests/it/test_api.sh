@@ -199,6 +199,9 @@ run_suite() {
   t "wrong type"; req POST /api/v1/reservations "{\"gpu_type\":\"nvidia.com/gpu\",\"gpu_count\":\"1\",\"starts_at\":\"$s1\",\"ends_at\":\"$e1\"}" "$BOB"; expect 400 invalid gpu_count
   t "missing field"; req POST /api/v1/reservations "{\"gpu_type\":\"nvidia.com/gpu\",\"gpu_count\":1,\"starts_at\":\"$s1\"}" "$BOB"; expect 400 invalid ends_at
   t "malformed"; req POST /api/v1/reservations '{"gpu_type": "nvidia.com/gpu", ' "$BOB"; expect 400 invalid body
+  # what the session plan would refuse at the start is refused at booking, naming the minimum
+  t "storage below the mounted volumes"; req POST /api/v1/reservations "{$base,\"storage_gib\":1,\"starts_at\":\"$s1\",\"ends_at\":\"$e1\"}" "$BOB"; expect 400 invalid storage_gib
+  jf .error.message | grep -q "storage_gib must be at least 320" || fail "$LAST: message $(jf .error.message)"
   t "not an object"; req POST /api/v1/reservations '[1,2]' "$BOB"; expect 400 invalid body
   t "415"; req POST /api/v1/reservations "{$base}" "$BOB" text/plain; expect 415
   head -c 70000 /dev/zero | tr '\0' 'a' >"$WORK/big"
