@@ -3,7 +3,7 @@
 # `gpuaas reconciler` against the API server double, which logs every request it serves as
 # its RBAC attributes (gpuaas-kubesim --request-log: "VERB GROUP/RESOURCE[/SUB] CLIENT").
 # Per platform (kubernetes, openshift), with the node cache's volumes on, a session is
-# provisioned, becomes ACTIVE and is canceled; stale objects labelled ours (a namespace that
+# provisioned, becomes ACTIVE, has a NetworkPolicy deleted and re-applied, and is canceled; stale objects labelled ours (a namespace that
 # then stays Terminating, a PersistentVolume, a RoleBinding, a ClusterRoleBinding) are
 # collected by the GC sweep, which also finalizes the stuck namespace (finalize_stuck).
 # Then `deploy_check.py requests` fails when
@@ -114,6 +114,10 @@ EOF
   state() { req GET "/api/v1/reservations/$id" "" "$admin"; [ "$(jf .state)" = "$1" ]; }
   wait_for 30 "session $id ACTIVE ($p)" state ACTIVE
   ns=$(jf .session.namespace)
+  # drift while ACTIVE: the next verification (interval 1 s) reads every object back and
+  # re-applies the deleted policy
+  kc -n "$ns" delete networkpolicy allow-dns >/dev/null || fail "cannot delete a policy ($p)"
+  wait_for 30 "the deleted policy re-applied ($p)" kc -n "$ns" get networkpolicy allow-dns
   req POST "/api/v1/reservations/$id/cancel" "" "$admin"
   [ "${STATUS:0:1}" = 2 ] || fail "cancel: status $STATUS"
   wait_for 30 "session $id CANCELED ($p)" state CANCELED
