@@ -3,6 +3,7 @@
 #ifndef GPUAAS_RECONCILER_REC_INTERNAL_H
 #define GPUAAS_RECONCILER_REC_INTERNAL_H
 
+#include "core/session_plan.h"
 #include "reconciler/reconciler.h"
 
 #include <jansson.h>
@@ -23,19 +24,20 @@ struct rec {
     int64_t last_maint_mono; /* ms, 0 = never */
     char *advertised;        /* last published drift JSON without observed_at */
     const char *crash_step;  /* GPUAAS_CRASH_AFTER_STEP (test hook) */
-    /* What this process remembers per reservation, a cache only (after a restart every object
-     * is applied or verified again, idempotently, so it never needs to be persisted):
-     * progress: the index of the next plan step to apply (v);
-     * verified: when a live session is next verified (v, monotonic ms) and whether it is
-     * settling after a repair or a restart of its workspace (w). */
+    /* Provisioning progress of this process: for each reservation, the index of the next
+     * plan step to apply (v). A cache only: after a restart every object is applied again
+     * (idempotent), so it never needs to be persisted. */
     struct rec_idmap {
         struct rec_idmap_entry {
             int64_t id;
             int64_t v;
-            int64_t w;
         } * e;
         size_t n, cap;
-    } progress, verified;
+    } progress;
+    /* Watching ACTIVE sessions: when all are next verified (monotonic ms, 0 = at the next
+     * pass), and whether one is settling after a repair or a restart of its workspace. */
+    int64_t verify_next_mono;
+    bool verify_settling;
     /* Namespaces labelled ours seen by this pass's list; NULL when the list failed. */
     json_t *ns_list;
     /* GPU telemetry (dcgm.c). */
@@ -58,12 +60,15 @@ void rec_crash_point(struct rec *rc, const char *step);
 int rec_session_start(struct rec *rc, struct reservation *r, int64_t now);
 int rec_session_stop(struct rec *rc, struct reservation *r, int64_t now);
 int rec_session_cleanup(struct rec *rc, struct reservation *r, int64_t now);
-/* An ACTIVE session, when due (every reconciler.interval_seconds; within a second while it
- * settles) or when force: every object of its plan inside the namespace that was deleted or
- * changed is re-applied and audited (session.repair), and session.phase is set to "Ready" or
- * "Degraded: <reason>" from the workspace's health. STEP_DONE, STEP_WAIT while it settles, or
- * -ERR_* after logging. */
-int rec_session_verify(struct rec *rc, struct reservation *r, int64_t now, bool force);
+/* Watching ACTIVE sessions (session.c). rec_live_load: the live objects of every session at
+ * once, one list per kind of the plan (labelled ours) and one of the workspace pods, into an
+ * index owned by the caller (keys "Kind/ns/name", and "Pod/ns" -> array of pods).
+ * rec_session_verify: every object of r's plan inside its namespace that the index shows
+ * deleted or changed is re-applied and audited (session.repair), and session.phase is set to
+ * "Ready" or "Degraded: <reason>" from the workspace's health. STEP_DONE, STEP_WAIT while it
+ * settles (just repaired, or its workspace (re)starting), or -ERR_* after logging. */
+int rec_live_load(struct rec *rc, const struct session_plan *plan, json_t **ret, struct error *err);
+int rec_session_verify(struct rec *rc, struct reservation *r, json_t *live_index, int64_t now);
 /* GPU telemetry (dcgm.c). When reconciler.dcgm_url is set: records the activity of ACTIVE
  * sessions from a finished scrape, and when a scrape is due starts one (in the scrape thread
  * when dcgm_async, else inline). Failures are logged and counted, never returned. */

@@ -92,7 +92,6 @@ void rec_free(struct rec *rc)
     rec_dcgm_free(rc);
     free(rc->advertised);
     free(rc->progress.e);
-    free(rc->verified.e);
     free(rc);
 }
 
@@ -165,6 +164,36 @@ static void phase_stop(struct rec *rc, int64_t now)
     }
 }
 
+/* How soon live sessions are verified again: within a second while one settles (after a
+ * repair, or while its workspace restarts) or after the cluster could not be read; otherwise
+ * one reconciler.interval_seconds later. */
+#define SETTLE_MS 1000
+
+/* Verifies the n ACTIVE sessions rs against one read of the cluster. */
+static void verify_active(struct rec *rc, struct reservation *rs, size_t n, int64_t now)
+{
+    struct session_plan plan = {0};
+    struct error err = {0};
+    json_t *live = NULL;
+    bool settling = false;
+    if (n && (session_plan_build(&rs[0], rc->cfg, &rc->pool, &plan, &err) ||
+              rec_live_load(rc, &plan, &live, &err))) {
+        log_warn("cannot read the live sessions", "error=\"%s\"", err.message);
+        settling = true;
+        n = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int step = rec_session_verify(rc, &rs[i], live, now);
+        settling |= step != STEP_DONE;
+        count(rc, step);
+    }
+    json_decref(live);
+    session_plan_free(&plan);
+    rc->verify_settling = settling;
+    rc->verify_next_mono =
+        time_mono_ms() + (settling ? SETTLE_MS : rc->cfg->reconciler.interval_seconds * 1000);
+}
+
 /* (2) repair and (3) start: bookings inside their window. */
 static void phase_start(struct rec *rc, int64_t now)
 {
@@ -182,21 +211,27 @@ static void phase_start(struct rec *rc, int64_t now)
         free(rs);
     }
     if (list_state(rc, RS_ACTIVE, 0, &rs, &n) == 0) {
+        /* every interval (and --once), all live sessions from one read of the cluster */
+        bool due = !rc->verify_next_mono || time_mono_ms() >= rc->verify_next_mono;
+        size_t n_live = 0;
         for (size_t i = 0; i < n; i++) {
             struct reservation *r = &rs[i];
             note_boundary(rc, r->ends_at, now);
             if (!rc->ns_list || r->ends_at <= now || !r->session.namespace_[0])
                 continue;
-            /* Repair: an ACTIVE session whose namespace vanished gets its objects back;
-             * otherwise what is inside it is verified when due. */
+            /* Repair: an ACTIVE session whose namespace vanished gets its objects back. */
             if (!ns_listed(rc, r->session.namespace_)) {
                 log_warn("session namespace missing, repairing",
                          "reservation=%" PRId64 " namespace=%s", r->id, r->session.namespace_);
                 count(rc, rec_session_start(rc, r, now));
             } else {
-                count(rc, rec_session_verify(rc, r, now, false));
+                rs[n_live++] = *r;
             }
         }
+        if (due)
+            verify_active(rc, rs, n_live, now);
+        else if (rc->verify_settling)
+            count(rc, STEP_WAIT); /* wake again soon */
         free(rs);
     }
 }

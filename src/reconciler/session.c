@@ -202,7 +202,7 @@ static int workspace_ready(struct rec *rc, const struct session_plan *plan, stru
 }
 
 /* Small maps from a reservation id to a number, for what this process remembers between
- * passes (a cache only: after a restart everything is applied or verified again). */
+ * passes (a cache only: after a restart everything is applied again). */
 static int64_t idmap_get(const struct rec_idmap *m, int64_t id, int64_t def)
 {
     for (size_t i = 0; i < m->n; i++)
@@ -244,7 +244,6 @@ static void idmap_set(struct rec_idmap *m, int64_t id, int64_t v)
         m->cap = cap;
     }
     m->e[m->n].id = id;
-    m->e[m->n].w = 0;
     m->e[m->n++].v = v;
 }
 
@@ -445,8 +444,6 @@ static int mark_active(struct rec *rc, struct reservation *r, const struct sessi
     }
     r->state = RS_ACTIVE;
     rc->stats.started++;
-    /* everything was just applied: the first verification one interval from now */
-    idmap_set(&rc->verified, r->id, time_mono_ms() + rc->cfg->reconciler.interval_seconds * 1000);
     rec_audit(rc, now, "session.active", target, "{\"namespace\":\"%s\",\"url\":\"%s\"}",
               r->session.namespace_, r->session.url);
     log_info("session active", "reservation=%" PRId64 " namespace=%s url=%s lag_s=%" PRId64, r->id,
@@ -507,6 +504,70 @@ out:
 
 /* ---- watching a live session ---- */
 
+#define SELECTOR_OURS SESSION_LABEL_MANAGED_BY "=" SESSION_MANAGED_BY
+#define SELECTOR_WORKSPACE_PODS SELECTOR_OURS ",app.kubernetes.io/name=" SESSION_WORKSPACE_NAME
+
+/* "Kind/ns/name", the key of an object in the live index. */
+static void live_key(const char *kind, const char *ns, const char *name, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/%s/%s", kind, ns, name);
+}
+
+int rec_live_load(struct rec *rc, const struct session_plan *plan, json_t **ret, struct error *err)
+{
+    json_t *index = json_object(), *list = NULL;
+    int e = 0;
+    for (int i = -1; i < plan->n; i++) {
+        /* i == -1: the workspace pods; then each namespaced kind of the plan, once */
+        const char *av = "v1", *kind = "Pod", *sel = SELECTOR_WORKSPACE_PODS;
+        if (i >= 0) {
+            const struct session_object *o = &plan->objs[i];
+            bool seen = !o->namespace_[0];
+            for (int j = 0; j < i && !seen; j++)
+                seen = !strcmp(plan->objs[j].kind, o->kind);
+            if (seen)
+                continue;
+            av = o->api_version;
+            kind = o->kind;
+            sel = SELECTOR_OURS;
+        }
+        e = kube_list(rc->kube, av, kind, NULL, sel, &list, err);
+        if (e)
+            goto out;
+        size_t k;
+        json_t *obj;
+        json_array_foreach(json_object_get(list, "items"), k, obj)
+        {
+            json_t *md = json_object_get(obj, "metadata");
+            const char *ns = json_string_value(json_object_get(md, "namespace"));
+            const char *name = json_string_value(json_object_get(md, "name"));
+            char key[400];
+            if (!ns || !name)
+                continue;
+            if (i < 0) { /* pods: "Pod/ns" -> array */
+                snprintf(key, sizeof(key), "Pod/%s", ns);
+                json_t *arr = json_object_get(index, key);
+                if (!arr)
+                    json_object_set_new(index, key, arr = json_array());
+                json_array_append(arr, obj);
+            } else {
+                live_key(kind, ns, name, key, sizeof(key));
+                json_object_set(index, key, obj);
+            }
+        }
+        json_decref(list);
+        list = NULL;
+    }
+out:
+    json_decref(list);
+    if (e) {
+        json_decref(index);
+        return e;
+    }
+    *ret = index;
+    return 0;
+}
+
 /* "Kind/name" of o into buf. */
 static const char *object_ref(const struct session_object *o, char *buf, size_t n)
 {
@@ -514,27 +575,23 @@ static const char *object_ref(const struct session_object *o, char *buf, size_t 
     return buf;
 }
 
-/* Object o as it is in the cluster against the plan: deleted or changed -> re-applied and
- * audited. Returns 1 when it was repaired, 0 when it was fine, -ERR_* (err) on failure. */
+/* Object o as it is in the cluster (live index) against the plan: deleted or changed ->
+ * re-applied and audited. Returns 1 when it was repaired, 0 when it was fine, -ERR_* (err)
+ * on failure. */
 static int verify_object(struct rec *rc, const struct reservation *r,
-                         const struct session_object *o, int64_t now, struct error *err)
+                         const struct session_object *o, json_t *live_index, int64_t now,
+                         struct error *err)
 {
-    json_t *live = NULL;
-    char why[300], ref[160], target[64];
-    int e = kube_get(rc->kube, o->api_version, o->kind, o->namespace_, o->name, &live, err);
-    if (e == -ERR_NOT_FOUND) {
+    char why[300], ref[160], target[64], key[400], where[200];
+    live_key(o->kind, o->namespace_, o->name, key, sizeof(key));
+    json_t *live = json_object_get(live_index, key);
+    if (!live)
         snprintf(why, sizeof(why), "deleted");
-    } else if (e) {
-        return e;
-    } else {
-        char where[200];
-        bool drifted = object_drifted(o->obj, live, where, sizeof(where));
-        json_decref(live);
-        if (!drifted)
-            return 0;
+    else if (object_drifted(o->obj, live, where, sizeof(where)))
         snprintf(why, sizeof(why), "changed at %s", where);
-    }
-    e = apply_object(rc, o, err);
+    else
+        return 0;
+    int e = apply_object(rc, o, err);
     if (e < 0)
         return e;
     target_of(r, target, sizeof(target));
@@ -546,18 +603,10 @@ static int verify_object(struct rec *rc, const struct reservation *r,
     return 1;
 }
 
-/* How soon a live session is looked at again: after a repair, or while its workspace is
- * (re)starting, within a second; otherwise one reconciler.interval_seconds later. */
-#define SETTLE_MS 1000
-
-int rec_session_verify(struct rec *rc, struct reservation *r, int64_t now, bool force)
+int rec_session_verify(struct rec *rc, struct reservation *r, json_t *live_index, int64_t now)
 {
     struct session_plan plan = {0};
     struct error err = {0};
-    int64_t mono = time_mono_ms();
-    struct rec_idmap_entry *due = idmap_find(&rc->verified, r->id);
-    if (!force && due && mono < due->v)
-        return due->w ? STEP_WAIT : STEP_DONE;
     if (session_plan_build(r, rc->cfg, &rc->pool, &plan, &err)) {
         log_error("cannot build the plan of an active session",
                   "reservation=%" PRId64 " error=\"%s\"", r->id, err.message);
@@ -568,21 +617,21 @@ int rec_session_verify(struct rec *rc, struct reservation *r, int64_t now, bool 
         const struct session_object *o = &plan.objs[i];
         if (o->create_or_get || !o->namespace_[0])
             continue; /* the namespace is watched by the pass; cluster-scoped volumes by GC */
-        int e = verify_object(rc, r, o, now, &err);
+        int e = verify_object(rc, r, o, live_index, now, &err);
         if (e < 0) {
-            log_warn("cannot verify session object", "reservation=%" PRId64 " step=%s error=\"%s\"",
+            log_warn("cannot repair session object", "reservation=%" PRId64 " step=%s error=\"%s\"",
                      r->id, o->step, err.message);
             ret = e;
             goto out;
         }
         repaired += e;
     }
+    char key[400];
     struct ws_verdict v;
-    if ((ret = read_health(rc, plan.namespace_, &v, &err))) {
-        log_warn("cannot read workspace health", "reservation=%" PRId64 " error=\"%s\"", r->id,
-                 err.message);
-        goto out;
-    }
+    live_key("Deployment", plan.namespace_, SESSION_WORKSPACE_NAME, key, sizeof(key));
+    json_t *dep = json_object_get(live_index, key);
+    snprintf(key, sizeof(key), "Pod/%s", plan.namespace_);
+    workspace_health(dep, json_object_get(live_index, key), &v);
     char phase[sizeof(r->session.phase)];
     if (v.health == WS_READY)
         snprintf(phase, sizeof(phase), "Ready");
@@ -591,12 +640,7 @@ int rec_session_verify(struct rec *rc, struct reservation *r, int64_t now, bool 
     if (strcmp(phase, r->session.phase))
         log_info("session health", "reservation=%" PRId64 " phase=\"%s\"", r->id, phase);
     set_progress(rc, r, phase, "", now);
-    bool settling = repaired || v.health == WS_STARTING;
-    idmap_set(&rc->verified, r->id,
-              mono + (settling ? SETTLE_MS : rc->cfg->reconciler.interval_seconds * 1000));
-    if ((due = idmap_find(&rc->verified, r->id)))
-        due->w = settling;
-    ret = settling ? STEP_WAIT : STEP_DONE;
+    ret = repaired || v.health == WS_STARTING ? STEP_WAIT : STEP_DONE;
 out:
     session_plan_free(&plan);
     return ret;
@@ -679,7 +723,6 @@ int rec_session_stop(struct rec *rc, struct reservation *r, int64_t now)
     struct error err = {0};
     target_of(r, target, sizeof(target));
     progress_set(rc, r->id, 0);
-    idmap_del(&rc->verified, r->id);
     int e = remove_namespace(rc, r, now);
     if (e != STEP_DONE)
         return e;
@@ -709,7 +752,6 @@ int rec_session_stop(struct rec *rc, struct reservation *r, int64_t now)
 int rec_session_cleanup(struct rec *rc, struct reservation *r, int64_t now)
 {
     progress_set(rc, r->id, 0);
-    idmap_del(&rc->verified, r->id);
     int e = remove_namespace(rc, r, now);
     if (e == STEP_DONE && r->session.namespace_[0]) {
         rc->stats.stopped++;
