@@ -294,6 +294,37 @@ static int delete_namespace(struct rec *rc, const struct reservation *r, const c
     return STEP_WAIT;
 }
 
+/* Audits {"reason": why, "attempts": n} as valid JSON within an audit entry's detail: the
+ * reason is shortened (at a character boundary) until the escaped document fits. */
+static void audit_reason(struct rec *rc, int64_t now, const char *action, const char *target,
+                         const char *why, int attempts)
+{
+    char cut[sizeof(((struct audit_entry *)0)->detail)];
+    size_t n = strlen(why);
+    for (;;) {
+        if (n >= sizeof(cut))
+            n = sizeof(cut) - 1;
+        while (n > 0 && ((unsigned char)why[n] & 0xC0) == 0x80)
+            n--; /* never split a UTF-8 sequence */
+        memcpy(cut, why, n);
+        cut[n] = '\0';
+        json_t *detail = json_pack("{s:s, s:i}", "reason", cut, "attempts", attempts);
+        char *d = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+        json_decref(detail);
+        if (d && strlen(d) < sizeof(cut)) {
+            rec_audit(rc, now, action, target, "%s", d);
+            free(d);
+            return;
+        }
+        free(d);
+        if (n < 64) {
+            rec_audit(rc, now, action, target, "{}");
+            return;
+        }
+        n -= 64;
+    }
+}
+
 /* Gives up on provisioning: removes the half-provisioned namespace and marks FAILED, which
  * frees the booking's capacity. */
 static void fail_session(struct rec *rc, struct reservation *r, bool remove, const char *phase,
@@ -316,11 +347,7 @@ static void fail_session(struct rec *rc, struct reservation *r, bool remove, con
         return;
     }
     r->state = RS_FAILED;
-    json_t *detail = json_pack("{s:s, s:i}", "reason", why, "attempts", r->session.attempts);
-    char *d = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
-    rec_audit(rc, now, "session.failed", target, "%s", d ? d : "{}");
-    free(d);
-    json_decref(detail);
+    audit_reason(rc, now, "session.failed", target, why, r->session.attempts);
     log_warn("session failed", "reservation=%" PRId64 " reason=\"%s\"", r->id, why);
 }
 
@@ -596,7 +623,11 @@ static int verify_object(struct rec *rc, const struct reservation *r,
         return e;
     target_of(r, target, sizeof(target));
     object_ref(o, ref, sizeof(ref));
-    rec_audit(rc, now, "session.repair", target, "{\"object\":\"%s\",\"why\":\"%s\"}", ref, why);
+    json_t *detail = json_pack("{s:s, s:s}", "object", ref, "why", why);
+    char *d = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+    rec_audit(rc, now, "session.repair", target, "%s", d ? d : "{}");
+    free(d);
+    json_decref(detail);
     log_warn("session object repaired", "reservation=%" PRId64 " namespace=%s object=%s why=\"%s\"",
              r->id, o->namespace_, ref, why);
     rec_crash_point(rc, "repair");
