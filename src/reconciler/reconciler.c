@@ -164,34 +164,82 @@ static void phase_stop(struct rec *rc, int64_t now)
     }
 }
 
-/* How soon live sessions are verified again: within a second while one settles (after a
- * repair, or while its workspace restarts) or after the cluster could not be read; otherwise
- * one reconciler.interval_seconds later. */
+/* Watching live sessions. A round verifies every ACTIVE session, in order of id, in batches of
+ * VERIFY_BATCH read from the cluster together (one LIST per kind for the batch's reservation
+ * ids); a pass spends at most VERIFY_BUDGET_MS on it (no bound with --once), so that a starting
+ * session never waits behind a round over many sessions. The next round begins
+ * reconciler.interval_seconds after one ends, or SETTLE_MS when a session was repaired, its
+ * workspace is (re)starting, or the cluster could not be read. */
+#define VERIFY_BATCH 16 /* ids in one set-based label selector */
+#define VERIFY_BUDGET_MS 100
 #define SETTLE_MS 1000
 
-/* Verifies the n ACTIVE sessions rs against one read of the cluster. */
-static void verify_active(struct rec *rc, struct reservation *rs, size_t n, int64_t now)
+static int cmp_id(const void *a, const void *b)
+{
+    const struct reservation *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Verifies the n sessions rs against one read of the cluster; false when one is settling or
+ * the cluster could not be read. */
+static bool verify_batch(struct rec *rc, struct reservation *rs, size_t n, int64_t now)
 {
     struct session_plan plan = {0};
     struct error err = {0};
     json_t *live = NULL;
-    bool settling = false;
-    if (n && (session_plan_build(&rs[0], rc->cfg, &rc->pool, &plan, &err) ||
-              rec_live_load(rc, &plan, &live, &err))) {
-        log_warn("cannot read the live sessions", "error=\"%s\"", err.message);
-        settling = true;
-        n = 0;
+    char ids[VERIFY_BATCH * 21 + 1];
+    size_t len = 0;
+    bool calm = true;
+    ids[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(ids + len, sizeof(ids) - len, "%s%" PRId64, i ? "," : "", rs[i].id);
+    if (session_plan_build(&rs[0], rc->cfg, &rc->pool, &plan, &err) ||
+        rec_live_load(rc, &plan, ids, &live, &err)) {
+        log_warn("cannot read the live sessions", "reservations=%s error=\"%s\"", ids, err.message);
+        calm = false;
+        goto out;
     }
     for (size_t i = 0; i < n; i++) {
         int step = rec_session_verify(rc, &rs[i], live, now);
-        settling |= step != STEP_DONE;
+        calm &= step == STEP_DONE;
         count(rc, step);
     }
+out:
     json_decref(live);
     session_plan_free(&plan);
-    rc->verify_settling = settling;
+    return calm;
+}
+
+/* Continues (or, when due, begins) the round over the n live sessions rs (sorted here). */
+static void verify_active(struct rec *rc, struct reservation *rs, size_t n, int64_t now)
+{
+    int64_t t0 = time_mono_ms();
+    if (!rc->verify_cursor && rc->verify_next_mono && t0 < rc->verify_next_mono) {
+        if (rc->verify_settling)
+            count(rc, STEP_WAIT); /* the next round is in a second: wake for it */
+        return;
+    }
+    qsort(rs, n, sizeof(*rs), cmp_id);
+    size_t i = 0;
+    while (i < n && rs[i].id <= rc->verify_cursor)
+        i++;
+    while (i < n) {
+        size_t k = n - i < VERIFY_BATCH ? n - i : VERIFY_BATCH;
+        if (!verify_batch(rc, rs + i, k, now))
+            rc->verify_round_settling = true;
+        i += k;
+        rc->verify_cursor = rs[i - 1].id;
+        if (i < n && !rc->once && time_mono_ms() - t0 >= VERIFY_BUDGET_MS) {
+            count(rc, STEP_WAIT); /* the rest of the round in the next pass */
+            return;
+        }
+    }
+    rc->verify_settling = rc->verify_round_settling;
+    rc->verify_round_settling = false;
+    rc->verify_cursor = 0;
     rc->verify_next_mono =
-        time_mono_ms() + (settling ? SETTLE_MS : rc->cfg->reconciler.interval_seconds * 1000);
+        time_mono_ms() +
+        (rc->verify_settling ? SETTLE_MS : rc->cfg->reconciler.interval_seconds * 1000);
 }
 
 /* (2) repair and (3) start: bookings inside their window. */
@@ -211,8 +259,6 @@ static void phase_start(struct rec *rc, int64_t now)
         free(rs);
     }
     if (list_state(rc, RS_ACTIVE, 0, &rs, &n) == 0) {
-        /* every interval (and --once), all live sessions from one read of the cluster */
-        bool due = !rc->verify_next_mono || time_mono_ms() >= rc->verify_next_mono;
         size_t n_live = 0;
         for (size_t i = 0; i < n; i++) {
             struct reservation *r = &rs[i];
@@ -228,10 +274,7 @@ static void phase_start(struct rec *rc, int64_t now)
                 rs[n_live++] = *r;
             }
         }
-        if (due)
-            verify_active(rc, rs, n_live, now);
-        else if (rc->verify_settling)
-            count(rc, STEP_WAIT); /* wake again soon */
+        verify_active(rc, rs, n_live, now);
         free(rs);
     }
 }
@@ -361,6 +404,7 @@ int rec_run(struct rec *rc, bool once, volatile sig_atomic_t *stop)
     int64_t interval_ms = rc->cfg->reconciler.interval_seconds * 1000;
     int64_t gc_ms = rc->cfg->reconciler.gc_interval_seconds * 1000;
     rc->dcgm_async = !once;
+    rc->once = once;
     if (rc->listen && store_listen(rc->listen))
         log_warn("cannot LISTEN for database changes; polling", "interval_s=%ld",
                  rc->cfg->reconciler.interval_seconds);

@@ -532,7 +532,6 @@ out:
 /* ---- watching a live session ---- */
 
 #define SELECTOR_OURS SESSION_LABEL_MANAGED_BY "=" SESSION_MANAGED_BY
-#define SELECTOR_WORKSPACE_PODS SELECTOR_OURS ",app.kubernetes.io/name=" SESSION_WORKSPACE_NAME
 
 /* "Kind/ns/name", the key of an object in the live index. */
 static void live_key(const char *kind, const char *ns, const char *name, char *buf, size_t n)
@@ -540,13 +539,17 @@ static void live_key(const char *kind, const char *ns, const char *name, char *b
     snprintf(buf, n, "%s/%s/%s", kind, ns, name);
 }
 
-int rec_live_load(struct rec *rc, const struct session_plan *plan, json_t **ret, struct error *err)
+int rec_live_load(struct rec *rc, const struct session_plan *plan, const char *ids, json_t **ret,
+                  struct error *err)
 {
     json_t *index = json_object(), *list = NULL;
+    char ours[512], pods[600];
     int e = 0;
+    snprintf(ours, sizeof(ours), SELECTOR_OURS "," SESSION_LABEL_RESERVATION " in (%s)", ids);
+    snprintf(pods, sizeof(pods), "%s,app.kubernetes.io/name=" SESSION_WORKSPACE_NAME, ours);
     for (int i = -1; i < plan->n; i++) {
         /* i == -1: the workspace pods; then each namespaced kind of the plan, once */
-        const char *av = "v1", *kind = "Pod", *sel = SELECTOR_WORKSPACE_PODS;
+        const char *av = "v1", *kind = "Pod", *sel = pods;
         if (i >= 0) {
             const struct session_object *o = &plan->objs[i];
             bool seen = !o->namespace_[0];
@@ -556,7 +559,7 @@ int rec_live_load(struct rec *rc, const struct session_plan *plan, json_t **ret,
                 continue;
             av = o->api_version;
             kind = o->kind;
-            sel = SELECTOR_OURS;
+            sel = ours;
         }
         e = kube_list(rc->kube, av, kind, NULL, sel, &list, err);
         if (e)
