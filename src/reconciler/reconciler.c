@@ -165,12 +165,14 @@ static void phase_stop(struct rec *rc, int64_t now)
 }
 
 /* Watching live sessions. A round verifies every ACTIVE session, in order of id, in batches of
- * VERIFY_BATCH read from the cluster together (one LIST per kind for the batch's reservation
- * ids); a pass spends at most VERIFY_BUDGET_MS on it (no bound with --once), so that a starting
- * session never waits behind a round over many sessions. The next round begins
- * reconciler.interval_seconds after one ends, or SETTLE_MS when a session was repaired, its
- * workspace is (re)starting, or the cluster could not be read. */
-#define VERIFY_BATCH 16 /* ids in one set-based label selector */
+ * up to VERIFY_BATCH read from the cluster together (one LIST per kind, selected by the batch's
+ * reservation ids, at most VERIFY_IDS_LEN characters of them so the URL stays short); a pass
+ * spends about VERIFY_BUDGET_MS on it (no bound with --once), so that a starting session never
+ * waits behind a round over many sessions. The next round begins reconciler.interval_seconds
+ * after one ends, or SETTLE_MS when a session was repaired, its workspace is (re)starting, or
+ * the cluster could not be read. */
+#define VERIFY_BATCH 48
+#define VERIFY_IDS_LEN 300
 #define VERIFY_BUDGET_MS 100
 #define SETTLE_MS 1000
 
@@ -187,7 +189,7 @@ static bool verify_batch(struct rec *rc, struct reservation *rs, size_t n, int64
     struct session_plan plan = {0};
     struct error err = {0};
     json_t *live = NULL;
-    char ids[VERIFY_BATCH * 21 + 1];
+    char ids[VERIFY_IDS_LEN + 32];
     size_t len = 0;
     bool calm = true;
     ids[0] = '\0';
@@ -224,7 +226,12 @@ static void verify_active(struct rec *rc, struct reservation *rs, size_t n, int6
     while (i < n && rs[i].id <= rc->verify_cursor)
         i++;
     while (i < n) {
-        size_t k = n - i < VERIFY_BATCH ? n - i : VERIFY_BATCH;
+        size_t k = 0, len = 0;
+        while (i + k < n && k < VERIFY_BATCH && len <= VERIFY_IDS_LEN) {
+            char one[24];
+            len += (size_t)snprintf(one, sizeof(one), ",%" PRId64, rs[i + k].id);
+            k++;
+        }
         if (!verify_batch(rc, rs + i, k, now))
             rc->verify_round_settling = true;
         i += k;
