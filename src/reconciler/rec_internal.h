@@ -40,6 +40,7 @@ struct rec {
      * repair or a restart of its workspace. */
     int64_t verify_next_mono;
     int64_t verify_cursor;
+    int64_t verify_batch_mono; /* when the last batch was verified */
     bool verify_settling, verify_round_settling;
     bool once; /* rec_run(once): a round is done within the one pass */
     /* Namespaces labelled ours seen by this pass's list; NULL when the list failed. */

@@ -167,13 +167,15 @@ static void phase_stop(struct rec *rc, int64_t now)
 /* Watching live sessions. A round verifies every ACTIVE session, in order of id, in batches of
  * up to VERIFY_BATCH read from the cluster together (one LIST per kind, selected by the batch's
  * reservation ids, at most VERIFY_IDS_LEN characters of them so the URL stays short); a pass
- * spends about VERIFY_BUDGET_MS on it (no bound with --once), so that a starting session never
- * waits behind a round over many sessions. The next round begins reconciler.interval_seconds
+ * spends about VERIFY_BUDGET_MS on it (no bound with --once), and while sessions are being
+ * provisioned at most one batch every VERIFY_YIELD_MS, so that a starting session never waits
+ * behind a round over many sessions. The next round begins reconciler.interval_seconds
  * after one ends, or SETTLE_MS when a session was repaired, its workspace is (re)starting, or
  * the cluster could not be read. */
 #define VERIFY_BATCH 48
 #define VERIFY_IDS_LEN 300
 #define VERIFY_BUDGET_MS 100
+#define VERIFY_YIELD_MS 1000
 #define SETTLE_MS 1000
 
 static int cmp_id(const void *a, const void *b)
@@ -221,6 +223,10 @@ static void verify_active(struct rec *rc, struct reservation *rs, size_t n, int6
             count(rc, STEP_WAIT); /* the next round is in a second: wake for it */
         return;
     }
+    if (rc->stats.waiting && !rc->once && t0 - rc->verify_batch_mono < VERIFY_YIELD_MS) {
+        count(rc, STEP_WAIT); /* provisioning goes first; the round goes on later */
+        return;
+    }
     qsort(rs, n, sizeof(*rs), cmp_id);
     size_t i = 0;
     while (i < n && rs[i].id <= rc->verify_cursor)
@@ -234,9 +240,10 @@ static void verify_active(struct rec *rc, struct reservation *rs, size_t n, int6
         }
         if (!verify_batch(rc, rs + i, k, now))
             rc->verify_round_settling = true;
+        rc->verify_batch_mono = time_mono_ms();
         i += k;
         rc->verify_cursor = rs[i - 1].id;
-        if (i < n && !rc->once && time_mono_ms() - t0 >= VERIFY_BUDGET_MS) {
+        if (i < n && !rc->once && (rc->stats.waiting || time_mono_ms() - t0 >= VERIFY_BUDGET_MS)) {
             count(rc, STEP_WAIT); /* the rest of the round in the next pass */
             return;
         }
