@@ -71,6 +71,8 @@ static void handle_delete(struct ksim *k, struct req *rq, struct ksim_response *
         ks_reply_not_found(r, rq->rt, rq->name);
         return;
     }
+    if (!*rq->sub && ks_admit(k, rq->rt, rq->ns, "DELETE", NULL, obj, r))
+        return;
     char ts[RFC3339_LEN];
     ks_now_rfc3339(ts);
     if (!strcmp(rq->rt->resource, "namespaces")) {
@@ -157,6 +159,10 @@ static void handle_update(struct ksim *k, struct req *rq, json_t *obj, struct ks
             json_object_del(nw, "status");
         if (!strcmp(rq->rt->resource, "namespaces"))
             json_object_set(nw, "spec", json_object_get(old, "spec"));
+    }
+    if (!*rq->sub && ks_admit(k, rq->rt, rq->ns, "UPDATE", nw, old, r)) {
+        json_decref(nw);
+        return;
     }
     ks_store_update(k, rq->rt, rq->ns, old, nw);
     if (!strcmp(rq->rt->resource, "namespaces"))
@@ -302,6 +308,10 @@ static void handle_patch(struct ksim *k, struct req *rq, struct ksim_response *r
                                                            : json_null());
         if (json_is_null(json_object_get(nw, "status")))
             json_object_del(nw, "status");
+        if (!*rq->sub && ks_admit(k, rq->rt, rq->ns, "UPDATE", nw, old, r)) {
+            json_decref(nw);
+            return;
+        }
         ks_store_update(k, rq->rt, rq->ns, old, nw);
         if (!strcmp(rq->rt->resource, "namespaces"))
             ks_ns_finish(k, rq->name);
@@ -380,7 +390,8 @@ static void handle_patch(struct ksim *k, struct req *rq, struct ksim_response *r
         ks_merge_patch(nw, patch, !apply);
         json_decref(ps);
     }
-    if (ks_validate(k, rq->rt, nw, r)) {
+    if (ks_validate(k, rq->rt, nw, r) ||
+        (!*rq->sub && ks_admit(k, rq->rt, rq->ns, "UPDATE", nw, old, r))) {
         json_decref(nw);
         goto out;
     }
@@ -396,6 +407,8 @@ out:
 void ks_handle_resource(struct ksim *k, struct req *rq, struct ksim_response *r)
 {
     const char *m = rq->method;
+    if (ks_handle_special(k, rq, r))
+        return;
     if (*rq->sub && strcmp(rq->sub, "status") &&
         !(strcmp(rq->sub, "finalize") == 0 && !strcmp(rq->rt->resource, "namespaces"))) {
         ks_reply_status(r, 404, "NotFound", NULL, NULL,
