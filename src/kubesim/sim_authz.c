@@ -209,6 +209,26 @@ int ks_handle_special(struct ksim *k, struct req *rq, struct ksim_response *r)
 
 /* ---------- admission ---------- */
 
+/* OpenShift's route admission: setting (or changing) spec.host needs `create` on
+ * routes/custom-host in the namespace; without it the router picks the host. */
+static int route_host_denied(struct ksim *k, const struct rtype *rt, const char *ns, json_t *obj,
+                             json_t *old)
+{
+    if (strcmp(rt->resource, "routes") || strcmp(rt->group, "route.openshift.io"))
+        return 0;
+    const char *host = json_string_value(json_object_get(json_object_get(obj, "spec"), "host"));
+    const char *was = json_string_value(json_object_get(json_object_get(old, "spec"), "host"));
+    if (!host || !*host || (was && !strcmp(was, host)))
+        return 0;
+    struct ksim_rbac_attrs a = {.verb = "create",
+                                .group = rt->group,
+                                .resource = "routes",
+                                .subresource = "custom-host",
+                                .ns = ns,
+                                .name = ks_mstr(obj, "name")};
+    return !ksim_rbac_authorize(k->store, k->as, &a, NULL, 0);
+}
+
 int ks_admit(struct ksim *k, const struct rtype *rt, const char *ns, const char *op, json_t *obj,
              json_t *old, struct ksim_response *r)
 {
@@ -221,6 +241,11 @@ int ks_admit(struct ksim *k, const struct rtype *rt, const char *ns, const char 
         snprintf(full, sizeof(full), "%s \"%s\" is forbidden: %s", ks_qualified(rt, q, sizeof(q)),
                  name ? name : "", msg);
         forbid(r, rt, name, full);
+        return -1;
+    }
+    if (k->as && obj && route_host_denied(k, rt, ns, obj, old)) {
+        ks_reply_invalid(r, rt, name, "spec.host", "Forbidden",
+                         "you do not have permission to set the host field of the route");
         return -1;
     }
     if (obj && !strcmp(rt->resource, "ingresses") &&
