@@ -1229,12 +1229,13 @@ static const struct rule tenant_rules[] = {
 };
 
 /* OpenShift additions of its own admin role that touch nothing isolating. Not granted:
- * routes/custom-host (a tenant Route gets the router's generated host
- * <route>-<namespace>.<domain>, so it can claim no other session's or the portal's host), and
- * builds (Docker and Source strategy builds run privileged build pods). */
+ * Route writes and routes/custom-host (the oldest claim of a host wins on the router, so a
+ * tenant Route could claim the next session's host, also through spec.subdomain; tenants
+ * expose services with Ingresses, whose hosts the admission policy gpuaas-tenant-ingress
+ * checks in the Kubernetes API server before OpenShift turns them into Routes), and builds
+ * (Docker and Source strategy builds run privileged build pods). */
 static const struct rule tenant_rules_openshift[] = {
-    {"route.openshift.io", "routes", ALL},
-    {"route.openshift.io", "routes/status", READ},
+    {"route.openshift.io", "routes routes/status", READ},
     {"image.openshift.io", "imagestreams imagestreamtags imagestreamimages", ALL},
     {"quota.openshift.io", "appliedclusterresourcequotas", READ},
 };
