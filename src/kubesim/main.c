@@ -387,6 +387,8 @@ static void usage(FILE *f)
         "       default $GPUAAS_KUBESIM_REQUEST_LOG)\n"
         "       [--cel-eval CMD] (evaluates ValidatingAdmissionPolicies: one JSON line per\n"
         "       policy and request on its stdin, one answer line; see src/kubesim/sim_policy.c)\n"
+        "       [--token-user NAME] (who the token is to admission policies; default\n"
+        "       kubesim-admin in system:masters)\n"
         "Requests with Impersonate-User (kubectl --as) are held to RBAC as that user.\n"
         "A Kubernetes API server double. Port 0 picks a free port (see the kubeconfig).\n"
         "Faults can be changed at run time: POST /_sim/faults {\"fault\":\"500\",\"nth\":3}.\n");
@@ -483,6 +485,8 @@ int main(int argc, char **argv)
             request_log = v;
         else if (ARG("--cel-eval"))
             opt.cel_eval = v;
+        else if (ARG("--token-user"))
+            opt.token_user = v;
         else if (ARG("--log-level")) {
             if (log_set_level(v)) {
                 fprintf(stderr, "gpuaas-kubesim: bad --log-level %s\n", v);

@@ -3,9 +3,10 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-enum pb_type { PB_STR, PB_INT, PB_BOOL, PB_MSG, PB_STRS, PB_MSGS, PB_MAP };
+enum pb_type { PB_STR, PB_INT, PB_BOOL, PB_MSG, PB_STRS, PB_MSGS, PB_MAP, PB_BYTES_MAP };
 
 struct pb_field {
     int num;
@@ -88,6 +89,13 @@ static const struct pb_field config_map[] = {{1, "metadata", PB_MSG, object_meta
                                              {4, "immutable", PB_BOOL, NULL},
                                              END};
 
+static const struct pb_field secret[] = {{1, "metadata", PB_MSG, object_meta},
+                                         {2, "data", PB_BYTES_MAP, NULL},
+                                         {3, "type", PB_STR, NULL},
+                                         {4, "stringData", PB_MAP, NULL},
+                                         {5, "immutable", PB_BOOL, NULL},
+                                         END};
+
 static const struct {
     const char *kind;
     const struct pb_field *fields;
@@ -105,6 +113,7 @@ static const struct {
     {"RoleBinding", binding},
     {"ClusterRoleBinding", binding},
     {"ConfigMap", config_map},
+    {"Secret", secret},
 };
 
 struct buf {
@@ -162,7 +171,32 @@ static int next_field(struct buf *b, int *num, int *wire, uint64_t *v, struct bu
 
 static json_t *decode(struct buf b, const struct pb_field *fields, int depth);
 
-static json_t *decode_map_entry(struct buf b, json_t *into)
+static json_t *base64(const unsigned char *p, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc(4 * ((n + 2) / 3) + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        out[o++] = tab[(v >> 18) & 63];
+        out[o++] = tab[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? tab[v & 63] : '=';
+    }
+    out[o] = '\0';
+    json_t *s = json_string(out);
+    free(out);
+    return s;
+}
+
+/* One entry {key = 1, value = 2} of a map<string, string> (or of bytes, base64 in JSON). */
+static json_t *decode_map_entry(struct buf b, json_t *into, int bytes)
 {
     json_t *k = NULL, *v = NULL;
     while (b.p < b.end) {
@@ -176,7 +210,8 @@ static json_t *decode_map_entry(struct buf b, json_t *into)
             k = json_stringn((const char *)s.p, (size_t)(s.end - s.p));
         } else if (wire == 2 && num == 2) {
             json_decref(v);
-            v = json_stringn((const char *)s.p, (size_t)(s.end - s.p));
+            v = bytes ? base64(s.p, (size_t)(s.end - s.p))
+                      : json_stringn((const char *)s.p, (size_t)(s.end - s.p));
         }
     }
     if (!k)
@@ -241,12 +276,13 @@ static json_t *decode(struct buf b, const struct pb_field *fields, int depth)
             json_array_append_new(arr, sub);
             break;
         case PB_MAP:
+        case PB_BYTES_MAP:
             m = json_object_get(obj, f->json);
             if (!m) {
                 m = json_object();
                 json_object_set_new(obj, f->json, m);
             }
-            if (!decode_map_entry(s, m))
+            if (!decode_map_entry(s, m, f->type == PB_BYTES_MAP))
                 goto fail;
             break;
         }

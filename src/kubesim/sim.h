@@ -25,6 +25,10 @@ struct ksim_options {
      * per policy and request (sim_policy.c); NULL = policies are not evaluated, which each
      * matching request is told in a Warning */
     const char *cel_eval;
+    /* who the bearer token is, for admission policies (request.userInfo), e.g. the reconciler's
+     * "system:serviceaccount:gpuaas-system:gpuaas-reconciler"; NULL = "kubesim-admin" in
+     * system:masters. RBAC never applies to the token: it keeps every right. */
+    const char *token_user;
 };
 
 struct ksim_fault {

@@ -248,6 +248,9 @@ int ks_admit(struct ksim *k, const struct rtype *rt, const char *ns, const char 
                          "you do not have permission to set the host field of the route");
         return -1;
     }
+    if (ks_policy_admit(k, rt, ns, op, obj, old, r))
+        return -1;
+    /* after the policies: what the API server admits, the router then sees */
     if (obj && !strcmp(rt->resource, "ingresses") &&
         ks_ingress_host_check(k, ns, obj, msg, sizeof(msg))) {
         char full[2048];
@@ -256,5 +259,5 @@ int ks_admit(struct ksim *k, const struct rtype *rt, const char *ns, const char 
         forbid(r, rt, name, full);
         return -1;
     }
-    return ks_policy_admit(k, rt, ns, op, obj, old, r);
+    return 0;
 }

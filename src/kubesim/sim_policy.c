@@ -265,14 +265,20 @@ static void add_warning(struct ksim_response *r, const char *fmt, ...)
 static json_t *user_info(const struct ksim *k)
 {
     json_t *groups = json_array();
-    if (!k->as) {
+    struct ksim_rbac_user token;
+    const struct ksim_rbac_user *u = k->as;
+    char msg[200];
+    if (!u && k->opt.token_user &&
+        !ksim_rbac_user_init(&token, k->opt.token_user, NULL, 0, msg, sizeof(msg)))
+        u = &token;
+    if (!u) {
         json_array_append_new(groups, json_string("system:masters"));
         json_array_append_new(groups, json_string("system:authenticated"));
         return json_pack("{s:s, s:o}", "username", "kubesim-admin", "groups", groups);
     }
-    for (int i = 0; i < k->as->ngroups; i++)
-        json_array_append_new(groups, json_string(k->as->groups[i]));
-    return json_pack("{s:s, s:o}", "username", k->as->name, "groups", groups);
+    for (int i = 0; i < u->ngroups; i++)
+        json_array_append_new(groups, json_string(u->groups[i]));
+    return json_pack("{s:s, s:o}", "username", u->name, "groups", groups);
 }
 
 int ks_policy_admit(struct ksim *k, const struct rtype *rt, const char *ns, const char *op,
