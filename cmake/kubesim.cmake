@@ -9,7 +9,7 @@ target_link_libraries(gpuaas-kubesim PRIVATE kubesim_lib)
 install(TARGETS gpuaas-kubesim RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 # Unit tests of the double's parsers link its library.
-foreach(t test_kubesim_schema test_kubesim_selector test_kubesim_rbac)
+foreach(t test_kubesim_schema test_kubesim_selector test_kubesim_rbac test_kubesim_protobuf)
   if(TARGET ${t})
     target_link_libraries(${t} PRIVATE kubesim_lib)
   endif()
