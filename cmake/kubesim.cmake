@@ -19,3 +19,8 @@ endforeach()
 if(TARGET fuzz_kubesim_body)
   target_link_libraries(fuzz_kubesim_body PRIVATE kubesim_lib)
 endif()
+
+# The double's request path for impersonated users (tests/it/test_kubesim_authz.c).
+if(TARGET it_test_kubesim_authz)
+  target_link_libraries(it_test_kubesim_authz PRIVATE kubesim_lib)
+endif()
