@@ -16,6 +16,8 @@
  * a second); a dead or silent child is an evaluation error, and is restarted on next use. */
 #include "kubesim/sim_internal.h"
 
+#include "common/log.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -310,10 +312,8 @@ int ks_policy_admit(struct ksim *k, const struct rtype *rt, const char *ns, cons
                         "ValidatingAdmissionPolicy '%s' with binding '%s' was NOT evaluated: the "
                         "API server double has no CEL evaluator (--cel-eval)",
                         pname, bname);
-            fprintf(stderr,
-                    "level=warn msg=\"admission policy not evaluated (no --cel-eval)\" "
-                    "policy=%s binding=%s op=%s resource=%s\n",
-                    pname, bname, op, rt->resource);
+            log_warn("admission policy not evaluated (no --cel-eval)",
+                     "policy=%s binding=%s op=%s resource=%s", pname, bname, op, rt->resource);
             continue;
         }
         json_t *msg = json_pack(
