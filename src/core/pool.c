@@ -118,8 +118,11 @@ int pool_derive(const struct config *c, struct pool *ret, struct error *err)
         r->physical = (int)plain[i].v;
         r->max_per_node = (int)plain[i].max;
     }
-    for (int i = 0; i < p.n; i++)
+    for (int i = 0; i < p.n; i++) {
         p.res[i].slots = p.res[i].physical * p.res[i].slots_per_unit;
+        if (pool_is_gpu(&p.res[i]))
+            p.res[i].turnaround_s = c->session.turnaround_seconds;
+    }
     *ret = p;
     return 0;
 }

@@ -11,6 +11,7 @@
 #include "core/config.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define POOL_MAX_RESOURCES 64
 
@@ -19,12 +20,13 @@ enum pool_kind { POOL_GPU, POOL_MIG, POOL_CPU, POOL_MEMORY, POOL_STORAGE };
 struct pool_resource {
     char name[96]; /* "nvidia.com/gpu", "nvidia.com/mig-1g.24gb", "cpu", "memory", "storage" */
     enum pool_kind kind;
-    int physical;       /* configured units (GPUs, slices, cores, GiB), all nodes */
-    int max_per_node;   /* the most physical units of this resource on any one node */
-    int slots_per_unit; /* time-slicing replicas; 1 for cpu/memory/storage */
-    int slots;          /* physical × slots_per_unit */
-    int memory_gib;     /* per unit, GPU kinds only */
-    int advertised;     /* physical units the cluster advertises; -1 = not observed yet */
+    int physical;         /* configured units (GPUs, slices, cores, GiB), all nodes */
+    int max_per_node;     /* the most physical units of this resource on any one node */
+    int slots_per_unit;   /* time-slicing replicas; 1 for cpu/memory/storage */
+    int slots;            /* physical × slots_per_unit */
+    int memory_gib;       /* per unit, GPU kinds only */
+    int advertised;       /* physical units the cluster advertises; -1 = not observed yet */
+    int64_t turnaround_s; /* GPU kinds: held this long after a booking ends; 0 otherwise */
 };
 
 struct pool {
