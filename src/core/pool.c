@@ -151,3 +151,12 @@ int pool_check_defaults(const struct config *c, const struct pool *p, struct err
     }
     return 0;
 }
+
+const char *pool_isolation(const struct pool_resource *r)
+{
+    if (!pool_is_gpu(r))
+        return NULL;
+    if (r->slots_per_unit > 1)
+        return "time-sliced";
+    return r->kind == POOL_MIG ? "mig" : "exclusive";
+}
