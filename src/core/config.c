@@ -82,6 +82,8 @@ static const struct config_key keys[] = {
      "how far ahead one may book"},
     {"session.ephemeral_gib", K_INT, O(session.ephemeral_gib), "50", 1, 65536,
      "node-local disk per session: emptyDir and container layers (GiB)"},
+    {"session.turnaround_seconds", K_INT, O(session.turnaround_seconds), "0", 0, 3600,
+     "a GPU unit stays unbookable this long after a booking ends (the pods' grace)"},
     {"reconciler.interval_seconds", K_INT, O(reconciler.interval_seconds), "30", 1, 3600,
      "safety-net pass interval"},
     {"reconciler.gc_interval_seconds", K_INT, O(reconciler.gc_interval_seconds), "300", 1, 86400,

@@ -117,6 +117,7 @@ struct config {
         long start_grace_seconds; /* how far in the past starts_at may be */
         long max_advance_days;    /* how far ahead one may book */
         long ephemeral_gib;       /* node-local disk (emptyDir, container layers) per session */
+        long turnaround_seconds;  /* a GPU unit stays unbookable this long after a booking */
     } session;
 
     struct {
