@@ -77,7 +77,7 @@ expect_out "describe namespace shows quota and limits" "requests.nvidia.com/gpu 
     kubectl describe namespace kt
 for k in serviceaccount/workspace configmap/proxy secret/token pvc/home service/workspace \
     resourcequota/quota limitrange/defaults deployment/workspace rolebinding/user \
-    networkpolicy/default-deny ingress/workspace lease/gpuaas-reconciler; do
+    networkpolicy/deny-other-namespaces ingress/workspace lease/gpuaas-reconciler; do
     expect_out "describe $k" "Name: +${k#*/}" kubectl -n kt describe "$k"
 done
 expect_out "describe node" "Name: +gpu-node-1" kubectl describe node gpu-node-1
