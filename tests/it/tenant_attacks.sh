@@ -413,6 +413,7 @@ EOF
 
   # ---- positive controls: the tenant still works in its namespace ----
   control "can-i create pods in its namespace" tenant -n "$NS" auth can-i create pods
+  control "can-i exec into its pods" tenant -n "$NS" auth can-i create pods --subresource=exec
   if tenant -n "$OTHER" auth can-i get pods >/dev/null 2>&1; then
     echo "FAIL - can-i says the tenant may read another session's pods"
     FAILED+=("can-i other namespace")
