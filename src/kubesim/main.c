@@ -248,6 +248,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     MHD_add_response_header(resp, "Cache-Control", "no-cache, private");
     if (r.warning[0]) {
         char w[600];
+        for (char *q = r.warning; *q; q++)
+            if (*q == '"' || *q == '\\' || (unsigned char)*q < ' ')
+                *q = '\'';
         snprintf(w, sizeof(w), "299 - \"%s\"", r.warning);
         MHD_add_response_header(resp, "Warning", w);
     }

@@ -142,6 +142,16 @@ static void handle_token_request(struct ksim *k, struct req *rq, struct ksim_res
         ks_reply_status(r, 400, "BadRequest", NULL, NULL, "%s", e.message);
         return;
     }
+    struct error ve = {0};
+    const char *def = "io.k8s.api.authentication.v1.TokenRequest";
+    if (k->opt.schema && ksim_schema_has(k->opt.schema, def) &&
+        ksim_schema_validate(k->opt.schema, def, obj, &ve)) {
+        json_decref(obj);
+        ks_reply_status(r, 400, "BadRequest", NULL, NULL,
+                        "TokenRequest in version \"v1\" cannot be handled as a TokenRequest: %s",
+                        ve.message);
+        return;
+    }
     json_int_t secs =
         json_integer_value(json_object_get(json_object_get(obj, "spec"), "expirationSeconds"));
     if (secs == 0)
