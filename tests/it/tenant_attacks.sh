@@ -462,18 +462,16 @@ EOF
 }
 
 # expect_caught NAME PATTERN COMMAND...: with a control removed, `attack` must report the
-# attack as let through (and the command must have succeeded).
+# attack as let through. It runs in a subshell, so that failure is not counted.
 expect_caught() {
-  local before=${#FAILED[@]} passed=$PASSED out
+  local out
   out=$(attack "$@" 2>&1) || true
-  if [ "$(grep -c '^FAIL - let through' <<<"$out")" = 1 ]; then
+  if grep -q '^FAIL - let through' <<<"$out"; then
     echo "ok - with the control removed the test reports: ${out:0:200}"
   else
     echo "FAIL - with the control removed, the attack was not reported: $out"
     FAILED+=("control removal: $1")
   fi
-  PASSED=$passed
-  [ "${#FAILED[@]}" -ge "$before" ]
 }
 
 run_platform kubernetes
