@@ -1,5 +1,6 @@
 /* Content-addressed store: layout, atomic index, publication, fsck and LRU eviction. */
 #include "cache/cache_store.h"
+#include "common/util.h"
 
 #include "cache/cache_hash.h"
 #include "cache/cache_inuse.h"
@@ -143,15 +144,9 @@ static int load_index(struct cstore *st, struct error *err)
         if (!name || !hex || !valid_name(name) || !valid_hex(hex) || !json_is_integer(size) ||
             json_integer_value(size) < 0)
             continue; /* a damaged row is dropped; fsck removes its blob if unreferenced */
-        if (st->n == st->cap) {
-            size_t nc = st->cap ? st->cap * 2 : 16;
-            struct cstore_entry *ne = realloc(st->e, nc * sizeof(*ne));
-            if (!ne) {
-                json_decref(doc);
-                return error_set(err, ERR_NOMEM, "", "out of memory");
-            }
-            st->e = ne;
-            st->cap = nc;
+        if (ARRAY_GROW(st->e, st->cap, st->n + 1, 16) < 0) {
+            json_decref(doc);
+            return error_set(err, ERR_NOMEM, "", "out of memory");
         }
         struct cstore_entry *e = &st->e[st->n++];
         memset(e, 0, sizeof(*e));
@@ -334,15 +329,9 @@ int cstore_publish(struct cstore *st, const char *hex, const char *name, long lo
     struct cstore_entry *e = find(st, name, NULL);
     bool added = false;
     if (!e) {
-        if (st->n == st->cap) {
-            size_t nc = st->cap ? st->cap * 2 : 16;
-            struct cstore_entry *ne = realloc(st->e, nc * sizeof(*ne));
-            if (!ne) {
-                r = error_set(err, ERR_NOMEM, "", "out of memory");
-                goto out;
-            }
-            st->e = ne;
-            st->cap = nc;
+        if (ARRAY_GROW(st->e, st->cap, st->n + 1, 16) < 0) {
+            r = error_set(err, ERR_NOMEM, "", "out of memory");
+            goto out;
         }
         e = &st->e[st->n++];
         memset(e, 0, sizeof(*e));

@@ -4,6 +4,7 @@
 #include "cache/cache_http.h"
 #include "cli/commands.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/timeutil.h"
 #include "core/config.h"
 
@@ -33,24 +34,28 @@ static void usage(FILE *out)
         "POST /prefetch (admin token from cache.token_file or $GPUAAS_CACHE_TOKEN).\n");
 }
 
+#define CACHE_TOKEN_FILE_MAX (1u << 20) /* a token file larger than this is refused */
+
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int s)
 {
     stop_flag = s;
 }
 
+/* The admin token: the first line of file (cut to len - 1 bytes), else $GPUAAS_CACHE_TOKEN,
+ * else "". 0, or -1 when the file cannot be read. */
 static int read_token(const char *file, char *buf, size_t len)
 {
     const char *env = getenv("GPUAAS_CACHE_TOKEN");
     buf[0] = 0;
     if (file && *file) {
-        FILE *f = fopen(file, "r");
-        if (!f)
+        char *text = NULL;
+        if (read_file(file, CACHE_TOKEN_FILE_MAX, &text, NULL, NULL) < 0)
             return -1;
-        if (!fgets(buf, (int)len, f))
-            buf[0] = 0;
-        fclose(f);
-        buf[strcspn(buf, "\r\n")] = 0;
+        size_t n = strcspn(text, "\r\n");
+        snprintf(buf, len, "%.*s", (int)n, text);
+        explicit_bzero(text, strlen(text));
+        free(text);
     } else if (env) {
         snprintf(buf, len, "%s", env);
     }

@@ -2,6 +2,7 @@
  * extend, release. Each parses its options, sends one request through client.c and prints a
  * table (or the server's JSON with -o json). Exit: 0 ok, 1 server/network error, 2 usage. */
 #include "cli/args.h"
+#include "common/util.h"
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/table.h"
@@ -20,7 +21,7 @@
     {                                                                                              \
         "--server", NULL, &server, NULL                                                            \
     }
-#define NOPTS(a) (sizeof(a) / sizeof((a)[0]))
+#define NOPTS(a) ARRAY_SIZE(a)
 
 static const char COMMON_HELP[] =
     "Common options:\n"

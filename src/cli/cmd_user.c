@@ -2,6 +2,7 @@
  * directly on the database named by --database, or by the configuration file (--config,
  * $GPUAAS_CONFIG). Every change is written to the audit log as actor "cli:<unix user>". */
 #include "cli/args.h"
+#include "common/util.h"
 #include "cli/commands.h"
 #include "cli/table.h"
 
@@ -16,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NOPTS(a) (sizeof(a) / sizeof((a)[0]))
+#define NOPTS(a) ARRAY_SIZE(a)
 
 static void usage(FILE *out)
 {

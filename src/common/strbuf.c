@@ -167,8 +167,12 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_len, struct 
     struct stat st;
     int r = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return error_set(err, ERR_IO, "", "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) {
+        int e = errno;
+        r = error_set(err, ERR_IO, "", "%s: cannot open: %s", path, strerror(e));
+        errno = e;
+        return r;
+    }
     /* A regular file's size (plus one byte to see the end) is a good first guess. */
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
         (uintmax_t)st.st_size <= max && sb_grow(&sb, (size_t)st.st_size + 1) < 0) {
@@ -198,6 +202,7 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_len, struct 
         sb.buf[sb.len] = '\0';
         if (sb.len > max) {
             r = error_set(err, ERR_TOO_LARGE, "", "%s: larger than %zu bytes", path, max);
+            errno = EFBIG;
             goto out;
         }
     }
@@ -212,6 +217,8 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_len, struct 
         *ret_len = len;
 out:
     sb_release(&sb);
+    int e = errno;
     close(fd);
+    errno = e;
     return r;
 }

@@ -85,8 +85,8 @@ size_t sb_body_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata);
  * and /proc files work too) into a malloc'ed NUL-terminated *ret the caller free()s, its
  * length in *ret_len (NULL allowed). A file of more than max bytes is refused.
  * Returns 0; -ERR_IO ("PATH: cannot open: REASON" / "PATH: cannot read: REASON", errno
- * kept); -ERR_TOO_LARGE ("PATH: larger than MAX bytes"); or -ERR_NOMEM. err (NULL allowed)
- * gets the sentence, field "". *ret and *ret_len are written only on success. */
+ * kept); -ERR_TOO_LARGE ("PATH: larger than MAX bytes", errno EFBIG); or -ERR_NOMEM. err (NULL
+ * allowed) gets the sentence, field "". *ret and *ret_len are written only on success. */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_len, struct error *err);
 
 #endif

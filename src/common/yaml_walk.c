@@ -14,7 +14,7 @@ int yw_load(const char *text, size_t len, yaml_document_t *ret, struct yw_proble
     int ok = yaml_parser_load(&parser, ret);
     if (!ok && ret_problem) {
         ret_problem->line = parser.problem_mark.line + 1;
-        ret_problem->reason = parser.problem ? parser.problem : "invalid YAML";
+        ret_problem->reason = parser.problem;
     }
     yaml_parser_delete(&parser);
     return ok ? 0 : -ERR_INVALID;

@@ -13,7 +13,7 @@
 /* Where and why yw_load() refused a text. */
 struct yw_problem {
     size_t line;        /* 1-based line of the problem, 0 when unknown */
-    const char *reason; /* libyaml's description (static), "invalid YAML" when it gave none */
+    const char *reason; /* libyaml's description (static), NULL when it gave none */
 };
 
 /* Parses the first document of text[0..len) into *ret (the caller yaml_document_delete()s

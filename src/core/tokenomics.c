@@ -1,6 +1,7 @@
 /* Tokenomics model: forward cost per million tokens, break-even utilization against cloud
  * prices, inverse sizing with verdicts, and the SVG chart. Formulas: docs/tokenomics.md. */
 #include "core/tokenomics.h"
+#include "common/strbuf.h"
 #include "core/calendar.h"
 
 #include <math.h>
@@ -740,63 +741,29 @@ double tok_measured_utilization(const struct pool *p, const struct reservation *
 
 /* ---- SVG chart ---------------------------------------------------------------------------- */
 
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    for (;;) {
-        if (b->oom)
-            return;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->p && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t ncap = (b->cap + (size_t)n + 1) * 2;
-        char *np = realloc(b->p, ncap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = ncap;
-    }
-}
-
-static void sb_escaped(struct sbuf *b, const char *s)
+/* Appends s with the five XML special characters escaped and control characters dropped. */
+static void svg_escaped(struct strbuf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
         case '<':
-            sb_printf(b, "&lt;");
+            sb_adds(b, "&lt;");
             break;
         case '>':
-            sb_printf(b, "&gt;");
+            sb_adds(b, "&gt;");
             break;
         case '&':
-            sb_printf(b, "&amp;");
+            sb_adds(b, "&amp;");
             break;
         case '"':
-            sb_printf(b, "&quot;");
+            sb_adds(b, "&quot;");
             break;
         case '\'':
-            sb_printf(b, "&apos;");
+            sb_adds(b, "&apos;");
             break;
         default:
             if ((unsigned char)*s >= 0x20)
-                sb_printf(b, "%c", *s);
+                sb_addch(b, *s);
         }
     }
 }
@@ -844,69 +811,68 @@ int tok_svg(const json_t *result, char **ret, struct error *err)
         hi = lo + 1;
 #define XP(u) (L + (u) * (W - L - R))
 #define YP(c) (T + (hi - log10(c)) / (hi - lo) * (H - T - B))
-    struct sbuf b = {0};
-    sb_printf(&b,
-              "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-              "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
-              W, H, W, H);
-    sb_printf(&b, "<title>Cost per million tokens against utilization</title>\n");
-    sb_printf(&b, "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"#ffffff\"/>\n", W,
-              H);
+    struct strbuf b = STRBUF_INIT;
+    sb_addf(&b,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+            "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
+            W, H, W, H);
+    sb_adds(&b, "<title>Cost per million tokens against utilization</title>\n");
+    sb_addf(&b, "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"#ffffff\"/>\n", W, H);
     /* axes and grid */
     for (double d = lo; d <= hi + 1e-9; d += 1) {
         double y = YP(pow(10, d));
-        sb_printf(&b,
-                  "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                  "stroke=\"#dddddd\"/>\n",
-                  L, y, W - R, y);
-        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">$%g</text>\n", L - 6, y + 4,
-                  pow(10, d));
+        sb_addf(&b,
+                "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                "stroke=\"#dddddd\"/>\n",
+                L, y, W - R, y);
+        sb_addf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">$%g</text>\n", L - 6, y + 4,
+                pow(10, d));
     }
     for (int k = 0; k <= 10; k++) {
         double x = XP(k / 10.0);
-        sb_printf(&b,
-                  "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                  "stroke=\"#eeeeee\"/>\n",
-                  x, T, x, H - B);
-        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d%%</text>\n", x,
-                  H - B + 16, k * 10);
+        sb_addf(&b,
+                "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                "stroke=\"#eeeeee\"/>\n",
+                x, T, x, H - B);
+        sb_addf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d%%</text>\n", x,
+                H - B + 16, k * 10);
     }
-    sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", L,
-              H - B, W - R, H - B);
-    sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", L,
-              T, L, H - B);
-    sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">utilization</text>\n",
-              (L + W - R) / 2, H - 15);
-    sb_printf(&b,
-              "<text x=\"20\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 20 "
-              "%.1f)\">$ per million output tokens (log scale)</text>\n",
-              (T + H - B) / 2, (T + H - B) / 2);
+    sb_addf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", L,
+            H - B, W - R, H - B);
+    sb_addf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", L,
+            T, L, H - B);
+    sb_addf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">utilization</text>\n",
+            (L + W - R) / 2, H - 15);
+    sb_addf(&b,
+            "<text x=\"20\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 20 "
+            "%.1f)\">$ per million output tokens (log scale)</text>\n",
+            (T + H - B) / 2, (T + H - B) / 2);
     /* one cost curve per workload */
     json_t *wl;
     json_array_foreach(per, i, wl)
     {
         const char *name = json_string_value(json_object_get(wl, "name"));
         const char *color = palette[i % 8];
-        sb_printf(&b, "<polyline class=\"series cost\" data-workload=\"");
-        sb_escaped(&b, name ? name : "");
-        sb_printf(&b, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", color);
+        sb_adds(&b, "<polyline class=\"series cost\" data-workload=\"");
+        svg_escaped(&b, name ? name : "");
+        sb_addf(&b, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", color);
         json_array_foreach(curve, j, pt)
         {
             double u = json_number_value(json_object_get(pt, "utilization"));
             double c = json_number_value(json_array_get(json_object_get(pt, "per_workload"), i));
             if (c > 0)
-                sb_printf(&b, "%s%.1f,%.1f", j ? " " : "", XP(u), YP(c));
+                sb_addf(&b, "%s%.1f,%.1f", j ? " " : "", XP(u), YP(c));
         }
-        sb_printf(&b, "\"/>\n");
+        sb_adds(&b, "\"/>\n");
         double ly = T + 16 * (double)i;
-        sb_printf(&b,
-                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                  "stroke-width=\"2\"/>\n",
-                  W - R + 10, ly, W - R + 30, ly, color);
-        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\">", W - R + 36, ly + 4);
-        sb_escaped(&b, name ? name : "");
-        sb_printf(&b, "</text>\n");
+        sb_addf(&b,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                "stroke-width=\"2\"/>\n",
+                W - R + 10, ly, W - R + 30, ly, color);
+        sb_addf(&b, "<text x=\"%.1f\" y=\"%.1f\">", W - R + 36, ly + 4);
+        svg_escaped(&b, name ? name : "");
+        sb_adds(&b, "</text>\n");
     }
     /* cloud prices as dashed lines in the workload's colour, break-even points marked */
     double ly = T + 16 * (double)nw + 10;
@@ -922,39 +888,38 @@ int tok_svg(const json_t *result, char **ret, struct error *err)
         if (!(p_eq > 0))
             continue;
         const char *color = palette[widx % 8];
-        sb_printf(&b, "<line class=\"series price\" data-workload=\"");
-        sb_escaped(&b, wname ? wname : "");
-        sb_printf(&b, "\" data-price=\"");
-        sb_escaped(&b, pname ? pname : "");
-        sb_printf(&b,
-                  "\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                  "stroke-dasharray=\"6 4\"/>\n",
-                  L, YP(p_eq), W - R, YP(p_eq), color);
+        sb_adds(&b, "<line class=\"series price\" data-workload=\"");
+        svg_escaped(&b, wname ? wname : "");
+        sb_adds(&b, "\" data-price=\"");
+        svg_escaped(&b, pname ? pname : "");
+        sb_addf(&b,
+                "\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                "stroke-dasharray=\"6 4\"/>\n",
+                L, YP(p_eq), W - R, YP(p_eq), color);
         json_t *u = json_object_get(v, "utilization");
         if (json_is_number(u) && json_number_value(u) >= 0.05) {
-            sb_printf(
+            sb_addf(
                 &b,
                 "<circle class=\"break-even\" cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"><title>",
                 XP(json_number_value(u)), YP(p_eq), color);
-            sb_escaped(&b, wname ? wname : "");
-            sb_printf(&b, " vs ");
-            sb_escaped(&b, pname ? pname : "");
-            sb_printf(&b, ": break-even at %.0f%%</title></circle>\n", 100 * json_number_value(u));
+            svg_escaped(&b, wname ? wname : "");
+            sb_adds(&b, " vs ");
+            svg_escaped(&b, pname ? pname : "");
+            sb_addf(&b, ": break-even at %.0f%%</title></circle>\n", 100 * json_number_value(u));
         }
         if (ly < H - 20) {
-            sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\">- - ", W - R + 10, ly, color);
-            sb_escaped(&b, pname ? pname : "");
-            sb_printf(&b, " ($%.2f)</text>\n", p_eq);
+            sb_addf(&b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\">- - ", W - R + 10, ly, color);
+            svg_escaped(&b, pname ? pname : "");
+            sb_addf(&b, " ($%.2f)</text>\n", p_eq);
             ly += 14;
         }
     }
-    sb_printf(&b, "</svg>\n");
+    sb_adds(&b, "</svg>\n");
 #undef XP
 #undef YP
-    if (b.oom) {
-        free(b.p);
+    char *svg = sb_detach(&b, NULL);
+    if (!svg)
         return error_set(err, ERR_NOMEM, "", "out of memory");
-    }
-    *ret = b.p;
+    *ret = svg;
     return 0;
 }

@@ -17,17 +17,17 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/timeutil.h"
 #include "kubesim/reqlog.h"
 #include "kubesim/schema.h"
 #include "kubesim/sim.h"
 
 #define MAX_BODY (8u << 20)
+#define CERT_MAX_BYTES (1u << 20) /* a generated PEM file is a few KiB */
 
 struct conn {
-    char *body;
-    size_t len, cap;
-    int too_large;
+    struct sb_body body; /* capped at MAX_BODY */
 };
 
 struct watch_state {
@@ -131,25 +131,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         st = calloc(1, sizeof(*st));
         if (!st)
             return MHD_NO;
+        st->body = (struct sb_body)SB_BODY_INIT(MAX_BODY);
         *con_cls = st;
         return MHD_YES;
     }
     if (*upload_size) {
-        if (st->len + *upload_size > MAX_BODY) {
-            st->too_large = 1;
-        } else {
-            if (st->len + *upload_size + 1 > st->cap) {
-                size_t cap = (st->len + *upload_size + 1) * 2;
-                char *nb = realloc(st->body, cap);
-                if (!nb)
-                    return MHD_NO;
-                st->body = nb;
-                st->cap = cap;
-            }
-            memcpy(st->body + st->len, upload, *upload_size);
-            st->len += *upload_size;
-            st->body[st->len] = '\0';
-        }
+        if (sb_body_add(&st->body, upload, *upload_size) == -ERR_NOMEM)
+            return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
     }
@@ -158,7 +146,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, query);
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    if (st->too_large) {
+    if (st->body.too_large) {
         memset(&r, 0, sizeof(r));
         r.status = 413;
         r.body = strdup("{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":"
@@ -168,8 +156,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         r.content_type = "application/json";
     } else {
         ksim_handle(g_sim, method, url, query, ct,
-                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"), auth, st->body,
-                    st->len, &r);
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"), auth,
+                    st->body.sb.len ? st->body.sb.buf : NULL, st->body.sb.len, &r);
     }
     if (g_request_log >= 0)
         log_request(method, url, query,
@@ -226,32 +214,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     struct conn *st = *con_cls;
     if (st) {
-        free(st->body);
+        sb_release(&st->body.sb);
         free(st);
     }
     *con_cls = NULL;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rbe");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        if (len)
-            *len = (size_t)n;
-    }
-    return buf;
 }
 
 static int run_cmd(const char *cmd)
@@ -511,12 +477,12 @@ int main(int argc, char **argv)
         }
         char p[PATH_MAX];
         snprintf(p, sizeof(p), "%s/server.crt", certdir);
-        cert = read_file(p, NULL);
+        int r = read_file(p, CERT_MAX_BYTES, &cert, NULL, NULL);
         snprintf(p, sizeof(p), "%s/server.key", certdir);
-        key = read_file(p, NULL);
+        r = r ? r : read_file(p, CERT_MAX_BYTES, &key, NULL, NULL);
         snprintf(p, sizeof(p), "%s/ca.crt", certdir);
-        ca = read_file(p, NULL);
-        if (!cert || !key || !ca) {
+        r = r ? r : read_file(p, CERT_MAX_BYTES, &ca, NULL, NULL);
+        if (r) {
             fprintf(stderr, "gpuaas-kubesim: could not read generated certificates\n");
             goto out;
         }

@@ -3,6 +3,7 @@
 #include "server/server.h"
 
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/timeutil.h"
 #include "server/auth.h"
 #include "server/webroot.h"
@@ -66,9 +67,7 @@ struct srv {
 
 /* Per-connection upload state. */
 struct conn_ctx {
-    char *body;
-    size_t len, cap;
-    bool too_large;
+    struct sb_body body; /* capped at server.body_limit_bytes; too_large once over */
     bool answered;
     int64_t t0;
 };
@@ -269,37 +268,8 @@ static void count_request(struct srv *s, const char *route, const char *method, 
     pthread_mutex_unlock(&s->m_lock);
 }
 
-/* Appends printf output to a growing buffer; on allocation failure the buffer is dropped. */
-static void buf_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void buf_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-{
-    va_list ap;
-    if (!*buf)
-        return;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return;
-        if (*len + (size_t)n < *cap) {
-            *len += (size_t)n;
-            return;
-        }
-        char *nb = realloc(*buf, *cap * 2 + (size_t)n);
-        if (!nb) {
-            free(*buf);
-            *buf = NULL;
-            return;
-        }
-        *buf = nb;
-        *cap = *cap * 2 + (size_t)n;
-    }
-}
-
 /* The reconciler's DCGM scrape counters (kv "dcgm"), when it published any. */
-static void dcgm_metrics(struct srv_req *r, char **b, size_t *len, size_t *cap)
+static void dcgm_metrics(struct srv_req *r, struct strbuf *b)
 {
     char *text = NULL;
     int64_t updated = 0;
@@ -311,70 +281,60 @@ static void dcgm_metrics(struct srv_req *r, char **b, size_t *len, size_t *cap)
     json_int_t failures = json_integer_value(json_object_get(o, "failures"));
     json_int_t ok_at = json_integer_value(json_object_get(o, "last_success_at"));
     json_decref(o);
-    buf_printf(b, len, cap,
-               "# HELP gpuaas_dcgm_scrapes_total DCGM exporter scrapes by the reconciler "
-               "(since it started).\n# TYPE gpuaas_dcgm_scrapes_total counter\n"
-               "gpuaas_dcgm_scrapes_total %" PRId64 "\n"
-               "# HELP gpuaas_dcgm_scrape_failures_total Failed DCGM exporter scrapes.\n"
-               "# TYPE gpuaas_dcgm_scrape_failures_total counter\n"
-               "gpuaas_dcgm_scrape_failures_total %" PRId64 "\n"
-               "# HELP gpuaas_dcgm_last_success_timestamp_seconds Time of the last successful "
-               "DCGM scrape (0 = none).\n"
-               "# TYPE gpuaas_dcgm_last_success_timestamp_seconds gauge\n"
-               "gpuaas_dcgm_last_success_timestamp_seconds %" PRId64 "\n",
-               (int64_t)scrapes, (int64_t)failures, (int64_t)ok_at);
+    sb_addf(b,
+            "# HELP gpuaas_dcgm_scrapes_total DCGM exporter scrapes by the reconciler "
+            "(since it started).\n# TYPE gpuaas_dcgm_scrapes_total counter\n"
+            "gpuaas_dcgm_scrapes_total %" PRId64 "\n"
+            "# HELP gpuaas_dcgm_scrape_failures_total Failed DCGM exporter scrapes.\n"
+            "# TYPE gpuaas_dcgm_scrape_failures_total counter\n"
+            "gpuaas_dcgm_scrape_failures_total %" PRId64 "\n"
+            "# HELP gpuaas_dcgm_last_success_timestamp_seconds Time of the last successful "
+            "DCGM scrape (0 = none).\n"
+            "# TYPE gpuaas_dcgm_last_success_timestamp_seconds gauge\n"
+            "gpuaas_dcgm_last_success_timestamp_seconds %" PRId64 "\n",
+            (int64_t)scrapes, (int64_t)failures, (int64_t)ok_at);
 }
 
 char *srv_metrics_text(struct srv_req *r)
 {
     struct srv *s = r->srv;
-    size_t len = 0, cap = 8192;
-    char *b = malloc(cap);
-    if (!b)
-        return NULL;
-    b[0] = 0;
+    struct strbuf b = STRBUF_INIT;
     pthread_mutex_lock(&s->m_lock);
-    buf_printf(&b, &len, &cap,
-               "# HELP http_requests_total HTTP requests by route, method and status.\n"
-               "# TYPE http_requests_total counter\n");
+    sb_addf(&b, "# HELP http_requests_total HTTP requests by route, method and status.\n"
+                "# TYPE http_requests_total counter\n");
     for (size_t i = 0; i < s->n_series; i++)
-        buf_printf(&b, &len, &cap,
-                   "http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} %" PRIu64 "\n",
-                   s->series[i].route, s->series[i].method, s->series[i].status,
-                   s->series[i].count);
-    buf_printf(&b, &len, &cap,
-               "# HELP http_request_duration_seconds Request latency by route, method and "
-               "status.\n"
-               "# TYPE http_request_duration_seconds histogram\n");
+        sb_addf(&b, "http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} %" PRIu64 "\n",
+                s->series[i].route, s->series[i].method, s->series[i].status, s->series[i].count);
+    sb_addf(&b, "# HELP http_request_duration_seconds Request latency by route, method and "
+                "status.\n"
+                "# TYPE http_request_duration_seconds histogram\n");
     for (size_t i = 0; i < s->n_series; i++) {
         const struct series *h = &s->series[i];
         char labels[160];
         snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",status=\"%d\"", h->route,
                  h->method, h->status);
         for (int k = 0; k < SRV_N_BUCKETS; k++)
-            buf_printf(&b, &len, &cap,
-                       "http_request_duration_seconds_bucket{%s,le=\"%g\"} %" PRIu64 "\n", labels,
-                       bucket_le[k], h->buckets[k]);
-        buf_printf(&b, &len, &cap,
-                   "http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %" PRIu64
-                   "\nhttp_request_duration_seconds_sum{%s} %.6f\n"
-                   "http_request_duration_seconds_count{%s} %" PRIu64 "\n",
-                   labels, h->count, labels, h->sum, labels, h->count);
+            sb_addf(&b, "http_request_duration_seconds_bucket{%s,le=\"%g\"} %" PRIu64 "\n", labels,
+                    bucket_le[k], h->buckets[k]);
+        sb_addf(&b,
+                "http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %" PRIu64
+                "\nhttp_request_duration_seconds_sum{%s} %.6f\n"
+                "http_request_duration_seconds_count{%s} %" PRIu64 "\n",
+                labels, h->count, labels, h->sum, labels, h->count);
     }
     pthread_mutex_unlock(&s->m_lock);
-    buf_printf(&b, &len, &cap,
-               "# HELP gpuaas_bookings Bookings by state.\n# TYPE gpuaas_bookings gauge\n");
+    sb_addf(&b, "# HELP gpuaas_bookings Bookings by state.\n# TYPE gpuaas_bookings gauge\n");
     for (int st = 0; st < RS__COUNT; st++) {
         struct res_filter f = {.state = st};
         struct reservation *items = NULL;
         size_t n = 0;
         if (r->st && store_reservation_list(r->st, &f, &items, &n) == 0)
-            buf_printf(&b, &len, &cap, "gpuaas_bookings{state=\"%s\"} %zu\n",
-                       res_state_name((enum res_state)st), n);
+            sb_addf(&b, "gpuaas_bookings{state=\"%s\"} %zu\n", res_state_name((enum res_state)st),
+                    n);
         free(items);
     }
-    dcgm_metrics(r, &b, &len, &cap);
-    return b;
+    dcgm_metrics(r, &b);
+    return sb_detach(&b, NULL); /* NULL when memory ran out on the way */
 }
 
 /* ---- authentication ---- */
@@ -577,8 +537,8 @@ static enum MHD_Result dispatch(struct srv *s, struct MHD_Connection *c, struct 
     r.pool = &s->pool;
     r.method = method;
     r.path = url;
-    r.body = x->body;
-    r.body_len = x->len;
+    r.body = x->body.sb.len ? x->body.sb.buf : NULL;
+    r.body_len = x->body.sb.len;
     r.conn = c;
     r.now = time_now();
     r.status = 500;
@@ -610,7 +570,7 @@ static enum MHD_Result dispatch(struct srv *s, struct MHD_Connection *c, struct 
         }
     }
 
-    if (x->too_large) {
+    if (x->body.too_large) {
         srv_fail(&r, ERR_TOO_LARGE, NULL, "The request body exceeds %ld bytes.",
                  s->cfg->server.body_limit_bytes);
     } else if (!hit && allow[0]) {
@@ -626,7 +586,7 @@ static enum MHD_Result dispatch(struct srv *s, struct MHD_Connection *c, struct 
             ok = send_static(&r);
             goto done;
         }
-    } else if (x->len > 0 && !has_json_type(c)) {
+    } else if (x->body.sb.len > 0 && !has_json_type(c)) {
         fail_raw(&r, 415, "unsupported_media_type", NULL,
                  "The request body must be application/json.");
     } else {
@@ -670,40 +630,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         x = calloc(1, sizeof(*x));
         if (!x)
             return MHD_NO;
+        x->body = (struct sb_body)SB_BODY_INIT(limit);
         x->t0 = time_mono_ms();
         *con_cls = x;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > limit) {
-            x->too_large = true;
+            x->body.too_large = true;
             x->answered = true;
             return dispatch(s, c, x, url, method); /* answer before reading the body */
         }
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!x->too_large && !x->answered) {
-            if (x->len + *upload_size > limit) {
-                x->too_large = true;
-                free(x->body);
-                x->body = NULL;
-                x->len = x->cap = 0;
-            } else {
-                if (x->len + *upload_size > x->cap) {
-                    size_t ncap = x->cap ? x->cap * 2 : 4096;
-                    while (ncap < x->len + *upload_size)
-                        ncap *= 2;
-                    if (ncap > limit)
-                        ncap = limit;
-                    char *nb = realloc(x->body, ncap);
-                    if (!nb)
-                        return MHD_NO;
-                    x->body = nb;
-                    x->cap = ncap;
-                }
-                memcpy(x->body + x->len, upload_data, *upload_size);
-                x->len += *upload_size;
-            }
-        }
+        if (!x->body.too_large && !x->answered &&
+            sb_body_add(&x->body, upload_data, *upload_size) == -ERR_NOMEM)
+            return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
     }
@@ -718,7 +659,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     struct conn_ctx *x = *con_cls;
     if (x) {
-        free(x->body);
+        sb_release(&x->body.sb);
         free(x);
         *con_cls = NULL;
     }

@@ -3,6 +3,7 @@
  * Write transactions take pg_advisory_xact_lock(hashtext(name)) for each resource in the
  * caller's sorted order, so concurrent admissions for a resource serialize, deadlock-free. */
 #include "store/store_impl.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -150,7 +151,7 @@ static bool cacheable(const char *sql)
 {
     static const char *const verbs[] = {"SELECT ", "INSERT ", "UPDATE ",  "DELETE ", "WITH ",
                                         "BEGIN",   "COMMIT",  "ROLLBACK", "NOTIFY "};
-    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+    for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
         if (!strncmp(sql, verbs[i], strlen(verbs[i])))
             return true;
     return false;
@@ -576,7 +577,7 @@ static const struct store_ops pg_ops = {
     .try_leader = pg_try_leader,
     .still_leader = pg_still_leader,
     .migrations = pg_migrations,
-    .n_migrations = sizeof pg_migrations / sizeof pg_migrations[0],
+    .n_migrations = ARRAY_SIZE(pg_migrations),
 };
 
 static void quiet(void *arg, const PGresult *res)

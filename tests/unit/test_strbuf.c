@@ -1,8 +1,7 @@
 /* Unit tests for common/strbuf: the growable buffer's invariants, the size-capped body
- * collector, read_file() and ARRAY_SIZE(). */
+ * collector and read_file(). */
 #include "common/error.h"
 #include "common/strbuf.h"
-#include "common/util.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -255,24 +254,6 @@ static void test_read_file_without_size(void **state)
     assert_int_equal(read_file("/dev/zero", 4096, &text, &len, &err), -ERR_TOO_LARGE);
 }
 
-static void test_array_size(void **state)
-{
-    (void)state;
-    static const int a[7] = {0};
-    struct {
-        char name[3];
-        int x;
-    } rows[] = {{"a", 1}, {"b", 2}};
-    static const char *words[] = {"x", "y", "z"};
-    assert_int_equal(ARRAY_SIZE(a), 7);
-    assert_int_equal(ARRAY_SIZE(rows), 2);
-    assert_int_equal(ARRAY_SIZE(words), 3);
-    assert_int_equal(ARRAY_SIZE(rows[0].name), 3);
-    /* a constant expression */
-    static const char table[ARRAY_SIZE(a)] = {0};
-    assert_int_equal(sizeof(table), 7);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,7 +267,6 @@ int main(void)
         cmocka_unit_test(test_read_file),
         cmocka_unit_test(test_read_file_errors),
         cmocka_unit_test(test_read_file_without_size),
-        cmocka_unit_test(test_array_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
