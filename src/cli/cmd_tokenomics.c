@@ -1,5 +1,7 @@
 /* `gpuaas tokenomics`: the tokenomics model offline, from a YAML or JSON input file. */
 #include "cli/commands.h"
+#include "cli/shared.h"
+#include "common/args.h"
 #include "common/strbuf.h"
 #include "common/timeutil.h"
 #include "common/yaml_json.h"
@@ -103,33 +105,19 @@ int cmd_tokenomics(int argc, char **argv)
 {
     const char *input = NULL, *format = "table", *svg = NULL, *config = NULL;
     const char *from_s = NULL, *to_s = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "gpuaas tokenomics: %s needs a value\n", a);
-            return 2;
-        }
-        if (!strcmp(a, "--input"))
-            input = argv[++i];
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
-            format = argv[++i];
-        else if (!strcmp(a, "--svg"))
-            svg = argv[++i];
-        else if (!strcmp(a, "--config"))
-            config = argv[++i];
-        else if (!strcmp(a, "--from"))
-            from_s = argv[++i];
-        else if (!strcmp(a, "--to"))
-            to_s = argv[++i];
-        else {
-            fprintf(stderr, "gpuaas tokenomics: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
-        }
+    const struct cli_opt opts[] = {
+        {"--input", NULL, &input, NULL}, {"--output", "-o", &format, NULL},
+        {"--svg", NULL, &svg, NULL},     {"--config", NULL, &config, NULL},
+        {"--from", NULL, &from_s, NULL}, {"--to", NULL, &to_s, NULL},
+    };
+    size_t npos;
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    if (CLI_PARSE(argc, argv, opts, NULL, 0, &npos)) {
+        usage(stderr);
+        return 2;
     }
     if (!input || (strcmp(format, "table") && strcmp(format, "json"))) {
         usage(stderr);

@@ -1,9 +1,9 @@
 /* `gpuaas user add|passwd|disable|list`: offline administration of user accounts, working
  * directly on the database named by --database, or by the configuration file (--config,
  * $GPUAAS_CONFIG). Every change is written to the audit log as actor "cli:<unix user>". */
-#include "cli/args.h"
-#include "common/util.h"
+#include "common/args.h"
 #include "cli/commands.h"
+#include "cli/shared.h"
 #include "cli/table.h"
 
 #include "common/password.h"
@@ -16,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define NOPTS(a) ARRAY_SIZE(a)
 
 static void usage(FILE *out)
 {
@@ -241,7 +239,7 @@ int cmd_user(int argc, char **argv)
     const char *pos[1];
     size_t npos = 0;
     argv[1] = argv[0];
-    if (cli_parse(argc - 1, argv + 1, opts, NOPTS(opts), pos, 1, &npos))
+    if (CLI_PARSE(argc - 1, argv + 1, opts, pos, 1, &npos))
         return 2;
     int needs_name = strcmp(action, "list") != 0;
     if (strcmp(action, "add") && strcmp(action, "passwd") && strcmp(action, "disable") &&

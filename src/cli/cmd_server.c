@@ -1,6 +1,8 @@
 /* `gpuaas server`: loads the configuration, bootstraps the first admin, serves the API until
  * SIGTERM/SIGINT, then drains in-flight requests and exits 0. */
 #include "cli/commands.h"
+#include "cli/shared.h"
+#include "common/args.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "core/config.h"
@@ -135,17 +137,13 @@ int cmd_server(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    for (int i = 1; i < argc; i++) {
-        const char **dst = !strcmp(argv[i], "--config")     ? &config_flag
-                           : !strcmp(argv[i], "--listen")   ? &listen
-                           : !strcmp(argv[i], "--database") ? &database
-                                                            : NULL;
-        if (!dst || i + 1 >= argc) {
-            fprintf(stderr, "gpuaas server: unexpected argument \"%s\"\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-        *dst = argv[++i];
+    const struct cli_opt opts[] = {{"--config", NULL, &config_flag, NULL},
+                                   {"--listen", NULL, &listen, NULL},
+                                   {"--database", NULL, &database, NULL}};
+    size_t npos;
+    if (CLI_PARSE(argc, argv, opts, NULL, 0, &npos)) {
+        usage(stderr);
+        return 2;
     }
     const char *path = cli_config_path(config_flag);
     if (path ? config_load_file(path, &cfg, &err) < 0 : !(cfg = config_new_default())) {
