@@ -121,6 +121,16 @@ static int save_index(struct cstore *st, struct error *err)
     return r;
 }
 
+/* A new zeroed row at the end of the index (st->n counts it), or NULL when memory ran out. */
+static struct cstore_entry *new_entry(struct cstore *st)
+{
+    if (ARRAY_GROW(st->e, st->cap, st->n + 1, 16) < 0)
+        return NULL;
+    struct cstore_entry *e = &st->e[st->n++];
+    memset(e, 0, sizeof(*e));
+    return e;
+}
+
 static int load_index(struct cstore *st, struct error *err)
 {
     char path[PATHLEN];
@@ -144,12 +154,11 @@ static int load_index(struct cstore *st, struct error *err)
         if (!name || !hex || !valid_name(name) || !valid_hex(hex) || !json_is_integer(size) ||
             json_integer_value(size) < 0)
             continue; /* a damaged row is dropped; fsck removes its blob if unreferenced */
-        if (ARRAY_GROW(st->e, st->cap, st->n + 1, 16) < 0) {
+        struct cstore_entry *e = new_entry(st);
+        if (!e) {
             json_decref(doc);
             return error_set(err, ERR_NOMEM, "", "out of memory");
         }
-        struct cstore_entry *e = &st->e[st->n++];
-        memset(e, 0, sizeof(*e));
         snprintf(e->name, sizeof(e->name), "%s", name);
         snprintf(e->sha256, sizeof(e->sha256), "%s", hex);
         e->size = json_integer_value(size);
@@ -329,12 +338,10 @@ int cstore_publish(struct cstore *st, const char *hex, const char *name, long lo
     struct cstore_entry *e = find(st, name, NULL);
     bool added = false;
     if (!e) {
-        if (ARRAY_GROW(st->e, st->cap, st->n + 1, 16) < 0) {
+        if (!(e = new_entry(st))) {
             r = error_set(err, ERR_NOMEM, "", "out of memory");
             goto out;
         }
-        e = &st->e[st->n++];
-        memset(e, 0, sizeof(*e));
         snprintf(e->name, sizeof(e->name), "%s", name);
         e->added = now;
         added = true;

@@ -25,5 +25,6 @@ int array_grow(void *ptr_addr, size_t *cap, size_t need, size_t elem_size, size_
         return -ERR_NOMEM;
     memcpy(ptr_addr, &nv, sizeof(nv));
     *cap = n;
+    // cppcheck-suppress memleak ; the caller owns nv now, through ptr_addr
     return 0;
 }
