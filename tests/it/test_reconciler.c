@@ -781,6 +781,25 @@ static void test_quota_refuses_other_gpu(void **state)
     assert_non_null(strstr(err.message, "requests.nvidia.com/gpu"));
 }
 
+/* Whether the reconciler log `tag` has a line containing needle, within about `seconds`. */
+static bool wait_log(struct env *e, const char *tag, const char *needle, int seconds)
+{
+    char log[512], line[4096];
+    snprintf(log, sizeof(log), "%s/reconciler-%s.log", e->dir, tag);
+    for (int t = 0; t < seconds * 20; t++) {
+        FILE *f = fopen(log, "r");
+        bool found = false;
+        while (f && !found && fgets(line, sizeof(line), f))
+            found = strstr(line, needle) != NULL;
+        if (f)
+            fclose(f);
+        if (found)
+            return true;
+        msleep(50);
+    }
+    return false;
+}
+
 /* Two reconcilers: one acts, the other stands by and takes over when the first dies. */
 static void test_leader_election(void **state)
 {
@@ -788,7 +807,8 @@ static void test_leader_election(void **state)
     if (!e)
         skip(); /* PostgreSQL variant without GPUAAS_TEST_PG_URL */
     pid_t a = reconciler(e, 0, NULL, "leader-a");
-    msleep(500);
+    /* b starts only once a holds the lock (a fixed pause let b win on a loaded machine) */
+    assert_true(wait_log(e, "leader-a", "leader lock acquired", WAIT_S));
     pid_t b = reconciler(e, 0, NULL, "leader-b");
     int64_t id = book(e, "nvidia.com/gpu", 1, 0, 3600);
     assert_true(wait_state(e, id, RS_ACTIVE, WAIT_S));
