@@ -149,11 +149,13 @@ int store_activity_list(struct store *st, int64_t from, int64_t to, int64_t user
                         struct activity **ret, size_t *ret_n);
 
 /* ---- change notification ---- */
-/* PostgreSQL: NOTIFY gpuaas_changes; SQLite: no-op (reconciler polls data_version). */
+/* PostgreSQL: NOTIFY gpuaas_changes with the connection's schema as payload; SQLite: no-op
+ * (reconciler polls data_version). */
 int store_notify(struct store *st);
-/* PostgreSQL: LISTEN; then store_wait_notify() waits up to timeout_ms for a notification.
- * Returns 1 when notified, 0 on timeout. SQLite: returns 1 when the database changed
- * (PRAGMA data_version) since the last call, checking every 100 ms until timeout. */
+/* PostgreSQL: LISTEN; then store_wait_notify() waits up to timeout_ms for a notification of
+ * this connection's schema (another schema in the same database does not wake it; a payload-
+ * less NOTIFY does). Returns 1 when notified, 0 on timeout. SQLite: returns 1 when the database
+ * changed (PRAGMA data_version) since the last call, checking every 100 ms until timeout. */
 int store_listen(struct store *st);
 int store_wait_notify(struct store *st, int timeout_ms);
 
