@@ -7,6 +7,7 @@
  * /prefetch are kept in DIR/prefetch.json so that they are listed and resumed after a
  * restart. */
 #include "cache/cache_daemon.h"
+#include "common/redact.h"
 #include "cache/cache_fetch.h"
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -347,7 +348,8 @@ static int64_t next_wake(struct cache_daemon *d)
 
 static void fail_or_retry(struct cache_daemon *d, struct job *j, const struct error *e, bool fatal)
 {
-    snprintf(j->reason, sizeof(j->reason), "%s", e->message);
+    /* a presigned URL's signature must not reach /status (unauthenticated) or the log */
+    redact_urls(e->message, j->reason, sizeof(j->reason));
     if (fatal || j->attempts >= d->cfg.retries) {
         j->state = J_FAILED;
         d->downloads_failed++;

@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "store/store.h"
 
+#include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,16 +84,24 @@ out:
     return rc;
 }
 
-static void audit(struct store *st, const char *action, const struct user *u, const char *detail)
+static void audit_action(struct store *st, const char *action, const char *target,
+                         const char *detail)
 {
     struct audit_entry e = {0};
     e.at = time_now();
     actor_name(e.actor, sizeof(e.actor));
     snprintf(e.action, sizeof(e.action), "%s", action);
-    snprintf(e.target, sizeof(e.target), "user/%lld", (long long)u->id);
+    snprintf(e.target, sizeof(e.target), "%s", target);
     snprintf(e.detail, sizeof(e.detail), "%s", detail);
     if (store_audit_add(st, &e) < 0)
         fprintf(stderr, "gpuaas user: warning: the audit entry could not be written\n");
+}
+
+static void audit(struct store *st, const char *action, const struct user *u, const char *detail)
+{
+    char target[64];
+    snprintf(target, sizeof(target), "user/%lld", (long long)u->id);
+    audit_action(st, action, target, detail);
 }
 
 static int new_password(int from_stdin, char *hash, size_t size)
@@ -181,7 +190,11 @@ static int do_passwd(struct store *st, const char *name, int pw_stdin)
         return 1;
     }
     audit(st, "user.password", &u, "");
-    printf("Password of \"%s\" changed\n", name);
+    int64_t revoked = 0; /* a new password ends every session and API token of the account */
+    if (store_token_delete_user(st, u.id, 0, &revoked) < 0)
+        fprintf(stderr, "gpuaas user passwd: warning: the old tokens could not be revoked; run "
+                        "the command again\n");
+    printf("Password of \"%s\" changed (%" PRId64 " tokens revoked)\n", name, revoked);
     return 0;
 }
 
@@ -198,7 +211,23 @@ static int do_disable(struct store *st, const char *name)
         return 1;
     }
     audit(st, "user.disable", &u, "");
-    printf("Disabled \"%s\"\n", name);
+    /* as through the API: the account's tokens stop working and its bookings end */
+    int64_t revoked = 0, *ids = NULL;
+    size_t n = 0;
+    if (store_token_delete_user(st, u.id, 0, &revoked) < 0 ||
+        store_user_end_bookings(st, u.id, time_now(), &ids, &n) < 0) {
+        fprintf(stderr, "gpuaas user disable: database error while ending the user's tokens and "
+                        "bookings; run the command again\n");
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char target[64];
+        snprintf(target, sizeof(target), "reservation/%" PRId64, ids[i]);
+        audit_action(st, "reservation.cancel", target, "owner disabled");
+    }
+    free(ids);
+    printf("Disabled \"%s\" (%" PRId64 " tokens revoked, %zu bookings canceled)\n", name, revoked,
+           n);
     return 0;
 }
 
