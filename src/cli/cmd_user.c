@@ -21,7 +21,7 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: gpuaas user add NAME [--role admin|user] [--password-stdin]\n"
+    fprintf(out, "Usage: gpuaas user add NAME [--role admin|user] [--sso] [--password-stdin]\n"
                  "       gpuaas user passwd NAME [--password-stdin]\n"
                  "       gpuaas user disable NAME\n"
                  "       gpuaas user list\n"
@@ -29,6 +29,8 @@ static void usage(FILE *out)
                  "  --config FILE     configuration naming the database (default $GPUAAS_CONFIG)\n"
                  "  --database URL    sqlite://PATH or postgresql://... (overrides the file)\n"
                  "  --password-stdin  read the password from stdin instead of the terminal\n"
+                 "  --sso             link the account to the single sign-on proxy's identity of\n"
+                 "                    the same name (only linked accounts enter through it)\n"
                  "Changes are audited as cli:<unix user>.\n");
 }
 
@@ -134,12 +136,13 @@ out:
     return rc;
 }
 
-static int do_add(struct store *st, const char *name, const char *role, int pw_stdin)
+static int do_add(struct store *st, const char *name, const char *role, int sso, int pw_stdin)
 {
     struct user u = {0};
     struct error err = {0};
     snprintf(u.username, sizeof(u.username), "%s", name);
     snprintf(u.role, sizeof(u.role), "%s", role);
+    u.sso = sso != 0;
     u.created_at = time_now();
     int rc = new_password(pw_stdin, u.password_hash, sizeof(u.password_hash));
     if (rc)
@@ -154,7 +157,7 @@ static int do_add(struct store *st, const char *name, const char *role, int pw_s
         return 1;
     }
     char detail[64];
-    snprintf(detail, sizeof(detail), "{\"role\":\"%s\"}", role);
+    snprintf(detail, sizeof(detail), "{\"role\":\"%s\",\"sso\":%s}", role, sso ? "true" : "false");
     audit(st, "user.create", &u, detail);
     printf("Created %s \"%s\" (id %lld)\n", role, name, (long long)u.id);
     return 0;
@@ -261,10 +264,11 @@ int cmd_user(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *action = argv[1], *config = NULL, *database = NULL, *role = NULL;
-    int pw_stdin = 0;
+    int pw_stdin = 0, sso = 0;
     const struct cli_opt opts[] = {{"--config", NULL, &config, NULL},
                                    {"--database", NULL, &database, NULL},
                                    {"--role", NULL, &role, NULL},
+                                   {"--sso", NULL, NULL, &sso},
                                    {"--password-stdin", NULL, NULL, &pw_stdin}};
     const char *pos[1];
     size_t npos = 0;
@@ -292,8 +296,8 @@ int cmd_user(int argc, char **argv)
                 action);
         return 2;
     }
-    if (role && strcmp(action, "add")) {
-        fprintf(stderr, "gpuaas user %s: --role applies to add only\n", action);
+    if ((role || sso) && strcmp(action, "add")) {
+        fprintf(stderr, "gpuaas user %s: --role and --sso apply to add only\n", action);
         return 2;
     }
     if (!role)
@@ -307,7 +311,7 @@ int cmd_user(int argc, char **argv)
     if (rc)
         return rc;
     if (!strcmp(action, "add"))
-        rc = do_add(st, pos[0], role, pw_stdin);
+        rc = do_add(st, pos[0], role, sso, pw_stdin);
     else if (!strcmp(action, "passwd"))
         rc = do_passwd(st, pos[0], pw_stdin);
     else if (!strcmp(action, "disable"))
