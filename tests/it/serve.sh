@@ -171,7 +171,7 @@ serve ollama /models/names/ollama; expect_serve 1 'a server or service named "ol
 serve --list
 expect_serve 0 'tgi-llama +tgi +1 +8080 +meta-llama/Llama-3.1-8B-Instruct' "--list"
 for n in vllm ollama triton; do grep -q "^$n " <<<"$OUT" || fail "--list lacks $n: $OUT"; done
-serve --logs vllm; [ "$RC" = 0 ] || fail "--logs vllm: exit $RC: $OUT"
+serve --logs vllm; expect_serve 0 "container vllm of pod $NS/vllm-.* runs image $MIRROR/vllm/vllm-openai:v0.8.5" "--logs"
 serve --stop triton; expect_serve 0 'stopped triton' "--stop"
 wait_for 10 "triton's Deployment and Service deleted" \
   bash -c "! kubectl -n $NS get deployment triton >/dev/null 2>&1 && ! kubectl -n $NS get service triton >/dev/null 2>&1"
