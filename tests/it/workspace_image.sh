@@ -14,13 +14,13 @@
 # entry point run with chroot --userspec, as tests/it/deploy.sh does for the server image.
 # The built image is kept in podman's storage, tagged with a hash of deploy/workspace/ and the
 # base image's ID, and reused while neither changes (GPUAAS_WORKSPACE_REBUILD=1 rebuilds).
-# Knobs: GPUAAS_IMAGE_BUILD=0 (skip), GPUAAS_IMAGE_BASE (base image), GPUAAS_TEST_OUTPUT.
+# Knobs: GPUAAS_IMAGE_BUILD=0 (skip), GPUAAS_IMAGE_BASE (base image), GPUAAS_WORKSPACE_REBUILD=1,
+# GPUAAS_PODMAN_BUILD_ARGS (e.g. --no-cache for a cold build), GPUAAS_TEST_OUTPUT.
 set -euo pipefail
 SRC=${GPUAAS_SRC:-.}
 cd "$SRC"
 SRC=.
-NAME=workspace_image
-FAIL_LOGS="build ide ide-password"
+export NAME=workspace_image FAIL_LOGS="build ide ide-password"
 # shellcheck source=../lib/it_common.sh
 . tests/lib/it_common.sh
 
@@ -46,7 +46,8 @@ else
   ca=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}
   [ ! -r "$ca" ] || secret=(--secret "id=extra_ca,src=$ca")
   t0=$(date +%s)
-  podman build --pull=never --isolation chroot --network host "${secret[@]}" \
+  # shellcheck disable=SC2086 # GPUAAS_PODMAN_BUILD_ARGS: words
+  podman build --pull=never --isolation chroot --network host "${secret[@]}" ${GPUAAS_PODMAN_BUILD_ARGS:-} \
     --build-arg BASE="$base" -t "$IMAGE" -f deploy/workspace/Containerfile . \
     >"$WORK/build.log" 2>&1 || fail "podman build of deploy/workspace/Containerfile"
   echo "workspace_image: cold: built $IMAGE in $(($(date +%s) - t0)) s"
@@ -64,7 +65,7 @@ it_cleanup_extra() {
   local p m
   # processes started in the image's root (by this test): by id
   for p in /proc/[0-9]*; do
-    [ "$(readlink "$p/root" 2>/dev/null)" = "$MNT" ] && kill -KILL "${p#/proc/}" 2>/dev/null || true
+    if [ "$(readlink "$p/root" 2>/dev/null)" = "$MNT" ]; then kill -KILL "${p#/proc/}" 2>/dev/null || true; fi
   done
   for ((m = ${#MOUNTS[@]} - 1; m >= 0; m--)); do umount "${MOUNTS[m]}" 2>/dev/null || true; done
   podman umount "$CTR" >/dev/null 2>&1 || true
@@ -83,7 +84,7 @@ mapfile -t ENV < <(podman image inspect --format '{{range .Config.Env}}{{println
 mapfile -t ENTRY < <(podman image inspect --format '{{range .Config.Entrypoint}}{{println .}}{{end}}' "$IMAGE" | sed '/^$/d')
 USER_=$(podman image inspect --format '{{.Config.User}}' "$IMAGE")
 WDIR=$(podman image inspect --format '{{.Config.WorkingDir}}' "$IMAGE")
-[ "${USER_%%:*}" != 0 ] && [ -n "$USER_" ] || fail "the image runs as root (USER $USER_)"
+if [ -z "$USER_" ] || [ "${USER_%%:*}" = 0 ]; then fail "the image runs as root (USER '$USER_')"; fi
 [ "${#ENTRY[@]}" -gt 0 ] || fail "the image has no entry point"
 for want in HOME=/home/workspace HF_HOME=/cache/huggingface; do
   printf '%s\n' "${ENV[@]}" | grep -qx "$want" || fail "the image lacks ENV $want (the plan's mounts)"
@@ -93,6 +94,7 @@ run() { # run ENV... -- COMMAND...: as UID_ in group 0, in the image, with its e
   local extra=()
   while [ "$1" != -- ]; do extra+=("$1"); shift; done
   shift
+  # shellcheck disable=SC2016 # expanded by the shell in the image
   chroot --userspec="$UID_:0" "$MNT" /usr/bin/env -i "${ENV[@]}" "${extra[@]}" \
     /bin/sh -c 'cd "$0" && exec "$@"' "$WDIR" "$@"
 }
@@ -106,8 +108,9 @@ run -- jq --version >/dev/null || fail "no jq"
 run -- gpuaas-serve --help >"$WORK/serve-help.txt" 2>&1 || fail "gpuaas-serve --help: $(cat "$WORK/serve-help.txt")"
 rc=0
 run -- gpuaas-serve mistral m >"$WORK/serve-bad.txt" 2>&1 || rc=$?
-[ "$rc" = 2 ] && grep -q 'unknown engine "mistral"' "$WORK/serve-bad.txt" ||
+if [ "$rc" != 2 ] || ! grep -q 'unknown engine "mistral"' "$WORK/serve-bad.txt"; then
   fail "gpuaas-serve in the image: exit $rc: $(cat "$WORK/serve-bad.txt")"
+fi
 echo "workspace_image: $(cat "$WORK/torch.txt"); $(head -1 "$WORK/kubectl.txt")"
 
 # ---- the IDE, as the entry point starts it, on the plan's port ----
@@ -118,12 +121,12 @@ chroot --userspec="$UID_:0" "$MNT" /usr/bin/env -i "${ENV[@]}" GPUAAS_WORKSPACE_
 PIDS+=($!)
 # Node.js and the notebook server start in a few seconds; 120 s leaves room on a loaded
 # 2-core machine, and a wait that ends early on success costs nothing
-wait_for 120 "code-server on 127.0.0.1:$PORT (/healthz)" curl -fsS -o "$WORK/healthz" "http://127.0.0.1:$PORT/healthz"
+wait_for 120 "code-server on 127.0.0.1:$PORT (/healthz)" curl -fs -o "$WORK/healthz" "http://127.0.0.1:$PORT/healthz"
 grep -q '"status"' "$WORK/healthz" || fail "code-server /healthz: $(cat "$WORK/healthz")"
 curl -fsSL -o "$WORK/page.html" "http://127.0.0.1:$PORT/" || fail "code-server's page"
 grep -qi 'vs/code\|workbench' "$WORK/page.html" || fail "code-server's page is not the workbench"
 wait_for 120 "Jupyter behind code-server (/absproxy/$JPORT/api)" \
-  curl -fsS -o "$WORK/jupyter.json" "http://127.0.0.1:$PORT/absproxy/$JPORT/api"
+  curl -fs -o "$WORK/jupyter.json" "http://127.0.0.1:$PORT/absproxy/$JPORT/api"
 jq -e '.version' "$WORK/jupyter.json" >/dev/null || fail "Jupyter /api: $(cat "$WORK/jupyter.json")"
 
 # ---- writes land in $HOME: the volume, as the arbitrary UID ----
@@ -141,7 +144,7 @@ PORT2=$(free_port)
 chroot --userspec="$UID_:0" "$MNT" /usr/bin/env -i "${ENV[@]}" GPUAAS_WORKSPACE_PORT="$PORT2" \
   GPUAAS_JUPYTER_PORT="$(free_port)" "${ENTRY[@]}" >"$WORK/ide-password.log" 2>&1 &
 PIDS+=($!)
-wait_for 120 "code-server on *:$PORT2" curl -fsS -o /dev/null "http://127.0.0.1:$PORT2/healthz"
+wait_for 120 "code-server on *:$PORT2" curl -fs -o /dev/null "http://127.0.0.1:$PORT2/healthz"
 loc=$(curl -sS -o /dev/null -w '%{redirect_url}' "http://127.0.0.1:$PORT2/")
 [[ "$loc" == *login* ]] || fail "code-server on all addresses does not ask for a password (redirect: $loc)"
 [ "$(stat -c %a "$VOL/.config/gpuaas/workspace-password")" = 600 ] || fail "the password file is not 0600"
@@ -149,4 +152,4 @@ if grep -qF "$(cat "$VOL/.config/gpuaas/workspace-password")" "$WORK/ide-passwor
   fail "the password is in the log"
 fi
 stop_all
-echo "workspace_image: ok ($IMAGE)"
+echo "workspace_image: ok ($IMAGE; Jupyter $(jq -r .version "$WORK/jupyter.json") behind code-server)"
