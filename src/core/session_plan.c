@@ -787,6 +787,14 @@ static void add_deployment(struct builder *b, long cpu, long mem)
         SESSION_PVC_MODEL_CACHE, "mountPath", CACHE_MOUNT, "resources", "requests", requests,
         "limits", limits, "securityContext", csc, "readinessProbe", "tcpSocket", "port", "http",
         "periodSeconds", 5, "failureThreshold", 3);
+    /* the image's entry point listens on the port the plan declares (deploy/workspace) */
+    json_t *port = json_sprintf("%ld", c->reconciler.workspace_port);
+    if (container &&
+        (!port || env_set(json_object_get(container, "env"), "GPUAAS_WORKSPACE_PORT", port))) {
+        json_decref(container);
+        container = NULL;
+    }
+    json_decref(port);
     if (container && c->reconciler.workspace_command && *c->reconciler.workspace_command) {
         json_t *cmd = split_words(c->reconciler.workspace_command, b->err);
         if (!cmd) {

@@ -144,6 +144,36 @@ static void test_plan_serve_configmap(void **state)
     config_free(c);
 }
 
+/* the image listens where the plan points the Service, probe and NetworkPolicy */
+static void test_plan_workspace_port(void **state)
+{
+    (void)state;
+    struct config *c = load("kubernetes");
+    struct pool p;
+    struct reservation r;
+    struct session_plan plan;
+    c->reconciler.workspace_port = 9999;
+    reservation(&r, "nvidia.com/gpu");
+    const struct session_object *o = plan_object(&plan, c, &p, &r, "deployment");
+    json_t *ctr = json_array_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(o->obj, "spec"), "template"), "spec"),
+            "containers"),
+        0);
+    const char *got = NULL;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(ctr, "env"), i, e)
+    {
+        if (!strcmp(json_string_value(json_object_get(e, "name")), "GPUAAS_WORKSPACE_PORT"))
+            got = json_string_value(json_object_get(e, "value"));
+    }
+    assert_non_null(got);
+    assert_string_equal(got, "9999");
+    session_plan_free(&plan);
+    config_free(c);
+}
+
 static void test_workspace_image_placeholders(void **state)
 {
     (void)state;
@@ -178,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_no_proxy_defaults),
         cmocka_unit_test(test_plan_proxy_configmap),
         cmocka_unit_test(test_plan_serve_configmap),
+        cmocka_unit_test(test_plan_workspace_port),
         cmocka_unit_test(test_workspace_image_placeholders),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
