@@ -10,7 +10,8 @@
 #    read-only, and a Service of its name; all four become Ready;
 #  - a fifth is refused before anything is created, with the quota in words;
 #  - --list, --stop (after which a fifth fits), --logs; argument errors are clear (exit 2).
-# The script runs as it would in the workspace, with kubectl and the session's namespace.
+# The script runs as it would in the workspace: kubectl as the session's service account
+# (impersonated), in the session's namespace.
 set -euo pipefail
 BUILD=${GPUAAS_BUILD:-build}
 SRC=${GPUAAS_SRC:-.}
@@ -89,6 +90,9 @@ done
 [ "$(kubectl -n "$NS" get configmap gpuaas-serve -o 'jsonpath={.data.vllm_image}')" = "$MIRROR/vllm/vllm-openai:v0.8.5" ] ||
   fail "ConfigMap gpuaas-serve does not carry the configured vLLM image"
 
+# as the workspace runs it: with the session service account's identity (the double's RBAC
+# decides what it may do, where the double enforces RBAC)
+export KUBECTL="kubectl --as=system:serviceaccount:$NS:workspace"
 serve() { # serve ARGS...: runs gpuaas-serve, output in $OUT, status in $RC
   RC=0
   OUT=$("$SERVE" -n "$NS" "$@" 2>&1) || RC=$?
