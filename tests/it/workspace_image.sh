@@ -6,7 +6,8 @@
 # image's own entry point and environment, HOME on a volume of its own (a directory mounted
 # over /home/workspace, group 0 writable as fsGroup or OpenShift make a claim):
 #  - the IDE answers HTTP on the port the plan declares (code-server /healthz and its page) and
-#    Jupyter answers behind it at /absproxy/<port>/;
+#    Jupyter answers behind it at /absproxy/<port>/, where a kernel started over HTTP answers
+#    over its WebSocket channel (tests/lib/ws_handshake.py), both through code-server's proxy;
 #  - `python3 -c "import torch"`, `kubectl version --client`, git, jq and gpuaas-serve work;
 #  - what the IDE and the user write lands in $HOME, i.e. on the volume, owned by that UID;
 #  - listening on all addresses (no proxy in front), the IDE asks for a password.
@@ -128,6 +129,18 @@ grep -qi 'vs/code\|workbench' "$WORK/page.html" || fail "code-server's page is n
 wait_for 120 "Jupyter behind code-server (/absproxy/$JPORT/api)" \
   curl -fs -o "$WORK/jupyter.json" "http://127.0.0.1:$PORT/absproxy/$JPORT/api"
 jq -e '.version' "$WORK/jupyter.json" >/dev/null || fail "Jupyter /api: $(cat "$WORK/jupyter.json")"
+# a kernel started through code-server's proxy (with Jupyter's XSRF cookie, as a browser does),
+# then its WebSocket channel through the same proxy: the kernel answers kernel_info
+JBASE=http://127.0.0.1:$PORT/absproxy/$JPORT
+curl -fsS -c "$WORK/cookies" -o /dev/null "$JBASE/tree" || fail "Jupyter's tree page"
+xsrf=$(awk '$6 == "_xsrf" {print $7}' "$WORK/cookies")
+[ -n "$xsrf" ] || fail "Jupyter set no _xsrf cookie"
+curl -fsS -b "$WORK/cookies" -H "X-XSRFToken: $xsrf" -H 'Content-Type: application/json' \
+  -d '{"name": "python3"}' -o "$WORK/kernel.json" "$JBASE/api/kernels" || fail "start a kernel"
+kid=$(jq -r .id "$WORK/kernel.json")
+python3 tests/lib/ws_handshake.py --echo-kernel "$JBASE/api/kernels/$kid/channels" \
+  >"$WORK/ws.txt" 2>&1 || fail "kernel WebSocket through code-server: $(cat "$WORK/ws.txt")"
+grep -q 'kernel_info_reply: python' "$WORK/ws.txt" || fail "no kernel_info_reply: $(cat "$WORK/ws.txt")"
 
 # ---- writes land in $HOME: the volume, as the arbitrary UID ----
 run -- sh -c 'echo from-the-workspace >"$HOME/probe.txt"' || fail "cannot write \$HOME"
@@ -152,4 +165,4 @@ if grep -qF "$(cat "$VOL/.config/gpuaas/workspace-password")" "$WORK/ide-passwor
   fail "the password is in the log"
 fi
 stop_all
-echo "workspace_image: ok ($IMAGE; Jupyter $(jq -r .version "$WORK/jupyter.json") behind code-server)"
+echo "workspace_image: ok ($IMAGE; Jupyter $(jq -r .version "$WORK/jupyter.json") behind code-server, $(cat "$WORK/ws.txt" | tail -1) over its WebSocket)"
