@@ -165,4 +165,4 @@ if grep -qF "$(cat "$VOL/.config/gpuaas/workspace-password")" "$WORK/ide-passwor
   fail "the password is in the log"
 fi
 stop_all
-echo "workspace_image: ok ($IMAGE; Jupyter $(jq -r .version "$WORK/jupyter.json") behind code-server, $(cat "$WORK/ws.txt" | tail -1) over its WebSocket)"
+echo "workspace_image: ok ($IMAGE; Jupyter $(jq -r .version "$WORK/jupyter.json") behind code-server, $(tail -1 "$WORK/ws.txt") over its WebSocket)"
