@@ -1,5 +1,5 @@
 /* Authorization of impersonated requests (rbac.h on the double's store), the access reviews,
- * the pod and ServiceAccount-token subresources, and the admission chain of a write. */
+ * pods/exec|attach|portforward, ServiceAccount tokens, and the admission chain of a write. */
 #include "kubesim/sim_internal.h"
 
 static const char *qparam(json_t *q, const char *name)
@@ -186,13 +186,6 @@ static void handle_pod_sub(struct ksim *k, struct req *rq, struct ksim_response 
         ks_reply_not_found(r, rq->rt, rq->name);
         return;
     }
-    if (!strcmp(rq->sub, "log")) {
-        r->status = 200;
-        r->body = strdup("");
-        r->len = 0;
-        r->content_type = "text/plain";
-        return;
-    }
     /* exec, attach, portforward: streams the double has no container for */
     ks_reply_status(r, 400, "BadRequest", NULL, NULL,
                     "Upgrade request required (the API server double runs no containers)");
@@ -210,7 +203,7 @@ int ks_handle_special(struct ksim *k, struct req *rq, struct ksim_response *r)
     }
     if (!strcmp(rq->rt->resource, "pods") && *rq->name &&
         (!strcmp(rq->sub, "exec") || !strcmp(rq->sub, "attach") ||
-         !strcmp(rq->sub, "portforward") || !strcmp(rq->sub, "log"))) {
+         !strcmp(rq->sub, "portforward"))) {
         handle_pod_sub(k, rq, r);
         return 1;
     }
