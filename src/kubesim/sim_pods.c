@@ -8,7 +8,8 @@
  *                   message (the rule's message, or a 0/1 nodes are available sentence).
  * The status fields are the ones a real kubelet and scheduler write (core/v1 PodStatus). A rule
  * also applies to the pods that exist when it is added, so a running workspace can start to
- * crash. DELETE /_sim/pods removes every rule (existing pods become ready again). */
+ * crash. DELETE /_sim/pods removes every rule (existing pods become ready again). --pod-fate
+ * takes one rule or an array of them. */
 #include "kubesim/sim_internal.h"
 
 #define CRASH_RESTART_MS 1000 /* the simulated back-off between two crashes */
@@ -194,10 +195,17 @@ void ks_pod_fates_clear(struct ksim *k)
 int ksim_pod_fate_add(struct ksim *k, const char *json, char *msg, size_t n)
 {
     json_error_t je;
-    json_t *rule = json_loads(json, 0, &je);
+    json_t *rules = json_loads(json, 0, &je);
+    int rc = 0;
     pthread_mutex_lock(&k->mu);
-    int rc = ks_pod_fate_add(k, rule, msg, n);
+    if (json_is_array(rules)) {
+        size_t i;
+        json_t *rule;
+        json_array_foreach(rules, i, rule) if ((rc = ks_pod_fate_add(k, rule, msg, n))) break;
+    } else {
+        rc = ks_pod_fate_add(k, rules, msg, n);
+    }
     pthread_mutex_unlock(&k->mu);
-    json_decref(rule);
+    json_decref(rules);
     return rc;
 }

@@ -426,6 +426,8 @@ static int apply_plan(struct rec *rc, const struct reservation *r, const struct 
 {
     for (int i = first; i < plan->n; i++) {
         const struct session_object *o = &plan->objs[i];
+        if (repairing && o->tenant_owned)
+            continue; /* the tenant may have narrowed or removed it */
         int e = o->create_or_get ? ensure_namespace(rc, r, o, ret_foreign, err)
                                  : apply_object(rc, o, err);
         if (e == STEP_WAIT && !repairing)
@@ -649,8 +651,9 @@ int rec_session_verify(struct rec *rc, struct reservation *r, json_t *live_index
     int ret = STEP_DONE, repaired = 0;
     for (int i = 0; i < plan.n; i++) {
         const struct session_object *o = &plan.objs[i];
-        if (o->create_or_get || !o->namespace_[0])
-            continue; /* the namespace is watched by the pass; cluster-scoped volumes by GC */
+        if (o->create_or_get || !o->namespace_[0] || o->tenant_owned)
+            continue; /* the namespace is watched by the pass, cluster-scoped volumes by GC;
+                       * what the tenant may change is theirs */
         int e = verify_object(rc, r, o, live_index, now, &err);
         if (e < 0) {
             log_warn("cannot repair session object", "reservation=%" PRId64 " step=%s error=\"%s\"",
