@@ -40,6 +40,7 @@ const struct kube_api_call kube_api_calls[] = {
     {"list", "", "resourcequotas", NULL},
     {"create", "", "resourcequotas", NULL},
     {"patch", "", "resourcequotas", NULL},
+    {"update", "", "resourcequotas", NULL}, /* replaced whole when changed (drift) */
     {"list", "", "limitranges", NULL},
     {"create", "", "limitranges", NULL},
     {"patch", "", "limitranges", NULL},
@@ -60,6 +61,7 @@ const struct kube_api_call kube_api_calls[] = {
     {"list", "networking.k8s.io", "networkpolicies", NULL},
     {"create", "networking.k8s.io", "networkpolicies", NULL},
     {"patch", "networking.k8s.io", "networkpolicies", NULL},
+    {"update", "networking.k8s.io", "networkpolicies", NULL}, /* replaced whole when changed */
     {"list", "networking.k8s.io", "ingresses", "kubernetes"},
     {"create", "networking.k8s.io", "ingresses", "kubernetes"},
     {"patch", "networking.k8s.io", "ingresses", "kubernetes"},

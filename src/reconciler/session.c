@@ -615,15 +615,29 @@ static int verify_object(struct rec *rc, const struct reservation *r,
                          struct error *err)
 {
     char why[300], ref[160], target[64], key[400], where[200];
+    const char *strict = object_drift_strict_path(o->kind);
     live_key(o->kind, o->namespace_, o->name, key, sizeof(key));
     json_t *live = json_object_get(live_index, key);
-    if (!live)
+    int e;
+    if (!live) {
         snprintf(why, sizeof(why), "deleted");
-    else if (object_drifted(o->obj, live, where, sizeof(where)))
+        e = apply_object(rc, o, err);
+    } else if (object_drifted(o->obj, live, strict, where, sizeof(where))) {
         snprintf(why, sizeof(why), "changed at %s", where);
-    else
+        if (strict) {
+            /* every rule is ours: replace the object whole, rules others added included */
+            json_t *obj = json_deep_copy(o->obj);
+            json_object_set(json_object_get(obj, "metadata"), "resourceVersion",
+                            json_object_get(json_object_get(live, "metadata"), "resourceVersion"));
+            e = obj ? kube_replace(rc->kube, obj, NULL, err)
+                    : error_set(err, ERR_NOMEM, o->step, "out of memory");
+            json_decref(obj);
+        } else {
+            e = apply_object(rc, o, err);
+        }
+    } else {
         return 0;
-    int e = apply_object(rc, o, err);
+    }
     if (e < 0)
         return e;
     target_of(r, target, sizeof(target));

@@ -118,6 +118,15 @@ EOF
   # re-applies the deleted policy
   kc -n "$ns" delete networkpolicy allow-dns >/dev/null || fail "cannot delete a policy ($p)"
   wait_for 30 "the deleted policy re-applied ($p)" kc -n "$ns" get networkpolicy allow-dns
+  # a rule added to the default deny and a limit added to the quota: both replaced whole
+  kc -n "$ns" patch networkpolicy default-deny --type merge -p '{"spec":{"ingress":[{}]}}' ||
+    fail "cannot change a policy ($p)"
+  kc -n "$ns" patch resourcequota session-quota --type merge -p '{"spec":{"hard":{"configmaps":"1"}}}' ||
+    fail "cannot change the quota ($p)"
+  no_rule() { [ "$(KUBECONFIG=$WORK/kubeconfig kubectl -n "$ns" get networkpolicy default-deny -o jsonpath='{.spec.ingress}')" = "" ]; }
+  no_limit() { [ "$(KUBECONFIG=$WORK/kubeconfig kubectl -n "$ns" get resourcequota session-quota -o jsonpath='{.spec.hard.configmaps}')" = "" ]; }
+  wait_for 30 "the added rule removed ($p)" no_rule
+  wait_for 30 "the added limit removed ($p)" no_limit
   req POST "/api/v1/reservations/$id/cancel" "" "$admin"
   [ "${STATUS:0:1}" = 2 ] || fail "cancel: status $STATUS"
   wait_for 30 "session $id CANCELED ($p)" state CANCELED

@@ -1071,7 +1071,8 @@ static void test_drift_repair(void **state)
                 continue;
             }
             int rc = kube_get(e->kube, o->api_version, o->kind, o->namespace_, o->name, &got, &err);
-            if (rc || object_drifted(o->obj, got, where, sizeof(where)))
+            if (rc || object_drifted(o->obj, got, object_drift_strict_path(o->kind), where,
+                                     sizeof(where)))
                 fail_msg("round %d: %s %s/%s not repaired (%s%s)", round, o->kind, o->namespace_,
                          o->name, rc ? err.message : "changed at ", rc ? "" : where);
             json_decref(got);

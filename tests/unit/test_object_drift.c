@@ -19,17 +19,23 @@ static json_t *parse(const char *s)
     return j;
 }
 
-static void check(const char *desired, const char *live, bool want, const char *want_where)
+static void check_strict(const char *desired, const char *live, const char *strict, bool want,
+                         const char *want_where)
 {
     json_t *d = parse(desired), *l = parse(live);
     char where[256];
-    bool got = object_drifted(d, l, where, sizeof(where));
+    bool got = object_drifted(d, l, strict, where, sizeof(where));
     if (got != want)
         print_error("drifted %d, want %d (where \"%s\")\n", got, want, where);
     assert_int_equal(got, want);
     assert_string_equal(where, want_where);
     json_decref(d);
     json_decref(l);
+}
+
+static void check(const char *desired, const char *live, bool want, const char *want_where)
+{
+    check_strict(desired, live, NULL, want, want_where);
 }
 
 #define NP_DESIRED                                                                                 \
@@ -85,6 +91,28 @@ static void test_numbers_and_types(void **state)
     check("{\"a\":[]}", "{\"a\":null}", true, ".a");
 }
 
+/* Below a strict path an added member is drift: a default deny given an allow-all rule. */
+static void test_strict(void **state)
+{
+    (void)state;
+    const char *deny = "{\"spec\":{\"podSelector\":{},\"policyTypes\":[\"Ingress\"]}}";
+    const char *opened = "{\"spec\":{\"podSelector\":{},\"policyTypes\":[\"Ingress\"],"
+                         "\"ingress\":[{}]}}";
+    check_strict(deny, opened, NULL, false, "");
+    check_strict(deny, opened, ".spec", true, ".spec.ingress");
+    check_strict("{\"metadata\":{\"name\":\"a\"},\"spec\":{\"hard\":{\"pods\":\"4\"}}}",
+                 "{\"metadata\":{\"name\":\"a\",\"uid\":\"x\"},\"spec\":{\"hard\":{\"pods\":\"4\","
+                 "\"cpu\":\"1\"}}}",
+                 ".spec", true, ".spec.hard.cpu");
+    check_strict(
+        "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"a\":[{\"b\":1}]}}",
+        "{\"metadata\":{\"name\":\"a\",\"uid\":\"x\"},\"spec\":{\"a\":[{\"b\":1,\"c\":2}]}}",
+        ".spec", true, ".spec.a[0].c");
+    check_strict("{\"spec\":{\"x\":1}}", "{\"spec\":{\"x\":1},\"status\":{}}", ".spec", false, "");
+    assert_string_equal(object_drift_strict_path("NetworkPolicy"), ".spec");
+    assert_null(object_drift_strict_path("Deployment"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -92,6 +120,7 @@ int main(void)
         cmocka_unit_test(test_changed_port),
         cmocka_unit_test(test_removed_label_and_rule),
         cmocka_unit_test(test_numbers_and_types),
+        cmocka_unit_test(test_strict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
