@@ -12,6 +12,11 @@
 #include <string.h>
 
 #define BODY_LIMIT 16384
+/* Connections in all and from one address: the port is reachable from the node's pods, and
+ * one client must not be able to take every connection (kubelet probes, Prometheus and the
+ * reconciler's prefetches come from other addresses). */
+#define CACHE_HTTP_MAX_CONNECTIONS 64
+#define CACHE_HTTP_MAX_PER_CLIENT 8
 
 struct cache_http {
     struct MHD_Daemon *mhd;
@@ -189,11 +194,12 @@ int cache_http_start(struct cache_daemon *d, const char *listen, const char *tok
         return error_set(err, ERR_NOMEM, "", "out of memory");
     h->d = d;
     snprintf(h->token, sizeof(h->token), "%s", token ? token : "");
-    h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                              handle, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                              MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
+    h->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)CACHE_HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)CACHE_HTTP_MAX_PER_CLIENT, MHD_OPTION_END);
     if (!h->mhd) {
         free(h);
         return error_set(err, ERR_IO, "cache.listen", "cannot listen on %s", listen);

@@ -175,8 +175,11 @@ int client_request(const struct client *c, const char *method, const char *path,
         }
         hdr = curl_slist_append(hdr, "Content-Type: application/json");
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
-    } else if (!strcmp(method, "POST")) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+    } else if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+        /* the server refuses a state-changing request without it, body or not (CSRF) */
+        hdr = curl_slist_append(hdr, "Content-Type: application/json");
+        if (!strcmp(method, "POST"))
+            curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
     }
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);

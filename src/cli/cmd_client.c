@@ -153,12 +153,24 @@ int cmd_login(int argc, char **argv)
 int cmd_logout(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("Usage: gpuaas logout\nForgets the saved server URL and token.\n");
+        printf("Usage: gpuaas logout\nRevokes the saved token on the server, then forgets the "
+               "saved server URL and token.\n");
         return 0;
     }
     size_t npos;
     if (cli_parse(argc, argv, NULL, 0, NULL, 0, &npos))
         return 2;
+    struct client c;
+    if (client_load(&c, NULL) == 0 && c.token[0]) {
+        long status = 0;
+        json_t *answer = NULL;
+        if (client_request(&c, "POST", "/api/v1/auth/logout", NULL, &status, &answer) < 0)
+            fprintf(stderr, "gpuaas logout: the server was not reached; the token stays valid "
+                            "until it expires\n");
+        else if (status != 204 && status != 401)
+            client_print_error(status, answer);
+        json_decref(answer);
+    }
     if (client_forget() < 0) {
         fprintf(stderr, "gpuaas logout: cannot remove the credentials file\n");
         return 1;

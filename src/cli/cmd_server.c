@@ -32,8 +32,8 @@ static void usage(FILE *out)
                  "  --listen ADDR:PORT  overrides server.listen\n"
                  "  --database URL      overrides database.url (sqlite:PATH or postgresql://...)\n"
                  "On first start with no users, creates 'admin' with $GPUAAS_ADMIN_PASSWORD, or a\n"
-                 "random password printed once and written to auth.admin_password_file (default\n"
-                 "<database dir>/admin-password, mode 0600).\n"
+                 "random password written to auth.admin_password_file (default\n"
+                 "<database dir>/admin-password, mode 0600) and shown only on a terminal.\n"
                  "SIGTERM/SIGINT stop accepting, drain in-flight requests and exit 0.\n");
 }
 
@@ -109,11 +109,17 @@ static int bootstrap_admin(const struct config *cfg, struct error *err)
             snprintf(file, sizeof(file), "%s", cfg->auth.admin_password_file);
         else
             default_password_file(cfg->database.url, file, sizeof(file));
-        printf("Created user 'admin' with password: %s\n", password);
-        if (write_secret_file(file, password) == 0)
-            printf("The password is also in %s (mode 0600).\n", file);
+        /* The password goes to a terminal, never to a log: a pod's stdout is collected by the
+         * cluster's logging and readable far beyond the admins. */
+        bool wrote = write_secret_file(file, password) == 0;
+        if (isatty(STDOUT_FILENO))
+            printf("Created user 'admin' with password: %s\n", password);
+        if (wrote)
+            printf("Created user 'admin'; its password is in %s (mode 0600).\n", file);
         else
-            log_warn("cannot write the admin password file", "path=%s errno=%d", file, errno);
+            log_error("cannot write the admin password file; set a password with `gpuaas user "
+                      "passwd admin`",
+                      "path=%s errno=%d", file, errno);
         fflush(stdout);
     }
     log_info("created the first admin user", "username=admin source=%s",

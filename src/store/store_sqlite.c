@@ -71,6 +71,7 @@ static const struct migration sq_migrations[] = {
      * window starts (most bookings are in the past) and start before it ends. */
     {3, "CREATE INDEX IF NOT EXISTS reservations_holding ON reservations(ends_at, starts_at) "
         "WHERE state IN ('APPROVED', 'ACTIVE')"},
+    {4, "ALTER TABLE users ADD COLUMN sso INTEGER NOT NULL DEFAULT 0"},
 };
 
 static struct sq *SQ(struct store *st)
