@@ -168,14 +168,14 @@ static void phase_stop(struct rec *rc, int64_t now)
  * up to VERIFY_BATCH read from the cluster together (one LIST per kind, selected by the batch's
  * reservation ids, at most VERIFY_IDS_LEN characters of them so the URL stays short); a pass
  * spends about VERIFY_BUDGET_MS on it (no bound with --once), and while sessions are being
- * provisioned at most one batch every VERIFY_YIELD_MS, so that a starting session never waits
- * behind a round over many sessions. The next round begins reconciler.interval_seconds
+ * provisioned at most one batch every VERIFY_YIELD_MS, so that a starting session waits behind
+ * one batch at most. The next round begins reconciler.interval_seconds
  * after one ends, or SETTLE_MS when a session was repaired, its workspace is (re)starting, or
  * the cluster could not be read. */
 #define VERIFY_BATCH 48
 #define VERIFY_IDS_LEN 300
 #define VERIFY_BUDGET_MS 100
-#define VERIFY_YIELD_MS 1000
+#define VERIFY_YIELD_MS 5000
 #define SETTLE_MS 1000
 
 static int cmp_id(const void *a, const void *b)

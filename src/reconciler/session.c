@@ -164,14 +164,24 @@ static int route_admitted(struct rec *rc, const struct session_plan *plan, struc
     return STEP_WAIT;
 }
 
-/* The workspace's health as the cluster reports it (workspace_health.h): the Deployment and
- * the pods it owns. 0 and *ret, or -ERR_* when the cluster cannot be read. */
-static int read_health(struct rec *rc, const char *ns, struct ws_verdict *ret, struct error *err)
+/* The workspace's health as the cluster reports it (workspace_health.h): its Deployment, and
+ * the pods it owns when with_pods (or when the Deployment alone cannot say it is ready). 0 and
+ * *ret, or -ERR_* when the cluster cannot be read. */
+static int read_health(struct rec *rc, const char *ns, bool with_pods, struct ws_verdict *ret,
+                       struct error *err)
 {
     json_t *d = NULL, *pods = NULL;
     int e = kube_get(rc->kube, "apps/v1", "Deployment", ns, SESSION_WORKSPACE_NAME, &d, err);
     if (e && e != -ERR_NOT_FOUND)
         goto out;
+    e = 0;
+    workspace_health(d, NULL, ret);
+    if (ret->health != WS_STARTING)
+        goto out;
+    if (!with_pods) {
+        snprintf(ret->reason, sizeof(ret->reason), "waiting for the workspace to become available");
+        goto out;
+    }
     e = kube_list(rc->kube, "v1", "Pod", ns, "app.kubernetes.io/name=" SESSION_WORKSPACE_NAME,
                   &pods, err);
     if (e)
@@ -185,11 +195,19 @@ out:
 
 /* The workspace ready (Deployment Available, no pod failing) and, where the plan has one, the
  * Route admitted: STEP_DONE; STEP_WAIT with err saying why not; -ERR_* when the cluster
- * cannot be read. */
-static int workspace_ready(struct rec *rc, const struct session_plan *plan, struct error *err)
+ * cannot be read. The pods are read for the reason only once the attempt has waited
+ * REASON_AFTER_S (or half its deadline): a workspace that starts at once costs one GET per
+ * check. */
+#define REASON_AFTER_S 3
+
+static int workspace_ready(struct rec *rc, const struct reservation *r,
+                           const struct session_plan *plan, int64_t now, struct error *err)
 {
     struct ws_verdict v;
-    int e = read_health(rc, plan->namespace_, &v, err);
+    int64_t waited = now - r->session.next_attempt_at;
+    bool with_pods =
+        waited >= REASON_AFTER_S || 2 * waited >= rc->cfg->reconciler.provision_timeout_seconds;
+    int e = read_health(rc, plan->namespace_, with_pods, &v, err);
     if (e)
         return e;
     if (v.health != WS_READY) {
@@ -515,7 +533,7 @@ int rec_session_start(struct rec *rc, struct reservation *r, int64_t now)
         goto out;
     }
     if (ret == STEP_DONE)
-        ret = workspace_ready(rc, &plan, &err);
+        ret = workspace_ready(rc, r, &plan, now, &err);
     if (ret == STEP_WAIT) {
         attempt_waiting(rc, r, err.message, now);
         goto out;
