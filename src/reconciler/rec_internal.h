@@ -66,7 +66,8 @@ int rec_session_start(struct rec *rc, struct reservation *r, int64_t now);
 int rec_session_stop(struct rec *rc, struct reservation *r, int64_t now);
 int rec_session_cleanup(struct rec *rc, struct reservation *r, int64_t now);
 /* Watching ACTIVE sessions (session.c). rec_live_load: the live objects of the sessions whose
- * reservation ids are listed in ids ("4,7,9", at most 48 and 330 characters), one LIST per kind of
+ * reservation ids are listed in ids ("4,7,9", at most 48 and 330 characters; NULL = every
+ * session), one LIST per kind of
  * the plan (labelled ours) and one of their workspace pods, into an index owned by the caller (keys
  * "Kind/ns/name", and "Pod/ns" -> array of pods).
  * rec_session_verify: every object of r's plan inside its namespace that the index shows

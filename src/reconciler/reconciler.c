@@ -167,11 +167,12 @@ static void phase_stop(struct rec *rc, int64_t now)
 /* Watching live sessions. A round verifies every ACTIVE session, in order of id, in batches of
  * up to VERIFY_BATCH read from the cluster together (one LIST per kind, selected by the batch's
  * reservation ids, at most VERIFY_IDS_LEN characters of them so the URL stays short); a pass
- * spends about VERIFY_BUDGET_MS on it (no bound with --once), and while sessions are being
+ * spends about VERIFY_BUDGET_MS on it, and while sessions are being
  * provisioned at most one batch every VERIFY_YIELD_MS, so that a starting session waits behind
  * one batch at most. The next round begins reconciler.interval_seconds
  * after one ends, or SETTLE_MS when a session was repaired, its workspace is (re)starting, or
- * the cluster could not be read. */
+ * the cluster could not be read. With --once, the round is one batch of every session, read with
+ * one LIST per kind of everything labelled ours. */
 #define VERIFY_BATCH 48
 #define VERIFY_IDS_LEN 300
 #define VERIFY_BUDGET_MS 100
@@ -194,11 +195,11 @@ static bool verify_batch(struct rec *rc, struct reservation *rs, size_t n, int64
     char ids[VERIFY_IDS_LEN + 32];
     size_t len = 0;
     bool calm = true;
-    ids[0] = '\0';
-    for (size_t i = 0; i < n; i++)
+    snprintf(ids, sizeof(ids), "all");
+    for (size_t i = 0; i < n && !rc->once && len < sizeof(ids) - 24; i++)
         len += (size_t)snprintf(ids + len, sizeof(ids) - len, "%s%" PRId64, i ? "," : "", rs[i].id);
     if (session_plan_build(&rs[0], rc->cfg, &rc->pool, &plan, &err) ||
-        rec_live_load(rc, &plan, ids, &live, &err)) {
+        rec_live_load(rc, &plan, rc->once ? NULL : ids, &live, &err)) {
         log_warn("cannot read the live sessions", "reservations=%s error=\"%s\"", ids, err.message);
         calm = false;
         goto out;
@@ -233,7 +234,7 @@ static void verify_active(struct rec *rc, struct reservation *rs, size_t n, int6
         i++;
     while (i < n) {
         size_t k = 0, len = 0;
-        while (i + k < n && k < VERIFY_BATCH && len <= VERIFY_IDS_LEN) {
+        while (i + k < n && ((k < VERIFY_BATCH && len <= VERIFY_IDS_LEN) || rc->once)) {
             char one[24];
             len += (size_t)snprintf(one, sizeof(one), ",%" PRId64, rs[i + k].id);
             k++;

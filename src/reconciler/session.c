@@ -565,7 +565,10 @@ int rec_live_load(struct rec *rc, const struct session_plan *plan, const char *i
     json_t *index = json_object(), *list = NULL;
     char ours[512], pods[600];
     int e = 0;
-    snprintf(ours, sizeof(ours), SELECTOR_OURS "," SESSION_LABEL_RESERVATION " in (%s)", ids);
+    if (ids)
+        snprintf(ours, sizeof(ours), SELECTOR_OURS "," SESSION_LABEL_RESERVATION " in (%s)", ids);
+    else
+        snprintf(ours, sizeof(ours), SELECTOR_OURS);
     snprintf(pods, sizeof(pods), "%s,app.kubernetes.io/name=" SESSION_WORKSPACE_NAME, ours);
     for (int i = -1; i < plan->n; i++) {
         /* i == -1: the workspace pods; then each namespaced kind of the plan, once */
