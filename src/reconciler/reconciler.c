@@ -166,17 +166,18 @@ static void phase_stop(struct rec *rc, int64_t now)
 
 /* Watching live sessions. A round verifies every ACTIVE session, in order of id, in batches of
  * up to VERIFY_BATCH read from the cluster together (one LIST per kind, selected by the batch's
- * reservation ids, at most VERIFY_IDS_LEN characters of them so the URL stays short); a pass
- * spends about VERIFY_BUDGET_MS on it, and while sessions are being
- * provisioned at most one batch every VERIFY_YIELD_MS, so that a starting session waits behind
- * one batch at most. The next round begins reconciler.interval_seconds
+ * reservation ids, at most VERIFY_IDS_LEN characters of them so the URL stays short). A pass
+ * spends about VERIFY_BUDGET_MS on it; while sessions are being provisioned, or a window
+ * boundary is less than VERIFY_CLEAR_S away, at most one batch every VERIFY_YIELD_MS, so that a
+ * starting session does not wait behind it. The next round begins reconciler.interval_seconds
  * after one ends, or SETTLE_MS when a session was repaired, its workspace is (re)starting, or
- * the cluster could not be read. With --once, the round is one batch of every session, read with
- * one LIST per kind of everything labelled ours. */
+ * the cluster could not be read. With --once, the round is one batch of every session, read
+ * with one LIST per kind of everything labelled ours. */
 #define VERIFY_BATCH 48
 #define VERIFY_IDS_LEN 300
 #define VERIFY_BUDGET_MS 100
 #define VERIFY_YIELD_MS 5000
+#define VERIFY_CLEAR_S 2
 #define SETTLE_MS 1000
 
 static int cmp_id(const void *a, const void *b)
@@ -224,8 +225,10 @@ static void verify_active(struct rec *rc, struct reservation *rs, size_t n, int6
             count(rc, STEP_WAIT); /* the next round is in a second: wake for it */
         return;
     }
-    if (rc->stats.waiting && !rc->once && t0 - rc->verify_batch_mono < VERIFY_YIELD_MS) {
-        count(rc, STEP_WAIT); /* provisioning goes first; the round goes on later */
+    bool starting =
+        rc->stats.waiting || (rc->stats.next_wake && rc->stats.next_wake - now <= VERIFY_CLEAR_S);
+    if (!rc->once && starting && t0 - rc->verify_batch_mono < VERIFY_YIELD_MS) {
+        count(rc, STEP_WAIT); /* provisioning (or a start about to come) goes first */
         return;
     }
     qsort(rs, n, sizeof(*rs), cmp_id);
