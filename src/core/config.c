@@ -80,6 +80,8 @@ static const struct config_key keys[] = {
      "how far in the past a start may lie"},
     {"session.max_advance_days", K_INT, O(session.max_advance_days), "365", 1, 3650,
      "how far ahead one may book"},
+    {"cluster.simulated", K_BOOL, O(cluster.simulated), "false", 0, 0,
+     "the cluster is a simulation (gpuaas-kubesim): no workspace runs; the portal and CLI say so"},
     {"reconciler.interval_seconds", K_INT, O(reconciler.interval_seconds), "30", 1, 3600,
      "safety-net pass interval"},
     {"reconciler.gc_interval_seconds", K_INT, O(reconciler.gc_interval_seconds), "300", 1, 86400,

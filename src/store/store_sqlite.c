@@ -70,6 +70,8 @@ static const struct migration sq_migrations[] = {
      * window starts (most bookings are in the past) and start before it ends. */
     {3, "CREATE INDEX IF NOT EXISTS reservations_holding ON reservations(ends_at, starts_at) "
         "WHERE state IN ('APPROVED', 'ACTIVE')"},
+    /* Why an admin last moved, shortened or reassigned a booking (shown to its owner). */
+    {4, "ALTER TABLE reservations ADD COLUMN admin_note TEXT NOT NULL DEFAULT ''"},
 };
 
 static struct sq *SQ(struct store *st)
