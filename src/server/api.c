@@ -668,7 +668,7 @@ static void h_availability(struct srv_req *r)
     struct window w = {0, 0};
     int64_t from = after;
     for (long long k = 0; k < want && from + dur <= latest; k++) {
-        if (cal_next_window(&p, ex, n, &req, from, latest - dur, &w) < 0 || w.ends_at > latest)
+        if (cal_next_window(&p, ex, n, &req, from, latest - dur + 1, &w) < 0 || w.ends_at > latest)
             break;
         json_array_append_new(windows, json_pack("{s:o,s:o}", "starts_at", jtime(w.starts_at),
                                                  "ends_at", jtime(w.ends_at)));

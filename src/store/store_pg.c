@@ -76,7 +76,7 @@ static const struct migration pg_migrations[] = {
     {3, "CREATE INDEX IF NOT EXISTS reservations_holding ON reservations(ends_at, starts_at) "
         "WHERE state IN ('APPROVED', 'ACTIVE')"},
     /* Why an admin last moved, shortened or reassigned a booking (shown to its owner). */
-    {4, "ALTER TABLE reservations ADD COLUMN admin_note TEXT NOT NULL DEFAULT ''"},
+    {4, "ALTER TABLE reservations ADD COLUMN IF NOT EXISTS admin_note TEXT NOT NULL DEFAULT ''"},
 };
 
 static struct pg *PG(struct store *st)
