@@ -542,6 +542,9 @@ try {
     const text = await page.locator('#fs-results li').nth(1).innerText();
     await page.locator('#fs-results li').nth(1).locator('button').click();
     await page.waitForSelector('.booking.mine.highlight');
+    // the confirmation can be dismissed
+    await page.locator('#toast .toast-close').click();
+    await page.waitForFunction(() => !document.querySelector('#toast .toast'));
     const id = await page.locator('.booking.mine.highlight').first().getAttribute('data-id');
     const tok = await apiLogin(ALICE.username, ALICE.password);
     const r = await apiCall('GET', '/reservations/' + id, undefined, tok);
@@ -719,6 +722,23 @@ try {
     assert(/more than one machine has/.test(server), 'server refusal not in plain words: ' + server);
     await collectMessages(pg, 'server 400');
     assert(posts.length === 1, 'exactly one booking request expected, got ' + posts.length);
+    // 2 of 4 slices taken: asking for 3 offers the 2 that fit, in one click
+    const tok = await apiLogin(ALICE.username, ALICE.password);
+    const two = await apiCall('POST', '/reservations', { gpu_type: 'nvidia.com/mig-1g.24gb', gpu_count: 2, starts_at: localAt(8, 12).date.toISOString(), ends_at: localAt(10, 12).date.toISOString() }, tok);
+    assert(two.status === 201, 'blocking booking: HTTP ' + two.status);
+    try {
+      await pg.fill('#memory_gib', '');
+      await pg.fill('#gpu_count', '3');
+      await pg.waitForSelector('#fit-no #use-fewer');
+      const offer = await pg.locator('#fit-no').innerText();
+      assert(/Only 2 of the 3/.test(offer), 'no "2 of 3" offer: ' + offer);
+      await collectMessages(pg, 'partial fit');
+      await pg.click('#use-fewer');
+      await pg.waitForSelector('#fit-ok');
+      assert((await pg.inputValue('#gpu_count')) === '2', 'the offer did not set 2');
+    } finally {
+      await apiCall('POST', `/reservations/${two.body.id}/cancel`, undefined, tok);
+    }
     await pg.context().close();
   });
 

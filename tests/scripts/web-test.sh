@@ -28,7 +28,9 @@ trap cleanup EXIT
 
 if [ -z "${GPUAAS_URL:-}" ]; then
   [ -x "$build/gpuaas" ] || { echo "web-test: $build/gpuaas is missing (make build)"; echo "0 passed, 1 failed"; exit 1; }
-  port=$((30000 + $$ % 20000))
+  # free loopback ports, asked of the kernel (two helpers running at once never share one)
+  free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+  port=$(free_port)
   export GPUAAS_ADMIN_PASSWORD="admin-$RANDOM-$RANDOM"
   export GPUAAS_TEST_DB=$tmp/gpuaas.db
   sed -e "s|^  listen: .*|  listen: 127.0.0.1:$port|" \
@@ -41,7 +43,7 @@ if [ -z "${GPUAAS_URL:-}" ]; then
   export GPUAAS_URL=http://127.0.0.1:$port
   # A second server for a simulated cluster (cluster.simulated: true, as `make run` sets for
   # the Kubernetes double): the portal must say that no workspace runs.
-  sim_port=$((port + 1))
+  sim_port=$(free_port)
   export GPUAAS_SIM_DB=$tmp/gpuaas-sim.db
   sed -e "s|^  listen: .*|  listen: 127.0.0.1:$sim_port|" \
       -e "s|^  web_root: .*|  web_root: $root/web/dist|" \
