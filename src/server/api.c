@@ -646,9 +646,14 @@ static void h_availability(struct srv_req *r)
         after = r->now;
     if (latest > horizon)
         latest = horizon;
-    if (latest - dur < after) {
-        srv_fail(r, ERR_INVALID, "latest_end",
-                 "latest_end leaves no room for the duration after the earliest start");
+    if (latest - dur < after) { /* without latest_end: nothing fits before the horizon */
+        const char *given = srv_query(r, "latest_end");
+        if (given && *given)
+            srv_fail(r, ERR_INVALID, "latest_end",
+                     "latest_end leaves no room for the duration after the earliest start");
+        else
+            srv_fail(r, ERR_NOT_FOUND, NULL,
+                     "No window of that size fits before the booking horizon.");
         return;
     }
     memset(&req, 0, sizeof(req));

@@ -770,6 +770,15 @@ try {
     await adm.goto(BASE + '/#/admin?tab=bookings');
     const row = adm.locator(`#bookings-table tr[data-id="${id}"]`);
     await row.waitFor();
+    // the table sorts by a column heading, both ways
+    const ids = () => adm.locator('#bookings-table tbody tr').evaluateAll((rs) => rs.map((r) => Number(r.dataset.id)));
+    await adm.click('#bookings-table button[data-sort="id"]');
+    const up = await ids();
+    assert(up.length > 2 && up.every((x, i) => i === 0 || up[i - 1] < x), 'not ascending by #: ' + up);
+    await adm.click('#bookings-table button[data-sort="id"]');
+    const down = await ids();
+    assert(down.every((x, i) => i === 0 || down[i - 1] > x), 'not descending by #: ' + down);
+    assert((await adm.getAttribute('#bookings-table th[aria-sort]', 'aria-sort')) === 'descending', 'aria-sort not set');
     await row.locator('button.change').click();
     await adm.waitForSelector('dialog[open] #chg-reason');
     const end = await adm.inputValue('#chg-end');
