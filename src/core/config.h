@@ -81,8 +81,12 @@ struct config {
         long body_limit_bytes;
         long request_timeout_seconds;
         long max_connections;
-        char *trusted_header;  /* "" = off; else e.g. X-Forwarded-User */
-        char *trusted_sources; /* comma-separated addresses allowed to send it */
+        char *trusted_header;        /* "" = off; else e.g. X-Forwarded-User */
+        char *trusted_sources;       /* comma-separated addresses allowed to send it */
+        char *trusted_groups_header; /* "" = none; e.g. X-Forwarded-Groups */
+        long max_connections_per_client;
+        char *metrics_token_file; /* "" = /metrics for admins only */
+        long hsts_seconds;        /* 0 = no Strict-Transport-Security */
     } server;
 
     struct {
@@ -95,6 +99,8 @@ struct config {
         long login_window_seconds;
         long audit_retention_days;
         char *admin_password_file; /* "" = <database dir>/admin-password */
+        long token_max_ttl_seconds;
+        char *sso_auto_create_group; /* "" = SSO accounts are linked by hand */
     } auth;
 
     struct {
@@ -116,6 +122,8 @@ struct config {
         long max_gpus;            /* most GPUs (physical units) in one booking */
         long start_grace_seconds; /* how far in the past starts_at may be */
         long max_advance_days;    /* how far ahead one may book */
+        long ephemeral_gib;       /* node-local disk (emptyDir, container layers) per session */
+        long turnaround_seconds;  /* a GPU unit stays unbookable this long after a booking */
     } session;
 
     struct {
@@ -146,12 +154,23 @@ struct config {
         char *http_proxy;
         char *https_proxy;
         char *no_proxy;
+        /* model-server images gpuaas-serve starts in sessions (ConfigMap gpuaas-serve) */
+        char *serve_vllm_image;
+        char *serve_ollama_image;
+        char *serve_tgi_image;
+        char *serve_triton_image;
         char *dcgm_url;             /* "" = no GPU telemetry scrape */
         long dcgm_interval_seconds; /* scrape period */
         long dcgm_timeout_seconds;  /* whole-request limit of one scrape */
         char *dcgm_token_file;      /* bearer token for the scrape, "" = none */
         char *dcgm_ca_file;         /* CA bundle for https, "" = system CAs */
         bool leader_election;
+        /* session egress (NetworkPolicy allow-egress, docs/security.md) */
+        char *egress_cidrs;       /* comma-separated CIDRs reached directly, "" = none */
+        char *egress_except;      /* CIDRs never reached directly (cluster, metadata) */
+        char *egress_proxy;       /* "CIDR:PORT,..." of the HTTP proxies, "" = none */
+        char *platform_namespace; /* where gpuaas-server runs (workspace proxy -> auth) */
+        long server_port;         /* gpuaas-server's pod port the workspace proxy calls */
     } reconciler;
 
     struct {

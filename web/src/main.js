@@ -53,7 +53,9 @@ function renderNav(current) {
       'This cluster is a simulation: bookings are real and follow every rule, but no workspace or container runs, so there is nothing to open or connect to.') : null]);
 }
 
-function signOut() {
+async function signOut() {
+  // revoke the token on the server first; signing out locally happens whatever it answers
+  try { await post('/auth/logout'); } catch { /* offline or already revoked */ }
   token.clear();
   me = null;
   simulated = null;
