@@ -352,9 +352,26 @@ try {
     assert(b < a * 0.6 && b > a * 0.4, `doubling utilization roughly halves the cost: ${first} -> ${second}`);
     await page.locator('#tok-servers-0-capex').fill('-5');
     await page.waitForSelector('#tok-servers-0-capex[aria-invalid="true"]');
+    const refusal = await page.locator('.tok-results .error-box').innerText();
+    assert(/Capex per server/.test(refusal) && !/servers\[0\]|capex\b/.test(refusal.replace(/Capex/g, '')), 'the refusal names the field by its path: ' + refusal);
+    await collectMessages(page, 'tokenomics invalid');
     await shot(page, '19-tokenomics-invalid');
     await page.locator('#tok-servers-0-capex').fill('45000');
     await page.waitForSelector('[data-testid="tok-cpm"]');
+    // the defaults come from the pool (one node with two GPUs), the workloads are rows
+    assert((await page.inputValue('#tok-servers-0-count')) === '1' && (await page.inputValue('#tok-servers-0-gpus')) === '2', 'servers not from the pool');
+    assert(await page.locator('#tok-pool-note').count() === 1, 'no note that the figures come from the pool');
+    assert(await page.locator('.wl-row').count() === 3, 'the example workloads are not rows');
+    const before = await cpm.innerText();
+    await page.click('#tok-add-workload');
+    await page.waitForFunction(() => document.querySelectorAll('svg.tok-chart polyline.series').length === 4);
+    await page.locator('.wl-row').nth(3).locator('button:has-text("Remove workload")').click();
+    await page.waitForFunction(() => document.querySelectorAll('svg.tok-chart polyline.series').length === 3);
+    await page.fill('#tok-wl-0-tokens-per-second-per-gpu', '-1');
+    await page.waitForSelector('#tok-wl-0-tokens-per-second-per-gpu[aria-invalid="true"]');
+    await collectMessages(page, 'tokenomics workload invalid');
+    await page.fill('#tok-wl-0-tokens-per-second-per-gpu', '4588.8');
+    await page.waitForFunction((old) => document.querySelector('[data-testid="tok-cpm"]') && document.querySelector('[data-testid="tok-cpm"]').textContent === old, before);
     await shot(page, '18-tokenomics');
   });
 

@@ -37,6 +37,7 @@ export const MESSAGES = {
   pickDays: 'Pick a start day on or before the end day.',
   tooManyDays: 'Pick at most 92 days.',
   noEndTime: 'Pick a valid end time.',
+  workloadDemand: 'Give every workload a demand (tokens per year) above 0, or every workload a share, the shares adding up to 1.',
   generic: 'The server did not accept the {what}: check it and try again.',
 };
 
