@@ -320,6 +320,13 @@ try {
     await row.waitFor({ state: 'detached' });
     const after = await apiCall('GET', '/me', undefined, secret.trim());
     assert(after.status === 401, 'revoked token still works: HTTP ' + after.status);
+    // browser sign-ins are listed apart, this browser's named and not revocable from here
+    assert(!/\blogin\b/.test(await page.locator('#tokens').locator('#tokens-table').innerText().catch(() => '')), 'sign-ins listed among the API tokens');
+    await page.click('#browser-sessions summary');
+    const mine = page.locator('#browser-sessions li[data-this="true"]');
+    assert(await mine.count() === 1, 'this browser\'s sign-in is not named');
+    assert(/this browser/.test(await mine.innerText()) && await mine.locator('button').count() === 0, 'this browser can sign itself out from the list');
+    assert(await page.locator('#browser-sessions li:not([data-this]) button:has-text("Sign out there")').count() >= 1, 'other sign-ins cannot be ended');
   });
 
   await test('pool page draws the MIG GPU as four slices and the whole GPU with its slots', async () => {
