@@ -607,6 +607,26 @@ try {
     await pg.context().close();
   });
 
+  await test('the 60-second refresh redraws in place: no "Loading", the sideways scroll kept', async () => {
+    const pg = await sizedPage(browser, 'refresh', 'phone');
+    await pg.clock.install(); // the page's timers run on a clock the test moves
+    await signIn(pg, ALICE.username, ALICE.password);
+    await pg.locator('#cal-scroll').evaluate((e) => { e.scrollLeft = 300; });
+    await pg.evaluate(() => {
+      window.sawLoading = false;
+      new MutationObserver(() => { if (document.querySelector('.cal-body .loading')) window.sawLoading = true; })
+        .observe(document.querySelector('.cal-body'), { childList: true, subtree: true });
+    });
+    const refreshed = pg.waitForResponse((r) => /\/api\/v1\/calendar\?/.test(r.url()));
+    await pg.clock.runFor(61000);
+    await refreshed;
+    await pg.waitForFunction(() => document.querySelectorAll('.cal-grid').length === 1 && document.querySelector('.free-cell'));
+    assert(!(await pg.evaluate(() => window.sawLoading)), 'the refresh showed "Loading" in place of the grid');
+    const left = await pg.locator('#cal-scroll').evaluate((e) => e.scrollLeft);
+    assert(Math.abs(left - 300) <= 1, 'the refresh reset the sideways scroll to ' + left);
+    await pg.context().close();
+  });
+
   await test('hour labels never overlap (day and 7-day views, 12-hour clock, desktop and phone)', async () => {
     for (const size of ['desktop', 'phone']) {
       const pg = await sizedPage(browser, 'axis', size);
