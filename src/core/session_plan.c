@@ -1029,17 +1029,17 @@ static void add_deployment(struct builder *b, long cpu, long mem)
     char idb[32];
     snprintf(idb, sizeof(idb), "%" PRId64, b->r->id);
     /* the pods carry the reservation too: the reconciler lists a batch of sessions' pods */
-    json_t *body = json_pack(
-        "{s:{s:i, s:{s:s}, s:{s:o}, s:{s:{s:{s:s, s:s, s:s}}, s:{s:s, s:b, s:o, s:[o], "
-        "s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}]}}}}",
-        "spec", "replicas", 1, "strategy", "type", "Recreate", "selector", "matchLabels",
-        workspace_selector(), "template", "metadata", "labels", "app.kubernetes.io/name",
-        SESSION_WORKSPACE_NAME, SESSION_LABEL_MANAGED_BY, SESSION_MANAGED_BY,
-        SESSION_LABEL_RESERVATION, idb, "spec",
-        "serviceAccountName", SESSION_SA_NAME, "automountServiceAccountToken", 1, "securityContext",
-        psc, "containers", container, "volumes", "name", SESSION_PVC_HOME, "persistentVolumeClaim",
-        "claimName", SESSION_PVC_HOME, "name", SESSION_PVC_MODEL_CACHE, "persistentVolumeClaim",
-        "claimName", SESSION_PVC_MODEL_CACHE);
+    json_t *body =
+        json_pack("{s:{s:i, s:{s:s}, s:{s:o}, s:{s:{s:{s:s, s:s, s:s}}, s:{s:s, s:b, s:o, s:[o], "
+                  "s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}]}}}}",
+                  "spec", "replicas", 1, "strategy", "type", "Recreate", "selector", "matchLabels",
+                  workspace_selector(), "template", "metadata", "labels", "app.kubernetes.io/name",
+                  SESSION_WORKSPACE_NAME, SESSION_LABEL_MANAGED_BY, SESSION_MANAGED_BY,
+                  SESSION_LABEL_RESERVATION, idb, "spec", "serviceAccountName", SESSION_SA_NAME,
+                  "automountServiceAccountToken", 1, "securityContext", psc, "containers",
+                  container, "volumes", "name", SESSION_PVC_HOME, "persistentVolumeClaim",
+                  "claimName", SESSION_PVC_HOME, "name", SESSION_PVC_MODEL_CACHE,
+                  "persistentVolumeClaim", "claimName", SESSION_PVC_MODEL_CACHE);
     if (body && c->cache.enabled) {
         json_t *pod =
             json_object_get(json_object_get(json_object_get(body, "spec"), "template"), "spec");
