@@ -350,7 +350,7 @@ run_suite() {
   [ "$(jf '.resources[] | select(.name=="nvidia.com/gpu") | .turnaround_seconds')" = 0 ] || fail "pool turnaround"
   [ "$(jf '.resources[] | select(.name=="cpu") | .max_per_node')" = "$(jf '.resources[] | select(.name=="cpu") | .physical')" ] || fail "pool max_per_node (one node: all of it)"
   # the booking rules and defaults the form shows come from config session.* (example file)
-  [ "$(jq -c .session <<<"$BODY")" = '{"cpu":8,"memory_gib":64,"storage_gib":320,"max_gpus":4,"max_hours":168,"max_advance_days":365,"start_grace_seconds":300,"ephemeral_gib":50,"turnaround_seconds":0}' ] ||
+  [ "$(jq -c .session <<<"$BODY")" = '{"cpu":8,"memory_gib":64,"storage_gib":600,"max_gpus":4,"max_hours":168,"max_advance_days":365,"start_grace_seconds":300,"ephemeral_gib":50,"turnaround_seconds":0}' ] ||
     fail "pool session rules: $(jq -c .session <<<"$BODY")"
   [ "$(jf .cluster.simulated)" = false ] || fail "pool cluster.simulated on a configuration without it"
   t capacity; req GET "/api/v1/capacity?from=$(iso $h)&to=$(iso $((h+7200)))&step=3600" "" "$ALICE"; expect 200
