@@ -2,10 +2,13 @@
  * See session_plan.h for the order and the rules carried by each object. */
 #include "core/session_plan.h"
 
+#include "core/gate_conf.h"
+
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Ceilings on what a tenant may create inside a session, besides the booked resources. */
@@ -39,6 +42,14 @@ _Static_assert(sizeof(((struct session_object *)0)->namespace_) ==
 #define MODELS_REQUEST_GIB 1
 #define CACHE_ENV_MAX 16
 #define CACHE_ENV_VALUE_MAX 1024
+/* The sign-in proxy's share, added to the quota on top of the booking (requests = limits),
+ * its configuration and its only writable directory (an emptyDir: the root is read-only). */
+#define GATE_CPU_MILLI 100
+#define GATE_MEMORY_MIB 64
+#define GATE_CONFIG_DIR "/etc/gpuaas-gate"
+#define GATE_TMP_DIR "/tmp"
+#define GATE_TMP_VOLUME "gate-tmp"
+#define GATE_CONFIG_VOLUME "gate-config"
 /* UID/GID used on plain Kubernetes (OpenShift assigns one from the namespace range). */
 #define KUBERNETES_RUN_AS 1000
 
@@ -175,6 +186,16 @@ static json_t *qty_gi(long gib)
 {
     char b[32];
     snprintf(b, sizeof(b), "%ldGi", gib);
+    return json_string(b);
+}
+
+static json_t *qty_mi(long mib)
+{
+    char b[32];
+    if (mib % 1024 == 0)
+        snprintf(b, sizeof(b), "%ldGi", mib / 1024);
+    else
+        snprintf(b, sizeof(b), "%ldMi", mib);
     return json_string(b);
 }
 
@@ -358,10 +379,12 @@ static void add_quota(struct builder *b, long cpu, long mem, long storage)
     const struct reservation *r = b->r;
     /* the read-only models claim counts against the quota: add it on top */
     bool models = b->c->cache.enabled;
+    /* so does the sign-in proxy: the tenant keeps all the booked cpu and memory */
+    long cpu_m = cpu * 1000 + GATE_CPU_MILLI, mem_mi = mem * 1024 + GATE_MEMORY_MIB;
     json_t *hard = json_pack(
-        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s}", "requests.cpu", qty_int(cpu), "limits.cpu",
-        qty_int(cpu), "requests.memory", qty_gi(mem), "limits.memory", qty_gi(mem),
-        "requests.storage", qty_gi(storage + (models ? MODELS_REQUEST_GIB : 0)),
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s}", "requests.cpu", qty_milli(cpu_m),
+        "limits.cpu", qty_milli(cpu_m), "requests.memory", qty_mi(mem_mi), "limits.memory",
+        qty_mi(mem_mi), "requests.storage", qty_gi(storage + (models ? MODELS_REQUEST_GIB : 0)),
         "persistentvolumeclaims", qty_int(SESSION_MAX_PVCS + (models ? 1 : 0)), "pods",
         qty_int(SESSION_MAX_PODS), "services.loadbalancers", "0", "services.nodeports", "0");
     for (int i = 0; hard && i < b->p->n; i++) {
@@ -411,7 +434,7 @@ static void add_netpols(struct builder *b)
             "NetworkPolicy", "networkpolicies", "deny-other-namespaces",
             json_pack("{s:{s:{}, s:[s], s:[{s:[{s:{}}]}]}}", "spec", "podSelector", "policyTypes",
                       "Ingress", "ingress", "from", "podSelector"));
-    /* 2. the router / ingress controller reaches the workspace port */
+    /* 2. the router / ingress controller reaches the sign-in proxy's port, nothing else */
     json_t *from =
         json_pack("[{s:{s:{s:s}}}]", "namespaceSelector", "matchLabels",
                   "kubernetes.io/metadata.name", str_or_empty(c->reconciler.ingress_namespace));
@@ -424,7 +447,7 @@ static void add_netpols(struct builder *b)
             json_pack("{s:{s:{s:o}, s:[s], s:[{s:o, s:[{s:s, s:I}]}]}}", "spec", "podSelector",
                       "matchLabels", workspace_selector(), "policyTypes", "Ingress", "ingress",
                       "from", from, "ports", "protocol", "TCP", "port",
-                      (json_int_t)c->reconciler.workspace_port));
+                      (json_int_t)c->reconciler.gate_port));
     /* 3. DNS to the cluster resolver only; egress elsewhere stays open (tenant-to-tenant
      * traffic is already refused by every session's ingress policies). */
     json_t *dns_to;
@@ -500,6 +523,51 @@ static void add_proxy_configmap(struct builder *b)
             SESSION_PROXY_CONFIGMAP, json_pack("{s:o}", "data", data));
     if (o)
         o->quota_counted = true;
+}
+
+/* The gate's nginx.conf (src/core/gate_conf.c) for this session. */
+static void add_gate_configmap(struct builder *b)
+{
+    const struct config *c = b->c;
+    char listen[32], workspace[32], *text = NULL;
+    snprintf(listen, sizeof(listen), "0.0.0.0:%ld", c->reconciler.gate_port);
+    snprintf(workspace, sizeof(workspace), "127.0.0.1:%ld", c->reconciler.workspace_port);
+    struct gate_conf g = {.reservation_id = b->r->id,
+                          .listen = listen,
+                          .workspace = workspace,
+                          .auth_url = c->reconciler.gate_auth_url,
+                          .temp_dir = GATE_TMP_DIR};
+    if (b->rc)
+        return;
+    int e = gate_nginx_conf(&g, &text, b->err);
+    if (e) {
+        b->rc = e;
+        return;
+    }
+    struct session_object *o =
+        add(b, "configmap-gate", STAGE_WORKLOAD, "", "v1", "ConfigMap", "configmaps",
+            SESSION_GATE_NAME, json_pack("{s:{s:s}}", "data", "nginx.conf", text));
+    free(text);
+    if (o)
+        o->quota_counted = true;
+}
+
+/* The sign-in proxy container: nginx on the gate's port, read-only root, any UID. */
+static json_t *gate_container(const struct config *c)
+{
+    return json_pack(
+        "{s:s, s:s, s:[s, s, s, s, s], s:[{s:s, s:I, s:s}], s:{s:{s:o, s:o}, s:{s:o, s:o}}, "
+        "s:{s:b, s:b, s:b, s:{s:[s]}}, s:[{s:s, s:s, s:b}, {s:s, s:s}], s:{s:{s:s}, s:i, s:i}}",
+        "name", SESSION_GATE_NAME, "image", str_or_empty(c->reconciler.gate_image), "command",
+        "nginx", "-e", "stderr", "-c", GATE_CONFIG_DIR "/nginx.conf", "ports", "name",
+        SESSION_GATE_NAME, "containerPort", (json_int_t)c->reconciler.gate_port, "protocol", "TCP",
+        "resources", "requests", "cpu", qty_milli(GATE_CPU_MILLI), "memory",
+        qty_mi(GATE_MEMORY_MIB), "limits", "cpu", qty_milli(GATE_CPU_MILLI), "memory",
+        qty_mi(GATE_MEMORY_MIB), "securityContext", "allowPrivilegeEscalation", 0, "runAsNonRoot",
+        1, "readOnlyRootFilesystem", 1, "capabilities", "drop", "ALL", "volumeMounts", "name",
+        GATE_CONFIG_VOLUME, "mountPath", GATE_CONFIG_DIR, "readOnly", 1, "name", GATE_TMP_VOLUME,
+        "mountPath", GATE_TMP_DIR, "readinessProbe", "tcpSocket", "port", SESSION_GATE_NAME,
+        "periodSeconds", 5, "failureThreshold", 3);
 }
 
 static void add_pvc(struct builder *b, const char *step, const char *name, long gib)
@@ -614,9 +682,30 @@ fail:
     return NULL;
 }
 
+/* The sign-in proxy's settings: an image, a port of its own, a server URL nginx can use. */
+static int check_gate_config(const struct config *c, struct error *err)
+{
+    if (!c->reconciler.gate_image || !*c->reconciler.gate_image)
+        return error_set(err, ERR_INVALID, "reconciler.gate_image", "must be set");
+    if (c->reconciler.gate_port == c->reconciler.workspace_port)
+        return error_set(err, ERR_INVALID, "reconciler.gate_port",
+                         "reconciler.gate_port: %ld is the workspace's port; the sign-in proxy "
+                         "needs a port of its own",
+                         c->reconciler.gate_port);
+    if (!gate_auth_url_ok(c->reconciler.gate_auth_url))
+        return error_set(err, ERR_INVALID, "reconciler.gate_auth_url",
+                         "reconciler.gate_auth_url: expected http://HOST[:PORT] (letters, "
+                         "digits, '.', '-'), got \"%s\"",
+                         str_or_empty(c->reconciler.gate_auth_url));
+    return 0;
+}
+
 int session_plan_check_config(const struct config *c, struct error *err)
 {
     const char *mp = str_or_empty(c->cache.mount_path);
+    int rc = check_gate_config(c, err);
+    if (rc)
+        return rc;
     if (!c->cache.enabled)
         return 0;
     const char *key =
@@ -785,6 +874,19 @@ static void add_deployment(struct builder *b, long cpu, long mem)
         psc, "containers", container, "volumes", "name", SESSION_PVC_HOME, "persistentVolumeClaim",
         "claimName", SESSION_PVC_HOME, "name", SESSION_PVC_MODEL_CACHE, "persistentVolumeClaim",
         "claimName", SESSION_PVC_MODEL_CACHE);
+    if (body) {
+        json_t *pod =
+            json_object_get(json_object_get(json_object_get(body, "spec"), "template"), "spec");
+        json_t *vols = json_object_get(pod, "volumes");
+        if (json_array_append_new(json_object_get(pod, "containers"), gate_container(c)) ||
+            json_array_append_new(vols, json_pack("{s:s, s:{s:s}}", "name", GATE_CONFIG_VOLUME,
+                                                  "configMap", "name", SESSION_GATE_NAME)) ||
+            json_array_append_new(vols, json_pack("{s:s, s:{s:s}}", "name", GATE_TMP_VOLUME,
+                                                  "emptyDir", "sizeLimit", "64Mi"))) {
+            json_decref(body);
+            body = NULL;
+        }
+    }
     if (body && c->cache.enabled) {
         json_t *pod =
             json_object_get(json_object_get(json_object_get(body, "spec"), "template"), "spec");
@@ -802,10 +904,10 @@ static void add_deployment(struct builder *b, long cpu, long mem)
 
 static void add_service(struct builder *b)
 {
-    json_t *body =
-        json_pack("{s:{s:s, s:o, s:[{s:s, s:s, s:I, s:s}]}}", "spec", "type", "ClusterIP",
-                  "selector", workspace_selector(), "ports", "name", "http", "protocol", "TCP",
-                  "port", (json_int_t)b->c->reconciler.workspace_port, "targetPort", "http");
+    json_t *body = json_pack(
+        "{s:{s:s, s:o, s:[{s:s, s:s, s:I, s:s}]}}", "spec", "type", "ClusterIP", "selector",
+        workspace_selector(), "ports", "name", SESSION_GATE_NAME, "protocol", "TCP", "port",
+        (json_int_t)b->c->reconciler.gate_port, "targetPort", SESSION_GATE_NAME);
     struct session_object *o = add(b, "service", STAGE_WORKLOAD, "", "v1", "Service", "services",
                                    SESSION_WORKSPACE_NAME, body);
     if (o)
@@ -819,10 +921,11 @@ static void add_exposure(struct builder *b)
     snprintf(host, sizeof(host), "%s.%s", b->plan->namespace_,
              str_or_empty(c->reconciler.ingress_domain));
     if (is_openshift(c)) {
-        json_t *body = json_pack(
-            "{s:{s:s, s:{s:s, s:s, s:i}, s:{s:s}, s:{s:s, s:s}}}", "spec", "host", host, "to",
-            "kind", "Service", "name", SESSION_WORKSPACE_NAME, "weight", 100, "port", "targetPort",
-            "http", "tls", "termination", "edge", "insecureEdgeTerminationPolicy", "Redirect");
+        json_t *body =
+            json_pack("{s:{s:s, s:{s:s, s:s, s:i}, s:{s:s}, s:{s:s, s:s}}}", "spec", "host", host,
+                      "to", "kind", "Service", "name", SESSION_WORKSPACE_NAME, "weight", 100,
+                      "port", "targetPort", SESSION_GATE_NAME, "tls", "termination", "edge",
+                      "insecureEdgeTerminationPolicy", "Redirect");
         struct session_object *o = add(b, "route", STAGE_WORKLOAD, "route.openshift.io", "v1",
                                        "Route", "routes", SESSION_WORKSPACE_NAME, body);
         if (o) {
@@ -836,7 +939,7 @@ static void add_exposure(struct builder *b)
     json_t *spec = json_pack("{s:[{s:[s]}], s:[{s:s, s:{s:[{s:s, s:s, s:{s:{s:s, s:{s:s}}}}]}}]}",
                              "tls", "hosts", host, "rules", "host", host, "http", "paths", "path",
                              "/", "pathType", "Prefix", "backend", "service", "name",
-                             SESSION_WORKSPACE_NAME, "port", "name", "http");
+                             SESSION_WORKSPACE_NAME, "port", "name", SESSION_GATE_NAME);
     if (spec && c->reconciler.ingress_class && *c->reconciler.ingress_class)
         json_object_set_new(spec, "ingressClassName", json_string(c->reconciler.ingress_class));
     add(b, "ingress", STAGE_WORKLOAD, "networking.k8s.io", "v1", "Ingress", "ingresses",
@@ -912,6 +1015,7 @@ int session_plan_build(const struct reservation *r, const struct config *c, cons
     add_netpols(&b);
     add_identity(&b);
     add_proxy_configmap(&b);
+    add_gate_configmap(&b);
     add_pvc(&b, "pvc-home", SESSION_PVC_HOME, c->reconciler.home_gib);
     add_pvc(&b, "pvc-model-cache", SESSION_PVC_MODEL_CACHE, c->reconciler.model_cache_gib);
     if (c->cache.enabled)

@@ -70,6 +70,13 @@ static const struct migration sq_migrations[] = {
      * window starts (most bookings are in the past) and start before it ends. */
     {3, "CREATE INDEX IF NOT EXISTS reservations_holding ON reservations(ends_at, starts_at) "
         "WHERE state IN ('APPROVED', 'ACTIVE')"},
+    /* Workspace sign-in: single-use tickets and the cookies they become (hashes only). */
+    {4, "CREATE TABLE IF NOT EXISTS workspace_grants (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "kind TEXT NOT NULL CHECK (kind IN ('ticket', 'cookie')), reservation_id INTEGER NOT "
+        "NULL REFERENCES reservations(id) ON DELETE CASCADE, user_id INTEGER NOT NULL "
+        "REFERENCES users(id) ON DELETE CASCADE, hash TEXT NOT NULL UNIQUE, created_at INTEGER "
+        "NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER NOT NULL DEFAULT 0)"},
+    {4, "CREATE INDEX IF NOT EXISTS workspace_grants_expires ON workspace_grants(expires_at)"},
 };
 
 static struct sq *SQ(struct store *st)
