@@ -7,6 +7,8 @@
  * upgrades included (nginx runs the subrequest before proxying the upgrade). */
 #include "core/gate_conf.h"
 
+#include "core/config.h"
+
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -40,6 +42,19 @@ bool gate_auth_url_ok(const char *url)
             return false;
     }
     return true;
+}
+
+void gate_conf_from_config(const struct config *c, int64_t id, struct gate_conf *g,
+                           struct gate_conf_buf *buf)
+{
+    snprintf(buf->listen, sizeof(buf->listen), "0.0.0.0:%ld", c->reconciler.gate_port);
+    snprintf(buf->workspace, sizeof(buf->workspace), "127.0.0.1:%ld", c->reconciler.workspace_port);
+    memset(g, 0, sizeof(*g));
+    g->reservation_id = id;
+    g->listen = buf->listen;
+    g->workspace = buf->workspace;
+    g->auth_url = c->reconciler.gate_auth_url;
+    g->temp_dir = GATE_TMP_DIR;
 }
 
 /* "ADDR:PORT" with a port. */

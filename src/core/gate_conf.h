@@ -30,6 +30,21 @@ struct gate_conf {
     const char *tls_key;
 };
 
+/* Buffers of gate_conf_from_config(). */
+struct gate_conf_buf {
+    char listen[32];
+    char workspace[32];
+};
+
+/* The gate of reservation id as the session plan runs it: listening on all addresses at
+ * reconciler.gate_port, the workspace at 127.0.0.1:reconciler.workspace_port (same pod),
+ * the server at reconciler.gate_auth_url, temporary files in GATE_TMP_DIR, no TLS. g points
+ * into c and buf, which must outlive it. */
+#define GATE_TMP_DIR "/tmp"
+struct config;
+void gate_conf_from_config(const struct config *c, int64_t id, struct gate_conf *g,
+                           struct gate_conf_buf *buf);
+
 /* True when url is "http://HOST[:PORT]" with HOST made of letters, digits, '.', '-' (no
  * path, user, query or anything nginx would read as syntax). */
 bool gate_auth_url_ok(const char *url);

@@ -47,7 +47,6 @@ _Static_assert(sizeof(((struct session_object *)0)->namespace_) ==
 #define GATE_CPU_MILLI 100
 #define GATE_MEMORY_MIB 64
 #define GATE_CONFIG_DIR "/etc/gpuaas-gate"
-#define GATE_TMP_DIR "/tmp"
 #define GATE_TMP_VOLUME "gate-tmp"
 #define GATE_CONFIG_VOLUME "gate-config"
 /* UID/GID used on plain Kubernetes (OpenShift assigns one from the namespace range). */
@@ -528,17 +527,12 @@ static void add_proxy_configmap(struct builder *b)
 /* The gate's nginx.conf (src/core/gate_conf.c) for this session. */
 static void add_gate_configmap(struct builder *b)
 {
-    const struct config *c = b->c;
-    char listen[32], workspace[32], *text = NULL;
-    snprintf(listen, sizeof(listen), "0.0.0.0:%ld", c->reconciler.gate_port);
-    snprintf(workspace, sizeof(workspace), "127.0.0.1:%ld", c->reconciler.workspace_port);
-    struct gate_conf g = {.reservation_id = b->r->id,
-                          .listen = listen,
-                          .workspace = workspace,
-                          .auth_url = c->reconciler.gate_auth_url,
-                          .temp_dir = GATE_TMP_DIR};
+    struct gate_conf g;
+    struct gate_conf_buf buf;
+    char *text = NULL;
     if (b->rc)
         return;
+    gate_conf_from_config(b->c, b->r->id, &g, &buf);
     int e = gate_nginx_conf(&g, &text, b->err);
     if (e) {
         b->rc = e;
