@@ -101,6 +101,8 @@ class Handler(BaseHTTPRequestHandler):
             page = ("<!doctype html><title>standin workspace</title>"
                     "<h1 id=ws>standin workspace</h1>")
             return self.send_body(200, "text/html; charset=utf-8", page.encode())
+        if self.path == "/favicon.ico":
+            return self.send_body(204, "image/x-icon", b"")
         self.send_body(404, "text/plain", b"not found\n")
 
     def websocket(self):

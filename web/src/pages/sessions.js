@@ -19,6 +19,21 @@ function countdown(r, now) {
   return '';
 }
 
+// The workspace's sign-in proxy lets a browser in with a single-use link from
+// POST .../workspace-ticket (no second password); the tab opens at once (a popup opened after
+// an await would be blocked) and goes to the link when it arrives.
+async function openWorkspace(ev, r) {
+  ev.preventDefault();
+  const w = window.open('', '_blank');
+  try {
+    const t = await post(`/reservations/${r.id}/workspace-ticket`);
+    if (w) { w.opener = null; w.location.href = t.url; } else location.assign(t.url);
+  } catch (e) {
+    if (w) w.close();
+    toast(explain(e), 'error');
+  }
+}
+
 export async function render(ctx) {
   const root = h('section', { class: 'page sessions-page' },
     h('div', { class: 'toolbar' }, h('h1', null, 'My sessions'),
@@ -78,7 +93,7 @@ export async function render(ctx) {
         r.purpose ? [h('dt', null, 'Purpose'), h('dd', null, r.purpose)] : null,
         s.namespace ? [h('dt', null, 'Namespace'), h('dd', null, h('code', { class: 'namespace' }, s.namespace))] : null,
         s.phase ? [h('dt', null, 'Phase'), h('dd', null, s.phase)] : null),
-      st === 'ACTIVE' && s.url ? h('p', null, h('a', { class: 'button primary workspace', href: s.url, target: '_blank', rel: 'noopener noreferrer' }, 'Open workspace ↗'), ' ', h('span', { class: 'muted' }, s.url)) : null,
+      st === 'ACTIVE' && s.url ? h('p', null, h('a', { class: 'button primary workspace', href: s.url, target: '_blank', rel: 'noopener noreferrer', onclick: (ev) => openWorkspace(ev, r) }, 'Open workspace ↗'), ' ', h('span', { class: 'muted' }, s.url)) : null,
       st === 'ACTIVE' && !s.url ? h('p', { class: 'muted' }, 'The workspace is being prepared; its link appears here when it is ready.') : null,
       st === 'FAILED' ? h('p', { class: 'error-box failure' }, h('strong', null, 'Failed: '), s.message || 'provisioning failed; an administrator can see details in the audit log.') : null,
       st !== 'FAILED' && s.message ? h('p', { class: 'notice' }, s.message) : null,
