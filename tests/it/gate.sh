@@ -90,6 +90,18 @@ for id in "$A" "$B" "$C"; do wait_for 30 "session $id ACTIVE" active "$id"; done
 req GET "/api/v1/reservations/$A" "" "$ADMIN"
 [ "$(jf .session.url)" = "https://gpuaas-$A.$DOMAIN/" ] || fail "session URL $(jf .session.url)"
 
+# in the double, as applied: Ingress -> Service -> the gate's container port, and the
+# router's NetworkPolicy opens that port only
+kget() { KUBECONFIG=$WORK/kubeconfig kubectl -n "gpuaas-$A" get "$@" -o json; }
+ing_port=$(kget ingress workspace | jq -r '.spec.rules[0].http.paths[0].backend.service.port.name')
+target=$(kget service workspace | jq -r --arg p "$ing_port" '.spec.ports[] | select(.name == $p) | .targetPort')
+owner=$(kget deployment workspace | jq -r --arg t "$target" \
+  '.spec.template.spec.containers[] | select(any(.ports[]?; .name == $t)) | .name')
+[ "$owner" = gate ] || fail "the Ingress reaches port '$target' of container '$owner', not the gate"
+np_ports=$(kget networkpolicy allow-from-ingress | jq -c '[.spec.ingress[].ports[].port]')
+gate_port=$(kget deployment workspace | jq -r '.spec.template.spec.containers[] | select(.name == "gate") | .ports[0].containerPort')
+[ "$np_ports" = "[$gate_port]" ] || fail "the router may reach ports $np_ports, want only [$gate_port]"
+
 # --- the stand-in workspace and one gate per session ---
 $STANDIN serve "$WS_PORT" "$WORK/standin-requests.txt" >>"$WORK/standin.log" 2>&1 &
 PIDS+=($!)
@@ -245,6 +257,18 @@ echo "gate: canceled and released bookings refused"
 D=$(book "$ALICE")
 wait_for 30 "session $D ACTIVE" active "$D"
 start_gate d "$D"
+# `gpuaas show` prints a working link (and the old session's cookie does not open this one)
+export XDG_CONFIG_HOME=$WORK/xdg
+echo alice-pass-123 | "$BIN" login --server "$BASE" --username alice --password-stdin >/dev/null ||
+  fail "gpuaas login"
+link=$("$BIN" show "$D" | awk '$1 == "workspace" {print $2}')
+[ "${link%%\?*}" = "https://gpuaas-$D.$DOMAIN/_gpuaas/enter" ] || fail "gpuaas show printed no link: $link"
+gcurl "$GATE_d" "https://gpuaas-$D.$DOMAIN/" -H "Cookie: __Host-gpuaas_ws=$(jar_cookie "$WORK/alice.jar")"
+[ "$STATUS" = 403 ] || fail "alice's cookie of session $A on session $D: status $STATUS, want 403"
+gcurl "$GATE_d" "$link" -c "$WORK/alice-d.jar"
+[ "$STATUS" = 303 ] || fail "the link of gpuaas show: status $STATUS"
+gcurl "$GATE_d" "https://gpuaas-$D.$DOMAIN/" -b "$WORK/alice-d.jar"
+[ "$STATUS" = 200 ] || fail "alice in session $D: status $STATUS"
 ticket "$D" "$ADMIN"
 expect 403 "admin ticket with workspace_admin_access off"
 kill -TERM "$SERVER_PID"
