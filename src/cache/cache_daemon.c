@@ -5,13 +5,18 @@
  * and for the real size after verification, before publishing; room_mu serializes the
  * reservations, each counting the others still in flight. Artifacts added by POST
  * /prefetch are kept in DIR/prefetch.json so that they are listed and resumed after a
- * restart. */
+ * restart. A use watcher thread takes the store's open/close events as they arrive (so each
+ * use gets its own time, cache_store.h) and writes them to the index every CSTORE_FLUSH_S
+ * seconds and at exit. */
 #include "cache/cache_daemon.h"
+#include "common/redact.h"
 #include "cache/cache_fetch.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -68,6 +73,9 @@ struct cache_daemon {
     int n_workers;
     pthread_t imager;
     bool image_thread;
+    pthread_t use_watcher;
+    bool use_thread;
+    int wake[2]; /* written at stop: wakes the use watcher */
     _Atomic int stop;
     /* metrics */
     long long bytes_downloaded, downloads_ok, downloads_failed, evictions, checksum_failures;
@@ -347,7 +355,8 @@ static int64_t next_wake(struct cache_daemon *d)
 
 static void fail_or_retry(struct cache_daemon *d, struct job *j, const struct error *e, bool fatal)
 {
-    snprintf(j->reason, sizeof(j->reason), "%s", e->message);
+    /* a presigned URL's signature must not reach /status (unauthenticated) or the log */
+    redact_urls(e->message, j->reason, sizeof(j->reason));
     if (fatal || j->attempts >= d->cfg.retries) {
         j->state = J_FAILED;
         d->downloads_failed++;
@@ -584,8 +593,44 @@ static void *imager(void *arg)
     return NULL;
 }
 
+/* Takes the store's use events as they arrive; writes them to the index now and then. */
+static void *use_watcher(void *arg)
+{
+    struct cache_daemon *d = arg;
+    int64_t flushed = now_ms();
+    while (!atomic_load(&d->stop)) {
+        struct pollfd p[2] = {{.fd = cstore_use_fd(d->st), .events = POLLIN},
+                              {.fd = d->wake[0], .events = POLLIN}};
+        if (poll(p, 2, CSTORE_FLUSH_S * 1000) < 0 && errno != EINTR)
+            break;
+        cstore_take_uses(d->st);
+        if (now_ms() - flushed >= CSTORE_FLUSH_S * 1000) {
+            struct error e = {0};
+            if (cstore_flush(d->st, &e) < 0)
+                log_warn("cannot record artifact uses", "why=%s", e.message);
+            flushed = now_ms();
+        }
+    }
+    return NULL;
+}
+
 int cache_daemon_start(struct cache_daemon *d, struct error *err)
 {
+    if (cstore_use_fd(d->st) >= 0) {
+        if (pipe2(d->wake, O_CLOEXEC) < 0)
+            return error_set(err, ERR_INTERNAL, "", "cannot start the use watcher: %s",
+                             strerror(errno));
+        if (pthread_create(&d->use_watcher, NULL, use_watcher, d) != 0) {
+            close(d->wake[0]);
+            close(d->wake[1]);
+            return error_set(err, ERR_INTERNAL, "", "cannot start the use watcher");
+        }
+        d->use_thread = true;
+    } else {
+        log_warn("cannot watch the store's files (inotify): eviction orders artifacts by "
+                 "publication, not by use",
+                 "store=%s", d->st->dir);
+    }
     int n = d->cfg.workers > MAX_WORKERS ? MAX_WORKERS : d->cfg.workers;
     for (int i = 0; i < n; i++) {
         if (pthread_create(&d->workers[i], NULL, worker, d) != 0)
@@ -679,6 +724,8 @@ int cache_daemon_metrics(struct cache_daemon *d, char **ret)
     long long bytes = d->bytes_downloaded, ok = d->downloads_ok, bad = d->downloads_failed;
     long long ev = d->evictions, cs = d->checksum_failures;
     pthread_mutex_unlock(&d->mu);
+    long long uses, lost;
+    cstore_use_counts(d->st, &uses, &lost);
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
@@ -719,10 +766,21 @@ int cache_daemon_metrics(struct cache_daemon *d, char **ret)
             "gpuaas_cache_checksum_failures_total %lld\n",
             cs);
     fprintf(f,
-            "# HELP gpuaas_cache_evictions_total Artifacts evicted.\n# TYPE "
+            "# HELP gpuaas_cache_evictions_total Artifacts evicted, least recently used first "
+            "(last open or close by any process, else publication).\n# TYPE "
             "gpuaas_cache_evictions_total counter\n"
             "gpuaas_cache_evictions_total %lld\n",
             ev);
+    fprintf(f,
+            "# HELP gpuaas_cache_uses_total Opens and closes of published artifacts seen, "
+            "which order eviction.\n# TYPE gpuaas_cache_uses_total counter\n"
+            "gpuaas_cache_uses_total %lld\n",
+            uses);
+    fprintf(f,
+            "# HELP gpuaas_cache_use_events_lost_total Overflows of the kernel's event queue: "
+            "uses lost keep older times.\n# TYPE gpuaas_cache_use_events_lost_total counter\n"
+            "gpuaas_cache_use_events_lost_total %lld\n",
+            lost);
     if (fclose(f) != 0) {
         free(out);
         return -ERR_NOMEM;
@@ -754,6 +812,17 @@ void cache_daemon_free(struct cache_daemon *d)
         pthread_join(d->workers[i], NULL);
     if (d->image_thread)
         pthread_join(d->imager, NULL);
+    if (d->use_thread) {
+        if (write(d->wake[1], "x", 1) < 0)
+            log_warn("cannot wake the use watcher", "why=%s", strerror(errno));
+        pthread_join(d->use_watcher, NULL);
+        close(d->wake[0]);
+        close(d->wake[1]);
+    }
+    cstore_take_uses(d->st);
+    struct error e = {0};
+    if (cstore_flush(d->st, &e) < 0)
+        log_warn("cannot record artifact uses", "why=%s", e.message);
     cstore_close(d->st);
     pthread_mutex_destroy(&d->mu);
     pthread_mutex_destroy(&d->room_mu);

@@ -1,8 +1,9 @@
 /* The node cache daemon: a queue of artifacts and images to pre-stage, worker threads that
  * download (bounded parallelism; jobs for the same digest share one transfer), retries with
- * backoff, a budget that counts the downloads in flight, LRU eviction of files no process
- * holds (cache_inuse.h), and a status snapshot for the HTTP endpoint.
- * The daemon owns its jobs; cache_daemon_status() returns a new JSON reference. */
+ * backoff, a budget that counts the downloads in flight, eviction of the least recently used (last
+ * opened or closed, cache_store.h) files no process holds (cache_inuse.h), and a status snapshot
+ * for the HTTP endpoint. The daemon owns its jobs; cache_daemon_status() returns a new JSON
+ * reference. */
 #ifndef GPUAAS_CACHE_DAEMON_H
 #define GPUAAS_CACHE_DAEMON_H
 

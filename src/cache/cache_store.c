@@ -1,5 +1,7 @@
-/* Content-addressed store: layout, atomic index, publication, fsck and LRU eviction. */
+/* Content-addressed store: layout, atomic index, publication, fsck, use tracking and LRU
+ * eviction. */
 #include "cache/cache_store.h"
+#include "common/util.h"
 
 #include "cache/cache_hash.h"
 #include "cache/cache_inuse.h"
@@ -13,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PATHLEN 4096
@@ -117,7 +121,19 @@ static int save_index(struct cstore *st, struct error *err)
     json_decref(doc);
     int r = write_atomic(st->dir, "index.json", text, err);
     free(text);
+    if (r == 0)
+        st->dirty = false;
     return r;
+}
+
+/* A new zeroed row at the end of the index (st->n counts it), or NULL when memory ran out. */
+static struct cstore_entry *new_entry(struct cstore *st)
+{
+    if (ARRAY_GROW(st->e, st->cap, st->n + 1, 16) < 0)
+        return NULL;
+    struct cstore_entry *e = &st->e[st->n++];
+    memset(e, 0, sizeof(*e));
+    return e;
 }
 
 static int load_index(struct cstore *st, struct error *err)
@@ -143,18 +159,11 @@ static int load_index(struct cstore *st, struct error *err)
         if (!name || !hex || !valid_name(name) || !valid_hex(hex) || !json_is_integer(size) ||
             json_integer_value(size) < 0)
             continue; /* a damaged row is dropped; fsck removes its blob if unreferenced */
-        if (st->n == st->cap) {
-            size_t nc = st->cap ? st->cap * 2 : 16;
-            struct cstore_entry *ne = realloc(st->e, nc * sizeof(*ne));
-            if (!ne) {
-                json_decref(doc);
-                return error_set(err, ERR_NOMEM, "", "out of memory");
-            }
-            st->e = ne;
-            st->cap = nc;
+        struct cstore_entry *e = new_entry(st);
+        if (!e) {
+            json_decref(doc);
+            return error_set(err, ERR_NOMEM, "", "out of memory");
         }
-        struct cstore_entry *e = &st->e[st->n++];
-        memset(e, 0, sizeof(*e));
         snprintf(e->name, sizeof(e->name), "%s", name);
         snprintf(e->sha256, sizeof(e->sha256), "%s", hex);
         e->size = json_integer_value(size);
@@ -164,6 +173,127 @@ static int load_index(struct cstore *st, struct error *err)
     }
     json_decref(doc);
     return 0;
+}
+
+/* ---- use tracking (DESIGN in cache_store.h) ---- */
+
+#define USE_EVENTS (IN_OPEN | IN_CLOSE_NOWRITE)
+
+/* Watches the inode of blob hex. Caller holds mu. Without a watch the blob's last use stays
+ * its publication. */
+static void watch_blob(struct cstore *st, const char *hex)
+{
+    char blob[PATHLEN];
+    if (st->ino_fd < 0)
+        return;
+    cstore_blob_path(st, hex, blob, sizeof(blob));
+    int wd = inotify_add_watch(st->ino_fd, blob, USE_EVENTS);
+    if (wd < 0)
+        return;
+    for (size_t i = 0; i < st->nw; i++)
+        if (st->w[i].wd == wd)
+            return; /* the same inode: already known */
+    if (st->nw == st->capw) {
+        size_t nc = st->capw ? st->capw * 2 : 16;
+        struct cstore_watch *nw = realloc(st->w, nc * sizeof(*nw));
+        if (!nw) {
+            inotify_rm_watch(st->ino_fd, wd);
+            return;
+        }
+        st->w = nw;
+        st->capw = nc;
+    }
+    st->w[st->nw].wd = wd;
+    snprintf(st->w[st->nw].hex, sizeof(st->w[st->nw].hex), "%s", hex);
+    st->nw++;
+}
+
+static struct cstore_watch *watch_of(struct cstore *st, int wd)
+{
+    for (size_t i = 0; i < st->nw; i++)
+        if (st->w[i].wd == wd)
+            return &st->w[i];
+    return NULL;
+}
+
+static void stamp(struct cstore *st, struct cstore_entry *e, int64_t now)
+{
+    e->last_used = now;
+    e->use_seq = ++st->seq;
+}
+
+/* Reads every queued event. Uses of blobs whose hex is in skip[] (the store's own opens)
+ * or, with record false, all uses are dropped. Caller holds mu. Returns the uses recorded. */
+static int take_uses_locked(struct cstore *st, const char (*skip)[65], size_t nskip, bool record)
+{
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int got = 0;
+    if (st->ino_fd < 0)
+        return 0;
+    for (;;) {
+        ssize_t len = read(st->ino_fd, buf, sizeof(buf));
+        if (len <= 0)
+            break; /* EAGAIN: nothing more queued */
+        for (char *p = buf; p < buf + len;) {
+            const struct inotify_event *ev = (const struct inotify_event *)p;
+            p += sizeof(*ev) + ev->len;
+            if (ev->mask & IN_Q_OVERFLOW) {
+                st->lost++;
+                continue;
+            }
+            struct cstore_watch *w = watch_of(st, ev->wd);
+            if (!w)
+                continue;
+            if (ev->mask & IN_IGNORED) { /* the blob was removed */
+                *w = st->w[--st->nw];
+                continue;
+            }
+            if (!(ev->mask & USE_EVENTS) || !record)
+                continue;
+            bool own = false;
+            for (size_t k = 0; k < nskip && !own; k++)
+                own = !strcmp(skip[k], w->hex);
+            if (own)
+                continue;
+            int64_t now = (int64_t)time(NULL);
+            for (size_t i = 0; i < st->n; i++)
+                if (!strcmp(st->e[i].sha256, w->hex))
+                    stamp(st, &st->e[i], now);
+            st->uses++;
+            st->dirty = true;
+            got++;
+        }
+    }
+    return got;
+}
+
+int cstore_take_uses(struct cstore *st)
+{
+    pthread_mutex_lock(&st->mu);
+    int got = take_uses_locked(st, NULL, 0, true);
+    pthread_mutex_unlock(&st->mu);
+    return got;
+}
+
+int cstore_use_fd(struct cstore *st)
+{
+    return st->ino_fd;
+}
+
+void cstore_use_counts(struct cstore *st, long long *uses, long long *lost)
+{
+    pthread_mutex_lock(&st->mu);
+    *uses = st->uses;
+    *lost = st->lost;
+    pthread_mutex_unlock(&st->mu);
+}
+
+int cstore_flush(struct cstore *st, struct error *err)
+{
+    pthread_mutex_lock(&st->mu);
+    int r = st->dirty ? save_index(st, err) : 0;
+    pthread_mutex_unlock(&st->mu);
+    return r;
 }
 
 int cstore_open(const char *dir, struct cstore **ret, struct error *err)
@@ -187,11 +317,14 @@ int cstore_open(const char *dir, struct cstore **ret, struct error *err)
         return error_set(err, ERR_NOMEM, "", "out of memory");
     }
     pthread_mutex_init(&st->mu, NULL);
+    st->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     int r = load_index(st, err);
     if (r < 0) {
         cstore_close(st);
         return r;
     }
+    for (size_t i = 0; i < st->n; i++)
+        watch_blob(st, st->e[i].sha256);
     *ret = st;
     return 0;
 }
@@ -201,6 +334,9 @@ void cstore_close(struct cstore *st)
     if (!st)
         return;
     pthread_mutex_destroy(&st->mu);
+    if (st->ino_fd >= 0)
+        close(st->ino_fd);
+    free(st->w);
     free(st->e);
     free(st->dir);
     free(st);
@@ -331,21 +467,14 @@ int cstore_publish(struct cstore *st, const char *hex, const char *name, long lo
         r = error_set(err, ERR_NOT_FOUND, "", "%s: nothing to publish", part);
         goto out;
     }
+    take_uses_locked(st, NULL, 0, true); /* uses before this publication come first */
     struct cstore_entry *e = find(st, name, NULL);
     bool added = false;
     if (!e) {
-        if (st->n == st->cap) {
-            size_t nc = st->cap ? st->cap * 2 : 16;
-            struct cstore_entry *ne = realloc(st->e, nc * sizeof(*ne));
-            if (!ne) {
-                r = error_set(err, ERR_NOMEM, "", "out of memory");
-                goto out;
-            }
-            st->e = ne;
-            st->cap = nc;
+        if (!(e = new_entry(st))) {
+            r = error_set(err, ERR_NOMEM, "", "out of memory");
+            goto out;
         }
-        e = &st->e[st->n++];
-        memset(e, 0, sizeof(*e));
         snprintf(e->name, sizeof(e->name), "%s", name);
         e->added = now;
         added = true;
@@ -353,7 +482,7 @@ int cstore_publish(struct cstore *st, const char *hex, const char *name, long lo
     snprintf(e->sha256, sizeof(e->sha256), "%s", hex);
     e->size = size;
     e->pinned = pinned;
-    e->last_used = now;
+    stamp(st, e, now);
     if (link_name(st, name, hex) < 0) {
         int le = errno;
         if (added)
@@ -366,6 +495,7 @@ int cstore_publish(struct cstore *st, const char *hex, const char *name, long lo
                           : "");
         goto out;
     }
+    watch_blob(st, hex);
     r = save_index(st, err);
 out:
     pthread_mutex_unlock(&st->mu);
@@ -378,7 +508,8 @@ int cstore_touch(struct cstore *st, const char *name, int64_t now)
     struct cstore_entry *e = find(st, name, NULL);
     int r = e ? 0 : -ERR_NOT_FOUND;
     if (e) {
-        e->last_used = now;
+        take_uses_locked(st, NULL, 0, true);
+        stamp(st, e, now);
         r = save_index(st, NULL);
     }
     pthread_mutex_unlock(&st->mu);
@@ -432,6 +563,7 @@ struct victim {
     char hex[65];
     long long size;
     int64_t last_used; /* the latest use by any of its names */
+    uint64_t use_seq;  /* and its order within that second */
     bool pinned;       /* any of its names is pinned */
     int fd;            /* holding its write lease, or -1 */
 };
@@ -439,7 +571,11 @@ struct victim {
 static int by_last_used(const void *a, const void *b)
 {
     const struct victim *x = a, *y = b;
-    return x->last_used < y->last_used ? -1 : x->last_used > y->last_used;
+    if (x->last_used != y->last_used)
+        return x->last_used < y->last_used ? -1 : 1;
+    if (x->use_seq != y->use_seq)
+        return x->use_seq < y->use_seq ? -1 : 1;
+    return strcmp(x->hex, y->hex);
 }
 
 /* Distinct blobs of the index, least recently used first. Caller holds mu. */
@@ -458,11 +594,15 @@ static struct victim *blobs_by_age(struct cstore *st, size_t *ret_n)
             snprintf(v[n].hex, sizeof(v[n].hex), "%s", e->sha256);
             v[n].size = e->size;
             v[n].last_used = e->last_used;
+            v[n].use_seq = e->use_seq;
             v[n].fd = -1;
             n++;
         }
-        if (e->last_used > v[k].last_used)
+        if (e->last_used > v[k].last_used ||
+            (e->last_used == v[k].last_used && e->use_seq > v[k].use_seq)) {
             v[k].last_used = e->last_used;
+            v[k].use_seq = e->use_seq;
+        }
         v[k].pinned |= e->pinned;
     }
     qsort(v, n, sizeof(*v), by_last_used);
@@ -475,7 +615,7 @@ int cstore_make_room(struct cstore *st, long long need, long long budget,
 {
     pthread_mutex_lock(&st->mu);
     int r = 0;
-    size_t n = 0;
+    size_t n = 0, tried = 0;
     struct victim *v = NULL;
     long long used = used_locked(st);
     if (need > budget || need < 0) { /* first: then used + need cannot overflow */
@@ -485,6 +625,7 @@ int cstore_make_room(struct cstore *st, long long need, long long budget,
     }
     if (used <= budget - need)
         goto out;
+    take_uses_locked(st, NULL, 0, true); /* the order as of now */
     if (!(v = blobs_by_age(st, &n))) {
         r = error_set(err, ERR_NOMEM, "", "out of memory");
         goto out;
@@ -495,6 +636,7 @@ int cstore_make_room(struct cstore *st, long long need, long long budget,
     int lease_error = 0;
     for (size_t k = 0; k < n && used - freed + need > budget; k++) {
         char blob[PATHLEN];
+        tried = k + 1;
         if (v[k].pinned) {
             pinned += v[k].size;
             continue;
@@ -548,6 +690,14 @@ int cstore_make_room(struct cstore *st, long long need, long long budget,
     }
     r = save_index(st, err);
 out:
+    if (tried > 0) {
+        /* the lease's open and close of the blobs tried are the store's own, not uses */
+        char(*own)[65] = calloc(tried, sizeof(*own));
+        for (size_t k = 0; own && k < tried; k++)
+            memcpy(own[k], v[k].hex, sizeof(own[k]));
+        take_uses_locked(st, (const char(*)[65])own, own ? tried : 0, own != NULL);
+        free(own);
+    }
     free(v);
     pthread_mutex_unlock(&st->mu);
     return r;
@@ -717,6 +867,7 @@ int cstore_fsck(struct cstore *st, const char *const *keep, size_t n_keep, bool 
     /* 5. links no row names (and temporaries of interrupted links), empty directories */
     snprintf(p, sizeof(p), "%s/names", st->dir);
     R.removed_links = sweep_names(st, p, "", 0);
+    take_uses_locked(st, NULL, 0, false); /* hashing above read the blobs: not uses */
     int r = save_index(st, err);
     pthread_mutex_unlock(&st->mu);
     if (rep)

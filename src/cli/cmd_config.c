@@ -1,29 +1,16 @@
 /* `gpuaas config check|keys`: validate a configuration file, or list every key. */
 #include "cli/commands.h"
+#include "cli/shared.h"
+#include "common/args.h"
 #include "core/config.h"
 #include "core/gate_conf.h"
 #include "core/pool.h"
 #include "core/session_plan.h"
+#include "core/session_serve.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int cli_wants_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            return 1;
-    return 0;
-}
-
-const char *cli_config_path(const char *flag_value)
-{
-    if (flag_value && *flag_value)
-        return flag_value;
-    const char *env = getenv("GPUAAS_CONFIG");
-    return env && *env ? env : NULL;
-}
 
 /* `gpuaas config gate-nginx`: the nginx.conf of a session's sign-in proxy as the session
  * plan writes it (src/core/gate_conf.c), with the address, temporary directory and TLS a
@@ -115,14 +102,11 @@ int cmd_config(int argc, char **argv)
         return 2;
     }
     const char *flag = NULL;
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < argc)
-            flag = argv[++i];
-        else {
-            fprintf(stderr, "gpuaas config check: unexpected argument \"%s\"\n", argv[i]);
-            return 2;
-        }
-    }
+    const struct cli_opt opts[] = {{"--config", NULL, &flag, NULL}};
+    size_t npos;
+    if (cli_parse_as("gpuaas config check", argc - 1, argv + 1, opts, ARRAY_SIZE(opts), NULL, 0,
+                     &npos))
+        return 2;
     const char *path = cli_config_path(flag);
     if (!path) {
         fprintf(stderr, "gpuaas config check: no file (--config FILE or GPUAAS_CONFIG)\n");
@@ -139,6 +123,8 @@ int cmd_config(int argc, char **argv)
         goto fail;
     }
     if (pool_check_defaults(c, &pool, &err) < 0)
+        fprintf(stderr, "gpuaas: warning: %s\n", err.message);
+    if (session_check_workspace_image(c, &err) < 0)
         fprintf(stderr, "gpuaas: warning: %s\n", err.message);
     printf("%s: ok\n", path);
     for (int i = 0; i < pool.n; i++)

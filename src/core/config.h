@@ -81,8 +81,12 @@ struct config {
         long body_limit_bytes;
         long request_timeout_seconds;
         long max_connections;
-        char *trusted_header;  /* "" = off; else e.g. X-Forwarded-User */
-        char *trusted_sources; /* comma-separated addresses allowed to send it */
+        char *trusted_header;        /* "" = off; else e.g. X-Forwarded-User */
+        char *trusted_sources;       /* comma-separated addresses allowed to send it */
+        char *trusted_groups_header; /* "" = none; e.g. X-Forwarded-Groups */
+        long max_connections_per_client;
+        char *metrics_token_file; /* "" = /metrics for admins only */
+        long hsts_seconds;        /* 0 = no Strict-Transport-Security */
     } server;
 
     struct {
@@ -94,7 +98,9 @@ struct config {
         long login_max_failures; /* per user and per address within the window */
         long login_window_seconds;
         long audit_retention_days;
-        char *admin_password_file;         /* "" = <database dir>/admin-password */
+        char *admin_password_file; /* "" = <database dir>/admin-password */
+        long token_max_ttl_seconds;
+        char *sso_auto_create_group;       /* "" = SSO accounts are linked by hand */
         long workspace_ticket_ttl_seconds; /* single-use sign-in ticket of a workspace */
         long workspace_cookie_ttl_seconds; /* the workspace cookie it becomes */
         bool workspace_admin_access;       /* admins may open any ACTIVE workspace */
@@ -148,6 +154,11 @@ struct config {
         char *http_proxy;
         char *https_proxy;
         char *no_proxy;
+        /* model-server images gpuaas-serve starts in sessions (ConfigMap gpuaas-serve) */
+        char *serve_vllm_image;
+        char *serve_ollama_image;
+        char *serve_tgi_image;
+        char *serve_triton_image;
         char *dcgm_url;             /* "" = no GPU telemetry scrape */
         long dcgm_interval_seconds; /* scrape period */
         long dcgm_timeout_seconds;  /* whole-request limit of one scrape */

@@ -1,6 +1,8 @@
 /* The double's lifecycle (ksim_new/ksim_free) and the table of resource types it serves. */
 #include "kubesim/sim_internal.h"
 
+#include "common/util.h"
+
 const struct rtype rtypes[] = {
     {"", "v1", "namespaces", "Namespace", "namespace", "ns", 0, "io.k8s.api.core.v1.Namespace", 1},
     {"", "v1", "serviceaccounts", "ServiceAccount", "serviceaccount", "sa", 1,
@@ -57,7 +59,7 @@ const struct rtype rtypes[] = {
     {"image.openshift.io", "v1", "imagestreams", "ImageStream", "imagestream", "is", 1,
      "com.github.openshift.api.image.v1.ImageStream", 1},
 };
-const size_t nrtypes = sizeof(rtypes) / sizeof(rtypes[0]);
+const size_t nrtypes = ARRAY_SIZE(rtypes);
 
 struct ksim *ksim_new(const struct ksim_options *opt)
 {

@@ -2,6 +2,8 @@
  * ResourceQuota accounting and refusals. */
 #include "kubesim/sim_internal.h"
 
+#include "common/util.h"
+
 static void usage_add(json_t *u, const char *res, int64_t milli)
 {
     json_t *v = json_object_get(u, res);
@@ -95,7 +97,7 @@ static const char *quota_tracked[] = {"pods",    "persistentvolumeclaims", "serv
 
 int ks_quota_tracks(const char *resource)
 {
-    for (size_t t = 0; t < sizeof(quota_tracked) / sizeof(quota_tracked[0]); t++)
+    for (size_t t = 0; t < ARRAY_SIZE(quota_tracked); t++)
         if (!strcmp(resource, quota_tracked[t]))
             return 1;
     return 0;
@@ -107,7 +109,7 @@ static json_t *used_in(struct ksim *k, const char *ns)
     json_t *total = json_object();
     char prefix[80];
     snprintf(prefix, sizeof(prefix), "%s/", ns);
-    for (size_t t = 0; t < sizeof(quota_tracked) / sizeof(quota_tracked[0]); t++) {
+    for (size_t t = 0; t < ARRAY_SIZE(quota_tracked); t++) {
         const struct rtype *rt = ks_rtype_by_name(quota_tracked[t]);
         const char *key;
         json_t *obj;

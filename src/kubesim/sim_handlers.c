@@ -266,52 +266,109 @@ static int json_patch_apply(json_t *doc, json_t *ops, char *msg, size_t msglen)
     return 0;
 }
 
+/* Stores nw over old (ownership of nw passes to the store) and answers 200 with the stored
+ * object. A namespace whose last finalizer the update removed goes away first; the answer is
+ * then `gone` (a new reference, dropped when the object is answered). */
+static void store_and_reply(struct ksim *k, const struct req *rq, json_t *old, json_t *nw,
+                            json_t *gone, struct ksim_response *r)
+{
+    ks_store_update(k, rq->rt, rq->ns, old, nw);
+    if (!strcmp(rq->rt->resource, "namespaces"))
+        ks_ns_finish(k, rq->name);
+    json_t *cur = ks_lookup(k, rq->rt, rq->ns, rq->name);
+    if (cur) {
+        json_decref(gone);
+        ks_reply(r, 200, json_incref(cur));
+    } else {
+        ks_reply(r, 200, gone);
+    }
+}
+
+/* PATCH with application/json-patch+json (RFC 6902) on an existing object. */
+static void patch_json(struct ksim *k, struct req *rq, struct ksim_response *r)
+{
+    json_error_t jerr;
+    json_t *ops = json_loadb(rq->body ? rq->body : "", rq->body_len, 0, &jerr);
+    json_t *old = ks_lookup(k, rq->rt, rq->ns, rq->name);
+    char msg[600];
+    if (!ops) {
+        ks_reply_status(r, 400, "BadRequest", NULL, NULL, "%s", jerr.text);
+        return;
+    }
+    if (!old) {
+        json_decref(ops);
+        ks_reply_not_found(r, rq->rt, rq->name);
+        return;
+    }
+    json_t *nw = json_deep_copy(old);
+    int bad = json_patch_apply(nw, ops, msg, sizeof(msg));
+    json_decref(ops);
+    if (bad) {
+        json_decref(nw);
+        ks_reply_status(r, 422, "Invalid", NULL, NULL, "%s", msg);
+        return;
+    }
+    if (ks_check_type_meta(rq->rt, nw, r) || ks_validate(k, rq->rt, nw, r)) {
+        json_decref(nw);
+        return;
+    }
+    if (strcmp(rq->sub, "status") && rq->rt->has_status)
+        json_object_set(nw, "status",
+                        json_object_get(old, "status") ? json_object_get(old, "status")
+                                                       : json_null());
+    if (json_is_null(json_object_get(nw, "status")))
+        json_object_del(nw, "status");
+    store_and_reply(k, rq, old, nw,
+                    json_pack("{s:s, s:s, s:{}, s:s}", "kind", "Status", "apiVersion", "v1",
+                              "metadata", "status", "Success"),
+                    r);
+}
+
+/* Server-side apply of an object that does not exist yet: a create, under the URL's name. */
+static void apply_create(struct ksim *k, struct req *rq, json_t *patch, struct ksim_response *r)
+{
+    const char *pname = ks_mstr(patch, "name");
+    if (pname && strcmp(pname, rq->name)) {
+        ks_reply_status(r, 400, "BadRequest", NULL, NULL,
+                        "the name of the object (%s) does not match the name on the URL (%s)",
+                        pname, rq->name);
+        return;
+    }
+    json_object_set_new(ks_meta(patch), "name", json_string(rq->name));
+    json_object_del(ks_meta(patch), "resourceVersion");
+    ks_do_create(k, rq->rt, rq->ns, patch, r, NULL, 0);
+}
+
+/* Merges patch into nw (a copy of the stored object): on the status subresource only its
+ * status; otherwise everything but the status of a type that has one. A merge patch
+ * (not apply) deletes the keys it sets to null. */
+static void merge_into(const struct req *rq, json_t *nw, json_t *patch, int apply)
+{
+    if (!strcmp(rq->sub, "status")) {
+        json_t *ps = json_object_get(patch, "status");
+        if (json_is_object(ps)) {
+            json_t *st = json_object_get(nw, "status");
+            if (!json_is_object(st)) {
+                st = json_object();
+                json_object_set_new(nw, "status", st);
+            }
+            ks_merge_patch(st, ps, !apply);
+        }
+        return;
+    }
+    json_t *ps = rq->rt->has_status ? json_incref(json_object_get(patch, "status")) : NULL;
+    if (ps)
+        json_object_del(patch, "status");
+    ks_merge_patch(nw, patch, !apply);
+    json_decref(ps);
+}
+
 static void handle_patch(struct ksim *k, struct req *rq, struct ksim_response *r)
 {
     const char *ct = rq->ct ? rq->ct : "";
     int apply = strstr(ct, "apply-patch") != NULL;
     if (strstr(ct, "json-patch")) {
-        json_error_t jerr;
-        json_t *ops = json_loadb(rq->body ? rq->body : "", rq->body_len, 0, &jerr);
-        json_t *old = ks_lookup(k, rq->rt, rq->ns, rq->name);
-        char msg[600];
-        if (!ops) {
-            ks_reply_status(r, 400, "BadRequest", NULL, NULL, "%s", jerr.text);
-            return;
-        }
-        if (!old) {
-            json_decref(ops);
-            ks_reply_not_found(r, rq->rt, rq->name);
-            return;
-        }
-        json_t *nw = json_deep_copy(old);
-        if (json_patch_apply(nw, ops, msg, sizeof(msg))) {
-            json_decref(ops);
-            json_decref(nw);
-            ks_reply_status(r, 422, "Invalid", NULL, NULL, "%s", msg);
-            return;
-        }
-        json_decref(ops);
-        if (ks_check_type_meta(rq->rt, nw, r) || ks_validate(k, rq->rt, nw, r)) {
-            json_decref(nw);
-            return;
-        }
-        if (strcmp(rq->sub, "status") && rq->rt->has_status)
-            json_object_set(nw, "status",
-                            json_object_get(old, "status") ? json_object_get(old, "status")
-                                                           : json_null());
-        if (json_is_null(json_object_get(nw, "status")))
-            json_object_del(nw, "status");
-        ks_store_update(k, rq->rt, rq->ns, old, nw);
-        if (!strcmp(rq->rt->resource, "namespaces"))
-            ks_ns_finish(k, rq->name);
-        json_t *cur = ks_lookup(k, rq->rt, rq->ns, rq->name);
-        if (cur)
-            ks_reply(r, 200, json_incref(cur));
-        else
-            ks_reply(r, 200,
-                     json_pack("{s:s, s:s, s:{}, s:s}", "kind", "Status", "apiVersion", "v1",
-                               "metadata", "status", "Success"));
+        patch_json(k, rq, r);
         return;
     }
     if (!apply && !strstr(ct, "merge-patch") && !strstr(ct, "strategic-merge-patch")) {
@@ -335,20 +392,10 @@ static void handle_patch(struct ksim *k, struct req *rq, struct ksim_response *r
     }
     json_t *old = ks_lookup(k, rq->rt, rq->ns, rq->name);
     if (!old) {
-        if (!apply) {
+        if (apply)
+            apply_create(k, rq, patch, r);
+        else
             ks_reply_not_found(r, rq->rt, rq->name);
-            goto out;
-        }
-        const char *pname = ks_mstr(patch, "name");
-        if (pname && strcmp(pname, rq->name)) {
-            ks_reply_status(r, 400, "BadRequest", NULL, NULL,
-                            "the name of the object (%s) does not match the name on the URL (%s)",
-                            pname, rq->name);
-            goto out;
-        }
-        json_object_set_new(ks_meta(patch), "name", json_string(rq->name));
-        json_object_del(ks_meta(patch), "resourceVersion");
-        ks_do_create(k, rq->rt, rq->ns, patch, r, NULL, 0);
         goto out;
     }
     if (apply && (ks_check_type_meta(rq->rt, patch, r) || ks_validate(k, rq->rt, patch, r)))
@@ -363,39 +410,60 @@ static void handle_patch(struct ksim *k, struct req *rq, struct ksim_response *r
         goto out;
     }
     json_t *nw = json_deep_copy(old);
-    if (!strcmp(rq->sub, "status")) {
-        json_t *ps = json_object_get(patch, "status");
-        if (json_is_object(ps)) {
-            json_t *st = json_object_get(nw, "status");
-            if (!json_is_object(st)) {
-                st = json_object();
-                json_object_set_new(nw, "status", st);
-            }
-            ks_merge_patch(st, ps, !apply);
-        }
-    } else {
-        json_t *ps = rq->rt->has_status ? json_incref(json_object_get(patch, "status")) : NULL;
-        if (ps)
-            json_object_del(patch, "status");
-        ks_merge_patch(nw, patch, !apply);
-        json_decref(ps);
-    }
+    merge_into(rq, nw, patch, apply);
     if (ks_validate(k, rq->rt, nw, r)) {
         json_decref(nw);
         goto out;
     }
-    ks_store_update(k, rq->rt, rq->ns, old, nw);
-    json_t *cur = ks_lookup(k, rq->rt, rq->ns, rq->name);
-    if (!strcmp(rq->rt->resource, "namespaces"))
-        ks_ns_finish(k, rq->name);
-    ks_reply(r, 200, cur ? json_incref(cur) : json_incref(patch));
+    store_and_reply(k, rq, old, nw, json_incref(patch), r);
 out:
     json_decref(patch);
+}
+
+/* GET pods/NAME/log: the double runs no containers, so a pod's log is one line naming what a
+ * kubelet would have started (the container asked for with ?container=, else the first). */
+static void handle_pod_log(struct ksim *k, struct req *rq, struct ksim_response *r)
+{
+    json_t *pod = ks_lookup(k, rq->rt, rq->ns, rq->name);
+    if (!pod) {
+        ks_reply_not_found(r, rq->rt, rq->name);
+        return;
+    }
+    const char *want = qparam(rq->query, "container");
+    json_t *ctrs = json_object_get(json_object_get(pod, "spec"), "containers");
+    json_t *c = json_array_get(ctrs, 0);
+    size_t i;
+    json_t *e;
+    json_array_foreach(ctrs, i, e)
+    {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        if (want && *want && n && !strcmp(n, want))
+            c = e;
+    }
+    const char *cname = json_string_value(json_object_get(c, "name"));
+    if (want && *want && (!cname || strcmp(cname, want))) {
+        ks_reply_status(r, 400, "BadRequest", NULL, NULL, "container %s is not valid for pod %s",
+                        want, rq->name);
+        return;
+    }
+    const char *image = json_string_value(json_object_get(c, "image"));
+    char line[1024];
+    snprintf(line, sizeof(line), "kubesim: container %s of pod %s/%s runs image %s\n",
+             cname ? cname : "", rq->ns, rq->name, image ? image : "");
+    r->status = 200;
+    r->body = strdup(line);
+    r->len = r->body ? strlen(r->body) : 0;
+    r->content_type = "text/plain";
 }
 
 void ks_handle_resource(struct ksim *k, struct req *rq, struct ksim_response *r)
 {
     const char *m = rq->method;
+    if (!strcmp(rq->sub, "log") && !strcmp(rq->rt->resource, "pods") && !strcmp(m, "GET") &&
+        *rq->name) {
+        handle_pod_log(k, rq, r);
+        return;
+    }
     if (*rq->sub && strcmp(rq->sub, "status") &&
         !(strcmp(rq->sub, "finalize") == 0 && !strcmp(rq->rt->resource, "namespaces"))) {
         ks_reply_status(r, 404, "NotFound", NULL, NULL,

@@ -2,6 +2,8 @@
  * owner-reference cascade and finalizers, and the small JSON helpers they share. */
 #include "kubesim/sim_internal.h"
 
+#include "common/util.h"
+
 static int64_t mono_ms(void)
 {
     return time_mono_ms();
@@ -91,14 +93,8 @@ void ks_set_rv(struct ksim *k, json_t *obj)
 void ks_add_task(struct ksim *k, enum task_type type, const char *ns, const char *name,
                  int delay_ms)
 {
-    if (k->ntasks == k->cap_tasks) {
-        size_t cap = k->cap_tasks ? k->cap_tasks * 2 : 64;
-        struct task *t = realloc(k->tasks, cap * sizeof(*t));
-        if (!t)
-            return;
-        k->tasks = t;
-        k->cap_tasks = cap;
-    }
+    if (ARRAY_GROW(k->tasks, k->cap_tasks, k->ntasks + 1, 64) < 0)
+        return;
     struct task *t = &k->tasks[k->ntasks++];
     t->type = type;
     t->due = mono_ms() + (delay_ms > 0 ? delay_ms : 0);

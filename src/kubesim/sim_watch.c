@@ -1,6 +1,8 @@
 /* Watch: the bounded ring of change events and the long-poll that streams them. */
 #include "kubesim/sim_internal.h"
 
+#include "common/strbuf.h"
+
 void ks_emit(struct ksim *k, const struct rtype *rt, const char *ns, const char *type, json_t *obj)
 {
     struct event *e = &k->ring[k->nevents % EVENT_RING];
@@ -14,6 +16,29 @@ void ks_emit(struct ksim *k, const struct rtype *rt, const char *ns, const char 
     pthread_cond_broadcast(&k->cond);
 }
 
+/* Appends one watch event line {"type": type, "object": obj} and a newline to out.
+ * 0, or -ERR_NOMEM (out keeps its sticky error). */
+static int add_event_line(struct strbuf *out, const char *type, json_t *obj)
+{
+    json_t *l = json_pack("{s:s, s:O}", "type", type, "object", obj);
+    char *d = l ? json_dumps(l, JSON_COMPACT) : NULL;
+    json_decref(l);
+    int r = d ? sb_adds(out, d) : -ERR_NOMEM;
+    free(d);
+    return r < 0 ? r : sb_addch(out, '\n');
+}
+
+/* Hands the lines collected over to *ret: NULL when there are none or memory ran out (the
+ * client then watches again from the version it has). */
+static char *take_lines(struct strbuf *out)
+{
+    if (!out->len || out->err) {
+        sb_release(out);
+        return NULL;
+    }
+    return sb_detach(out, NULL);
+}
+
 int ksim_watch_next(struct ksim *k, const struct ksim_response *r, uint64_t *rv, int wait_ms,
                     char **ret)
 {
@@ -23,8 +48,7 @@ int ksim_watch_next(struct ksim *k, const struct ksim_response *r, uint64_t *rv,
     if (ksim_selector_parse(r->watch_labels, &ls, &e) ||
         ksim_selector_parse(r->watch_fields, &fs, &e))
         return 1;
-    size_t cap = 0, len = 0;
-    char *out = NULL;
+    struct strbuf out = STRBUF_INIT;
     pthread_mutex_lock(&k->mu);
     int rc = 0;
     if (*rv == 0) {
@@ -34,45 +58,18 @@ int ksim_watch_next(struct ksim *k, const struct ksim_response *r, uint64_t *rv,
         char prefix[80];
         snprintf(prefix, sizeof(prefix), "%s/", r->watch_ns);
         json_t *b = json_object_get(k->store, r->watch_key);
-        json_t *lines = json_array();
         json_object_foreach(b, key, obj)
         {
             if (r->watch_ns[0] && strncmp(key, prefix, strlen(prefix)))
                 continue;
             if (ksim_selector_match(&ls, json_object_get(ks_meta(obj), "labels")) &&
-                ksim_selector_match_fields(&fs, obj))
-                json_array_append_new(lines,
-                                      json_pack("{s:s, s:O}", "type", "ADDED", "object", obj));
+                ksim_selector_match_fields(&fs, obj) && add_event_line(&out, "ADDED", obj) < 0)
+                break; /* out of memory */
         }
         *rv = k->rv ? k->rv : 1;
-        size_t i;
-        json_t *l;
-        json_array_foreach(lines, i, l)
-        {
-            char *d = json_dumps(l, JSON_COMPACT);
-            if (!d)
-                break;
-            size_t dl = strlen(d);
-            if (len + dl + 2 > cap) {
-                size_t ncap = (len + dl + 2) * 2;
-                char *n = realloc(out, ncap);
-                if (!n) { /* out of memory: send the events so far, the client resumes */
-                    free(d);
-                    break;
-                }
-                out = n;
-                cap = ncap;
-            }
-            memcpy(out + len, d, dl);
-            len += dl;
-            out[len++] = '\n';
-            out[len] = '\0';
-            free(d);
-        }
-        json_decref(lines);
-        if (len) {
+        if (out.len) {
             pthread_mutex_unlock(&k->mu);
-            *ret = out;
+            *ret = take_lines(&out);
             return 0;
         }
     }
@@ -108,19 +105,8 @@ int ksim_watch_next(struct ksim *k, const struct ksim_response *r, uint64_t *rv,
             if (!ksim_selector_match(&ls, json_object_get(ks_meta(ev->obj), "labels")) ||
                 !ksim_selector_match_fields(&fs, ev->obj))
                 continue;
-            json_t *l = json_pack("{s:s, s:O}", "type", ev->type, "object", ev->obj);
-            char *d = json_dumps(l, JSON_COMPACT);
-            json_decref(l);
-            size_t dl = strlen(d);
-            if (len + dl + 2 > cap) {
-                cap = (len + dl + 2) * 2;
-                out = realloc(out, cap);
-            }
-            memcpy(out + len, d, dl);
-            len += dl;
-            out[len++] = '\n';
-            out[len] = '\0';
-            free(d);
+            if (add_event_line(&out, ev->type, ev->obj) < 0)
+                break; /* out of memory */
         }
         if (k->nevents)
             *rv = k->ring[(k->nevents - 1) % EVENT_RING].rv > *rv
@@ -128,7 +114,7 @@ int ksim_watch_next(struct ksim *k, const struct ksim_response *r, uint64_t *rv,
                       : *rv;
     }
     pthread_mutex_unlock(&k->mu);
-    *ret = out;
+    *ret = take_lines(&out);
     return rc;
 }
 

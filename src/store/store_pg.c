@@ -3,6 +3,7 @@
  * Write transactions take pg_advisory_xact_lock(hashtext(name)) for each resource in the
  * caller's sorted order, so concurrent admissions for a resource serialize, deadlock-free. */
 #include "store/store_impl.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -36,6 +37,7 @@ struct pg {
     bool leader;
     bool listening;
     bool in_tx;
+    char schema[128]; /* current_schema() when LISTEN began: whose notifications count */
     struct pg_stmt stmts[PG_MAX_STMTS];
     struct pg_pending pend[PG_MAX_PENDING];
     int npend;
@@ -75,13 +77,14 @@ static const struct migration pg_migrations[] = {
      * window starts (most bookings are in the past) and start before it ends. */
     {3, "CREATE INDEX IF NOT EXISTS reservations_holding ON reservations(ends_at, starts_at) "
         "WHERE state IN ('APPROVED', 'ACTIVE')"},
+    {4, "ALTER TABLE users ADD COLUMN sso INTEGER NOT NULL DEFAULT 0"},
     /* Workspace sign-in: single-use tickets and the cookies they become (hashes only). */
-    {4, "CREATE TABLE IF NOT EXISTS workspace_grants (id BIGSERIAL PRIMARY KEY, kind TEXT NOT "
+    {5, "CREATE TABLE IF NOT EXISTS workspace_grants (id BIGSERIAL PRIMARY KEY, kind TEXT NOT "
         "NULL CHECK (kind IN ('ticket', 'cookie')), reservation_id BIGINT NOT NULL REFERENCES "
         "reservations(id) ON DELETE CASCADE, user_id BIGINT NOT NULL REFERENCES users(id) ON "
         "DELETE CASCADE, hash TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL, expires_at "
         "BIGINT NOT NULL, used_at BIGINT NOT NULL DEFAULT 0)"},
-    {4, "CREATE INDEX IF NOT EXISTS workspace_grants_expires ON workspace_grants(expires_at)"},
+    {5, "CREATE INDEX IF NOT EXISTS workspace_grants_expires ON workspace_grants(expires_at)"},
 };
 
 static struct pg *PG(struct store *st)
@@ -157,7 +160,7 @@ static bool cacheable(const char *sql)
 {
     static const char *const verbs[] = {"SELECT ", "INSERT ", "UPDATE ",  "DELETE ", "WITH ",
                                         "BEGIN",   "COMMIT",  "ROLLBACK", "NOTIFY "};
-    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+    for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
         if (!strncmp(sql, verbs[i], strlen(verbs[i])))
             return true;
     return false;
@@ -478,27 +481,42 @@ static int pg_commit(struct store *st, struct error *err)
     return pg_finish(st, NULL, NULL, 0, NULL, err);
 }
 
+/* One database may hold several gpuaas schemas (deployments side by side, or the tests'
+ * schema per case), and a NOTIFY channel is database-wide: each notification names its
+ * schema in the payload, and a listener counts only its own. */
+#define PG_NOTIFY_SQL "SELECT pg_notify('gpuaas_changes', coalesce(current_schema(), ''))"
+
 static int pg_notify(struct store *st)
 {
     if (PG(st)->in_tx) /* delivered at commit anyway: sent with it */
-        return pg_send(st, "NOTIFY gpuaas_changes", NULL, 0, PEND_DISCARD, 0, NULL);
-    return pg_simple(st, "NOTIFY gpuaas_changes", NULL);
+        return pg_send(st, PG_NOTIFY_SQL, NULL, 0, PEND_DISCARD, 0, NULL);
+    return pg_simple(st, PG_NOTIFY_SQL, NULL);
 }
 
 static int pg_listen(struct store *st)
 {
-    int rc = pg_simple(st, "LISTEN gpuaas_changes", NULL);
-    if (rc == 0)
-        PG(st)->listening = true;
+    struct pg *g = PG(st);
+    struct qres q;
+    int rc = pg_exec(st, "SELECT coalesce(current_schema(), '')", NULL, 0, &q, NULL);
+    if (rc < 0)
+        return rc;
+    const char *v = qres_get(&q, 0, 0);
+    snprintf(g->schema, sizeof g->schema, "%s", v ? v : "");
+    qres_free(&q);
+    if ((rc = pg_simple(st, "LISTEN gpuaas_changes", NULL)) == 0)
+        g->listening = true;
     return rc;
 }
 
-static int take_notify(PGconn *c)
+/* Drains the notifications received; 1 when one was for this schema, or carried no payload
+ * (a bare `NOTIFY gpuaas_changes` by an operator wakes every listener). */
+static int take_notify(struct pg *g)
 {
     int got = 0;
     PGnotify *n;
-    while ((n = PQnotifies(c))) {
-        got = 1;
+    while ((n = PQnotifies(g->conn))) {
+        if (!n->extra || !n->extra[0] || !strcmp(n->extra, g->schema))
+            got = 1;
         PQfreemem(n);
     }
     return got;
@@ -518,7 +536,7 @@ static int pg_wait_notify(struct store *st, int timeout_ms)
     for (;;) {
         if (!PQconsumeInput(c))
             return -ERR_UNAVAILABLE;
-        if (take_notify(c))
+        if (take_notify(PG(st)))
             return 1;
         int64_t left = deadline - mono_ms();
         if (left <= 0)
@@ -583,7 +601,7 @@ static const struct store_ops pg_ops = {
     .try_leader = pg_try_leader,
     .still_leader = pg_still_leader,
     .migrations = pg_migrations,
-    .n_migrations = sizeof pg_migrations / sizeof pg_migrations[0],
+    .n_migrations = ARRAY_SIZE(pg_migrations),
 };
 
 static void quiet(void *arg, const PGresult *res)

@@ -1,6 +1,7 @@
 /* SQLite backend: WAL, busy timeout, foreign keys; write transactions are BEGIN IMMEDIATE
  * (one writer at a time), retried while the database is busy. */
 #include "store/store_impl.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,13 +71,14 @@ static const struct migration sq_migrations[] = {
      * window starts (most bookings are in the past) and start before it ends. */
     {3, "CREATE INDEX IF NOT EXISTS reservations_holding ON reservations(ends_at, starts_at) "
         "WHERE state IN ('APPROVED', 'ACTIVE')"},
+    {4, "ALTER TABLE users ADD COLUMN sso INTEGER NOT NULL DEFAULT 0"},
     /* Workspace sign-in: single-use tickets and the cookies they become (hashes only). */
-    {4, "CREATE TABLE IF NOT EXISTS workspace_grants (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    {5, "CREATE TABLE IF NOT EXISTS workspace_grants (id INTEGER PRIMARY KEY AUTOINCREMENT, "
         "kind TEXT NOT NULL CHECK (kind IN ('ticket', 'cookie')), reservation_id INTEGER NOT "
         "NULL REFERENCES reservations(id) ON DELETE CASCADE, user_id INTEGER NOT NULL "
         "REFERENCES users(id) ON DELETE CASCADE, hash TEXT NOT NULL UNIQUE, created_at INTEGER "
         "NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER NOT NULL DEFAULT 0)"},
-    {4, "CREATE INDEX IF NOT EXISTS workspace_grants_expires ON workspace_grants(expires_at)"},
+    {5, "CREATE INDEX IF NOT EXISTS workspace_grants_expires ON workspace_grants(expires_at)"},
 };
 
 static struct sq *SQ(struct store *st)
@@ -194,15 +196,9 @@ static int sq_exec(struct store *st, const char *sql, const struct qparam *p, in
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (!out)
             continue;
-        if ((out->nrows + 1) * nc > cap) {
-            size_t ncap = cap ? cap * 2 : nc * 16;
-            char **c = realloc(out->cells, ncap * sizeof *c);
-            if (!c) {
-                ret = error_set(err, ERR_NOMEM, NULL, "out of memory");
-                goto out;
-            }
-            out->cells = c;
-            cap = ncap;
+        if (ARRAY_GROW(out->cells, cap, (out->nrows + 1) * nc, nc * 16) < 0) {
+            ret = error_set(err, ERR_NOMEM, NULL, "out of memory");
+            goto out;
         }
         for (size_t c = 0; c < nc; c++) {
             const unsigned char *v = sqlite3_column_text(s, (int)c);
@@ -426,7 +422,7 @@ static const struct store_ops sq_ops = {
     .try_leader = sq_try_leader,
     .still_leader = sq_still_leader,
     .migrations = sq_migrations,
-    .n_migrations = sizeof sq_migrations / sizeof sq_migrations[0],
+    .n_migrations = ARRAY_SIZE(sq_migrations),
 };
 
 /* mkdir -p of the directory part of path. */

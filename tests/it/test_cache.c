@@ -1,6 +1,7 @@
 /* Node cache: downloads from a real local HTTP server with Range support and injected faults.
  * Resume after a disconnect, checksum mismatch rejected and retried, parallel ranges equal
- * to the source, eviction order and pinning, in-use protection (write leases: another
+ * to the source, eviction order and pinning, least-recently-used order from real opens of
+ * the files (directly and through the daemon), in-use protection (write leases: another
  * process holding or mapping a blob, through another path), the budget held with downloads
  * in flight and unknown sizes, prefetched artifacts surviving a restart, nested names,
  * deduplicated concurrent requests, kill -9 in the middle and restart, fsck, image pre-pull
@@ -824,6 +825,96 @@ static void test_daemon_in_use_not_evicted(void **state)
     srv_stop(&s);
 }
 
+/* A session's use of a file: another process opens path, reads it to the end and exits. */
+static void read_as_session(const char *path)
+{
+    pid_t p = fork();
+    if (p == 0) {
+        int fd = open(path, O_RDONLY);
+        char buf[65536];
+        if (fd < 0)
+            _exit(1);
+        while (read(fd, buf, sizeof(buf)) > 0)
+            ;
+        _exit(close(fd) == 0 ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(p, &status, 0), p);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Eviction is least recently *used*: a session reading the older artifact (through another
+ * path to the same file) makes it the newest, so the untouched one goes first; the use is
+ * kept in the index across a restart. */
+static void test_eviction_follows_use(void **state)
+{
+    char dir[400], blob[600], other[600];
+    struct cstore *st;
+    struct error err = {0};
+    fresh_store("lru", dir, sizeof(dir));
+    assert_int_equal(cstore_open(dir, &st, &err), 0);
+    put(st, "older", 'a', 1000, false, 10);
+    put(st, "newer", 'b', 1000, false, 20);
+    struct cstore_entry e;
+    assert_int_equal(cstore_lookup(st, "older", NULL, &e), 0);
+    cstore_blob_path(st, e.sha256, blob, sizeof(blob));
+    snprintf(other, sizeof(other), "%s/session-view-older", work);
+    unlink(other);
+    assert_int_equal(link(blob, other), 0);
+    int64_t before = time_now();
+    read_as_session(other);
+    unlink(other);
+    n_evicted = 0;
+    if (cstore_make_room(st, 1000, 2000, note, NULL, &err) < 0)
+        fail_msg("%s", err.message);
+    assert_int_equal(n_evicted, 1);
+    assert_string_equal(evicted[0], "newer"); /* by publication it would be "older" */
+    assert_int_equal(cstore_lookup(st, "older", NULL, &e), 0);
+    assert_true(e.last_used >= before);
+    long long uses = 0, lost = 0;
+    cstore_use_counts(st, &uses, &lost);
+    assert_int_equal(uses, 2); /* the session's open and close; eviction's own are not */
+    assert_int_equal(lost, 0);
+    cstore_close(st);
+    assert_int_equal(cstore_open(dir, &st, &err), 0);
+    assert_int_equal(cstore_lookup(st, "older", NULL, &e), 0);
+    assert_true(e.last_used >= before);
+    cstore_close(st);
+}
+
+/* The same through the daemon, within one second: "a" then "b" published, a session reads
+ * "a" by its name (as /models/<name>), and the download of "c" that needs room evicts "b". */
+static void test_daemon_evicts_least_recently_used(void **state)
+{
+    struct srv s = srv_start(NULL);
+    char dir[400], url[200], path[600];
+    struct error err = {0};
+    fresh_store("daemon-lru", dir, sizeof(dir));
+    struct config *c = cache_config_ok(dir, "", &err);
+    struct cache_daemon *d = daemon_up(c, 2 * BIG + SMALL / 2, &err);
+    url_of(&s, "big.bin", url, sizeof(url));
+    assert_int_equal(cache_daemon_prefetch(d, "a", url, big_hex, BIG, false, &err), 0);
+    wait_idle(d);
+    url_of(&s, "big2.bin", url, sizeof(url));
+    assert_int_equal(cache_daemon_prefetch(d, "b", url, big2_hex, BIG, false, &err), 0);
+    wait_idle(d);
+    snprintf(path, sizeof(path), "%s/names/a", dir);
+    read_as_session(path);
+    url_of(&s, "small.bin", url, sizeof(url));
+    assert_int_equal(cache_daemon_prefetch(d, "c", url, small_hex, SMALL, false, &err), 0);
+    wait_idle(d);
+    json_t *st = cache_daemon_status(d);
+    assert_string_equal(state_of(st, "a"), "ready");
+    assert_string_equal(state_of(st, "b"), "evicted");
+    assert_string_equal(state_of(st, "c"), "ready");
+    json_decref(st);
+    assert_true(count_metric(d, "\ngpuaas_cache_uses_total ") >= 2);
+    assert_int_equal(count_metric(d, "\ngpuaas_cache_use_events_lost_total "), 0);
+    cache_daemon_free(d);
+    config_free(c);
+    srv_stop(&s);
+}
+
 static long long store_used_on_disk(const char *dir)
 {
     char p[600];
@@ -1030,10 +1121,13 @@ static void test_nested_names(void **state)
     put(st, "llama/config.json", 'c', 10, false, 2);
     put(st, "llama/model-00001-of-00002.safetensors", 'm', 20, true, 3);
     put(st, "top", 'x', 10, false, 4);
-    read_name(dir, "llama/config.json", buf, sizeof(buf));
-    assert_string_equal(buf, "cccccccccc");
+    /* read in this order, which is now also the order of last use */
     read_name(dir, "llama/tokenizer/tokenizer.json", buf, sizeof(buf));
     assert_string_equal(buf, "tttttttttt");
+    read_name(dir, "llama/config.json", buf, sizeof(buf));
+    assert_string_equal(buf, "cccccccccc");
+    read_name(dir, "top", buf, sizeof(buf));
+    assert_string_equal(buf, "xxxxxxxxxx");
     char target[600];
     snprintf(p, sizeof(p), "%s/names/llama/tokenizer/tokenizer.json", dir);
     ssize_t n = readlink(p, target, sizeof(target) - 1);
@@ -1053,7 +1147,7 @@ static void test_nested_names(void **state)
     assert_true(cstore_publish(st, hex, "llama", 2, false, 5, &err) < 0);
     assert_true(cstore_publish(st, hex, "top/x", 2, false, 5, &err) < 0);
     assert_false(present(st, "llama"));
-    /* evicting the tokenizer (the oldest) removes llama/tokenizer/ */
+    /* evicting the tokenizer (the least recently used) removes llama/tokenizer/ */
     n_evicted = 0;
     assert_int_equal(cstore_make_room(st, 10, 50, note, NULL, &err), 0);
     assert_int_equal(n_evicted, 1);
@@ -1282,6 +1376,8 @@ int main(void)
         cmocka_unit_test(test_kill9_and_restart),
         cmocka_unit_test(test_in_use_other_process),
         cmocka_unit_test(test_daemon_in_use_not_evicted),
+        cmocka_unit_test(test_eviction_follows_use),
+        cmocka_unit_test(test_daemon_evicts_least_recently_used),
         cmocka_unit_test(test_budget_holds_in_flight),
         cmocka_unit_test(test_budget_unknown_size),
         cmocka_unit_test(test_prefetch_survives_restart),

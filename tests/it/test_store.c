@@ -533,6 +533,7 @@ static void test_activity(void **state)
     store_close(f->st);
     f->st = NULL;
     raw_sql(f, "DROP TABLE session_activity");
+    raw_sql(f, "ALTER TABLE users DROP COLUMN sso"); /* added by migration 4 */
     raw_sql(f, "DELETE FROM schema_migrations WHERE version > 1");
     assert_int_equal(store_open(f->url, &f->st, &err), 0);
     int ver2 = 0;
@@ -592,6 +593,23 @@ static void test_notify(void **state)
     assert_int_equal(store_notify(f->st), 0);
     assert_int_equal(store_kv_set(f->st, "k", "v", 1), 0); /* SQLite sees any commit */
     assert_int_equal(store_wait_notify(l, 3000), 1);
+    if (pg_base) {
+        /* A NOTIFY channel is database-wide: a change in another schema of the same database
+         * (another deployment, or another test running beside this one) does not wake this
+         * listener. This is what once broke the 150 ms "nothing more" checks above. */
+        char other_place[512], other_url[1200];
+        struct store *o;
+        assert_int_equal(
+            fixture_pg_fresh(pg_base, other_place, sizeof other_place, other_url, sizeof other_url),
+            0);
+        assert_int_equal(store_open(other_url, &o, &err), 0);
+        assert_int_equal(store_notify(o), 0);
+        assert_int_equal(store_wait_notify(l, 300), 0);
+        assert_int_equal(store_notify(f->st), 0); /* while its own still does */
+        assert_int_equal(store_wait_notify(l, 3000), 1);
+        store_close(o);
+        fixture_pg_drop(pg_base, other_place);
+    }
     store_close(l);
 }
 
