@@ -53,7 +53,13 @@ void gate_conf_from_config(const struct config *c, int64_t id, struct gate_conf 
     g->reservation_id = id;
     g->listen = buf->listen;
     g->workspace = buf->workspace;
-    g->auth_url = c->reconciler.gate_auth_url;
+    if (c->reconciler.gate_auth_url && *c->reconciler.gate_auth_url)
+        snprintf(buf->auth_url, sizeof(buf->auth_url), "%s", c->reconciler.gate_auth_url);
+    else
+        snprintf(buf->auth_url, sizeof(buf->auth_url), "http://gpuaas-server.%s.svc:%ld",
+                 c->reconciler.platform_namespace ? c->reconciler.platform_namespace : "",
+                 c->reconciler.server_port);
+    g->auth_url = buf->auth_url;
     g->temp_dir = GATE_TMP_DIR;
 }
 

@@ -34,12 +34,15 @@ struct gate_conf {
 struct gate_conf_buf {
     char listen[32];
     char workspace[32];
+    char auth_url[160];
 };
 
 /* The gate of reservation id as the session plan runs it: listening on all addresses at
  * reconciler.gate_port, the workspace at 127.0.0.1:reconciler.workspace_port (same pod),
- * the server at reconciler.gate_auth_url, temporary files in GATE_TMP_DIR, no TLS. g points
- * into c and buf, which must outlive it. */
+ * the server at reconciler.gate_auth_url or, when that is empty, at
+ * http://gpuaas-server.<reconciler.platform_namespace>.svc:<reconciler.server_port> (the
+ * Service the session's allow-workspace-auth policy opens), temporary files in GATE_TMP_DIR,
+ * no TLS. g points into c and buf, which must outlive it. */
 #define GATE_TMP_DIR "/tmp"
 struct config;
 void gate_conf_from_config(const struct config *c, int64_t id, struct gate_conf *g,

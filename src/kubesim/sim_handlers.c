@@ -71,6 +71,8 @@ static void handle_delete(struct ksim *k, struct req *rq, struct ksim_response *
         ks_reply_not_found(r, rq->rt, rq->name);
         return;
     }
+    if (!*rq->sub && ks_admit(k, rq->rt, rq->ns, "DELETE", NULL, obj, r))
+        return;
     char ts[RFC3339_LEN];
     ks_now_rfc3339(ts);
     if (!strcmp(rq->rt->resource, "namespaces")) {
@@ -157,6 +159,10 @@ static void handle_update(struct ksim *k, struct req *rq, json_t *obj, struct ks
             json_object_del(nw, "status");
         if (!strcmp(rq->rt->resource, "namespaces"))
             json_object_set(nw, "spec", json_object_get(old, "spec"));
+    }
+    if (!*rq->sub && ks_admit(k, rq->rt, rq->ns, "UPDATE", nw, old, r)) {
+        json_decref(nw);
+        return;
     }
     ks_store_update(k, rq->rt, rq->ns, old, nw);
     if (!strcmp(rq->rt->resource, "namespaces"))
@@ -318,6 +324,10 @@ static void patch_json(struct ksim *k, struct req *rq, struct ksim_response *r)
                                                        : json_null());
     if (json_is_null(json_object_get(nw, "status")))
         json_object_del(nw, "status");
+    if (!*rq->sub && ks_admit(k, rq->rt, rq->ns, "UPDATE", nw, old, r)) {
+        json_decref(nw);
+        return;
+    }
     store_and_reply(k, rq, old, nw,
                     json_pack("{s:s, s:s, s:{}, s:s}", "kind", "Status", "apiVersion", "v1",
                               "metadata", "status", "Success"),
@@ -411,7 +421,8 @@ static void handle_patch(struct ksim *k, struct req *rq, struct ksim_response *r
     }
     json_t *nw = json_deep_copy(old);
     merge_into(rq, nw, patch, apply);
-    if (ks_validate(k, rq->rt, nw, r)) {
+    if (ks_validate(k, rq->rt, nw, r) ||
+        (!*rq->sub && ks_admit(k, rq->rt, rq->ns, "UPDATE", nw, old, r))) {
         json_decref(nw);
         goto out;
     }
@@ -459,6 +470,8 @@ static void handle_pod_log(struct ksim *k, struct req *rq, struct ksim_response 
 void ks_handle_resource(struct ksim *k, struct req *rq, struct ksim_response *r)
 {
     const char *m = rq->method;
+    if (ks_handle_special(k, rq, r))
+        return;
     if (!strcmp(rq->sub, "log") && !strcmp(rq->rt->resource, "pods") && !strcmp(m, "GET") &&
         *rq->name) {
         handle_pod_log(k, rq, r);

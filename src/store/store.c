@@ -573,8 +573,8 @@ int store_ws_grant_get_with_user(struct store *st, int64_t id, struct ws_grant *
     struct qres q;
     int rc = exec(st,
                   "SELECT " WS_GRANT_COLS ", u.id, u.username, u.role, u.disabled, "
-                  "u.password_hash, u.created_at FROM workspace_grants g JOIN users u ON u.id = "
-                  "g.user_id WHERE g.id = $1",
+                  "u.password_hash, u.created_at, u.sso FROM workspace_grants g JOIN users u ON "
+                  "u.id = g.user_id WHERE g.id = $1",
                   &p, 1, &q, NULL);
     if (rc < 0)
         return rc;
@@ -582,7 +582,7 @@ int store_ws_grant_get_with_user(struct store *st, int64_t id, struct ws_grant *
         rc = -ERR_NOT_FOUND;
     else if ((rc = row_ws_grant(&q, 0, g)) == 0) {
         /* The user's columns follow the grant's eight. */
-        struct qres uq = {.nrows = 1, .ncols = 6, .cells = q.cells + 8};
+        struct qres uq = {.nrows = 1, .ncols = 7, .cells = q.cells + 8};
         rc = row_user(&uq, 0, u);
     }
     qres_free(&q);
@@ -698,7 +698,15 @@ int store_busy(struct store *st, const struct pool *pool, int64_t from, int64_t 
                struct cal_busy *ret, struct error *err)
 {
     struct busy_ctx x = {ret, pool, ids ? 1 : 0};
-    struct qparam p[] = {QI(from), QI(to)};
+    /* A GPU unit is held for its turnaround after a booking ends: a booking that ended up
+     * to that long before `from` still counts, and a request's own turnaround reaches past
+     * `to`. Extra rows are harmless; the calendar is exact on what it is given. */
+    int64_t margin = 0;
+    for (int i = 0; i < pool->n; i++)
+        margin = pool->res[i].turnaround_s > margin ? pool->res[i].turnaround_s : margin;
+    int64_t lo = from > INT64_MIN + margin ? from - margin : INT64_MIN;
+    int64_t hi = to < INT64_MAX - margin ? to + margin : INT64_MAX;
+    struct qparam p[] = {QI(lo), QI(hi)};
 #define BUSY_COLS "starts_at, ends_at, gpu_count, cpu, memory_gib, storage_gib, gpu_type"
 #define BUSY_FROM                                                                                  \
     " FROM reservations WHERE state IN ('APPROVED', 'ACTIVE') AND ends_at > $1 AND starts_at < $2"
