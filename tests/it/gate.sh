@@ -9,7 +9,7 @@
 #   no credentials -> 401 sign-in page, and nothing reaches the workspace (HTTP and WebSocket)
 #   the owner's link -> 303 + a host-only, HttpOnly, Secure, SameSite cookie -> HTTP and WebSocket pass
 #   the gate's cookie is never passed on to the workspace
-#   the same link again (replay) -> 401
+#   the same link again (replay) -> 401; an expired link or cookie -> 401
 #   another user: no ticket for someone else's session (403); their ticket or cookie for
 #   their own session presented at this session's gate -> 403
 #   admin: 403 while auth.workspace_admin_access is off; on: enters, audited
@@ -25,7 +25,7 @@ STANDIN="python3 $SRC/tests/tools/standin_workspace.py"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 for b in "$BIN" "$SIM"; do [ -x "$b" ] || { echo "gate: $b not built"; exit 1; }; done
 [ -x "$NGINX" ] || { echo "gate: nginx is required (make deps installs Debian's nginx)"; exit 1; }
-for c in kubectl jq python3 curl openssl; do
+for c in kubectl jq python3 curl openssl sqlite3; do
   command -v $c >/dev/null || { echo "gate: $c is required"; exit 1; }
 done
 
@@ -203,6 +203,23 @@ gcurl "$GATE_a" "$LINK_A" -c "$WORK/replay.jar"
 echo "gate: replay refused"
 grep -q '_gpuaas/enter' "$WORK/nginx-a.log" || fail "the gate's access log does not show the sign-ins"
 grep -q 'wst_\|wsc_' "$WORK/nginx-a.log" "$WORK/server.log" && fail "a ticket or cookie was logged"
+
+# expiry (the clock moved on by rewriting expires_at, not by waiting): an expired link and
+# an expired cookie are refused
+ticket "$A" "$ALICE"
+expect 201 "alice's ticket to expire"
+LINK_X=$(jf .url)
+sqlite3 "$WORK/gpuaas.db" "UPDATE workspace_grants SET expires_at = strftime('%s','now') - 1 WHERE kind = 'ticket' AND used_at = 0"
+gcurl "$GATE_a" "$LINK_X"
+[ "$STATUS" = 401 ] || fail "expired link: status $STATUS, want 401"
+ticket "$A" "$ALICE"
+gcurl "$GATE_a" "$(jf .url)" -c "$WORK/alice-x.jar"
+[ "$STATUS" = 303 ] || fail "alice's second link: status $STATUS"
+x_id=$(jar_cookie "$WORK/alice-x.jar" | cut -d_ -f2)
+sqlite3 "$WORK/gpuaas.db" "UPDATE workspace_grants SET expires_at = strftime('%s','now') - 1 WHERE id = $x_id"
+gcurl "$GATE_a" "https://$HOST_A/" -b "$WORK/alice-x.jar"
+[ "$STATUS" = 401 ] || fail "expired cookie: status $STATUS, want 401"
+echo "gate: expired link and cookie refused"
 
 # 4. another user
 ticket "$A" "$BOB"
