@@ -8,6 +8,7 @@
 #include "core/session_plan.h"
 #include "core/session_serve.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,26 +19,16 @@
 static int gate_nginx(int argc, char **argv)
 {
     const char *flag = NULL, *listen = NULL, *tmp = NULL, *cert = NULL, *key = NULL, *id_s = NULL;
-    struct {
-        const char *name;
-        const char **dst;
-    } opts[] = {{"--config", &flag},  {"--reservation", &id_s}, {"--listen", &listen},
-                {"--temp-dir", &tmp}, {"--tls-cert", &cert},    {"--tls-key", &key}};
-    for (int i = 2; i < argc; i++) {
-        size_t k;
-        for (k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
-            if (!strcmp(argv[i], opts[k].name) && i + 1 < argc) {
-                *opts[k].dst = argv[++i];
-                break;
-            }
-        if (k == sizeof(opts) / sizeof(opts[0])) {
-            fprintf(stderr, "gpuaas config gate-nginx: unexpected argument \"%s\"\n", argv[i]);
-            return 2;
-        }
-    }
-    char *end = NULL;
-    long long id = id_s ? strtoll(id_s, &end, 10) : 0;
-    if (!id_s || *end || id <= 0) {
+    const struct cli_opt opts[] = {
+        {"--config", NULL, &flag, NULL},   {"--reservation", NULL, &id_s, NULL},
+        {"--listen", NULL, &listen, NULL}, {"--temp-dir", NULL, &tmp, NULL},
+        {"--tls-cert", NULL, &cert, NULL}, {"--tls-key", NULL, &key, NULL}};
+    long id;
+    size_t npos;
+    if (cli_parse_as("gpuaas config gate-nginx", argc - 1, argv + 1, opts, ARRAY_SIZE(opts), NULL,
+                     0, &npos))
+        return 2;
+    if (!id_s || cli_parse_long(id_s, 1, LONG_MAX, &id) < 0) {
         fprintf(stderr, "gpuaas config gate-nginx: --reservation ID (a positive number) is "
                         "required\n");
         return 2;
