@@ -165,7 +165,6 @@ try {
     fs.writeFileSync(path.join(tmp, 'nginx.conf'), conf);
     const nginx = fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
     if (process.getuid() === 0) { // unprivileged, as in a pod
-      fs.writeFileSync(path.join(tmp, 'nginx.log'), ''); // its /dev/stdout, reopened by nobody
       fs.chmodSync(tmp, 0o755);
       for (const f of fs.readdirSync(tmp)) fs.chownSync(path.join(tmp, f), 65534, 65534);
       fs.chownSync(tmp, 65534, 65534);

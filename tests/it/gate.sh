@@ -201,7 +201,6 @@ gcurl "$GATE_a" "$LINK_A" -c "$WORK/replay.jar"
 [ "$STATUS" = 401 ] || fail "replayed link: status $STATUS, want 401"
 [ -z "$(jar_cookie "$WORK/replay.jar")" ] || fail "a replayed link set a cookie"
 echo "gate: replay refused"
-grep -q '_gpuaas/enter' "$WORK/nginx-a.log" || fail "the gate's access log does not show the sign-ins"
 grep -q 'wst_\|wsc_' "$WORK/nginx-a.log" "$WORK/server.log" && fail "a ticket or cookie was logged"
 
 # expiry (the clock moved on by rewriting expires_at, not by waiting): an expired link and
