@@ -292,28 +292,6 @@ static int make_certs(const char *dir)
     return run_cmd(cmd);
 }
 
-static char *base64(const char *in, size_t len)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned char)in[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned char)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= (unsigned char)in[i + 2];
-        out[o++] = t[(v >> 18) & 63];
-        out[o++] = t[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? t[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? t[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return out;
-}
-
 static int write_kubeconfig(const char *path, const char *server, const char *ca_pem,
                             const char *token)
 {
@@ -327,9 +305,10 @@ static int write_kubeconfig(const char *path, const char *server, const char *ca
             "    server: %s\n",
             server);
     if (ca_pem) {
-        char *b = base64(ca_pem, strlen(ca_pem));
-        fprintf(f, "    certificate-authority-data: %s\n", b ? b : "");
-        free(b);
+        struct strbuf b = STRBUF_INIT;
+        sb_add_base64(&b, ca_pem, strlen(ca_pem));
+        fprintf(f, "    certificate-authority-data: %s\n", b.err ? "" : b.buf);
+        sb_release(&b);
     }
     fprintf(f, "users:\n- name: kubesim\n  user:\n");
     if (token)

@@ -112,6 +112,21 @@ static void handle_delete(struct ksim *k, struct req *rq, struct ksim_response *
     }
 }
 
+/* Answers 409 Conflict and returns 1 when `given` names a resourceVersion other than the
+ * stored object's (optimistic concurrency); 0 when it names none or the same. */
+static int rv_conflict(const struct req *rq, json_t *given, json_t *old, struct ksim_response *r)
+{
+    const char *rv = ks_mstr(given, "resourceVersion");
+    if (!rv || !*rv || !strcmp(rv, ks_mstr(old, "resourceVersion")))
+        return 0;
+    char q[160];
+    ks_reply_status(r, 409, "Conflict", rq->name, rq->rt,
+                    "Operation cannot be fulfilled on %s \"%s\": the object has been modified; "
+                    "please apply your changes to the latest version and try again",
+                    ks_qualified(rq->rt, q, sizeof(q)), rq->name);
+    return 1;
+}
+
 /* PUT: full replacement, optimistic concurrency on metadata.resourceVersion. */
 static void handle_update(struct ksim *k, struct req *rq, json_t *obj, struct ksim_response *r)
 {
@@ -129,15 +144,8 @@ static void handle_update(struct ksim *k, struct req *rq, json_t *obj, struct ks
         ks_reply_not_found(r, rq->rt, rq->name);
         return;
     }
-    const char *rv = ks_mstr(obj, "resourceVersion");
-    if (rv && *rv && strcmp(rv, ks_mstr(old, "resourceVersion"))) {
-        char q[160];
-        ks_reply_status(r, 409, "Conflict", rq->name, rq->rt,
-                        "Operation cannot be fulfilled on %s \"%s\": the object has been modified; "
-                        "please apply your changes to the latest version and try again",
-                        ks_qualified(rq->rt, q, sizeof(q)), rq->name);
+    if (rv_conflict(rq, obj, old, r))
         return;
-    }
     json_t *nw = json_deep_copy(obj);
     if (!strcmp(rq->sub, "status")) {
         json_t *base = json_deep_copy(old);
@@ -410,15 +418,8 @@ static void handle_patch(struct ksim *k, struct req *rq, struct ksim_response *r
     }
     if (apply && (ks_check_type_meta(rq->rt, patch, r) || ks_validate(k, rq->rt, patch, r)))
         goto out;
-    const char *prv = ks_mstr(patch, "resourceVersion");
-    if (prv && *prv && strcmp(prv, ks_mstr(old, "resourceVersion"))) {
-        char q[160];
-        ks_reply_status(r, 409, "Conflict", rq->name, rq->rt,
-                        "Operation cannot be fulfilled on %s \"%s\": the object has been modified; "
-                        "please apply your changes to the latest version and try again",
-                        ks_qualified(rq->rt, q, sizeof(q)), rq->name);
+    if (rv_conflict(rq, patch, old, r))
         goto out;
-    }
     json_t *nw = json_deep_copy(old);
     merge_into(rq, nw, patch, apply);
     if (ks_validate(k, rq->rt, nw, r) ||
