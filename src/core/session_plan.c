@@ -50,6 +50,8 @@ _Static_assert(sizeof(((struct session_object *)0)->namespace_) ==
  * its configuration and its only writable directory (an emptyDir: the root is read-only). */
 #define GATE_CPU_MILLI 100
 #define GATE_MEMORY_MIB 64
+#define GATE_EPHEMERAL_MIB 128 /* its emptyDir (GATE_TMP_SIZE) and the container's logs */
+#define GATE_TMP_SIZE "64Mi"
 #define GATE_CONFIG_DIR "/etc/gpuaas-gate"
 #define GATE_TMP_VOLUME "gate-tmp"
 #define GATE_CONFIG_VOLUME "gate-config"
@@ -395,9 +397,10 @@ static void add_quota(struct builder *b, long cpu, long mem, long storage)
     /* node-local disk: without it emptyDir and container layers fill the node and evict other
      * tenants. Pods that state nothing get the LimitRange's default, so they count too. */
     if (hard) {
-        json_object_set_new(hard, "requests.ephemeral-storage",
-                            qty_gi(b->c->session.ephemeral_gib));
-        json_object_set_new(hard, "limits.ephemeral-storage", qty_gi(b->c->session.ephemeral_gib));
+        /* the sign-in proxy's share on top, as for cpu and memory */
+        long eph_mi = b->c->session.ephemeral_gib * 1024 + GATE_EPHEMERAL_MIB;
+        json_object_set_new(hard, "requests.ephemeral-storage", qty_mi(eph_mi));
+        json_object_set_new(hard, "limits.ephemeral-storage", qty_mi(eph_mi));
     }
     for (int i = 0; hard && i < b->p->n; i++) {
         const struct pool_resource *pr = &b->p->res[i];
@@ -790,18 +793,20 @@ static void add_serve_configmap(struct builder *b)
 static json_t *gate_container(const struct config *c)
 {
     return json_pack(
-        "{s:s, s:s, s:[s, s, s, s, s], s:[{s:s, s:I, s:s}], s:{s:{s:o, s:o}, s:{s:o, s:o}}, "
+        "{s:s, s:s, s:[s, s, s, s, s], s:[{s:s, s:I, s:s}], "
+        "s:{s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o}}, "
         "s:{s:b, s:b, s:b, s:{s:[s]}}, s:[{s:s, s:s, s:b}, {s:s, s:s}], s:{s:{s:s}, s:i, s:i}}",
         "name", SESSION_GATE_NAME, "image", str_or_empty(c->reconciler.gate_image), "command",
         "nginx", "-e", "stderr", "-c", GATE_CONFIG_DIR "/nginx.conf", "ports", "name",
         SESSION_GATE_NAME, "containerPort", (json_int_t)c->reconciler.gate_port, "protocol", "TCP",
         "resources", "requests", "cpu", qty_milli(GATE_CPU_MILLI), "memory",
-        qty_mi(GATE_MEMORY_MIB), "limits", "cpu", qty_milli(GATE_CPU_MILLI), "memory",
-        qty_mi(GATE_MEMORY_MIB), "securityContext", "allowPrivilegeEscalation", 0, "runAsNonRoot",
-        1, "readOnlyRootFilesystem", 1, "capabilities", "drop", "ALL", "volumeMounts", "name",
-        GATE_CONFIG_VOLUME, "mountPath", GATE_CONFIG_DIR, "readOnly", 1, "name", GATE_TMP_VOLUME,
-        "mountPath", GATE_TMP_DIR, "readinessProbe", "tcpSocket", "port", SESSION_GATE_NAME,
-        "periodSeconds", 5, "failureThreshold", 3);
+        qty_mi(GATE_MEMORY_MIB), "ephemeral-storage", qty_mi(GATE_EPHEMERAL_MIB), "limits", "cpu",
+        qty_milli(GATE_CPU_MILLI), "memory", qty_mi(GATE_MEMORY_MIB), "ephemeral-storage",
+        qty_mi(GATE_EPHEMERAL_MIB), "securityContext", "allowPrivilegeEscalation", 0,
+        "runAsNonRoot", 1, "readOnlyRootFilesystem", 1, "capabilities", "drop", "ALL",
+        "volumeMounts", "name", GATE_CONFIG_VOLUME, "mountPath", GATE_CONFIG_DIR, "readOnly", 1,
+        "name", GATE_TMP_VOLUME, "mountPath", GATE_TMP_DIR, "readinessProbe", "tcpSocket", "port",
+        SESSION_GATE_NAME, "periodSeconds", 5, "failureThreshold", 3);
 }
 
 static void add_pvc(struct builder *b, const char *step, const char *name, long gib)
@@ -1139,7 +1144,7 @@ static void add_deployment(struct builder *b, long cpu, long mem)
             json_array_append_new(vols, json_pack("{s:s, s:{s:s}}", "name", GATE_CONFIG_VOLUME,
                                                   "configMap", "name", SESSION_GATE_NAME)) ||
             json_array_append_new(vols, json_pack("{s:s, s:{s:s}}", "name", GATE_TMP_VOLUME,
-                                                  "emptyDir", "sizeLimit", "64Mi"))) {
+                                                  "emptyDir", "sizeLimit", GATE_TMP_SIZE))) {
             json_decref(body);
             body = NULL;
         }

@@ -343,9 +343,10 @@ static void test_kubernetes_inference_gpu(void **state)
     assert_string_equal(
         json_string_value(json_object_get(nsl, "pod-security.kubernetes.io/enforce")),
         "restricted");
-    /* node-local disk is bounded by the quota, and the LimitRange gives every container a share */
-    assert_string_equal(hard(&plan, "limits.ephemeral-storage"), "50Gi");
-    assert_string_equal(hard(&plan, "requests.ephemeral-storage"), "50Gi");
+    /* node-local disk is bounded by the quota (50 GiB for the tenant, 128 MiB on top for the
+     * sign-in proxy), and the LimitRange gives every container a share */
+    assert_string_equal(hard(&plan, "limits.ephemeral-storage"), "51328Mi");
+    assert_string_equal(hard(&plan, "requests.ephemeral-storage"), "51328Mi");
     json_t *lr = json_array_get(
         json_object_get(json_object_get(session_plan_find(&plan, "limitrange")->obj, "spec"),
                         "limits"),
