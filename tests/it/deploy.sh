@@ -17,7 +17,7 @@
 #     (the log tests/it/kube_calls.sh checks the reconciler's calls with);
 #  9. the node preparation (deploy/node-prep: MachineConfigs, prepare-node.sh) prepares the
 #     directory the cache DaemonSet mounts (type Directory) for the UID it runs as;
-# 10. the image override documented in docs/install.md §4, on a copy of each overlay,
+# 10. the image override documented in docs/install.md §2, on a copy of each overlay,
 #     renders the new image in every gpuaas container;
 # 11. the namespace is its own kustomization (deleting the application keeps the database),
 #     with the Pod Security level its DaemonSet needs; the portal's Ingress serves the host
@@ -109,7 +109,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 rm -rf "$np"
 
-step "image override as docs/install.md §4 documents it, on a copy of each overlay"
+step "image override as docs/install.md §2 documents it, on a copy of each overlay"
 for o in kubernetes openshift openshift-sso; do
     cp_root=$(mktemp -d)
     cp -r deploy "$cp_root/"
