@@ -34,11 +34,9 @@ int cmd_config(int argc, char **argv)
     if (cli_parse_as("gpuaas config check", argc - 1, argv + 1, opts, ARRAY_SIZE(opts), NULL, 0,
                      &npos))
         return 2;
-    const char *path = cli_config_path(flag);
-    if (!path) {
-        fprintf(stderr, "gpuaas config check: no file (--config FILE or GPUAAS_CONFIG)\n");
+    const char *path = cli_require_config("gpuaas config check", flag);
+    if (!path)
         return 2;
-    }
     struct config *c;
     struct error err = {0};
     struct pool pool;

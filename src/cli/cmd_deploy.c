@@ -215,11 +215,9 @@ static int cmd_deploy_prepull(int argc, char **argv)
                         "master\n");
         return 2;
     }
-    const char *path = cli_config_path(flag);
-    if (!path) {
-        fprintf(stderr, "gpuaas deploy prepull: no file (--config FILE or GPUAAS_CONFIG)\n");
+    const char *path = cli_require_config("gpuaas deploy prepull", flag);
+    if (!path)
         return 2;
-    }
     struct config *c = NULL;
     struct error err = {0};
     json_t *obj = NULL;

@@ -58,11 +58,9 @@ int cmd_gpu_config(int argc, char **argv)
                         "(lower-case letters, digits and '-', at most 63)\n");
         return 2;
     }
-    const char *path = cli_config_path(flag);
-    if (!path) {
-        fprintf(stderr, "gpuaas gpu-config: no file (--config FILE or GPUAAS_CONFIG)\n");
+    const char *path = cli_require_config("gpuaas gpu-config", flag);
+    if (!path)
         return 2;
-    }
     struct config *c = NULL;
     struct error err = {0};
     struct pool pool;

@@ -63,11 +63,9 @@ int cmd_reconciler(int argc, char **argv)
             return 2;
         }
     }
-    const char *path = cli_config_path(cfg_flag);
-    if (!path) {
-        fprintf(stderr, "gpuaas reconciler: no configuration (--config FILE or GPUAAS_CONFIG)\n");
+    const char *path = cli_require_config("gpuaas reconciler", cfg_flag);
+    if (!path)
         return 2;
-    }
     struct config *cfg = NULL;
     struct error err = {0};
     struct store *st = NULL, *listen = NULL, *leader = NULL;

@@ -122,6 +122,8 @@ struct config {
         long max_gpus;            /* most GPUs (physical units) in one booking */
         long start_grace_seconds; /* how far in the past starts_at may be */
         long max_advance_days;    /* how far ahead one may book */
+        long ephemeral_gib;       /* node-local disk (emptyDir, container layers) per session */
+        long turnaround_seconds;  /* a GPU unit stays unbookable this long after a booking */
     } session;
 
     struct {
@@ -159,6 +161,12 @@ struct config {
         char *dcgm_token_file;      /* bearer token for the scrape, "" = none */
         char *dcgm_ca_file;         /* CA bundle for https, "" = system CAs */
         bool leader_election;
+        /* session egress (NetworkPolicy allow-egress, docs/security.md) */
+        char *egress_cidrs;       /* comma-separated CIDRs reached directly, "" = none */
+        char *egress_except;      /* CIDRs never reached directly (cluster, metadata) */
+        char *egress_proxy;       /* "CIDR:PORT,..." of the HTTP proxies, "" = none */
+        char *platform_namespace; /* where gpuaas-server runs (workspace proxy -> auth) */
+        long server_port;         /* gpuaas-server's pod port the workspace proxy calls */
     } reconciler;
 
     struct {

@@ -34,13 +34,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SESSION_PLAN_MAX 24
+#define SESSION_PLAN_MAX 32
 
 /* Label keys and values set on every object of a session. */
 #define SESSION_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
 #define SESSION_MANAGED_BY "gpuaas"
 #define SESSION_LABEL_RESERVATION "gpuaas.io/reservation"
 #define SESSION_LABEL_USER "gpuaas.io/user"
+/* On the one NetworkPolicy a tenant may change or delete (allow-same-namespace); the
+ * admission policy gpuaas-tenant-networkpolicy refuses tenant writes to every other object
+ * labelled managed-by gpuaas. */
+#define SESSION_LABEL_TENANT_EDITABLE "gpuaas.io/tenant-editable"
 /* Field manager for server-side apply. */
 #define SESSION_FIELD_MANAGER "gpuaas"
 
@@ -79,6 +83,7 @@ struct session_object {
     bool create_or_get;     /* Namespace: POST, on 409 GET and check our labels; no SSA adopt */
     bool wait_quota_status; /* after applying, wait until status.hard == spec.hard */
     bool quota_counted;     /* 403 "exceeded quota" on create: GET before failing */
+    bool tenant_owned;      /* applied when provisioning, never by drift repair */
     json_t *obj;            /* full object: apiVersion, kind, metadata, spec...; owned */
 };
 
@@ -119,8 +124,10 @@ int session_url(const struct config *c, const char *ns, char *buf, size_t n);
 void session_user_label(const char *user, char *buf, size_t n);
 
 /* The tenant ClusterRole named c->reconciler.tenant_cluster_role: everything the built-in
- * `admin` role grants inside a namespace, except write verbs on networkpolicies,
- * resourcequotas, limitranges, roles and rolebindings (read is allowed). NULL on ENOMEM. */
+ * `admin` role grants inside a namespace, except write verbs on resourcequotas, limitranges,
+ * roles, rolebindings and endpoints (read is allowed), and on OpenShift routes/custom-host and
+ * builds. NetworkPolicy write is granted and bounded by admission (docs/security.md). NULL
+ * on ENOMEM. */
 json_t *session_tenant_cluster_role(const struct config *c);
 
 #endif

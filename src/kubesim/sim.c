@@ -58,6 +58,29 @@ const struct rtype rtypes[] = {
      "com.github.openshift.api.build.v1.BuildConfig", 1},
     {"image.openshift.io", "v1", "imagestreams", "ImageStream", "imagestream", "is", 1,
      "com.github.openshift.api.image.v1.ImageStream", 1},
+    /* kinds a tenant's attack names (tests/it/tenant_attacks.sh): served so that RBAC or a
+     * policy refuses it, never a missing kind */
+    {"", "v1", "endpoints", "Endpoints", "endpoints", "ep", 1, "io.k8s.api.core.v1.Endpoints", 0},
+    {"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", "endpointslice", NULL, 1,
+     "io.k8s.api.discovery.v1.EndpointSlice", 0},
+    {"apps", "v1", "statefulsets", "StatefulSet", "statefulset", "sts", 1,
+     "io.k8s.api.apps.v1.StatefulSet", 1},
+    {"batch", "v1", "jobs", "Job", "job", NULL, 1, "io.k8s.api.batch.v1.Job", 1},
+    {"batch", "v1", "cronjobs", "CronJob", "cronjob", "cj", 1, "io.k8s.api.batch.v1.CronJob", 1},
+    {"build.openshift.io", "v1", "builds", "Build", "build", NULL, 1,
+     "com.github.openshift.api.build.v1.Build", 1},
+    /* access reviews (sim_authz.c): answered, never stored */
+    {"authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview",
+     "selfsubjectaccessreview", NULL, 0, "io.k8s.api.authorization.v1.SelfSubjectAccessReview", 1},
+    {"authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview",
+     "selfsubjectrulesreview", NULL, 0, "io.k8s.api.authorization.v1.SelfSubjectRulesReview", 1},
+    {"authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview",
+     "subjectaccessreview", NULL, 0, "io.k8s.api.authorization.v1.SubjectAccessReview", 1},
+    {"authorization.k8s.io", "v1", "localsubjectaccessreviews", "LocalSubjectAccessReview",
+     "localsubjectaccessreview", NULL, 1, "io.k8s.api.authorization.v1.LocalSubjectAccessReview",
+     1},
+    {"authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", "selfsubjectreview",
+     NULL, 0, "io.k8s.api.authentication.v1.SelfSubjectReview", 1},
 };
 const size_t nrtypes = ARRAY_SIZE(rtypes);
 
@@ -105,6 +128,7 @@ void ksim_free(struct ksim *k)
 {
     if (!k)
         return;
+    ks_policy_close(k);
     for (size_t i = 0; i < EVENT_RING; i++)
         json_decref(k->ring[i].obj);
     json_decref(k->store);

@@ -2,26 +2,6 @@
  * deletion, Route admission, run from ksim_tick(). */
 #include "kubesim/sim_internal.h"
 
-static void route_admit(json_t *obj, const char *ns)
-{
-    json_t *spec = json_object_get(obj, "spec");
-    const char *host = json_string_value(json_object_get(spec, "host"));
-    char hbuf[400];
-    if (!host || !*host) {
-        snprintf(hbuf, sizeof(hbuf), "%s-%s.apps.kubesim.local", ks_mstr(obj, "name"), ns);
-        if (json_is_object(spec))
-            json_object_set_new(spec, "host", json_string(hbuf));
-        host = hbuf;
-    }
-    char ts[RFC3339_LEN];
-    ks_now_rfc3339(ts);
-    json_object_set_new(obj, "status",
-                        json_pack("{s:[{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}]}", "ingress", "host",
-                                  host, "routerName", "default", "wildcardPolicy", "None",
-                                  "conditions", "type", "Admitted", "status", "True",
-                                  "lastTransitionTime", ts));
-}
-
 void ks_after_write(struct ksim *k, const struct rtype *rt, const char *ns, json_t *obj,
                     int created)
 {
@@ -41,7 +21,7 @@ void ks_after_write(struct ksim *k, const struct rtype *rt, const char *ns, json
                                 json_pack("{s:s, s:s}", "phase", "Pending", "startTime", ts));
         }
     } else if (!strcmp(res, "routes") && created) {
-        route_admit(obj, ns);
+        ks_route_admit(k, obj, ns);
     } else if (!strcmp(res, "services") && created) {
         json_t *spec = json_object_get(obj, "spec");
         if (json_is_object(spec) && !json_object_get(spec, "clusterIP")) {

@@ -352,6 +352,8 @@ int rec_session_start(struct rec *rc, struct reservation *r, int64_t now)
         for (int i = first; i < plan.n; i++) {
             const struct session_object *o = &plan.objs[i];
             int e;
+            if (repairing && o->tenant_owned)
+                continue; /* the tenant may have narrowed or removed it */
             if (o->create_or_get) {
                 bool foreign = false;
                 e = ensure_namespace(rc, r, o, &foreign, &err);

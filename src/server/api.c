@@ -609,6 +609,8 @@ static void h_pool(struct srv_req *r)
             json_object_set_new(o, "slots_per_unit", json_integer(x->slots_per_unit));
             json_object_set_new(o, "slots", json_integer(x->slots));
             json_object_set_new(o, "memory_gib", json_integer(x->memory_gib));
+            json_object_set_new(o, "isolation", json_string(pool_isolation(x)));
+            json_object_set_new(o, "turnaround_seconds", json_integer(x->turnaround_s));
         }
         if (x->advertised >= 0) {
             json_object_set_new(o, "advertised", json_integer(x->advertised));

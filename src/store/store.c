@@ -595,7 +595,15 @@ int store_busy(struct store *st, const struct pool *pool, int64_t from, int64_t 
                struct cal_busy *ret, struct error *err)
 {
     struct busy_ctx x = {ret, pool, ids ? 1 : 0};
-    struct qparam p[] = {QI(from), QI(to)};
+    /* A GPU unit is held for its turnaround after a booking ends: a booking that ended up
+     * to that long before `from` still counts, and a request's own turnaround reaches past
+     * `to`. Extra rows are harmless; the calendar is exact on what it is given. */
+    int64_t margin = 0;
+    for (int i = 0; i < pool->n; i++)
+        margin = pool->res[i].turnaround_s > margin ? pool->res[i].turnaround_s : margin;
+    int64_t lo = from > INT64_MIN + margin ? from - margin : INT64_MIN;
+    int64_t hi = to < INT64_MAX - margin ? to + margin : INT64_MAX;
+    struct qparam p[] = {QI(lo), QI(hi)};
 #define BUSY_COLS "starts_at, ends_at, gpu_count, cpu, memory_gib, storage_gib, gpu_type"
 #define BUSY_FROM                                                                                  \
     " FROM reservations WHERE state IN ('APPROVED', 'ACTIVE') AND ends_at > $1 AND starts_at < $2"

@@ -343,6 +343,11 @@ run_suite() {
   t pool; req GET /api/v1/pool "" "$ALICE"; expect 200
   [ "$(jf '.resources[] | select(.name=="nvidia.com/mig-1g.24gb") | .slots')" = 8 ] || fail "mig slots"
   [ "$(jf '.nodes[0].gpus | length')" = 2 ] || fail "pool nodes"
+  # the isolation each GPU resource gives (issue 14 finding 9): replicas > 1 is time-sliced
+  [ "$(jf '.resources[] | select(.name=="nvidia.com/gpu") | .isolation')" = time-sliced ] || fail "pool isolation (gpu)"
+  [ "$(jf '.resources[] | select(.name=="nvidia.com/mig-1g.24gb") | .isolation')" = time-sliced ] || fail "pool isolation (mig)"
+  [ "$(jf '.resources[] | select(.name=="cpu") | has("isolation")')" = false ] || fail "pool isolation on cpu"
+  [ "$(jf '.resources[] | select(.name=="nvidia.com/gpu") | .turnaround_seconds')" = 0 ] || fail "pool turnaround"
   [ "$(jf '.resources[] | select(.name=="cpu") | .max_per_node')" = "$(jf '.resources[] | select(.name=="cpu") | .physical')" ] || fail "pool max_per_node (one node: all of it)"
   t capacity; req GET "/api/v1/capacity?from=$(iso $h)&to=$(iso $((h+7200)))&step=3600" "" "$ALICE"; expect 200
   [ "$(jf '.series[] | select(.resource=="nvidia.com/gpu") | .free | length')" = 2 ] || fail "capacity steps"

@@ -71,6 +71,9 @@ static void fixture_openshift_mig(struct fixture *f)
     assert_int_equal(config_set_string(&f->c->reconciler.https_proxy, "http://proxy.corp:3128"), 0);
     assert_int_equal(
         config_set_string(&f->c->reconciler.no_proxy, ".svc,.cluster.local,10.0.0.0/8"), 0);
+    /* egress only through the proxy */
+    assert_int_equal(config_set_string(&f->c->reconciler.egress_cidrs, ""), 0);
+    assert_int_equal(config_set_string(&f->c->reconciler.egress_proxy, "10.20.0.5/32:3128"), 0);
     snprintf(f->r.gpu_type, sizeof(f->r.gpu_type), "nvidia.com/mig-1g.24gb");
     f->r.gpu_count = 2;
     f->r.mode = MODE_INTERACTIVE;
@@ -334,10 +337,31 @@ static void test_kubernetes_inference_gpu(void **state)
     assert_int_equal(json_array_size(cmd), 5);
     assert_string_equal(json_string_value(json_array_get(cmd, 2)), "--ip=0.0.0.0");
 
-    /* Kubernetes: Pod Security Admission admits a plain `kubectl run` but no privileged pod */
+    /* Kubernetes: Pod Security Admission restricted (no root, no added capabilities, no
+     * hostPath), which the workspace meets */
     json_t *nsl = json_object_get(json_object_get(plan.objs[0].obj, "metadata"), "labels");
     assert_string_equal(
-        json_string_value(json_object_get(nsl, "pod-security.kubernetes.io/enforce")), "baseline");
+        json_string_value(json_object_get(nsl, "pod-security.kubernetes.io/enforce")),
+        "restricted");
+    /* node-local disk is bounded by the quota, and the LimitRange gives every container a share */
+    assert_string_equal(hard(&plan, "limits.ephemeral-storage"), "50Gi");
+    assert_string_equal(hard(&plan, "requests.ephemeral-storage"), "50Gi");
+    json_t *lr = json_array_get(
+        json_object_get(json_object_get(session_plan_find(&plan, "limitrange")->obj, "spec"),
+                        "limits"),
+        0);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(lr, "default"), "ephemeral-storage")),
+        "10Gi");
+    /* direct egress: anywhere but the private, shared and link-local (metadata) blocks */
+    json_t *eg = json_object_get(
+        json_object_get(session_plan_find(&plan, "netpol-allow-egress")->obj, "spec"), "egress");
+    json_t *v4 =
+        json_object_get(json_array_get(json_object_get(json_array_get(eg, 0), "to"), 0), "ipBlock");
+    assert_string_equal(json_string_value(json_object_get(v4, "cidr")), "0.0.0.0/0");
+    assert_int_equal(json_array_size(json_object_get(v4, "except")), 5);
+    assert_true(session_plan_find(&plan, "netpol-allow-same-namespace")->tenant_owned);
+    assert_false(session_plan_find(&plan, "netpol-default-deny")->tenant_owned);
 
     /* Kubernetes: Ingress with the class, no Route, no SCC binding */
     assert_null(session_plan_find(&plan, "route"));
@@ -690,7 +714,7 @@ static void test_tenant_role(void **state)
     const char *platforms[] = {"openshift", "kubernetes"};
     static const struct {
         const char *group, *resource;
-    } isolation[] = {{"networking.k8s.io", "networkpolicies"},
+    } isolation[] = {{"", "endpoints"}, /* CVE-2021-25740: forwards to other tenants */
                      {"", "resourcequotas"},
                      {"", "limitranges"},
                      {"rbac.authorization.k8s.io", "rolebindings"},
@@ -730,8 +754,59 @@ static void test_tenant_role(void **state)
             if (allows(role, "", "persistentvolumes", pv_verbs[w]))
                 fail_msg("tenant role may %s persistentvolumes", pv_verbs[w]);
         assert_false(allows(role, "storage.k8s.io", "storageclasses", "create"));
-        assert_int_equal(allows(role, "route.openshift.io", "routes", "create"), p == 0);
+        /* Routes: read-only (a Route could claim another session's host); Ingress is the
+         * tenant's way to expose a service on both platforms, its hosts bounded by admission */
+        assert_int_equal(allows(role, "route.openshift.io", "routes", "get"), p == 0);
+        assert_false(allows(role, "route.openshift.io", "routes", "create"));
+        assert_false(allows(role, "route.openshift.io", "routes", "patch"));
+        /* hosts are the router's to generate; no privileged (Docker/Source) build pods */
+        assert_false(allows(role, "route.openshift.io", "routes/custom-host", "create"));
+        assert_false(allows(role, "build.openshift.io", "builds", "create"));
+        assert_false(allows(role, "build.openshift.io", "builds/docker", "create"));
+        assert_false(allows(role, "build.openshift.io", "builds/source", "create"));
+        assert_false(allows(role, "build.openshift.io", "buildconfigs", "create"));
+        for (size_t w = 0; w < sizeof(writes) / sizeof(writes[0]); w++)
+            if (allows(role, "discovery.k8s.io", "endpointslices", writes[w]))
+                fail_msg("tenant role may %s endpointslices", writes[w]);
+        /* NetworkPolicy write is granted: admission bounds it to narrowing (docs/security.md) */
+        assert_true(allows(role, "networking.k8s.io", "networkpolicies", "create"));
         json_decref(role);
+        config_free(f.c);
+    }
+}
+
+/* The egress settings are checked before any object is built: a value the API server would
+ * refuse in an ipBlock fails `gpuaas config check` with the key named. */
+static void test_egress_config(void **state)
+{
+    static const struct {
+        const char *cidrs, *except, *proxy, *want; /* want NULL: accepted */
+    } cases[] = {
+        {"0.0.0.0/0,::/0", "10.0.0.0/8,fe80::/10", "", NULL},
+        {"", "", "10.1.2.3/32:3128, fd00::1/128:8080", NULL},
+        {"0.0.0.0", "", "", "reconciler.egress_cidrs"},
+        {"10.0.0.1/8", "", "", "reconciler.egress_cidrs"}, /* host bits set */
+        {"0.0.0.0/33", "", "", "reconciler.egress_cidrs"},
+        {"", "169.254.169.254", "", "reconciler.egress_except"},
+        {"", "", "10.1.2.3/32", "reconciler.egress_proxy"},
+        {"", "", "10.1.2.3/32:0", "reconciler.egress_proxy"},
+        {"", "", "10.1.2.3/32:65536", "reconciler.egress_proxy"},
+        {"", "", "proxy.corp:3128", "reconciler.egress_proxy"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fixture f;
+        struct error err = {0};
+        setup_fixture(&f, "kubernetes");
+        assert_int_equal(config_set_string(&f.c->reconciler.egress_cidrs, cases[i].cidrs), 0);
+        assert_int_equal(config_set_string(&f.c->reconciler.egress_except, cases[i].except), 0);
+        assert_int_equal(config_set_string(&f.c->reconciler.egress_proxy, cases[i].proxy), 0);
+        int rc = session_plan_check_config(f.c, &err);
+        if (!cases[i].want && rc)
+            fail_msg("case %zu refused: %s", i, err.message);
+        if (cases[i].want && (rc != -ERR_INVALID || strcmp(err.field, cases[i].want)))
+            fail_msg("case %zu: want %s refused, got rc %d (%s)", i, cases[i].want, rc,
+                     err.message);
         config_free(f.c);
     }
 }
@@ -787,6 +862,7 @@ int main(void)
         cmocka_unit_test(test_user_label),
         cmocka_unit_test(test_tenant_role),
         cmocka_unit_test(test_validator_rejects),
+        cmocka_unit_test(test_egress_config),
     };
     return cmocka_run_group_tests(tests, load_schemas, free_schemas);
 }

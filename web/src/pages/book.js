@@ -97,10 +97,19 @@ export async function render(ctx) {
     return { s, e, ok: s && e && e > s };
   }
 
+  // what the booking shares with other bookings (GET /pool isolation, docs/security.md)
+  function isolationText(r) {
+    if (r.isolation === 'time-sliced')
+      return 'Isolation: time-sliced — other bookings may run on the same physical device, with no memory or fault isolation.';
+    if (r.isolation === 'mig') return 'Isolation: MIG — memory and faults isolated by the hardware.';
+    if (r.isolation === 'exclusive') return 'Isolation: exclusive — the GPU runs only your pods.';
+    return '';
+  }
+
   function update() {
     const r = byName(f.type.value);
     const count = Math.max(1, parseInt(f.count.value, 10) || 1);
-    memInfo.textContent = r ? `${r.memory_gib || '?'} GiB GPU memory per ${r.kind === 'mig' ? 'slice' : 'GPU'}; ${r.slots_per_unit || 1} time-sliced slots each.` : '';
+    memInfo.textContent = r ? `${r.memory_gib || '?'} GiB GPU memory per ${r.kind === 'mig' ? 'slice' : 'GPU'}; ${r.slots_per_unit || 1} time-sliced slots each. ${isolationText(r)}` : '';
     modeText.interactive.textContent = modeSentence('interactive', r, count);
     modeText.inference.textContent = modeSentence('inference', r, count);
     const { s, e, ok } = readWindow();
