@@ -24,6 +24,7 @@ static const struct command commands[] = {
     {"deploy", cmd_deploy, "print install objects generated from the code (tenant role)"},
     {"reconciler", cmd_reconciler, "run the control-plane loop (provision, tear down, repair, GC)"},
     {"gpu-config", cmd_gpu_config, "GPU operator ConfigMaps, node labels, ClusterPolicy patch"},
+    {"doctor", cmd_doctor, "preflight and health checks of the cluster for the configuration"},
     {"gpu-discover", cmd_gpu_discover, "list this host's GPUs and MIG devices through NVML"},
 };
 #define N_COMMANDS (ARRAY_SIZE(commands))
