@@ -13,6 +13,7 @@
 #include "core/prepull.h"
 #include "kube/kube.h"
 #include "kube/kube_calls.h"
+#include "store/store.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -290,6 +291,33 @@ static void check_database(struct doctor *d)
     json_decref(o);
 }
 
+/* --database: connect with database.url (and PGUSER/PGPASSWORD from the environment) and
+ * compare the schema version with this build's, changing nothing. */
+static void check_schema(struct doctor *d)
+{
+    int cur = 0, latest = 0, pending[64];
+    size_t n = 0;
+    struct error err = {0};
+    if (store_migration_status(d->c->database.url, &cur, &latest, pending, 64, &n, &err) < 0) {
+        bad(d,
+            "check database.url, PGUSER/PGPASSWORD and the CA (sslrootcert); from a workstation "
+            "port-forward the database Service first",
+            "database: %s", err.message);
+        return;
+    }
+    if (cur > latest)
+        bad(d,
+            "run the release that migrated the database, or newer (docs/operations.md, "
+            "\"Upgrades\")",
+            "database: schema version %d is newer than this release knows (%d)", cur, latest);
+    else if (n)
+        ok("database: reachable, schema version %d, %zu migrations pending for this release (the "
+           "first server applies them; gpuaas migrate --dry-run lists them)",
+           cur, n);
+    else
+        ok("database: reachable, schema version %d (this release's)", cur);
+}
+
 /* Every call in the reconciler's list, asked as its service account. */
 static void check_reconciler_rbac(struct doctor *d)
 {
@@ -343,20 +371,24 @@ static void check_reconciler_rbac(struct doctor *d)
 int cmd_doctor(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("Usage: gpuaas doctor [--config FILE] [--kubeconfig FILE] [--namespace NS]\n"
+        printf("Usage: gpuaas doctor [--config FILE] [--kubeconfig FILE] [--namespace NS] "
+               "[--database]\n"
                "Preflight and health checks for the configuration, through the Kubernetes API\n"
                "with your (cluster-admin) kubeconfig: Kubernetes version, GPU operator\n"
                "ClusterPolicy (MIG strategy, time-slicing), each pool node's MIG state and\n"
                "what it advertises against the pool, the configured images on each GPU node,\n"
                "the storage class, CloudNativePG and its Cluster, and the reconciler's rights\n"
                "(as its service account in NS, default gpuaas-system). Prints one line per\n"
-               "check, \u2713 or \u2717 with the fix; exit status 1 when any check failed.\n");
+               "check, \u2713 or \u2717 with the fix; exit status 1 when any check failed.\n"
+               "--database also connects to database.url and compares its schema version.\n");
         return 0;
     }
     const char *flag = NULL, *kubeconfig = NULL, *ns = "gpuaas-system";
+    int database = 0;
     const struct cli_opt opts[] = {{"--config", NULL, &flag, NULL},
                                    {"--kubeconfig", NULL, &kubeconfig, NULL},
-                                   {"--namespace", "-n", &ns, NULL}};
+                                   {"--namespace", "-n", &ns, NULL},
+                                   {"--database", NULL, NULL, &database}};
     size_t npos;
     if (CLI_PARSE(argc, argv, opts, NULL, 0, &npos))
         return 2;
@@ -384,6 +416,8 @@ int cmd_doctor(int argc, char **argv)
     check_storage_class(&d);
     check_database(&d);
     check_reconciler_rbac(&d);
+    if (database)
+        check_schema(&d);
     printf("%s\n", d.failed ? "some checks failed" : "all checks passed");
     kube_client_free(d.kc);
     config_free(c);

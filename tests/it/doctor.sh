@@ -145,4 +145,23 @@ grep -q "may not create namespaces" "$W/out" || fail "the denied call is not nam
 k apply --server-side --force-conflicts -f "$W/rbac.yaml"
 run
 [ "$rc" = 0 ] || fail "repaired cluster: exit $rc"
+
+# --database: the connection and the schema version (SQLite stands in for the database)
+sed "s#^  url: .*#  url: sqlite://$W/gpuaas.db#" "$CFG" >"$W/db.yaml"
+CFG=$W/db.yaml
+run_db() { set +e; "$BIN" doctor --config "$CFG" --database >"$W/out" 2>&1; rc=$?; set -e; }
+run_db
+[ "$rc" = 0 ] && grep -q "^✓ database: reachable, schema version 0, [0-9]* migrations pending" "$W/out" ||
+  fail "fresh database: exit $rc"
+"$BIN" migrate --config "$CFG" >/dev/null || fail "migrate"
+run_db
+[ "$rc" = 0 ] && grep -q "^✓ database: reachable, schema version [0-9]* (this release's)" "$W/out" ||
+  fail "migrated database: exit $rc"
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("INSERT INTO schema_migrations VALUES (9999, 0)"); c.commit()' "$W/gpuaas.db"
+run_db
+[ "$rc" = 1 ] && grep -q "^✗ database: schema version 9999 is newer" "$W/out" || fail "newer schema: exit $rc"
+echo "doctor: newer schema -> $(grep -m1 '^✗ database' "$W/out")"
+sed "s#^  url: .*#  url: postgresql://127.0.0.1:9/gpuaas?connect_timeout=2#" deploy/overlays/openshift/gpuaas.yaml >"$W/db.yaml"
+run_db
+[ "$rc" = 1 ] && grep -A1 "^✗ database: " "$W/out" | grep -q "fix: check database.url" || fail "unreachable database: exit $rc"
 echo "doctor: ok"
