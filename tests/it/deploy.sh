@@ -89,6 +89,32 @@ for o in $OVERLAYS; do
     $CHECK dbca "$OUT/$o.yaml" gpuaas-db-ca || bad "database CA $o"
 done
 
+step "Gateway API: overlays/kubernetes with the gateway component"
+gw=$(mktemp -d)
+cp -r deploy "$gw/"
+mkdir -p "$gw/deploy/overlays/gw"
+printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../kubernetes]\ncomponents: [../../gateway]\n' \
+    >"$gw/deploy/overlays/gw/kustomization.yaml"
+if kubectl kustomize "$gw/deploy/overlays/gw" >"$OUT/kubernetes-gateway.yaml"; then
+    $CHECK tojson "$OUT/kubernetes-gateway.yaml" "$OUT/kubernetes-gateway.json"
+    grep -q '^kind: HTTPRoute$' "$OUT/kubernetes-gateway.yaml" || bad "gateway: no HTTPRoute"
+    if grep -q '^kind: Ingress$' "$OUT/kubernetes-gateway.yaml"; then bad "gateway: the portal Ingress stays"; fi
+    $CHECK portal "$OUT/kubernetes-gateway.yaml" || bad "gateway: HTTPRoute host"
+    # the HTTPRoute schema is in force: a field it does not have is refused
+    python3 - "$OUT/kubernetes-gateway.json" "$gw/bad-route.json" <<'PY'
+import json, sys
+objs = [o for o in json.load(open(sys.argv[1])) if o["kind"] == "HTTPRoute"]
+objs[0]["spec"]["rules"][0]["backendRefs"][0]["prot"] = 8080
+json.dump(objs, open(sys.argv[2], "w"))
+PY
+    if "$BUILD/gpuaas-openapi-check" --openapi "$OPENAPI" "$gw/bad-route.json" >/dev/null 2>&1; then
+        bad "gateway: an HTTPRoute with an unknown field passed the schema check"
+    fi
+else
+    bad "kustomize overlays/kubernetes + gateway"
+fi
+rm -rf "$gw"
+
 step "node preparation (deploy/node-prep) matches the cache DaemonSet"
 kubectl kustomize deploy/node-prep/openshift >"$OUT/node-prep-openshift.yaml" || bad "kustomize node-prep"
 grep -q 'name: 99-worker-gpuaas-cache' "$OUT/node-prep-openshift.yaml" || bad "node-prep: no worker MachineConfig"
