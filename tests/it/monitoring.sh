@@ -76,13 +76,16 @@ import json, pathlib, re, sys
 dash = json.load(open(sys.argv[1]))
 exported = set()
 for p in pathlib.Path("src").rglob("*.c"):
-    exported |= set(re.findall(r'"((?:gpuaas|http)_[a-z_]+)', p.read_text(errors="replace")))
+    text = p.read_text(errors="replace")
+    # a name that starts a string literal, or that a "# TYPE" line declares
+    exported |= set(re.findall(r'"((?:gpuaas|http)_[a-z_]+)', text))
+    exported |= set(re.findall(r'# TYPE ((?:gpuaas|http)_[a-z_]+) ', text))
 def base(m):
     for suf in ("_bucket", "_sum", "_count"):
         if m.endswith(suf) and m[: -len(suf)] in exported:
             return m[: -len(suf)]
     return m
-promql_words = {"sum", "by", "rate", "max", "min", "avg", "increase", "histogram_quantile", "time",
+promql_words = {"or", "and", "unless", "vector", "sum", "by", "rate", "max", "min", "avg", "increase", "histogram_quantile", "time",
                 "offset", "without", "on", "ignoring", "le", "state", "route", "status", "job",
                 "pod", "count", "irate", "delta"}
 bad, n = [], 0
