@@ -115,6 +115,22 @@ else
 fi
 rm -rf "$gw"
 
+step "single-node component: no disruption budget left to block a one-node drain"
+sn=$(mktemp -d)
+cp -r deploy "$sn/"
+mkdir -p "$sn/deploy/overlays/sn"
+printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../openshift]\ncomponents: [../../single-node]\n' \
+    >"$sn/deploy/overlays/sn/kustomization.yaml"
+if kubectl kustomize "$sn/deploy/overlays/sn" >"$OUT/openshift-single-node.yaml"; then
+    if grep -q '^kind: PodDisruptionBudget$' "$OUT/openshift-single-node.yaml"; then
+        bad "single-node: a PodDisruptionBudget remains"
+    fi
+    grep -q '^kind: PodDisruptionBudget$' "$OUT/openshift.yaml" || bad "the multi-node overlay lost its PodDisruptionBudgets"
+else
+    bad "kustomize overlays/openshift + single-node"
+fi
+rm -rf "$sn"
+
 step "node preparation (deploy/node-prep) matches the cache DaemonSet"
 kubectl kustomize deploy/node-prep/openshift >"$OUT/node-prep-openshift.yaml" || bad "kustomize node-prep"
 grep -q 'name: 99-worker-gpuaas-cache' "$OUT/node-prep-openshift.yaml" || bad "node-prep: no worker MachineConfig"
