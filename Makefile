@@ -55,7 +55,7 @@ format:
 # Every tracked C file formatted as .clang-format says (`make format` fixes), then cppcheck.
 lint:
 	@git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run -Werror
-	@cppcheck --quiet --enable=warning,performance,portability --inline-suppr \
+	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
 	  --suppress=missingIncludeSystem --include=/usr/include/jansson.h -Isrc -j2 src
 
 clean:

@@ -221,6 +221,9 @@ int cmd_pool(int argc, char **argv)
     }
     table_print(t, stdout);
     table_free(t);
+    if (json_is_true(json_object_get(json_object_get(ans, "cluster"), "simulated")))
+        printf("\nThis cluster is a simulation: bookings are real, but no workspace runs and no "
+               "workspace link opens.\n");
     json_decref(ans);
     return 0;
 }
@@ -359,7 +362,13 @@ static void print_reservation(const json_t *r)
             char b[48];
             printf("session.%-11s %s\n", sk[i], scalar(json_object_get(s, sk[i]), b, sizeof(b)));
         }
+        if (json_is_true(json_object_get(s, "simulated")))
+            printf("session.note        simulated cluster: no workspace runs, the URL does not "
+                   "open\n");
     }
+    const char *note = json_string_value(json_object_get(r, "admin_note"));
+    if (note && *note)
+        printf("%-12s %s\n", "admin_note", note);
 }
 
 static int print_one(const json_t *ans, int js)

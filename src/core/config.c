@@ -100,6 +100,8 @@ static const struct config_key keys[] = {
      "node-local disk per session: emptyDir and container layers (GiB)"},
     {"session.turnaround_seconds", K_INT, O(session.turnaround_seconds), "0", 0, 3600,
      "a GPU unit stays unbookable this long after a booking ends (the pods' grace)"},
+    {"cluster.simulated", K_BOOL, O(cluster.simulated), "false", 0, 0,
+     "the cluster is a simulation (gpuaas-kubesim): no workspace runs; the portal and CLI say so"},
     {"reconciler.interval_seconds", K_INT, O(reconciler.interval_seconds), "30", 1, 3600,
      "safety-net pass interval"},
     {"reconciler.gc_interval_seconds", K_INT, O(reconciler.gc_interval_seconds), "300", 1, 86400,

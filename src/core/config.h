@@ -127,6 +127,10 @@ struct config {
     } session;
 
     struct {
+        bool simulated; /* a test double (gpuaas-kubesim): bookings are real, no pod runs */
+    } cluster;
+
+    struct {
         long interval_seconds;
         long gc_interval_seconds;
         long max_attempts;

@@ -40,6 +40,7 @@ struct reservation {
     int64_t created_at;
     int64_t updated_at;
     struct session_info session;
+    char admin_note[256]; /* why an admin last moved, shortened or reassigned it ("" = never) */
 };
 
 const char *res_state_name(enum res_state s);

@@ -155,7 +155,8 @@ void ksim_handle_as(struct ksim *k, const char *method, const char *path, json_t
             ks_reply_status(r, 400, "BadRequest", NULL, NULL, "%s", msg);
             goto out;
         }
-        k->as = &user;
+        /* borrowed for this request only: cleared at out: below, before the lock is released */
+        k->as = &user; /* cppcheck-suppress autoVariables */
     }
     if (ks_fault_hit(k, path, r))
         goto out;

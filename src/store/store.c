@@ -572,7 +572,8 @@ int store_token_delete_expired(struct store *st, int64_t now, int64_t *ret_n)
     "r.id, r.user_id, u.username, r.gpu_type, r.gpu_count, r.mode, r.cpu, r.memory_gib, "          \
     "r.storage_gib, r.purpose, r.starts_at, r.ends_at, r.state, r.created_at, r.updated_at, "      \
     "r.session_namespace, r.session_url, r.session_phase, r.session_message, "                     \
-    "r.session_attempts, r.session_next_attempt_at"
+    "r.session_attempts, r.session_next_attempt_at, "                                              \
+    "r.admin_note"
 #define RES_FROM " FROM reservations r JOIN users u ON u.id = r.user_id"
 
 static int row_res(const struct qres *q, size_t i, struct reservation *r)
@@ -594,7 +595,8 @@ static int row_res(const struct qres *q, size_t i, struct reservation *r)
         cell_str(q, i, 16, s->url, sizeof s->url) < 0 ||
         cell_str(q, i, 17, s->phase, sizeof s->phase) < 0 ||
         cell_str(q, i, 18, s->message, sizeof s->message) < 0 ||
-        cell_int(q, i, 19, &s->attempts) < 0 || cell_i64(q, i, 20, &s->next_attempt_at) < 0)
+        cell_int(q, i, 19, &s->attempts) < 0 || cell_i64(q, i, 20, &s->next_attempt_at) < 0 ||
+        cell_str(q, i, 21, r->admin_note, sizeof r->admin_note) < 0)
         return -ERR_INTERNAL;
     if (res_mode_parse(mode, &r->mode) < 0 || res_state_parse(state, &r->state) < 0)
         return -ERR_INTERNAL;
@@ -698,6 +700,16 @@ static void next_window(struct store *st, const struct pool *pool, const struct 
     cal_busy_free(&b);
 }
 
+/* The admission check every booking change passes, inside a transaction holding the locks of
+ * lock_names(pool, r): r fits beside the capacity-holding bookings other than itself (r->id)
+ * over its whole window. b is the caller's, released by it. */
+static int admit_locked(struct store *st, const struct pool *pool, const struct reservation *r,
+                        struct cal_busy *b, struct error *err)
+{
+    int rc = store_busy(st, pool, r->starts_at, r->ends_at, true, b, err);
+    return rc < 0 ? rc : cal_admit_busy(pool, b, r, err);
+}
+
 /* Round trips on PostgreSQL: BEGIN, the advisory locks and the overlap query go together;
  * the INSERT, NOTIFY and COMMIT go together. */
 int store_reservation_admit(struct store *st, const struct pool *pool, struct reservation *r,
@@ -718,9 +730,7 @@ int store_reservation_admit(struct store *st, const struct pool *pool, struct re
     if ((rc = st->ops->begin(st, locks, nl, err)) < 0)
         return rc;
     open = true;
-    if ((rc = store_busy(st, pool, r->starts_at, r->ends_at, true, &b, err)) < 0)
-        goto out;
-    if ((rc = cal_admit_busy(pool, &b, r, err)) < 0)
+    if ((rc = admit_locked(st, pool, r, &b, err)) < 0)
         goto out;
     struct qparam p[] = {QI(r->user_id),
                          QS(r->gpu_type),
@@ -777,8 +787,8 @@ int store_reservation_get(struct store *st, int64_t id, struct reservation *ret)
 int store_reservation_list(struct store *st, const struct res_filter *f, struct reservation **ret,
                            size_t *ret_n)
 {
-    char sql[1024];
-    struct qparam p[6];
+    char sql[1280];
+    struct qparam p[8];
     int np = 0;
     size_t len = (size_t)snprintf(sql, sizeof sql, "SELECT " RES_COLS RES_FROM " WHERE 1 = 1");
 #define ADD(cond, param)                                                                           \
@@ -797,6 +807,13 @@ int store_reservation_list(struct store *st, const struct res_filter *f, struct 
     if (f && f->holds_capacity)
         len +=
             (size_t)snprintf(sql + len, sizeof sql - len, " AND r.state IN ('APPROVED', 'ACTIVE')");
+    if (f && f->after_id) { /* the page after (after_start, after_id) in list order */
+        p[np++] = QI(f->after_start);
+        p[np++] = QI(f->after_id);
+        len += (size_t)snprintf(sql + len, sizeof sql - len,
+                                " AND (r.starts_at > $%d OR (r.starts_at = $%d AND r.id > $%d))",
+                                np - 1, np - 1, np);
+    }
     len += (size_t)snprintf(sql + len, sizeof sql - len, " ORDER BY r.starts_at, r.id");
     ADD(" LIMIT $%d", QI(f && f->limit && f->limit < MAX_LIST ? f->limit : MAX_LIST));
 #undef ADD
@@ -887,9 +904,7 @@ int store_reservation_set_end(struct store *st, const struct pool *pool, int64_t
     if (new_end > cur.ends_at) {
         struct reservation want = cur;
         want.ends_at = new_end;
-        if ((rc = store_busy(st, pool, cur.starts_at, new_end, true, &b, err)) < 0)
-            goto out;
-        if ((rc = cal_admit_busy(pool, &b, &want, err)) < 0)
+        if ((rc = admit_locked(st, pool, &want, &b, err)) < 0)
             goto out;
     }
     struct qparam p[] = {QI(id), QI(new_end), QI(now)};
@@ -909,6 +924,67 @@ int store_reservation_set_end(struct store *st, const struct pool *pool, int64_t
     qres_free(&q);
     cal_busy_free(&b);
     return rc;
+out:
+    st->ops->rollback(st);
+    qres_free(&q);
+    cal_busy_free(&b);
+    return rc;
+}
+
+int store_reservation_change(struct store *st, const struct pool *pool, int64_t id,
+                             struct reservation *want, const char *note, int64_t now,
+                             struct error *err)
+{
+    char names[POOL_MAX_RESOURCES][112];
+    const char *locks[POOL_MAX_RESOURCES];
+    struct reservation cur;
+    struct cal_busy b = {0};
+    struct qres q = {0};
+    int rc;
+    if (want->ends_at <= want->starts_at)
+        return error_set(err, ERR_INVALID, "ends_at", "ends_at must be after starts_at");
+    /* The resources (and so the locks) never change: only the window and the owner do. */
+    if ((rc = store_reservation_get(st, id, &cur)) < 0)
+        return rc == -ERR_NOT_FOUND
+                   ? error_set(err, ERR_NOT_FOUND, "id", "no reservation %" PRId64, id)
+                   : rc;
+    int nl = lock_names(pool, &cur, names, locks, POOL_MAX_RESOURCES);
+    if ((rc = st->ops->begin(st, locks, nl, err)) < 0)
+        return rc;
+    if ((rc = store_reservation_get(st, id, &cur)) < 0)
+        goto out;
+    bool moves = want->starts_at != cur.starts_at || want->user_id != cur.user_id;
+    if (!res_state_holds_capacity(cur.state) || (moves && cur.state != RS_APPROVED)) {
+        rc = error_set(err, ERR_STATE, "state", "reservation %" PRId64 " is %s", id,
+                       res_state_name(cur.state));
+        goto out;
+    }
+    struct reservation next = cur;
+    next.starts_at = want->starts_at;
+    next.ends_at = want->ends_at;
+    next.user_id = want->user_id;
+    if ((rc = admit_locked(st, pool, &next, &b, err)) < 0)
+        goto out;
+    struct qparam p[] = {QI(id),           QI(next.starts_at), QI(next.ends_at),
+                         QI(next.user_id), QS(note),           QI(now)};
+    rc = exec(st,
+              "UPDATE reservations SET starts_at = $2, ends_at = $3, user_id = $4, admin_note = "
+              "$5, updated_at = $6 WHERE id = $1 AND state IN ('APPROVED', 'ACTIVE') RETURNING id",
+              p, 6, &q, err);
+    if (rc == -ERR_EXISTS)
+        rc = error_set(err, ERR_INVALID, "user", "no such user");
+    if (rc < 0)
+        goto out;
+    if (!q.nrows) {
+        rc = error_set(err, ERR_STATE, "state", "reservation %" PRId64 " changed state", id);
+        goto out;
+    }
+    if ((rc = st->ops->notify(st)) < 0)
+        goto out;
+    rc = st->ops->commit(st, err);
+    qres_free(&q);
+    cal_busy_free(&b);
+    return rc < 0 ? rc : store_reservation_get(st, id, want);
 out:
     st->ops->rollback(st);
     qres_free(&q);
@@ -943,14 +1019,51 @@ int store_audit_add(struct store *st, const struct audit_entry *e)
 int store_audit_list(struct store *st, size_t limit, int64_t before_id, struct audit_entry **ret,
                      size_t *ret_n)
 {
-    if (limit == 0 || limit > MAX_LIST)
-        limit = MAX_LIST;
-    struct qparam p[] = {QI(before_id > 0 ? before_id : INT64_MAX), QI(limit)};
+    struct audit_filter f = {.limit = limit, .before_id = before_id};
+    return store_audit_query(st, &f, ret, ret_n);
+}
+
+int store_audit_query(struct store *st, const struct audit_filter *f, struct audit_entry **ret,
+                      size_t *ret_n)
+{
+    char sql[768], hi[sizeof(((struct audit_entry *)0)->action)];
+    struct qparam p[9];
+    int np = 0;
+    size_t limit = f->limit == 0 || f->limit > MAX_LIST ? MAX_LIST : f->limit;
+    p[np++] = QI(f->before_id > 0 ? f->before_id : INT64_MAX);
+    size_t len = (size_t)snprintf(sql, sizeof sql,
+                                  "SELECT id, at, actor, action, target, detail FROM audit_log "
+                                  "WHERE id < $1");
+#define ADD(cond, param)                                                                           \
+    do {                                                                                           \
+        p[np++] = (param);                                                                         \
+        len += (size_t)snprintf(sql + len, sizeof sql - len, cond, np);                            \
+    } while (0)
+    if (f->actor && *f->actor)
+        ADD(" AND actor = $%d", QS(f->actor));
+    size_t al = f->action ? strlen(f->action) : 0;
+    if (al && f->action[al - 1] == '.' && al < sizeof hi) {
+        /* a prefix "reservation.": every action in ["reservation.", "reservation/") */
+        memcpy(hi, f->action, al + 1);
+        hi[al - 1] = '.' + 1;
+        ADD(" AND action >= $%d", QS(f->action));
+        ADD(" AND action < $%d", QS(hi));
+    } else if (al) {
+        ADD(" AND action = $%d", QS(f->action));
+    }
+    if (f->target && *f->target)
+        ADD(" AND target = $%d", QS(f->target));
+    if (f->from)
+        ADD(" AND at >= $%d", QI(f->from));
+    if (f->to)
+        ADD(" AND at < $%d", QI(f->to));
+    if (f->without_logins)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND action <> 'auth.login'");
+    len += (size_t)snprintf(sql + len, sizeof sql - len, " ORDER BY id DESC");
+    ADD(" LIMIT $%d", QI((int64_t)limit));
+#undef ADD
     struct qres q;
-    int rc = exec(st,
-                  "SELECT id, at, actor, action, target, detail FROM audit_log WHERE id < $1 "
-                  "ORDER BY id DESC LIMIT $2",
-                  p, 2, &q, NULL);
+    int rc = exec(st, sql, p, np, &q, NULL);
     if (rc < 0)
         return rc;
     struct audit_entry *v = calloc(q.nrows ? q.nrows : 1, sizeof *v);

@@ -93,6 +93,9 @@ struct res_filter {
     int state;           /* -1 = any, else enum res_state */
     bool holds_capacity; /* only APPROVED and ACTIVE */
     size_t limit;        /* 0 = no limit */
+    /* paging cursor: only rows after (after_start, after_id) in the list order
+     * (starts_at, id); after_id 0 = from the first */
+    int64_t after_start, after_id;
 };
 /* Validated request r (id/state/timestamps ignored) is checked against capacity over its
  * window and inserted as APPROVED in one transaction. On success r gets id, state and
@@ -117,6 +120,14 @@ int store_reservation_transition(struct store *st, int64_t id, enum res_state fr
  * Only APPROVED/ACTIVE. -ERR_CONFLICT (with *next unset) or -ERR_STATE. */
 int store_reservation_set_end(struct store *st, const struct pool *pool, int64_t id,
                               int64_t new_end, int64_t now, struct error *err);
+/* An admin's change of booking `id`: want->starts_at, ends_at and user_id replace the row's
+ * (the caller fills all three, unchanged ones from the row) after the same admission check as
+ * store_reservation_admit (excluding itself, under the same locks), and `note` (why) is kept
+ * for the owner to read. Only APPROVED, or ACTIVE with the start and owner unchanged:
+ * -ERR_STATE otherwise; -ERR_CONFLICT when it does not fit; on success *want is the row. */
+int store_reservation_change(struct store *st, const struct pool *pool, int64_t id,
+                             struct reservation *want, const char *note, int64_t now,
+                             struct error *err);
 /* Writes the session fields (namespace, url, phase, message, attempts, next_attempt_at). */
 int store_reservation_set_session(struct store *st, int64_t id, const struct session_info *s,
                                   int64_t now);
@@ -134,6 +145,18 @@ int store_audit_add(struct store *st, const struct audit_entry *e);
 /* Newest first; before_id 0 = from the newest. */
 int store_audit_list(struct store *st, size_t limit, int64_t before_id, struct audit_entry **ret,
                      size_t *ret_n);
+struct audit_filter {
+    size_t limit;        /* 0 or over the most = the most (1000) */
+    int64_t before_id;   /* paging cursor: only ids below it; 0 = from the newest */
+    const char *actor;   /* exact; NULL or "" = anyone */
+    const char *action;  /* exact, or a prefix when it ends with '.'; NULL or "" = any */
+    const char *target;  /* exact ("reservation/12"); NULL or "" = any */
+    int64_t from, to;    /* at in [from, to); 0 = unbounded */
+    bool without_logins; /* leave out auth.login */
+};
+/* Newest first, filtered. */
+int store_audit_query(struct store *st, const struct audit_filter *f, struct audit_entry **ret,
+                      size_t *ret_n);
 int store_audit_trim(struct store *st, int64_t older_than, int64_t *ret_n);
 
 /* ---- key/value for published state (e.g. advertised capacity from the reconciler) ---- */

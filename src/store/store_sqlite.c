@@ -72,6 +72,8 @@ static const struct migration sq_migrations[] = {
     {3, "CREATE INDEX IF NOT EXISTS reservations_holding ON reservations(ends_at, starts_at) "
         "WHERE state IN ('APPROVED', 'ACTIVE')"},
     {4, "ALTER TABLE users ADD COLUMN sso INTEGER NOT NULL DEFAULT 0"},
+    /* Why an admin last moved, shortened or reassigned a booking (shown to its owner). */
+    {5, "ALTER TABLE reservations ADD COLUMN admin_note TEXT NOT NULL DEFAULT ''"},
 };
 
 static struct sq *SQ(struct store *st)
