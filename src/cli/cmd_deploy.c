@@ -226,7 +226,7 @@ static int cmd_deploy_prepull(int argc, char **argv)
         fprintf(stderr, "gpuaas: %s\n", err.message);
         return 1;
     }
-    struct prepull_image im[PREPULL_MAX];
+    struct prepull_image im[PREPULL_MAX] = {0};
     size_t n = prepull_images(c, im);
     if (role) {
         if (prepull_pinned_image_set(c, role, &obj, &err) < 0) {

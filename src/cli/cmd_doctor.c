@@ -187,7 +187,7 @@ static void check_nodes(struct doctor *d)
         }
     }
     /* images: what each configured GPU node holds */
-    struct prepull_image im[PREPULL_MAX];
+    struct prepull_image im[PREPULL_MAX] = {0};
     size_t nim = prepull_images(d->c, im);
     size_t j;
     json_t *node;

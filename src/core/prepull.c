@@ -50,7 +50,7 @@ static json_t *container(const struct config *c, const char *name, const char *i
 
 json_t *prepull_daemonset(const struct config *c, const char *ns)
 {
-    struct prepull_image im[PREPULL_MAX];
+    struct prepull_image im[PREPULL_MAX] = {0};
     size_t n = prepull_images(c, im);
     json_t *inits = json_array();
     for (size_t i = 0; inits && i < n; i++) {
@@ -81,7 +81,7 @@ json_t *prepull_daemonset(const struct config *c, const char *ns)
 int prepull_pinned_image_set(const struct config *c, const char *role, json_t **ret,
                              struct error *err)
 {
-    struct prepull_image im[PREPULL_MAX];
+    struct prepull_image im[PREPULL_MAX] = {0};
     size_t n = prepull_images(c, im);
     *ret = NULL;
     for (size_t i = 0; i < n; i++)
