@@ -236,6 +236,39 @@ static void check_storage_class(struct doctor *d)
     json_decref(o);
 }
 
+/* OpenShift's internal registry, when the configuration's images come from it: the registry
+ * operator starts Removed on clusters without shared storage, and then nothing can be pushed
+ * or pulled there. */
+static void check_registry(struct doctor *d)
+{
+    static const char internal[] = "image-registry.openshift-image-registry.svc";
+    const char *ws = d->c->reconciler.workspace_image;
+    if (!ws || strncmp(ws, internal, sizeof(internal) - 1))
+        return;
+    json_t *o = NULL;
+    struct error err = {0};
+    const char *fix = "give the registry storage and enable it: kubectl apply -k "
+                      "deploy/openshift-registry and the oc patch of docs/install.md §1 "
+                      "(\"Image registry\"), or use an external registry";
+    if (kube_get(d->kc, "imageregistry.operator.openshift.io/v1", "Config", NULL, "cluster", &o,
+                 &err)) {
+        bad(d, fix,
+            "image registry: the workspace image is in the internal registry, whose "
+            "configuration cannot be read (%s)",
+            err.message);
+        return;
+    }
+    const char *state = str_at(o, "spec", "managementState", NULL);
+    if (state && !strcmp(state, "Managed"))
+        ok("image registry: the internal registry is Managed");
+    else
+        bad(d, fix,
+            "image registry: the internal registry is %s; the builds cannot push the "
+            "images the configuration names",
+            state ? state : "without managementState");
+    json_decref(o);
+}
+
 /* CloudNativePG: when database.url names a <cluster>-rw Service, the operator's CRD and that
  * Cluster's health. */
 static void check_database(struct doctor *d)
@@ -414,6 +447,7 @@ int cmd_doctor(int argc, char **argv)
     check_cluster_policy(&d);
     check_nodes(&d);
     check_storage_class(&d);
+    check_registry(&d);
     check_database(&d);
     check_reconciler_rbac(&d);
     if (database)

@@ -53,6 +53,7 @@ static const struct kube_kind kinds[] = {
     {"nvidia.com/v1", "ClusterPolicy", "clusterpolicies", false},
     {"postgresql.cnpg.io/v1", "Cluster", "clusters", true},
     {"authorization.k8s.io/v1", "SubjectAccessReview", "subjectaccessreviews", false},
+    {"imageregistry.operator.openshift.io/v1", "Config", "configs", false},
 };
 
 static const struct kube_kind *find_kind(const char *api_version, const char *kind)

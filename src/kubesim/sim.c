@@ -79,6 +79,8 @@ const struct rtype rtypes[] = {
      "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition", 1},
     {"nvidia.com", "v1", "clusterpolicies", "ClusterPolicy", "clusterpolicy", NULL, 0,
      "com.nvidia.v1.ClusterPolicy", 0},
+    {"imageregistry.operator.openshift.io", "v1", "configs", "Config", "config", NULL, 0,
+     "com.github.openshift.api.imageregistry.v1.Config", 0},
     {"postgresql.cnpg.io", "v1", "clusters", "Cluster", "cluster", NULL, 1,
      "io.cnpg.postgresql.v1.Cluster", 0},
     /* access reviews (sim_authz.c): answered, never stored */

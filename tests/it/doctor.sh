@@ -71,6 +71,11 @@ spec:
   devicePlugin: {config: {name: device-plugin-config, default: default}}
 status: {state: ready}
 ---
+apiVersion: imageregistry.operator.openshift.io/v1
+kind: Config
+metadata: {name: cluster}
+spec: {managementState: Managed}
+---
 apiVersion: postgresql.cnpg.io/v1
 kind: Cluster
 metadata: {name: gpuaas-db, namespace: gpuaas-system}
@@ -84,7 +89,8 @@ run
 grep -q '^✗' "$W/out" && fail "healthy cluster: a failed check"
 for want in "Kubernetes v1" "ClusterPolicy gpu-cluster-policy is ready" "MIG strategy mixed" \
   "time-slicing" "node sno-1: 4 nvidia.com/mig-1g.24gb" "node sno-1: has" "storage class lvms-vg1" \
-  "CRD clusters.postgresql.cnpg.io" "Cluster gpuaas-db has 1 of 1" "reconciler rights: all"; do
+  "CRD clusters.postgresql.cnpg.io" "Cluster gpuaas-db has 1 of 1" "reconciler rights: all" \
+  "internal registry is Managed"; do
   grep -q "^✓ .*$want" "$W/out" || fail "healthy: no ✓ line with \"$want\""
 done
 
@@ -115,6 +121,10 @@ k create --validate=false -f "$W/node-missing.json"
 broken "workspace image not pulled" "node sno-1: does not have .*reconciler.workspace_image" "deploy prepull"
 k delete node sno-1
 k create --validate=false -f "$W/node.json"
+
+k patch configs.imageregistry.operator.openshift.io cluster --type merge -p '{"spec":{"managementState":"Removed"}}'
+broken "internal registry removed (single node, no storage)" "internal registry is Removed" "deploy/openshift-registry"
+k patch configs.imageregistry.operator.openshift.io cluster --type merge -p '{"spec":{"managementState":"Managed"}}'
 
 k delete storageclass lvms-vg1
 broken "storage class missing" "storage class lvms-vg1" "LVMCluster"
