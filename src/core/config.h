@@ -100,7 +100,10 @@ struct config {
         long audit_retention_days;
         char *admin_password_file; /* "" = <database dir>/admin-password */
         long token_max_ttl_seconds;
-        char *sso_auto_create_group; /* "" = SSO accounts are linked by hand */
+        char *sso_auto_create_group;       /* "" = SSO accounts are linked by hand */
+        long workspace_ticket_ttl_seconds; /* single-use sign-in ticket of a workspace */
+        long workspace_cookie_ttl_seconds; /* the workspace cookie it becomes */
+        bool workspace_admin_access;       /* admins may open any ACTIVE workspace */
     } auth;
 
     struct {
@@ -149,6 +152,9 @@ struct config {
         char *workspace_image;
         char *workspace_command; /* shell words, "" = image default */
         long workspace_port;
+        char *gate_image;    /* the workspace's authenticating proxy (nginx) */
+        long gate_port;      /* the proxy's port: the only one Service and Route reach */
+        char *gate_auth_url; /* the gpuaas server as the proxy reaches it */
         long home_gib;
         long model_cache_gib;
         char *http_proxy;

@@ -1,6 +1,8 @@
 /* The session plan: reservation + configuration + pool -> ordered desired objects.
  * See session_plan.h for the order and the rules carried by each object. */
 #include "core/session_plan.h"
+
+#include "core/gate_conf.h"
 #include "core/session_serve.h"
 
 #include <arpa/inet.h>
@@ -8,6 +10,7 @@
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Ceilings on what a tenant may create inside a session, besides the booked resources. */
@@ -43,6 +46,15 @@ _Static_assert(sizeof(((struct session_object *)0)->namespace_) ==
 #define MODELS_REQUEST_GIB 1
 #define CACHE_ENV_MAX 16
 #define CACHE_ENV_VALUE_MAX 1024
+/* The sign-in proxy's share, added to the quota on top of the booking (requests = limits),
+ * its configuration and its only writable directory (an emptyDir: the root is read-only). */
+#define GATE_CPU_MILLI 100
+#define GATE_MEMORY_MIB 64
+#define GATE_EPHEMERAL_MIB 128 /* its emptyDir (GATE_TMP_SIZE) and the container's logs */
+#define GATE_TMP_SIZE "64Mi"
+#define GATE_CONFIG_DIR "/etc/gpuaas-gate"
+#define GATE_TMP_VOLUME "gate-tmp"
+#define GATE_CONFIG_VOLUME "gate-config"
 /* UID/GID used on plain Kubernetes (OpenShift assigns one from the namespace range). */
 #define KUBERNETES_RUN_AS 1000
 
@@ -179,6 +191,16 @@ static json_t *qty_gi(long gib)
 {
     char b[32];
     snprintf(b, sizeof(b), "%ldGi", gib);
+    return json_string(b);
+}
+
+static json_t *qty_mi(long mib)
+{
+    char b[32];
+    if (mib % 1024 == 0)
+        snprintf(b, sizeof(b), "%ldGi", mib / 1024);
+    else
+        snprintf(b, sizeof(b), "%ldMi", mib);
     return json_string(b);
 }
 
@@ -364,18 +386,21 @@ static void add_quota(struct builder *b, long cpu, long mem, long storage)
     const struct reservation *r = b->r;
     /* the read-only models claim counts against the quota: add it on top */
     bool models = b->c->cache.enabled;
+    /* so does the sign-in proxy: the tenant keeps all the booked cpu and memory */
+    long cpu_m = cpu * 1000 + GATE_CPU_MILLI, mem_mi = mem * 1024 + GATE_MEMORY_MIB;
     json_t *hard = json_pack(
-        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s}", "requests.cpu", qty_int(cpu), "limits.cpu",
-        qty_int(cpu), "requests.memory", qty_gi(mem), "limits.memory", qty_gi(mem),
-        "requests.storage", qty_gi(storage + (models ? MODELS_REQUEST_GIB : 0)),
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s}", "requests.cpu", qty_milli(cpu_m),
+        "limits.cpu", qty_milli(cpu_m), "requests.memory", qty_mi(mem_mi), "limits.memory",
+        qty_mi(mem_mi), "requests.storage", qty_gi(storage + (models ? MODELS_REQUEST_GIB : 0)),
         "persistentvolumeclaims", qty_int(SESSION_MAX_PVCS + (models ? 1 : 0)), "pods",
         qty_int(SESSION_MAX_PODS), "services.loadbalancers", "0", "services.nodeports", "0");
     /* node-local disk: without it emptyDir and container layers fill the node and evict other
      * tenants. Pods that state nothing get the LimitRange's default, so they count too. */
     if (hard) {
-        json_object_set_new(hard, "requests.ephemeral-storage",
-                            qty_gi(b->c->session.ephemeral_gib));
-        json_object_set_new(hard, "limits.ephemeral-storage", qty_gi(b->c->session.ephemeral_gib));
+        /* the sign-in proxy's share on top, as for cpu and memory */
+        long eph_mi = b->c->session.ephemeral_gib * 1024 + GATE_EPHEMERAL_MIB;
+        json_object_set_new(hard, "requests.ephemeral-storage", qty_mi(eph_mi));
+        json_object_set_new(hard, "limits.ephemeral-storage", qty_mi(eph_mi));
     }
     for (int i = 0; hard && i < b->p->n; i++) {
         const struct pool_resource *pr = &b->p->res[i];
@@ -614,7 +639,7 @@ static void add_netpols(struct builder *b)
     /* 1. isolation: no rule, both directions */
     add_netpol(b, "netpol-default-deny", "default-deny",
                json_pack("{s:{}, s:[s, s]}", "podSelector", "policyTypes", "Ingress", "Egress"));
-    /* 2. the router / ingress controller reaches the workspace port */
+    /* 2. the router / ingress controller reaches the sign-in proxy's port, nothing else */
     json_t *from =
         json_pack("[{s:{s:{s:s}}}]", "namespaceSelector", "matchLabels",
                   "kubernetes.io/metadata.name", str_or_empty(c->reconciler.ingress_namespace));
@@ -626,7 +651,7 @@ static void add_netpols(struct builder *b)
                json_pack("{s:{s:o}, s:[s], s:[{s:o, s:[{s:s, s:I}]}]}", "podSelector",
                          "matchLabels", workspace_selector(), "policyTypes", "Ingress", "ingress",
                          "from", from, "ports", "protocol", "TCP", "port",
-                         (json_int_t)c->reconciler.workspace_port));
+                         (json_int_t)c->reconciler.gate_port));
     /* 3. DNS to the cluster resolver pods only (not port 53 anywhere: no DNS tunnels out) */
     json_t *dns_to;
     if (is_openshift(c))
@@ -730,6 +755,28 @@ static void add_proxy_configmap(struct builder *b)
         o->quota_counted = true;
 }
 
+/* The gate's nginx.conf (src/core/gate_conf.c) for this session. */
+static void add_gate_configmap(struct builder *b)
+{
+    struct gate_conf g;
+    struct gate_conf_buf buf;
+    char *text = NULL;
+    if (b->rc)
+        return;
+    gate_conf_from_config(b->c, b->r->id, &g, &buf);
+    int e = gate_nginx_conf(&g, &text, b->err);
+    if (e) {
+        b->rc = e;
+        return;
+    }
+    struct session_object *o =
+        add(b, "configmap-gate", STAGE_WORKLOAD, "", "v1", "ConfigMap", "configmaps",
+            SESSION_GATE_NAME, json_pack("{s:{s:s}}", "data", "nginx.conf", text));
+    free(text);
+    if (o)
+        o->quota_counted = true;
+}
+
 /* The settings gpuaas-serve (the workspace's model-server helper) reads. */
 static void add_serve_configmap(struct builder *b)
 {
@@ -740,6 +787,26 @@ static void add_serve_configmap(struct builder *b)
             SESSION_SERVE_CONFIGMAP, data ? json_pack("{s:o}", "data", data) : NULL);
     if (o)
         o->quota_counted = true;
+}
+
+/* The sign-in proxy container: nginx on the gate's port, read-only root, any UID. */
+static json_t *gate_container(const struct config *c)
+{
+    return json_pack(
+        "{s:s, s:s, s:[s, s, s, s, s], s:[{s:s, s:I, s:s}], "
+        "s:{s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o}}, "
+        "s:{s:b, s:b, s:b, s:{s:[s]}}, s:[{s:s, s:s, s:b}, {s:s, s:s}], s:{s:{s:s}, s:i, s:i}}",
+        "name", SESSION_GATE_NAME, "image", str_or_empty(c->reconciler.gate_image), "command",
+        "nginx", "-e", "stderr", "-c", GATE_CONFIG_DIR "/nginx.conf", "ports", "name",
+        SESSION_GATE_NAME, "containerPort", (json_int_t)c->reconciler.gate_port, "protocol", "TCP",
+        "resources", "requests", "cpu", qty_milli(GATE_CPU_MILLI), "memory",
+        qty_mi(GATE_MEMORY_MIB), "ephemeral-storage", qty_mi(GATE_EPHEMERAL_MIB), "limits", "cpu",
+        qty_milli(GATE_CPU_MILLI), "memory", qty_mi(GATE_MEMORY_MIB), "ephemeral-storage",
+        qty_mi(GATE_EPHEMERAL_MIB), "securityContext", "allowPrivilegeEscalation", 0,
+        "runAsNonRoot", 1, "readOnlyRootFilesystem", 1, "capabilities", "drop", "ALL",
+        "volumeMounts", "name", GATE_CONFIG_VOLUME, "mountPath", GATE_CONFIG_DIR, "readOnly", 1,
+        "name", GATE_TMP_VOLUME, "mountPath", GATE_TMP_DIR, "readinessProbe", "tcpSocket", "port",
+        SESSION_GATE_NAME, "periodSeconds", 5, "failureThreshold", 3);
 }
 
 static void add_pvc(struct builder *b, const char *step, const char *name, long gib)
@@ -854,9 +921,33 @@ fail:
     return NULL;
 }
 
+/* The sign-in proxy's settings: an image, a port of its own, a server URL nginx can use. */
+static int check_gate_config(const struct config *c, struct error *err)
+{
+    if (!c->reconciler.gate_image || !*c->reconciler.gate_image)
+        return error_set(err, ERR_INVALID, "reconciler.gate_image", "must be set");
+    if (c->reconciler.gate_port == c->reconciler.workspace_port)
+        return error_set(err, ERR_INVALID, "reconciler.gate_port",
+                         "reconciler.gate_port: %ld is the workspace's port; the sign-in proxy "
+                         "needs a port of its own",
+                         c->reconciler.gate_port);
+    struct gate_conf g;
+    struct gate_conf_buf buf;
+    gate_conf_from_config(c, 1, &g, &buf);
+    if (!gate_auth_url_ok(g.auth_url))
+        return error_set(err, ERR_INVALID, "reconciler.gate_auth_url",
+                         "reconciler.gate_auth_url: expected http://HOST[:PORT] (letters, "
+                         "digits, '.', '-'), got \"%s\"",
+                         g.auth_url);
+    return 0;
+}
+
 int session_plan_check_config(const struct config *c, struct error *err)
 {
     const char *mp = str_or_empty(c->cache.mount_path);
+    int rc = check_gate_config(c, err);
+    if (rc)
+        return rc;
     struct egress eg;
     if (parse_egress(c, &eg, err))
         return -ERR_INVALID;
@@ -1016,6 +1107,15 @@ static void add_deployment(struct builder *b, long cpu, long mem)
         container = NULL;
     }
     json_decref(port);
+    /* no second password: the gate in front signs users in, and NetworkPolicy lets nothing
+     * outside the namespace reach this port (allow-from-ingress opens only the gate's) */
+    json_t *auth = json_string("none");
+    if (container &&
+        (!auth || env_set(json_object_get(container, "env"), "GPUAAS_WORKSPACE_AUTH", auth))) {
+        json_decref(container);
+        container = NULL;
+    }
+    json_decref(auth);
     if (container && c->reconciler.workspace_command && *c->reconciler.workspace_command) {
         json_t *cmd = split_words(c->reconciler.workspace_command, b->err);
         if (!cmd) {
@@ -1036,6 +1136,19 @@ static void add_deployment(struct builder *b, long cpu, long mem)
         psc, "containers", container, "volumes", "name", SESSION_PVC_HOME, "persistentVolumeClaim",
         "claimName", SESSION_PVC_HOME, "name", SESSION_PVC_MODEL_CACHE, "persistentVolumeClaim",
         "claimName", SESSION_PVC_MODEL_CACHE);
+    if (body) {
+        json_t *pod =
+            json_object_get(json_object_get(json_object_get(body, "spec"), "template"), "spec");
+        json_t *vols = json_object_get(pod, "volumes");
+        if (json_array_append_new(json_object_get(pod, "containers"), gate_container(c)) ||
+            json_array_append_new(vols, json_pack("{s:s, s:{s:s}}", "name", GATE_CONFIG_VOLUME,
+                                                  "configMap", "name", SESSION_GATE_NAME)) ||
+            json_array_append_new(vols, json_pack("{s:s, s:{s:s}}", "name", GATE_TMP_VOLUME,
+                                                  "emptyDir", "sizeLimit", GATE_TMP_SIZE))) {
+            json_decref(body);
+            body = NULL;
+        }
+    }
     if (body && c->cache.enabled) {
         json_t *pod =
             json_object_get(json_object_get(json_object_get(body, "spec"), "template"), "spec");
@@ -1053,10 +1166,10 @@ static void add_deployment(struct builder *b, long cpu, long mem)
 
 static void add_service(struct builder *b)
 {
-    json_t *body =
-        json_pack("{s:{s:s, s:o, s:[{s:s, s:s, s:I, s:s}]}}", "spec", "type", "ClusterIP",
-                  "selector", workspace_selector(), "ports", "name", "http", "protocol", "TCP",
-                  "port", (json_int_t)b->c->reconciler.workspace_port, "targetPort", "http");
+    json_t *body = json_pack(
+        "{s:{s:s, s:o, s:[{s:s, s:s, s:I, s:s}]}}", "spec", "type", "ClusterIP", "selector",
+        workspace_selector(), "ports", "name", SESSION_GATE_NAME, "protocol", "TCP", "port",
+        (json_int_t)b->c->reconciler.gate_port, "targetPort", SESSION_GATE_NAME);
     struct session_object *o = add(b, "service", STAGE_WORKLOAD, "", "v1", "Service", "services",
                                    SESSION_WORKSPACE_NAME, body);
     if (o)
@@ -1070,10 +1183,11 @@ static void add_exposure(struct builder *b)
     snprintf(host, sizeof(host), "%s.%s", b->plan->namespace_,
              str_or_empty(c->reconciler.ingress_domain));
     if (is_openshift(c)) {
-        json_t *body = json_pack(
-            "{s:{s:s, s:{s:s, s:s, s:i}, s:{s:s}, s:{s:s, s:s}}}", "spec", "host", host, "to",
-            "kind", "Service", "name", SESSION_WORKSPACE_NAME, "weight", 100, "port", "targetPort",
-            "http", "tls", "termination", "edge", "insecureEdgeTerminationPolicy", "Redirect");
+        json_t *body =
+            json_pack("{s:{s:s, s:{s:s, s:s, s:i}, s:{s:s}, s:{s:s, s:s}}}", "spec", "host", host,
+                      "to", "kind", "Service", "name", SESSION_WORKSPACE_NAME, "weight", 100,
+                      "port", "targetPort", SESSION_GATE_NAME, "tls", "termination", "edge",
+                      "insecureEdgeTerminationPolicy", "Redirect");
         struct session_object *o = add(b, "route", STAGE_WORKLOAD, "route.openshift.io", "v1",
                                        "Route", "routes", SESSION_WORKSPACE_NAME, body);
         if (o) {
@@ -1087,7 +1201,7 @@ static void add_exposure(struct builder *b)
     json_t *spec = json_pack("{s:[{s:[s]}], s:[{s:s, s:{s:[{s:s, s:s, s:{s:{s:s, s:{s:s}}}}]}}]}",
                              "tls", "hosts", host, "rules", "host", host, "http", "paths", "path",
                              "/", "pathType", "Prefix", "backend", "service", "name",
-                             SESSION_WORKSPACE_NAME, "port", "name", "http");
+                             SESSION_WORKSPACE_NAME, "port", "name", SESSION_GATE_NAME);
     if (spec && c->reconciler.ingress_class && *c->reconciler.ingress_class)
         json_object_set_new(spec, "ingressClassName", json_string(c->reconciler.ingress_class));
     add(b, "ingress", STAGE_WORKLOAD, "networking.k8s.io", "v1", "Ingress", "ingresses",
@@ -1163,6 +1277,7 @@ int session_plan_build(const struct reservation *r, const struct config *c, cons
     add_netpols(&b);
     add_identity(&b);
     add_proxy_configmap(&b);
+    add_gate_configmap(&b);
     add_serve_configmap(&b);
     add_pvc(&b, "pvc-home", SESSION_PVC_HOME, c->reconciler.home_gib);
     add_pvc(&b, "pvc-model-cache", SESSION_PVC_MODEL_CACHE, c->reconciler.model_cache_gib);

@@ -11,7 +11,9 @@
  *                        status.hard equals its spec.hard (quota is enforced from status);
  *   3. STAGE_ISOLATION   NetworkPolicies, before any workload;
  *   4. STAGE_IDENTITY    ServiceAccount, SCC RoleBinding (OpenShift), workspace RoleBinding;
- *   5. STAGE_WORKLOAD    ConfigMap, PVCs, Deployment, Service, Route or Ingress; with the
+ *   5. STAGE_WORKLOAD    ConfigMaps (proxy settings, the sign-in proxy's nginx.conf), PVCs,
+ *                        Deployment (workspace + `gate` sign-in proxy), Service and Route or
+ *                        Ingress (both to the gate's port only); with the
  *                        node cache enabled, first the cluster-scoped PersistentVolume of the
  *                        store (hostPath, pre-bound to the session's `models` claim) and that
  *                        claim, which the workspace mounts read-only at cache.mount_path;
@@ -54,6 +56,11 @@
 #define SESSION_QUOTA_NAME "session-quota"
 #define SESSION_LIMITRANGE_NAME "session-defaults"
 #define SESSION_PROXY_CONFIGMAP "proxy"
+/* The sign-in proxy (src/core/gate_conf.h): a sidecar container of the workspace Deployment,
+ * its nginx.conf in a ConfigMap, and the port name the Service, Route/Ingress and the
+ * router's NetworkPolicy use; the workspace's own port is reached only from inside the pod
+ * and from the session namespace. */
+#define SESSION_GATE_NAME "gate" /* container, ConfigMap, port name */
 #define SESSION_PVC_HOME "home"
 #define SESSION_PVC_MODEL_CACHE "model-cache"
 #define SESSION_PVC_MODELS "models" /* the node cache's store, read-only */

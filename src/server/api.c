@@ -7,6 +7,7 @@
 #include "common/timeutil.h"
 #include "core/calendar.h"
 #include "server/auth.h"
+#include "server/gate.h"
 #include "server/jdec.h"
 #include "server/openapi.h"
 #include "server/resreq.h"
@@ -1445,6 +1446,12 @@ const struct srv_route api_routes[] = {
      "End an ACTIVE session now"},
     {"POST", "/api/v1/reservations/{id}/change", h_res_change, SRV_ADMIN, true,
      "Move, shorten or reassign a booking (admin)"},
+    {"POST", "/api/v1/reservations/{id}/workspace-ticket", gate_h_ticket, SRV_USER, true,
+     "A single-use link that signs the caller in to the session's workspace"},
+    {"GET", "/api/v1/gate/{id}/enter", gate_h_enter, SRV_PUBLIC, true,
+     "Exchange a workspace ticket for the workspace cookie (the sign-in proxy's /_gpuaas/enter)"},
+    {"GET", "/api/v1/gate/{id}/check", gate_h_check, SRV_PUBLIC, true,
+     "The sign-in proxy's check of the workspace cookie before every request"},
     {"GET", "/api/v1/calendar", h_calendar, SRV_USER, true, "Busy blocks"},
     {"GET", "/api/v1/audit", h_audit, SRV_ADMIN, true, "Audit log (admin)"},
     {"GET", "/api/v1/utilization", h_utilization, SRV_USER, true,

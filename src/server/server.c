@@ -176,6 +176,11 @@ const char *srv_query(struct srv_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+const char *srv_cookie(struct srv_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
 struct query_check {
     const char *const *names;
     const char *bad;
@@ -560,6 +565,10 @@ static enum MHD_Result send_req(struct srv_req *r, const char *allow)
     add_common_headers(r->srv, resp);
     if (allow)
         MHD_add_response_header(resp, "Allow", allow);
+    if (r->location[0])
+        MHD_add_response_header(resp, "Location", r->location);
+    if (r->set_cookie[0])
+        MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
     if (r->retry_after > 0) {
         char ra[32];
         snprintf(ra, sizeof(ra), "%ld", r->retry_after);

@@ -563,7 +563,110 @@ int store_token_delete_expired(struct store *st, int64_t now, int64_t *ret_n)
     if (ret_n)
         *ret_n = (int64_t)q.nrows;
     qres_free(&q);
+    rc = exec(st, "DELETE FROM workspace_grants WHERE expires_at <= $1", &p, 1, NULL, NULL);
+    if (rc < 0)
+        return rc;
     return 0;
+}
+
+/* ---- workspace grants ---- */
+
+#define WS_GRANT_COLS                                                                              \
+    "g.id, g.kind, g.reservation_id, g.user_id, g.hash, g.created_at, "                            \
+    "g.expires_at, g.used_at"
+
+static int hash_decode(const char *h, uint8_t out[32])
+{
+    if (!h || strlen(h) != 64)
+        return -ERR_INTERNAL;
+    for (int i = 0; i < 32; i++) {
+        int a = hex_val(h[2 * i]), b = hex_val(h[2 * i + 1]);
+        if (a < 0 || b < 0)
+            return -ERR_INTERNAL;
+        out[i] = (uint8_t)(a << 4 | b);
+    }
+    return 0;
+}
+
+static int row_ws_grant(const struct qres *q, size_t r, struct ws_grant *g)
+{
+    memset(g, 0, sizeof *g);
+    const char *kind = qres_get(q, r, 1);
+    if (cell_i64(q, r, 0, &g->id) < 0 || !kind || cell_i64(q, r, 2, &g->reservation_id) < 0 ||
+        cell_i64(q, r, 3, &g->user_id) < 0 || hash_decode(qres_get(q, r, 4), g->hash) < 0 ||
+        cell_i64(q, r, 5, &g->created_at) < 0 || cell_i64(q, r, 6, &g->expires_at) < 0 ||
+        cell_i64(q, r, 7, &g->used_at) < 0)
+        return -ERR_INTERNAL;
+    if (!strcmp(kind, "ticket"))
+        g->kind = WS_TICKET;
+    else if (!strcmp(kind, "cookie"))
+        g->kind = WS_COOKIE;
+    else
+        return -ERR_INTERNAL;
+    return 0;
+}
+
+int store_ws_grant_create(struct store *st, const struct ws_grant *g, int64_t *ret_id,
+                          struct error *err)
+{
+    char hex[65];
+    hex_encode(g->hash, 32, hex);
+    struct qparam p[] = {QS(g->kind == WS_TICKET ? "ticket" : "cookie"),
+                         QI(g->reservation_id),
+                         QI(g->user_id),
+                         QS(hex),
+                         QI(g->created_at),
+                         QI(g->expires_at)};
+    struct qres q;
+    int rc = exec(st,
+                  "INSERT INTO workspace_grants (kind, reservation_id, user_id, hash, created_at, "
+                  "expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                  p, 6, &q, err);
+    if (rc < 0)
+        return rc;
+    int64_t id;
+    rc = cell_i64(&q, 0, 0, &id);
+    qres_free(&q);
+    if (rc == 0 && ret_id)
+        *ret_id = id;
+    return rc;
+}
+
+int store_ws_grant_get_with_user(struct store *st, int64_t id, struct ws_grant *g, struct user *u)
+{
+    struct qparam p = QI(id);
+    struct qres q;
+    int rc = exec(st,
+                  "SELECT " WS_GRANT_COLS ", u.id, u.username, u.role, u.disabled, "
+                  "u.password_hash, u.created_at, u.sso FROM workspace_grants g JOIN users u ON "
+                  "u.id = g.user_id WHERE g.id = $1",
+                  &p, 1, &q, NULL);
+    if (rc < 0)
+        return rc;
+    if (!q.nrows)
+        rc = -ERR_NOT_FOUND;
+    else if ((rc = row_ws_grant(&q, 0, g)) == 0) {
+        /* The user's columns follow the grant's eight. */
+        struct qres uq = {.nrows = 1, .ncols = 7, .cells = q.cells + 8};
+        rc = row_user(&uq, 0, u);
+    }
+    qres_free(&q);
+    return rc;
+}
+
+int store_ws_ticket_use(struct store *st, int64_t id, int64_t now)
+{
+    struct qparam p[] = {QI(id), QI(now)};
+    struct qres q;
+    int rc = exec(st,
+                  "UPDATE workspace_grants SET used_at = $2 WHERE id = $1 AND kind = 'ticket' AND "
+                  "used_at = 0 RETURNING id",
+                  p, 2, &q, NULL);
+    if (rc < 0)
+        return rc;
+    rc = q.nrows ? 0 : -ERR_STATE;
+    qres_free(&q);
+    return rc;
 }
 
 /* ---- reservations ---- */

@@ -84,7 +84,30 @@ int store_user_end_bookings(struct store *st, int64_t user_id, int64_t now, int6
 /* Deletes every token of user_id except except_id (0 = none kept); *ret_n (may be NULL)
  * receives the count. Used on password reset, disable and logout-everywhere. */
 int store_token_delete_user(struct store *st, int64_t user_id, int64_t except_id, int64_t *ret_n);
+/* Deletes the expired tokens (*ret_n counts them) and the expired workspace grants. */
 int store_token_delete_expired(struct store *st, int64_t now, int64_t *ret_n);
+
+/* ---- workspace sign-in (src/server/gate.c): single-use tickets and the cookies they are
+ * exchanged for, each bound to one reservation and one user; only a hash of the secret is
+ * stored ---- */
+enum ws_grant_kind { WS_TICKET = 0, WS_COOKIE = 1 };
+struct ws_grant {
+    int64_t id;
+    enum ws_grant_kind kind;
+    int64_t reservation_id;
+    int64_t user_id;
+    uint8_t hash[32];
+    int64_t created_at;
+    int64_t expires_at;
+    int64_t used_at; /* tickets: when exchanged, 0 = not yet */
+};
+int store_ws_grant_create(struct store *st, const struct ws_grant *g, int64_t *ret_id,
+                          struct error *err);
+/* Grant `id` and its user in one query. -ERR_NOT_FOUND when absent. */
+int store_ws_grant_get_with_user(struct store *st, int64_t id, struct ws_grant *g, struct user *u);
+/* Marks ticket `id` used at `now` unless it was used before: 0, or -ERR_STATE when it was
+ * (single use, also when two exchanges race: the conditional UPDATE lets one win). */
+int store_ws_ticket_use(struct store *st, int64_t id, int64_t now);
 
 /* ---- reservations ---- */
 struct res_filter {

@@ -11,7 +11,9 @@
 #  7. the Containerfile passes the lint rules and its runtime packages provide every shared
 #     library the binary links; the image builds with podman (on a Debian base made by
 #     tests/scripts/base-images.sh unless GPUAAS_IMAGE_BASE names one), and the built image's
-#     server, run as an arbitrary UID in group 0, answers /healthz, /readyz and the portal;
+#     server, run as an arbitrary UID in group 0, answers /healthz, /readyz and the portal,
+#     and its nginx, on the sessions' sign-in proxy configuration, refuses a request without
+#     a sign-in (401);
 #  8. the rendered install applied to the Kubernetes API test double, then `kubectl get` of
 #     every object; the double's request log maps kubectl's requests to the right RBAC verbs
 #     (the log tests/it/kube_calls.sh checks the reconciler's calls with);
@@ -393,6 +395,25 @@ else
         [ "$ok" = 1 ] || bad "the image's server does not answer /healthz"
         curl -fsS "http://127.0.0.1:$hport/readyz" >/dev/null || bad "the image's server is not ready"
         curl -fsS "http://127.0.0.1:$hport/" | grep -qi '<html' || bad "the image serves no portal"
+        # the sessions' sign-in proxy: the image's nginx on the configuration the plan
+        # generates, as the same arbitrary UID, reaching this server: no sign-in -> 401
+        gport=$((20000 + RANDOM % 20000))
+        printf 'reconciler:\n  gate_auth_url: http://127.0.0.1:%s\n  gate_port: %s\n  workspace_port: %s\n' \
+            "$hport" "$gport" "$hport" >"$mnt/var/lib/gpuaas/gate.yaml"
+        run /bin/sh -c "mkdir -p /tmp/gate && /usr/bin/gpuaas config gate-nginx --config \
+            /var/lib/gpuaas/gate.yaml --reservation 1 --listen 127.0.0.1:$gport --temp-dir /tmp/gate \
+            >/tmp/gate/nginx.conf" || bad "the image's gpuaas cannot write the gate's nginx.conf"
+        chroot --userspec=123456:0 "$mnt" /usr/sbin/nginx -e stderr -c /tmp/gate/nginx.conf \
+            >"$OUT/image-gate.log" 2>&1 &
+        gpid=$!
+        gate=000
+        for _ in $(seq 100); do
+            gate=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$gport/") && [ "$gate" != 000 ] && break
+            sleep 0.2
+        done
+        [ "$gate" = 401 ] || bad "the image's sign-in proxy answered $gate without a sign-in, want 401 (log: $OUT/image-gate.log)"
+        kill -TERM "$gpid" 2>/dev/null || true
+        wait "$gpid" 2>/dev/null || true
         kill -TERM "$spid" 2>/dev/null || true
         wait "$spid" || bad "the image's server did not exit 0 on SIGTERM"
         [ -s "$mnt/var/lib/gpuaas/admin-password" ] || bad "no admin password file written"

@@ -4,8 +4,9 @@
 # (the NetworkPolicy spec: isolation, unions, ipBlock/except, named ports) over a model cluster
 # of labelled pods and outside addresses (issue 14 findings 4 and 11, docs/security.md):
 #  - session -> other session refused; session -> PostgreSQL, server, cache refused except the
-#    workspace (its authenticating proxy) -> the server's port; router -> workspace port
-#    allowed, router -> anything else in a session refused; DNS only to the cluster resolver;
+#    workspace (its authenticating proxy) -> the server's port; router -> the workspace
+#    pod's sign-in proxy port allowed (not the workspace's own port), router -> anything
+#    else in a session refused; DNS only to the cluster resolver;
 #    metadata, nodes, node ports, the service network and the DCGM exporter refused; the
 #    internet directly per reconciler.egress_cidrs (kubernetes: the default, anywhere outside
 #    the private ranges) or only through reconciler.egress_proxy (openshift: proxy only);

@@ -32,6 +32,7 @@ req() {
   local args=(-s -S -X "$method" -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' --max-time 10)
   args+=("${REQ_EXTRA[@]}")
   [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
+  [ -n "${REQ_COOKIE-}" ] && args+=(-H "Cookie: $REQ_COOKIE")
   if [ -n "$body" ]; then
     [ -n "$ctype" ] && args+=(-H "Content-Type: $ctype")
     args+=(--data-binary "$body")
@@ -468,10 +469,29 @@ run_suite() {
   t "extend conflict"; req POST "/api/v1/reservations/$r1/extend" "{\"ends_at\":\"$(iso $((h+14400)))\"}" "$ALICE"; expect 409 capacity_conflict
   t "release approved"; req POST "/api/v1/reservations/$r1/release" "" "$ALICE"; expect 409 invalid_state
   db_exec "UPDATE reservations SET state='ACTIVE', starts_at=$((now-600)) WHERE id=$r2"
+  # workspace sign-in (tests/it/gate.sh runs it through a real nginx): the answers as served
+  t "ticket approved"; req POST "/api/v1/reservations/$r1/workspace-ticket" "" "$ALICE"; expect 403 forbidden state
+  t "ticket no url"; req POST "/api/v1/reservations/$r2/workspace-ticket" "" "$BOB"; expect 409 invalid_state
+  db_exec "UPDATE reservations SET session_url='https://gpuaas-$r2.apps.test/' WHERE id=$r2"
+  t "ticket other user"; req POST "/api/v1/reservations/$r2/workspace-ticket" "" "$ALICE"; expect 403 forbidden
+  t "ticket body"; req POST "/api/v1/reservations/$r2/workspace-ticket" '{"x":1}' "$BOB"; expect 400 invalid x
+  t "ticket"; req POST "/api/v1/reservations/$r2/workspace-ticket" "" "$BOB"; expect 201
+  local link; link=$(jf .url)
+  [ "${link%%\?*}" = "https://gpuaas-$r2.apps.test/_gpuaas/enter" ] || fail "ticket link $link"
+  t "gate enter other session"; req GET "/api/v1/gate/$r1/enter?${link#*\?}"; expect 403 forbidden ticket
+  t "gate enter param"; req GET "/api/v1/gate/$r2/enter?${link#*\?}&x=1"; expect 400 invalid x
+  t "gate enter"; req GET "/api/v1/gate/$r2/enter?${link#*\?}"; expect 303
+  local cookie; cookie=$(tr -d '\r' <<<"$HEADERS" | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\);.*/\1/p')
+  [ -n "$cookie" ] || fail "no workspace cookie"
+  t "gate enter replay"; req GET "/api/v1/gate/$r2/enter?${link#*\?}"; expect 401 unauthenticated ticket
+  t "gate check no cookie"; req GET "/api/v1/gate/$r2/check"; expect 401 unauthenticated
+  t "gate check"; REQ_COOKIE=$cookie req GET "/api/v1/gate/$r2/check"; expect 204
+  t "gate check other session"; REQ_COOKIE=$cookie req GET "/api/v1/gate/$r1/check"; expect 403 forbidden
   t "release garbage body"; req POST "/api/v1/reservations/$r2/release" 'garbage{' "$BOB"; expect 400 invalid body
   t "release active"; req POST "/api/v1/reservations/$r2/release" "{}" "$BOB"; expect 200
   local end2; end2=$(date -u -d "$(jf .ends_at)" +%s)
   [ $((end2 - now)) -lt 120 ] || fail "release moved ends_at to now"
+  t "gate check released"; REQ_COOKIE=$cookie req GET "/api/v1/gate/$r2/check"; expect 403 forbidden state
   t "cancel unknown field"; req POST "/api/v1/reservations/$r1/cancel" '{"x":1}' "$ALICE"; expect 400 invalid x
   t "cancel NUL"; req POST "/api/v1/reservations/$r1/cancel" '{"reason":"a\u0000b"}' "$ALICE"; expect 400 invalid body
   jf .error.message | grep -qF 'NUL (\u0000) is not allowed in strings' || fail "NUL explained"

@@ -253,7 +253,8 @@ def matrix(platform, egress_direct):
                   (f"{s}.{src}", "internet", 443, "TCP", egress_direct, "session -> internet direct (per policy)"),
                   (f"{s}.{src}", "internet6", 443, "TCP", egress_direct, "session -> internet over IPv6 (per policy)"),
                   (f"{s}.{src}", "proxy", 3128, "TCP", not egress_direct, "session -> the configured proxy")]
-        m += [("router", f"{s}.workspace", 8080, "TCP", True, "router -> workspace"),
+        m += [("router", f"{s}.workspace", 8090, "TCP", True, "router -> the workspace's sign-in proxy"),
+              ("router", f"{s}.workspace", 8080, "TCP", False, "router -> the workspace's own port, past the proxy"),
               ("router", f"{s}.workspace", 22, "TCP", False, "router -> workspace, other port"),
               ("router", f"{s}.job", 8888, "TCP", False, "router -> other session pod"),
               ("router", f"{s}.db", 5432, "TCP", False, "router -> other session pod"),
@@ -279,7 +280,7 @@ NARROWED = [("a.api", "a.db", 5432, "TCP", True, "tenant's own allow: api -> db"
             ("b.job", "a.job", 8888, "TCP", False, "other session -> pod no tenant policy selects"),
             ("router", "a.job", 8888, "TCP", False, "router -> pod no tenant policy selects"),
             ("router", "a.db", 5432, "TCP", False, "router -> narrowed pod"),
-            ("router", "a.workspace", 8080, "TCP", True, "router -> workspace after narrowing"),
+            ("router", "a.workspace", 8090, "TCP", True, "router -> workspace's sign-in proxy after narrowing"),
             ("a.workspace", "server", 8080, "TCP", True, "workspace auth after narrowing")]
 
 

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 build=${GPUAAS_BUILD:-$root/build}
 out=${GPUAAS_TEST_OUTPUT:-$root/test-output}
-export GPUAAS_TEST_OUTPUT=$out
+export GPUAAS_TEST_OUTPUT=$out GPUAAS_BUILD=$build
 mkdir -p "$out/screenshots"
 
 [ -x /usr/bin/chromium ] || { echo "web-test: /usr/bin/chromium is missing (apt-get install chromium)"; echo "0 passed, 1 failed"; exit 1; }

@@ -343,9 +343,10 @@ static void test_kubernetes_inference_gpu(void **state)
     assert_string_equal(
         json_string_value(json_object_get(nsl, "pod-security.kubernetes.io/enforce")),
         "restricted");
-    /* node-local disk is bounded by the quota, and the LimitRange gives every container a share */
-    assert_string_equal(hard(&plan, "limits.ephemeral-storage"), "50Gi");
-    assert_string_equal(hard(&plan, "requests.ephemeral-storage"), "50Gi");
+    /* node-local disk is bounded by the quota (50 GiB for the tenant, 128 MiB on top for the
+     * sign-in proxy), and the LimitRange gives every container a share */
+    assert_string_equal(hard(&plan, "limits.ephemeral-storage"), "51328Mi");
+    assert_string_equal(hard(&plan, "requests.ephemeral-storage"), "51328Mi");
     json_t *lr = json_array_get(
         json_object_get(json_object_get(session_plan_find(&plan, "limitrange")->obj, "spec"),
                         "limits"),
@@ -422,6 +423,131 @@ static json_t *find_named(json_t *arr, const char *name)
  * volume is ReadOnlyMany, the pod's claim and every mount of it are readOnly, the hostPath is
  * reclaimed with Retain (deleting the volume never touches the node's files), the claim is
  * pre-bound both ways (claimRef and volumeName), and the objects validate. */
+/* The container of the Deployment that declares the named port, its number in *ret_port. */
+static const char *container_with_port(json_t *deploy, const char *port, long *ret_port)
+{
+    json_t *spec =
+        json_object_get(json_object_get(json_object_get(deploy, "spec"), "template"), "spec");
+    size_t i, k;
+    json_t *ct, *pt;
+    json_array_foreach(json_object_get(spec, "containers"), i, ct)
+    {
+        json_array_foreach(json_object_get(ct, "ports"), k, pt)
+        {
+            if (!strcmp(json_string_value(json_object_get(pt, "name")), port)) {
+                *ret_port = (long)json_integer_value(json_object_get(pt, "containerPort"));
+                return json_string_value(json_object_get(ct, "name"));
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Route/Ingress -> Service -> a container port: the sign-in proxy's, never the workspace's,
+ * and the router's NetworkPolicy opens only that port. */
+static void test_exposure_reaches_only_the_gate(void **state)
+{
+    const char *platforms[] = {"openshift", "kubernetes"};
+    for (size_t i = 0; i < 2; i++) {
+        struct fixture f;
+        struct session_plan plan;
+        struct error err = {0};
+        setup_fixture(&f, platforms[i]);
+        snprintf(f.r.gpu_type, sizeof(f.r.gpu_type), "nvidia.com/gpu");
+        f.r.gpu_count = 1;
+        assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), 0);
+        /* the Service port the exposure names */
+        const char *svc_port_name;
+        if (!strcmp(platforms[i], "openshift")) {
+            json_t *route = session_plan_find(&plan, "route")->obj;
+            json_t *to = json_object_get(json_object_get(route, "spec"), "to");
+            assert_string_equal(json_string_value(json_object_get(to, "name")),
+                                SESSION_WORKSPACE_NAME);
+            svc_port_name = json_string_value(json_object_get(
+                json_object_get(json_object_get(route, "spec"), "port"), "targetPort"));
+        } else {
+            json_t *ing = session_plan_find(&plan, "ingress")->obj;
+            json_t *backend = json_object_get(
+                json_array_get(
+                    json_object_get(
+                        json_object_get(
+                            json_array_get(json_object_get(json_object_get(ing, "spec"), "rules"),
+                                           0),
+                            "http"),
+                        "paths"),
+                    0),
+                "backend");
+            json_t *svc = json_object_get(backend, "service");
+            assert_string_equal(json_string_value(json_object_get(svc, "name")),
+                                SESSION_WORKSPACE_NAME);
+            svc_port_name =
+                json_string_value(json_object_get(json_object_get(svc, "port"), "name"));
+        }
+        assert_non_null(svc_port_name);
+        /* the Service: its only port, and where it points */
+        json_t *svc = session_plan_find(&plan, "service")->obj;
+        json_t *ports = json_object_get(json_object_get(svc, "spec"), "ports");
+        assert_int_equal(json_array_size(ports), 1);
+        json_t *sp = json_array_get(ports, 0);
+        assert_string_equal(json_string_value(json_object_get(sp, "name")), svc_port_name);
+        const char *target = json_string_value(json_object_get(sp, "targetPort"));
+        assert_non_null(target);
+        long port = 0;
+        const char *ct =
+            container_with_port(session_plan_find(&plan, "deployment")->obj, target, &port);
+        assert_non_null(ct);
+        assert_string_equal(ct, SESSION_GATE_NAME);
+        assert_int_equal(port, f.c->reconciler.gate_port);
+        assert_int_not_equal(port, f.c->reconciler.workspace_port);
+        /* the router reaches that port only */
+        json_t *np = session_plan_find(&plan, "netpol-allow-from-ingress")->obj;
+        json_t *np_ports = json_object_get(
+            json_array_get(json_object_get(json_object_get(np, "spec"), "ingress"), 0), "ports");
+        assert_int_equal(json_array_size(np_ports), 1);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(np_ports, 0), "port")),
+                         f.c->reconciler.gate_port);
+        /* the gate's configuration is there, for this reservation, checking every request */
+        json_t *cm = session_plan_find(&plan, "configmap-gate")->obj;
+        const char *conf =
+            json_string_value(json_object_get(json_object_get(cm, "data"), "nginx.conf"));
+        assert_non_null(conf);
+        char check[256];
+        snprintf(check, sizeof(check), "http://gpuaas-server.%s.svc:%ld/api/v1/gate/42/check",
+                 f.c->reconciler.platform_namespace, f.c->reconciler.server_port);
+        assert_non_null(strstr(conf, check));
+        /* the server the gate asks is the one allow-workspace-auth lets it reach */
+        json_t *wa = session_plan_find(&plan, "netpol-allow-workspace-auth")->obj;
+        json_t *wa_port = json_array_get(
+            json_object_get(
+                json_array_get(json_object_get(json_object_get(wa, "spec"), "egress"), 0), "ports"),
+            0);
+        assert_int_equal(json_integer_value(json_object_get(wa_port, "port")),
+                         f.c->reconciler.server_port);
+        assert_non_null(strstr(conf, "auth_request /_gpuaas/auth;"));
+        session_plan_free(&plan);
+        config_free(f.c);
+    }
+}
+
+static void test_gate_config_errors(void **state)
+{
+    struct fixture f;
+    struct session_plan plan;
+    struct error err = {0};
+    setup_fixture(&f, "kubernetes");
+    snprintf(f.r.gpu_type, sizeof(f.r.gpu_type), "nvidia.com/gpu");
+    f.r.gpu_count = 1;
+    assert_int_equal(config_set_string(&f.c->reconciler.gate_auth_url, "http://x;evil"), 0);
+    assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), -ERR_INVALID);
+    assert_string_equal(err.field, "reconciler.gate_auth_url");
+    assert_int_equal(config_set_string(&f.c->reconciler.gate_auth_url, "http://srv:8080"), 0);
+    f.c->reconciler.gate_port = f.c->reconciler.workspace_port;
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), -ERR_INVALID);
+    assert_string_equal(err.field, "reconciler.gate_port");
+    config_free(f.c);
+}
+
 static void test_models_read_only(void **state)
 {
     const char *platforms[] = {"openshift", "kubernetes"};
@@ -855,6 +981,8 @@ int main(void)
         cmocka_unit_test(test_openshift_interactive_mig),
         cmocka_unit_test(test_kubernetes_inference_gpu),
         cmocka_unit_test(test_workspace_security),
+        cmocka_unit_test(test_exposure_reaches_only_the_gate),
+        cmocka_unit_test(test_gate_config_errors),
         cmocka_unit_test(test_models_read_only),
         cmocka_unit_test(test_models_default_env),
         cmocka_unit_test(test_models_config_errors),

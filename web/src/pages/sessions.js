@@ -22,6 +22,21 @@ function countdown(r, now) {
   return '';
 }
 
+// The workspace's sign-in proxy lets a browser in with a single-use link from
+// POST .../workspace-ticket (no second password); the tab opens at once (a popup opened after
+// an await would be blocked) and goes to the link when it arrives.
+async function openWorkspace(ev, r) {
+  ev.preventDefault();
+  const w = window.open('', '_blank');
+  try {
+    const t = await post(`/reservations/${r.id}/workspace-ticket`);
+    if (w) { w.opener = null; w.location.href = t.url; } else location.assign(t.url);
+  } catch (e) {
+    if (w) w.close();
+    toast(explain(e), 'error');
+  }
+}
+
 // The "Open workspace" link of a running session: the one place that builds it (a sign-in
 // step in front of the workspace changes only this function). On a simulated cluster there
 // is no workspace: a plain sentence instead.
@@ -32,7 +47,7 @@ export function workspaceLink(r) {
   }
   if (!s.url) return h('p', { class: 'muted' }, 'The workspace is being prepared; its link appears here when it is ready.');
   return h('p', { class: 'workspace-row' },
-    h('a', { class: 'button primary workspace', href: s.url, target: '_blank', rel: 'noopener noreferrer' }, 'Open workspace ↗'), ' ',
+    h('a', { class: 'button primary workspace', href: s.url, target: '_blank', rel: 'noopener noreferrer', onclick: (ev) => openWorkspace(ev, r) }, 'Open workspace ↗'), ' ',
     h('code', { class: 'url' }, s.url), ' ',
     h('button', { type: 'button', class: 'secondary small copy-url', onclick: async () => {
       try { await navigator.clipboard.writeText(s.url); toast('Workspace address copied.'); } catch { toast('Copy failed: select the address and copy it by hand.', 'error'); }
