@@ -268,6 +268,7 @@ for o in kubernetes openshift; do
         --gpu-type nvidia.com/mig-1g.24gb --count 2 >"$OUT/session-$o.yaml" || bad "session $o"
     $CHECK tojson "$OUT/session-$o.yaml" "$OUT/session-$o.json"
     $CHECK covers "$OUT/$o.yaml" "$OUT/session-$o.yaml" || bad "reconciler role vs session $o"
+    $CHECK published "$OUT/session-$o.yaml" || bad "unpublished image in a session ($o)"
 done
 
 step "docs/air-gapped.md names every image the install renders"
