@@ -92,7 +92,7 @@ static const struct config_key keys[] = {
     {"session.cpu", K_INT, O(session.cpu), "8", 1, 4096, "default cpu cores per booking"},
     {"session.memory_gib", K_INT, O(session.memory_gib), "64", 1, 65536,
      "default memory per booking (GiB)"},
-    {"session.storage_gib", K_INT, O(session.storage_gib), "320", 1, 1048576,
+    {"session.storage_gib", K_INT, O(session.storage_gib), "600", 1, 1048576,
      "default storage per booking (GiB)"},
     {"session.max_hours", K_INT, O(session.max_hours), "168", 1, 8784,
      "longest booking window (hours)"},
@@ -116,6 +116,8 @@ static const struct config_key keys[] = {
      "provisioning attempts before FAILED"},
     {"reconciler.retry_base_seconds", K_INT, O(reconciler.retry_base_seconds), "2", 1, 3600,
      "first retry delay (doubles per attempt)"},
+    {"reconciler.provision_timeout_seconds", K_INT, O(reconciler.provision_timeout_seconds), "600",
+     1, 86400, "a session not Ready this long after an attempt began: the attempt failed"},
     {"reconciler.terminating_limit_seconds", K_INT, O(reconciler.terminating_limit_seconds), "600",
      1, 604800, "Terminating longer than this is reported as stuck"},
     {"reconciler.finalize_stuck", K_BOOL, O(reconciler.finalize_stuck), "false", 0, 0,
@@ -978,6 +980,13 @@ static int validate(struct walk *w)
                          w->file);
     if ((r = validate_cache(w)) < 0)
         return r;
+    if (c->session.storage_gib < c->reconciler.home_gib + c->reconciler.model_cache_gib)
+        return error_set(w->err, ERR_INVALID, "session.storage_gib",
+                         "%s: session.storage_gib: %ld GiB cannot hold the home (%ld GiB, "
+                         "reconciler.home_gib) and model-cache (%ld GiB, "
+                         "reconciler.model_cache_gib) volumes every session mounts",
+                         w->file, c->session.storage_gib, c->reconciler.home_gib,
+                         c->reconciler.model_cache_gib);
     if (!strchr(c->server.listen, ':'))
         return error_set(w->err, ERR_INVALID, "server.listen",
                          "%s: server.listen: expected ADDRESS:PORT, got \"%s\"", w->file,

@@ -138,6 +138,7 @@ struct config {
         long gc_interval_seconds;
         long max_attempts;
         long retry_base_seconds;
+        long provision_timeout_seconds;
         long terminating_limit_seconds;
         bool finalize_stuck; /* remove finalizers of namespaces stuck Terminating */
         char *kubeconfig;    /* "" = in-cluster or $KUBECONFIG */

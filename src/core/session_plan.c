@@ -1126,16 +1126,20 @@ static void add_deployment(struct builder *b, long cpu, long mem)
         }
         json_object_set_new(container, "command", cmd);
     }
-    json_t *body = json_pack(
-        "{s:{s:i, s:{s:s}, s:{s:o}, s:{s:{s:{s:s, s:s}}, s:{s:s, s:b, s:o, s:[o], "
-        "s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}]}}}}",
-        "spec", "replicas", 1, "strategy", "type", "Recreate", "selector", "matchLabels",
-        workspace_selector(), "template", "metadata", "labels", "app.kubernetes.io/name",
-        SESSION_WORKSPACE_NAME, SESSION_LABEL_MANAGED_BY, SESSION_MANAGED_BY, "spec",
-        "serviceAccountName", SESSION_SA_NAME, "automountServiceAccountToken", 1, "securityContext",
-        psc, "containers", container, "volumes", "name", SESSION_PVC_HOME, "persistentVolumeClaim",
-        "claimName", SESSION_PVC_HOME, "name", SESSION_PVC_MODEL_CACHE, "persistentVolumeClaim",
-        "claimName", SESSION_PVC_MODEL_CACHE);
+    char idb[32];
+    snprintf(idb, sizeof(idb), "%" PRId64, b->r->id);
+    /* the pods carry the reservation too: the reconciler lists a batch of sessions' pods */
+    json_t *body =
+        json_pack("{s:{s:i, s:{s:s}, s:{s:o}, s:{s:{s:{s:s, s:s, s:s}}, s:{s:s, s:b, s:o, s:[o], "
+                  "s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}]}}}}",
+                  "spec", "replicas", 1, "strategy", "type", "Recreate", "selector", "matchLabels",
+                  workspace_selector(), "template", "metadata", "labels", "app.kubernetes.io/name",
+                  SESSION_WORKSPACE_NAME, SESSION_LABEL_MANAGED_BY, SESSION_MANAGED_BY,
+                  SESSION_LABEL_RESERVATION, idb, "spec", "serviceAccountName", SESSION_SA_NAME,
+                  "automountServiceAccountToken", 1, "securityContext", psc, "containers",
+                  container, "volumes", "name", SESSION_PVC_HOME, "persistentVolumeClaim",
+                  "claimName", SESSION_PVC_HOME, "name", SESSION_PVC_MODEL_CACHE,
+                  "persistentVolumeClaim", "claimName", SESSION_PVC_MODEL_CACHE);
     if (body) {
         json_t *pod =
             json_object_get(json_object_get(json_object_get(body, "spec"), "template"), "spec");
@@ -1234,6 +1238,13 @@ static int check_inputs(const struct reservation *r, const struct config *c, con
         return error_set(err, ERR_INVALID, "reconciler.tenant_cluster_role", "must be set");
     if (!c->reconciler.ingress_domain || !*c->reconciler.ingress_domain)
         return error_set(err, ERR_INVALID, "reconciler.ingress_domain", "must be set");
+    long storage = r->storage_gib > 0 ? r->storage_gib : c->session.storage_gib;
+    long volumes = c->reconciler.home_gib + c->reconciler.model_cache_gib;
+    if (storage < volumes)
+        return error_set(err, ERR_INVALID, "storage_gib",
+                         "storage_gib must be at least %ld: %ld GiB cannot hold the home (%ld "
+                         "GiB) and model-cache (%ld GiB) volumes every session mounts",
+                         volumes, storage, c->reconciler.home_gib, c->reconciler.model_cache_gib);
     return session_plan_check_config(c, err);
 }
 
@@ -1264,11 +1275,6 @@ int session_plan_build(const struct reservation *r, const struct config *c, cons
     long cpu = r->cpu > 0 ? r->cpu : c->session.cpu;
     long mem = r->memory_gib > 0 ? r->memory_gib : c->session.memory_gib;
     long storage = r->storage_gib > 0 ? r->storage_gib : c->session.storage_gib;
-    long volumes = c->reconciler.home_gib + c->reconciler.model_cache_gib;
-    if (storage < volumes)
-        return error_set(err, ERR_INVALID, "storage_gib",
-                         "%ld GiB cannot hold the home (%ld GiB) and model-cache (%ld GiB) volumes",
-                         storage, c->reconciler.home_gib, c->reconciler.model_cache_gib);
 
     struct builder b = {.plan = plan, .r = r, .c = c, .p = p, .err = err, .rc = 0};
     add_namespace(&b);
@@ -1292,6 +1298,21 @@ int session_plan_build(const struct reservation *r, const struct config *c, cons
         return b.rc;
     }
     return 0;
+}
+
+int session_plan_check_booking(const struct reservation *r, const struct config *c,
+                               const struct pool *p, struct error *err)
+{
+    /* The plan itself, for a booking not yet numbered: every refusal it makes that does not
+     * come from the id or a persisted namespace comes from r and c alone. */
+    struct reservation probe = *r;
+    struct session_plan plan;
+    if (probe.id <= 0)
+        probe.id = 1;
+    probe.session.namespace_[0] = '\0';
+    int rc = session_plan_build(&probe, c, p, &plan, err);
+    session_plan_free(&plan);
+    return rc;
 }
 
 void session_plan_free(struct session_plan *plan)

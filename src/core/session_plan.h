@@ -114,6 +114,17 @@ int session_plan_build(const struct reservation *r, const struct config *c, cons
  * (NAME=VALUE pairs). 0, or -ERR_INVALID with err naming the key. session_plan_build() runs
  * it too; `gpuaas config check` and the reconciler's start call it to fail early. */
 int session_plan_check_config(const struct config *c, struct error *err);
+/* Every refusal of session_plan_build() that depends only on the booking and the
+ * configuration, made at booking time: the plan is built for r as a booking not yet numbered
+ * (id 1 when r->id is 0, no persisted namespace) and thrown away. The refusals: the GPU type
+ * is a GPU resource of pool p, gpu_count is positive, the user is named, the workspace settings
+ * are set and parse, the namespace prefix and domain make valid names, storage_gib (or
+ * session.storage_gib when 0) holds the home and model-cache volumes, and
+ * session_plan_check_config(). The API runs it before admitting a booking so that nothing
+ * admitted fails at its start for a reason known when it was booked. 0, or -ERR_INVALID /
+ * -ERR_NOMEM with err naming the field (and the minimum, for an amount). */
+int session_plan_check_booking(const struct reservation *r, const struct config *c,
+                               const struct pool *p, struct error *err);
 /* Releases the objects of a plan built by session_plan_build(); NULL-safe. */
 void session_plan_free(struct session_plan *plan);
 /* The object of step `step`, or NULL. */

@@ -460,6 +460,21 @@ int kube_create(struct kube_client *c, const json_t *obj, json_t **ret, struct e
     return rc;
 }
 
+int kube_replace(struct kube_client *c, const json_t *obj, json_t **ret, struct error *err)
+{
+    char path[1024];
+    int rc = obj_path(obj, true, path, sizeof(path) - 32, err);
+    if (rc)
+        return rc;
+    strcat(path, "?fieldManager=gpuaas");
+    char *body = json_dumps(obj, JSON_COMPACT);
+    if (!body)
+        return error_set(err, ERR_NOMEM, "", "out of memory");
+    rc = request(c, "PUT", path, "application/json", body, ret, err);
+    free(body);
+    return rc;
+}
+
 int kube_get(struct kube_client *c, const char *api_version, const char *kind, const char *ns,
              const char *name, json_t **ret, struct error *err)
 {

@@ -100,6 +100,9 @@ unsigned long kube_client_requests(const struct kube_client *c);
 int kube_apply(struct kube_client *c, const json_t *obj, json_t **ret, struct error *err);
 /* POST obj; -ERR_EXISTS when it already exists. */
 int kube_create(struct kube_client *c, const json_t *obj, json_t **ret, struct error *err);
+/* PUT obj (metadata.resourceVersion set: replaced only if unchanged since, else -ERR_STATE):
+ * the whole object becomes obj, fields other managers added included. */
+int kube_replace(struct kube_client *c, const json_t *obj, json_t **ret, struct error *err);
 int kube_get(struct kube_client *c, const char *api_version, const char *kind, const char *ns,
              const char *name, json_t **ret, struct error *err);
 /* GET of a fixed API path such as "/version" (JSON answer). */

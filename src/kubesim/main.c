@@ -338,6 +338,11 @@ static void usage(FILE *f)
         "       policy and request on its stdin, one answer line; see src/kubesim/sim_policy.c)\n"
         "       [--token-user NAME] (who the token is to admission policies; default\n"
         "       kubesim-admin in system:masters)\n"
+        "       [--pod-fate JSON] (pods that cannot pull their image, crash-loop or stay\n"
+        "       unschedulable: a rule or an array of rules, as POST /_sim/pods takes;\n"
+        "       DELETE /_sim/pods clears them):\n"
+        "       {\"fate\":\"pull|crash|unschedulable|ready\", \"namespace\":NS | \"image\":IMAGE,\n"
+        "        \"exit_code\":N (crash), \"message\":S (the scheduler's, unschedulable)}\n"
         "Requests with Impersonate-User (kubectl --as) are held to RBAC as that user.\n"
         "A Kubernetes API server double. Port 0 picks a free port (see the kubeconfig).\n"
         "Faults can be changed at run time: POST /_sim/faults {\"fault\":\"500\",\"nth\":3}.\n");
@@ -395,7 +400,7 @@ struct args {
     const char *listen, *kubeconfig, *token, *openapi, *request_log, *log_level;
     const char *quota_delay, *pod_ready_delay, *ns_delete_delay, *node_resources;
     const char *fault_kind, *fault_path, *fail_nth, *fault_rate;
-    const char *cel_eval, *token_user;
+    const char *cel_eval, *token_user, *pod_fates;
     int tls;
 };
 
@@ -421,6 +426,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         {"--log-level", NULL, &a->log_level, NULL},
         {"--cel-eval", NULL, &a->cel_eval, NULL},
         {"--token-user", NULL, &a->token_user, NULL},
+        {"--pod-fate", NULL, &a->pod_fates, NULL},
     };
     size_t npos;
     a->request_log = getenv("GPUAAS_KUBESIM_REQUEST_LOG");
@@ -615,6 +621,14 @@ int main(int argc, char **argv)
         goto out;
     if (fault.kind)
         ksim_set_fault(g_sim, &fault);
+    if (a.pod_fates) {
+        char msg[300];
+        if (ksim_pod_fate_add(g_sim, a.pod_fates, msg, sizeof(msg))) {
+            fprintf(stderr, "gpuaas-kubesim: --pod-fate %s: %s\n", a.pod_fates, msg);
+            rc = 2;
+            goto out_sim;
+        }
+    }
     struct MHD_Daemon *d = start_daemon(&sa, a.tls ? cert : NULL, key);
     if (!d) {
         fprintf(stderr, "gpuaas-kubesim: cannot listen on %s\n", a.listen);

@@ -8,7 +8,7 @@
 #include "common/error.h"
 
 #define KSIM_SEL_MAX_REQ 32
-#define KSIM_SEL_MAX_VALUES 16
+#define KSIM_SEL_MAX_VALUES 64 /* values in one set (the reconciler lists 48 sessions by id) */
 
 enum ksim_sel_op {
     KSIM_SEL_EQ,

@@ -146,6 +146,7 @@ void ksim_free(struct ksim *k)
     for (size_t i = 0; i < EVENT_RING; i++)
         json_decref(k->ring[i].obj);
     json_decref(k->store);
+    json_decref(k->pod_fates);
     free(k->tasks);
     pthread_mutex_destroy(&k->mu);
     pthread_cond_destroy(&k->cond);

@@ -92,6 +92,9 @@ int ksim_tick(struct ksim *k, int64_t now_ms);
  * *rv. Returns 0, 1 when the stream must end (too old / shutdown), or -ERR_*. */
 int ksim_watch_next(struct ksim *k, const struct ksim_response *r, uint64_t *rv, int wait_ms,
                     char **ret);
+/* Adds a pod fate rule, or an array of rules, given as JSON (see sim_pods.c), as POST
+ * /_sim/pods does. 0, or -1 with msg saying what is expected. */
+int ksim_pod_fate_add(struct ksim *k, const char *json, char *msg, size_t n);
 /* Wakes all watchers and makes ksim_watch_next return 1 (shutdown). */
 void ksim_shutdown(struct ksim *k);
 

@@ -2,6 +2,8 @@
  * deletion, Route admission, run from ksim_tick(). */
 #include "kubesim/sim_internal.h"
 
+#include "common/json_find.h"
+
 void ks_after_write(struct ksim *k, const struct rtype *rt, const char *ns, json_t *obj,
                     int created)
 {
@@ -140,9 +142,11 @@ static void deploy_sync(struct ksim *k, const char *ns, const char *name)
             continue;
         }
         current++;
-        const char *phase =
-            json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
-        if (phase && !strcmp(phase, "Running"))
+        /* available = the pod's Ready condition (a crash-looping pod runs but is not ready) */
+        json_t *rc = json_find_by(json_object_get(json_object_get(pod, "status"), "conditions"),
+                                  "type", "Ready");
+        const char *rs = json_string_value(json_object_get(rc, "status"));
+        if (rs && !strcmp(rs, "True"))
             ready++;
     }
     for (int i = 0; i < nstale; i++)
@@ -230,11 +234,22 @@ static void pod_ready(struct ksim *k, const char *ns, const char *name)
     json_t *p = ks_lookup(k, prt, ns, name);
     if (!p)
         return;
+    if (ks_pod_fate_apply(k, ns, name)) {
+        /* not ready: the Deployment's status follows */
+        json_t *ref = json_array_get(json_object_get(ks_meta(p), "ownerReferences"), 0);
+        const char *kind = json_string_value(json_object_get(ref, "kind"));
+        if (kind && !strcmp(kind, "Deployment"))
+            ks_add_task(k, T_DEPLOY, ns, json_string_value(json_object_get(ref, "name")), 0);
+        return;
+    }
     json_t *st = json_object_get(p, "status");
     if (!json_is_object(st)) {
         st = json_object();
         json_object_set_new(p, "status", st);
     }
+    /* a pod recovering from a fate starts from a clean status */
+    json_object_del(st, "containerStatuses");
+    json_object_del(st, "conditions");
     json_object_set_new(st, "phase", json_string("Running"));
     json_object_set_new(st, "podIP", json_string("10.244.0.10"));
     json_object_set_new(st, "hostIP", json_string("192.168.0.10"));

@@ -71,6 +71,7 @@ struct ksim {
      * NULL for the double's own token, which keeps every right */
     const struct ksim_rbac_user *as;
     struct ks_policy *policy; /* the admission policy evaluator (sim_policy.c); NULL = none */
+    json_t *pod_fates;        /* sim_pods.c: rules, NULL until the first */
 };
 
 struct req {
@@ -172,5 +173,13 @@ void ks_policy_close(struct ksim *k);
 int ks_fault_hit(struct ksim *k, const char *path, struct ksim_response *r);
 void ks_handle_admin(struct ksim *k, const char *method, const char *path, const char *body,
                      size_t len, struct ksim_response *r);
+
+/* sim_pods.c */
+/* Applies the pod fate matching pod ns/name (the simulated kubelet and scheduler): 1 when one
+ * did (the pod is not ready), 0 when the pod should become ready. */
+int ks_pod_fate_apply(struct ksim *k, const char *ns, const char *name);
+/* Adds a rule (borrowed) and re-runs the kubelet for the pods it may match. 0, or -1 with msg. */
+int ks_pod_fate_add(struct ksim *k, json_t *rule, char *msg, size_t n);
+void ks_pod_fates_clear(struct ksim *k);
 
 #endif

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "core/calendar.h"
+#include "core/session_plan.h"
 #include "server/auth.h"
 #include "server/gate.h"
 #include "server/jdec.h"
@@ -825,6 +826,11 @@ static void h_res_create(struct srv_req *r)
     }
     res.user_id = r->user.id;
     snprintf(res.user, sizeof(res.user), "%s", r->user.username);
+    /* What the session plan would refuse at the start is refused now. */
+    if (session_plan_check_booking(&res, r->cfg, r->pool, &e) < 0) {
+        srv_fail_err(r, &e);
+        return;
+    }
     live_pool(r, &p);
     int rc = store_reservation_admit(r->st, &p, &res, r->now, &next, &e);
     if (rc == -ERR_CONFLICT) {

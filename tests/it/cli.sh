@@ -108,6 +108,9 @@ expect 0 "back-to-back reserve (table)" -- "$BIN" reserve --gpu-type nvidia.com/
     --start "${day}T12:00:00Z" --hours 1
 contains "$out" "APPROVED" "reserve prints the reservation"
 expect 1 "unknown GPU type is refused" -- "$BIN" reserve --gpu-type nvidia.com/none --start "${day}T10:00:00Z" --hours 1
+expect 1 "storage that cannot hold the session's volumes is refused" -- "$BIN" reserve \
+    --gpu-type nvidia.com/gpu --storage 1 --start "${day}T14:00:00Z" --hours 1
+contains "$err" "storage_gib must be at least 320" "the refusal names the field and the minimum"
 expect 0 "list" -- "$BIN" list
 contains "$(head -1 <<<"$out")" "ID" "list table has a header"
 contains "$out" "cli test" "list shows the purpose"

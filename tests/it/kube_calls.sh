@@ -3,7 +3,7 @@
 # `gpuaas reconciler` against the API server double, which logs every request it serves as
 # its RBAC attributes (gpuaas-kubesim --request-log: "VERB GROUP/RESOURCE[/SUB] CLIENT").
 # Per platform (kubernetes, openshift), with the node cache's volumes on, a session is
-# provisioned, becomes ACTIVE and is canceled; stale objects labelled ours (a namespace that
+# provisioned, becomes ACTIVE, has a NetworkPolicy deleted and re-applied, and is canceled; stale objects labelled ours (a namespace that
 # then stays Terminating, a PersistentVolume, a RoleBinding, a ClusterRoleBinding) are
 # collected by the GC sweep, which also finalizes the stuck namespace (finalize_stuck).
 # Then `deploy_check.py requests` fails when
@@ -114,6 +114,19 @@ EOF
   state() { req GET "/api/v1/reservations/$id" "" "$admin"; [ "$(jf .state)" = "$1" ]; }
   wait_for 30 "session $id ACTIVE ($p)" state ACTIVE
   ns=$(jf .session.namespace)
+  # drift while ACTIVE: the next verification (interval 1 s) reads every object back and
+  # re-applies the deleted policy
+  kc -n "$ns" delete networkpolicy allow-dns >/dev/null || fail "cannot delete a policy ($p)"
+  wait_for 30 "the deleted policy re-applied ($p)" kc -n "$ns" get networkpolicy allow-dns
+  # a rule added to the default deny and a limit added to the quota: both replaced whole
+  kc -n "$ns" patch networkpolicy default-deny --type merge -p '{"spec":{"ingress":[{}]}}' ||
+    fail "cannot change a policy ($p)"
+  kc -n "$ns" patch resourcequota session-quota --type merge -p '{"spec":{"hard":{"configmaps":"1"}}}' ||
+    fail "cannot change the quota ($p)"
+  no_rule() { [ "$(KUBECONFIG=$WORK/kubeconfig kubectl -n "$ns" get networkpolicy default-deny -o jsonpath='{.spec.ingress}')" = "" ]; }
+  no_limit() { [ "$(KUBECONFIG=$WORK/kubeconfig kubectl -n "$ns" get resourcequota session-quota -o jsonpath='{.spec.hard.configmaps}')" = "" ]; }
+  wait_for 30 "the added rule removed ($p)" no_rule
+  wait_for 30 "the added limit removed ($p)" no_limit
   req POST "/api/v1/reservations/$id/cancel" "" "$admin"
   [ "${STATUS:0:1}" = 2 ] || fail "cancel: status $STATUS"
   wait_for 30 "session $id CANCELED ($p)" state CANCELED

@@ -351,7 +351,7 @@ run_suite() {
   [ "$(jf '.resources[] | select(.name=="nvidia.com/gpu") | .turnaround_seconds')" = 0 ] || fail "pool turnaround"
   [ "$(jf '.resources[] | select(.name=="cpu") | .max_per_node')" = "$(jf '.resources[] | select(.name=="cpu") | .physical')" ] || fail "pool max_per_node (one node: all of it)"
   # the booking rules and defaults the form shows come from config session.* (example file)
-  [ "$(jq -c .session <<<"$BODY")" = '{"cpu":8,"memory_gib":64,"storage_gib":320,"max_gpus":4,"max_hours":168,"max_advance_days":365,"start_grace_seconds":300,"ephemeral_gib":50,"turnaround_seconds":0}' ] ||
+  [ "$(jq -c .session <<<"$BODY")" = '{"cpu":8,"memory_gib":64,"storage_gib":600,"max_gpus":4,"max_hours":168,"max_advance_days":365,"start_grace_seconds":300,"ephemeral_gib":50,"turnaround_seconds":0}' ] ||
     fail "pool session rules: $(jq -c .session <<<"$BODY")"
   [ "$(jf .cluster.simulated)" = false ] || fail "pool cluster.simulated on a configuration without it"
   t capacity; req GET "/api/v1/capacity?from=$(iso $h)&to=$(iso $((h+7200)))&step=3600" "" "$ALICE"; expect 200
@@ -392,6 +392,9 @@ run_suite() {
   t "wrong type"; req POST /api/v1/reservations "{\"gpu_type\":\"nvidia.com/gpu\",\"gpu_count\":\"1\",\"starts_at\":\"$s1\",\"ends_at\":\"$e1\"}" "$BOB"; expect 400 invalid gpu_count
   t "missing field"; req POST /api/v1/reservations "{\"gpu_type\":\"nvidia.com/gpu\",\"gpu_count\":1,\"starts_at\":\"$s1\"}" "$BOB"; expect 400 invalid ends_at
   t "malformed"; req POST /api/v1/reservations '{"gpu_type": "nvidia.com/gpu", ' "$BOB"; expect 400 invalid body
+  # what the session plan would refuse at the start is refused at booking, naming the minimum
+  t "storage below the mounted volumes"; req POST /api/v1/reservations "{$base,\"storage_gib\":1,\"starts_at\":\"$s1\",\"ends_at\":\"$e1\"}" "$BOB"; expect 400 invalid storage_gib
+  jf .error.message | grep -q "storage_gib must be at least 320" || fail "$LAST: message $(jf .error.message)"
   t "not an object"; req POST /api/v1/reservations '[1,2]' "$BOB"; expect 400 invalid body
   t "415"; req POST /api/v1/reservations "{$base}" "$BOB" text/plain; expect 415
   head -c 70000 /dev/zero | tr '\0' 'a' >"$WORK/big"

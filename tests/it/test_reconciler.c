@@ -7,6 +7,7 @@
 #include "common/timeutil.h"
 #include "core/config.h"
 #include "core/pool.h"
+#include "core/object_drift.h"
 #include "core/session_plan.h"
 #include "kube/kube.h"
 #include "store/store.h"
@@ -17,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -232,6 +234,27 @@ static int setup_openshift_cache(void **state)
 static int setup_kubernetes_cache(void **state)
 {
     return setup_env_cfg(state, "kubernetes", NULL, CFG_CACHE);
+}
+
+/* Short provisioning deadline, three attempts, and workspaces that cannot start: the image
+ * registry.test/workspace:absent cannot be pulled (every session), gpuaas-2 crash-loops with
+ * exit code 3, gpuaas-3 stays unschedulable, gpuaas-4 starts (a namespace rule wins). The
+ * deadline (2 s) is far above the double's pod start (300 ms) and a pass (< 100 ms), so a
+ * session that can start never misses it even on a loaded machine; the failing ones end after
+ * three attempts and two back-offs, 2 + 1 + 2 + 2 + 2 = 9 s. */
+#define CFG_DEADLINE                                                                               \
+    "  provision_timeout_seconds: 2\n  workspace_image: registry.test/workspace:absent\n"
+
+static int setup_failing_pods(void **state)
+{
+    static const char *const args[] = {
+        "--pod-fate",
+        "[{\"fate\":\"pull\",\"image\":\"registry.test/workspace:absent\"},"
+        "{\"fate\":\"crash\",\"namespace\":\"gpuaas-2\",\"exit_code\":3},"
+        "{\"fate\":\"unschedulable\",\"namespace\":\"gpuaas-3\"},"
+        "{\"fate\":\"ready\",\"namespace\":\"gpuaas-4\"}]",
+        NULL};
+    return setup_env_cfg(state, "openshift", args, CFG_DEADLINE);
 }
 
 /* HTTPS with a generated CA and a bearer token: the client's TLS and token paths. */
@@ -888,6 +911,250 @@ static void test_faults(void **state)
     stop(p);
 }
 
+/* POSTs (or DELETEs, body NULL) to the double's admin path; returns the HTTP status. */
+static long sim_admin(struct env *e, const char *method, const char *path, const char *body)
+{
+    struct kube_config *kc = NULL;
+    struct error err = {0};
+    char url[512];
+    long code = 0;
+    assert_int_equal(kube_config_load_file(e->kubeconfig, &kc, &err), 0);
+    snprintf(url, sizeof(url), "%s%s", kc->server, path);
+    kube_config_free(kc);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    FILE *sink = fopen("/dev/null", "w");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(c);
+    fclose(sink);
+    return code;
+}
+
+static bool has_audit(struct env *e, const char *action, const char *target, const char *detail)
+{
+    struct audit_entry *a = NULL;
+    size_t n = 0;
+    bool found = false;
+    assert_int_equal(store_audit_list(e->st, 500, 0, &a, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(a[i].action, action) && !strcmp(a[i].target, target) &&
+            strstr(a[i].detail, detail))
+            found = true;
+    free(a);
+    return found;
+}
+
+static int count_audit(struct env *e, const char *action)
+{
+    struct audit_entry *a = NULL;
+    size_t n = 0;
+    int k = 0;
+    assert_int_equal(store_audit_list(e->st, 500, 0, &a, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        k += !strcmp(a[i].action, action);
+    free(a);
+    return k;
+}
+
+static void assert_contains(const char *what, const char *hay, const char *needle)
+{
+    if (!strstr(hay, needle))
+        fail_msg("%s \"%s\" lacks \"%s\"", what, hay, needle);
+}
+
+/* A workspace that cannot pull its image, one that crash-loops and one that stays
+ * unschedulable: each shows its reason while provisioning, ends FAILED after the attempts with
+ * the reason in session.message and the audit log, its namespace removed and its capacity
+ * free; a session beside them starts. */
+static void test_failure_reasons(void **state)
+{
+    struct env *e = *state;
+    static const struct {
+        const char *reason[3];
+    } want[] = {
+        {{"the image registry.test/workspace:absent cannot be pulled", "ImagePullBackOff",
+          "Back-off pulling image"}},
+        {{"keeps crashing", "CrashLoopBackOff", "last exit code 3"}},
+        {{"cannot be scheduled", "0/1 nodes are available: 1 Insufficient nvidia.com/gpu", ""}},
+    };
+    int64_t ids[4];
+    for (int i = 0; i < 4; i++)
+        ids[i] = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+    assert_int_equal(ids[3], 4); /* the double's rules name gpuaas-1..4 */
+    pid_t p = reconciler(e, 0, NULL, "failures");
+    assert_true(wait_state(e, ids[3], RS_ACTIVE, WAIT_S));
+    for (int i = 0; i < 3; i++)
+        assert_true(wait_state(e, ids[i], RS_FAILED, WAIT_S));
+    stop(p);
+    for (int i = 0; i < 3; i++) {
+        struct reservation r = get_res(e, ids[i]);
+        char target[64];
+        snprintf(target, sizeof(target), "reservation/%" PRId64, ids[i]);
+        assert_contains("message", r.session.message, "provisioning failed after 3 attempts");
+        assert_contains("message", r.session.message, "not ready within 2 s");
+        for (int k = 0; k < 3; k++) {
+            assert_contains("message", r.session.message, want[i].reason[k]);
+            assert_true(has_audit(e, "session.failed", target, want[i].reason[k]));
+        }
+        assert_true(namespace_gone(e, r.session.namespace_, WAIT_S));
+    }
+    assert_string_equal(get_res(e, ids[3]).session.phase, "Ready");
+    /* the three slices are free again: the same window is booked once more */
+    for (int i = 0; i < 3; i++)
+        book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+}
+
+/* Objects of an ACTIVE session deleted or changed are re-applied and audited within one pass;
+ * a reconciler killed in the middle of a repair leaves it to the next one. */
+static void test_drift_repair(void **state)
+{
+    struct env *e = *state;
+    struct error err = {0};
+    int64_t id = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+    pid_t p = reconciler(e, 0, NULL, "drift-setup");
+    assert_true(wait_state(e, id, RS_ACTIVE, WAIT_S));
+    stop(p);
+    struct reservation r = get_res(e, id);
+    const char *ns = r.session.namespace_;
+    struct session_plan plan = {0};
+    assert_int_equal(session_plan_build(&r, e->cfg, &e->pool, &plan, &err), 0);
+
+    /* an untouched session: a pass repairs nothing */
+    reconcile_once(e, "drift-none");
+    assert_int_equal(count_audit(e, "session.repair"), 0);
+
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(
+            kube_delete(e->kube, "route.openshift.io/v1", "Route", ns, "workspace", NULL, &err), 0);
+        assert_int_equal(kube_delete(e->kube, "networking.k8s.io/v1", "NetworkPolicy", ns,
+                                     "allow-from-ingress", NULL, &err),
+                         0);
+        assert_int_equal(
+            kube_delete(e->kube, "v1", "ResourceQuota", ns, "session-quota", NULL, &err), 0);
+        /* a policy changed in place: the default deny opened to every namespace */
+        const struct session_object *np = session_plan_find(&plan, "netpol-default-deny");
+        assert_non_null(np);
+        json_t *changed = json_deep_copy(np->obj);
+        json_object_set_new(json_object_get(changed, "spec"), "ingress",
+                            json_pack("[{s:[{s:{}}]}]", "from", "namespaceSelector"));
+        assert_int_equal(kube_apply(e->kube, changed, NULL, &err), 0);
+        json_decref(changed);
+        /* the policy the tenant may narrow or remove is theirs: it stays removed */
+        int gone = kube_delete(e->kube, "networking.k8s.io/v1", "NetworkPolicy", ns,
+                               "allow-same-namespace", NULL, &err);
+        assert_true(gone == 0 || (round == 1 && gone == -ERR_NOT_FOUND));
+
+        if (round == 1) {
+            /* killed right after the first repair: the next pass does the rest */
+            pid_t k = reconciler(e, 0, "repair", "drift-crash");
+            int status = wait_exit(k, WAIT_S * 1000);
+            if (status == -1)
+                stop(k);
+            assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 137);
+        }
+        int before = count_audit(e, "session.repair");
+        reconcile_once(e, round ? "drift-after-crash" : "drift");
+        for (int i = 0; i < plan.n; i++) {
+            const struct session_object *o = &plan.objs[i];
+            json_t *got = NULL;
+            char where[200];
+            if (o->tenant_owned) {
+                assert_int_equal(
+                    kube_get(e->kube, o->api_version, o->kind, o->namespace_, o->name, &got, &err),
+                    -ERR_NOT_FOUND);
+                continue;
+            }
+            int rc = kube_get(e->kube, o->api_version, o->kind, o->namespace_, o->name, &got, &err);
+            if (rc || object_drifted(o->obj, got, object_drift_strict_path(o->kind), where,
+                                     sizeof(where)))
+                fail_msg("round %d: %s %s/%s not repaired (%s%s)", round, o->kind, o->namespace_,
+                         o->name, rc ? err.message : "changed at ", rc ? "" : where);
+            json_decref(got);
+        }
+        int repairs = count_audit(e, "session.repair") - before;
+        if (round == 0)
+            assert_int_equal(repairs, 4);
+        else
+            assert_int_equal(repairs, 3); /* one was audited by the killed reconciler */
+    }
+    char target[64];
+    snprintf(target, sizeof(target), "reservation/%" PRId64, id);
+    assert_true(has_audit(e, "session.repair", target, "\"Route/workspace\",\"why\":\"deleted\""));
+    assert_true(has_audit(e, "session.repair", target,
+                          "\"NetworkPolicy/default-deny\",\"why\":\"changed at"));
+    assert_true(has_audit(e, "session.repair", target, "ResourceQuota/session-quota"));
+    assert_int_equal(get_res(e, id).state, RS_ACTIVE);
+    session_plan_free(&plan);
+}
+
+/* Waits (bounded) until the workspace pod of ns reports container waiting reason `why`, or is
+ * Ready and its Deployment Available when why is NULL. */
+static bool pod_shows(struct env *e, const char *ns, const char *why, int seconds)
+{
+    struct error err = {0};
+    for (int t = 0; t < seconds * 20; t++) {
+        json_t *l = NULL;
+        bool ok = false;
+        if (kube_list(e->kube, "v1", "Pod", ns, NULL, &l, &err) == 0) {
+            json_t *pod = json_array_get(json_object_get(l, "items"), 0);
+            json_t *st = json_object_get(pod, "status");
+            json_t *cs = json_array_get(json_object_get(st, "containerStatuses"), 0);
+            const char *w = json_string_value(json_object_get(
+                json_object_get(json_object_get(cs, "state"), "waiting"), "reason"));
+            json_t *ready = json_find_by(json_object_get(st, "conditions"), "type", "Ready");
+            const char *rs = json_string_value(json_object_get(ready, "status"));
+            ok = why ? (w && !strcmp(w, why)) : (rs && !strcmp(rs, "True"));
+        }
+        if (ok && !why) {
+            /* and the Deployment has seen it */
+            json_t *d = NULL;
+            ok = kube_get(e->kube, "apps/v1", "Deployment", ns, "workspace", &d, &err) == 0;
+            json_t *av = json_find_by(json_object_get(json_object_get(d, "status"), "conditions"),
+                                      "type", "Available");
+            const char *as = json_string_value(json_object_get(av, "status"));
+            ok = ok && as && !strcmp(as, "True");
+            json_decref(d);
+        }
+        json_decref(l);
+        if (ok)
+            return true;
+        msleep(50);
+    }
+    return false;
+}
+
+/* A workspace that starts crashing after the session is ACTIVE: the next pass reports
+ * "Degraded: <reason>"; once it recovers, "Ready". */
+static void test_degraded(void **state)
+{
+    struct env *e = *state;
+    int64_t id = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+    pid_t p = reconciler(e, 0, NULL, "degraded-setup");
+    assert_true(wait_state(e, id, RS_ACTIVE, WAIT_S));
+    stop(p);
+    char ns[64], rule[200];
+    snprintf(ns, sizeof(ns), "%s", get_res(e, id).session.namespace_);
+    snprintf(rule, sizeof(rule), "{\"fate\":\"crash\",\"namespace\":\"%s\",\"exit_code\":7}", ns);
+    assert_int_equal(sim_admin(e, "POST", "/_sim/pods", rule), 200);
+    assert_true(pod_shows(e, ns, "CrashLoopBackOff", WAIT_S));
+    reconcile_once(e, "degraded");
+    struct reservation r = get_res(e, id);
+    assert_contains("phase", r.session.phase, "Degraded: the container workspace keeps crashing");
+    assert_contains("phase", r.session.phase, "last exit code 7");
+    assert_int_equal(r.state, RS_ACTIVE);
+
+    assert_int_equal(sim_admin(e, "DELETE", "/_sim/pods", NULL), 200);
+    assert_true(pod_shows(e, ns, NULL, WAIT_S));
+    reconcile_once(e, "recovered");
+    assert_string_equal(get_res(e, id).session.phase, "Ready");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -908,6 +1175,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_models_volume, setup_kubernetes_cache, teardown_env),
         cmocka_unit_test_setup_teardown(test_crash_after_every_step, setup_openshift_cache,
                                         teardown_env),
+        cmocka_unit_test_setup_teardown(test_failure_reasons, setup_failing_pods, teardown_env),
+        cmocka_unit_test_setup_teardown(test_drift_repair, setup_openshift, teardown_env),
+        cmocka_unit_test_setup_teardown(test_degraded, setup_openshift, teardown_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

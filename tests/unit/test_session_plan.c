@@ -775,6 +775,120 @@ static void test_names_and_errors(void **state)
     config_free(f.c);
 }
 
+/* Each refusal of the plan that depends only on the booking and the configuration is also made
+ * by session_plan_check_booking() for the same booking not yet numbered, naming the same field:
+ * the API calls it before admitting, so no admitted booking fails at its start for a reason
+ * known when it was booked. */
+enum mut {
+    M_GPU_TYPE,
+    M_GPU_COUNT,
+    M_USER,
+    M_STORAGE,
+    M_IMAGE,
+    M_ROLE,
+    M_DOMAIN,
+    M_LONG_DOMAIN,
+    M_PREFIX,
+    M_COMMAND,
+    M_CACHE_MOUNT,
+    M_CACHE_ENV,
+};
+
+static void mutate(struct fixture *f, enum mut m)
+{
+    char longdom[300];
+    switch (m) {
+    case M_GPU_TYPE:
+        snprintf(f->r.gpu_type, sizeof(f->r.gpu_type), "cpu");
+        break;
+    case M_GPU_COUNT:
+        f->r.gpu_count = 0;
+        break;
+    case M_USER:
+        f->r.user[0] = '\0';
+        break;
+    case M_STORAGE:
+        f->r.storage_gib = 1;
+        break;
+    case M_IMAGE:
+        assert_int_equal(config_set_string(&f->c->reconciler.workspace_image, ""), 0);
+        break;
+    case M_ROLE:
+        assert_int_equal(config_set_string(&f->c->reconciler.tenant_cluster_role, ""), 0);
+        break;
+    case M_DOMAIN:
+        assert_int_equal(config_set_string(&f->c->reconciler.ingress_domain, ""), 0);
+        break;
+    case M_LONG_DOMAIN:
+        memset(longdom, 'a', sizeof(longdom) - 1);
+        longdom[sizeof(longdom) - 1] = '\0';
+        assert_int_equal(config_set_string(&f->c->reconciler.ingress_domain, longdom), 0);
+        break;
+    case M_PREFIX:
+        assert_int_equal(config_set_string(&f->c->reconciler.namespace_prefix, "GPU_"), 0);
+        break;
+    case M_COMMAND:
+        assert_int_equal(config_set_string(&f->c->reconciler.workspace_command, "sh -c 'x"), 0);
+        break;
+    case M_CACHE_MOUNT:
+        f->c->cache.enabled = true;
+        assert_int_equal(config_set_string(&f->c->cache.store_dir, "/var/lib/c"), 0);
+        assert_int_equal(config_set_string(&f->c->cache.mount_path, "/home"), 0);
+        break;
+    case M_CACHE_ENV:
+        f->c->cache.enabled = true;
+        assert_int_equal(config_set_string(&f->c->cache.store_dir, "/var/lib/c"), 0);
+        assert_int_equal(config_set_string(&f->c->cache.env, "1BAD=x"), 0);
+        break;
+    }
+}
+
+static void test_refused_at_booking(void **state)
+{
+    static const struct {
+        enum mut m;
+        const char *field;
+        const char *says; /* in the message */
+    } cases[] = {
+        {M_GPU_TYPE, "gpu_type", "cpu"},
+        {M_GPU_COUNT, "gpu_count", "positive"},
+        {M_USER, "user", "user name"},
+        {M_STORAGE, "storage_gib", "storage_gib must be at least 320"},
+        {M_IMAGE, "reconciler.workspace_image", "must be set"},
+        {M_ROLE, "reconciler.tenant_cluster_role", "must be set"},
+        {M_DOMAIN, "reconciler.ingress_domain", "must be set"},
+        {M_LONG_DOMAIN, "reconciler.ingress_domain", "too long"},
+        {M_PREFIX, "reconciler.namespace_prefix", "DNS-1123"},
+        {M_COMMAND, "reconciler.workspace_command", "quote"},
+        {M_CACHE_MOUNT, "cache.mount_path", "overlaps"},
+        {M_CACHE_ENV, "cache.env", "cache.env"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fixture f;
+        struct session_plan plan;
+        struct error perr = {0}, berr = {0};
+        fixture_openshift_mig(&f);
+        /* the booking as admitted is fine, at both times */
+        struct reservation booking = f.r;
+        booking.id = 0;
+        assert_int_equal(session_plan_check_booking(&booking, f.c, &f.p, &berr), 0);
+        mutate(&f, cases[i].m);
+        booking = f.r;
+        booking.id = 0;
+        int pr = session_plan_build(&f.r, f.c, &f.p, &plan, &perr);
+        int br = session_plan_check_booking(&booking, f.c, &f.p, &berr);
+        if (pr != -ERR_INVALID || br != -ERR_INVALID || strcmp(perr.field, cases[i].field) ||
+            strcmp(berr.field, cases[i].field) || !strstr(berr.message, cases[i].says))
+            fail_msg("case %zu: the plan says %d %s \"%s\"; at booking %d %s \"%s\"; want %s "
+                     "\"...%s...\"",
+                     i, pr, perr.field, perr.message, br, berr.field, berr.message, cases[i].field,
+                     cases[i].says);
+        assert_int_equal(plan.n, 0);
+        config_free(f.c);
+    }
+}
+
 static void test_user_label(void **state)
 {
     static const struct {
@@ -987,6 +1101,7 @@ int main(void)
         cmocka_unit_test(test_models_default_env),
         cmocka_unit_test(test_models_config_errors),
         cmocka_unit_test(test_names_and_errors),
+        cmocka_unit_test(test_refused_at_booking),
         cmocka_unit_test(test_user_label),
         cmocka_unit_test(test_tenant_role),
         cmocka_unit_test(test_validator_rejects),

@@ -24,7 +24,7 @@ export const MESSAGES = {
   windowTaken: 'That window is taken: someone booked it first.',
   nothingFits: 'Nothing of that size is free before the booking horizon: try fewer GPUs or a shorter window.',
   amountTooBig: 'The {what} is more than one machine has: pick a smaller amount.',
-  amountTooSmall: 'The {what} must be at least 1.',
+  amountTooSmall: 'The {what} must be at least {min}.',
   badTime: 'That is not a valid date and time: pick one with the date and time fields.',
   extendTooFar: 'The session cannot be extended to that time. It can run until {until} at the latest.',
   extendNothing: 'The session cannot be extended: the GPUs are booked right after it, or it is at its longest.',
@@ -73,8 +73,12 @@ export function plainInvalid(field, message, rules = {}) {
       return say('badTime');
     case 'gpu_count':
       return /at least|between 1 and/.test(m) && rules.max_gpus ? say('tooManyUnits', { max: rules.max_gpus, unit }) : say('tooFewUnits', { unit: 'GPU' });
-    case 'cpu': case 'memory_gib': case 'storage_gib':
-      return /at least/.test(m) ? say('amountTooSmall', { what: WHAT[field] }) : say('amountTooBig', { what: WHAT[field] });
+    case 'cpu': case 'memory_gib': case 'storage_gib': {
+      // the server names the minimum (storage must hold the volumes every session mounts)
+      const min = /at least (\d+)/.exec(m);
+      const unit = field === 'cpu' ? '' : ' GiB';
+      return /at least/.test(m) ? say('amountTooSmall', { what: WHAT[field], min: (min ? min[1] : '1') + unit }) : say('amountTooBig', { what: WHAT[field] });
+    }
     case 'reason': return say('reasonNeeded');
     case 'user': return say('unknownUser');
     case 'name': return say('badName');
