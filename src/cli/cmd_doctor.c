@@ -27,6 +27,7 @@ struct doctor {
     int failed;
 };
 
+static void ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void ok(const char *fmt, ...)
 {
     va_list ap;
@@ -38,6 +39,8 @@ static void ok(const char *fmt, ...)
 }
 
 /* A failed check: the finding, then "    fix: " and what to do. */
+static void bad(struct doctor *d, const char *fix, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void bad(struct doctor *d, const char *fix, const char *fmt, ...)
 {
     va_list ap;

@@ -117,7 +117,7 @@ void gate_h_ticket(struct srv_req *r)
     size_t n = strlen(res.session.url);
     char url[sizeof(res.session.url) + 128];
     snprintf(url, sizeof(url), "%s%s?ticket=%s", res.session.url,
-             res.session.url[n - 1] == '/' ? GATE_ENTER_PATH + 1 : GATE_ENTER_PATH, ticket);
+             res.session.url[n - 1] == '/' ? &GATE_ENTER_PATH[1] : GATE_ENTER_PATH, ticket);
     target_of(target, sizeof(target), res.id);
     srv_audit(r, "workspace.ticket", target, res.user_id == r->user.id ? "owner" : "admin");
     int64_t exp = r->now + r->cfg->auth.workspace_ticket_ttl_seconds;

@@ -734,7 +734,7 @@ try {
     await pg.goto(BASE + '/#/book?gpu_type=nvidia.com%2Fmig-1g.24gb');
     await pg.waitForSelector('#limits');
     const limits = await pg.locator('#limits').innerText();
-    for (const want of ['at most 4', '168 hours', '365 days', '8 CPU cores', '64 GiB', '320 GiB']) assert(limits.includes(want), `limits do not say "${want}": ${limits}`);
+    for (const want of ['at most 4', '168 hours', '365 days', '8 CPU cores', '64 GiB', '600 GiB']) assert(limits.includes(want), `limits do not say "${want}": ${limits}`);
     assert((await pg.getAttribute('#cpu', 'placeholder')) === 'default 8', 'cpu placeholder');
     assert((await pg.getAttribute('#gpu_count', 'max')) === '4', 'the count field is not capped at session.max_gpus');
     await pg.fill('#starts_at', localAt(9, 10).input);
