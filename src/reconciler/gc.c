@@ -83,16 +83,19 @@ static bool in_list(char **names, size_t n, const char *name)
     return false;
 }
 
-/* End of a session (finding 8): the pods still present in namespace `ns`, Terminating longer
- * than reconciler.force_delete_after_seconds, are deleted with gracePeriodSeconds 0, so a pod
- * that ignores SIGTERM (or asked for a long grace) does not keep its GPU into the next booking
- * of that unit. Each pod is audited as gc.pod.force_delete. */
-static void force_delete_pods(struct rec *rc, int64_t now, const char *ns)
+/* End of a session (finding 8): a pod that ignores SIGTERM (or asked for a long grace) must not
+ * keep its GPU into the next booking of that unit; the wall clock, not the test offset, is
+ * compared with the API server's deletionTimestamp. */
+void rec_force_delete_pods(struct rec *rc, int64_t now, const char *ns, const char *since)
 {
     struct error err = {0};
     json_t *list = NULL;
     size_t i;
     json_t *pod;
+    int64_t t0 = 0;
+    long after = rc->cfg->reconciler.force_delete_after_seconds;
+    if (after <= 0 || !since || time_parse_rfc3339(since, &t0) || time_now() - t0 <= after)
+        return;
     if (kube_list(rc->kube, "v1", "Pod", ns, NULL, &list, &err)) {
         log_warn("gc: cannot list pods", "namespace=%s error=\"%s\"", ns, err.message);
         return;
@@ -102,7 +105,10 @@ static void force_delete_pods(struct rec *rc, int64_t now, const char *ns)
         const char *name = meta_str(pod, "name");
         if (!name)
             continue;
-        if (kube_delete_now(rc->kube, "v1", "Pod", ns, name, &err) && err.code != ERR_NOT_FOUND) {
+        int e = kube_delete_now(rc->kube, "v1", "Pod", ns, name, &err);
+        if (e == -ERR_NOT_FOUND)
+            continue; /* gone by itself meanwhile */
+        if (e) {
             log_warn("gc: cannot force-delete pod", "namespace=%s pod=%s error=\"%s\"", ns, name,
                      err.message);
             continue;
@@ -138,10 +144,7 @@ static void gc_namespaces(struct rec *rc, int64_t now, char ***ret_live, size_t 
             continue;
         if (del) {
             int64_t since = 0;
-            long force_after = rc->cfg->reconciler.force_delete_after_seconds;
-            if (force_after > 0 && time_parse_rfc3339(del, &since) == 0 &&
-                time_now() - since > force_after)
-                force_delete_pods(rc, now, name);
+            rec_force_delete_pods(rc, now, name, del);
             if (time_parse_rfc3339(del, &since) == 0 &&
                 time_now() - since > rc->cfg->reconciler.terminating_limit_seconds) {
                 log_warn("gc: namespace stuck terminating", "namespace=%s since=%s", name, del);
