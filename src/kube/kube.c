@@ -47,6 +47,13 @@ static const struct kube_kind kinds[] = {
     {"networking.k8s.io/v1", "Ingress", "ingresses", true},
     {"coordination.k8s.io/v1", "Lease", "leases", true},
     {"route.openshift.io/v1", "Route", "routes", true},
+    /* read by `gpuaas doctor` only (the admin's kubeconfig), never by the reconciler */
+    {"storage.k8s.io/v1", "StorageClass", "storageclasses", false},
+    {"apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", false},
+    {"nvidia.com/v1", "ClusterPolicy", "clusterpolicies", false},
+    {"postgresql.cnpg.io/v1", "Cluster", "clusters", true},
+    {"authorization.k8s.io/v1", "SubjectAccessReview", "subjectaccessreviews", false},
+    {"imageregistry.operator.openshift.io/v1", "Config", "configs", false},
 };
 
 static const struct kube_kind *find_kind(const char *api_version, const char *kind)
@@ -475,6 +482,13 @@ int kube_get(struct kube_client *c, const char *api_version, const char *kind, c
     int rc = kube_path(api_version, kind, ns, name, path, sizeof(path), err);
     if (rc)
         return rc;
+    return request(c, "GET", path, NULL, NULL, ret, err);
+}
+
+int kube_get_path(struct kube_client *c, const char *path, json_t **ret, struct error *err)
+{
+    if (path[0] != '/' || strchr(path, '?') || strstr(path, ".."))
+        return error_set(err, ERR_INVALID, "path", "not an API path: %s", path);
     return request(c, "GET", path, NULL, NULL, ret, err);
 }
 

@@ -105,6 +105,8 @@ int kube_create(struct kube_client *c, const json_t *obj, json_t **ret, struct e
 int kube_replace(struct kube_client *c, const json_t *obj, json_t **ret, struct error *err);
 int kube_get(struct kube_client *c, const char *api_version, const char *kind, const char *ns,
              const char *name, json_t **ret, struct error *err);
+/* GET of a fixed API path such as "/version" (JSON answer). */
+int kube_get_path(struct kube_client *c, const char *path, json_t **ret, struct error *err);
 /* ns NULL/"" = all namespaces (or a cluster-scoped kind); selector may be NULL. *ret is the
  * List object (items). */
 int kube_list(struct kube_client *c, const char *api_version, const char *kind, const char *ns,

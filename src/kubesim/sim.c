@@ -69,6 +69,20 @@ const struct rtype rtypes[] = {
     {"batch", "v1", "cronjobs", "CronJob", "cronjob", "cj", 1, "io.k8s.api.batch.v1.CronJob", 1},
     {"build.openshift.io", "v1", "builds", "Build", "build", NULL, 1,
      "com.github.openshift.api.build.v1.Build", 1},
+    /* what `gpuaas doctor` reads (tests/it/doctor.sh): the storage class, the CRDs, the GPU
+     * operator's ClusterPolicy and the CloudNativePG Cluster (no schema for the last two, and
+     * no status subresource: a test writes their status as the operators would) */
+    {"storage.k8s.io", "v1", "storageclasses", "StorageClass", "storageclass", "sc", 0,
+     "io.k8s.api.storage.v1.StorageClass", 0},
+    {"apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
+     "customresourcedefinition", "crd", 0,
+     "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition", 1},
+    {"nvidia.com", "v1", "clusterpolicies", "ClusterPolicy", "clusterpolicy", NULL, 0,
+     "com.nvidia.v1.ClusterPolicy", 0},
+    {"imageregistry.operator.openshift.io", "v1", "configs", "Config", "config", NULL, 0,
+     "com.github.openshift.api.imageregistry.v1.Config", 0},
+    {"postgresql.cnpg.io", "v1", "clusters", "Cluster", "cluster", NULL, 1,
+     "io.cnpg.postgresql.v1.Cluster", 0},
     /* access reviews (sim_authz.c): answered, never stored */
     {"authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview",
      "selfsubjectaccessreview", NULL, 0, "io.k8s.api.authorization.v1.SelfSubjectAccessReview", 1},

@@ -53,6 +53,7 @@ struct rec {
     int64_t dcgm_last_success_at; /* test-clock seconds, 0 = never */
     int64_t dcgm_last_failure_at;
     struct rec_stats stats;
+    struct rec_health *health; /* /healthz and /metrics (rec_health.h), NULL = not served */
 };
 
 /* Writes an audit entry by the reconciler; failures are logged, not returned. */

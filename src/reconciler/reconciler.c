@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "core/session_plan.h"
+#include "reconciler/rec_health.h"
 #include "reconciler/rec_internal.h"
 
 #include <inttypes.h>
@@ -417,6 +418,11 @@ static bool acquire_leader(struct rec *rc, volatile sig_atomic_t *stop)
     return false;
 }
 
+void rec_set_health(struct rec *rc, struct rec_health *h)
+{
+    rc->health = h;
+}
+
 int rec_run(struct rec *rc, bool once, volatile sig_atomic_t *stop)
 {
     int64_t interval_ms = rc->cfg->reconciler.interval_seconds * 1000;
@@ -427,8 +433,10 @@ int rec_run(struct rec *rc, bool once, volatile sig_atomic_t *stop)
         log_warn("cannot LISTEN for database changes; polling", "interval_s=%ld",
                  rc->cfg->reconciler.interval_seconds);
     while (!*stop) {
+        rec_health_leader(rc->health, !rc->leader || rc->is_leader);
         if (rc->leader && !rc->is_leader && !acquire_leader(rc, stop))
             break;
+        rec_health_leader(rc->health, true);
         int64_t now = time_now() + rc->offset;
         int64_t t0 = time_mono_ms();
         if (!rc->last_gc_mono || t0 - rc->last_gc_mono >= gc_ms || once) {
@@ -443,6 +451,7 @@ int rec_run(struct rec *rc, bool once, volatile sig_atomic_t *stop)
         }
         if (rec_pass(rc, now) == -ERR_STATE)
             continue;
+        rec_health_pass(rc->health, (double)(time_mono_ms() - t0) / 1000.0, &rc->stats);
         log_debug("pass done", "ms=%" PRId64 " waiting=%d started=%d stopped=%d",
                   time_mono_ms() - t0, rc->stats.waiting, rc->stats.started, rc->stats.stopped);
         if (once)

@@ -89,6 +89,17 @@ static int migrate(struct store *st, struct error *err)
     int cur;
     if ((rc = cell_int(&q, 0, 0, &cur)) < 0)
         goto out;
+    int known = st->ops->n_migrations ? st->ops->migrations[st->ops->n_migrations - 1].version : 0;
+    if (cur > known) {
+        /* a newer release migrated this database: its code may rely on what this one does
+         * not know, and this one may write what the newer one does not expect */
+        rc = error_set(err, ERR_STATE, "database",
+                       "the database schema is at version %d, newer than this gpuaas knows (%d): "
+                       "a newer release migrated it; run that release or newer, or restore the "
+                       "backup taken before the upgrade (docs/operations.md, \"Upgrades\")",
+                       cur, known);
+        goto out;
+    }
     int last = cur;
     for (size_t i = 0; i < st->ops->n_migrations; i++) {
         const struct migration *m = &st->ops->migrations[i];
@@ -113,6 +124,60 @@ out:
     qres_free(&q);
     if (rc < 0)
         st->ops->rollback(st);
+    return rc;
+}
+
+/* Opens the backend of url without migrating. */
+static int open_backend(const char *url, struct store **ret, struct error *err)
+{
+    if (!url)
+        return error_set(err, ERR_INVALID, "database", "no database URL");
+    if (!strncmp(url, "sqlite://", 9))
+        return store_sqlite_open(url + 9, ret, err);
+    if (!strncmp(url, "sqlite:", 7))
+        return store_sqlite_open(url + 7, ret, err);
+    if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13))
+        return store_pg_open(url, ret, err);
+    return error_set(err, ERR_INVALID, "database",
+                     "database URL must start with sqlite:// or postgres://");
+}
+
+int store_migration_status(const char *url, int *current, int *latest, int *pending,
+                           size_t max_pending, size_t *n_pending, struct error *err)
+{
+    struct store *st = NULL;
+    struct qres q = {0};
+    int rc = open_backend(url, &st, err);
+    if (rc < 0)
+        return rc;
+    const char *has_table = !strcmp(st->ops->name, "sqlite")
+                                ? "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
+                                  "name = 'schema_migrations'"
+                                : "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE tablename = "
+                                  "'schema_migrations' AND schemaname = current_schema()";
+    int have = 0;
+    *current = 0;
+    if ((rc = exec(st, has_table, NULL, 0, &q, err)) < 0 || (rc = cell_int(&q, 0, 0, &have)) < 0)
+        goto out;
+    if (have) {
+        qres_free(&q);
+        memset(&q, 0, sizeof(q));
+        if ((rc = exec(st, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0, &q,
+                       err)) < 0 ||
+            (rc = cell_int(&q, 0, 0, current)) < 0)
+            goto out;
+    }
+    *latest = 0;
+    *n_pending = 0;
+    for (size_t i = 0; i < st->ops->n_migrations; i++) {
+        int v = st->ops->migrations[i].version;
+        if (v > *current && v != *latest && *n_pending < max_pending)
+            pending[(*n_pending)++] = v;
+        *latest = v;
+    }
+out:
+    qres_free(&q);
+    store_close(st);
     return rc;
 }
 

@@ -29,6 +29,11 @@ void store_close(struct store *st);
 const char *store_backend(const struct store *st);
 /* Cheap round trip (SELECT 1); 0 when the database answers. */
 int store_ping(struct store *st);
+/* Without migrating: the database's schema version (0 when never migrated), the newest this
+ * build knows, and the versions a store_open would apply, in order (at most max_pending).
+ * store_open refuses (ERR_STATE) a database whose version is newer than *latest. */
+int store_migration_status(const char *url, int *current, int *latest, int *pending,
+                           size_t max_pending, size_t *n_pending, struct error *err);
 /* Schema version after migrations. */
 int store_schema_version(struct store *st, int *ret);
 

@@ -34,7 +34,8 @@ bash tests/scripts/cel-deps.sh
 fail=0
 python3 tests/lib/netpol_reach.py tenant-requests 14 400 >"$OUT/tenant.jsonl"
 for o in kubernetes openshift; do
-    kubectl kustomize "deploy/overlays/$o" >"$OUT/$o.yaml"
+    # the install as the guide applies it: the namespace (deploy/namespace), then the overlay
+    { kubectl kustomize deploy/namespace && echo --- && kubectl kustomize "deploy/overlays/$o"; } >"$OUT/$o.yaml"
     $CHECK tojson "$OUT/$o.yaml" "$OUT/$o.json"
     $CHECK config "$OUT/$o.yaml" "$OUT/config-$o.yaml" --drop-section cache
     if [ "$o" = openshift ]; then

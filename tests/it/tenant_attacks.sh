@@ -98,6 +98,9 @@ install_platform() { # the cluster side as an installer applies it
   local p=$1
   kubectl kustomize "$SRC/deploy/overlays/$p" >"$WORK/install-$p.yaml" ||
     fail "kubectl kustomize deploy/overlays/$p"
+  # the namespace first, on its own, as docs/install.md applies it
+  adm apply -k "$SRC/deploy/namespace" >>"$WORK/kubectl.log" 2>&1 ||
+    fail "the namespace (deploy/namespace) does not apply to the double"
   adm apply -f "$WORK/install-$p.yaml" >>"$WORK/kubectl.log" 2>&1 ||
     fail "the install of deploy/overlays/$p does not apply to the double ($(tail -3 "$WORK/kubectl.log"))"
   [ -n "$(adm get validatingadmissionpolicybindings -o name)" ] ||
