@@ -120,6 +120,8 @@ static const struct config_key keys[] = {
      1, 86400, "a session not Ready this long after an attempt began: the attempt failed"},
     {"reconciler.terminating_limit_seconds", K_INT, O(reconciler.terminating_limit_seconds), "600",
      1, 604800, "Terminating longer than this is reported as stuck"},
+    {"reconciler.force_delete_after_seconds", K_INT, O(reconciler.force_delete_after_seconds), "45",
+     0, 3600, "pods of a namespace Terminating this long are deleted with grace 0 (0 = never)"},
     {"reconciler.finalize_stuck", K_BOOL, O(reconciler.finalize_stuck), "false", 0, 0,
      "remove finalizers of stuck namespaces"},
     {"reconciler.kubeconfig", K_STR, O(reconciler.kubeconfig), "", 0, 0,

@@ -140,8 +140,9 @@ struct config {
         long retry_base_seconds;
         long provision_timeout_seconds;
         long terminating_limit_seconds;
-        bool finalize_stuck; /* remove finalizers of namespaces stuck Terminating */
-        char *kubeconfig;    /* "" = in-cluster or $KUBECONFIG */
+        long force_delete_after_seconds; /* 0 = never force-delete a Terminating session's pods */
+        bool finalize_stuck;             /* remove finalizers of namespaces stuck Terminating */
+        char *kubeconfig;                /* "" = in-cluster or $KUBECONFIG */
         char *namespace_prefix;
         char *platform; /* "openshift" or "kubernetes" */
         char *storage_class;

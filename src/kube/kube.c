@@ -536,6 +536,20 @@ int kube_delete(struct kube_client *c, const char *api_version, const char *kind
     return request(c, "DELETE", path, "application/json", propagation ? body : NULL, NULL, err);
 }
 
+int kube_delete_now(struct kube_client *c, const char *api_version, const char *kind,
+                    const char *ns, const char *name, struct error *err)
+{
+    static const char query[] = "?gracePeriodSeconds=0";
+    char path[1024 + sizeof(query)];
+    int rc = kube_path(api_version, kind, ns, name, path, sizeof(path) - sizeof(query), err);
+    if (rc)
+        return rc;
+    strcat(path, query);
+    return request(c, "DELETE", path, "application/json",
+                   "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"gracePeriodSeconds\":0}",
+                   NULL, err);
+}
+
 int kube_finalize_namespace(struct kube_client *c, const char *name, struct error *err)
 {
     json_t *ns = NULL;

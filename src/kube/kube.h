@@ -114,6 +114,10 @@ int kube_list(struct kube_client *c, const char *api_version, const char *kind, 
 /* propagation: "Background", "Foreground", "Orphan" or NULL. -ERR_NOT_FOUND when absent. */
 int kube_delete(struct kube_client *c, const char *api_version, const char *kind, const char *ns,
                 const char *name, const char *propagation, struct error *err);
+/* DELETE with gracePeriodSeconds 0 (query and DeleteOptions): the object goes at once, a pod
+ * without waiting for its containers to stop. -ERR_NOT_FOUND when absent. */
+int kube_delete_now(struct kube_client *c, const char *api_version, const char *kind,
+                    const char *ns, const char *name, struct error *err);
 /* PUT /api/v1/namespaces/NAME/finalize with spec.finalizers emptied (stuck Terminating). */
 int kube_finalize_namespace(struct kube_client *c, const char *name, struct error *err);
 

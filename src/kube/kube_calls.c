@@ -44,8 +44,11 @@ const struct kube_api_call kube_api_calls[] = {
     {"list", "", "limitranges", NULL},
     {"create", "", "limitranges", NULL},
     {"patch", "", "limitranges", NULL},
-    /* the workspace's pods: why it is not ready, or degraded */
+    /* the workspace's pods: why it is not ready, or degraded; the pods still present in a
+     * namespace Terminating longer than reconciler.force_delete_after_seconds, deleted with
+     * gracePeriodSeconds 0 */
     {"list", "", "pods", NULL},
+    {"delete", "", "pods", NULL},
     /* the node cache's store, one cluster-scoped PersistentVolume per session (cache.enabled):
      * applied before the workspace, deleted at the end, orphans collected by the GC */
     {"create", "", "persistentvolumes", NULL},

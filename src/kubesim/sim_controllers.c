@@ -297,25 +297,40 @@ static void ns_delete(struct ksim *k, const char *name)
         return;
     char prefix[80];
     snprintf(prefix, sizeof(prefix), "%s/", name);
+    const struct rtype *prt = ks_rtype_by_name("pods");
+    int pods_left = 0;
     for (size_t t = 0; t < NRTYPES; t++) {
         if (!rtypes[t].namespaced)
             continue;
+        /* a pod that ignores SIGTERM stays Terminating (ks_pod_delete): skip the ones seen */
+        json_t *seen = json_object();
         for (;;) {
             const char *key;
             json_t *obj;
             char victim[MAX_NAME + 1] = "";
             json_object_foreach(ks_bucket(k, &rtypes[t]), key, obj)
             {
-                if (!strncmp(key, prefix, strlen(prefix))) {
+                if (!strncmp(key, prefix, strlen(prefix)) && !json_object_get(seen, key)) {
                     snprintf(victim, sizeof(victim), "%s", ks_mstr(obj, "name"));
+                    json_object_set_new(seen, key, json_true());
                     break;
                 }
             }
             if (!victim[0])
                 break;
-            ks_remove_object(k, &rtypes[t], name, victim);
+            if (&rtypes[t] != prt)
+                ks_remove_object(k, &rtypes[t], name, victim);
+            else
+                ks_pod_delete(k, name, victim, -1);
         }
+        json_decref(seen);
     }
+    const char *pkey;
+    json_t *pod;
+    json_object_foreach(ks_bucket(k, prt), pkey, pod) pods_left +=
+        !strncmp(pkey, prefix, strlen(prefix));
+    if (pods_left)
+        return; /* runs again when the last pod is gone */
     /* the namespace controller removes its own finalizer */
     json_t *spec_fin = json_object_get(json_object_get(nso, "spec"), "finalizers");
     for (size_t i = 0; i < json_array_size(spec_fin); i++) {
@@ -343,6 +358,9 @@ static void run_task(struct ksim *k, const struct task *t)
         break;
     case T_DEPLOY:
         deploy_sync(k, t->ns, t->name);
+        break;
+    case T_POD_KILL:
+        ks_pod_kill(k, t->ns, t->name);
         break;
     }
 }

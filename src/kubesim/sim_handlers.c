@@ -64,6 +64,30 @@ static void handle_list(struct ksim *k, struct req *rq, struct ksim_response *r)
                        "items", items));
 }
 
+/* gracePeriodSeconds of a DELETE, from the query or the DeleteOptions body (-1 when neither
+ * names one). Answers 400 and returns 1 when it is not a non-negative integer. */
+static int delete_grace(const struct req *rq, long *ret, struct ksim_response *r)
+{
+    const char *q = qparam(rq->query, "gracePeriodSeconds");
+    json_t *body = rq->body_len ? json_loadb(rq->body, rq->body_len, 0, NULL) : NULL;
+    json_t *b = json_object_get(body, "gracePeriodSeconds");
+    int bad = 0;
+    if (q) {
+        char *end = NULL;
+        long v = strtol(q, &end, 10);
+        bad = !*q || *end || v < 0;
+        *ret = v;
+    } else if (b) {
+        bad = !json_is_integer(b) || json_integer_value(b) < 0;
+        *ret = (long)json_integer_value(b);
+    }
+    json_decref(body);
+    if (bad)
+        ks_reply_status(r, 400, "BadRequest", NULL, NULL,
+                        "gracePeriodSeconds: must be a non-negative integer");
+    return bad;
+}
+
 static void handle_delete(struct ksim *k, struct req *rq, struct ksim_response *r)
 {
     json_t *obj = ks_lookup(k, rq->rt, rq->ns, rq->name);
@@ -94,6 +118,15 @@ static void handle_delete(struct ksim *k, struct req *rq, struct ksim_response *
             ks_emit(k, rq->rt, rq->ns, "MODIFIED", obj);
         }
         ks_reply(r, 200, json_incref(obj));
+        return;
+    }
+    if (!strcmp(rq->rt->resource, "pods")) {
+        long grace = -1;
+        if (delete_grace(rq, &grace, r))
+            return;
+        json_t *pod = json_incref(obj);
+        ks_pod_delete(k, rq->ns, rq->name, grace); /* may stay Terminating (ignore-sigterm) */
+        ks_reply(r, 200, pod);
         return;
     }
     json_t *copy = json_incref(obj);

@@ -33,7 +33,7 @@ struct rtype {
     int has_status;
 };
 
-enum task_type { T_QUOTA, T_NS_DELETE, T_POD_READY, T_DEPLOY };
+enum task_type { T_QUOTA, T_NS_DELETE, T_POD_READY, T_DEPLOY, T_POD_KILL };
 
 struct task {
     enum task_type type;
@@ -181,5 +181,7 @@ int ks_pod_fate_apply(struct ksim *k, const char *ns, const char *name);
 /* Adds a rule (borrowed) and re-runs the kubelet for the pods it may match. 0, or -1 with msg. */
 int ks_pod_fate_add(struct ksim *k, json_t *rule, char *msg, size_t n);
 void ks_pod_fates_clear(struct ksim *k);
+int ks_pod_delete(struct ksim *k, const char *ns, const char *name, long grace_s);
+void ks_pod_kill(struct ksim *k, const char *ns, const char *name);
 
 #endif

@@ -5,19 +5,29 @@
  *   "crash"         Running, its container restarting in CrashLoopBackOff, lastState.terminated
  *                   with the rule's exit_code (default 1), restartCount counting up;
  *   "unschedulable" Pending, PodScheduled=False reason Unschedulable with the scheduler's
- *                   message (the rule's message, or a 0/1 nodes are available sentence).
+ *                   message (the rule's message, or a 0/1 nodes are available sentence);
+ *   "ignore-sigterm" Running and Ready, but its containers ignore SIGTERM: deleted (by a DELETE
+ *                   or by the namespace controller), the pod stays with
+ *                   metadata.deletionTimestamp and deletionGracePeriodSeconds (the DELETE's
+ *                   gracePeriodSeconds, else its spec.terminationGracePeriodSeconds, default
+ *                   30) until that grace has passed (the kubelet's SIGKILL); a DELETE with
+ *                   gracePeriodSeconds 0 removes it at once. Its namespace stays Terminating
+ *                   until it is gone.
  * The status fields are the ones a real kubelet and scheduler write (core/v1 PodStatus). A rule
  * also applies to the pods that exist when it is added, so a running workspace can start to
  * crash. DELETE /_sim/pods removes every rule (existing pods become ready again). --pod-fate
  * takes one rule or an array of them. */
 #include "kubesim/sim_internal.h"
 
+#include <limits.h>
+
 #define CRASH_RESTART_MS 1000 /* the simulated back-off between two crashes */
+#define DEFAULT_GRACE_S 30    /* core/v1 PodSpec terminationGracePeriodSeconds */
 
 static int valid_fate(const char *f)
 {
     return f && (!strcmp(f, "pull") || !strcmp(f, "crash") || !strcmp(f, "unschedulable") ||
-                 !strcmp(f, "ready"));
+                 !strcmp(f, "ready") || !strcmp(f, "ignore-sigterm"));
 }
 
 /* The rule for pod p, or NULL (ready). A namespace rule wins over an image rule; the last
@@ -80,6 +90,8 @@ int ks_pod_fate_apply(struct ksim *k, const char *ns, const char *name)
     if (!rule)
         return 0;
     const char *fate = json_string_value(json_object_get(rule, "fate"));
+    if (!strcmp(fate, "ignore-sigterm"))
+        return 0; /* runs and is ready; only its deletion differs */
     json_t *spec = json_object_get(p, "spec");
     json_t *c0 = json_array_get(json_object_get(spec, "containers"), 0);
     const char *cname = json_string_value(json_object_get(c0, "name"));
@@ -152,6 +164,70 @@ int ks_pod_fate_apply(struct ksim *k, const char *ns, const char *name)
     return 1;
 }
 
+static bool ignores_sigterm(struct ksim *k, json_t *p, const char *ns)
+{
+    const char *f = json_string_value(json_object_get(fate_of(k, p, ns), "fate"));
+    return f && !strcmp(f, "ignore-sigterm");
+}
+
+/* Deletes pod ns/name as the API server and kubelet do; grace_s < 0 = the pod's own
+ * spec.terminationGracePeriodSeconds. A pod stops at once on SIGTERM unless its fate is
+ * "ignore-sigterm": that one stays, marked with deletionTimestamp and
+ * deletionGracePeriodSeconds, until the grace has passed (T_POD_KILL), or until a delete with
+ * grace 0. When a pod of a Terminating namespace goes, the namespace controller runs again.
+ * Returns 1 while the pod is still present, 0 when it is gone. */
+int ks_pod_delete(struct ksim *k, const char *ns, const char *name, long grace_s)
+{
+    const struct rtype *prt = ks_rtype_by_name("pods");
+    json_t *p = ks_lookup(k, prt, ns, name);
+    if (!p)
+        return 0;
+    json_t *m = ks_meta(p);
+    if (grace_s != 0 && ignores_sigterm(k, p, ns)) {
+        const char *del = json_string_value(json_object_get(m, "deletionTimestamp"));
+        if (del) {
+            int64_t since = 0;
+            json_int_t g = json_integer_value(json_object_get(m, "deletionGracePeriodSeconds"));
+            if (time_parse_rfc3339(del, &since) == 0 && since + g > time_now())
+                return 1;
+        } else {
+            if (grace_s < 0) {
+                json_t *g =
+                    json_object_get(json_object_get(p, "spec"), "terminationGracePeriodSeconds");
+                grace_s = json_is_integer(g) && json_integer_value(g) >= 0
+                              ? (long)json_integer_value(g)
+                              : DEFAULT_GRACE_S;
+            }
+            if (grace_s > 0) {
+                char ts[RFC3339_LEN];
+                ks_now_rfc3339(ts);
+                json_object_set_new(m, "deletionTimestamp", json_string(ts));
+                json_object_set_new(m, "deletionGracePeriodSeconds", json_integer(grace_s));
+                ks_set_rv(k, p);
+                ks_emit(k, prt, ns, "MODIFIED", p);
+                ks_add_task(k, T_POD_KILL, ns, name,
+                            grace_s < INT_MAX / 1000 ? (int)grace_s * 1000 : INT_MAX);
+                return 1;
+            }
+        }
+    }
+    ks_remove_object(k, prt, ns, name);
+    json_t *nso = ks_lookup(k, &rtypes[0], "", ns);
+    if (nso && ks_ns_terminating(nso))
+        ks_add_task(k, T_NS_DELETE, "", ns, 0);
+    return 0;
+}
+
+/* The kubelet's SIGKILL once a Terminating pod's grace has passed. */
+void ks_pod_kill(struct ksim *k, const char *ns, const char *name)
+{
+    json_t *p = ks_lookup(k, ks_rtype_by_name("pods"), ns, name);
+    if (!p || !json_object_get(ks_meta(p), "deletionTimestamp"))
+        return;
+    if (ks_pod_delete(k, ns, name, -1))
+        ks_add_task(k, T_POD_KILL, ns, name, 1000); /* the timestamp's second not yet over */
+}
+
 /* Re-runs the kubelet for every pod of namespace ns ("" = all). */
 static void recheck_pods(struct ksim *k, const char *ns)
 {
@@ -175,7 +251,8 @@ int ks_pod_fate_add(struct ksim *k, json_t *rule, char *msg, size_t n)
     if (!json_is_object(rule) || !valid_fate(fate) || (!ns) == (!img) ||
         (code && !json_is_integer(code)) || (m && !json_is_string(m))) {
         snprintf(msg, n,
-                 "expected {\"fate\":\"pull|crash|unschedulable|ready\", and \"namespace\":NS or "
+                 "expected {\"fate\":\"pull|crash|unschedulable|ignore-sigterm|ready\", and "
+                 "\"namespace\":NS or "
                  "\"image\":IMAGE, optional \"exit_code\":N, \"message\":S}");
         return -1;
     }

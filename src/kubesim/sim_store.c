@@ -376,8 +376,12 @@ static void delete_dependents(struct ksim *k, const char *ns, const char *uid)
                 }
             }
         }
-        for (int i = 0; i < n; i++)
-            ks_remove_object(k, &rtypes[t], ns, names[i]);
+        for (int i = 0; i < n; i++) {
+            if (!strcmp(rtypes[t].resource, "pods"))
+                ks_pod_delete(k, ns, names[i], -1);
+            else
+                ks_remove_object(k, &rtypes[t], ns, names[i]);
+        }
     }
 }
 

@@ -62,6 +62,12 @@ void rec_audit(struct rec *rc, int64_t now, const char *action, const char *targ
 /* _exit(137) when the test hook names `step`. */
 void rec_crash_point(struct rec *rc, const char *step);
 
+/* End of a session (gc.c): when namespace ns, Terminating since `since` (its
+ * metadata.deletionTimestamp), has been so longer than reconciler.force_delete_after_seconds
+ * (0 = never), its pods are deleted with grace 0, each audited as gc.pod.force_delete. Called
+ * by the GC sweep and while a session waits for its namespace to go. */
+void rec_force_delete_pods(struct rec *rc, int64_t now, const char *ns, const char *since);
+
 /* Session steps (session.c). Each returns STEP_DONE, STEP_WAIT, or -ERR_* after logging. */
 int rec_session_start(struct rec *rc, struct reservation *r, int64_t now);
 int rec_session_stop(struct rec *rc, struct reservation *r, int64_t now);

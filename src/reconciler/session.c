@@ -296,6 +296,10 @@ static int delete_namespace(struct rec *rc, const struct reservation *r, const c
                          "namespace %s is not labelled for this booking; left untouched", ns);
     }
     bool term = terminating(got);
+    if (term) /* pods still there after reconciler.force_delete_after_seconds go with grace 0 */
+        rec_force_delete_pods(rc, now, ns,
+                              json_string_value(json_object_get(json_object_get(got, "metadata"),
+                                                                "deletionTimestamp")));
     json_decref(got);
     if (!term) {
         e = kube_delete(rc->kube, "v1", "Namespace", NULL, ns, "Background", err);

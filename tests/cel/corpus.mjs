@@ -504,6 +504,21 @@ export const cases = [
     expect: "allow",
   },
   {
+    name: "reconciler force-deletes a tenant's pod in a session namespace (finding 8)",
+    ...byReconciler("DELETE", pod(), sessionNs()),
+    expect: "allow",
+  },
+  {
+    name: "reconciler deletes a pod outside the session namespaces",
+    finding: 10,
+    ...byReconciler(
+      "DELETE",
+      { ...pod(), metadata: { name: "coredns-1", namespace: "kube-system" } },
+      plainNs("kube-system"),
+    ),
+    expect: { deny: "gpuaas-reconciler-scope" },
+  },
+  {
     name: "reconciler deletes kube-system",
     finding: 10,
     ...byReconciler("DELETE", plainNs("kube-system"), null),

@@ -1155,6 +1155,154 @@ static void test_degraded(void **state)
     assert_string_equal(get_res(e, id).session.phase, "Ready");
 }
 
+/* reconciler.force_delete_after_seconds (the test uses 1) after the config template. */
+static void write_cfg_force_delete(struct env *e, int seconds)
+{
+    FILE *f = fopen(e->cfg_path, "w");
+    assert_non_null(f);
+    fprintf(f, CFG_TEMPLATE, e->db_url, "openshift");
+    fprintf(f, "  force_delete_after_seconds: %d\n", seconds);
+    fclose(f);
+}
+
+static int setup_force_delete(void **state)
+{
+    return setup_env_cfg(state, "openshift", NULL, "  force_delete_after_seconds: 0\n");
+}
+
+/* The pod ns/name, or NULL when it is gone. */
+static json_t *get_pod(struct env *e, const char *ns, const char *name)
+{
+    struct error err = {0};
+    json_t *p = NULL;
+    if (kube_get(e->kube, "v1", "Pod", ns, name, &p, &err))
+        return NULL;
+    return p;
+}
+
+/* Namespace ns gets the double's ignore-sigterm fate and a pod "holder" asking for an hour of
+ * termination grace. */
+static void hold(struct env *e, const char *ns)
+{
+    struct error err = {0};
+    char rule[200];
+    snprintf(rule, sizeof(rule), "{\"fate\":\"ignore-sigterm\",\"namespace\":\"%s\"}", ns);
+    assert_int_equal(sim_admin(e, "POST", "/_sim/pods", rule), 200);
+    json_t *pod = json_pack(
+        "{s:s, s:s, s:{s:s, s:s}, s:{s:i, s:[{s:s, s:s, s:{s:{s:s, s:s, s:s}, s:{s:s, s:s, "
+        "s:s}}}]}}",
+        "apiVersion", "v1", "kind", "Pod", "metadata", "name", "holder", "namespace", ns, "spec",
+        "terminationGracePeriodSeconds", 3600, "containers", "name", "main", "image",
+        "registry.test/holder:1", "resources", "requests", "cpu", "100m", "memory", "64Mi",
+        "ephemeral-storage", "1Gi", "limits", "cpu", "100m", "memory", "64Mi", "ephemeral-storage",
+        "1Gi");
+    int rc = kube_create(e->kube, pod, NULL, &err);
+    if (rc)
+        print_error("create pod: %s\n", err.message);
+    assert_int_equal(rc, 0);
+    json_decref(pod);
+}
+
+/* End of a session (security.md finding 8): a pod that ignores SIGTERM and asked for an hour of
+ * termination grace keeps its namespace Terminating. Session A and gpuaas-999 (ours, no
+ * booking): with
+ * force_delete_after_seconds 0 it stays (the control); with 1, the GC sweep deletes it with
+ * grace 0, audited, and the namespaces go. Session B, ended while a reconciler whose GC sweep
+ * runs only at its start (gc_interval_seconds 300) waits for its namespace: the waiting
+ * session's own check force-deletes it. Bounds: the control waits until A's namespace has been
+ * Terminating for 2 s of wall clock (the double's deletionTimestamp has whole seconds; "longer
+ * than 1 s" needs now - since >= 2), polled, so load only makes it longer; the holder's own
+ * grace is 3600 s, so a namespace disappearing within WAIT_S (30 s) can only be the force
+ * delete, and the reconciler waiting on B checks every 100 ms, so B's delete comes about 2 s
+ * after its namespace began Terminating, far inside WAIT_S even on a loaded machine. */
+static void test_force_delete(void **state)
+{
+    struct env *e = *state;
+    struct error err = {0};
+    int64_t a = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+    int64_t b = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+    pid_t p = reconciler(e, 0, NULL, "force-setup");
+    assert_true(wait_state(e, a, RS_ACTIVE, WAIT_S));
+    assert_true(wait_state(e, b, RS_ACTIVE, WAIT_S));
+    stop(p);
+    char ns[64], ns_b[64];
+    snprintf(ns, sizeof(ns), "%s", get_res(e, a).session.namespace_);
+    snprintf(ns_b, sizeof(ns_b), "%s", get_res(e, b).session.namespace_);
+    hold(e, ns);
+    hold(e, ns_b);
+    /* a namespace of ours no session waits on: only the GC sweep sees it */
+    json_t *orphan =
+        json_pack("{s:s,s:s,s:{s:s,s:{s:s,s:s}}}", "apiVersion", "v1", "kind", "Namespace",
+                  "metadata", "name", "gpuaas-999", "labels", "app.kubernetes.io/managed-by",
+                  "gpuaas", "gpuaas.io/reservation", "999");
+    assert_int_equal(kube_create(e->kube, orphan, NULL, &err), 0);
+    json_decref(orphan);
+    hold(e, "gpuaas-999");
+    assert_int_equal(kube_delete(e->kube, "v1", "Namespace", NULL, "gpuaas-999", NULL, &err), 0);
+
+    /* A's window ends early (canceled): the pass deletes the namespace */
+    assert_int_equal(
+        store_reservation_transition(e->st, a, RS_ACTIVE, RS_CANCELED, time_now(), &err), 0);
+    reconcile_once(e, "force-end");
+    /* the namespace controller asked the pod to stop; it ignores SIGTERM */
+    int64_t since = 0;
+    for (int t = 0; t < WAIT_S * 20 && !since; t++) {
+        json_t *h = get_pod(e, ns, "holder");
+        assert_non_null(h);
+        const char *del =
+            json_string_value(json_object_get(json_object_get(h, "metadata"), "deletionTimestamp"));
+        if (del) {
+            assert_int_equal(time_parse_rfc3339(del, &since), 0);
+            json_t *g =
+                json_object_get(json_object_get(h, "metadata"), "deletionGracePeriodSeconds");
+            assert_int_equal(json_integer_value(g), 3600);
+        }
+        json_decref(h);
+        if (!since)
+            msleep(50);
+    }
+    assert_true(since > 0);
+    json_t *nso = NULL;
+    assert_int_equal(kube_get(e->kube, "v1", "Namespace", NULL, ns, &nso, &err), 0);
+    const char *nsdel =
+        json_string_value(json_object_get(json_object_get(nso, "metadata"), "deletionTimestamp"));
+    int64_t ns_since = 0;
+    assert_non_null(nsdel);
+    assert_int_equal(time_parse_rfc3339(nsdel, &ns_since), 0);
+    json_decref(nso);
+    while (time_now() < ns_since + 2)
+        msleep(50);
+
+    /* the control: 0 = never; the pod and the namespace stay */
+    reconcile_once(e, "force-never");
+    json_t *h = get_pod(e, ns, "holder");
+    assert_non_null(h);
+    json_decref(h);
+    assert_false(namespace_gone(e, ns, 1));
+    h = get_pod(e, "gpuaas-999", "holder");
+    assert_non_null(h);
+    json_decref(h);
+    assert_int_equal(count_audit(e, "gc.pod.force_delete"), 0);
+
+    /* force_delete_after_seconds 1: the GC sweep at the reconciler's start deletes the pods of
+     * gpuaas-999 and of A with grace 0; then B ends, and with the next sweep 300 s away only
+     * the waiting session's own check can delete its pod */
+    write_cfg_force_delete(e, 1);
+    assert_int_equal(
+        store_reservation_transition(e->st, b, RS_ACTIVE, RS_CANCELED, time_now(), &err), 0);
+    p = reconciler(e, 0, NULL, "force-delete");
+    char target[160];
+    snprintf(target, sizeof(target), "pod/%s/holder", ns);
+    assert_true(namespace_gone(e, ns, WAIT_S));
+    assert_true(has_audit(e, "gc.pod.force_delete", target, "\"pod\":\"holder\""));
+    assert_true(namespace_gone(e, "gpuaas-999", WAIT_S));
+    assert_true(has_audit(e, "gc.pod.force_delete", "pod/gpuaas-999/holder", "\"pod\":\"holder\""));
+    assert_true(namespace_gone(e, ns_b, WAIT_S));
+    stop(p);
+    snprintf(target, sizeof(target), "pod/%s/holder", ns_b);
+    assert_true(has_audit(e, "gc.pod.force_delete", target, "\"pod\":\"holder\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1178,6 +1326,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failure_reasons, setup_failing_pods, teardown_env),
         cmocka_unit_test_setup_teardown(test_drift_repair, setup_openshift, teardown_env),
         cmocka_unit_test_setup_teardown(test_degraded, setup_openshift, teardown_env),
+        cmocka_unit_test_setup_teardown(test_force_delete, setup_force_delete, teardown_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
