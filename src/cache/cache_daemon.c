@@ -9,6 +9,7 @@
  * use gets its own time, cache_store.h) and writes them to the index every CSTORE_FLUSH_S
  * seconds and at exit. */
 #include "cache/cache_daemon.h"
+#include "common/redact.h"
 #include "cache/cache_fetch.h"
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -354,7 +355,8 @@ static int64_t next_wake(struct cache_daemon *d)
 
 static void fail_or_retry(struct cache_daemon *d, struct job *j, const struct error *e, bool fatal)
 {
-    snprintf(j->reason, sizeof(j->reason), "%s", e->message);
+    /* a presigned URL's signature must not reach /status (unauthenticated) or the log */
+    redact_urls(e->message, j->reason, sizeof(j->reason));
     if (fatal || j->attempts >= d->cfg.retries) {
         j->state = J_FAILED;
         d->downloads_failed++;

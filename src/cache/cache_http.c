@@ -1,6 +1,7 @@
 /* HTTP endpoint of the cache daemon (libmicrohttpd). */
 #include "cache/cache_http.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -11,6 +12,11 @@
 #include <string.h>
 
 #define BODY_LIMIT 16384
+/* Connections in all and from one address: the port is reachable from the node's pods, and
+ * one client must not be able to take every connection (kubelet probes, Prometheus and the
+ * reconciler's prefetches come from other addresses). */
+#define CACHE_HTTP_MAX_CONNECTIONS 64
+#define CACHE_HTTP_MAX_PER_CLIENT 8
 
 struct cache_http {
     struct MHD_Daemon *mhd;
@@ -19,9 +25,7 @@ struct cache_http {
 };
 
 struct req {
-    char *body;
-    size_t len;
-    int too_large;
+    struct sb_body body; /* capped at BODY_LIMIT */
 };
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
@@ -73,7 +77,7 @@ static enum MHD_Result prefetch(struct cache_http *h, struct MHD_Connection *c, 
                            h->token[0] ? "a valid admin bearer token is required"
                                        : "prefetch is disabled: no admin token is configured");
     json_error_t je;
-    json_t *b = json_loadb(rq->body ? rq->body : "", rq->len, JSON_REJECT_DUPLICATES, &je);
+    json_t *b = json_loadb(rq->body.sb.buf, rq->body.sb.len, JSON_REJECT_DUPLICATES, &je);
     if (!json_is_object(b)) {
         json_decref(b);
         return reply_error(c, 400, "invalid", NULL, "the body must be a JSON object");
@@ -124,21 +128,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (!rq) {
         if (!(rq = calloc(1, sizeof(*rq))))
             return MHD_NO;
+        rq->body = (struct sb_body)SB_BODY_INIT(BODY_LIMIT);
         *con_cls = rq;
         return MHD_YES;
     }
     if (*size) {
-        if (rq->len + *size > BODY_LIMIT) {
-            rq->too_large = 1;
-        } else {
-            char *nb = realloc(rq->body, rq->len + *size + 1);
-            if (!nb)
-                return MHD_NO;
-            memcpy(nb + rq->len, data, *size);
-            rq->body = nb;
-            rq->len += *size;
-            rq->body[rq->len] = 0;
-        }
+        if (sb_body_add(&rq->body, data, *size) == -ERR_NOMEM)
+            return MHD_NO;
         *size = 0;
         return MHD_YES;
     }
@@ -160,7 +156,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (!strcmp(url, "/prefetch")) {
         if (strcmp(method, "POST"))
             return reply_error(c, 405, "method_not_allowed", NULL, "use POST");
-        if (rq->too_large)
+        if (rq->body.too_large)
             return reply_error(c, 413, "too_large", NULL, "the body is larger than 16 KiB");
         return prefetch(h, c, rq);
     }
@@ -172,7 +168,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     struct req *rq = *con_cls;
     if (rq) {
-        free(rq->body);
+        sb_release(&rq->body.sb);
         free(rq);
     }
     *con_cls = NULL;
@@ -198,11 +194,12 @@ int cache_http_start(struct cache_daemon *d, const char *listen, const char *tok
         return error_set(err, ERR_NOMEM, "", "out of memory");
     h->d = d;
     snprintf(h->token, sizeof(h->token), "%s", token ? token : "");
-    h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                              handle, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                              MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
+    h->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)CACHE_HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)CACHE_HTTP_MAX_PER_CLIENT, MHD_OPTION_END);
     if (!h->mhd) {
         free(h);
         return error_set(err, ERR_IO, "cache.listen", "cannot listen on %s", listen);

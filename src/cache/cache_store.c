@@ -1,6 +1,7 @@
 /* Content-addressed store: layout, atomic index, publication, fsck, use tracking and LRU
  * eviction. */
 #include "cache/cache_store.h"
+#include "common/util.h"
 
 #include "cache/cache_hash.h"
 #include "cache/cache_inuse.h"
@@ -125,6 +126,16 @@ static int save_index(struct cstore *st, struct error *err)
     return r;
 }
 
+/* A new zeroed row at the end of the index (st->n counts it), or NULL when memory ran out. */
+static struct cstore_entry *new_entry(struct cstore *st)
+{
+    if (ARRAY_GROW(st->e, st->cap, st->n + 1, 16) < 0)
+        return NULL;
+    struct cstore_entry *e = &st->e[st->n++];
+    memset(e, 0, sizeof(*e));
+    return e;
+}
+
 static int load_index(struct cstore *st, struct error *err)
 {
     char path[PATHLEN];
@@ -148,18 +159,11 @@ static int load_index(struct cstore *st, struct error *err)
         if (!name || !hex || !valid_name(name) || !valid_hex(hex) || !json_is_integer(size) ||
             json_integer_value(size) < 0)
             continue; /* a damaged row is dropped; fsck removes its blob if unreferenced */
-        if (st->n == st->cap) {
-            size_t nc = st->cap ? st->cap * 2 : 16;
-            struct cstore_entry *ne = realloc(st->e, nc * sizeof(*ne));
-            if (!ne) {
-                json_decref(doc);
-                return error_set(err, ERR_NOMEM, "", "out of memory");
-            }
-            st->e = ne;
-            st->cap = nc;
+        struct cstore_entry *e = new_entry(st);
+        if (!e) {
+            json_decref(doc);
+            return error_set(err, ERR_NOMEM, "", "out of memory");
         }
-        struct cstore_entry *e = &st->e[st->n++];
-        memset(e, 0, sizeof(*e));
         snprintf(e->name, sizeof(e->name), "%s", name);
         snprintf(e->sha256, sizeof(e->sha256), "%s", hex);
         e->size = json_integer_value(size);
@@ -467,18 +471,10 @@ int cstore_publish(struct cstore *st, const char *hex, const char *name, long lo
     struct cstore_entry *e = find(st, name, NULL);
     bool added = false;
     if (!e) {
-        if (st->n == st->cap) {
-            size_t nc = st->cap ? st->cap * 2 : 16;
-            struct cstore_entry *ne = realloc(st->e, nc * sizeof(*ne));
-            if (!ne) {
-                r = error_set(err, ERR_NOMEM, "", "out of memory");
-                goto out;
-            }
-            st->e = ne;
-            st->cap = nc;
+        if (!(e = new_entry(st))) {
+            r = error_set(err, ERR_NOMEM, "", "out of memory");
+            goto out;
         }
-        e = &st->e[st->n++];
-        memset(e, 0, sizeof(*e));
         snprintf(e->name, sizeof(e->name), "%s", name);
         e->added = now;
         added = true;

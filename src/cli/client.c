@@ -2,6 +2,7 @@
 #include "cli/client.h"
 
 #include "common/error.h"
+#include "common/strbuf.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -142,30 +143,6 @@ int client_forget(void)
     return 0;
 }
 
-struct buf {
-    char *data;
-    size_t len;
-    int overflow;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct buf *b = userdata;
-    size_t n = size * nmemb;
-    if (b->len + n > ANSWER_MAX) {
-        b->overflow = 1;
-        return 0;
-    }
-    char *d = realloc(b->data, b->len + n + 1);
-    if (!d)
-        return 0;
-    memcpy(d + b->len, ptr, n);
-    b->data = d;
-    b->len += n;
-    d[b->len] = '\0';
-    return n;
-}
-
 int client_request(const struct client *c, const char *method, const char *path, const json_t *body,
                    long *ret_status, json_t **ret_json)
 {
@@ -173,7 +150,7 @@ int client_request(const struct client *c, const char *method, const char *path,
     char url[CLIENT_URL_MAX + 2048];
     char auth[CLIENT_TOKEN_MAX + 32];
     char *payload = NULL;
-    struct buf b = {0};
+    struct sb_body b = SB_BODY_INIT(ANSWER_MAX);
     struct curl_slist *hdr = NULL;
     CURL *h = NULL;
 
@@ -198,13 +175,16 @@ int client_request(const struct client *c, const char *method, const char *path,
         }
         hdr = curl_slist_append(hdr, "Content-Type: application/json");
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
-    } else if (!strcmp(method, "POST")) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+    } else if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+        /* the server refuses a state-changing request without it, body or not (CSRF) */
+        hdr = curl_slist_append(hdr, "Content-Type: application/json");
+        if (!strcmp(method, "POST"))
+            curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
     }
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sb_body_curl_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
@@ -213,15 +193,15 @@ int client_request(const struct client *c, const char *method, const char *path,
     CURLcode cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
         fprintf(stderr, "gpuaas: cannot reach %s: %s\n", c->server,
-                b.overflow ? "answer too large" : curl_easy_strerror(cc));
+                b.too_large ? "answer too large" : curl_easy_strerror(cc));
         goto out;
     }
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     json_t *j = NULL;
-    if (b.len > 0) {
+    if (b.sb.len > 0) {
         json_error_t jerr;
-        j = json_loadb(b.data, b.len, 0, &jerr);
+        j = json_loadb(b.sb.buf, b.sb.len, 0, &jerr);
     }
     *ret_status = status;
     *ret_json = j;
@@ -231,7 +211,7 @@ out:
     if (h)
         curl_easy_cleanup(h);
     free(payload);
-    free(b.data);
+    sb_release(&b.sb);
     return rc;
 }
 

@@ -3,7 +3,10 @@
 #include "cache/cache_fetch.h"
 #include "cache/cache_http.h"
 #include "cli/commands.h"
+#include "cli/shared.h"
+#include "common/args.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/timeutil.h"
 #include "core/config.h"
 
@@ -33,52 +36,43 @@ static void usage(FILE *out)
         "POST /prefetch (admin token from cache.token_file or $GPUAAS_CACHE_TOKEN).\n");
 }
 
+#define CACHE_TOKEN_FILE_MAX (1u << 20) /* a token file larger than this is refused */
+#define STATUS_MAX_BYTES (16u << 20)    /* the largest /status answer read */
+
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int s)
 {
     stop_flag = s;
 }
 
+/* The admin token: the first line of file (cut to len - 1 bytes), else $GPUAAS_CACHE_TOKEN,
+ * else "". 0, or -1 when the file cannot be read. */
 static int read_token(const char *file, char *buf, size_t len)
 {
     const char *env = getenv("GPUAAS_CACHE_TOKEN");
     buf[0] = 0;
     if (file && *file) {
-        FILE *f = fopen(file, "r");
-        if (!f)
+        char *text = NULL;
+        if (read_file(file, CACHE_TOKEN_FILE_MAX, &text, NULL, NULL) < 0)
             return -1;
-        if (!fgets(buf, (int)len, f))
-            buf[0] = 0;
-        fclose(f);
-        buf[strcspn(buf, "\r\n")] = 0;
+        size_t n = strcspn(text, "\r\n");
+        snprintf(buf, len, "%.*s", (int)n, text);
+        explicit_bzero(text, strlen(text));
+        free(text);
     } else if (env) {
         snprintf(buf, len, "%s", env);
     }
     return 0;
 }
 
-int cli_cache_check_files(const struct config *c, struct error *err)
-{
-    const char *f = c->cache.token_file;
-    if (f && *f && access(f, R_OK) < 0)
-        return error_set(err, ERR_IO, "cache.token_file",
-                         "%s: cache.token_file: %s: cannot read: %s", c->path, f, strerror(errno));
-    return 0;
-}
-
 static int run_daemon(int argc, char **argv)
 {
     const char *cfg_flag = NULL, *listen = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < argc)
-            cfg_flag = argv[++i];
-        else if (!strcmp(argv[i], "--listen") && i + 1 < argc)
-            listen = argv[++i];
-        else {
-            fprintf(stderr, "gpuaas cache: unexpected argument \"%s\"\n", argv[i]);
-            return 2;
-        }
-    }
+    const struct cli_opt opts[] = {{"--config", NULL, &cfg_flag, NULL},
+                                   {"--listen", NULL, &listen, NULL}};
+    size_t npos;
+    if (cli_parse_as("gpuaas cache", argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos))
+        return 2;
     const char *path = cli_config_path(cfg_flag);
     if (!path) {
         fprintf(stderr, "gpuaas cache: no configuration (--config FILE or GPUAAS_CONFIG)\n");
@@ -128,38 +122,19 @@ out:
 static int run_fetch(int argc, char **argv)
 {
     const char *store = NULL, *hex = NULL, *name = NULL, *proxy = NULL, *url = NULL;
-    long long size = 0;
-    int ranges = 4;
-    bool pin = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--pin")) {
-            pin = true;
-            continue;
-        }
-        if (a[0] == '-' && i + 1 >= argc) {
-            fprintf(stderr, "gpuaas cache fetch: %s needs a value\n", a);
-            return 2;
-        }
-        if (!strcmp(a, "--store"))
-            store = argv[++i];
-        else if (!strcmp(a, "--sha256"))
-            hex = argv[++i];
-        else if (!strcmp(a, "--name"))
-            name = argv[++i];
-        else if (!strcmp(a, "--proxy"))
-            proxy = argv[++i];
-        else if (!strcmp(a, "--size"))
-            size = atoll(argv[++i]);
-        else if (!strcmp(a, "--ranges"))
-            ranges = atoi(argv[++i]);
-        else if (a[0] != '-' && !url)
-            url = a;
-        else {
-            fprintf(stderr, "gpuaas cache fetch: unexpected argument \"%s\"\n", a);
-            return 2;
-        }
-    }
+    const char *size_s = NULL, *ranges_s = NULL;
+    int pin = 0;
+    const struct cli_opt opts[] = {
+        {"--store", NULL, &store, NULL}, {"--sha256", NULL, &hex, NULL},
+        {"--name", NULL, &name, NULL},   {"--proxy", NULL, &proxy, NULL},
+        {"--size", NULL, &size_s, NULL}, {"--ranges", NULL, &ranges_s, NULL},
+        {"--pin", NULL, NULL, &pin},
+    };
+    size_t npos = 0;
+    if (cli_parse_as("gpuaas cache fetch", argc, argv, opts, ARRAY_SIZE(opts), &url, 1, &npos))
+        return 2;
+    long long size = size_s ? atoll(size_s) : 0;
+    int ranges = ranges_s ? atoi(ranges_s) : 4;
     if (!store || !hex || !url || size < 0 || ranges < 1 || ranges > 32 || strlen(hex) != 64 ||
         strspn(hex, "0123456789abcdef") != 64) {
         fprintf(stderr, "gpuaas cache fetch: --store DIR, --sha256 (64 lowercase hex digits) and "
@@ -178,7 +153,7 @@ static int run_fetch(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct fetch_opts o = {.proxy = proxy, .ranges = ranges, .range_min = 64LL << 20};
     if (cstore_open(store, &st, &err) < 0 ||
-        cache_fetch(st, url, hex, name, size, pin, &o, time_now(), &err) < 0) {
+        cache_fetch(st, url, hex, name, size, pin != 0, &o, time_now(), &err) < 0) {
         fprintf(stderr, "gpuaas cache fetch: %s\n", err.message);
         cstore_close(st);
         return 1;
@@ -186,12 +161,6 @@ static int run_fetch(int argc, char **argv)
     printf("%s/names/%s\n", store, name);
     cstore_close(st);
     return 0;
-}
-
-static size_t collect(char *b, size_t sz, size_t n, void *arg)
-{
-    FILE *f = arg;
-    return fwrite(b, sz, n, f);
 }
 
 static void bar(char *out, size_t len, long long done, long long total)
@@ -206,43 +175,35 @@ static void bar(char *out, size_t len, long long done, long long total)
 static int run_status(int argc, char **argv)
 {
     const char *url = getenv("GPUAAS_CACHE_URL"), *format = "table";
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--url") && i + 1 < argc)
-            url = argv[++i];
-        else if (!strcmp(argv[i], "-o") && i + 1 < argc)
-            format = argv[++i];
-        else {
-            fprintf(stderr, "gpuaas cache status: unexpected argument \"%s\"\n", argv[i]);
-            return 2;
-        }
-    }
+    const struct cli_opt opts[] = {{"--url", NULL, &url, NULL}, {"-o", NULL, &format, NULL}};
+    size_t npos;
+    if (cli_parse_as("gpuaas cache status", argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos))
+        return 2;
     if (strcmp(format, "table") && strcmp(format, "json")) {
         fprintf(stderr, "gpuaas cache status: -o takes table or json\n");
         return 2;
     }
     char full[1024];
     snprintf(full, sizeof(full), "%s/status", url ? url : "http://127.0.0.1:8090");
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
+    struct sb_body body = SB_BODY_INIT(STATUS_MAX_BYTES);
     CURL *c = curl_easy_init();
     curl_easy_setopt(c, CURLOPT_URL, full);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sb_body_curl_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
     curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
     CURLcode rc = curl_easy_perform(c);
     curl_easy_cleanup(c);
-    fclose(mem);
     json_error_t je;
-    json_t *doc = rc == CURLE_OK ? json_loadb(buf, len, 0, &je) : NULL;
+    json_t *doc = rc == CURLE_OK ? json_loadb(body.sb.buf, body.sb.len, 0, &je) : NULL;
+    sb_release(&body.sb);
     if (!doc) {
         fprintf(stderr, "gpuaas cache status: %s: %s\n", full,
-                rc == CURLE_OK ? "not a status document" : curl_easy_strerror(rc));
-        free(buf);
+                rc == CURLE_OK   ? "not a status document"
+                : body.too_large ? "answer too large"
+                                 : curl_easy_strerror(rc));
         return 1;
     }
-    free(buf);
     if (!strcmp(format, "json")) {
         char *s = json_dumps(doc, JSON_INDENT(2));
         puts(s ? s : "{}");

@@ -1,9 +1,10 @@
 /* The REST client subcommands: login, logout, pool, capacity, reserve, list, show, cancel,
  * extend, release. Each parses its options, sends one request through client.c and prints a
  * table (or the server's JSON with -o json). Exit: 0 ok, 1 server/network error, 2 usage. */
-#include "cli/args.h"
+#include "common/args.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/shared.h"
 #include "cli/table.h"
 
 #include "common/password.h"
@@ -20,7 +21,6 @@
     {                                                                                              \
         "--server", NULL, &server, NULL                                                            \
     }
-#define NOPTS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char COMMON_HELP[] =
     "Common options:\n"
@@ -90,52 +90,6 @@ static const char *scalar(const json_t *v, char *buf, size_t size)
 
 /* ---- login / logout ---- */
 
-static int read_line(FILE *in, char *buf, size_t size)
-{
-    if (!fgets(buf, (int)size, in))
-        return -1;
-    size_t n = strlen(buf);
-    if (n == size - 1 && buf[n - 1] != '\n')
-        return -1; /* too long */
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    return 0;
-}
-
-static int prompt_password(const char *prompt, char *buf, size_t size)
-{
-    FILE *tty = fopen("/dev/tty", "r+e");
-    if (!tty)
-        return -1;
-    struct termios old, quiet;
-    int fd = fileno(tty);
-    int have = tcgetattr(fd, &old) == 0;
-    fprintf(tty, "%s", prompt);
-    fflush(tty);
-    if (have) {
-        quiet = old;
-        quiet.c_lflag &= ~(tcflag_t)ECHO;
-        tcsetattr(fd, TCSAFLUSH, &quiet);
-    }
-    int rc = read_line(tty, buf, size);
-    if (have)
-        tcsetattr(fd, TCSAFLUSH, &old);
-    fprintf(tty, "\n");
-    fclose(tty);
-    return rc;
-}
-
-int cli_read_password(int from_stdin, const char *prompt, char *buf, size_t size)
-{
-    int rc = from_stdin ? read_line(stdin, buf, size) : prompt_password(prompt, buf, size);
-    if (rc < 0 || !buf[0]) {
-        fprintf(stderr, "gpuaas: no password given%s\n",
-                from_stdin ? " on stdin" : " (no terminal: use --password-stdin)");
-        return -1;
-    }
-    return 0;
-}
-
 int cmd_login(int argc, char **argv)
 {
     const char *server = NULL, *username = NULL;
@@ -151,7 +105,7 @@ int cmd_login(int argc, char **argv)
         return 0;
     }
     size_t npos;
-    if (cli_parse(argc, argv, opts, NOPTS(opts), NULL, 0, &npos))
+    if (CLI_PARSE(argc, argv, opts, NULL, 0, &npos))
         return 2;
     struct client c;
     client_load(&c, server);
@@ -165,7 +119,7 @@ int cmd_login(int argc, char **argv)
             return 2;
         }
         fprintf(stderr, "Username: ");
-        if (read_line(stdin, user, sizeof(user)) < 0 || !user[0])
+        if (cli_read_line(stdin, user, sizeof(user)) < 0 || !user[0])
             return 2;
     }
     if (cli_read_password(pw_stdin, "Password: ", pw, sizeof(pw)) < 0)
@@ -199,12 +153,24 @@ int cmd_login(int argc, char **argv)
 int cmd_logout(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("Usage: gpuaas logout\nForgets the saved server URL and token.\n");
+        printf("Usage: gpuaas logout\nRevokes the saved token on the server, then forgets the "
+               "saved server URL and token.\n");
         return 0;
     }
     size_t npos;
     if (cli_parse(argc, argv, NULL, 0, NULL, 0, &npos))
         return 2;
+    struct client c;
+    if (client_load(&c, NULL) == 0 && c.token[0]) {
+        long status = 0;
+        json_t *answer = NULL;
+        if (client_request(&c, "POST", "/api/v1/auth/logout", NULL, &status, &answer) < 0)
+            fprintf(stderr, "gpuaas logout: the server was not reached; the token stays valid "
+                            "until it expires\n");
+        else if (status != 204 && status != 401)
+            client_print_error(status, answer);
+        json_decref(answer);
+    }
     if (client_forget() < 0) {
         fprintf(stderr, "gpuaas logout: cannot remove the credentials file\n");
         return 1;
@@ -226,7 +192,7 @@ int cmd_pool(int argc, char **argv)
     }
     size_t npos;
     int js;
-    if (cli_parse(argc, argv, opts, NOPTS(opts), NULL, 0, &npos) || want_json(argv[0], output, &js))
+    if (CLI_PARSE(argc, argv, opts, NULL, 0, &npos) || want_json(argv[0], output, &js))
         return 2;
     struct client c;
     client_load(&c, server);
@@ -275,7 +241,7 @@ int cmd_capacity(int argc, char **argv)
     }
     size_t npos;
     int js;
-    if (cli_parse(argc, argv, opts, NOPTS(opts), NULL, 0, &npos) || want_json(argv[0], output, &js))
+    if (CLI_PARSE(argc, argv, opts, NULL, 0, &npos) || want_json(argv[0], output, &js))
         return 2;
     long long now = time_now(), f, e;
     long st = 3600;
@@ -382,14 +348,14 @@ static void print_reservation(const json_t *r)
     static const char *const keys[] = {
         "id",      "user", "state",      "gpu_type",    "gpu_count", "mode",       "starts_at",
         "ends_at", "cpu",  "memory_gib", "storage_gib", "purpose",   "created_at", "updated_at"};
-    for (size_t i = 0; i < NOPTS(keys); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
         char b[48];
         printf("%-12s %s\n", keys[i], scalar(json_object_get(r, keys[i]), b, sizeof(b)));
     }
     const json_t *s = json_object_get(r, "session");
     if (json_is_object(s)) {
         static const char *const sk[] = {"namespace", "url", "phase", "message"};
-        for (size_t i = 0; i < NOPTS(sk); i++) {
+        for (size_t i = 0; i < ARRAY_SIZE(sk); i++) {
             char b[48];
             printf("session.%-11s %s\n", sk[i], scalar(json_object_get(s, sk[i]), b, sizeof(b)));
         }
@@ -438,7 +404,7 @@ int cmd_reserve(int argc, char **argv)
     }
     size_t npos;
     int js;
-    if (cli_parse(argc, argv, opts, NOPTS(opts), NULL, 0, &npos) || want_json(argv[0], output, &js))
+    if (CLI_PARSE(argc, argv, opts, NULL, 0, &npos) || want_json(argv[0], output, &js))
         return 2;
     long n = 1, v;
     double h;
@@ -525,14 +491,14 @@ int cmd_list(int argc, char **argv)
     }
     size_t npos;
     int js;
-    if (cli_parse(argc, argv, opts, NOPTS(opts), NULL, 0, &npos) || want_json(argv[0], output, &js))
+    if (CLI_PARSE(argc, argv, opts, NULL, 0, &npos) || want_json(argv[0], output, &js))
         return 2;
     char path[1024] = "/api/v1/reservations";
     if (state) {
         static const char *const states[] = {"APPROVED", "ACTIVE", "COMPLETED", "CANCELED",
                                              "FAILED"};
         int ok = 0;
-        for (size_t i = 0; i < NOPTS(states); i++)
+        for (size_t i = 0; i < ARRAY_SIZE(states); i++)
             ok |= !strcasecmp(state, states[i]);
         if (!ok) {
             fprintf(stderr, "gpuaas list: --state must be APPROVED, ACTIVE, COMPLETED, "

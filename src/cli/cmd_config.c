@@ -1,5 +1,7 @@
 /* `gpuaas config check|keys`: validate a configuration file, or list every key. */
 #include "cli/commands.h"
+#include "cli/shared.h"
+#include "common/args.h"
 #include "core/config.h"
 #include "core/pool.h"
 #include "core/session_plan.h"
@@ -7,22 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int cli_wants_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            return 1;
-    return 0;
-}
-
-const char *cli_config_path(const char *flag_value)
-{
-    if (flag_value && *flag_value)
-        return flag_value;
-    const char *env = getenv("GPUAAS_CONFIG");
-    return env && *env ? env : NULL;
-}
 
 int cmd_config(int argc, char **argv)
 {
@@ -42,14 +28,11 @@ int cmd_config(int argc, char **argv)
         return 2;
     }
     const char *flag = NULL;
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < argc)
-            flag = argv[++i];
-        else {
-            fprintf(stderr, "gpuaas config check: unexpected argument \"%s\"\n", argv[i]);
-            return 2;
-        }
-    }
+    const struct cli_opt opts[] = {{"--config", NULL, &flag, NULL}};
+    size_t npos;
+    if (cli_parse_as("gpuaas config check", argc - 1, argv + 1, opts, ARRAY_SIZE(opts), NULL, 0,
+                     &npos))
+        return 2;
     const char *path = cli_config_path(flag);
     if (!path) {
         fprintf(stderr, "gpuaas config check: no file (--config FILE or GPUAAS_CONFIG)\n");

@@ -5,6 +5,8 @@
  * `gpuaas deploy kube-calls`: prints the Kubernetes API calls the reconciler makes, which the
  * deploy test compares with the reconciler's ClusterRole. */
 #include "cli/commands.h"
+#include "cli/shared.h"
+#include "common/args.h"
 #include "core/config.h"
 #include "core/pool.h"
 #include "core/reservation.h"
@@ -126,36 +128,42 @@ static int parse_int(const char *s, long lo, long hi, long *ret)
     return 0;
 }
 
+/* The booking `gpuaas deploy session` describes; NULL where the option was not given. */
+struct session_args {
+    const char *id, *user, *gpu_type, *count, *mode;
+};
+
 /* Prints the session plan of a booking described on the command line. */
-static int print_session(struct config *c, int argc, char **argv)
+static int print_session(struct config *c, const struct session_args *a)
 {
     struct reservation r = {.id = 1, .gpu_count = 1, .mode = MODE_INTERACTIVE};
     struct pool pool;
     struct session_plan plan;
     struct error err = {0};
+    long v;
+    const char *bad = NULL, *val = NULL;
     snprintf(r.user, sizeof(r.user), "user");
-    for (int i = 0; i < argc; i++) {
-        long v;
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!val) {
-            fprintf(stderr, "gpuaas deploy session: %s needs a value\n", a);
-            return 2;
-        }
-        i++;
-        if (!strcmp(a, "--id") && !parse_int(val, 1, INT64_MAX, &v))
-            r.id = v;
-        else if (!strcmp(a, "--user") && strlen(val) < sizeof(r.user))
-            snprintf(r.user, sizeof(r.user), "%s", val);
-        else if (!strcmp(a, "--gpu-type") && strlen(val) < sizeof(r.gpu_type))
-            snprintf(r.gpu_type, sizeof(r.gpu_type), "%s", val);
-        else if (!strcmp(a, "--count") && !parse_int(val, 1, 1024, &v))
-            r.gpu_count = (int)v;
-        else if (!strcmp(a, "--mode") && !res_mode_parse(val, &r.mode))
-            ;
-        else {
-            fprintf(stderr, "gpuaas deploy session: bad argument %s %s\n", a, val);
-            return 2;
-        }
+    if (a->id && !parse_int(a->id, 1, INT64_MAX, &v))
+        r.id = v;
+    else if (a->id)
+        bad = "--id", val = a->id;
+    if (a->user && strlen(a->user) < sizeof(r.user))
+        snprintf(r.user, sizeof(r.user), "%s", a->user);
+    else if (a->user)
+        bad = "--user", val = a->user;
+    if (a->gpu_type && strlen(a->gpu_type) < sizeof(r.gpu_type))
+        snprintf(r.gpu_type, sizeof(r.gpu_type), "%s", a->gpu_type);
+    else if (a->gpu_type)
+        bad = "--gpu-type", val = a->gpu_type;
+    if (a->count && !parse_int(a->count, 1, 1024, &v))
+        r.gpu_count = (int)v;
+    else if (a->count)
+        bad = "--count", val = a->count;
+    if (a->mode && res_mode_parse(a->mode, &r.mode))
+        bad = "--mode", val = a->mode;
+    if (bad) {
+        fprintf(stderr, "gpuaas deploy session: bad argument %s %s\n", bad, val);
+        return 2;
     }
     if (pool_derive(c, &pool, &err) < 0) {
         fprintf(stderr, "gpuaas: %s\n", err.message);
@@ -208,20 +216,22 @@ int cmd_deploy(int argc, char **argv)
         return 2;
     }
     const char *flag = NULL, *platform = NULL;
-    char *rest[32];
-    int n_rest = 0;
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < argc)
-            flag = argv[++i];
-        else if (!strcmp(argv[i], "--platform") && i + 1 < argc)
-            platform = argv[++i];
-        else if (session && n_rest < 32)
-            rest[n_rest++] = argv[i];
-        else {
-            fprintf(stderr, "gpuaas deploy tenant-role: unexpected argument \"%s\"\n", argv[i]);
-            return 2;
-        }
-    }
+    struct session_args sa = {0};
+    /* the session options only for `deploy session` */
+    const struct cli_opt opts[] = {
+        {"--config", NULL, &flag, NULL},
+        {"--platform", NULL, &platform, NULL},
+        {"--id", NULL, &sa.id, NULL},
+        {"--user", NULL, &sa.user, NULL},
+        {"--gpu-type", NULL, &sa.gpu_type, NULL},
+        {"--count", NULL, &sa.count, NULL},
+        {"--mode", NULL, &sa.mode, NULL},
+    };
+    char who[64];
+    size_t npos;
+    snprintf(who, sizeof(who), "gpuaas deploy %s", argv[1]);
+    if (cli_parse_as(who, argc - 1, argv + 1, opts, session ? ARRAY_SIZE(opts) : 2, NULL, 0, &npos))
+        return 2;
     if (platform && strcmp(platform, "openshift") && strcmp(platform, "kubernetes")) {
         fprintf(stderr, "gpuaas deploy tenant-role: --platform must be openshift or kubernetes\n");
         return 2;
@@ -243,7 +253,7 @@ int cmd_deploy(int argc, char **argv)
         goto out;
     }
     if (session) {
-        rc = print_session(c, n_rest, rest);
+        rc = print_session(c, &sa);
         goto out;
     }
     if (calls) {

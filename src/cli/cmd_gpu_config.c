@@ -1,5 +1,7 @@
 /* `gpuaas gpu-config`: the NVIDIA GPU operator configuration for every node of the pool. */
 #include "cli/commands.h"
+#include "cli/shared.h"
+#include "common/args.h"
 #include "core/config.h"
 #include "core/gpu_config.h"
 #include "core/pool.h"
@@ -19,18 +21,12 @@ int cmd_gpu_config(int argc, char **argv)
                "YAML is ready for `kubectl apply -f -`; the commands are its leading comments.\n");
         return 0;
     }
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < argc)
-            flag = argv[++i];
-        else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc)
-            format = argv[++i];
-        else if (!strcmp(argv[i], "--namespace") && i + 1 < argc)
-            ns = argv[++i];
-        else {
-            fprintf(stderr, "gpuaas gpu-config: unexpected argument \"%s\"\n", argv[i]);
-            return 2;
-        }
-    }
+    const struct cli_opt opts[] = {{"--config", NULL, &flag, NULL},
+                                   {"--output", "-o", &format, NULL},
+                                   {"--namespace", NULL, &ns, NULL}};
+    size_t npos;
+    if (CLI_PARSE(argc, argv, opts, NULL, 0, &npos))
+        return 2;
     if (strcmp(format, "yaml") && strcmp(format, "json")) {
         fprintf(stderr, "gpuaas gpu-config: -o takes yaml or json\n");
         return 2;

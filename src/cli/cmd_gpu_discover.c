@@ -1,6 +1,7 @@
 /* `gpuaas gpu-discover`: what GPUs and MIG devices this host has, through NVML, and the
  * matching pool configuration snippet. */
 #include "cli/commands.h"
+#include "common/args.h"
 #include "cli/nvml.h"
 
 #include <stdio.h>
@@ -18,10 +19,9 @@ int cmd_gpu_discover(int argc, char **argv)
                "$GPUAAS_NVML_LIB, else libnvidia-ml.so.1. Exits 1 when NVML is unavailable.\n");
         return 0;
     }
-    if (argc > 1) {
-        fprintf(stderr, "gpuaas gpu-discover: unexpected argument \"%s\"\n", argv[1]);
+    size_t npos;
+    if (cli_parse(argc, argv, NULL, 0, NULL, 0, &npos))
         return 2;
-    }
     struct nvml_inventory *inv = malloc(sizeof(*inv));
     struct error err = {0};
     if (!inv) {

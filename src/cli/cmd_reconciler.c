@@ -1,5 +1,7 @@
 /* `gpuaas reconciler`: run the control-plane loop against the database and Kubernetes. */
 #include "cli/commands.h"
+#include "cli/shared.h"
+#include "common/args.h"
 #include "common/log.h"
 #include "core/config.h"
 #include "core/session_plan.h"
@@ -36,31 +38,28 @@ static void usage(FILE *out)
 
 int cmd_reconciler(int argc, char **argv)
 {
-    const char *cfg_flag = NULL, *kubeconfig = NULL;
-    bool once = false;
+    const char *cfg_flag = NULL, *kubeconfig = NULL, *offset_s = NULL;
+    int once = 0;
     long long offset = 0;
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < argc) {
-            cfg_flag = argv[++i];
-        } else if (!strcmp(argv[i], "--kubeconfig") && i + 1 < argc) {
-            kubeconfig = argv[++i];
-        } else if (!strcmp(argv[i], "--once")) {
-            once = true;
-        } else if (!strcmp(argv[i], "--time-offset") && i + 1 < argc) {
-            char *end = NULL;
-            errno = 0;
-            offset = strtoll(argv[++i], &end, 10);
-            if (errno || !*argv[i] || *end) {
-                fprintf(stderr, "gpuaas reconciler: --time-offset: not a number of seconds\n");
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "gpuaas reconciler: unexpected argument \"%s\"\n", argv[i]);
-            usage(stderr);
+    const struct cli_opt opts[] = {{"--config", NULL, &cfg_flag, NULL},
+                                   {"--kubeconfig", NULL, &kubeconfig, NULL},
+                                   {"--once", NULL, NULL, &once},
+                                   {"--time-offset", NULL, &offset_s, NULL}};
+    size_t npos;
+    if (CLI_PARSE(argc, argv, opts, NULL, 0, &npos)) {
+        usage(stderr);
+        return 2;
+    }
+    if (offset_s) {
+        char *end = NULL;
+        errno = 0;
+        offset = strtoll(offset_s, &end, 10);
+        if (errno || !*offset_s || *end) {
+            fprintf(stderr, "gpuaas reconciler: --time-offset: not a number of seconds\n");
             return 2;
         }
     }

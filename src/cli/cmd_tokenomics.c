@@ -1,5 +1,8 @@
 /* `gpuaas tokenomics`: the tokenomics model offline, from a YAML or JSON input file. */
 #include "cli/commands.h"
+#include "cli/shared.h"
+#include "common/args.h"
+#include "common/strbuf.h"
 #include "common/timeutil.h"
 #include "common/yaml_json.h"
 #include "core/tokenomics.h"
@@ -8,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define TOK_INPUT_MAX_BYTES (8u << 20) /* a larger model input file is refused */
 
 static void usage(FILE *out)
 {
@@ -23,36 +28,6 @@ static void usage(FILE *out)
             "  --config FILE    with \"utilization: measured\": the platform configuration whose\n"
             "                   database holds the bookings (default $GPUAAS_CONFIG)\n"
             "  --from, --to     the past window to measure (default: the last 30 days)\n");
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-        if (n == cap) {
-            if (cap >= (8u << 20)) {
-                free(buf);
-                buf = NULL;
-                errno = EFBIG;
-                break;
-            }
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb)
-                free(buf);
-            buf = nb;
-        }
-    }
-    fclose(f);
-    *len = n;
-    return buf;
 }
 
 static double dnum(const json_t *o, const char *k)
@@ -130,45 +105,31 @@ int cmd_tokenomics(int argc, char **argv)
 {
     const char *input = NULL, *format = "table", *svg = NULL, *config = NULL;
     const char *from_s = NULL, *to_s = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "gpuaas tokenomics: %s needs a value\n", a);
-            return 2;
-        }
-        if (!strcmp(a, "--input"))
-            input = argv[++i];
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
-            format = argv[++i];
-        else if (!strcmp(a, "--svg"))
-            svg = argv[++i];
-        else if (!strcmp(a, "--config"))
-            config = argv[++i];
-        else if (!strcmp(a, "--from"))
-            from_s = argv[++i];
-        else if (!strcmp(a, "--to"))
-            to_s = argv[++i];
-        else {
-            fprintf(stderr, "gpuaas tokenomics: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
-        }
+    const struct cli_opt opts[] = {
+        {"--input", NULL, &input, NULL}, {"--output", "-o", &format, NULL},
+        {"--svg", NULL, &svg, NULL},     {"--config", NULL, &config, NULL},
+        {"--from", NULL, &from_s, NULL}, {"--to", NULL, &to_s, NULL},
+    };
+    size_t npos;
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    if (CLI_PARSE(argc, argv, opts, NULL, 0, &npos)) {
+        usage(stderr);
+        return 2;
     }
     if (!input || (strcmp(format, "table") && strcmp(format, "json"))) {
         usage(stderr);
         return 2;
     }
-    size_t len;
-    char *text = read_file(input, &len);
-    if (!text) {
-        fprintf(stderr, "gpuaas tokenomics: %s: %s\n", input, strerror(errno));
+    size_t len = 0;
+    char *text = NULL;
+    struct error err = {0};
+    if (read_file(input, TOK_INPUT_MAX_BYTES, &text, &len, &err) < 0) {
+        fprintf(stderr, "gpuaas tokenomics: %s\n", err.message);
         return 1;
     }
-    struct error err = {0};
     json_t *doc = NULL, *res = NULL;
     struct tok_input *in = calloc(1, sizeof(*in));
     int rc = 1;

@@ -1,8 +1,9 @@
 /* `gpuaas user add|passwd|disable|list`: offline administration of user accounts, working
  * directly on the database named by --database, or by the configuration file (--config,
  * $GPUAAS_CONFIG). Every change is written to the audit log as actor "cli:<unix user>". */
-#include "cli/args.h"
+#include "common/args.h"
 #include "cli/commands.h"
+#include "cli/shared.h"
 #include "cli/table.h"
 
 #include "common/password.h"
@@ -10,17 +11,16 @@
 #include "core/config.h"
 #include "store/store.h"
 
+#include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define NOPTS(a) (sizeof(a) / sizeof((a)[0]))
-
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: gpuaas user add NAME [--role admin|user] [--password-stdin]\n"
+    fprintf(out, "Usage: gpuaas user add NAME [--role admin|user] [--sso] [--password-stdin]\n"
                  "       gpuaas user passwd NAME [--password-stdin]\n"
                  "       gpuaas user disable NAME\n"
                  "       gpuaas user list\n"
@@ -28,6 +28,8 @@ static void usage(FILE *out)
                  "  --config FILE     configuration naming the database (default $GPUAAS_CONFIG)\n"
                  "  --database URL    sqlite://PATH or postgresql://... (overrides the file)\n"
                  "  --password-stdin  read the password from stdin instead of the terminal\n"
+                 "  --sso             link the account to the single sign-on proxy's identity of\n"
+                 "                    the same name (only linked accounts enter through it)\n"
                  "Changes are audited as cli:<unix user>.\n");
 }
 
@@ -83,16 +85,24 @@ out:
     return rc;
 }
 
-static void audit(struct store *st, const char *action, const struct user *u, const char *detail)
+static void audit_action(struct store *st, const char *action, const char *target,
+                         const char *detail)
 {
     struct audit_entry e = {0};
     e.at = time_now();
     actor_name(e.actor, sizeof(e.actor));
     snprintf(e.action, sizeof(e.action), "%s", action);
-    snprintf(e.target, sizeof(e.target), "user/%lld", (long long)u->id);
+    snprintf(e.target, sizeof(e.target), "%s", target);
     snprintf(e.detail, sizeof(e.detail), "%s", detail);
     if (store_audit_add(st, &e) < 0)
         fprintf(stderr, "gpuaas user: warning: the audit entry could not be written\n");
+}
+
+static void audit(struct store *st, const char *action, const struct user *u, const char *detail)
+{
+    char target[64];
+    snprintf(target, sizeof(target), "user/%lld", (long long)u->id);
+    audit_action(st, action, target, detail);
 }
 
 static int new_password(int from_stdin, char *hash, size_t size)
@@ -125,12 +135,13 @@ out:
     return rc;
 }
 
-static int do_add(struct store *st, const char *name, const char *role, int pw_stdin)
+static int do_add(struct store *st, const char *name, const char *role, int sso, int pw_stdin)
 {
     struct user u = {0};
     struct error err = {0};
     snprintf(u.username, sizeof(u.username), "%s", name);
     snprintf(u.role, sizeof(u.role), "%s", role);
+    u.sso = sso != 0;
     u.created_at = time_now();
     int rc = new_password(pw_stdin, u.password_hash, sizeof(u.password_hash));
     if (rc)
@@ -145,7 +156,7 @@ static int do_add(struct store *st, const char *name, const char *role, int pw_s
         return 1;
     }
     char detail[64];
-    snprintf(detail, sizeof(detail), "{\"role\":\"%s\"}", role);
+    snprintf(detail, sizeof(detail), "{\"role\":\"%s\",\"sso\":%s}", role, sso ? "true" : "false");
     audit(st, "user.create", &u, detail);
     printf("Created %s \"%s\" (id %lld)\n", role, name, (long long)u.id);
     return 0;
@@ -181,7 +192,11 @@ static int do_passwd(struct store *st, const char *name, int pw_stdin)
         return 1;
     }
     audit(st, "user.password", &u, "");
-    printf("Password of \"%s\" changed\n", name);
+    int64_t revoked = 0; /* a new password ends every session and API token of the account */
+    if (store_token_delete_user(st, u.id, 0, &revoked) < 0)
+        fprintf(stderr, "gpuaas user passwd: warning: the old tokens could not be revoked; run "
+                        "the command again\n");
+    printf("Password of \"%s\" changed (%" PRId64 " tokens revoked)\n", name, revoked);
     return 0;
 }
 
@@ -198,7 +213,23 @@ static int do_disable(struct store *st, const char *name)
         return 1;
     }
     audit(st, "user.disable", &u, "");
-    printf("Disabled \"%s\"\n", name);
+    /* as through the API: the account's tokens stop working and its bookings end */
+    int64_t revoked = 0, *ids = NULL;
+    size_t n = 0;
+    if (store_token_delete_user(st, u.id, 0, &revoked) < 0 ||
+        store_user_end_bookings(st, u.id, time_now(), &ids, &n) < 0) {
+        fprintf(stderr, "gpuaas user disable: database error while ending the user's tokens and "
+                        "bookings; run the command again\n");
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char target[64];
+        snprintf(target, sizeof(target), "reservation/%" PRId64, ids[i]);
+        audit_action(st, "reservation.cancel", target, "owner disabled");
+    }
+    free(ids);
+    printf("Disabled \"%s\" (%" PRId64 " tokens revoked, %zu bookings canceled)\n", name, revoked,
+           n);
     return 0;
 }
 
@@ -232,15 +263,16 @@ int cmd_user(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *action = argv[1], *config = NULL, *database = NULL, *role = NULL;
-    int pw_stdin = 0;
+    int pw_stdin = 0, sso = 0;
     const struct cli_opt opts[] = {{"--config", NULL, &config, NULL},
                                    {"--database", NULL, &database, NULL},
                                    {"--role", NULL, &role, NULL},
+                                   {"--sso", NULL, NULL, &sso},
                                    {"--password-stdin", NULL, NULL, &pw_stdin}};
     const char *pos[1];
     size_t npos = 0;
     argv[1] = argv[0];
-    if (cli_parse(argc - 1, argv + 1, opts, NOPTS(opts), pos, 1, &npos))
+    if (CLI_PARSE(argc - 1, argv + 1, opts, pos, 1, &npos))
         return 2;
     int needs_name = strcmp(action, "list") != 0;
     if (strcmp(action, "add") && strcmp(action, "passwd") && strcmp(action, "disable") &&
@@ -263,8 +295,8 @@ int cmd_user(int argc, char **argv)
                 action);
         return 2;
     }
-    if (role && strcmp(action, "add")) {
-        fprintf(stderr, "gpuaas user %s: --role applies to add only\n", action);
+    if ((role || sso) && strcmp(action, "add")) {
+        fprintf(stderr, "gpuaas user %s: --role and --sso apply to add only\n", action);
         return 2;
     }
     if (!role)
@@ -278,7 +310,7 @@ int cmd_user(int argc, char **argv)
     if (rc)
         return rc;
     if (!strcmp(action, "add"))
-        rc = do_add(st, pos[0], role, pw_stdin);
+        rc = do_add(st, pos[0], role, sso, pw_stdin);
     else if (!strcmp(action, "passwd"))
         rc = do_passwd(st, pos[0], pw_stdin);
     else if (!strcmp(action, "disable"))

@@ -1,5 +1,6 @@
 /* gpuaas: one executable, subcommands like git or kubectl. */
 #include "cli/commands.h"
+#include "common/util.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -25,7 +26,7 @@ static const struct command commands[] = {
     {"gpu-config", cmd_gpu_config, "GPU operator ConfigMaps, node labels, ClusterPolicy patch"},
     {"gpu-discover", cmd_gpu_discover, "list this host's GPUs and MIG devices through NVML"},
 };
-#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+#define N_COMMANDS (ARRAY_SIZE(commands))
 
 static void usage(FILE *out)
 {

@@ -1,5 +1,5 @@
 /* Measured utilization for the tokenomics CLI: the bookings in the platform's database. */
-#include "cli/commands.h"
+#include "cli/shared.h"
 #include "core/config.h"
 #include "core/pool.h"
 #include "core/tokenomics.h"

@@ -1,5 +1,6 @@
 /* Aligned text tables: collect rows, measure, print. */
 #include "cli/table.h"
+#include "common/util.h"
 
 #include "common/error.h"
 
@@ -30,14 +31,10 @@ static char *cell_dup(const char *s)
 
 static int add(struct table *t, const char *const *cells)
 {
-    if (t->nrows + 1 >= t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 8;
-        char **c = realloc(t->cells, cap * (size_t)t->ncols * sizeof(*c));
-        if (!c)
-            return -ERR_NOMEM;
-        t->cells = c;
-        t->cap = cap;
-    }
+    /* rows of ncols cells; one row more than needed, as before */
+    if (array_grow(&t->cells, &t->cap, (size_t)t->nrows + 2, (size_t)t->ncols * sizeof(*t->cells),
+                   8) < 0)
+        return -ERR_NOMEM;
     size_t base = (t->nrows) * (size_t)t->ncols;
     for (int i = 0; i < t->ncols; i++) {
         t->cells[base + (size_t)i] = cell_dup(cells[i]);

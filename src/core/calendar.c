@@ -2,6 +2,7 @@
  * step function ("profile"): sorted distinct times t[i] and the usage level on
  * [t[i], t[i+1]). Peaks over a window are read off the profile. */
 #include "core/calendar.h"
+#include "common/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -130,14 +131,8 @@ static int profile_build(struct profile *pr, const struct cal_span *sp, size_t n
 
 static int busy_push(struct cal_busy *b, int i, struct cal_span sp)
 {
-    if (b->n[i] == b->cap[i]) {
-        size_t nc = b->cap[i] ? 2 * b->cap[i] : 64;
-        struct cal_span *v = realloc(b->spans[i], nc * sizeof *v);
-        if (!v)
-            return -ERR_NOMEM;
-        b->spans[i] = v;
-        b->cap[i] = nc;
-    }
+    if (ARRAY_GROW(b->spans[i], b->cap[i], b->n[i] + 1, 64) < 0)
+        return -ERR_NOMEM;
     b->spans[i][b->n[i]++] = sp;
     return 0;
 }

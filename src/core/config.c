@@ -7,7 +7,10 @@
  * given twice in one mapping, at any level, is refused before the walk (yaml_unique_keys). */
 #include "core/config.h"
 
+#include "common/strbuf.h"
+#include "common/util.h"
 #include "common/yaml_json.h"
+#include "common/yaml_walk.h"
 #include "core/mig_catalog.h"
 
 #include <ctype.h>
@@ -30,6 +33,7 @@ struct config_key {
     const char *help;
 };
 
+#define CONFIG_MAX_FILE_BYTES (8u << 20) /* a configuration file larger than this is refused */
 #define O(f) offsetof(struct config, f)
 static const struct config_key keys[] = {
     {"log_level", K_STR, O(log_level), "info", 0, 0, "debug, info, warn or error"},
@@ -48,7 +52,15 @@ static const struct config_key keys[] = {
     {"server.trusted_header", K_STR, O(server.trusted_header), "", 0, 0,
      "header naming the user, set by an authenticating proxy (\"\" = off)"},
     {"server.trusted_sources", K_STR, O(server.trusted_sources), "127.0.0.1", 0, 0,
-     "comma-separated proxy addresses allowed to send trusted_header"},
+     "comma-separated proxy addresses allowed to send trusted_header and X-Forwarded-For"},
+    {"server.trusted_groups_header", K_STR, O(server.trusted_groups_header), "", 0, 0,
+     "header with the proxy user's groups, comma-separated (\"\" = none)"},
+    {"server.max_connections_per_client", K_INT, O(server.max_connections_per_client), "32", 1,
+     65536, "concurrent connections from one address (trusted proxies exempt)"},
+    {"server.metrics_token_file", K_STR, O(server.metrics_token_file), "", 0, 0,
+     "file with a bearer token that may read /metrics (\"\" = admins only)"},
+    {"server.hsts_seconds", K_INT, O(server.hsts_seconds), "31536000", 0, 315360000,
+     "Strict-Transport-Security max-age on answers (0 = no header)"},
     {"database.url", K_STR, O(database.url), "sqlite://var/gpuaas.db", 0, 0,
      "sqlite://PATH or postgresql://USER@HOST:PORT/DB"},
     {"auth.token_ttl_seconds", K_INT, O(auth.token_ttl_seconds), "86400", 60, 31536000,
@@ -59,6 +71,10 @@ static const struct config_key keys[] = {
      "window for counting failed logins"},
     {"auth.audit_retention_days", K_INT, O(auth.audit_retention_days), "365", 1, 36500,
      "audit entries older than this are trimmed"},
+    {"auth.token_max_ttl_seconds", K_INT, O(auth.token_max_ttl_seconds), "7776000", 60, 31622400,
+     "longest lifetime of an API token (never beyond the token that creates it)"},
+    {"auth.sso_auto_create_group", K_STR, O(auth.sso_auto_create_group), "", 0, 0,
+     "proxy group whose members get an SSO account on first visit (\"\" = link by hand)"},
     {"auth.admin_password_file", K_STR, O(auth.admin_password_file), "", 0, 0,
      "where the first admin password is written (\"\" = beside the database)"},
     {"sharing.whole_gpu_replicas", K_INT, O(sharing.whole_gpu_replicas), "4", 1, 64,
@@ -166,7 +182,7 @@ static const struct config_key keys[] = {
      "socket)"},
 };
 #undef O
-#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+#define N_KEYS ARRAY_SIZE(keys)
 
 int config_set_string(char **field, const char *value)
 {
@@ -305,15 +321,10 @@ static int fail(const struct walk *w, const yaml_node_t *n, const char *key, con
     return error_set(w->err, ERR_INVALID, key, "%s: %s: %s", loc, key, msg);
 }
 
-static const char *scalar(const yaml_node_t *n)
-{
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
 static int get_int(const struct walk *w, yaml_node_t *v, const char *key, long min, long max,
                    int *ret)
 {
-    const char *s = scalar(v);
+    const char *s = yw_scalar(v);
     long x;
     if (!s || parse_long(s, &x))
         return fail(w, v, key, "expected an integer");
@@ -325,7 +336,7 @@ static int get_int(const struct walk *w, yaml_node_t *v, const char *key, long m
 
 static int get_str(const struct walk *w, yaml_node_t *v, const char *key, char *dst, size_t len)
 {
-    const char *s = scalar(v);
+    const char *s = yw_scalar(v);
     if (!s)
         return fail(w, v, key, "expected a string");
     if (strlen(s) >= len)
@@ -364,10 +375,11 @@ static int parse_gpu(struct walk *w, yaml_node_t *m, const char *path, struct co
     g->line = (int)m->start_mark.line + 1;
     if (m->type != YAML_MAPPING_NODE)
         return fail(w, m, path, "expected a mapping with model, memory_gib and whole or mig");
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
-        const char *ks = scalar(k);
+    YW_FOR_PAIRS(p, m)
+    {
+        yaml_node_t *k = yw_key(w->doc, p);
+        yaml_node_t *v = yw_value(w->doc, p);
+        const char *ks = yw_scalar(k);
         int r;
         snprintf(key, sizeof(key), "%s.%s", path, ks ? ks : "?");
         if (!ks)
@@ -378,7 +390,7 @@ static int parse_gpu(struct walk *w, yaml_node_t *m, const char *path, struct co
         } else if (!strcmp(ks, "memory_gib"))
             r = get_int(w, v, key, 1, 65536, &g->memory_gib);
         else if (!strcmp(ks, "whole")) {
-            const char *s = scalar(v);
+            const char *s = yw_scalar(v);
             r = (!s || parse_bool(s, &g->whole)) ? fail(w, v, key, "expected true or false") : 0;
             has_whole = true;
         } else if (!strcmp(ks, "mig")) {
@@ -387,11 +399,11 @@ static int parse_gpu(struct walk *w, yaml_node_t *m, const char *path, struct co
             if (v->type != YAML_MAPPING_NODE)
                 return fail(w, v, key,
                             "expected a mapping of MIG profile to count, e.g. {\"1g.24gb\": 4}");
-            for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top;
-                 q++) {
-                yaml_node_t *pk = yaml_document_get_node(w->doc, q->key);
-                yaml_node_t *pv = yaml_document_get_node(w->doc, q->value);
-                const char *prof = scalar(pk);
+            YW_FOR_PAIRS(q, v)
+            {
+                yaml_node_t *pk = yw_key(w->doc, q);
+                yaml_node_t *pv = yw_value(w->doc, q);
+                const char *prof = yw_scalar(pk);
                 char pkey[200];
                 snprintf(pkey, sizeof(pkey), "%s.%s", key, prof ? prof : "?");
                 if (!prof || !valid_profile(prof))
@@ -430,10 +442,11 @@ static int parse_node(struct walk *w, yaml_node_t *m, const char *path, struct c
     nd->line = (int)m->start_mark.line + 1;
     if (m->type != YAML_MAPPING_NODE)
         return fail(w, m, path, "expected a mapping with name, cpu, memory_gib, storage_gib, gpus");
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
-        const char *ks = scalar(k);
+    YW_FOR_PAIRS(p, m)
+    {
+        yaml_node_t *k = yw_key(w->doc, p);
+        yaml_node_t *v = yw_value(w->doc, p);
+        const char *ks = yw_scalar(k);
         int r = 0;
         snprintf(key, sizeof(key), "%s.%s", path, ks ? ks : "?");
         if (!ks)
@@ -449,14 +462,13 @@ static int parse_node(struct walk *w, yaml_node_t *m, const char *path, struct c
         else if (!strcmp(ks, "gpus")) {
             if (v->type != YAML_SEQUENCE_NODE)
                 return fail(w, v, key, "expected a list of GPUs");
-            for (yaml_node_item_t *it = v->data.sequence.items.start;
-                 it < v->data.sequence.items.top; it++) {
+            YW_FOR_ITEMS(it, v)
+            {
                 char gpath[200];
                 snprintf(gpath, sizeof(gpath), "%s[%d]", key, nd->n_gpus);
                 if (nd->n_gpus >= CONFIG_MAX_GPUS_PER_NODE)
                     return fail(w, v, key, "more than %d GPUs", CONFIG_MAX_GPUS_PER_NODE);
-                if ((r = parse_gpu(w, yaml_document_get_node(w->doc, *it), gpath,
-                                   &nd->gpus[nd->n_gpus])) < 0)
+                if ((r = parse_gpu(w, yw_item(w->doc, it), gpath, &nd->gpus[nd->n_gpus])) < 0)
                     return r;
                 nd->n_gpus++;
             }
@@ -477,29 +489,30 @@ static int parse_pool(struct walk *w, yaml_node_t *m)
 {
     if (m->type != YAML_MAPPING_NODE)
         return fail(w, m, "pool", "expected a mapping with nodes");
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
-        const char *ks = scalar(k);
+    YW_FOR_PAIRS(p, m)
+    {
+        yaml_node_t *k = yw_key(w->doc, p);
+        yaml_node_t *v = yw_value(w->doc, p);
+        const char *ks = yw_scalar(k);
         if (!ks || strcmp(ks, "nodes"))
             return fail(w, k, ks ? ks : "pool", "unknown key in pool (expected nodes)");
         if (v->type != YAML_SEQUENCE_NODE)
             return fail(w, v, "pool.nodes", "expected a list of nodes");
-        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-             it++) {
+        YW_FOR_ITEMS(it, v)
+        {
             char path[64];
             struct config *c = w->c;
             snprintf(path, sizeof(path), "pool.nodes[%d]", c->pool.n_nodes);
             if (c->pool.n_nodes >= CONFIG_MAX_NODES)
                 return fail(w, v, "pool.nodes", "more than %d nodes", CONFIG_MAX_NODES);
             struct config_node *nd = &c->pool.nodes[c->pool.n_nodes];
-            int r = parse_node(w, yaml_document_get_node(w->doc, *it), path, nd);
+            int r = parse_node(w, yw_item(w->doc, it), path, nd);
             if (r < 0)
                 return r;
             for (int i = 0; i < c->pool.n_nodes; i++)
                 if (!strcmp(c->pool.nodes[i].name, nd->name))
-                    return fail(w, yaml_document_get_node(w->doc, *it), path,
-                                "node name \"%s\" appears twice", nd->name);
+                    return fail(w, yw_item(w->doc, it), path, "node name \"%s\" appears twice",
+                                nd->name);
             c->pool.n_nodes++;
         }
     }
@@ -667,10 +680,11 @@ static int parse_artifact(struct walk *w, yaml_node_t *m, const char *path,
     if (m->type != YAML_MAPPING_NODE)
         return fail(w, m, path,
                     "expected a mapping with name, url, sha256 and optional size, pinned");
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
-        const char *ks = scalar(k);
+    YW_FOR_PAIRS(p, m)
+    {
+        yaml_node_t *k = yw_key(w->doc, p);
+        yaml_node_t *v = yw_value(w->doc, p);
+        const char *ks = yw_scalar(k);
         int r = 0;
         snprintf(key, sizeof(key), "%s.%s", path, ks ? ks : "?");
         if (!ks)
@@ -686,12 +700,12 @@ static int parse_artifact(struct walk *w, yaml_node_t *m, const char *path,
             r = get_str(w, v, key, a->sha256, sizeof(a->sha256));
         } else if (!strcmp(ks, "size")) {
             long x;
-            const char *s = scalar(v);
+            const char *s = yw_scalar(v);
             if (!s || parse_long(s, &x) || x < 0 || x > (1L << 50))
                 return fail(w, v, key, "expected a size in bytes (at most 1 PiB)");
             a->size = x;
         } else if (!strcmp(ks, "pinned")) {
-            const char *s = scalar(v);
+            const char *s = yw_scalar(v);
             if (!s || parse_bool(s, &a->pinned))
                 return fail(w, v, key, "expected true or false");
         } else
@@ -725,11 +739,11 @@ static int parse_artifacts(struct walk *w, yaml_node_t *v)
     c->cache.artifacts = calloc(n ? n : 1, sizeof(*c->cache.artifacts));
     if (!c->cache.artifacts)
         return error_set(w->err, ERR_NOMEM, "", "out of memory");
-    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-         it++) {
+    YW_FOR_ITEMS(it, v)
+    {
         char path[64];
         struct config_artifact *a = &c->cache.artifacts[c->cache.n_artifacts];
-        yaml_node_t *item = yaml_document_get_node(w->doc, *it);
+        yaml_node_t *item = yw_item(w->doc, it);
         snprintf(path, sizeof(path), "cache.artifacts[%d]", c->cache.n_artifacts);
         int r = parse_artifact(w, item, path, a);
         if (r < 0)
@@ -761,10 +775,10 @@ static int parse_images(struct walk *w, yaml_node_t *v)
     c->cache.images = calloc(n ? n : 1, sizeof(*c->cache.images));
     if (!c->cache.images)
         return error_set(w->err, ERR_NOMEM, "", "out of memory");
-    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-         it++) {
+    YW_FOR_ITEMS(it, v)
+    {
         char path[64];
-        yaml_node_t *item = yaml_document_get_node(w->doc, *it);
+        yaml_node_t *item = yw_item(w->doc, it);
         struct config_image *im = &c->cache.images[c->cache.n_images];
         snprintf(path, sizeof(path), "cache.images[%d]", c->cache.n_images);
         int r = get_str(w, item, path, im->ref, sizeof(im->ref));
@@ -810,10 +824,11 @@ static int is_section(const char *path)
 
 static int walk_mapping(struct walk *w, yaml_node_t *m, const char *prefix)
 {
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
-        const char *ks = scalar(k);
+    YW_FOR_PAIRS(p, m)
+    {
+        yaml_node_t *k = yw_key(w->doc, p);
+        yaml_node_t *v = yw_value(w->doc, p);
+        const char *ks = yw_scalar(k);
         char path[160], loc[256];
         if (!ks)
             return fail(w, k, prefix[0] ? prefix : "(top)", "keys must be strings");
@@ -821,7 +836,7 @@ static int walk_mapping(struct walk *w, yaml_node_t *m, const char *prefix)
         const struct config_key *row = find_key(path);
         int r;
         if (row) {
-            const char *s = scalar(v);
+            const char *s = yw_scalar(v);
             if (!s)
                 return fail(w, v, path, "expected a single value");
             where(w, v, loc, sizeof(loc));
@@ -938,8 +953,8 @@ static int validate(struct walk *w)
 int config_load_string(const char *text, size_t len, const char *name, struct config **ret,
                        struct error *err)
 {
-    yaml_parser_t parser;
     yaml_document_t doc;
+    struct yw_problem pb;
     int r = 0;
     struct config *c = config_new_default();
     if (!c)
@@ -948,17 +963,13 @@ int config_load_string(const char *text, size_t len, const char *name, struct co
         config_free(c);
         return error_set(err, ERR_NOMEM, "", "out of memory");
     }
-    if (!yaml_parser_initialize(&parser)) {
+    r = yw_load(text, len, &doc, &pb);
+    if (r < 0) {
         config_free(c);
-        return error_set(err, ERR_NOMEM, "", "out of memory");
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        r = error_set(err, ERR_INVALID, "", "%s:%zu: YAML syntax error: %s", name,
-                      parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
-        yaml_parser_delete(&parser);
-        config_free(c);
-        return r;
+        if (r == -ERR_NOMEM)
+            return error_set(err, ERR_NOMEM, "", "out of memory");
+        return error_set(err, ERR_INVALID, "", "%s:%zu: YAML syntax error: %s", name, pb.line,
+                         pb.reason ? pb.reason : "unknown");
     }
     struct walk w = {.c = c, .doc = &doc, .file = name, .err = err};
     yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -971,7 +982,6 @@ int config_load_string(const char *text, size_t len, const char *name, struct co
     if (r == 0)
         r = validate(&w);
     yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
     if (r < 0) {
         config_free(c);
         return r;
@@ -982,39 +992,12 @@ int config_load_string(const char *text, size_t len, const char *name, struct co
 
 int config_load_file(const char *path, struct config **ret, struct error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return error_set(err, ERR_IO, "", "%s: cannot open: %s", path, strerror(errno));
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 > cap) {
-            if (cap > (8u << 20)) {
-                free(buf);
-                fclose(f);
-                return error_set(err, ERR_TOO_LARGE, "", "%s: larger than 8 MiB", path);
-            }
-            cap = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return error_set(err, ERR_NOMEM, "", "out of memory");
-            }
-            buf = nb;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return error_set(err, ERR_IO, "", "%s: read error", path);
-    }
-    int r = config_load_string(buf, len, path, ret, err);
+    size_t len = 0;
+    int r = read_file(path, CONFIG_MAX_FILE_BYTES, &buf, &len, err);
+    if (r < 0)
+        return r;
+    r = config_load_string(buf, len, path, ret, err);
     free(buf);
     return r;
 }

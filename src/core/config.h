@@ -81,8 +81,12 @@ struct config {
         long body_limit_bytes;
         long request_timeout_seconds;
         long max_connections;
-        char *trusted_header;  /* "" = off; else e.g. X-Forwarded-User */
-        char *trusted_sources; /* comma-separated addresses allowed to send it */
+        char *trusted_header;        /* "" = off; else e.g. X-Forwarded-User */
+        char *trusted_sources;       /* comma-separated addresses allowed to send it */
+        char *trusted_groups_header; /* "" = none; e.g. X-Forwarded-Groups */
+        long max_connections_per_client;
+        char *metrics_token_file; /* "" = /metrics for admins only */
+        long hsts_seconds;        /* 0 = no Strict-Transport-Security */
     } server;
 
     struct {
@@ -95,6 +99,8 @@ struct config {
         long login_window_seconds;
         long audit_retention_days;
         char *admin_password_file; /* "" = <database dir>/admin-password */
+        long token_max_ttl_seconds;
+        char *sso_auto_create_group; /* "" = SSO accounts are linked by hand */
     } auth;
 
     struct {

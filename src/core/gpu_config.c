@@ -1,13 +1,13 @@
 /* GPU operator ConfigMaps, node labels and ClusterPolicy patch from the declared layout, and
  * the parser that reads them back (see gpu_config.h for the formats). */
 #include "core/gpu_config.h"
+#include "common/yaml_walk.h"
 
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #define MIG_CM "custom-mig-config"
 #define DP_CM "device-plugin-config"
@@ -398,23 +398,6 @@ struct pstate {
     int n_labels;
 };
 
-static const char *scal(const yaml_node_t *n)
-{
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-static yaml_node_t *get(yaml_document_t *d, yaml_node_t *m, const char *key)
-{
-    if (!m || m->type != YAML_MAPPING_NODE)
-        return NULL;
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        const char *k = scal(yaml_document_get_node(d, p->key));
-        if (k && !strcmp(k, key))
-            return yaml_document_get_node(d, p->value);
-    }
-    return NULL;
-}
-
 static int copy_name(char *dst, const char *src, struct error *err, const char *what)
 {
     if (!src || strlen(src) >= GPUC_NAME_MAX || !*src)
@@ -440,24 +423,24 @@ static int add_label(struct pstate *st, const char *node, const char *mig, const
 
 static int take_configmap(struct pstate *st, yaml_document_t *d, yaml_node_t *cm)
 {
-    const char *kind = scal(get(d, cm, "kind"));
-    const char *name = scal(get(d, get(d, cm, "metadata"), "name"));
-    yaml_node_t *data = get(d, cm, "data");
+    const char *kind = yw_scalar(yw_get(d, cm, "kind"));
+    const char *name = yw_scalar(yw_get(d, yw_get(d, cm, "metadata"), "name"));
+    yaml_node_t *data = yw_get(d, cm, "data");
     if (!kind || strcmp(kind, "ConfigMap") || !name)
         return 0;
     if (!strcmp(name, MIG_CM)) {
-        const char *t = scal(get(d, data, "config.yaml"));
+        const char *t = yw_scalar(yw_get(d, data, "config.yaml"));
         if (!t)
             return error_set(st->err, ERR_INVALID, MIG_CM, "%s has no data key config.yaml",
                              MIG_CM);
         free(st->mig_text);
         if (!(st->mig_text = strdup(t)))
             return -ERR_NOMEM;
-    } else if (!strcmp(name, DP_CM) && data && data->type == YAML_MAPPING_NODE) {
-        for (yaml_node_pair_t *p = data->data.mapping.pairs.start; p < data->data.mapping.pairs.top;
-             p++) {
-            const char *k = scal(yaml_document_get_node(d, p->key));
-            const char *v = scal(yaml_document_get_node(d, p->value));
+    } else if (!strcmp(name, DP_CM) && yw_is_map(data)) {
+        YW_FOR_PAIRS(p, data)
+        {
+            const char *k = yw_scalar(yw_key(d, p));
+            const char *v = yw_scalar(yw_value(d, p));
             int r;
             if (!v || st->n_dp >= CONFIG_MAX_NODES + 1)
                 return error_set(st->err, ERR_INVALID, DP_CM, "%s: bad or too many entries", DP_CM);
@@ -477,20 +460,20 @@ static int take_document(struct pstate *st, yaml_document_t *d)
     int r;
     if (!root)
         return 0;
-    yaml_node_t *cms = get(d, root, "configMaps");
-    if (cms && cms->type == YAML_SEQUENCE_NODE)
-        for (yaml_node_item_t *it = cms->data.sequence.items.start;
-             it < cms->data.sequence.items.top; it++)
-            if ((r = take_configmap(st, d, yaml_document_get_node(d, *it))) < 0)
-                return r;
-    yaml_node_t *nl = get(d, root, "nodeLabels");
-    if (nl && nl->type == YAML_SEQUENCE_NODE)
-        for (yaml_node_item_t *it = nl->data.sequence.items.start; it < nl->data.sequence.items.top;
-             it++) {
-            yaml_node_t *e = yaml_document_get_node(d, *it);
-            yaml_node_t *lb = get(d, e, "labels");
-            if ((r = add_label(st, scal(get(d, e, "node")), scal(get(d, lb, LABEL_MIG)),
-                               scal(get(d, lb, LABEL_DP)))) < 0)
+    yaml_node_t *cms = yw_get(d, root, "configMaps");
+    if (yw_is_seq(cms))
+        YW_FOR_ITEMS(it, cms)
+    if ((r = take_configmap(st, d, yw_item(d, it))) < 0)
+        return r;
+    yaml_node_t *nl = yw_get(d, root, "nodeLabels");
+    if (yw_is_seq(nl))
+        YW_FOR_ITEMS(it, nl)
+        {
+            yaml_node_t *e = yw_item(d, it);
+            yaml_node_t *lb = yw_get(d, e, "labels");
+            if ((r = add_label(st, yw_scalar(yw_get(d, e, "node")),
+                               yw_scalar(yw_get(d, lb, LABEL_MIG)),
+                               yw_scalar(yw_get(d, lb, LABEL_DP)))) < 0)
                 return r;
         }
     return cms ? 0 : take_configmap(st, d, root);
@@ -531,15 +514,10 @@ static int take_comments(struct pstate *st, const char *text, size_t len)
 
 static int load_one(const char *text, yaml_document_t *d, struct error *err, const char *what)
 {
-    yaml_parser_t ps;
-    if (!yaml_parser_initialize(&ps))
-        return -ERR_NOMEM;
-    yaml_parser_set_input_string(&ps, (const unsigned char *)text, strlen(text));
-    int ok = yaml_parser_load(&ps, d);
-    yaml_parser_delete(&ps);
-    if (!ok)
+    int r = yw_load(text, strlen(text), d, NULL);
+    if (r == -ERR_INVALID)
         return error_set(err, ERR_INVALID, what, "%s: not valid YAML", what);
-    return 0;
+    return r;
 }
 
 static int parse_int(const char *s, int min, int max, int *ret)
@@ -558,34 +536,34 @@ static int parse_int(const char *s, int min, int max, int *ret)
 static int node_from_mig(struct pstate *st, yaml_document_t *d, struct gpuc_node *nd)
 {
     yaml_node_t *entries =
-        get(d, get(d, yaml_document_get_root_node(d), "mig-configs"), nd->config_name);
+        yw_get(d, yw_get(d, yaml_document_get_root_node(d), "mig-configs"), nd->config_name);
     bool set[CONFIG_MAX_GPUS_PER_NODE] = {false};
-    if (!entries || entries->type != YAML_SEQUENCE_NODE)
+    if (!yw_is_seq(entries))
         return error_set(st->err, ERR_INVALID, MIG_CM, "mig-configs has no entry \"%s\" (node %s)",
                          nd->config_name, nd->name);
-    for (yaml_node_item_t *it = entries->data.sequence.items.start;
-         it < entries->data.sequence.items.top; it++) {
-        yaml_node_t *e = yaml_document_get_node(d, *it);
-        yaml_node_t *dev = get(d, e, "devices");
-        const char *en = scal(get(d, e, "mig-enabled"));
-        yaml_node_t *md = get(d, e, "mig-devices");
+    YW_FOR_ITEMS(it, entries)
+    {
+        yaml_node_t *e = yw_item(d, it);
+        yaml_node_t *dev = yw_get(d, e, "devices");
+        const char *en = yw_scalar(yw_get(d, e, "mig-enabled"));
+        yaml_node_t *md = yw_get(d, e, "mig-devices");
         struct gpuc_gpu g = {.whole = true};
-        if (!dev || dev->type != YAML_SEQUENCE_NODE || !en)
+        if (!yw_is_seq(dev) || !en)
             return error_set(st->err, ERR_INVALID, MIG_CM,
                              "mig-configs.%s: each item needs devices: [indices] and mig-enabled",
                              nd->config_name);
         if (!strcmp(en, "true")) {
             g.whole = false;
-            if (!md || md->type != YAML_MAPPING_NODE)
+            if (!yw_is_map(md))
                 return error_set(st->err, ERR_INVALID, MIG_CM,
                                  "mig-configs.%s: mig-devices missing", nd->config_name);
-            for (yaml_node_pair_t *p = md->data.mapping.pairs.start; p < md->data.mapping.pairs.top;
-                 p++) {
-                const char *prof = scal(yaml_document_get_node(d, p->key));
+            YW_FOR_PAIRS(p, md)
+            {
+                const char *prof = yw_scalar(yw_key(d, p));
                 int cnt;
                 if (g.n_slices >= CONFIG_MAX_SLICE_KINDS || !prof ||
                     strlen(prof) >= sizeof(g.slices[0].profile) ||
-                    parse_int(scal(yaml_document_get_node(d, p->value)), 1, 64, &cnt) < 0)
+                    parse_int(yw_scalar(yw_value(d, p)), 1, 64, &cnt) < 0)
                     return error_set(st->err, ERR_INVALID, MIG_CM,
                                      "mig-configs.%s: bad mig-devices entry", nd->config_name);
                 snprintf(g.slices[g.n_slices].profile, sizeof(g.slices[0].profile), "%s", prof);
@@ -593,11 +571,10 @@ static int node_from_mig(struct pstate *st, yaml_document_t *d, struct gpuc_node
             }
         } else if (strcmp(en, "false"))
             return error_set(st->err, ERR_INVALID, MIG_CM, "mig-enabled must be true or false");
-        for (yaml_node_item_t *di = dev->data.sequence.items.start;
-             di < dev->data.sequence.items.top; di++) {
+        YW_FOR_ITEMS(di, dev)
+        {
             int idx;
-            if (parse_int(scal(yaml_document_get_node(d, *di)), 0, CONFIG_MAX_GPUS_PER_NODE - 1,
-                          &idx) < 0 ||
+            if (parse_int(yw_scalar(yw_item(d, di)), 0, CONFIG_MAX_GPUS_PER_NODE - 1, &idx) < 0 ||
                 set[idx])
                 return error_set(st->err, ERR_INVALID, MIG_CM,
                                  "mig-configs.%s: bad or repeated device index", nd->config_name);
@@ -622,11 +599,12 @@ static int read_dp(struct pstate *st, const char *text, const char *name, enum m
     if (r < 0)
         return r;
     yaml_node_t *root = yaml_document_get_root_node(&d);
-    yaml_node_t *ts = get(&d, get(&d, root, "sharing"), "timeSlicing");
-    yaml_node_t *res = get(&d, ts, "resources");
-    const char *rn = scal(get(&d, ts, "renameByDefault"));
-    if (mig_strategy_parse(scal(get(&d, get(&d, root, "flags"), "migStrategy")), strat) < 0 ||
-        !rn || !res || res->type != YAML_SEQUENCE_NODE) {
+    yaml_node_t *ts = yw_get(&d, yw_get(&d, root, "sharing"), "timeSlicing");
+    yaml_node_t *res = yw_get(&d, ts, "resources");
+    const char *rn = yw_scalar(yw_get(&d, ts, "renameByDefault"));
+    if (mig_strategy_parse(yw_scalar(yw_get(&d, yw_get(&d, root, "flags"), "migStrategy")), strat) <
+            0 ||
+        !rn || !yw_is_seq(res)) {
         r = error_set(st->err, ERR_INVALID, name,
                       "%s: needs flags.migStrategy and sharing.timeSlicing.{renameByDefault,"
                       "resources}",
@@ -634,12 +612,12 @@ static int read_dp(struct pstate *st, const char *text, const char *name, enum m
         goto out;
     }
     st->l->rename_by_default = !strcmp(rn, "true");
-    for (yaml_node_item_t *it = res->data.sequence.items.start; it < res->data.sequence.items.top;
-         it++) {
-        yaml_node_t *e = yaml_document_get_node(&d, *it);
-        const char *rname = scal(get(&d, e, "name"));
+    YW_FOR_ITEMS(it, res)
+    {
+        yaml_node_t *e = yw_item(&d, it);
+        const char *rname = yw_scalar(yw_get(&d, e, "name"));
         int rep;
-        if (!rname || parse_int(scal(get(&d, e, "replicas")), 1, 1024, &rep) < 0) {
+        if (!rname || parse_int(yw_scalar(yw_get(&d, e, "replicas")), 1, 1024, &rep) < 0) {
             r = error_set(st->err, ERR_INVALID, name, "%s: resources need name and replicas", name);
             goto out;
         }

@@ -2,6 +2,7 @@
  * mig-parted config, mig-parted Hopper/Blackwell example, MIG user guide (supported GPUs and
  * placements); see mig_catalog.h for the slice model. */
 #include "core/mig_catalog.h"
+#include "common/util.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -68,7 +69,7 @@ static const struct mig_profile rtx_pro_6000[] = {
     {"4g.96gb+gfx", 4, 4, 1, {0, END}},
 };
 
-#define N(a) (int)(sizeof(a) / sizeof((a)[0]))
+#define N(a) (int)ARRAY_SIZE(a)
 static const struct mig_model models[] = {
     {"a100-40gb", "NVIDIA A100 40GB", 40, 7, 8, a100_40, N(a100_40)},
     {"a100-80gb", "NVIDIA A100 80GB", 80, 7, 8, a100_80, N(a100_80)},

@@ -1,5 +1,6 @@
 /* Prometheus text-format parser for the DCGM exporter metrics we use (see prom_text.h). */
 #include "core/prom_text.h"
+#include "common/util.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -52,7 +53,7 @@ static void take_label(struct prom_sample *s, struct labels *l, const char *name
         {"Hostname", offsetof(struct prom_sample, hostname), sizeof(s->hostname)},
     };
 #define IS(lit) (nlen == sizeof(lit) - 1 && !memcmp(name, lit, nlen))
-    for (size_t i = 0; i < sizeof(direct) / sizeof(direct[0]); i++)
+    for (size_t i = 0; i < ARRAY_SIZE(direct); i++)
         if (nlen == strlen(direct[i].name) && !memcmp(name, direct[i].name, nlen)) {
             put((char *)s + direct[i].off, direct[i].size, v, vlen);
             return;
@@ -189,7 +190,7 @@ static int parse_line(const char *p, const char *end, struct prom_sample *s)
 int prom_parse(const char *text, size_t len, struct prom_samples *ret)
 {
     struct prom_samples r = {0};
-    int cap = 0;
+    size_t cap = 0;
     const char *p = text, *end = text + len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -213,15 +214,9 @@ int prom_parse(const char *text, size_t len, struct prom_samples *ret)
             r.dropped++;
             continue;
         }
-        if (r.n == cap) {
-            int ncap = cap ? cap * 2 : 64;
-            struct prom_sample *nv = realloc(r.v, sizeof(*nv) * (size_t)ncap);
-            if (!nv) {
-                free(r.v);
-                return -ERR_NOMEM;
-            }
-            r.v = nv;
-            cap = ncap;
+        if (ARRAY_GROW(r.v, cap, (size_t)r.n + 1, 64) < 0) {
+            free(r.v);
+            return -ERR_NOMEM;
         }
         r.v[r.n++] = s;
     }

@@ -1,6 +1,8 @@
 /* Tokenomics model: forward cost per million tokens, break-even utilization against cloud
  * prices, inverse sizing with verdicts, and the SVG chart. Formulas: docs/tokenomics.md. */
 #include "core/tokenomics.h"
+#include "common/strbuf.h"
+#include "common/util.h"
 #include "core/calendar.h"
 
 #include <math.h>
@@ -144,7 +146,7 @@ static int parse_server(const json_t *o, const char *path, struct tok_server *s,
         {"power_load_kw", &s->power_load_kw, 0, 0, 1000, true, true, "kW per server at full load"},
         {"power_idle_kw", &s->power_idle_kw, 0, 0, 1000, false, true, "kW per server when idle"},
     };
-    if ((r = get_numbers(o, path, rules, 4, err)) < 0)
+    if ((r = get_numbers(o, path, rules, ARRAY_SIZE(rules), err)) < 0)
         return r;
     if (s->power_idle_kw > s->power_load_kw) {
         char field[96];
@@ -170,7 +172,7 @@ static int parse_price(const json_t *o, const char *path, struct tok_price *p, s
         {"output_per_million", &p->output_per_million, 0, 0, 1e6, false, true,
          "$ per 1M output tokens"},
     };
-    return get_numbers(o, path, rules, 2, err);
+    return get_numbers(o, path, rules, ARRAY_SIZE(rules), err);
 }
 
 static int parse_workload(const json_t *o, const char *path, struct tok_workload *w,
@@ -209,7 +211,7 @@ static int parse_workload(const json_t *o, const char *path, struct tok_workload
         {"input_output_ratio", &w->input_output_ratio, 1, 0, 1e4, false, false,
          "input tokens per output token"},
     };
-    if ((r = get_numbers(o, path, rules, 4, err)) < 0)
+    if ((r = get_numbers(o, path, rules, ARRAY_SIZE(rules), err)) < 0)
         return r;
     w->has_share = json_object_get(o, "share") && !json_is_null(json_object_get(o, "share"));
     w->has_demand = json_object_get(o, "demand_tokens_per_year") != NULL;
@@ -235,145 +237,137 @@ static int parse_workload(const json_t *o, const char *path, struct tok_workload
     return 0;
 }
 
-int tok_parse(const json_t *in, struct tok_input *ret, struct error *err)
+/* The optional object `key` of the input: only the keys in `allowed`, its numbers read by
+ * rules (their defaults where a number or the whole object is absent). */
+static int parse_section(const json_t *in, const char *key, const char *const *allowed,
+                         const struct num_rule *rules, size_t n, struct error *err)
 {
-    static const char *const top[] = {"servers",     "finance",  "facility", "workloads",
-                                      "utilization", "planning", NULL};
-    static const char *const fin_keys[] = {"life_years",
-                                           "cost_of_capital",
-                                           "residual_fraction",
-                                           "maintenance_fraction",
-                                           "licenses_per_gpu_year",
-                                           "ops_per_year",
-                                           NULL};
-    static const char *const fac_keys[] = {"pue", "electricity_per_kwh", NULL};
-    static const char *const plan_keys[] = {"target_utilization", "peak_to_average", "peak_ceiling",
-                                            "budget_per_year", NULL};
-    struct tok_input *t = calloc(1, sizeof(*t));
     json_t *o = NULL;
     int r;
-    if (!t)
-        return error_set(err, ERR_NOMEM, "", "out of memory");
-    if (!json_is_object(in)) {
-        r = error_set(err, ERR_INVALID, "", "the input must be an object");
-        goto out;
-    }
-    if ((r = check_keys(in, "", top, err)) < 0)
-        goto out;
+    if ((r = object_at(in, key, key, &o, err)) < 0 ||
+        (o && (r = check_keys(o, key, allowed, err)) < 0))
+        return r;
+    return get_numbers(o, key, rules, n, err); /* json_object_get(NULL, k) is NULL */
+}
 
+static int parse_finance(const json_t *in, struct tok_input *t, struct error *err)
+{
+    static const char *const keys[] = {"life_years",
+                                       "cost_of_capital",
+                                       "residual_fraction",
+                                       "maintenance_fraction",
+                                       "licenses_per_gpu_year",
+                                       "ops_per_year",
+                                       NULL};
+    const struct num_rule rules[] = {
+        {"life_years", &t->finance.life_years, 4, 0, 50, true, false, "years"},
+        {"cost_of_capital", &t->finance.cost_of_capital, 0, 0, 1, false, false,
+         "annual rate, 0..1"},
+        {"residual_fraction", &t->finance.residual_fraction, 0, 0, 1, false, false,
+         "fraction of capex"},
+        {"maintenance_fraction", &t->finance.maintenance_fraction, 0.08, 0, 1, false, false,
+         "fraction of capex per year"},
+        {"licenses_per_gpu_year", &t->finance.licenses_per_gpu_year, 0, 0, 1e9, false, false,
+         "$ per GPU per year"},
+        {"ops_per_year", &t->finance.ops_per_year, 0, 0, 1e12, false, false, "$ per year"},
+    };
+    return parse_section(in, "finance", keys, rules, ARRAY_SIZE(rules), err);
+}
+
+static int parse_facility(const json_t *in, struct tok_input *t, struct error *err)
+{
+    static const char *const keys[] = {"pue", "electricity_per_kwh", NULL};
+    const struct num_rule rules[] = {
+        {"pue", &t->facility.pue, 1.5, 1, 5, false, false, "power usage effectiveness, >= 1"},
+        {"electricity_per_kwh", &t->facility.electricity_per_kwh, 0.10, 0, 100, false, false,
+         "$ per kWh"},
+    };
+    return parse_section(in, "facility", keys, rules, ARRAY_SIZE(rules), err);
+}
+
+static int parse_planning(const json_t *in, struct tok_input *t, struct error *err)
+{
+    static const char *const keys[] = {"target_utilization", "peak_to_average", "peak_ceiling",
+                                       "budget_per_year", NULL};
+    const struct num_rule rules[] = {
+        {"target_utilization", &t->planning.target_utilization, 0.7, 0, 1, true, false,
+         "fraction, 0..1"},
+        {"peak_to_average", &t->planning.peak_to_average, 2, 1, 1000, false, false, "ratio, >= 1"},
+        {"peak_ceiling", &t->planning.peak_ceiling, 0.9, 0, 1, true, false, "fraction, 0..1"},
+        {"budget_per_year", &t->planning.budget_per_year, 0, 0, 1e15, false, false,
+         "$ per year, 0 = none"},
+    };
+    return parse_section(in, "planning", keys, rules, ARRAY_SIZE(rules), err);
+}
+
+/* servers: 1 to TOK_MAX_SERVERS server types with distinct names. */
+static int parse_servers(const json_t *in, struct tok_input *t, struct error *err)
+{
     json_t *servers = json_object_get(in, "servers");
     if (!json_is_array(servers) || json_array_size(servers) == 0 ||
-        json_array_size(servers) > TOK_MAX_SERVERS) {
-        r = error_set(err, ERR_INVALID, "servers",
-                      "servers: a list of 1 to %d server types is required", TOK_MAX_SERVERS);
-        goto out;
-    }
+        json_array_size(servers) > TOK_MAX_SERVERS)
+        return error_set(err, ERR_INVALID, "servers",
+                         "servers: a list of 1 to %d server types is required", TOK_MAX_SERVERS);
     size_t i;
     json_t *v;
     json_array_foreach(servers, i, v)
     {
         char p[64];
+        int r;
         snprintf(p, sizeof(p), "servers[%zu]", i);
         if ((r = parse_server(v, p, &t->servers[i], err)) < 0)
-            goto out;
+            return r;
         for (size_t j = 0; j < i; j++)
-            if (!strcmp(t->servers[j].name, t->servers[i].name)) {
-                r = error_set(err, ERR_INVALID, "servers", "%s.name: \"%s\" appears twice", p,
-                              t->servers[i].name);
-                goto out;
-            }
+            if (!strcmp(t->servers[j].name, t->servers[i].name))
+                return error_set(err, ERR_INVALID, "servers", "%s.name: \"%s\" appears twice", p,
+                                 t->servers[i].name);
         t->n_servers++;
     }
+    return 0;
+}
 
-    if ((r = object_at(in, "finance", "finance", &o, err)) < 0 ||
-        (o && (r = check_keys(o, "finance", fin_keys, err)) < 0))
-        goto out;
-    {
-        const struct num_rule rules[] = {
-            {"life_years", &t->finance.life_years, 4, 0, 50, true, false, "years"},
-            {"cost_of_capital", &t->finance.cost_of_capital, 0, 0, 1, false, false,
-             "annual rate, 0..1"},
-            {"residual_fraction", &t->finance.residual_fraction, 0, 0, 1, false, false,
-             "fraction of capex"},
-            {"maintenance_fraction", &t->finance.maintenance_fraction, 0.08, 0, 1, false, false,
-             "fraction of capex per year"},
-            {"licenses_per_gpu_year", &t->finance.licenses_per_gpu_year, 0, 0, 1e9, false, false,
-             "$ per GPU per year"},
-            {"ops_per_year", &t->finance.ops_per_year, 0, 0, 1e12, false, false, "$ per year"},
-        };
-        json_t *empty = json_object();
-        r = get_numbers(o ? o : empty, "finance", rules, 6, err);
-        json_decref(empty);
-        if (r < 0)
-            goto out;
-    }
-    if ((r = object_at(in, "facility", "facility", &o, err)) < 0 ||
-        (o && (r = check_keys(o, "facility", fac_keys, err)) < 0))
-        goto out;
-    {
-        const struct num_rule rules[] = {
-            {"pue", &t->facility.pue, 1.5, 1, 5, false, false, "power usage effectiveness, >= 1"},
-            {"electricity_per_kwh", &t->facility.electricity_per_kwh, 0.10, 0, 100, false, false,
-             "$ per kWh"},
-        };
-        json_t *empty = json_object();
-        r = get_numbers(o ? o : empty, "facility", rules, 2, err);
-        json_decref(empty);
-        if (r < 0)
-            goto out;
-    }
-    if ((r = object_at(in, "planning", "planning", &o, err)) < 0 ||
-        (o && (r = check_keys(o, "planning", plan_keys, err)) < 0))
-        goto out;
-    {
-        const struct num_rule rules[] = {
-            {"target_utilization", &t->planning.target_utilization, 0.7, 0, 1, true, false,
-             "fraction, 0..1"},
-            {"peak_to_average", &t->planning.peak_to_average, 2, 1, 1000, false, false,
-             "ratio, >= 1"},
-            {"peak_ceiling", &t->planning.peak_ceiling, 0.9, 0, 1, true, false, "fraction, 0..1"},
-            {"budget_per_year", &t->planning.budget_per_year, 0, 0, 1e15, false, false,
-             "$ per year, 0 = none"},
-        };
-        json_t *empty = json_object();
-        r = get_numbers(o ? o : empty, "planning", rules, 4, err);
-        json_decref(empty);
-        if (r < 0)
-            goto out;
-    }
-
+/* utilization: a fraction (default 0.5) or "measured". */
+static int parse_utilization(const json_t *in, struct tok_input *t, struct error *err)
+{
     json_t *u = json_object_get(in, "utilization");
     if (json_is_string(u) && !strcmp(json_string_value(u), "measured")) {
         t->utilization_measured = true;
-    } else if (!u) {
+        return 0;
+    }
+    if (!u) {
         t->utilization = 0.5;
-    } else {
-        const struct num_rule rule = {"utilization",
-                                      &t->utilization,
-                                      0.5,
-                                      0,
-                                      1,
-                                      true,
-                                      false,
-                                      "fraction of capacity served, 0..1, or \"measured\""};
-        if ((r = get_number(in, "", &rule, err)) < 0)
-            goto out;
+        return 0;
     }
+    const struct num_rule rule = {"utilization",
+                                  &t->utilization,
+                                  0.5,
+                                  0,
+                                  1,
+                                  true,
+                                  false,
+                                  "fraction of capacity served, 0..1, or \"measured\""};
+    return get_number(in, "", &rule, err);
+}
 
+/* workloads: 1 to TOK_MAX_WORKLOADS, each naming a known server type if any; all with a
+ * share (adding up to 1) or all with a demand above 0. Needs the servers parsed. */
+static int parse_workloads(const json_t *in, struct tok_input *t, struct error *err)
+{
     json_t *wl = json_object_get(in, "workloads");
-    if (!json_is_array(wl) || json_array_size(wl) == 0 || json_array_size(wl) > TOK_MAX_WORKLOADS) {
-        r = error_set(err, ERR_INVALID, "workloads",
-                      "workloads: a list of 1 to %d workloads is required", TOK_MAX_WORKLOADS);
-        goto out;
-    }
+    if (!json_is_array(wl) || json_array_size(wl) == 0 || json_array_size(wl) > TOK_MAX_WORKLOADS)
+        return error_set(err, ERR_INVALID, "workloads",
+                         "workloads: a list of 1 to %d workloads is required", TOK_MAX_WORKLOADS);
     int n_share = 0, n_demand = 0;
+    size_t i;
+    json_t *v;
     json_array_foreach(wl, i, v)
     {
         char p[64];
+        int r;
         snprintf(p, sizeof(p), "workloads[%zu]", i);
         struct tok_workload *w = &t->workloads[i];
         if ((r = parse_workload(v, p, w, err)) < 0)
-            goto out;
+            return r;
         if (w->server[0]) {
             int found = 0;
             for (int s = 0; s < t->n_servers; s++)
@@ -381,35 +375,45 @@ int tok_parse(const json_t *in, struct tok_input *ret, struct error *err)
             if (!found) {
                 char field[96];
                 snprintf(field, sizeof(field), "%s.server", p);
-                r = error_set(err, ERR_INVALID, field, "%s: no server type named \"%s\"", field,
-                              w->server);
-                goto out;
+                return error_set(err, ERR_INVALID, field, "%s: no server type named \"%s\"", field,
+                                 w->server);
             }
         }
         n_share += w->has_share;
         n_demand += w->has_demand && w->demand_tokens_per_year > 0;
         t->n_workloads++;
     }
-    if (n_share != t->n_workloads && n_demand != t->n_workloads) {
-        r = error_set(
+    if (n_share != t->n_workloads && n_demand != t->n_workloads)
+        return error_set(
             err, ERR_INVALID, "workloads",
             "workloads: give every workload a share (fraction of tokens) or every workload a "
             "demand_tokens_per_year (output tokens per year) above 0");
-        goto out;
-    }
     if (n_share == t->n_workloads) {
         double sum = 0;
         for (int k = 0; k < t->n_workloads; k++)
             sum += t->workloads[k].share;
-        if (fabs(sum - 1.0) > 1e-6) {
-            r = error_set(err, ERR_INVALID, "workloads",
-                          "workloads: the shares add up to %g; they must add up to 1", sum);
-            goto out;
-        }
+        if (fabs(sum - 1.0) > 1e-6)
+            return error_set(err, ERR_INVALID, "workloads",
+                             "workloads: the shares add up to %g; they must add up to 1", sum);
     }
-    *ret = *t;
-    r = 0;
-out:
+    return 0;
+}
+
+int tok_parse(const json_t *in, struct tok_input *ret, struct error *err)
+{
+    static const char *const top[] = {"servers",     "finance",  "facility", "workloads",
+                                      "utilization", "planning", NULL};
+    struct tok_input *t = calloc(1, sizeof(*t));
+    int r;
+    if (!t)
+        return error_set(err, ERR_NOMEM, "", "out of memory");
+    if (!json_is_object(in))
+        r = error_set(err, ERR_INVALID, "", "the input must be an object");
+    else if ((r = check_keys(in, "", top, err)) == 0 && (r = parse_servers(in, t, err)) == 0 &&
+             (r = parse_finance(in, t, err)) == 0 && (r = parse_facility(in, t, err)) == 0 &&
+             (r = parse_planning(in, t, err)) == 0 && (r = parse_utilization(in, t, err)) == 0 &&
+             (r = parse_workloads(in, t, err)) == 0)
+        *ret = *t;
     free(t);
     return r;
 }
@@ -740,63 +744,29 @@ double tok_measured_utilization(const struct pool *p, const struct reservation *
 
 /* ---- SVG chart ---------------------------------------------------------------------------- */
 
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    for (;;) {
-        if (b->oom)
-            return;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->p && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t ncap = (b->cap + (size_t)n + 1) * 2;
-        char *np = realloc(b->p, ncap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = ncap;
-    }
-}
-
-static void sb_escaped(struct sbuf *b, const char *s)
+/* Appends s with the five XML special characters escaped and control characters dropped. */
+static void svg_escaped(struct strbuf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
         case '<':
-            sb_printf(b, "&lt;");
+            sb_adds(b, "&lt;");
             break;
         case '>':
-            sb_printf(b, "&gt;");
+            sb_adds(b, "&gt;");
             break;
         case '&':
-            sb_printf(b, "&amp;");
+            sb_adds(b, "&amp;");
             break;
         case '"':
-            sb_printf(b, "&quot;");
+            sb_adds(b, "&quot;");
             break;
         case '\'':
-            sb_printf(b, "&apos;");
+            sb_adds(b, "&apos;");
             break;
         default:
             if ((unsigned char)*s >= 0x20)
-                sb_printf(b, "%c", *s);
+                sb_addch(b, *s);
         }
     }
 }
@@ -844,69 +814,68 @@ int tok_svg(const json_t *result, char **ret, struct error *err)
         hi = lo + 1;
 #define XP(u) (L + (u) * (W - L - R))
 #define YP(c) (T + (hi - log10(c)) / (hi - lo) * (H - T - B))
-    struct sbuf b = {0};
-    sb_printf(&b,
-              "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-              "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
-              W, H, W, H);
-    sb_printf(&b, "<title>Cost per million tokens against utilization</title>\n");
-    sb_printf(&b, "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"#ffffff\"/>\n", W,
-              H);
+    struct strbuf b = STRBUF_INIT;
+    sb_addf(&b,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+            "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
+            W, H, W, H);
+    sb_adds(&b, "<title>Cost per million tokens against utilization</title>\n");
+    sb_addf(&b, "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"#ffffff\"/>\n", W, H);
     /* axes and grid */
     for (double d = lo; d <= hi + 1e-9; d += 1) {
         double y = YP(pow(10, d));
-        sb_printf(&b,
-                  "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                  "stroke=\"#dddddd\"/>\n",
-                  L, y, W - R, y);
-        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">$%g</text>\n", L - 6, y + 4,
-                  pow(10, d));
+        sb_addf(&b,
+                "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                "stroke=\"#dddddd\"/>\n",
+                L, y, W - R, y);
+        sb_addf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">$%g</text>\n", L - 6, y + 4,
+                pow(10, d));
     }
     for (int k = 0; k <= 10; k++) {
         double x = XP(k / 10.0);
-        sb_printf(&b,
-                  "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                  "stroke=\"#eeeeee\"/>\n",
-                  x, T, x, H - B);
-        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d%%</text>\n", x,
-                  H - B + 16, k * 10);
+        sb_addf(&b,
+                "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                "stroke=\"#eeeeee\"/>\n",
+                x, T, x, H - B);
+        sb_addf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d%%</text>\n", x,
+                H - B + 16, k * 10);
     }
-    sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", L,
-              H - B, W - R, H - B);
-    sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", L,
-              T, L, H - B);
-    sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">utilization</text>\n",
-              (L + W - R) / 2, H - 15);
-    sb_printf(&b,
-              "<text x=\"20\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 20 "
-              "%.1f)\">$ per million output tokens (log scale)</text>\n",
-              (T + H - B) / 2, (T + H - B) / 2);
+    sb_addf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", L,
+            H - B, W - R, H - B);
+    sb_addf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", L,
+            T, L, H - B);
+    sb_addf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">utilization</text>\n",
+            (L + W - R) / 2, H - 15);
+    sb_addf(&b,
+            "<text x=\"20\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 20 "
+            "%.1f)\">$ per million output tokens (log scale)</text>\n",
+            (T + H - B) / 2, (T + H - B) / 2);
     /* one cost curve per workload */
     json_t *wl;
     json_array_foreach(per, i, wl)
     {
         const char *name = json_string_value(json_object_get(wl, "name"));
         const char *color = palette[i % 8];
-        sb_printf(&b, "<polyline class=\"series cost\" data-workload=\"");
-        sb_escaped(&b, name ? name : "");
-        sb_printf(&b, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", color);
+        sb_adds(&b, "<polyline class=\"series cost\" data-workload=\"");
+        svg_escaped(&b, name ? name : "");
+        sb_addf(&b, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", color);
         json_array_foreach(curve, j, pt)
         {
             double u = json_number_value(json_object_get(pt, "utilization"));
             double c = json_number_value(json_array_get(json_object_get(pt, "per_workload"), i));
             if (c > 0)
-                sb_printf(&b, "%s%.1f,%.1f", j ? " " : "", XP(u), YP(c));
+                sb_addf(&b, "%s%.1f,%.1f", j ? " " : "", XP(u), YP(c));
         }
-        sb_printf(&b, "\"/>\n");
+        sb_adds(&b, "\"/>\n");
         double ly = T + 16 * (double)i;
-        sb_printf(&b,
-                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                  "stroke-width=\"2\"/>\n",
-                  W - R + 10, ly, W - R + 30, ly, color);
-        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\">", W - R + 36, ly + 4);
-        sb_escaped(&b, name ? name : "");
-        sb_printf(&b, "</text>\n");
+        sb_addf(&b,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                "stroke-width=\"2\"/>\n",
+                W - R + 10, ly, W - R + 30, ly, color);
+        sb_addf(&b, "<text x=\"%.1f\" y=\"%.1f\">", W - R + 36, ly + 4);
+        svg_escaped(&b, name ? name : "");
+        sb_adds(&b, "</text>\n");
     }
     /* cloud prices as dashed lines in the workload's colour, break-even points marked */
     double ly = T + 16 * (double)nw + 10;
@@ -922,39 +891,38 @@ int tok_svg(const json_t *result, char **ret, struct error *err)
         if (!(p_eq > 0))
             continue;
         const char *color = palette[widx % 8];
-        sb_printf(&b, "<line class=\"series price\" data-workload=\"");
-        sb_escaped(&b, wname ? wname : "");
-        sb_printf(&b, "\" data-price=\"");
-        sb_escaped(&b, pname ? pname : "");
-        sb_printf(&b,
-                  "\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                  "stroke-dasharray=\"6 4\"/>\n",
-                  L, YP(p_eq), W - R, YP(p_eq), color);
+        sb_adds(&b, "<line class=\"series price\" data-workload=\"");
+        svg_escaped(&b, wname ? wname : "");
+        sb_adds(&b, "\" data-price=\"");
+        svg_escaped(&b, pname ? pname : "");
+        sb_addf(&b,
+                "\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                "stroke-dasharray=\"6 4\"/>\n",
+                L, YP(p_eq), W - R, YP(p_eq), color);
         json_t *u = json_object_get(v, "utilization");
         if (json_is_number(u) && json_number_value(u) >= 0.05) {
-            sb_printf(
+            sb_addf(
                 &b,
                 "<circle class=\"break-even\" cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"><title>",
                 XP(json_number_value(u)), YP(p_eq), color);
-            sb_escaped(&b, wname ? wname : "");
-            sb_printf(&b, " vs ");
-            sb_escaped(&b, pname ? pname : "");
-            sb_printf(&b, ": break-even at %.0f%%</title></circle>\n", 100 * json_number_value(u));
+            svg_escaped(&b, wname ? wname : "");
+            sb_adds(&b, " vs ");
+            svg_escaped(&b, pname ? pname : "");
+            sb_addf(&b, ": break-even at %.0f%%</title></circle>\n", 100 * json_number_value(u));
         }
         if (ly < H - 20) {
-            sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\">- - ", W - R + 10, ly, color);
-            sb_escaped(&b, pname ? pname : "");
-            sb_printf(&b, " ($%.2f)</text>\n", p_eq);
+            sb_addf(&b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\">- - ", W - R + 10, ly, color);
+            svg_escaped(&b, pname ? pname : "");
+            sb_addf(&b, " ($%.2f)</text>\n", p_eq);
             ly += 14;
         }
     }
-    sb_printf(&b, "</svg>\n");
+    sb_adds(&b, "</svg>\n");
 #undef XP
 #undef YP
-    if (b.oom) {
-        free(b.p);
+    char *svg = sb_detach(&b, NULL);
+    if (!svg)
         return error_set(err, ERR_NOMEM, "", "out of memory");
-    }
-    *ret = b.p;
+    *ret = svg;
     return 0;
 }

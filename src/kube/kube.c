@@ -1,5 +1,7 @@
 /* The Kubernetes REST client: paths, requests with retries, Status errors, watch. */
 #include "kube/kube.h"
+#include "common/util.h"
+#include "common/strbuf.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -49,7 +51,7 @@ static const struct kube_kind kinds[] = {
 
 static const struct kube_kind *find_kind(const char *api_version, const char *kind)
 {
-    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+    for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
         if (!strcmp(kinds[i].api_version, api_version) && !strcmp(kinds[i].kind, kind))
             return &kinds[i];
     return NULL;
@@ -259,35 +261,8 @@ int kube_client_new(struct kube_config *kc, const struct kube_client_opts *opts,
     return 0;
 }
 
-struct buf {
-    char *p;
-    size_t len, cap;
-    bool too_big;
-};
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-    struct buf *b = ud;
-    size_t n = size * nmemb;
-    if (b->len + n + 1 > KUBE_MAX_BODY) {
-        b->too_big = true;
-        return 0;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 8192;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return 0;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return n;
-}
+/* Answers are collected up to KUBE_MAX_BODY bytes, the terminating NUL included. */
+#define KUBE_BODY_INIT SB_BODY_INIT(KUBE_MAX_BODY - 1)
 
 struct hdrs {
     long retry_after;
@@ -339,8 +314,8 @@ static void setup_tls(struct kube_client *c)
 
 /* One HTTP exchange. *ret_status = 0 on a network failure (curl error in err). */
 static int exchange(struct kube_client *c, const char *method, const char *path_query,
-                    const char *content_type, const char *body, struct buf *out, long *ret_status,
-                    long *ret_retry_after, struct error *err)
+                    const char *content_type, const char *body, struct sb_body *out,
+                    long *ret_status, long *ret_retry_after, struct error *err)
 {
     CURL *cu = c->curl;
     char url[2048];
@@ -355,7 +330,7 @@ static int exchange(struct kube_client *c, const char *method, const char *path_
     curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, c->o.timeout_ms);
     curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT_MS, c->o.connect_ms);
-    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, sb_body_curl_write);
     curl_easy_setopt(cu, CURLOPT_WRITEDATA, out);
     curl_easy_setopt(cu, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(cu, CURLOPT_HEADERDATA, &hd);
@@ -378,7 +353,7 @@ static int exchange(struct kube_client *c, const char *method, const char *path_
     CURLcode cr = curl_easy_perform(cu);
     *ret_status = 0;
     *ret_retry_after = hd.retry_after;
-    if (out->too_big) {
+    if (out->too_large) {
         rc = error_set(err, ERR_TOO_LARGE, "", "the Kubernetes API answer is larger than %d bytes",
                        KUBE_MAX_BODY);
         goto out;
@@ -408,19 +383,19 @@ static int request(struct kube_client *c, const char *method, const char *path_q
 {
     int rc = 0;
     for (int attempt = 0;; attempt++) {
-        struct buf out = {0};
+        struct sb_body out = KUBE_BODY_INIT;
         long status = 0, retry_after = 0;
         rc = exchange(c, method, path_query, content_type, body, &out, &status, &retry_after, err);
         bool retry = false;
         if (rc == -ERR_IO) {
             retry = true;
         } else if (rc == 0 && (status < 200 || status >= 300)) {
-            rc = kube_status_to_error(status, out.p, out.len, err);
+            rc = kube_status_to_error(status, out.sb.buf, out.sb.len, err);
             retry = kube_status_retryable(status);
         } else if (rc == 0) {
             if (ret) {
                 json_error_t je;
-                json_t *j = out.len ? json_loadb(out.p, out.len, 0, &je) : json_object();
+                json_t *j = out.sb.len ? json_loadb(out.sb.buf, out.sb.len, 0, &je) : json_object();
                 if (!j)
                     rc = error_set(err, ERR_INVALID, "", "the Kubernetes API sent invalid JSON: %s",
                                    je.text);
@@ -428,7 +403,7 @@ static int request(struct kube_client *c, const char *method, const char *path_q
                     *ret = j;
             }
         }
-        free(out.p);
+        sb_release(&out.sb);
         if (!retry || attempt >= c->o.max_retries)
             return rc;
         c->rnd = c->rnd * 1103515245u + 12345u;
@@ -561,7 +536,7 @@ out:
 /* ---- watch ---- */
 
 struct watch_ctx {
-    struct buf line;
+    struct sb_body line;
     kube_watch_fn fn;
     void *ud;
     bool stopped;
@@ -578,16 +553,16 @@ static size_t on_watch(char *data, size_t size, size_t nmemb, void *ud)
         curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &w->status);
     for (size_t i = 0; i < n; i++) {
         if (data[i] != '\n') {
-            if (w->line.len + 2 > WATCH_LINE_MAX) {
+            if (w->line.sb.len + 2 > WATCH_LINE_MAX) {
                 w->bad = true;
                 return 0;
             }
-            if (on_body(&data[i], 1, 1, &w->line) != 1)
+            if (sb_body_add(&w->line, &data[i], 1) < 0)
                 return 0;
             continue;
         }
-        if (w->status >= 200 && w->status < 300 && w->line.len) {
-            json_t *ev = json_loadb(w->line.p, w->line.len, 0, NULL);
+        if (w->status >= 200 && w->status < 300 && w->line.sb.len) {
+            json_t *ev = json_loadb(w->line.sb.buf, w->line.sb.len, 0, NULL);
             const char *type = json_string_value(json_object_get(ev, "type"));
             json_t *obj = json_object_get(ev, "object");
             int stop = 0;
@@ -596,14 +571,14 @@ static size_t on_watch(char *data, size_t size, size_t nmemb, void *ud)
             else
                 w->bad = true;
             json_decref(ev);
-            w->line.len = 0;
+            sb_reset(&w->line.sb);
             if (stop || w->bad) {
                 w->stopped = stop != 0;
                 return 0;
             }
         } else if (w->status >= 200 && w->status < 300) {
-            w->line.len = 0;
-        } else if (on_body(&data[i], 1, 1, &w->line) != 1) {
+            sb_reset(&w->line.sb);
+        } else if (sb_body_add(&w->line, &data[i], 1) < 0) {
             return 0;
         }
     }
@@ -628,7 +603,7 @@ int kube_watch(struct kube_client *c, const char *api_version, const char *kind,
         add_query(c, path, sizeof(path), "timeoutSeconds", to, &first))
         return error_set(err, ERR_INVALID, "", "watch query too long");
     snprintf(url, sizeof(url), "%s%s", c->kc->server, path);
-    struct watch_ctx w = {.fn = fn, .ud = ud, .curl = c->curl};
+    struct watch_ctx w = {.line = KUBE_BODY_INIT, .fn = fn, .ud = ud, .curl = c->curl};
     struct curl_slist *h = NULL;
     CURL *cu = c->curl;
     curl_easy_reset(cu);
@@ -655,9 +630,9 @@ int kube_watch(struct kube_client *c, const char *api_version, const char *kind,
     else if (w.bad)
         rc = error_set(err, ERR_INVALID, "", "the Kubernetes API sent an invalid watch event");
     else if (status && (status < 200 || status >= 300))
-        rc = kube_status_to_error(status, w.line.p, w.line.len, err);
+        rc = kube_status_to_error(status, w.line.sb.buf, w.line.sb.len, err);
     else if (cr != CURLE_OK && cr != CURLE_OPERATION_TIMEDOUT)
         rc = error_set(err, ERR_IO, "", "Kubernetes API watch: %s", curl_easy_strerror(cr));
-    free(w.line.p);
+    sb_release(&w.line.sb);
     return rc;
 }

@@ -5,6 +5,7 @@
  * failure path is made only after an error (the GET after a 403 "exceeded quota" on apply,
  * session.c apply_object), which that test does not provoke; the test fails if it sees one. */
 #include "kube/kube_calls.h"
+#include "common/util.h"
 
 const struct kube_api_call kube_api_calls[] = {
     /* session namespaces: create-or-get with the ownership check, delete, GC list */
@@ -59,4 +60,4 @@ const struct kube_api_call kube_api_calls[] = {
     {"list", "rbac.authorization.k8s.io", "clusterrolebindings", NULL},
     {"delete", "rbac.authorization.k8s.io", "clusterrolebindings", NULL},
 };
-const size_t kube_api_calls_n = sizeof(kube_api_calls) / sizeof(kube_api_calls[0]);
+const size_t kube_api_calls_n = ARRAY_SIZE(kube_api_calls);

@@ -1,7 +1,9 @@
 /* Kubeconfig (YAML) and in-cluster service-account configuration for the Kubernetes client. */
 #include "kube/kube.h"
 
+#include "common/strbuf.h"
 #include "common/yaml_json.h"
+#include "common/yaml_walk.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -36,73 +38,28 @@ void kube_config_free(struct kube_config *kc)
     free(kc);
 }
 
-/* Reads a whole small file; *ret is NUL-terminated and malloc'ed. */
-static int read_file(const char *path, char **ret, size_t *ret_len, struct error *err)
+/* A whole small file (at most KUBECONFIG_MAX_BYTES), NUL-terminated; err->field is the path. */
+static int read_small(const char *path, char **ret, size_t *ret_len, struct error *err)
 {
-    int rc = 0;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = fopen(path, "rbe");
-    if (!f)
-        return error_set(err, ERR_IO, path, "%s: %s", path, strerror(errno));
-    buf = malloc(KUBECONFIG_MAX_BYTES + 1);
-    if (!buf) {
-        rc = error_set(err, ERR_NOMEM, path, "%s: out of memory", path);
-        goto out;
-    }
-    len = fread(buf, 1, KUBECONFIG_MAX_BYTES + 1, f);
-    if (ferror(f)) {
-        rc = error_set(err, ERR_IO, path, "%s: read error", path);
-        goto out;
-    }
-    if (len > KUBECONFIG_MAX_BYTES) {
-        rc = error_set(err, ERR_TOO_LARGE, path, "%s: larger than %d bytes", path,
-                       KUBECONFIG_MAX_BYTES);
-        goto out;
-    }
-    buf[len] = '\0';
-    *ret = buf;
-    *ret_len = len;
-    buf = NULL;
-out:
-    free(buf);
-    fclose(f);
+    int rc = read_file(path, KUBECONFIG_MAX_BYTES, ret, ret_len, err);
+    if (rc < 0 && err)
+        snprintf(err->field, sizeof(err->field), "%s", path);
     return rc;
-}
-
-static const yaml_node_t *map_get(yaml_document_t *doc, const yaml_node_t *map, const char *key)
-{
-    if (!map || map->type != YAML_MAPPING_NODE)
-        return NULL;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        const yaml_node_t *k = yaml_document_get_node(doc, p->key);
-        if (k && k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key))
-            return yaml_document_get_node(doc, p->value);
-    }
-    return NULL;
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-    if (!n || n->type != YAML_SCALAR_NODE)
-        return NULL;
-    return (const char *)n->data.scalar.value;
 }
 
 /* In a list of {name: X, <inner>: {...}}, the <inner> mapping of the entry named `name`. */
 static const yaml_node_t *named_entry(yaml_document_t *doc, const yaml_node_t *root,
                                       const char *list, const char *inner, const char *name)
 {
-    const yaml_node_t *seq = map_get(doc, root, list);
-    if (!seq || seq->type != YAML_SEQUENCE_NODE)
+    const yaml_node_t *seq = yw_get(doc, root, list);
+    if (!yw_is_seq(seq))
         return NULL;
-    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
-         it++) {
-        const yaml_node_t *e = yaml_document_get_node(doc, *it);
-        const char *n = scalar(map_get(doc, e, "name"));
+    YW_FOR_ITEMS(it, seq)
+    {
+        const yaml_node_t *e = yw_item(doc, it);
+        const char *n = yw_scalar(yw_get(doc, e, "name"));
         if (n && !strcmp(n, name))
-            return map_get(doc, e, inner);
+            return yw_get(doc, e, inner);
     }
     return NULL;
 }
@@ -160,7 +117,7 @@ static int load_token_file(struct kube_config *kc, const char *path, struct erro
 {
     char *tok = NULL;
     size_t len = 0;
-    int rc = read_file(path, &tok, &len, err);
+    int rc = read_small(path, &tok, &len, err);
     if (rc)
         return rc;
     strip_trailing(tok);
@@ -178,34 +135,31 @@ int kube_config_parse(const char *text, size_t len, const char *dir, struct kube
                       struct error *err)
 {
     int rc = 0;
-    yaml_parser_t parser;
     yaml_document_t doc;
+    struct yw_problem pb;
     bool have_doc = false;
     char *token_file = NULL;
     struct kube_config *kc = calloc(1, sizeof(*kc));
     if (!kc)
         return error_set(err, ERR_NOMEM, "", "out of memory");
-    if (!yaml_parser_initialize(&parser)) {
-        free(kc);
-        return error_set(err, ERR_NOMEM, "", "out of memory");
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        rc = error_set(err, ERR_INVALID, "", "kubeconfig: line %zu: %s",
-                       parser.problem_mark.line + 1,
-                       parser.problem ? parser.problem : "invalid YAML");
+    if ((rc = yw_load(text, len, &doc, &pb)) < 0) {
+        if (rc == -ERR_NOMEM)
+            rc = error_set(err, ERR_NOMEM, "", "out of memory");
+        else
+            rc = error_set(err, ERR_INVALID, "", "kubeconfig: line %zu: %s", pb.line,
+                           pb.reason ? pb.reason : "invalid YAML");
         goto out;
     }
     have_doc = true;
     const yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root || root->type != YAML_MAPPING_NODE) {
+    if (!yw_is_map(root)) {
         rc = error_set(err, ERR_INVALID, "", "kubeconfig: not a mapping");
         goto out;
     }
-    /* map_get takes the first of two equal keys where kubectl may take the last: refuse. */
+    /* yw_get takes the first of two equal keys where kubectl may take the last: refuse. */
     if ((rc = yaml_unique_keys(&doc, "kubeconfig", err)) < 0)
         goto out;
-    const char *cur = scalar(map_get(&doc, root, "current-context"));
+    const char *cur = yw_scalar(yw_get(&doc, root, "current-context"));
     if (!cur || !cur[0]) {
         rc = error_set(err, ERR_INVALID, "current-context", "kubeconfig: no current-context");
         goto out;
@@ -215,8 +169,8 @@ int kube_config_parse(const char *text, size_t len, const char *dir, struct kube
         rc = error_set(err, ERR_INVALID, "contexts", "kubeconfig: context \"%s\" not found", cur);
         goto out;
     }
-    const char *cluster_name = scalar(map_get(&doc, ctx, "cluster"));
-    const char *user_name = scalar(map_get(&doc, ctx, "user"));
+    const char *cluster_name = yw_scalar(yw_get(&doc, ctx, "cluster"));
+    const char *user_name = yw_scalar(yw_get(&doc, ctx, "user"));
     const yaml_node_t *cl =
         cluster_name ? named_entry(&doc, root, "clusters", "cluster", cluster_name) : NULL;
     if (!cl) {
@@ -224,7 +178,7 @@ int kube_config_parse(const char *text, size_t len, const char *dir, struct kube
                        cluster_name ? cluster_name : "");
         goto out;
     }
-    const char *server = scalar(map_get(&doc, cl, "server"));
+    const char *server = yw_scalar(yw_get(&doc, cl, "server"));
     if (!server || (strncmp(server, "https://", 8) && strncmp(server, "http://", 7))) {
         rc = error_set(err, ERR_INVALID, "server",
                        "kubeconfig: cluster \"%s\": server must be an http(s) URL", cluster_name);
@@ -235,14 +189,14 @@ int kube_config_parse(const char *text, size_t len, const char *dir, struct kube
     size_t sl = strlen(kc->server);
     while (sl && kc->server[sl - 1] == '/')
         kc->server[--sl] = '\0';
-    if ((rc = dup_str(&kc->namespace_, scalar(map_get(&doc, ctx, "namespace")), err)) ||
-        (rc = dup_path(&kc->ca_file, dir, scalar(map_get(&doc, cl, "certificate-authority")),
+    if ((rc = dup_str(&kc->namespace_, yw_scalar(yw_get(&doc, ctx, "namespace")), err)) ||
+        (rc = dup_path(&kc->ca_file, dir, yw_scalar(yw_get(&doc, cl, "certificate-authority")),
                        err)) ||
         (rc = dup_b64(&kc->ca_data, &kc->ca_len,
-                      scalar(map_get(&doc, cl, "certificate-authority-data")),
+                      yw_scalar(yw_get(&doc, cl, "certificate-authority-data")),
                       "certificate-authority-data", err)))
         goto out;
-    kc->insecure = truthy(scalar(map_get(&doc, cl, "insecure-skip-tls-verify")));
+    kc->insecure = truthy(yw_scalar(yw_get(&doc, cl, "insecure-skip-tls-verify")));
 
     const yaml_node_t *us = user_name ? named_entry(&doc, root, "users", "user", user_name) : NULL;
     if (user_name && !us) {
@@ -250,19 +204,19 @@ int kube_config_parse(const char *text, size_t len, const char *dir, struct kube
         goto out;
     }
     if (us) {
-        const char *tf = scalar(map_get(&doc, us, "tokenFile"));
+        const char *tf = yw_scalar(yw_get(&doc, us, "tokenFile"));
         if (!tf)
-            tf = scalar(map_get(&doc, us, "token-file"));
-        if ((rc = dup_str(&kc->token, scalar(map_get(&doc, us, "token")), err)) ||
+            tf = yw_scalar(yw_get(&doc, us, "token-file"));
+        if ((rc = dup_str(&kc->token, yw_scalar(yw_get(&doc, us, "token")), err)) ||
             (rc = dup_path(&token_file, dir, tf, err)) ||
-            (rc = dup_path(&kc->cert_file, dir, scalar(map_get(&doc, us, "client-certificate")),
+            (rc = dup_path(&kc->cert_file, dir, yw_scalar(yw_get(&doc, us, "client-certificate")),
                            err)) ||
             (rc = dup_b64(&kc->cert_data, &kc->cert_len,
-                          scalar(map_get(&doc, us, "client-certificate-data")),
+                          yw_scalar(yw_get(&doc, us, "client-certificate-data")),
                           "client-certificate-data", err)) ||
-            (rc = dup_path(&kc->key_file, dir, scalar(map_get(&doc, us, "client-key")), err)) ||
-            (rc = dup_b64(&kc->key_data, &kc->key_len, scalar(map_get(&doc, us, "client-key-data")),
-                          "client-key-data", err)))
+            (rc = dup_path(&kc->key_file, dir, yw_scalar(yw_get(&doc, us, "client-key")), err)) ||
+            (rc = dup_b64(&kc->key_data, &kc->key_len,
+                          yw_scalar(yw_get(&doc, us, "client-key-data")), "client-key-data", err)))
             goto out;
         if (!kc->token && token_file && (rc = load_token_file(kc, token_file, err)))
             goto out;
@@ -279,7 +233,6 @@ out:
     free(token_file);
     if (have_doc)
         yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
     kube_config_free(kc);
     return rc;
 }
@@ -288,7 +241,7 @@ int kube_config_load_file(const char *path, struct kube_config **ret, struct err
 {
     char *text = NULL, *dir = NULL;
     size_t len = 0;
-    int rc = read_file(path, &text, &len, err);
+    int rc = read_small(path, &text, &len, err);
     if (rc)
         return rc;
     dir = strdup(path);
@@ -339,7 +292,7 @@ int kube_config_in_cluster(const char *root, struct kube_config **ret, struct er
     if ((rc = dup_str(&kc->ca_file, path, err)))
         goto out;
     snprintf(path, sizeof(path), "%s/namespace", root);
-    if (read_file(path, &ns, &len, NULL) == 0) {
+    if (read_small(path, &ns, &len, NULL) == 0) {
         strip_trailing(ns);
         kc->namespace_ = ns;
     }

@@ -16,18 +16,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/args.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/timeutil.h"
 #include "kubesim/reqlog.h"
 #include "kubesim/schema.h"
 #include "kubesim/sim.h"
 
 #define MAX_BODY (8u << 20)
+#define CERT_MAX_BYTES (1u << 20) /* a generated PEM file is a few KiB */
 
 struct conn {
-    char *body;
-    size_t len, cap;
-    int too_large;
+    struct sb_body body; /* capped at MAX_BODY */
 };
 
 struct watch_state {
@@ -131,25 +132,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         st = calloc(1, sizeof(*st));
         if (!st)
             return MHD_NO;
+        st->body = (struct sb_body)SB_BODY_INIT(MAX_BODY);
         *con_cls = st;
         return MHD_YES;
     }
     if (*upload_size) {
-        if (st->len + *upload_size > MAX_BODY) {
-            st->too_large = 1;
-        } else {
-            if (st->len + *upload_size + 1 > st->cap) {
-                size_t cap = (st->len + *upload_size + 1) * 2;
-                char *nb = realloc(st->body, cap);
-                if (!nb)
-                    return MHD_NO;
-                st->body = nb;
-                st->cap = cap;
-            }
-            memcpy(st->body + st->len, upload, *upload_size);
-            st->len += *upload_size;
-            st->body[st->len] = '\0';
-        }
+        if (sb_body_add(&st->body, upload, *upload_size) == -ERR_NOMEM)
+            return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
     }
@@ -158,7 +147,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, query);
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    if (st->too_large) {
+    if (st->body.too_large) {
         memset(&r, 0, sizeof(r));
         r.status = 413;
         r.body = strdup("{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":"
@@ -168,8 +157,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         r.content_type = "application/json";
     } else {
         ksim_handle(g_sim, method, url, query, ct,
-                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"), auth, st->body,
-                    st->len, &r);
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"), auth,
+                    st->body.sb.len ? st->body.sb.buf : NULL, st->body.sb.len, &r);
     }
     if (g_request_log >= 0)
         log_request(method, url, query,
@@ -226,32 +215,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     struct conn *st = *con_cls;
     if (st) {
-        free(st->body);
+        sb_release(&st->body.sb);
         free(st);
     }
     *con_cls = NULL;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rbe");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        if (len)
-            *len = (size_t)n;
-    }
-    return buf;
 }
 
 static int run_cmd(const char *cmd)
@@ -392,180 +359,164 @@ static const char *default_openapi_dir(char *buf, size_t len)
     return NULL;
 }
 
-int main(int argc, char **argv)
+/* The command line as given; NULL where an option was not. */
+struct args {
+    const char *listen, *kubeconfig, *token, *openapi, *request_log, *log_level;
+    const char *quota_delay, *pod_ready_delay, *ns_delete_delay, *node_resources;
+    const char *fault_kind, *fault_path, *fail_nth, *fault_rate;
+    int tls;
+};
+
+/* Reads the command line into *a. Returns -1 to go on, else the exit status (after the help
+ * or a message with the usage). */
+static int parse_args(int argc, char **argv, struct args *a)
 {
-    const char *listen = NULL, *kubeconfig = NULL, *token = NULL, *openapi = NULL;
-    const char *fault_kind = NULL, *fault_path = NULL;
-    const char *request_log = getenv("GPUAAS_KUBESIM_REQUEST_LOG");
-    int tls = 0, rc = 1;
-    long fail_nth = 0;
-    double fault_rate = -1;
-    struct ksim_options opt = {
-        .quota_delay_ms = 200, .pod_ready_delay_ms = 300, .ns_delete_delay_ms = 300};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define ARG(name) (!strcmp(a, name) && v && (++i, 1))
-        if (ARG("--listen"))
-            listen = v;
-        else if (ARG("--kubeconfig-out"))
-            kubeconfig = v;
-        else if (!strcmp(a, "--tls"))
-            tls = 1;
-        else if (ARG("--token"))
-            token = v;
-        else if (ARG("--openapi"))
-            openapi = v;
-        else if (ARG("--quota-delay-ms"))
-            opt.quota_delay_ms = atoi(v);
-        else if (ARG("--pod-ready-delay-ms"))
-            opt.pod_ready_delay_ms = atoi(v);
-        else if (ARG("--ns-delete-delay-ms"))
-            opt.ns_delete_delay_ms = atoi(v);
-        else if (ARG("--fail-nth"))
-            fail_nth = atol(v);
-        else if (ARG("--fault"))
-            fault_kind = v;
-        else if (ARG("--fault-rate"))
-            fault_rate = atof(v);
-        else if (ARG("--fault-path"))
-            fault_path = v;
-        else if (ARG("--node-resources"))
-            opt.node_resources = v;
-        else if (ARG("--request-log"))
-            request_log = v;
-        else if (ARG("--log-level")) {
-            if (log_set_level(v)) {
-                fprintf(stderr, "gpuaas-kubesim: bad --log-level %s\n", v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "gpuaas-kubesim: unknown or incomplete argument %s\n", a);
-            usage(stderr);
-            return 2;
-        }
-#undef ARG
+    const struct cli_opt opts[] = {
+        {"--listen", NULL, &a->listen, NULL},
+        {"--kubeconfig-out", NULL, &a->kubeconfig, NULL},
+        {"--tls", NULL, NULL, &a->tls},
+        {"--token", NULL, &a->token, NULL},
+        {"--openapi", NULL, &a->openapi, NULL},
+        {"--quota-delay-ms", NULL, &a->quota_delay, NULL},
+        {"--pod-ready-delay-ms", NULL, &a->pod_ready_delay, NULL},
+        {"--ns-delete-delay-ms", NULL, &a->ns_delete_delay, NULL},
+        {"--fail-nth", NULL, &a->fail_nth, NULL},
+        {"--fault", NULL, &a->fault_kind, NULL},
+        {"--fault-rate", NULL, &a->fault_rate, NULL},
+        {"--fault-path", NULL, &a->fault_path, NULL},
+        {"--node-resources", NULL, &a->node_resources, NULL},
+        {"--request-log", NULL, &a->request_log, NULL},
+        {"--log-level", NULL, &a->log_level, NULL},
+    };
+    size_t npos;
+    a->request_log = getenv("GPUAAS_KUBESIM_REQUEST_LOG");
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
     }
-    if (!listen || !kubeconfig) {
+    if (cli_parse_as("gpuaas-kubesim", argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos)) {
         usage(stderr);
         return 2;
     }
-    char host[256];
+    if (a->log_level && log_set_level(a->log_level)) {
+        fprintf(stderr, "gpuaas-kubesim: bad --log-level %s\n", a->log_level);
+        return 2;
+    }
+    if (!a->listen || !a->kubeconfig) {
+        usage(stderr);
+        return 2;
+    }
+    return -1;
+}
+
+/* --listen ADDR:PORT into host and *port. 0, or 2 with a message. */
+static int parse_listen(const char *listen, char *host, size_t size, int *port)
+{
     const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host)) {
+    if (!colon || colon == listen || (size_t)(colon - listen) >= size) {
         fprintf(stderr, "gpuaas-kubesim: --listen must be ADDR:PORT\n");
         return 2;
     }
-    snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
-    int port = atoi(colon + 1);
-    if (port < 0 || port > 65535) {
+    snprintf(host, size, "%.*s", (int)(colon - listen), listen);
+    *port = atoi(colon + 1);
+    if (*port < 0 || *port > 65535) {
         fprintf(stderr, "gpuaas-kubesim: bad port in --listen\n");
         return 2;
     }
-    struct ksim_fault fault = {0};
-    if (fault_kind || fail_nth) {
-        if (ksim_parse_fault(fault_kind ? fault_kind : "500", &fault)) {
-            fprintf(stderr, "gpuaas-kubesim: --fault must be 500, 429, drop or latency:MS\n");
-            return 2;
-        }
-        fault.fail_nth = fail_nth;
-        fault.rate = fault_rate >= 0 ? fault_rate : 1.0;
-        if (fault_path)
-            snprintf(fault.path, sizeof(fault.path), "%s", fault_path);
-    }
+    if (!strcmp(host, "localhost"))
+        snprintf(host, size, "127.0.0.1");
+    return 0;
+}
 
-    if (request_log && *request_log) {
-        g_request_log = open(request_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (g_request_log < 0) {
-            fprintf(stderr, "gpuaas-kubesim: cannot open %s: %s\n", request_log, strerror(errno));
-            return 1;
-        }
+/* The fault the command line asks for (none: f->kind stays 0). 0, or 2 with a message. */
+static int parse_fault(const struct args *a, struct ksim_fault *f)
+{
+    long fail_nth = a->fail_nth ? atol(a->fail_nth) : 0;
+    double rate = a->fault_rate ? atof(a->fault_rate) : -1;
+    memset(f, 0, sizeof(*f));
+    if (!a->fault_kind && !fail_nth)
+        return 0;
+    if (ksim_parse_fault(a->fault_kind ? a->fault_kind : "500", f)) {
+        fprintf(stderr, "gpuaas-kubesim: --fault must be 500, 429, drop or latency:MS\n");
+        return 2;
     }
+    f->fail_nth = fail_nth;
+    f->rate = rate >= 0 ? rate : 1.0;
+    if (a->fault_path)
+        snprintf(f->path, sizeof(f->path), "%s", a->fault_path);
+    return 0;
+}
 
-    struct ksim_schema *schema = NULL;
+/* The OpenAPI schemas from --openapi or the default place; *ret stays NULL (validation off,
+ * with a warning) when there are none. 0, or 1 with a message. */
+static int load_schema(const char *openapi, struct ksim_schema **ret)
+{
     char dirbuf[PATH_MAX];
+    *ret = NULL;
     if (!openapi)
         openapi = default_openapi_dir(dirbuf, sizeof(dirbuf));
-    if (openapi) {
-        struct error e = {0};
-        if (ksim_schema_load(openapi, &schema, &e)) {
-            fprintf(stderr, "gpuaas-kubesim: %s\n", e.message);
-            return 1;
-        }
-    } else {
+    if (!openapi) {
         log_warn("no OpenAPI definitions found; schema validation is off", "hint=%s",
                  "--openapi DIR");
+        return 0;
     }
-    opt.schema = schema;
-    opt.token = token;
+    struct error e = {0};
+    if (ksim_schema_load(openapi, ret, &e)) {
+        fprintf(stderr, "gpuaas-kubesim: %s\n", e.message);
+        return 1;
+    }
+    return 0;
+}
 
-    char certdir[] = "/tmp/kubesim-tls-XXXXXX";
-    char *cert = NULL, *key = NULL, *ca = NULL;
-    if (tls) {
-        if (!mkdtemp(certdir) || make_certs(certdir)) {
-            fprintf(stderr, "gpuaas-kubesim: could not generate certificates with openssl\n");
-            goto out;
-        }
+/* The TLS material, generated with openssl in certdir (a mkdtemp template) and read back.
+ * 0, or -1 with a message; the caller frees what was read and removes certdir. */
+static int load_certs(char *certdir, char **cert, char **key, char **ca)
+{
+    if (!mkdtemp(certdir) || make_certs(certdir)) {
+        fprintf(stderr, "gpuaas-kubesim: could not generate certificates with openssl\n");
+        return -1;
+    }
+    static const char *const names[] = {"server.crt", "server.key", "ca.crt"};
+    char **dst[] = {cert, key, ca};
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
         char p[PATH_MAX];
-        snprintf(p, sizeof(p), "%s/server.crt", certdir);
-        cert = read_file(p, NULL);
-        snprintf(p, sizeof(p), "%s/server.key", certdir);
-        key = read_file(p, NULL);
-        snprintf(p, sizeof(p), "%s/ca.crt", certdir);
-        ca = read_file(p, NULL);
-        if (!cert || !key || !ca) {
+        snprintf(p, sizeof(p), "%s/%s", certdir, names[i]);
+        if (read_file(p, CERT_MAX_BYTES, dst[i], NULL, NULL) < 0) {
             fprintf(stderr, "gpuaas-kubesim: could not read generated certificates\n");
-            goto out;
+            return -1;
         }
     }
+    return 0;
+}
 
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (!strcmp(host, "localhost"))
-        snprintf(host, sizeof(host), "127.0.0.1");
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-        fprintf(stderr, "gpuaas-kubesim: --listen address must be an IPv4 address\n");
-        goto out;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    struct sigaction sig = {.sa_handler = on_signal};
-    sigaction(SIGTERM, &sig, NULL);
-    sigaction(SIGINT, &sig, NULL);
-
+/* Starts the HTTP(S) daemon on sa; NULL when it cannot listen. */
+static struct MHD_Daemon *start_daemon(const struct sockaddr_in *sa, const char *cert,
+                                       const char *key)
+{
     unsigned flags =
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-    if (tls)
-        flags |= MHD_USE_TLS;
-    opt.server_address = NULL;
-    g_sim = ksim_new(&opt);
-    if (!g_sim)
-        goto out;
-    if (fault.kind)
-        ksim_set_fault(g_sim, &fault);
-    struct MHD_Daemon *d;
-    if (tls)
-        d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                             MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
-                             MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_END);
-    else
-        d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                             MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_END);
-    if (!d) {
-        fprintf(stderr, "gpuaas-kubesim: cannot listen on %s\n", listen);
-        goto out_sim;
-    }
+    if (cert)
+        return MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handler, NULL,
+                                MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED, completed,
+                                NULL, MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY,
+                                key, MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_END);
+    return MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, sa,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                            MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_END);
+}
+
+/* Serves until SIGTERM/SIGINT: the kubeconfig is written once the port is known, the
+ * controllers tick in their own thread. 0, or 1 with a message. */
+static int serve(struct MHD_Daemon *d, const char *host, int port, int tls, const char *kubeconfig,
+                 const char *ca, const char *token)
+{
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     int bound = info ? info->port : port;
     char server[300];
     snprintf(server, sizeof(server), "%s://%s:%d", tls ? "https" : "http", host, bound);
     if (write_kubeconfig(kubeconfig, server, ca, token)) {
         fprintf(stderr, "gpuaas-kubesim: cannot write %s\n", kubeconfig);
-        MHD_stop_daemon(d);
-        goto out_sim;
+        return 1;
     }
     log_info("kubesim listening", "server=%s kubeconfig=%s tls=%d", server, kubeconfig, tls);
     pthread_t ctl;
@@ -575,12 +526,70 @@ int main(int argc, char **argv)
     log_info("kubesim stopping", "server=%s", server);
     ksim_shutdown(g_sim);
     pthread_join(ctl, NULL);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct args a = {0};
+    struct ksim_options opt = {
+        .quota_delay_ms = 200, .pod_ready_delay_ms = 300, .ns_delete_delay_ms = 300};
+    struct ksim_fault fault;
+    struct ksim_schema *schema = NULL;
+    char host[256], certdir[] = "/tmp/kubesim-tls-XXXXXX";
+    char *cert = NULL, *key = NULL, *ca = NULL;
+    int port, rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    if ((rc = parse_listen(a.listen, host, sizeof(host), &port)) || (rc = parse_fault(&a, &fault)))
+        return rc;
+    if (a.quota_delay)
+        opt.quota_delay_ms = atoi(a.quota_delay);
+    if (a.pod_ready_delay)
+        opt.pod_ready_delay_ms = atoi(a.pod_ready_delay);
+    if (a.ns_delete_delay)
+        opt.ns_delete_delay_ms = atoi(a.ns_delete_delay);
+    opt.node_resources = a.node_resources;
+    if (a.request_log && *a.request_log) {
+        g_request_log = open(a.request_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (g_request_log < 0) {
+            fprintf(stderr, "gpuaas-kubesim: cannot open %s: %s\n", a.request_log, strerror(errno));
+            return 1;
+        }
+    }
+    if (load_schema(a.openapi, &schema))
+        return 1;
+    opt.schema = schema;
+    opt.token = a.token;
+    rc = 1;
+    if (a.tls && load_certs(certdir, &cert, &key, &ca) < 0)
+        goto out;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        fprintf(stderr, "gpuaas-kubesim: --listen address must be an IPv4 address\n");
+        goto out;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sig = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sig, NULL);
+    sigaction(SIGINT, &sig, NULL);
+    opt.server_address = NULL;
+    g_sim = ksim_new(&opt);
+    if (!g_sim)
+        goto out;
+    if (fault.kind)
+        ksim_set_fault(g_sim, &fault);
+    struct MHD_Daemon *d = start_daemon(&sa, a.tls ? cert : NULL, key);
+    if (!d) {
+        fprintf(stderr, "gpuaas-kubesim: cannot listen on %s\n", a.listen);
+        goto out_sim;
+    }
+    rc = serve(d, host, port, a.tls, a.kubeconfig, ca, a.token);
     MHD_stop_daemon(d);
-    rc = 0;
 out_sim:
     ksim_free(g_sim);
 out:
-    if (tls) {
+    if (a.tls) {
         char cmd[PATH_MAX + 16];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
         if (strncmp(certdir, "/tmp/kubesim-tls-", 17) == 0 && !strchr(certdir, 'X'))

@@ -1,5 +1,6 @@
 /* Quantity parsing: decimal and binary SI suffixes and decimal exponents, fixed point. */
 #include "kubesim/quantity.h"
+#include "common/util.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -82,10 +83,10 @@ int ksim_qty_parse(const char *s, int64_t *ret_milli)
         }
     } else if (*p) {
         size_t i;
-        for (i = 0; i < sizeof(sufs) / sizeof(sufs[0]); i++)
+        for (i = 0; i < ARRAY_SIZE(sufs); i++)
             if (!strcmp(p, sufs[i].suf))
                 break;
-        if (i == sizeof(sufs) / sizeof(sufs[0]))
+        if (i == ARRAY_SIZE(sufs))
             return -ERR_INVALID;
         num = sufs[i].num;
         den = sufs[i].den;

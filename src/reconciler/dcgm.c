@@ -11,6 +11,7 @@
  * published (kv "dcgm", exported by the server's /metrics); it never stops the reconciler.
  * The URL may carry credentials: it is logged without its user information and query. */
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/timeutil.h"
 #include "core/activity.h"
 #include "reconciler/rec_internal.h"
@@ -28,12 +29,6 @@
 #define DCGM_MAX_SESSIONS 4096
 #define DCGM_MAX_TOKEN 8192
 
-struct body {
-    char *p;
-    size_t n, cap;
-    bool too_big;
-};
-
 /* The scrape thread and the one answer it hands over. Everything below `mu` is guarded by
  * it; `curl` belongs to the thread. */
 struct dcgm_worker {
@@ -45,36 +40,13 @@ struct dcgm_worker {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop, requested, ready;
-    unsigned gen;       /* bumped by rec_dcgm_drop: a fetch begun before is discarded */
-    struct body body;   /* the answer, when ready */
-    int64_t fetch_mono; /* when the fetch that gave it began: monotonic ms */
-    int64_t fetch_at;   /* and real-clock seconds */
+    unsigned gen;        /* bumped by rec_dcgm_drop: a fetch begun before is discarded */
+    struct sb_body body; /* the answer, when ready */
+    int64_t fetch_mono;  /* when the fetch that gave it began: monotonic ms */
+    int64_t fetch_at;    /* and real-clock seconds */
     bool ok;
     char reason[256];
 };
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    struct body *b = ud;
-    size_t len = size * nmemb;
-    if (len > (size_t)DCGM_MAX_BODY - b->n) {
-        b->too_big = true;
-        return 0;
-    }
-    if (b->n + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->n + len)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            return 0;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, ptr, len);
-    b->n += len;
-    return len;
-}
 
 /* scheme://host[:port]/path of url, as libcurl parses it: no user information, no query or
  * fragment. "(unparsable URL)" when libcurl cannot parse it. */
@@ -118,17 +90,20 @@ int64_t rec_dcgm_due_ms(const struct rec *rc)
 /* Reads the bearer token file into tok (trailing white space removed). 0, or -1 with why. */
 static int read_token(const char *path, char *tok, size_t size, char *reason, size_t rsize)
 {
-    FILE *f = fopen(path, "re");
-    if (!f) {
-        snprintf(reason, rsize, "cannot open reconciler.dcgm_token_file");
-        return -1;
-    }
-    size_t n = fread(tok, 1, size, f);
-    fclose(f);
-    if (n == size) {
+    char *text = NULL;
+    size_t n = 0;
+    int r = read_file(path, size - 1, &text, &n, NULL);
+    if (r == -ERR_TOO_LARGE) {
         snprintf(reason, rsize, "reconciler.dcgm_token_file is larger than %zu bytes", size - 1);
         return -1;
     }
+    if (r < 0) {
+        snprintf(reason, rsize, "cannot open reconciler.dcgm_token_file");
+        return -1;
+    }
+    memcpy(tok, text, n + 1);
+    explicit_bzero(text, n);
+    free(text);
     while (n > 0 &&
            (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' ' || tok[n - 1] == '\t'))
         n--;
@@ -155,7 +130,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 
 /* GETs the URL into *b with the handle *curl (created on first use). 0, or -1 with why (no
  * secret in it) written to reason. The transfer stops early when *abort_ becomes true. */
-static int fetch(const struct config *cfg, CURL **curl, atomic_bool *abort_, struct body *b,
+static int fetch(const struct config *cfg, CURL **curl, atomic_bool *abort_, struct sb_body *b,
                  char *reason, size_t rsize)
 {
     if (!*curl && !(*curl = curl_easy_init())) {
@@ -177,7 +152,7 @@ static int fetch(const struct config *cfg, CURL **curl, atomic_bool *abort_, str
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 2000 ? timeout_ms : 2000L);
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)DCGM_MAX_BODY);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sb_body_curl_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -199,7 +174,7 @@ static int fetch(const struct config *cfg, CURL **curl, atomic_bool *abort_, str
     explicit_bzero(token, sizeof(token));
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (b->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+    if (b->too_large || cc == CURLE_FILESIZE_EXCEEDED) {
         snprintf(reason, rsize, "answer larger than %ld bytes", DCGM_MAX_BODY);
         return -1;
     }
@@ -268,8 +243,8 @@ static void publish(struct rec *rc, int64_t now, const char *reason)
 
 /* Records one scrape's answer: b is the body of a fetch begun at fetch_mono (monotonic ms)
  * and `now` (test-clock seconds) when ok, else `why` says why it failed. */
-static void record(struct rec *rc, int64_t now, const struct body *b, int64_t fetch_mono, bool ok,
-                   const char *why)
+static void record(struct rec *rc, int64_t now, const struct sb_body *b, int64_t fetch_mono,
+                   bool ok, const char *why)
 {
     struct prom_samples samples = {0};
     struct act_session *sess = NULL;
@@ -284,7 +259,7 @@ static void record(struct rec *rc, int64_t now, const struct body *b, int64_t fe
         snprintf(reason, sizeof(reason), "%s", why);
         goto failed;
     }
-    if (prom_parse(b->p ? b->p : "", b->n, &samples) < 0) {
+    if (prom_parse(b->sb.buf, b->sb.len, &samples) < 0) {
         snprintf(reason, sizeof(reason), "out of memory parsing the answer");
         goto failed;
     }
@@ -344,16 +319,16 @@ static void *worker_main(void *arg)
         w->requested = false;
         unsigned gen = w->gen;
         pthread_mutex_unlock(&w->mu);
-        struct body b = {0};
+        struct sb_body b = SB_BODY_INIT(DCGM_MAX_BODY);
         char reason[256] = "";
         int64_t mono = time_mono_ms(), at = time_now();
         bool ok = fetch(w->cfg, &w->curl, &w->abort, &b, reason, sizeof(reason)) == 0;
         pthread_mutex_lock(&w->mu);
         if (gen != w->gen) { /* begun before leadership was lost */
-            free(b.p);
+            sb_release(&b.sb);
             continue;
         }
-        free(w->body.p); /* an answer nobody took: the newer one replaces it */
+        sb_release(&w->body.sb); /* an answer nobody took: the newer one replaces it */
         w->body = b;
         w->fetch_mono = mono;
         w->fetch_at = at;
@@ -371,6 +346,7 @@ static struct dcgm_worker *worker_start(struct rec *rc)
     if (!w)
         return NULL;
     w->cfg = rc->cfg;
+    w->body = (struct sb_body)SB_BODY_INIT(DCGM_MAX_BODY);
     atomic_init(&w->abort, false);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
@@ -401,7 +377,7 @@ void rec_dcgm_free(struct rec *rc)
         pthread_join(w->thread, NULL);
     if (w->curl)
         curl_easy_cleanup(w->curl);
-    free(w->body.p);
+    sb_release(&w->body.sb);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     free(w);
@@ -415,8 +391,8 @@ void rec_dcgm_drop(struct rec *rc)
         return;
     pthread_mutex_lock(&w->mu);
     if (w->ready) {
-        free(w->body.p);
-        w->body = (struct body){0};
+        sb_release(&w->body.sb);
+        w->body = (struct sb_body)SB_BODY_INIT(DCGM_MAX_BODY);
         w->ready = false;
     }
     w->requested = false;
@@ -441,7 +417,7 @@ void rec_dcgm_pass(struct rec *rc, int64_t now)
         return;
     struct dcgm_worker *w = rc->dcgm;
     if (w) {
-        struct body b = {0};
+        struct sb_body b = SB_BODY_INIT(DCGM_MAX_BODY);
         int64_t mono = 0, at = 0;
         bool ok = false, ready;
         char why[sizeof(w->reason)];
@@ -449,7 +425,7 @@ void rec_dcgm_pass(struct rec *rc, int64_t now)
         ready = w->ready;
         if (ready) {
             b = w->body;
-            w->body = (struct body){0};
+            w->body = (struct sb_body)SB_BODY_INIT(DCGM_MAX_BODY);
             mono = w->fetch_mono;
             at = w->fetch_at + rc->offset;
             ok = w->ok;
@@ -465,14 +441,14 @@ void rec_dcgm_pass(struct rec *rc, int64_t now)
             log_debug("DCGM answer too old, dropped", "age_ms=%" PRId64, time_mono_ms() - mono);
         else if (ready)
             record(rc, at, &b, mono, ok, why);
-        free(b.p);
+        sb_release(&b.sb);
     }
     if (rec_dcgm_due_ms(rc) > 0)
         return;
     int64_t mono = time_mono_ms();
     rc->dcgm_last_mono = mono;
     if (!rc->dcgm_async) {
-        struct body b = {0};
+        struct sb_body b = SB_BODY_INIT(DCGM_MAX_BODY);
         char reason[256] = "";
         CURL *c = NULL;
         curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -480,7 +456,7 @@ void rec_dcgm_pass(struct rec *rc, int64_t now)
         if (c)
             curl_easy_cleanup(c);
         record(rc, now, &b, mono, ok, reason);
-        free(b.p);
+        sb_release(&b.sb);
         return;
     }
     if (!w && !(w = rc->dcgm = worker_start(rc))) {

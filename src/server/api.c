@@ -32,8 +32,9 @@ static json_t *jtime(int64_t t)
 
 static json_t *user_json(const struct user *u)
 {
-    return json_pack("{s:I,s:s,s:s,s:b,s:o}", "id", (json_int_t)u->id, "username", u->username,
-                     "role", u->role, "disabled", u->disabled, "created_at", jtime(u->created_at));
+    return json_pack("{s:I,s:s,s:s,s:b,s:b,s:o}", "id", (json_int_t)u->id, "username", u->username,
+                     "role", u->role, "disabled", u->disabled, "sso", u->sso, "created_at",
+                     jtime(u->created_at));
 }
 
 static json_t *res_json(const struct reservation *r)
@@ -244,7 +245,10 @@ static void h_login(struct srv_req *r)
     char ukey[96], akey[96];
     if (!decode(r, f, 2, v))
         return;
-    snprintf(ukey, sizeof(ukey), "user:%s", v[0].s);
+    /* Failures count per client address (the real one behind trusted proxies) and per
+     * account from that address: a guesser is slowed down, but nobody can lock an account
+     * (or everyone behind the router) out from elsewhere. */
+    snprintf(ukey, sizeof(ukey), "acct:%.63s@%.24s", v[0].s, r->client);
     snprintf(akey, sizeof(akey), "addr:%s", r->client);
     long wait = auth_limiter_check(srv_limiter(r->srv), ukey, r->now);
     long wait2 = auth_limiter_check(srv_limiter(r->srv), akey, r->now);
@@ -292,7 +296,25 @@ static void h_token_create(struct srv_req *r)
     struct jdec_value v[2];
     if (!decode(r, f, 2, v))
         return;
+    if (!strcmp(v[0].s, "login")) {
+        srv_fail(r, ERR_INVALID, "name", "\"login\" is reserved for the tokens of a sign-in");
+        return;
+    }
     long ttl = v[1].present ? (long)v[1].i : r->cfg->auth.token_ttl_seconds;
+    long max = r->cfg->auth.token_max_ttl_seconds;
+    const char *why = "auth.token_max_ttl_seconds";
+    /* An API token never outlives the API token that creates it: only a password login (or
+     * the single sign-on proxy) may mint tokens up to the ceiling. */
+    if (r->token_id && !r->token_is_login && r->token_expires_at - r->now < max) {
+        max = (long)(r->token_expires_at - r->now);
+        why = "the expiry of the token making this request";
+    }
+    if (ttl > max) {
+        srv_fail(r, ERR_INVALID, "ttl_seconds",
+                 "ttl_seconds may be at most %ld (%s); log in again for a longer-lived token", max,
+                 why);
+        return;
+    }
     json_t *tok = issue_token(r, r->user.id, v[0].s, ttl);
     if (!tok) {
         internal(r);
@@ -305,11 +327,12 @@ static void h_token_create(struct srv_req *r)
     srv_reply(r, 201, tok);
 }
 
-static void h_token_list(struct srv_req *r)
+/* Replies with the tokens of user_id (never their secrets). */
+static void reply_tokens(struct srv_req *r, int64_t user_id)
 {
     struct token *t = NULL;
     size_t n = 0;
-    if (store_token_list(r->st, r->user.id, &t, &n) < 0) {
+    if (store_token_list(r->st, user_id, &t, &n) < 0) {
         internal(r);
         return;
     }
@@ -322,11 +345,56 @@ static void h_token_list(struct srv_req *r)
     srv_reply(r, 200, items(arr));
 }
 
+static void h_token_list(struct srv_req *r)
+{
+    reply_tokens(r, r->user.id);
+}
+
+/* POST /auth/logout: revokes the token that made the request (the browser's or CLI's
+ * login). Behind the single sign-on proxy there is no token: the proxy's sign-out applies. */
+static void h_logout(struct srv_req *r)
+{
+    if (!no_body(r))
+        return;
+    if (r->token_id) {
+        int rc = store_token_delete(r->st, r->user.id, r->token_id);
+        if (rc < 0 && rc != -ERR_NOT_FOUND) {
+            internal(r);
+            return;
+        }
+        char target[64];
+        snprintf(target, sizeof(target), "token/%" PRId64, r->token_id);
+        srv_audit(r, "auth.logout", target, NULL);
+    }
+    srv_reply(r, 204, NULL);
+}
+
+static void h_user_tokens(struct srv_req *r)
+{
+    struct user u;
+    if (store_user_get(r->st, r->ids[0], &u) < 0) {
+        srv_fail(r, ERR_NOT_FOUND, NULL, "No such user.");
+        return;
+    }
+    reply_tokens(r, u.id);
+}
+
+/* DELETE /tokens/{id}: a user deletes their own tokens; an admin any user's (audited with
+ * the owner's name). */
 static void h_token_delete(struct srv_req *r)
 {
     if (!no_body(r))
         return;
-    int rc = store_token_delete(r->st, r->user.id, r->ids[0]);
+    int64_t owner = r->user.id;
+    char detail[96] = "";
+    struct token t;
+    struct user u;
+    if (!strcmp(r->user.role, "admin") && store_token_get(r->st, r->ids[0], &t) == 0 &&
+        t.user_id != r->user.id && store_user_get(r->st, t.user_id, &u) == 0) {
+        owner = t.user_id;
+        snprintf(detail, sizeof(detail), "owner=%s", u.username);
+    }
+    int rc = store_token_delete(r->st, owner, r->ids[0]);
     if (rc == -ERR_NOT_FOUND) {
         srv_fail(r, ERR_NOT_FOUND, NULL, "No such token.");
         return;
@@ -337,7 +405,7 @@ static void h_token_delete(struct srv_req *r)
     }
     char target[64];
     snprintf(target, sizeof(target), "token/%" PRId64, r->ids[0]);
-    srv_audit(r, "token.delete", target, NULL);
+    srv_audit(r, "token.delete", target, detail);
     srv_reply(r, 204, NULL);
 }
 
@@ -362,11 +430,12 @@ static void h_user_create(struct srv_req *r)
 {
     static const struct jdec_field f[] = {{"username", JD_STRING, true, 1, 63},
                                           {"password", JD_STRING, true, 8, 1024},
-                                          {"role", JD_STRING, false, 1, 15}};
-    struct jdec_value v[3];
+                                          {"role", JD_STRING, false, 1, 15},
+                                          {"sso", JD_BOOL, false, 0, 0}};
+    struct jdec_value v[4];
     struct user u;
     struct error e = {0};
-    if (!decode(r, f, 3, v))
+    if (!decode(r, f, 4, v))
         return;
     if (!valid_username(v[0].s)) {
         srv_fail(r, ERR_INVALID, "username",
@@ -380,6 +449,7 @@ static void h_user_create(struct srv_req *r)
     memset(&u, 0, sizeof(u));
     snprintf(u.username, sizeof(u.username), "%s", v[0].s);
     snprintf(u.role, sizeof(u.role), "%s", v[2].present ? v[2].s : "user");
+    u.sso = v[3].present && v[3].b;
     u.created_at = r->now;
     if (auth_hash_password(v[1].s, u.password_hash, sizeof(u.password_hash)) < 0) {
         internal(r);
@@ -396,7 +466,7 @@ static void h_user_create(struct srv_req *r)
     }
     char target[96], detail[64];
     snprintf(target, sizeof(target), "user/%s", u.username);
-    snprintf(detail, sizeof(detail), "role=%s", u.role);
+    snprintf(detail, sizeof(detail), "role=%s%s", u.role, u.sso ? " sso=linked" : "");
     srv_audit(r, "user.create", target, detail);
     srv_reply(r, 201, user_json(&u));
 }
@@ -416,18 +486,38 @@ static void h_user_list(struct srv_req *r)
     srv_reply(r, 200, items(arr));
 }
 
+/* Cancels every booking of u that has not ended (store_user_end_bookings), auditing each.
+ * *ret_n receives the count. 0 or -ERR_*. */
+static int end_bookings_of(struct srv_req *r, const struct user *u, int64_t *ret_n)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = store_user_end_bookings(r->st, u->id, r->now, &ids, &n);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        char target[64];
+        snprintf(target, sizeof(target), "reservation/%" PRId64, ids[i]);
+        srv_audit(r, "reservation.cancel", target, "owner disabled");
+    }
+    free(ids);
+    *ret_n = (int64_t)n;
+    return 0;
+}
+
 static void h_user_update(struct srv_req *r)
 {
     static const struct jdec_field f[] = {{"disabled", JD_BOOL, false, 0, 0},
                                           {"role", JD_STRING, false, 1, 15},
-                                          {"password", JD_STRING, false, 8, 1024}};
-    struct jdec_value v[3];
+                                          {"password", JD_STRING, false, 8, 1024},
+                                          {"sso", JD_BOOL, false, 0, 0}};
+    struct jdec_value v[4];
     struct user u;
     char hash[160];
-    if (!decode(r, f, 3, v))
+    if (!decode(r, f, 4, v))
         return;
-    if (!v[0].present && !v[1].present && !v[2].present) {
-        srv_fail(r, ERR_INVALID, "body", "give at least one of disabled, role, password");
+    if (!v[0].present && !v[1].present && !v[2].present && !v[3].present) {
+        srv_fail(r, ERR_INVALID, "body", "give at least one of disabled, role, password, sso");
         return;
     }
     if (v[1].present && !valid_role(v[1].s)) {
@@ -448,17 +538,36 @@ static void h_user_update(struct srv_req *r)
         internal(r);
         return;
     }
+    bool was_disabled = u.disabled;
     if (store_user_update(r->st, u.id, v[0].present ? &v[0].b : NULL, v[1].present ? v[1].s : NULL,
                           v[2].present ? hash : NULL, NULL) < 0 ||
+        (v[3].present && store_user_set_sso(r->st, u.id, v[3].b) < 0) ||
         store_user_get(r->st, u.id, &u) < 0) {
         internal(r);
         return;
     }
-    char target[96], detail[128];
+    /* A new password or a disabled account ends every existing token (an admin resetting
+     * their own password keeps the one in use); disabling also ends the user's sessions and
+     * cancels their bookings, so nothing they booked keeps running or starts later. */
+    int64_t revoked = 0, ended = 0;
+    bool disabling = v[0].present && v[0].b && !was_disabled;
+    if ((v[2].present || disabling) &&
+        store_token_delete_user(r->st, u.id, u.id == r->user.id ? r->token_id : 0, &revoked) < 0) {
+        internal(r);
+        return;
+    }
+    if (disabling && end_bookings_of(r, &u, &ended) < 0) {
+        internal(r);
+        return;
+    }
+    char target[96], detail[192];
     snprintf(target, sizeof(target), "user/%s", u.username);
-    snprintf(detail, sizeof(detail), "%s%s%s%s%s", v[0].present ? "disabled=" : "",
-             v[0].present ? (v[0].b ? "true " : "false ") : "", v[1].present ? "role=" : "",
-             v[1].present ? v[1].s : "", v[2].present ? " password=changed" : "");
+    snprintf(detail, sizeof(detail),
+             "%s%s%s%s%s%s%s tokens_revoked=%" PRId64 " bookings_ended=%" PRId64,
+             v[0].present ? "disabled=" : "", v[0].present ? (v[0].b ? "true " : "false ") : "",
+             v[1].present ? "role=" : "", v[1].present ? v[1].s : "",
+             v[2].present ? " password=changed" : "", v[3].present ? " sso=" : "",
+             v[3].present ? (v[3].b ? "linked" : "unlinked") : "", revoked, ended);
     srv_audit(r, "user.update", target, detail);
     srv_reply(r, 200, user_json(&u));
 }
@@ -1107,17 +1216,22 @@ out:
 const struct srv_route api_routes[] = {
     {"GET", "/healthz", h_healthz, SRV_PUBLIC, false, "Liveness"},
     {"GET", "/readyz", h_readyz, SRV_PUBLIC, true, "Readiness (database reachable)"},
-    {"GET", "/metrics", h_metrics, SRV_PUBLIC, true, "Prometheus metrics"},
+    {"GET", "/metrics", h_metrics, SRV_METRICS, true,
+     "Prometheus metrics (the metrics token or an admin)"},
     {"GET", "/api/v1/openapi.json", h_openapi, SRV_PUBLIC, false, "This OpenAPI document"},
     {"POST", "/api/v1/auth/login", h_login, SRV_PUBLIC, true, "Log in, get a token"},
+    {"POST", "/api/v1/auth/logout", h_logout, SRV_USER, true, "Revoke the token in use"},
     {"GET", "/api/v1/me", h_me, SRV_USER, true, "The caller"},
     {"POST", "/api/v1/tokens", h_token_create, SRV_USER, true, "Create an API token"},
     {"GET", "/api/v1/tokens", h_token_list, SRV_USER, true, "List own API tokens"},
-    {"DELETE", "/api/v1/tokens/{id}", h_token_delete, SRV_USER, true, "Delete an own API token"},
+    {"DELETE", "/api/v1/tokens/{id}", h_token_delete, SRV_USER, true,
+     "Delete an API token (own; admin: anyone's)"},
     {"POST", "/api/v1/users", h_user_create, SRV_ADMIN, true, "Create a user (admin)"},
     {"GET", "/api/v1/users", h_user_list, SRV_ADMIN, true, "List users (admin)"},
     {"PATCH", "/api/v1/users/{id}", h_user_update, SRV_ADMIN, true,
-     "Disable, change role or password (admin)"},
+     "Disable, change role or password, link to single sign-on (admin)"},
+    {"GET", "/api/v1/users/{id}/tokens", h_user_tokens, SRV_ADMIN, true,
+     "List a user's API tokens (admin)"},
     {"GET", "/api/v1/pool", h_pool, SRV_USER, true, "The GPU pool, nodes and drift"},
     {"GET", "/api/v1/capacity", h_capacity, SRV_USER, true, "Free units per step"},
     {"GET", "/api/v1/availability", h_availability, SRV_USER, true, "Earliest window that fits"},

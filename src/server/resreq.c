@@ -1,5 +1,6 @@
 /* Booking request validation (see resreq.h). */
 #include "server/resreq.h"
+#include "common/util.h"
 
 #include "server/jdec.h"
 
@@ -19,7 +20,7 @@ static const struct jdec_field res_fields[] = {
     [F_STORAGE] = {"storage_gib", JD_INT, false, -1000000000, 1000000000},
     [F_PURPOSE] = {"purpose", JD_STRING, false, 0, 255},
 };
-#define N_RES_FIELDS (sizeof(res_fields) / sizeof(res_fields[0]))
+#define N_RES_FIELDS (ARRAY_SIZE(res_fields))
 
 /* The most one node offers of kind k: a session is one pod and cannot span nodes. */
 static int node_max(const struct pool *p, enum pool_kind k)

@@ -3,6 +3,7 @@
 #include "server/server.h"
 
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/timeutil.h"
 #include "server/auth.h"
 #include "server/webroot.h"
@@ -11,6 +12,7 @@
 #include <inttypes.h>
 #include <malloc.h>
 #include <microhttpd.h>
+#include <sodium.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 /* Store connections shared by the connection threads. Every booking takes the same
@@ -29,6 +32,7 @@
 #define SRV_MAX_TRUSTED 16
 #define SRV_MAX_SERIES 512
 #define SRV_N_BUCKETS 11
+#define SRV_MAX_PEERS 1024
 
 static const double bucket_le[SRV_N_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                 0.5,   1,    2.5,   5,    10};
@@ -58,6 +62,15 @@ struct srv {
     int n_trusted;
 
     struct auth_limiter *limiter;
+    bool have_metrics_token;
+    uint8_t metrics_token_hash[crypto_generichash_BYTES];
+
+    /* connections per client address (accept policy), trusted proxies exempt */
+    pthread_mutex_t c_lock;
+    struct peer_count {
+        char addr[64];
+        int n;
+    } peers[SRV_MAX_PEERS];
 
     pthread_mutex_t m_lock;
     struct series series[SRV_MAX_SERIES];
@@ -66,9 +79,7 @@ struct srv {
 
 /* Per-connection upload state. */
 struct conn_ctx {
-    char *body;
-    size_t len, cap;
-    bool too_large;
+    struct sb_body body; /* capped at server.body_limit_bytes; too_large once over */
     bool answered;
     int64_t t0;
 };
@@ -269,37 +280,8 @@ static void count_request(struct srv *s, const char *route, const char *method, 
     pthread_mutex_unlock(&s->m_lock);
 }
 
-/* Appends printf output to a growing buffer; on allocation failure the buffer is dropped. */
-static void buf_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void buf_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-{
-    va_list ap;
-    if (!*buf)
-        return;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return;
-        if (*len + (size_t)n < *cap) {
-            *len += (size_t)n;
-            return;
-        }
-        char *nb = realloc(*buf, *cap * 2 + (size_t)n);
-        if (!nb) {
-            free(*buf);
-            *buf = NULL;
-            return;
-        }
-        *buf = nb;
-        *cap = *cap * 2 + (size_t)n;
-    }
-}
-
 /* The reconciler's DCGM scrape counters (kv "dcgm"), when it published any. */
-static void dcgm_metrics(struct srv_req *r, char **b, size_t *len, size_t *cap)
+static void dcgm_metrics(struct srv_req *r, struct strbuf *b)
 {
     char *text = NULL;
     int64_t updated = 0;
@@ -311,70 +293,60 @@ static void dcgm_metrics(struct srv_req *r, char **b, size_t *len, size_t *cap)
     json_int_t failures = json_integer_value(json_object_get(o, "failures"));
     json_int_t ok_at = json_integer_value(json_object_get(o, "last_success_at"));
     json_decref(o);
-    buf_printf(b, len, cap,
-               "# HELP gpuaas_dcgm_scrapes_total DCGM exporter scrapes by the reconciler "
-               "(since it started).\n# TYPE gpuaas_dcgm_scrapes_total counter\n"
-               "gpuaas_dcgm_scrapes_total %" PRId64 "\n"
-               "# HELP gpuaas_dcgm_scrape_failures_total Failed DCGM exporter scrapes.\n"
-               "# TYPE gpuaas_dcgm_scrape_failures_total counter\n"
-               "gpuaas_dcgm_scrape_failures_total %" PRId64 "\n"
-               "# HELP gpuaas_dcgm_last_success_timestamp_seconds Time of the last successful "
-               "DCGM scrape (0 = none).\n"
-               "# TYPE gpuaas_dcgm_last_success_timestamp_seconds gauge\n"
-               "gpuaas_dcgm_last_success_timestamp_seconds %" PRId64 "\n",
-               (int64_t)scrapes, (int64_t)failures, (int64_t)ok_at);
+    sb_addf(b,
+            "# HELP gpuaas_dcgm_scrapes_total DCGM exporter scrapes by the reconciler "
+            "(since it started).\n# TYPE gpuaas_dcgm_scrapes_total counter\n"
+            "gpuaas_dcgm_scrapes_total %" PRId64 "\n"
+            "# HELP gpuaas_dcgm_scrape_failures_total Failed DCGM exporter scrapes.\n"
+            "# TYPE gpuaas_dcgm_scrape_failures_total counter\n"
+            "gpuaas_dcgm_scrape_failures_total %" PRId64 "\n"
+            "# HELP gpuaas_dcgm_last_success_timestamp_seconds Time of the last successful "
+            "DCGM scrape (0 = none).\n"
+            "# TYPE gpuaas_dcgm_last_success_timestamp_seconds gauge\n"
+            "gpuaas_dcgm_last_success_timestamp_seconds %" PRId64 "\n",
+            (int64_t)scrapes, (int64_t)failures, (int64_t)ok_at);
 }
 
 char *srv_metrics_text(struct srv_req *r)
 {
     struct srv *s = r->srv;
-    size_t len = 0, cap = 8192;
-    char *b = malloc(cap);
-    if (!b)
-        return NULL;
-    b[0] = 0;
+    struct strbuf b = STRBUF_INIT;
     pthread_mutex_lock(&s->m_lock);
-    buf_printf(&b, &len, &cap,
-               "# HELP http_requests_total HTTP requests by route, method and status.\n"
-               "# TYPE http_requests_total counter\n");
+    sb_addf(&b, "# HELP http_requests_total HTTP requests by route, method and status.\n"
+                "# TYPE http_requests_total counter\n");
     for (size_t i = 0; i < s->n_series; i++)
-        buf_printf(&b, &len, &cap,
-                   "http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} %" PRIu64 "\n",
-                   s->series[i].route, s->series[i].method, s->series[i].status,
-                   s->series[i].count);
-    buf_printf(&b, &len, &cap,
-               "# HELP http_request_duration_seconds Request latency by route, method and "
-               "status.\n"
-               "# TYPE http_request_duration_seconds histogram\n");
+        sb_addf(&b, "http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} %" PRIu64 "\n",
+                s->series[i].route, s->series[i].method, s->series[i].status, s->series[i].count);
+    sb_addf(&b, "# HELP http_request_duration_seconds Request latency by route, method and "
+                "status.\n"
+                "# TYPE http_request_duration_seconds histogram\n");
     for (size_t i = 0; i < s->n_series; i++) {
         const struct series *h = &s->series[i];
         char labels[160];
         snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",status=\"%d\"", h->route,
                  h->method, h->status);
         for (int k = 0; k < SRV_N_BUCKETS; k++)
-            buf_printf(&b, &len, &cap,
-                       "http_request_duration_seconds_bucket{%s,le=\"%g\"} %" PRIu64 "\n", labels,
-                       bucket_le[k], h->buckets[k]);
-        buf_printf(&b, &len, &cap,
-                   "http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %" PRIu64
-                   "\nhttp_request_duration_seconds_sum{%s} %.6f\n"
-                   "http_request_duration_seconds_count{%s} %" PRIu64 "\n",
-                   labels, h->count, labels, h->sum, labels, h->count);
+            sb_addf(&b, "http_request_duration_seconds_bucket{%s,le=\"%g\"} %" PRIu64 "\n", labels,
+                    bucket_le[k], h->buckets[k]);
+        sb_addf(&b,
+                "http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %" PRIu64
+                "\nhttp_request_duration_seconds_sum{%s} %.6f\n"
+                "http_request_duration_seconds_count{%s} %" PRIu64 "\n",
+                labels, h->count, labels, h->sum, labels, h->count);
     }
     pthread_mutex_unlock(&s->m_lock);
-    buf_printf(&b, &len, &cap,
-               "# HELP gpuaas_bookings Bookings by state.\n# TYPE gpuaas_bookings gauge\n");
+    sb_addf(&b, "# HELP gpuaas_bookings Bookings by state.\n# TYPE gpuaas_bookings gauge\n");
     for (int st = 0; st < RS__COUNT; st++) {
         struct res_filter f = {.state = st};
         struct reservation *items = NULL;
         size_t n = 0;
         if (r->st && store_reservation_list(r->st, &f, &items, &n) == 0)
-            buf_printf(&b, &len, &cap, "gpuaas_bookings{state=\"%s\"} %zu\n",
-                       res_state_name((enum res_state)st), n);
+            sb_addf(&b, "gpuaas_bookings{state=\"%s\"} %zu\n", res_state_name((enum res_state)st),
+                    n);
         free(items);
     }
-    dcgm_metrics(r, &b, &len, &cap);
-    return b;
+    dcgm_metrics(r, &b);
+    return sb_detach(&b, NULL); /* NULL when memory ran out on the way */
 }
 
 /* ---- authentication ---- */
@@ -387,21 +359,84 @@ static bool trusted_source(const struct srv *s, const char *client)
     return false;
 }
 
-/* Resolves the caller into r->user. 0 or -ERR_UNAUTH. */
+/* True when the comma-separated list holds group (exact match, spaces trimmed). */
+static bool list_has(const char *list, const char *group)
+{
+    size_t g = strlen(group);
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ",");
+        size_t m = n;
+        while (m > 0 && p[m - 1] == ' ')
+            m--;
+        if (m == g && !strncmp(p, group, g))
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+/* The caller named by the authenticating proxy. Only an account linked to single sign-on
+ * (users.sso) can be entered this way, so a proxy identity never takes over a local account
+ * such as the bootstrap admin; with auth.sso_auto_create_group set, a member of that group
+ * (server.trusted_groups_header) gets a linked "user" account on the first visit.
+ * 0 or -ERR_UNAUTH. */
+static int authenticate_proxy_user(struct srv_req *r, const char *name)
+{
+    const struct config *c = r->cfg;
+    if (strlen(name) >= sizeof(r->user.username))
+        return -ERR_UNAUTH;
+    for (const char *p = name; *p; p++)
+        if ((unsigned char)*p < 0x21 || *p == 0x7f)
+            return -ERR_UNAUTH;
+    int rc = store_user_get_by_name(r->st, name, &r->user);
+    if (rc == -ERR_NOT_FOUND && c->auth.sso_auto_create_group && *c->auth.sso_auto_create_group) {
+        const char *gh = c->server.trusted_groups_header;
+        const char *groups =
+            gh && *gh ? MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, gh) : NULL;
+        if (!groups || !list_has(groups, c->auth.sso_auto_create_group))
+            return -ERR_UNAUTH;
+        struct user u;
+        memset(&u, 0, sizeof(u));
+        snprintf(u.username, sizeof(u.username), "%s", name);
+        snprintf(u.role, sizeof(u.role), "user");
+        u.sso = true;
+        u.created_at = r->now;
+        /* no password login for an account created by the proxy: a random, unknown hash */
+        char pw[64];
+        auth_random_password(pw, sizeof(pw));
+        if (auth_hash_password(pw, u.password_hash, sizeof(u.password_hash)) < 0)
+            return -ERR_UNAUTH;
+        sodium_memzero(pw, sizeof(pw));
+        struct error e = {0};
+        if (store_user_create(r->st, &u, NULL, &e) < 0 && e.code != ERR_EXISTS)
+            return -ERR_UNAUTH;
+        if (store_user_get_by_name(r->st, name, &r->user) < 0)
+            return -ERR_UNAUTH;
+        srv_audit(r, "user.sso_create", "user/self", c->auth.sso_auto_create_group);
+        rc = 0;
+    }
+    if (rc < 0 || r->user.disabled || !r->user.sso) {
+        memset(&r->user, 0, sizeof(r->user));
+        return -ERR_UNAUTH;
+    }
+    return 0;
+}
+
+/* Resolves the caller into r->user (and r->token_id for a bearer token). 0 or -ERR_UNAUTH. */
 static int authenticate(struct srv_req *r)
 {
     struct srv *s = r->srv;
     const char *hdr = s->cfg->server.trusted_header;
-    if (hdr && *hdr && trusted_source(s, r->client)) {
-        const char *name = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, hdr);
-        if (name && *name) {
-            if (strlen(name) >= sizeof(r->user.username) ||
-                store_user_get_by_name(r->st, name, &r->user) < 0 || r->user.disabled)
-                return -ERR_UNAUTH;
-            return 0;
-        }
-    }
     const char *a = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    /* A bearer token wins over the proxy's header: the CLI and Prometheus pass through the
+     * single sign-on proxy with their own tokens. */
+    if (hdr && *hdr && trusted_source(s, r->peer) && !(a && !strncasecmp(a, "Bearer ", 7))) {
+        const char *name = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, hdr);
+        if (name && *name)
+            return authenticate_proxy_user(r, name);
+    }
     if (!a || strncasecmp(a, "Bearer ", 7) != 0)
         return -ERR_UNAUTH;
     const char *tok = a + 7;
@@ -416,7 +451,30 @@ static int authenticate(struct srv_req *r)
         memset(&r->user, 0, sizeof(r->user));
         return -ERR_UNAUTH;
     }
+    r->token_id = t.id;
+    r->token_expires_at = t.expires_at;
+    r->token_is_login = !strcmp(t.name, "login");
     return 0;
+}
+
+/* /metrics: the configured scrape token, else an admin. */
+static int authenticate_metrics(struct srv_req *r)
+{
+    struct srv *s = r->srv;
+    const char *a = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    if (s->have_metrics_token && a && !strncasecmp(a, "Bearer ", 7)) {
+        uint8_t h[crypto_generichash_BYTES];
+        const char *tok = a + 7;
+        crypto_generichash(h, sizeof(h), (const unsigned char *)tok, strlen(tok), NULL, 0);
+        if (sodium_memcmp(h, s->metrics_token_hash, sizeof(h)) == 0) {
+            snprintf(r->user.username, sizeof(r->user.username), "system:metrics");
+            return 0;
+        }
+    }
+    int rc = authenticate(r);
+    if (rc == 0 && strcmp(r->user.role, "admin"))
+        return -ERR_FORBIDDEN;
+    return rc;
 }
 
 /* ---- routing ---- */
@@ -459,8 +517,13 @@ static bool has_json_type(struct MHD_Connection *c)
     return !strncasecmp(ct, "application/json", n) && (ct[n] == 0 || ct[n] == ';' || ct[n] == ' ');
 }
 
-static void add_common_headers(struct MHD_Response *resp)
+static void add_common_headers(const struct srv *s, struct MHD_Response *resp)
 {
+    if (s->cfg->server.hsts_seconds > 0) {
+        char v[64];
+        snprintf(v, sizeof(v), "max-age=%ld", s->cfg->server.hsts_seconds);
+        MHD_add_response_header(resp, "Strict-Transport-Security", v);
+    }
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "Content-Security-Policy",
                             "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -494,7 +557,7 @@ static enum MHD_Result send_req(struct srv_req *r, const char *allow)
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
-    add_common_headers(resp);
+    add_common_headers(r->srv, resp);
     if (allow)
         MHD_add_response_header(resp, "Allow", allow);
     if (r->retry_after > 0) {
@@ -543,7 +606,7 @@ static enum MHD_Result send_static(struct srv_req *r)
         MHD_add_response_header(resp, "Content-Type", f.content_type);
         MHD_add_response_header(resp, "Cache-Control", f.cache_control);
     }
-    add_common_headers(resp);
+    add_common_headers(r->srv, resp);
     r->status = 200;
     enum MHD_Result ok = MHD_queue_response(r->conn, 200, resp);
     MHD_destroy_response(resp);
@@ -566,6 +629,53 @@ static void client_address(struct MHD_Connection *c, char *out, size_t outsz)
                   (socklen_t)outsz);
 }
 
+/* The client's address: the connecting peer, or, when the peer is a trusted proxy, the
+ * nearest address in X-Forwarded-For that is not itself a trusted proxy (read from the
+ * right: the left part is whatever the client claimed). Only well-formed addresses count. */
+static void real_client(const struct srv *s, struct MHD_Connection *c, const char *peer, char *out,
+                        size_t outsz)
+{
+    snprintf(out, outsz, "%s", peer);
+    if (!trusted_source(s, peer))
+        return;
+    const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
+    if (!xff)
+        return;
+    size_t end = strlen(xff);
+    while (end > 0) {
+        size_t start = end;
+        while (start > 0 && xff[start - 1] != ',')
+            start--;
+        size_t a = start, b = end;
+        while (a < b && xff[a] == ' ')
+            a++;
+        while (b > a && xff[b - 1] == ' ')
+            b--;
+        char addr[64];
+        unsigned char bin[sizeof(struct in6_addr)];
+        if (b - a == 0 || b - a >= sizeof(addr))
+            return;
+        memcpy(addr, xff + a, b - a);
+        addr[b - a] = 0;
+        if (inet_pton(AF_INET, addr, bin) != 1 && inet_pton(AF_INET6, addr, bin) != 1)
+            return;
+        snprintf(out, outsz, "%s", addr);
+        if (!trusted_source(s, addr))
+            return;
+        end = start > 0 ? start - 1 : 0;
+    }
+}
+
+/* A state-changing request must be one a browser will not send cross-site without a CORS
+ * preflight (which we never grant): Content-Type application/json, or an X-Requested-With
+ * header, whether or not it has a body. This closes CSRF for cookie-based single sign-on. */
+static bool csrf_safe(struct MHD_Connection *c, const char *method)
+{
+    if (!strcmp(method, "GET") || !strcmp(method, "HEAD") || !strcmp(method, "OPTIONS"))
+        return true;
+    return has_json_type(c) || MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Requested-With");
+}
+
 /* Routes one complete request and queues its response. */
 static enum MHD_Result dispatch(struct srv *s, struct MHD_Connection *c, struct conn_ctx *x,
                                 const char *url, const char *method)
@@ -577,12 +687,13 @@ static enum MHD_Result dispatch(struct srv *s, struct MHD_Connection *c, struct 
     r.pool = &s->pool;
     r.method = method;
     r.path = url;
-    r.body = x->body;
-    r.body_len = x->len;
+    r.body = x->body.sb.len ? x->body.sb.buf : NULL;
+    r.body_len = x->body.sb.len;
     r.conn = c;
     r.now = time_now();
     r.status = 500;
-    client_address(c, r.client, sizeof(r.client));
+    client_address(c, r.peer, sizeof(r.peer));
+    real_client(s, c, r.peer, r.client, sizeof(r.client));
 
     const char *route = "unmatched";
     char allow[128] = "";
@@ -610,7 +721,7 @@ static enum MHD_Result dispatch(struct srv *s, struct MHD_Connection *c, struct 
         }
     }
 
-    if (x->too_large) {
+    if (x->body.too_large) {
         srv_fail(&r, ERR_TOO_LARGE, NULL, "The request body exceeds %ld bytes.",
                  s->cfg->server.body_limit_bytes);
     } else if (!hit && allow[0]) {
@@ -626,14 +737,25 @@ static enum MHD_Result dispatch(struct srv *s, struct MHD_Connection *c, struct 
             ok = send_static(&r);
             goto done;
         }
-    } else if (x->len > 0 && !has_json_type(c)) {
+    } else if (x->body.sb.len > 0 && !has_json_type(c)) {
         fail_raw(&r, 415, "unsupported_media_type", NULL,
                  "The request body must be application/json.");
+    } else if (!csrf_safe(c, method)) {
+        fail_raw(&r, 415, "unsupported_media_type", NULL,
+                 "Send Content-Type: application/json (or an X-Requested-With header) with "
+                 "every request that changes something, even without a body.");
     } else {
         if (hit->store)
             slot = borrow_store(s, &r.st);
         int rc = 0;
-        if (hit->auth != SRV_PUBLIC) {
+        if (hit->auth == SRV_METRICS) {
+            rc = authenticate_metrics(&r);
+            if (rc == -ERR_FORBIDDEN)
+                srv_fail(&r, ERR_FORBIDDEN, NULL,
+                         "This needs the admin role or the metrics token.");
+            else if (rc < 0)
+                srv_fail(&r, ERR_UNAUTH, NULL, "Missing, invalid or expired credentials.");
+        } else if (hit->auth != SRV_PUBLIC) {
             rc = authenticate(&r);
             if (rc < 0)
                 srv_fail(&r, ERR_UNAUTH, NULL, "Missing, invalid or expired credentials.");
@@ -658,6 +780,75 @@ done:;
     return ok;
 }
 
+/* ---- connections per client ---- */
+
+static void sockaddr_text(const struct sockaddr *sa, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "unknown");
+    if (!sa)
+        return;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)outsz);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)outsz);
+}
+
+/* The slot counting addr's connections; with create, a free slot is taken. NULL when the
+ * table is full (then the address is not limited: the global max_connections still is). */
+static struct peer_count *peer_slot(struct srv *s, const char *addr, bool create)
+{
+    struct peer_count *free_slot = NULL;
+    for (int i = 0; i < SRV_MAX_PEERS; i++) {
+        if (s->peers[i].n > 0 && !strcmp(s->peers[i].addr, addr))
+            return &s->peers[i];
+        if (!free_slot && s->peers[i].n == 0)
+            free_slot = &s->peers[i];
+    }
+    if (create && free_slot)
+        snprintf(free_slot->addr, sizeof(free_slot->addr), "%s", addr);
+    return create ? free_slot : NULL;
+}
+
+/* Accept policy: refuse a connection from an address that already holds
+ * server.max_connections_per_client, unless it is a trusted proxy (the router). */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct srv *s = cls;
+    char a[64];
+    sockaddr_text(addr, a, sizeof(a));
+    if (trusted_source(s, a))
+        return MHD_YES;
+    pthread_mutex_lock(&s->c_lock);
+    struct peer_count *p = peer_slot(s, a, false);
+    bool ok = !p || p->n < s->cfg->server.max_connections_per_client;
+    pthread_mutex_unlock(&s->c_lock);
+    if (!ok)
+        log_warn("connection refused: too many from one client", "client=%s limit=%ld", a,
+                 s->cfg->server.max_connections_per_client);
+    return ok ? MHD_YES : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct srv *s = cls;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char a[64];
+    sockaddr_text(ci ? ci->client_addr : NULL, a, sizeof(a));
+    if (trusted_source(s, a))
+        return;
+    pthread_mutex_lock(&s->c_lock);
+    struct peer_count *p = peer_slot(s, a, code == MHD_CONNECTION_NOTIFY_STARTED);
+    if (p && code == MHD_CONNECTION_NOTIFY_STARTED)
+        p->n++;
+    else if (p && code == MHD_CONNECTION_NOTIFY_CLOSED && p->n > 0)
+        p->n--;
+    pthread_mutex_unlock(&s->c_lock);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
@@ -670,40 +861,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         x = calloc(1, sizeof(*x));
         if (!x)
             return MHD_NO;
+        x->body = (struct sb_body)SB_BODY_INIT(limit);
         x->t0 = time_mono_ms();
         *con_cls = x;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > limit) {
-            x->too_large = true;
+            x->body.too_large = true;
             x->answered = true;
             return dispatch(s, c, x, url, method); /* answer before reading the body */
         }
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!x->too_large && !x->answered) {
-            if (x->len + *upload_size > limit) {
-                x->too_large = true;
-                free(x->body);
-                x->body = NULL;
-                x->len = x->cap = 0;
-            } else {
-                if (x->len + *upload_size > x->cap) {
-                    size_t ncap = x->cap ? x->cap * 2 : 4096;
-                    while (ncap < x->len + *upload_size)
-                        ncap *= 2;
-                    if (ncap > limit)
-                        ncap = limit;
-                    char *nb = realloc(x->body, ncap);
-                    if (!nb)
-                        return MHD_NO;
-                    x->body = nb;
-                    x->cap = ncap;
-                }
-                memcpy(x->body + x->len, upload_data, *upload_size);
-                x->len += *upload_size;
-            }
+        /* The idle timeout restarts with every byte; a body that trickles in is cut off once
+         * the whole upload has taken longer than server.request_timeout_seconds. */
+        if (time_mono_ms() - x->t0 > s->cfg->server.request_timeout_seconds * 1000L) {
+            log_warn("request body too slow; connection closed", "url=%s", url);
+            return MHD_NO;
         }
+        if (!x->body.too_large && !x->answered &&
+            sb_body_add(&x->body, upload_data, *upload_size) == -ERR_NOMEM)
+            return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
     }
@@ -718,7 +896,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     struct conn_ctx *x = *con_cls;
     if (x) {
-        free(x->body);
+        sb_release(&x->body.sb);
         free(x);
         *con_cls = NULL;
     }
@@ -767,6 +945,34 @@ static void parse_trusted(struct srv *s, const char *list)
     }
 }
 
+/* Reads the /metrics bearer token (first line of path, at least 16 characters) and keeps
+ * only its hash. */
+static int load_metrics_token(struct srv *s, const char *path, struct error *err)
+{
+    char buf[512];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return error_set(err, ERR_IO, "server.metrics_token_file", "cannot open %s", path);
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0)
+        return error_set(err, ERR_IO, "server.metrics_token_file", "cannot read %s", path);
+    buf[n] = 0;
+    buf[strcspn(buf, "\r\n")] = 0;
+    size_t len = strlen(buf);
+    int rc = 0;
+    if (len < 16)
+        rc = error_set(err, ERR_INVALID, "server.metrics_token_file",
+                       "%s: the token must be at least 16 characters", path);
+    else {
+        crypto_generichash(s->metrics_token_hash, sizeof(s->metrics_token_hash),
+                           (const unsigned char *)buf, len, NULL, 0);
+        s->have_metrics_token = true;
+    }
+    sodium_memzero(buf, sizeof(buf));
+    return rc;
+}
+
 static void free_srv(struct srv *s)
 {
     if (!s)
@@ -780,6 +986,8 @@ static void free_srv(struct srv *s)
     pthread_mutex_destroy(&s->st_lock);
     pthread_cond_destroy(&s->st_cond);
     pthread_mutex_destroy(&s->m_lock);
+    pthread_mutex_destroy(&s->c_lock);
+    sodium_memzero(s->metrics_token_hash, sizeof(s->metrics_token_hash));
     free(s);
 }
 
@@ -798,7 +1006,13 @@ int srv_start(const struct config *cfg, const struct pool *pool, struct srv **re
     pthread_mutex_init(&s->st_lock, NULL);
     pthread_cond_init(&s->st_cond, NULL);
     pthread_mutex_init(&s->m_lock, NULL);
+    pthread_mutex_init(&s->c_lock, NULL);
     parse_trusted(s, cfg->server.trusted_sources);
+    if (cfg->server.metrics_token_file && *cfg->server.metrics_token_file) {
+        rc = load_metrics_token(s, cfg->server.metrics_token_file, err);
+        if (rc < 0)
+            goto out;
+    }
     s->limiter = malloc(sizeof(*s->limiter));
     if (!s->limiter) {
         rc = error_set(err, ERR_NOMEM, NULL, "out of memory");
@@ -822,7 +1036,8 @@ int srv_start(const struct config *cfg, const struct pool *pool, struct srv **re
      * workers multiplexing keep-alive connections). */
     s->d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                                 MHD_USE_ITC | MHD_USE_ERROR_LOG,
-                            ntohs(sa.sin_port), NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                            ntohs(sa.sin_port), on_accept, s, on_request, s,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_SOCK_ADDR,
                             (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned)cfg->server.request_timeout_seconds,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->server.max_connections,

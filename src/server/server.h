@@ -23,7 +23,8 @@
 
 struct srv;
 
-enum srv_auth { SRV_PUBLIC, SRV_USER, SRV_ADMIN };
+/* SRV_METRICS: the metrics bearer token (server.metrics_token_file) or an admin. */
+enum srv_auth { SRV_PUBLIC, SRV_USER, SRV_ADMIN, SRV_METRICS };
 
 #define SRV_MAX_IDS 2
 
@@ -38,7 +39,11 @@ struct srv_req {
     const char *body; /* not NUL-terminated; body_len bytes */
     size_t body_len;
     int64_t ids[SRV_MAX_IDS]; /* {id} path parameters in order */
-    char client[64];          /* client IP address */
+    char client[64];          /* client IP address (from X-Forwarded-For behind a trusted proxy) */
+    char peer[64];            /* the address that opened the connection */
+    int64_t token_id;         /* the bearer token used, 0 for the trusted header */
+    int64_t token_expires_at; /* its expiry (0 for the trusted header) */
+    bool token_is_login;      /* the token came from a password login, not POST /tokens */
     struct store *st;         /* borrowed connection, NULL for routes without the store */
     struct user user;         /* the caller (SRV_USER/SRV_ADMIN routes) */
     int64_t now;

@@ -1,5 +1,6 @@
 /* Static web UI files (see webroot.h). */
 #include "server/webroot.h"
+#include "common/util.h"
 
 #include "common/error.h"
 
@@ -44,7 +45,7 @@ static const char *type_of(const char *path)
     const char *dot = strrchr(path, '.');
     const char *slash = strrchr(path, '/');
     if (dot && (!slash || dot > slash))
-        for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        for (size_t i = 0; i < ARRAY_SIZE(types); i++)
             if (!strcasecmp(dot, types[i].ext))
                 return types[i].type;
     return "application/octet-stream";

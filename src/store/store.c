@@ -172,20 +172,21 @@ int store_schema_version(struct store *st, int *ret)
 
 /* ---- users ---- */
 
-#define USER_COLS "id, username, role, disabled, password_hash, created_at"
+#define USER_COLS "id, username, role, disabled, password_hash, created_at, sso"
 
 static int row_user(const struct qres *q, size_t r, struct user *u)
 {
-    int disabled;
+    int disabled, sso;
     memset(u, 0, sizeof *u);
     if (cell_i64(q, r, 0, &u->id) < 0 || cell_str(q, r, 1, u->username, sizeof u->username) < 0 ||
         cell_str(q, r, 2, u->role, sizeof u->role) < 0 || cell_int(q, r, 3, &disabled) < 0 ||
         cell_str(q, r, 4, u->password_hash, sizeof u->password_hash) < 0 ||
-        cell_i64(q, r, 5, &u->created_at) < 0)
+        cell_i64(q, r, 5, &u->created_at) < 0 || cell_int(q, r, 6, &sso) < 0)
         return -ERR_INTERNAL;
     if (strcmp(u->role, "user") && strcmp(u->role, "admin"))
         return -ERR_INTERNAL;
     u->disabled = disabled != 0;
+    u->sso = sso != 0;
     return 0;
 }
 
@@ -200,13 +201,13 @@ int store_user_create(struct store *st, const struct user *u, int64_t *ret_id, s
         return error_set(err, ERR_INVALID, "username", "username is empty");
     if (!valid_role(u->role))
         return error_set(err, ERR_INVALID, "role", "role must be user or admin");
-    struct qparam p[] = {QS(u->username), QS(u->role), QI(u->disabled), QS(u->password_hash),
-                         QI(u->created_at)};
+    struct qparam p[] = {QS(u->username),      QS(u->role),       QI(u->disabled),
+                         QS(u->password_hash), QI(u->created_at), QI(u->sso)};
     struct qres q;
     int rc = exec(st,
-                  "INSERT INTO users (username, role, disabled, password_hash, created_at) "
-                  "VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                  p, 5, &q, err);
+                  "INSERT INTO users (username, role, disabled, password_hash, created_at, sso) "
+                  "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                  p, 6, &q, err);
     if (rc == -ERR_EXISTS)
         return error_set(err, ERR_EXISTS, "username", "user %s already exists", u->username);
     if (rc < 0)
@@ -280,6 +281,18 @@ int store_user_update(struct store *st, int64_t id, const bool *disabled, const 
     if (rc < 0)
         return rc;
     rc = q.nrows ? 0 : error_set(err, ERR_NOT_FOUND, "id", "no user %" PRId64, id);
+    qres_free(&q);
+    return rc;
+}
+
+int store_user_set_sso(struct store *st, int64_t id, bool sso)
+{
+    struct qparam p[] = {QI(id), QI(sso)};
+    struct qres q;
+    int rc = exec(st, "UPDATE users SET sso = $2 WHERE id = $1 RETURNING id", p, 2, &q, NULL);
+    if (rc < 0)
+        return rc;
+    rc = q.nrows ? 0 : -ERR_NOT_FOUND;
     qres_free(&q);
     return rc;
 }
@@ -374,7 +387,8 @@ int store_token_get_with_user(struct store *st, int64_t id, struct token *t, str
     struct qres q;
     int rc = exec(st,
                   "SELECT t.id, t.user_id, t.name, t.hash, t.created_at, t.expires_at, u.id, "
-                  "u.username, u.role, u.disabled, u.password_hash, u.created_at FROM tokens t "
+                  "u.username, u.role, u.disabled, u.password_hash, u.created_at, u.sso FROM "
+                  "tokens t "
                   "JOIN users u ON u.id = t.user_id WHERE t.id = $1",
                   &p, 1, &q, NULL);
     if (rc < 0)
@@ -383,7 +397,7 @@ int store_token_get_with_user(struct store *st, int64_t id, struct token *t, str
         rc = -ERR_NOT_FOUND;
     else if ((rc = row_token(&q, 0, t)) == 0) {
         /* The user's columns follow the token's six. */
-        struct qres uq = {.nrows = 1, .ncols = 6, .cells = q.cells + 6};
+        struct qres uq = {.nrows = 1, .ncols = 7, .cells = q.cells + 6};
         rc = row_user(&uq, 0, u);
     }
     qres_free(&q);
@@ -426,6 +440,52 @@ int store_token_delete(struct store *st, int64_t user_id, int64_t id)
     rc = q.nrows ? 0 : -ERR_NOT_FOUND;
     qres_free(&q);
     return rc;
+}
+
+int store_user_end_bookings(struct store *st, int64_t user_id, int64_t now, int64_t **ret_ids,
+                            size_t *ret_n)
+{
+    struct res_filter f = {.state = -1, .holds_capacity = true, .user_id = user_id};
+    struct reservation *items = NULL;
+    size_t n = 0, done = 0;
+    int rc = store_reservation_list(st, &f, &items, &n);
+    if (rc < 0)
+        return rc;
+    int64_t *ids = calloc(n ? n : 1, sizeof(*ids));
+    if (!ids) {
+        free(items);
+        return -ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct error e = {0};
+        rc = store_reservation_transition(st, items[i].id, items[i].state, RS_CANCELED, now, &e);
+        if (rc == -ERR_STATE)
+            continue; /* ended or released meanwhile: nothing left to stop */
+        if (rc < 0) {
+            free(items);
+            free(ids);
+            return rc;
+        }
+        ids[done++] = items[i].id;
+    }
+    free(items);
+    *ret_ids = ids;
+    *ret_n = done;
+    return 0;
+}
+
+int store_token_delete_user(struct store *st, int64_t user_id, int64_t except_id, int64_t *ret_n)
+{
+    struct qparam p[] = {QI(user_id), QI(except_id)};
+    struct qres q;
+    int rc =
+        exec(st, "DELETE FROM tokens WHERE user_id = $1 AND id <> $2 RETURNING id", p, 2, &q, NULL);
+    if (rc < 0)
+        return rc;
+    if (ret_n)
+        *ret_n = (int64_t)q.nrows;
+    qres_free(&q);
+    return 0;
 }
 
 int store_token_delete_expired(struct store *st, int64_t now, int64_t *ret_n)

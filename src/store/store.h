@@ -40,6 +40,7 @@ struct user {
     bool disabled;
     char password_hash[160]; /* argon2id string (crypto_pwhash_str) */
     int64_t created_at;
+    bool sso; /* linked to the authenticating proxy's identity of the same name */
 };
 int store_user_create(struct store *st, const struct user *u, int64_t *ret_id, struct error *err);
 int store_user_get(struct store *st, int64_t id, struct user *ret);
@@ -49,6 +50,9 @@ int store_user_list(struct store *st, struct user **ret, size_t *ret_n);
 int store_user_update(struct store *st, int64_t id, const bool *disabled, const char *role,
                       const char *password_hash, struct error *err);
 int store_user_count(struct store *st, int64_t *ret);
+/* Links (sso true) or unlinks the account to the proxy identity of the same name. Only a
+ * linked account can be entered through server.trusted_header. -ERR_NOT_FOUND when absent. */
+int store_user_set_sso(struct store *st, int64_t id, bool sso);
 
 /* ---- API tokens (only a hash of the secret is stored) ---- */
 struct token {
@@ -66,6 +70,15 @@ int store_token_get_with_user(struct store *st, int64_t id, struct token *t, str
 int store_token_list(struct store *st, int64_t user_id, struct token **ret, size_t *ret_n);
 /* Deletes token `id` of `user_id` (-ERR_NOT_FOUND when it is not theirs). */
 int store_token_delete(struct store *st, int64_t user_id, int64_t id);
+/* Cancels every booking of user_id that still holds capacity (APPROVED or ACTIVE; an ACTIVE
+ * session is then torn down by the reconciler) at time now. *ret_ids receives the ids
+ * canceled (malloc'ed, caller frees; may be NULL when *ret_n is 0). Used when an account is
+ * disabled, so nothing it booked keeps running or starts later. 0 or -ERR_*. */
+int store_user_end_bookings(struct store *st, int64_t user_id, int64_t now, int64_t **ret_ids,
+                            size_t *ret_n);
+/* Deletes every token of user_id except except_id (0 = none kept); *ret_n (may be NULL)
+ * receives the count. Used on password reset, disable and logout-everywhere. */
+int store_token_delete_user(struct store *st, int64_t user_id, int64_t except_id, int64_t *ret_n);
 int store_token_delete_expired(struct store *st, int64_t now, int64_t *ret_n);
 
 /* ---- reservations ---- */

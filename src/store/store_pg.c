@@ -3,6 +3,7 @@
  * Write transactions take pg_advisory_xact_lock(hashtext(name)) for each resource in the
  * caller's sorted order, so concurrent admissions for a resource serialize, deadlock-free. */
 #include "store/store_impl.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -76,6 +77,7 @@ static const struct migration pg_migrations[] = {
      * window starts (most bookings are in the past) and start before it ends. */
     {3, "CREATE INDEX IF NOT EXISTS reservations_holding ON reservations(ends_at, starts_at) "
         "WHERE state IN ('APPROVED', 'ACTIVE')"},
+    {4, "ALTER TABLE users ADD COLUMN sso INTEGER NOT NULL DEFAULT 0"},
 };
 
 static struct pg *PG(struct store *st)
@@ -151,7 +153,7 @@ static bool cacheable(const char *sql)
 {
     static const char *const verbs[] = {"SELECT ", "INSERT ", "UPDATE ",  "DELETE ", "WITH ",
                                         "BEGIN",   "COMMIT",  "ROLLBACK", "NOTIFY "};
-    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+    for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
         if (!strncmp(sql, verbs[i], strlen(verbs[i])))
             return true;
     return false;
@@ -592,7 +594,7 @@ static const struct store_ops pg_ops = {
     .try_leader = pg_try_leader,
     .still_leader = pg_still_leader,
     .migrations = pg_migrations,
-    .n_migrations = sizeof pg_migrations / sizeof pg_migrations[0],
+    .n_migrations = ARRAY_SIZE(pg_migrations),
 };
 
 static void quiet(void *arg, const PGresult *res)

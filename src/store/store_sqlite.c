@@ -1,6 +1,7 @@
 /* SQLite backend: WAL, busy timeout, foreign keys; write transactions are BEGIN IMMEDIATE
  * (one writer at a time), retried while the database is busy. */
 #include "store/store_impl.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,6 +71,7 @@ static const struct migration sq_migrations[] = {
      * window starts (most bookings are in the past) and start before it ends. */
     {3, "CREATE INDEX IF NOT EXISTS reservations_holding ON reservations(ends_at, starts_at) "
         "WHERE state IN ('APPROVED', 'ACTIVE')"},
+    {4, "ALTER TABLE users ADD COLUMN sso INTEGER NOT NULL DEFAULT 0"},
 };
 
 static struct sq *SQ(struct store *st)
@@ -187,15 +189,9 @@ static int sq_exec(struct store *st, const char *sql, const struct qparam *p, in
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (!out)
             continue;
-        if ((out->nrows + 1) * nc > cap) {
-            size_t ncap = cap ? cap * 2 : nc * 16;
-            char **c = realloc(out->cells, ncap * sizeof *c);
-            if (!c) {
-                ret = error_set(err, ERR_NOMEM, NULL, "out of memory");
-                goto out;
-            }
-            out->cells = c;
-            cap = ncap;
+        if (ARRAY_GROW(out->cells, cap, (out->nrows + 1) * nc, nc * 16) < 0) {
+            ret = error_set(err, ERR_NOMEM, NULL, "out of memory");
+            goto out;
         }
         for (size_t c = 0; c < nc; c++) {
             const unsigned char *v = sqlite3_column_text(s, (int)c);
@@ -419,7 +415,7 @@ static const struct store_ops sq_ops = {
     .try_leader = sq_try_leader,
     .still_leader = sq_still_leader,
     .migrations = sq_migrations,
-    .n_migrations = sizeof sq_migrations / sizeof sq_migrations[0],
+    .n_migrations = ARRAY_SIZE(sq_migrations),
 };
 
 /* mkdir -p of the directory part of path. */

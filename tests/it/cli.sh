@@ -142,13 +142,26 @@ expect 0 "alice logs in" -- bash -c "echo alice-password | '$BIN' login --server
 expect 0 "alice lists (none of admin's)" -- "$BIN" list -o json
 [ "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))' <<<"$out")" = 0 ] && pass "alice sees only her own" || fail "alice list: $out"
 expect 0 "user passwd" -- bash -c "echo alice-new-password | '$BIN' user passwd alice --database '$db' --password-stdin"
+contains "$out" "1 tokens revoked" "a new password revokes alice's token"
+expect 1 "alice's token after the new password" -- "$BIN" list
 expect 1 "old password no longer works" -- bash -c "echo alice-password | '$BIN' login --server '$url' --username alice --password-stdin"
+expect 0 "alice logs in again" -- bash -c "echo alice-new-password | '$BIN' login --server '$url' --username alice --password-stdin"
+alice_start=$(date -u -d "@$(( ($(date +%s) / 3600 + 50) * 3600 ))" +%Y-%m-%dT%H:%M:%SZ)
+expect 0 "alice books" -- "$BIN" reserve --gpu-type nvidia.com/gpu --count 1 --start "$alice_start" --hours 1
 expect 0 "user disable" -- "$BIN" user disable alice --database "$db"
+contains "$out" "1 bookings canceled" "disabling cancels alice's booking"
+expect 1 "alice's token after disable" -- "$BIN" list
+expect 2 "--sso with passwd" -- "$BIN" user passwd alice --sso --database "$db"
+expect 0 "user add --sso" -- bash -c "echo carol-password | '$BIN' user add carol --sso --database '$db' --password-stdin"
+if command -v sqlite3 >/dev/null; then
+    [ "$(sqlite3 "$tmp/gpuaas.db" "SELECT sso FROM users WHERE username = 'carol'")" = 1 ] && pass "carol is linked to SSO" || fail "carol not linked"
+    [ "$(sqlite3 "$tmp/gpuaas.db" "SELECT sso FROM users WHERE username = 'alice'")" = 0 ] && pass "alice is local" || fail "alice linked"
+fi
 expect 1 "disabled user cannot log in" -- bash -c "echo alice-new-password | '$BIN' login --server '$url' --username alice --password-stdin"
 expect 1 "user passwd of a missing user" -- bash -c "echo whatever-pw | '$BIN' user passwd nobody --database '$db' --password-stdin"
 if command -v sqlite3 >/dev/null; then
     n=$(sqlite3 "$tmp/gpuaas.db" "SELECT count(*) FROM audit_log WHERE actor LIKE 'cli:%'" 2>/dev/null || echo "?")
-    [ "$n" = 3 ] && pass "offline changes audited as cli:<user>" || fail "cli audit entries: $n"
+    [ "$n" = 5 ] && pass "offline changes audited as cli:<user>" || fail "cli audit entries: $n"
 fi
 
 echo

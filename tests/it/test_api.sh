@@ -23,14 +23,20 @@ fail() { echo "FAIL: $*"; echo "--- last body: $BODY"; echo "--- server log (tai
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
-# req METHOD PATH [BODY] [TOKEN] [CONTENT_TYPE]: sets STATUS, BODY and HEADERS.
+# req METHOD PATH [BODY] [TOKEN] [CONTENT_TYPE]: sets STATUS, BODY and HEADERS. A request
+# that changes something sends the content type even without a body (the server's CSRF rule);
+# CONTENT_TYPE "" sends none. REQ_EXTRA (an array) adds curl arguments.
+REQ_EXTRA=()
 req() {
   local method=$1 path=$2 body=${3-} token=${4-} ctype=${5-application/json}
   local args=(-s -S -X "$method" -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' --max-time 10)
+  args+=("${REQ_EXTRA[@]}")
   [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
   if [ -n "$body" ]; then
     [ -n "$ctype" ] && args+=(-H "Content-Type: $ctype")
     args+=(--data-binary "$body")
+  elif [ -n "$ctype" ] && [ "$method" != GET ] && [ "$method" != HEAD ]; then
+    args+=(-H "Content-Type: $ctype")
   fi
   STATUS=$(curl "${args[@]}" "$BASE$path") || STATUS=000
   BODY=$(cat "$WORK/body")
@@ -80,8 +86,15 @@ start_server() {
   PORT=$(free_port)
   BASE=http://127.0.0.1:$PORT
   rm -rf "$WORK/web" "$WORK/exchanges"; mkdir -p "$WORK/web" "$WORK/exchanges"
-  sed -e "s|^\(\s*listen:\).*|\1 127.0.0.1:$PORT\n  trusted_header: X-Remote-User\n  trusted_sources: 127.0.0.1|" -e "s|^\(\s*web_root:\).*|\1 $WORK/web|" \
+  # The authenticating proxy is 127.0.0.2 (curl --interface); the tests' own requests come
+  # from 127.0.0.1, an ordinary client.
+  printf 'prometheus-scrape-token-%s\n' "$RANDOM$RANDOM" >"$WORK/metrics-token"
+  sed -e "s|^\(\s*listen:\).*|\1 127.0.0.1:$PORT\n  trusted_header: X-Remote-User\n  trusted_sources: 127.0.0.2\n  trusted_groups_header: X-Remote-Groups\n  max_connections_per_client: 40\n  metrics_token_file: $WORK/metrics-token|" \
+    -e "s|^\(\s*web_root:\).*|\1 $WORK/web|" \
+    -e "s|^auth:|auth:\n  sso_auto_create_group: gpu-users|" \
+    -e "s|^\(\s*request_timeout_seconds:\).*|\1 5|" \
     "$SRC/config/gpuaas.example.yaml" >"$WORK/gpuaas.yaml"
+  grep -q 'sso_auto_create_group' "$WORK/gpuaas.yaml" || printf 'auth:\n  sso_auto_create_group: gpu-users\n' >>"$WORK/gpuaas.yaml"
   GPUAAS_ADMIN_PASSWORD=admin-secret-1 "$BIN" server --config "$WORK/gpuaas.yaml" \
     --database "$DB_URL" >"$WORK/server.out" 2>"$WORK/server.err" &
   SERVER_PID=$!
@@ -96,6 +109,165 @@ login() { # login USER PASSWORD -> prints token
   req POST /api/v1/auth/login "{\"username\":\"$1\",\"password\":\"$2\"}"
   [ "$STATUS" = 200 ] || fail "login $1: status $STATUS"
   jf .token
+}
+
+# proxy_get PATH USER [GROUPS]: GET through the authenticating proxy (127.0.0.2).
+proxy_get() {
+  local args=(-s --interface 127.0.0.2 -o "$WORK/body" -w '%{http_code}' -H "X-Remote-User: $2")
+  [ -n "${3-}" ] && args+=(-H "X-Remote-Groups: $3")
+  STATUS=$(curl "${args[@]}" "$BASE$1") || STATUS=000
+  BODY=$(cat "$WORK/body")
+}
+
+user_id() { # user_id NAME -> prints the id
+  req GET /api/v1/users "" "$ADMIN"
+  jq -r --arg n "$1" '.items[] | select(.username == $n) | .id' <<<"$BODY"
+}
+
+# Issue 14 findings 12-17, each tried as the attacker would (docs/security.md lists them).
+security_attacks() {
+  local now; now=$(date +%s)
+  local h=$(( (now / 3600 + 30) * 3600 ))
+  req POST /api/v1/users '{"username":"mallory","password":"mallory-pass-1"}' "$ADMIN"; expect 201
+  local mal_id; mal_id=$(jf .id)
+  local MAL; MAL=$(login mallory mallory-pass-1)
+
+  # 12 CSRF: a cross-site form or a bodyless fetch without JSON content type changes nothing
+  req POST /api/v1/reservations "{\"gpu_type\":\"nvidia.com/gpu\",\"gpu_count\":1,\"starts_at\":\"$(iso $h)\",\"ends_at\":\"$(iso $((h + 3600)))\"}" "$MAL"; expect 201
+  local rm1; rm1=$(jf .id)
+  t "csrf: cancel without content type"; req POST "/api/v1/reservations/$rm1/cancel" "" "$MAL" ""; expect 415 unsupported_media_type
+  t "csrf: cancel as a form post"; req POST "/api/v1/reservations/$rm1/cancel" "a=1" "$MAL" application/x-www-form-urlencoded; expect 415
+  t "csrf: token delete as text/plain"; req DELETE "/api/v1/tokens/1" "" "$MAL" text/plain; expect 415
+  req GET "/api/v1/reservations/$rm1" "" "$MAL"; expect 200
+  [ "$(jf .state)" = APPROVED ] || fail "a refused CSRF request canceled the booking"
+  t "csrf: X-Requested-With passes"; REQ_EXTRA=(-H "X-Requested-With: gpuaas"); req POST "/api/v1/reservations/$rm1/cancel" "" "$MAL" ""; REQ_EXTRA=(); expect 200
+
+  # 17 HSTS on every answer
+  grep -qi '^Strict-Transport-Security: max-age=31536000' <<<"$HEADERS" || fail "no HSTS header"
+
+  # 14 a token cannot mint a longer-lived one; the configured ceiling holds
+  req POST /api/v1/tokens '{"name":"short","ttl_seconds":600}' "$MAL"; expect 201
+  local short; short=$(jf .token)
+  t "token outliving its parent"; req POST /api/v1/tokens '{"name":"long","ttl_seconds":31536000}' "$short"; expect 400 invalid ttl_seconds
+  t "token named like a sign-in"; req POST /api/v1/tokens '{"name":"login","ttl_seconds":600}' "$short"; expect 400 invalid name
+  t "token beyond the ceiling"; req POST /api/v1/tokens '{"name":"long","ttl_seconds":31622400}' "$MAL"; expect 400 invalid ttl_seconds
+  req POST /api/v1/tokens '{"name":"ci","ttl_seconds":86400}' "$MAL"; expect 201
+  local ci ci_id; ci=$(jf .token); ci_id=$(jf .id)
+  # 14 admins list and revoke other users' tokens
+  t "admin lists a user's tokens"; req GET "/api/v1/users/$mal_id/tokens" "" "$ADMIN"; expect 200
+  jq -e --argjson i "$ci_id" '.items[] | select(.id == $i)' <<<"$BODY" >/dev/null || fail "admin does not see the token"
+  grep -q 'gpa_' <<<"$BODY" && fail "token list shows secrets"
+  t "user lists another's tokens"; req GET "/api/v1/users/$mal_id/tokens" "" "$ALICE"; expect 403
+  t "admin revokes a user's token"; req DELETE "/api/v1/tokens/$ci_id" "" "$ADMIN"; expect 204
+  t "revoked token"; req GET /api/v1/me "" "$ci"; expect 401
+  # 14 logout revokes the token server-side
+  req POST /api/v1/auth/login '{"username":"mallory","password":"mallory-pass-1"}'; expect 200
+  local browser; browser=$(jf .token)
+  t "logout"; req POST /api/v1/auth/logout "" "$browser"; expect 204
+  t "token after logout"; req GET /api/v1/me "" "$browser"; expect 401
+  # 14 a password reset revokes every token
+  t "reset password"; req PATCH "/api/v1/users/$mal_id" '{"password":"mallory-pass-2"}' "$ADMIN"; expect 200
+  t "old token after reset"; req GET /api/v1/me "" "$MAL"; expect 401
+  t "short token after reset"; req GET /api/v1/me "" "$short"; expect 401
+  MAL=$(login mallory mallory-pass-2)
+  # 14 disabling stops the user's bookings and sessions
+  req POST /api/v1/reservations "{\"gpu_type\":\"nvidia.com/gpu\",\"gpu_count\":1,\"starts_at\":\"$(iso $((h + 7200)))\",\"ends_at\":\"$(iso $((h + 10800)))\"}" "$MAL"; expect 201
+  local rm2; rm2=$(jf .id)
+  req POST /api/v1/reservations "{\"gpu_type\":\"nvidia.com/gpu\",\"gpu_count\":1,\"starts_at\":\"$(iso $((h + 14400)))\",\"ends_at\":\"$(iso $((h + 18000)))\"}" "$MAL"; expect 201
+  local rm3; rm3=$(jf .id)
+  db_exec "UPDATE reservations SET state = 'ACTIVE' WHERE id = $rm3"  # as the reconciler would
+  t "disable mallory"; req PATCH "/api/v1/users/$mal_id" '{"disabled":true}' "$ADMIN"; expect 200
+  t "disabled user's token"; req GET /api/v1/me "" "$MAL"; expect 401
+  for r in $rm2 $rm3; do
+    req GET "/api/v1/reservations/$r" "" "$ADMIN"; expect 200
+    [ "$(jf .state)" = CANCELED ] || fail "booking $r of a disabled user is $(jf .state)"
+  done
+  req GET "/api/v1/audit?limit=50" "" "$ADMIN"; expect 200
+  [ "$(jq '[.items[] | select(.detail=="owner disabled")] | length' <<<"$BODY")" = 2 ] || fail "no audit of the canceled bookings"
+
+  # 15 SSO: only linked accounts; auto-created only for the configured group
+  t "sso unlinked local account"; proxy_get /api/v1/me alice; expect 401
+  t "sso link alice"; req PATCH "/api/v1/users/$(user_id alice)" '{"sso":true}' "$ADMIN"; expect 200
+  [ "$(jf .sso)" = true ] || fail "sso flag"
+  t "sso linked"; proxy_get /api/v1/me alice; expect 200
+  [ "$(jf .username)" = alice ] || fail "sso user"
+  t "sso unknown, no group"; proxy_get /api/v1/me newcomer other-group; expect 401
+  t "sso unknown, allowed group"; proxy_get /api/v1/me newcomer "staff, gpu-users"; expect 200
+  [ "$(jf .role)" = user ] || fail "an auto-created SSO account must be a user"
+  t "sso name of the bootstrap admin, allowed group"; proxy_get /api/v1/me admin gpu-users; expect 401
+  t "sso spoofed from a tenant pod (untrusted address)"; STATUS=$(curl -s -o "$WORK/body" -w '%{http_code}' -H 'X-Remote-User: alice' "$BASE/api/v1/me"); expect 401
+
+  # 13 login throttling: the real client address behind the proxy, never a global lock-out
+  local i
+  for i in $(seq 1 12); do
+    REQ_EXTRA=(--interface 127.0.0.2 -H "X-Forwarded-For: 198.51.100.$i")
+    req POST /api/v1/auth/login '{"username":"admin","password":"guess-guess"}'; expect 401
+  done
+  REQ_EXTRA=(--interface 127.0.0.2 -H "X-Forwarded-For: 203.0.113.7")
+  t "admin logs in while others guess its password"; req POST /api/v1/auth/login '{"username":"admin","password":"admin-secret-1"}'; expect 200
+  for i in 1 2 3 4 5 6; do
+    REQ_EXTRA=(--interface 127.0.0.2 -H "X-Forwarded-For: 198.51.100.200")
+    req POST /api/v1/auth/login '{"username":"alice","password":"guess-guess"}'
+    [ "$STATUS" = 429 ] && break
+  done
+  t "one guessing address is throttled"; expect 429 rate_limited
+  REQ_EXTRA=(--interface 127.0.0.2 -H "X-Forwarded-For: 198.51.100.201, 198.51.100.200")
+  t "a client cannot escape by prepending an address"; req POST /api/v1/auth/login '{"username":"alice","password":"alice-pass-1"}'; expect 429
+  REQ_EXTRA=(--interface 127.0.0.2 -H "X-Forwarded-For: 203.0.113.8")
+  t "alice from her own address"; req POST /api/v1/auth/login '{"username":"alice","password":"alice-pass-1"}'; expect 200
+  REQ_EXTRA=()
+
+  # 17 /metrics: the scrape token or an admin, nobody else
+  t "metrics anonymous"; req GET /metrics; expect 401
+  t "metrics as user"; req GET /metrics "" "$ALICE"; expect 403
+  t "metrics with the scrape token"; req GET /metrics "" "$(cat "$WORK/metrics-token")"; expect 200
+  grep -q '^gpuaas_bookings' <<<"$BODY" || fail "metrics body"
+
+  # 16 connections per client: one address cannot take every connection; the proxy can
+  local fds=() fd
+  for i in $(seq 1 40); do exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"; fds+=("$fd"); done
+  # bound: the accept policy sees all 40 as soon as the server's listen thread has taken
+  # them; 5 s is far beyond that on a loaded 2-core machine
+  local refused=0
+  for _ in $(seq 50); do
+    STATUS=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$BASE/healthz") || STATUS=000
+    [ "$STATUS" = 000 ] && { refused=1; break; }
+    sleep 0.1
+  done
+  [ "$refused" = 1 ] || fail "a 41st connection from one client was accepted"
+  t "the proxy still gets in"; STATUS=$(curl -s --interface 127.0.0.2 -o /dev/null -w '%{http_code}' --max-time 5 "$BASE/healthz"); expect 200
+  for fd in "${fds[@]}"; do exec {fd}>&-; done
+  local back=0
+  for _ in $(seq 50); do
+    STATUS=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$BASE/healthz") || STATUS=000
+    [ "$STATUS" = 200 ] && { back=1; break; }
+    sleep 0.1
+  done
+  [ "$back" = 1 ] || fail "connections of a client are not released when closed"
+  # 16 a request body that trickles in is cut off after request_timeout_seconds (5 s here)
+  local took
+  took=$(python3 - "$PORT" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n")
+t0 = time.time()
+try:
+    for _ in range(60):
+        s.sendall(b" ")
+        time.sleep(0.5)
+        s.settimeout(0.01)
+        try:
+            if s.recv(1) == b"":
+                break
+        except socket.timeout:
+            pass
+        s.settimeout(None)
+except OSError:
+    pass
+print(int(time.time() - t0))
+PY
+)
+  [ "$took" -lt 25 ] || fail "a trickling body held the connection for ${took}s"
 }
 
 run_suite() {
@@ -129,9 +301,10 @@ run_suite() {
   t "login unknown field"; req POST /api/v1/auth/login '{"username":"a","password":"b","x":1}'; expect 400 invalid x
   ADMIN=$(login admin admin-secret-1)
   t "no token"; req GET /api/v1/me; expect 401 unauthenticated
-  t "trusted header"; STATUS=$(curl -s -o "$WORK/body" -w '%{http_code}' -H 'X-Remote-User: admin' "$BASE/api/v1/me"); BODY=$(cat "$WORK/body"); expect 200
-  [ "$(jf .username)" = admin ] || fail "trusted header user"
-  t "trusted header unknown user"; STATUS=$(curl -s -o "$WORK/body" -w '%{http_code}' -H 'X-Remote-User: ghost' "$BASE/api/v1/me"); BODY=$(cat "$WORK/body"); expect 401
+  # finding 15: a proxy identity never takes over a local account (the bootstrap admin)
+  t "trusted header, local account"; STATUS=$(curl -s --interface 127.0.0.2 -o "$WORK/body" -w '%{http_code}' -H 'X-Remote-User: admin' "$BASE/api/v1/me"); BODY=$(cat "$WORK/body"); expect 401
+  t "trusted header unknown user"; STATUS=$(curl -s --interface 127.0.0.2 -o "$WORK/body" -w '%{http_code}' -H 'X-Remote-User: ghost' "$BASE/api/v1/me"); BODY=$(cat "$WORK/body"); expect 401
+  t "trusted header from an untrusted address"; STATUS=$(curl -s -o "$WORK/body" -w '%{http_code}' -H 'X-Remote-User: admin' "$BASE/api/v1/me"); BODY=$(cat "$WORK/body"); expect 401
   t "bad token"; req GET /api/v1/me "" "gpa_1_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"; expect 401 unauthenticated
   t me; req GET /api/v1/me "" "$ADMIN"; expect 200
   [ "$(jf .role)" = admin ] || fail "admin role"
@@ -290,7 +463,7 @@ run_suite() {
   t "tokenomics measured"; req POST "/api/v1/tokenomics?from=$s1&to=$e1" "${tok/0.4/\"measured\"}" "$ADMIN"; expect 200
   [ "$(jf .utilization_source)" = measured ] || fail "measured utilization source"
   awk -v u="$(jf .utilization)" 'BEGIN{exit !(u > 0 && u <= 1)}' || fail "measured utilization $(jf .utilization)"
-  t metrics; req GET /metrics; expect 200
+  t metrics; req GET /metrics "" "$ADMIN"; expect 200
   grep -q 'http_requests_total{route="/api/v1/reservations",method="POST",status="201"}' <<<"$BODY" || fail "metrics counter"
   grep -q 'gpuaas_bookings{state="CANCELED"} 1' <<<"$BODY" || fail "bookings gauge"
   grep -q 'http_request_duration_seconds_bucket{route="/api/v1/reservations",method="POST",status="409",le="+Inf"} [1-9]' <<<"$BODY" ||
@@ -325,6 +498,8 @@ run_suite() {
   t "patch password"; req PATCH "/api/v1/users/$bob_id" '{"password":"bob-new-pass","role":"admin"}' "$ADMIN"; expect 200
   [ "$(jf .role)" = admin ] || fail "role changed"
   BOB=$(login bob bob-new-pass)
+
+  security_attacks
 
   # disabled users, login rate limit
   t "disable bob"; req PATCH "/api/v1/users/$bob_id" '{"disabled":true}' "$ADMIN"; expect 200

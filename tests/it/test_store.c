@@ -533,6 +533,7 @@ static void test_activity(void **state)
     store_close(f->st);
     f->st = NULL;
     raw_sql(f, "DROP TABLE session_activity");
+    raw_sql(f, "ALTER TABLE users DROP COLUMN sso"); /* added by migration 4 */
     raw_sql(f, "DELETE FROM schema_migrations WHERE version > 1");
     assert_int_equal(store_open(f->url, &f->st, &err), 0);
     int ver2 = 0;

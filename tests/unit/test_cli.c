@@ -1,5 +1,5 @@
 /* Unit tests for the CLI's table formatter, option parser and credentials file. */
-#include "cli/args.h"
+#include "common/args.h"
 #include "cli/client.h"
 #include "cli/table.h"
 #include "common/error.h"
@@ -95,6 +95,74 @@ static void test_parse_options(void **state)
     assert_int_equal(cli_parse(2, bad4, opts, 3, pos, 1, &npos), 2);
 }
 
+/* Runs cli_parse_as (cli_parse when who is NULL) with stderr captured; returns its result,
+ * the message in msg. */
+static int parse_capture(const char *who, int argc, char **argv, const struct cli_opt *opts,
+                         size_t nopts, char *msg, size_t size)
+{
+    const char *pos[1];
+    size_t npos = 0;
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    dup2(fileno(tmp), STDERR_FILENO);
+    int r = who ? cli_parse_as(who, argc, argv, opts, nopts, pos, 1, &npos)
+                : cli_parse(argc, argv, opts, nopts, pos, 1, &npos);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(msg, 1, size - 1, tmp);
+    msg[n] = '\0';
+    fclose(tmp);
+    return r;
+}
+
+/* Every command (and gpuaas-kubesim) gets the same clear messages, naming itself. */
+static void test_parse_messages(void **state)
+{
+    (void)state;
+    const char *listen = NULL;
+    int tls = 0;
+    const struct cli_opt opts[] = {{"--listen", NULL, &listen, NULL}, {"--tls", NULL, NULL, &tls}};
+    char msg[256];
+    char *a1[] = {"x", "--bogus"};
+    assert_int_equal(parse_capture("gpuaas-kubesim", 2, a1, opts, 2, msg, sizeof(msg)), 2);
+    assert_string_equal(msg, "gpuaas-kubesim: unknown option \"--bogus\" (see --help)\n");
+    char *a2[] = {"x", "--listen"};
+    assert_int_equal(parse_capture("gpuaas cache", 2, a2, opts, 2, msg, sizeof(msg)), 2);
+    assert_string_equal(msg, "gpuaas cache: --listen needs a value\n");
+    char *a3[] = {"x", "--tls=yes"};
+    assert_int_equal(parse_capture("gpuaas server", 2, a3, opts, 2, msg, sizeof(msg)), 2);
+    assert_string_equal(msg, "gpuaas server: --tls takes no value\n");
+    char *a4[] = {"x", "w1", "w2"};
+    assert_int_equal(parse_capture("gpuaas cache fetch", 3, a4, opts, 2, msg, sizeof(msg)), 2);
+    assert_string_equal(msg, "gpuaas cache fetch: unexpected argument \"w2\" (see --help)\n");
+    /* a value may start with a dash (--time-offset -3600); the last of two values wins */
+    char *ok[] = {"x", "--listen", "-1", "--listen=:0", "--tls", NULL};
+    assert_int_equal(parse_capture("t", 5, ok, opts, 2, msg, sizeof(msg)), 0);
+    assert_string_equal(listen, ":0");
+    assert_int_equal(tls, 1);
+    assert_string_equal(msg, "");
+    /* cli_parse names the gpuaas command from argv[0] */
+    char *a5[] = {"pool", "--bogus"};
+    assert_int_equal(parse_capture(NULL, 2, a5, opts, 2, msg, sizeof(msg)), 2);
+    assert_string_equal(msg, "gpuaas pool: unknown option \"--bogus\" (see --help)\n");
+}
+
+static void test_wants_help(void **state)
+{
+    (void)state;
+    char *a[] = {"x", "--config", "f", "-h"};
+    char *b[] = {"x", "--config", "f"};
+    char *c[] = {"x", "--helpme"};
+    assert_int_equal(cli_wants_help(4, a), 1);
+    assert_int_equal(cli_wants_help(3, b), 0);
+    assert_int_equal(cli_wants_help(2, c), 0);
+    assert_int_equal(cli_wants_help(1, a), 0);
+}
+
 static void test_parse_numbers_and_times(void **state)
 {
     (void)state;
@@ -184,6 +252,8 @@ int main(void)
         cmocka_unit_test(test_table_aligns_columns),
         cmocka_unit_test(test_table_many_rows_and_limits),
         cmocka_unit_test(test_parse_options),
+        cmocka_unit_test(test_parse_messages),
+        cmocka_unit_test(test_wants_help),
         cmocka_unit_test(test_parse_numbers_and_times),
         cmocka_unit_test(test_query_escaping),
         cmocka_unit_test(test_credentials_file_is_private),

@@ -162,7 +162,7 @@ static int check_op(json_t *doc, const struct srv_route *rt, json_t *op, json_t 
     bool public_ok = json_is_array(sec) && json_array_size(sec) == 0 && !role;
     bool bearer_ok = json_is_array(sec) && json_array_size(sec) == 1 &&
                      json_is_array(json_object_get(json_array_get(sec, 0), "bearer"));
-    const char *want_role = rt->auth == SRV_ADMIN ? "admin" : "user";
+    const char *want_role = rt->auth == SRV_ADMIN || rt->auth == SRV_METRICS ? "admin" : "user";
     if (rt->auth == SRV_PUBLIC ? !public_ok : !bearer_ok || !role || strcmp(role, want_role)) {
         snprintf(msg, len, "%s %s: security does not match the route's authentication", rt->method,
                  where);
@@ -195,7 +195,7 @@ static int check_op(json_t *doc, const struct srv_route *rt, json_t *op, json_t 
     } need[] = {
         {!success, "2xx", "a success answer"},
         {rt->auth != SRV_PUBLIC, "401", "needs a token"},
-        {rt->auth == SRV_ADMIN, "403", "is admin-only"},
+        {rt->auth == SRV_ADMIN || rt->auth == SRV_METRICS, "403", "is admin-only"},
         {strstr(rt->pattern, "{id}") != NULL, "404", "has an {id}"},
         {json_object_get(op, "requestBody") != NULL, "400", "takes a body"},
         {json_object_get(op, "requestBody") != NULL, "413", "takes a body"},

@@ -1,5 +1,6 @@
 /* Tokenomics: hand-computed cases for each formula, the utilization property, break-even,
  * inverse sizing verdicts, validation messages and the SVG chart. */
+#include "common/strbuf.h"
 #include "common/yaml_json.h"
 #include "core/tokenomics.h"
 
@@ -8,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,6 +279,44 @@ static size_t count(const char *hay, const char *needle)
     return n;
 }
 
+/* The fuzz seed corpus (tests/fuzz/tokenomics) says what it is: valid-* inputs parse, the
+ * invalid-* ones are refused with a validation error that names a field or the input. */
+static void test_fuzz_seeds(void **state)
+{
+    (void)state;
+    const char *dir = "tests/fuzz/tokenomics";
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *de;
+    int valid = 0, invalid = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[512], *text = NULL;
+        size_t len = 0;
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        assert_int_equal(read_file(path, 1 << 20, &text, &len, NULL), 0);
+        json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+        struct tok_input *in = calloc(1, sizeof(*in));
+        struct error err = {0};
+        int r = doc ? tok_parse(doc, in, &err) : -ERR_INVALID;
+        if (!strncmp(de->d_name, "valid-", 6)) {
+            if (r != 0)
+                fail_msg("%s: %s", de->d_name, err.message);
+            valid++;
+        } else {
+            assert_int_equal(r, -ERR_INVALID);
+            invalid++;
+        }
+        json_decref(doc);
+        free(in);
+        free(text);
+    }
+    closedir(d);
+    assert_true(valid >= 3);
+    assert_true(invalid >= 5);
+}
+
 static void test_svg(void **state)
 {
     json_t *r = example(0.4);
@@ -321,6 +361,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_straight_line),
+        cmocka_unit_test(test_fuzz_seeds),
         cmocka_unit_test(test_cost_of_capital),
         cmocka_unit_test(test_idle_vs_load_energy),
         cmocka_unit_test(test_standby_counts_cost_not_capacity),

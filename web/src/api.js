@@ -29,7 +29,8 @@ export async function api(method, path, body, { quiet401 = false } = {}) {
   const headers = { Accept: 'application/json' };
   const t = token.get();
   if (t) headers.Authorization = 'Bearer ' + t;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // Every state-changing request is JSON, body or not: the server refuses others (CSRF).
+  if (body !== undefined || (method !== 'GET' && method !== 'HEAD')) headers['Content-Type'] = 'application/json';
   let res;
   try {
     res = await fetch('/api/v1' + path, {

@@ -37,7 +37,9 @@ function renderNav(current) {
         token.get() ? h('button', { class: 'secondary small', id: 'signout', onclick: signOut }, 'Sign out') : null) : null));
 }
 
-function signOut() {
+async function signOut() {
+  // revoke the token on the server first; signing out locally happens whatever it answers
+  try { await post('/auth/logout'); } catch { /* offline or already revoked */ }
   token.clear();
   me = null;
   signInNotice = 'You are signed out.';

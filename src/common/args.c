@@ -1,5 +1,5 @@
-/* Option parsing shared by the CLI commands. */
-#include "cli/args.h"
+/* The table-driven command-line option parser (see args.h). */
+#include "common/args.h"
 
 #include "common/error.h"
 #include "common/timeutil.h"
@@ -23,8 +23,24 @@ static const struct cli_opt *find(const struct cli_opt *opts, size_t n, const ch
     return NULL;
 }
 
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    return 0;
+}
+
 int cli_parse(int argc, char **argv, const struct cli_opt *opts, size_t nopts, const char **pos,
               size_t max_pos, size_t *ret_npos)
+{
+    char who[96];
+    snprintf(who, sizeof(who), "gpuaas %s", argc > 0 && argv[0] ? argv[0] : "");
+    return cli_parse_as(who, argc, argv, opts, nopts, pos, max_pos, ret_npos);
+}
+
+int cli_parse_as(const char *who, int argc, char **argv, const struct cli_opt *opts, size_t nopts,
+                 const char **pos, size_t max_pos, size_t *ret_npos)
 {
     size_t npos = 0;
     int only_words = 0;
@@ -39,13 +55,12 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, size_t nopts, c
             size_t len = eq ? (size_t)(eq - a) : strlen(a);
             const struct cli_opt *o = find(opts, nopts, a, len);
             if (!o) {
-                fprintf(stderr, "gpuaas %s: unknown option \"%.*s\" (see --help)\n", argv[0],
-                        (int)len, a);
+                fprintf(stderr, "%s: unknown option \"%.*s\" (see --help)\n", who, (int)len, a);
                 return 2;
             }
             if (!o->value) {
                 if (eq) {
-                    fprintf(stderr, "gpuaas %s: %s takes no value\n", argv[0], o->name);
+                    fprintf(stderr, "%s: %s takes no value\n", who, o->name);
                     return 2;
                 }
                 if (o->flag)
@@ -57,13 +72,13 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, size_t nopts, c
             } else if (i + 1 < argc) {
                 *o->value = argv[++i];
             } else {
-                fprintf(stderr, "gpuaas %s: %s needs a value\n", argv[0], o->name);
+                fprintf(stderr, "%s: %s needs a value\n", who, o->name);
                 return 2;
             }
             continue;
         }
         if (npos >= max_pos) {
-            fprintf(stderr, "gpuaas %s: unexpected argument \"%s\" (see --help)\n", argv[0], a);
+            fprintf(stderr, "%s: unexpected argument \"%s\" (see --help)\n", who, a);
             return 2;
         }
         pos[npos++] = a;

@@ -1,6 +1,8 @@
 /* `gpuaas server`: loads the configuration, bootstraps the first admin, serves the API until
  * SIGTERM/SIGINT, then drains in-flight requests and exits 0. */
 #include "cli/commands.h"
+#include "cli/shared.h"
+#include "common/args.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "core/config.h"
@@ -30,8 +32,8 @@ static void usage(FILE *out)
                  "  --listen ADDR:PORT  overrides server.listen\n"
                  "  --database URL      overrides database.url (sqlite:PATH or postgresql://...)\n"
                  "On first start with no users, creates 'admin' with $GPUAAS_ADMIN_PASSWORD, or a\n"
-                 "random password printed once and written to auth.admin_password_file (default\n"
-                 "<database dir>/admin-password, mode 0600).\n"
+                 "random password written to auth.admin_password_file (default\n"
+                 "<database dir>/admin-password, mode 0600) and shown only on a terminal.\n"
                  "SIGTERM/SIGINT stop accepting, drain in-flight requests and exit 0.\n");
 }
 
@@ -107,11 +109,17 @@ static int bootstrap_admin(const struct config *cfg, struct error *err)
             snprintf(file, sizeof(file), "%s", cfg->auth.admin_password_file);
         else
             default_password_file(cfg->database.url, file, sizeof(file));
-        printf("Created user 'admin' with password: %s\n", password);
-        if (write_secret_file(file, password) == 0)
-            printf("The password is also in %s (mode 0600).\n", file);
+        /* The password goes to a terminal, never to a log: a pod's stdout is collected by the
+         * cluster's logging and readable far beyond the admins. */
+        bool wrote = write_secret_file(file, password) == 0;
+        if (isatty(STDOUT_FILENO))
+            printf("Created user 'admin' with password: %s\n", password);
+        if (wrote)
+            printf("Created user 'admin'; its password is in %s (mode 0600).\n", file);
         else
-            log_warn("cannot write the admin password file", "path=%s errno=%d", file, errno);
+            log_error("cannot write the admin password file; set a password with `gpuaas user "
+                      "passwd admin`",
+                      "path=%s errno=%d", file, errno);
         fflush(stdout);
     }
     log_info("created the first admin user", "username=admin source=%s",
@@ -135,17 +143,13 @@ int cmd_server(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    for (int i = 1; i < argc; i++) {
-        const char **dst = !strcmp(argv[i], "--config")     ? &config_flag
-                           : !strcmp(argv[i], "--listen")   ? &listen
-                           : !strcmp(argv[i], "--database") ? &database
-                                                            : NULL;
-        if (!dst || i + 1 >= argc) {
-            fprintf(stderr, "gpuaas server: unexpected argument \"%s\"\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-        *dst = argv[++i];
+    const struct cli_opt opts[] = {{"--config", NULL, &config_flag, NULL},
+                                   {"--listen", NULL, &listen, NULL},
+                                   {"--database", NULL, &database, NULL}};
+    size_t npos;
+    if (CLI_PARSE(argc, argv, opts, NULL, 0, &npos)) {
+        usage(stderr);
+        return 2;
     }
     const char *path = cli_config_path(config_flag);
     if (path ? config_load_file(path, &cfg, &err) < 0 : !(cfg = config_new_default())) {
