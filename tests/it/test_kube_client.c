@@ -237,15 +237,18 @@ static void test_retries(void **state)
     assert_int_equal(kube_get(c, "v1", "Namespace", NULL, "t2", NULL, &err), -ERR_UNAVAILABLE);
     assert_int_equal(kube_client_requests(c), 3);
 
-    /* A slow server: the request times out and the error says so. */
+    /* A slow server: the request times out and the error says so. Two attempts of 200 ms
+     * and one backoff of at most 100 ms take about 0.5 s; without the timeout each attempt
+     * would wait out the server's 6 s. 3 s separates the two with a margin of 6x for a
+     * loaded machine (and the double still holds each slow request only 6 s). */
     kube_client_free(c);
     o.max_retries = 1;
     o.timeout_ms = 200;
     c = client(s, &o);
-    set_fault(s, "{\"fault\":\"latency:1500\",\"rate\":1.0,\"path\":\"/namespaces/t2\"}");
+    set_fault(s, "{\"fault\":\"latency:6000\",\"rate\":1.0,\"path\":\"/namespaces/t2\"}");
     t0 = time_mono_ms();
     assert_int_equal(kube_get(c, "v1", "Namespace", NULL, "t2", NULL, &err), -ERR_IO);
-    assert_true(time_mono_ms() - t0 < 1500);
+    assert_true(time_mono_ms() - t0 < 3000);
     assert_int_equal(kube_client_requests(c), 2);
     set_fault(s, NULL);
     kube_client_free(c);
