@@ -5,6 +5,7 @@
 #include "core/config.h"
 #include "core/pool.h"
 #include "core/session_plan.h"
+#include "core/session_serve.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,8 @@ int cmd_config(int argc, char **argv)
         goto fail;
     }
     if (pool_check_defaults(c, &pool, &err) < 0)
+        fprintf(stderr, "gpuaas: warning: %s\n", err.message);
+    if (session_check_workspace_image(c, &err) < 0)
         fprintf(stderr, "gpuaas: warning: %s\n", err.message);
     printf("%s: ok\n", path);
     for (int i = 0; i < pool.n; i++)

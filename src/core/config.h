@@ -148,6 +148,11 @@ struct config {
         char *http_proxy;
         char *https_proxy;
         char *no_proxy;
+        /* model-server images gpuaas-serve starts in sessions (ConfigMap gpuaas-serve) */
+        char *serve_vllm_image;
+        char *serve_ollama_image;
+        char *serve_tgi_image;
+        char *serve_triton_image;
         char *dcgm_url;             /* "" = no GPU telemetry scrape */
         long dcgm_interval_seconds; /* scrape period */
         long dcgm_timeout_seconds;  /* whole-request limit of one scrape */

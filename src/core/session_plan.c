@@ -1,6 +1,7 @@
 /* The session plan: reservation + configuration + pool -> ordered desired objects.
  * See session_plan.h for the order and the rules carried by each object. */
 #include "core/session_plan.h"
+#include "core/session_serve.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -488,7 +489,16 @@ static void add_proxy_configmap(struct builder *b)
         const char *upper, *lower, *v;
     } kv[] = {{"HTTP_PROXY", "http_proxy", c->reconciler.http_proxy},
               {"HTTPS_PROXY", "https_proxy", c->reconciler.https_proxy},
-              {"NO_PROXY", "no_proxy", c->reconciler.no_proxy}};
+              {"NO_PROXY", "no_proxy", NULL}};
+    /* calls between the session's own services never go to the proxy */
+    char no_proxy[1024];
+    if (session_no_proxy(c, b->plan->namespace_, no_proxy, sizeof(no_proxy))) {
+        json_decref(data);
+        b->rc = error_set(b->err, ERR_INVALID, "reconciler.no_proxy", "longer than %zu bytes",
+                          sizeof(no_proxy) - 64);
+        return;
+    }
+    kv[2].v = no_proxy;
     for (size_t i = 0; data && i < sizeof(kv) / sizeof(kv[0]); i++) {
         if (!kv[i].v || !*kv[i].v)
             continue;
@@ -498,6 +508,18 @@ static void add_proxy_configmap(struct builder *b)
     struct session_object *o =
         add(b, "configmap-proxy", STAGE_WORKLOAD, "", "v1", "ConfigMap", "configmaps",
             SESSION_PROXY_CONFIGMAP, json_pack("{s:o}", "data", data));
+    if (o)
+        o->quota_counted = true;
+}
+
+/* The settings gpuaas-serve (the workspace's model-server helper) reads. */
+static void add_serve_configmap(struct builder *b)
+{
+    json_t *data = session_serve_data(b->c, b->r, SESSION_PVC_HOME, HOME_MOUNT, SESSION_PVC_MODELS,
+                                      SESSION_PROXY_CONFIGMAP, KUBERNETES_RUN_AS);
+    struct session_object *o =
+        add(b, "configmap-serve", STAGE_WORKLOAD, "", "v1", "ConfigMap", "configmaps",
+            SESSION_SERVE_CONFIGMAP, data ? json_pack("{s:o}", "data", data) : NULL);
     if (o)
         o->quota_counted = true;
 }
@@ -765,6 +787,14 @@ static void add_deployment(struct builder *b, long cpu, long mem)
         SESSION_PVC_MODEL_CACHE, "mountPath", CACHE_MOUNT, "resources", "requests", requests,
         "limits", limits, "securityContext", csc, "readinessProbe", "tcpSocket", "port", "http",
         "periodSeconds", 5, "failureThreshold", 3);
+    /* the image's entry point listens on the port the plan declares (deploy/workspace) */
+    json_t *port = json_sprintf("%ld", c->reconciler.workspace_port);
+    if (container &&
+        (!port || env_set(json_object_get(container, "env"), "GPUAAS_WORKSPACE_PORT", port))) {
+        json_decref(container);
+        container = NULL;
+    }
+    json_decref(port);
     if (container && c->reconciler.workspace_command && *c->reconciler.workspace_command) {
         json_t *cmd = split_words(c->reconciler.workspace_command, b->err);
         if (!cmd) {
@@ -912,6 +942,7 @@ int session_plan_build(const struct reservation *r, const struct config *c, cons
     add_netpols(&b);
     add_identity(&b);
     add_proxy_configmap(&b);
+    add_serve_configmap(&b);
     add_pvc(&b, "pvc-home", SESSION_PVC_HOME, c->reconciler.home_gib);
     add_pvc(&b, "pvc-model-cache", SESSION_PVC_MODEL_CACHE, c->reconciler.model_cache_gib);
     if (c->cache.enabled)

@@ -420,9 +420,50 @@ out:
     json_decref(patch);
 }
 
+/* GET pods/NAME/log: the double runs no containers, so a pod's log is one line naming what a
+ * kubelet would have started (the container asked for with ?container=, else the first). */
+static void handle_pod_log(struct ksim *k, struct req *rq, struct ksim_response *r)
+{
+    json_t *pod = ks_lookup(k, rq->rt, rq->ns, rq->name);
+    if (!pod) {
+        ks_reply_not_found(r, rq->rt, rq->name);
+        return;
+    }
+    const char *want = qparam(rq->query, "container");
+    json_t *ctrs = json_object_get(json_object_get(pod, "spec"), "containers");
+    json_t *c = json_array_get(ctrs, 0);
+    size_t i;
+    json_t *e;
+    json_array_foreach(ctrs, i, e)
+    {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        if (want && *want && n && !strcmp(n, want))
+            c = e;
+    }
+    const char *cname = json_string_value(json_object_get(c, "name"));
+    if (want && *want && (!cname || strcmp(cname, want))) {
+        ks_reply_status(r, 400, "BadRequest", NULL, NULL, "container %s is not valid for pod %s",
+                        want, rq->name);
+        return;
+    }
+    const char *image = json_string_value(json_object_get(c, "image"));
+    char line[1024];
+    snprintf(line, sizeof(line), "kubesim: container %s of pod %s/%s runs image %s\n",
+             cname ? cname : "", rq->ns, rq->name, image ? image : "");
+    r->status = 200;
+    r->body = strdup(line);
+    r->len = r->body ? strlen(r->body) : 0;
+    r->content_type = "text/plain";
+}
+
 void ks_handle_resource(struct ksim *k, struct req *rq, struct ksim_response *r)
 {
     const char *m = rq->method;
+    if (!strcmp(rq->sub, "log") && !strcmp(rq->rt->resource, "pods") && !strcmp(m, "GET") &&
+        *rq->name) {
+        handle_pod_log(k, rq, r);
+        return;
+    }
     if (*rq->sub && strcmp(rq->sub, "status") &&
         !(strcmp(rq->sub, "finalize") == 0 && !strcmp(rq->rt->resource, "namespaces"))) {
         ks_reply_status(r, 404, "NotFound", NULL, NULL,

@@ -99,7 +99,7 @@ EOF
 
   # --- a wrong token (401), then no file yet (404): the scrapes fail, are counted, and the
   # reconciler goes on ---
-  failures() { req GET /metrics; awk '/^gpuaas_dcgm_scrape_failures_total /{print $2}' <<<"$BODY"; }
+  failures() { req GET /metrics "" "$ADMIN"; awk '/^gpuaas_dcgm_scrape_failures_total /{print $2}' <<<"$BODY"; }
   logged() { grep -q "msg=\"DCGM scrape failed\".*error=\"HTTP status $1\"" "$WORK/reconciler.log"; }
   wait_for 15 "a scrape refused for its token" logged 401
   echo "tok-s3cret-2" >"$WORK/token"
@@ -182,7 +182,7 @@ EOF
   expect 401 "no token"
 
   # --- counters, and no credentials in the log ---
-  req GET /metrics
+  req GET /metrics "" "$ADMIN"
   ok=$(awk '/^gpuaas_dcgm_scrapes_total /{print $2}' <<<"$BODY")
   bad=$(awk '/^gpuaas_dcgm_scrape_failures_total /{print $2}' <<<"$BODY")
   [ "$ok" -gt "$bad" ] && [ "$bad" -ge 2 ] || fail "scrape counters: $ok scrapes, $bad failures"

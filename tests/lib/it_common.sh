@@ -45,7 +45,9 @@ iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 req() { # req METHOD PATH [BODY] [TOKEN]: sets STATUS and BODY
   local args=(-s -S -X "$1" -o "$WORK/body" -w '%{http_code}' --max-time 10)
   [ -n "${4-}" ] && args+=(-H "Authorization: Bearer $4")
-  [ -n "${3-}" ] && args+=(-H "Content-Type: application/json" --data-binary "$3")
+  [ -n "${3-}" ] && args+=(--data-binary "$3")
+  # the server refuses a state-changing request that is not JSON, body or not (CSRF)
+  [ "$1" != GET ] && args+=(-H "Content-Type: application/json")
   STATUS=$(curl "${args[@]}" "$BASE$2") || STATUS=000
   BODY=$(cat "$WORK/body")
 }
