@@ -378,16 +378,19 @@ else
         if chroot "$mnt" ldd /usr/bin/gpuaas | grep 'not found'; then bad "missing libraries"; fi
         run /bin/sh -c ': >/var/lib/gpuaas/.w && rm /var/lib/gpuaas/.w' ||
             bad "/var/lib/gpuaas is not writable by an arbitrary UID"
-        hport=$((20000 + RANDOM % 20000))
+        # port 0: the kernel picks a free one and the server logs it (a random fixed port
+        # can be taken by another test or a developer's server)
         printf 'server:\n  listen: 127.0.0.1:%s\n  web_root: /usr/share/gpuaas/web\ndatabase:\n  url: sqlite:///var/lib/gpuaas/smoke.db\nauth:\n  admin_password_file: /var/lib/gpuaas/admin-password\n' \
-            "$hport" >"$mnt/var/lib/gpuaas/smoke.yaml"
+            0 >"$mnt/var/lib/gpuaas/smoke.yaml"
         # chroot execs the server: the pid is the server's own
         chroot --userspec=123456:0 "$mnt" /usr/bin/gpuaas server \
             --config /var/lib/gpuaas/smoke.yaml >"$OUT/image-server.log" 2>&1 &
         spid=$!
-        ok=0
-        for _ in $(seq 100); do
-            if curl -fsS "http://127.0.0.1:$hport/healthz" >/dev/null 2>&1; then
+        ok=0 hport=
+        for _ in $(seq 300); do
+            [ -n "$hport" ] ||
+                hport=$(sed -n 's/.*"listening".* port=\([0-9][0-9]*\).*/\1/p' "$OUT/image-server.log" | head -1)
+            if [ -n "$hport" ] && curl -fsS "http://127.0.0.1:$hport/healthz" >/dev/null 2>&1; then
                 ok=1
                 break
             fi
@@ -429,12 +432,12 @@ fi
 step "apply to the Kubernetes API test double"
 SIM="$BUILD/gpuaas-kubesim"
 if [ -x "$SIM" ]; then
-    port=$((20000 + RANDOM % 20000))
-    "$SIM" --listen "127.0.0.1:$port" --kubeconfig-out "$OUT/kubeconfig" \
+    "$SIM" --listen 127.0.0.1:0 --kubeconfig-out "$OUT/kubeconfig" \
         --request-log "$OUT/kubesim-requests.log" >"$OUT/kubesim.log" 2>&1 &
     simpid=$!
-    for _ in $(seq 50); do
+    for _ in $(seq 600); do # up to 60 s on a loaded machine, unless the double died
         [ -s "$OUT/kubeconfig" ] && break
+        kill -0 "$simpid" 2>/dev/null || break
         sleep 0.1
     done
     export KUBECONFIG="$OUT/kubeconfig"

@@ -45,6 +45,15 @@ static const char *build_dir(void)
     return b ? b : "build";
 }
 
+/* Polls cond every 20 ms until it holds or `seconds` of wall-clock time pass. The bounds
+ * below are far above the normal wait (tens of milliseconds to a few seconds): they only
+ * decide how long a broken run takes to fail, and a count of polls would shrink under load
+ * (each poll, a stat or an HTTP call, takes longer on a busy machine). */
+#define WAIT_UNTIL(cond, seconds)                                                                  \
+    for (int64_t wait_end_ = time_mono_ms() + (int64_t)(seconds)*1000;                             \
+         !(cond) && time_mono_ms() < wait_end_;)                                                   \
+    usleep(20000)
+
 static void write_random(const char *path, size_t n, unsigned seed, char hex[65])
 {
     FILE *f = fopen(path, "wb");
@@ -452,8 +461,7 @@ static struct config *cache_config(const char *dir, const char *extra, struct er
 
 static void wait_idle(struct cache_daemon *d)
 {
-    for (int i = 0; i < 300 && !cache_daemon_idle(d); i++)
-        usleep(50000);
+    WAIT_UNTIL(cache_daemon_idle(d), 120);
     assert_true(cache_daemon_idle(d));
 }
 
@@ -642,8 +650,7 @@ static void test_kill9_and_restart(void **state)
         _exit(127);
     }
     struct stat sb = {0};
-    for (int i = 0; i < 100 && (stat(part, &sb) < 0 || sb.st_size < 500000); i++)
-        usleep(20000);
+    WAIT_UNTIL(stat(part, &sb) == 0 && sb.st_size >= 500000, 60);
     kill(p, SIGKILL);
     waitpid(p, NULL, 0);
     assert_int_equal(stat(part, &sb), 0);
@@ -1056,8 +1063,7 @@ static void test_prefetch_survives_restart(void **state)
         cache_daemon_prefetch(d, "org/model/weights.bin", url, big_hex, BIG, true, &err), 0);
     snprintf(part, sizeof(part), "%s/tmp/%s.partial", dir, big_hex);
     struct stat sb = {0};
-    for (int i = 0; i < 200 && (stat(part, &sb) < 0 || sb.st_size < 500000); i++)
-        usleep(20000);
+    WAIT_UNTIL(stat(part, &sb) == 0 && sb.st_size >= 500000, 60);
     cache_daemon_free(d); /* stops mid-transfer */
     assert_int_equal(stat(part, &sb), 0);
     assert_true(sb.st_size > 0 && sb.st_size < BIG);
@@ -1071,8 +1077,7 @@ static void test_prefetch_survives_restart(void **state)
     json_decref(st);
     assert_int_equal(access(part, F_OK), 0); /* fsck kept the partial */
     assert_int_equal(cache_daemon_start(d, &err), 0);
-    for (int i = 0; i < 600 && !cache_daemon_idle(d); i++)
-        usleep(20000);
+    WAIT_UNTIL(cache_daemon_idle(d), 120);
     st = cache_daemon_status(d);
     assert_string_equal(state_of(st, "org/model/weights.bin"), "ready");
     json_decref(st);
@@ -1274,8 +1279,7 @@ static pid_t start_daemon(const char *cfg, const char *listen)
         servers[n_servers++] = p;
     char url[200];
     snprintf(url, sizeof(url), "http://%s/healthz", listen);
-    for (int i = 0; i < 200 && http_call("GET", url, NULL, NULL, NULL) != 200; i++)
-        usleep(20000);
+    WAIT_UNTIL(http_call("GET", url, NULL, NULL, NULL) == 200, 60);
     return p;
 }
 
@@ -1308,8 +1312,7 @@ static void test_daemon_kill9_keeps_prefetch(void **state)
         fail_msg("POST /prefetch: %ld", st);
     snprintf(part, sizeof(part), "%s/tmp/%s.partial", dir, big_hex);
     struct stat sb = {0};
-    for (int i = 0; i < 200 && (stat(part, &sb) < 0 || sb.st_size < 500000); i++)
-        usleep(20000);
+    WAIT_UNTIL(stat(part, &sb) == 0 && sb.st_size >= 500000, 60);
     kill(d, SIGKILL);
     waitpid(d, NULL, 0);
     assert_int_equal(stat(part, &sb), 0);
@@ -1318,7 +1321,7 @@ static void test_daemon_kill9_keeps_prefetch(void **state)
     snprintf(api, sizeof(api), "http://%s/status", listen);
     json_t *doc = NULL;
     const char *now = "(absent)";
-    for (int i = 0; i < 300; i++) {
+    for (int64_t end = time_mono_ms() + 120000; time_mono_ms() < end;) {
         json_decref(doc);
         doc = NULL;
         assert_int_equal(http_call("GET", api, NULL, NULL, &doc), 200);

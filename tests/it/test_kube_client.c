@@ -237,15 +237,18 @@ static void test_retries(void **state)
     assert_int_equal(kube_get(c, "v1", "Namespace", NULL, "t2", NULL, &err), -ERR_UNAVAILABLE);
     assert_int_equal(kube_client_requests(c), 3);
 
-    /* A slow server: the request times out and the error says so. */
+    /* A slow server: the request times out and the error says so. Two attempts of 200 ms
+     * and one backoff of at most 100 ms take about 0.5 s; without the timeout each attempt
+     * would wait out the server's 6 s. 3 s separates the two with a margin of 6x for a
+     * loaded machine (and the double still holds each slow request only 6 s). */
     kube_client_free(c);
     o.max_retries = 1;
     o.timeout_ms = 200;
     c = client(s, &o);
-    set_fault(s, "{\"fault\":\"latency:1500\",\"rate\":1.0,\"path\":\"/namespaces/t2\"}");
+    set_fault(s, "{\"fault\":\"latency:6000\",\"rate\":1.0,\"path\":\"/namespaces/t2\"}");
     t0 = time_mono_ms();
     assert_int_equal(kube_get(c, "v1", "Namespace", NULL, "t2", NULL, &err), -ERR_IO);
-    assert_true(time_mono_ms() - t0 < 1500);
+    assert_true(time_mono_ms() - t0 < 3000);
     assert_int_equal(kube_client_requests(c), 2);
     set_fault(s, NULL);
     kube_client_free(c);
@@ -273,6 +276,9 @@ static void *create_later(void *arg)
     struct sim *s = arg;
     struct kube_client *c = client(s, NULL);
     struct error err = {0};
+    /* Not a synchronization: were the object created before the watch starts, the watch
+     * (from no resourceVersion) would list it as ADDED too. The pause makes it usually
+     * arrive as a live event. */
     msleep(300);
     json_t *cm = cm_obj("t3", "watched", "v");
     kube_apply(c, cm, NULL, &err);
@@ -293,11 +299,14 @@ static void test_watch(void **state)
     struct watch_state w = {0};
     pthread_create(&th, NULL, create_later, s);
     int64_t t0 = time_mono_ms();
-    assert_int_equal(kube_watch(c, "v1", "ConfigMap", "t3", NULL, NULL, 5, on_event, &w, &err), 0);
+    assert_int_equal(kube_watch(c, "v1", "ConfigMap", "t3", NULL, NULL, 60, on_event, &w, &err), 0);
     pthread_join(th, NULL);
     assert_int_equal(w.added, 1);
     assert_string_equal(w.name, "watched");
-    assert_true(time_mono_ms() - t0 < 4000);
+    /* The watch ended because on_event stopped it, not at its 60 s timeout: the event comes
+     * 0.3 s plus one apply after the start (well under a second, even with a loaded ctest -j2
+     * beside it on 2 cores), so half the timeout separates the two with a wide margin. */
+    assert_true(time_mono_ms() - t0 < 30000);
     kube_client_free(c);
 }
 

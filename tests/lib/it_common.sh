@@ -53,11 +53,15 @@ req() { # req METHOD PATH [BODY] [TOKEN]: sets STATUS and BODY
 }
 expect() { [ "$STATUS" = "$1" ] || fail "$2: status $STATUS, want $1"; }
 jf() { jq -r "$1" <<<"$BODY"; }
+# SECONDS is what the wait may take on an idle machine. A loaded 2-core machine (a ctest -j2
+# beside a build) is given five times that in wall-clock time: the bound only decides how
+# long a broken run takes to fail, and a count of polls would shrink as each poll slows.
 wait_for() { # wait_for SECONDS WHAT COMMAND...
-  local n=$1 what=$2
+  local what=$2 end=$((SECONDS + $1 * 5))
   shift 2
-  for _ in $(seq $((n * 10))); do
+  while :; do
     "$@" && return 0
+    [ "$SECONDS" -lt "$end" ] || break
     sleep 0.1
   done
   fail "timed out waiting for $what"
