@@ -1003,6 +1003,24 @@ static void h_res_cancel(struct srv_req *r)
     reply_fresh(r, res.id);
 }
 
+/* Answers a refused change of a booking's window (store_reservation_set_end, _change): 409
+ * with the admission's sentence on a conflict (error.field = field), 409 with state_msg when
+ * the booking changed state, 400 as the store said, else 500. True when rc was an error. */
+static bool fail_change(struct srv_req *r, int rc, const struct error *e, const char *field,
+                        const char *state_msg)
+{
+    if (rc == -ERR_CONFLICT)
+        srv_fail(r, ERR_CONFLICT, field, "%s",
+                 e->message[0] ? e->message : "The new window does not fit.");
+    else if (rc == -ERR_STATE)
+        srv_fail(r, ERR_STATE, "state", "%s", state_msg);
+    else if (rc == -ERR_INVALID)
+        srv_fail_err(r, e);
+    else if (rc < 0)
+        internal(r);
+    return rc < 0;
+}
+
 static void set_end(struct srv_req *r, const struct reservation *res, int64_t new_end,
                     const char *action)
 {
@@ -1010,23 +1028,8 @@ static void set_end(struct srv_req *r, const struct reservation *res, int64_t ne
     struct pool p;
     live_pool(r, &p);
     int rc = store_reservation_set_end(r->st, &p, res->id, new_end, r->now, &e);
-    if (rc == -ERR_CONFLICT) {
-        srv_fail(r, ERR_CONFLICT, "ends_at", "%s",
-                 e.message[0] ? e.message : "The new window does not fit.");
+    if (fail_change(r, rc, &e, "ends_at", "The reservation is no longer APPROVED or ACTIVE."))
         return;
-    }
-    if (rc == -ERR_STATE) {
-        srv_fail(r, ERR_STATE, "state", "The reservation is no longer APPROVED or ACTIVE.");
-        return;
-    }
-    if (rc == -ERR_INVALID) {
-        srv_fail_err(r, &e);
-        return;
-    }
-    if (rc < 0) {
-        internal(r);
-        return;
-    }
     char target[64], detail[64], t[RFC3339_LEN];
     res_target(target, sizeof(target), res->id);
     snprintf(detail, sizeof(detail), "ends_at=%s", time_format_rfc3339(new_end, t));
@@ -1128,23 +1131,8 @@ static void h_res_change(struct srv_req *r)
     }
     live_pool(r, &p);
     int rc = store_reservation_change(r->st, &p, res.id, &want, v[3].s, r->now, &e);
-    if (rc == -ERR_CONFLICT) {
-        srv_fail(r, ERR_CONFLICT, "starts_at", "%s",
-                 e.message[0] ? e.message : "The new window does not fit.");
+    if (fail_change(r, rc, &e, "starts_at", "The reservation changed state; reload it."))
         return;
-    }
-    if (rc == -ERR_STATE) {
-        srv_fail(r, ERR_STATE, "state", "The reservation changed state; reload it.");
-        return;
-    }
-    if (rc == -ERR_INVALID) {
-        srv_fail_err(r, &e);
-        return;
-    }
-    if (rc < 0) {
-        internal(r);
-        return;
-    }
     char target[64], detail[512], a[RFC3339_LEN], b[RFC3339_LEN];
     res_target(target, sizeof(target), res.id);
     snprintf(detail, sizeof(detail), "%s..%s user=%s reason=%s",

@@ -260,6 +260,23 @@ static bool valid_role(const char *r)
     return r && (!strcmp(r, "user") || !strcmp(r, "admin"));
 }
 
+/* Runs an INSERT ... RETURNING id; *ret_id (may be NULL) receives the id. 0 or the exec's
+ * error (-ERR_EXISTS on a unique violation). */
+static int insert_returning_id(struct store *st, const char *sql, const struct qparam *p, int n,
+                               int64_t *ret_id, struct error *err)
+{
+    struct qres q;
+    int rc = exec(st, sql, p, n, &q, err);
+    if (rc < 0)
+        return rc;
+    int64_t id;
+    rc = cell_i64(&q, 0, 0, &id);
+    qres_free(&q);
+    if (rc == 0 && ret_id)
+        *ret_id = id;
+    return rc;
+}
+
 int store_user_create(struct store *st, const struct user *u, int64_t *ret_id, struct error *err)
 {
     if (!u->username[0])
@@ -268,20 +285,13 @@ int store_user_create(struct store *st, const struct user *u, int64_t *ret_id, s
         return error_set(err, ERR_INVALID, "role", "role must be user or admin");
     struct qparam p[] = {QS(u->username),      QS(u->role),       QI(u->disabled),
                          QS(u->password_hash), QI(u->created_at), QI(u->sso)};
-    struct qres q;
-    int rc = exec(st,
-                  "INSERT INTO users (username, role, disabled, password_hash, created_at, sso) "
-                  "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                  p, 6, &q, err);
+    int rc = insert_returning_id(
+        st,
+        "INSERT INTO users (username, role, disabled, password_hash, created_at, sso) "
+        "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        p, 6, ret_id, err);
     if (rc == -ERR_EXISTS)
         return error_set(err, ERR_EXISTS, "username", "user %s already exists", u->username);
-    if (rc < 0)
-        return rc;
-    int64_t id;
-    rc = cell_i64(&q, 0, 0, &id);
-    qres_free(&q);
-    if (rc == 0 && ret_id)
-        *ret_id = id;
     return rc;
 }
 
@@ -419,19 +429,10 @@ int store_token_create(struct store *st, const struct token *t, int64_t *ret_id,
     hex_encode(t->hash, 32, hex);
     struct qparam p[] = {QI(t->user_id), QS(t->name), QS(hex), QI(t->created_at),
                          QI(t->expires_at)};
-    struct qres q;
-    int rc = exec(st,
-                  "INSERT INTO tokens (user_id, name, hash, created_at, expires_at) VALUES ($1, "
-                  "$2, $3, $4, $5) RETURNING id",
-                  p, 5, &q, err);
-    if (rc < 0)
-        return rc;
-    int64_t id;
-    rc = cell_i64(&q, 0, 0, &id);
-    qres_free(&q);
-    if (rc == 0 && ret_id)
-        *ret_id = id;
-    return rc;
+    return insert_returning_id(st,
+                               "INSERT INTO tokens (user_id, name, hash, created_at, expires_at) "
+                               "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                               p, 5, ret_id, err);
 }
 
 int store_token_get(struct store *st, int64_t id, struct token *ret)
@@ -617,19 +618,11 @@ int store_ws_grant_create(struct store *st, const struct ws_grant *g, int64_t *r
                          QS(hex),
                          QI(g->created_at),
                          QI(g->expires_at)};
-    struct qres q;
-    int rc = exec(st,
-                  "INSERT INTO workspace_grants (kind, reservation_id, user_id, hash, created_at, "
-                  "expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                  p, 6, &q, err);
-    if (rc < 0)
-        return rc;
-    int64_t id;
-    rc = cell_i64(&q, 0, 0, &id);
-    qres_free(&q);
-    if (rc == 0 && ret_id)
-        *ret_id = id;
-    return rc;
+    return insert_returning_id(
+        st,
+        "INSERT INTO workspace_grants (kind, reservation_id, user_id, hash, "
+        "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        p, 6, ret_id, err);
 }
 
 int store_ws_grant_get_with_user(struct store *st, int64_t id, struct ws_grant *g, struct user *u)
