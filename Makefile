@@ -6,7 +6,7 @@ DEB_PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev \
   libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libpq-dev libsqlite3-dev \
   libsodium-dev libssl-dev libyaml-dev libcmocka-dev postgresql sqlite3 openssl curl \
   chromium nodejs npm kubectl python3 python3-yaml python3-jsonschema jq bc time libxml2-utils \
-  podman debootstrap
+  podman debootstrap nginx prometheus
 # kubectl and nodejs may come from elsewhere on a prepared machine: only install what is missing.
 
 .PHONY: all deps build build-asan build-fuzz web test test-unit test-asan test-fuzz run bench clean format lint
@@ -55,7 +55,7 @@ format:
 # Every tracked C file formatted as .clang-format says (`make format` fixes), then cppcheck.
 lint:
 	@git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run -Werror
-	@cppcheck --quiet --enable=warning,performance,portability --inline-suppr \
+	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
 	  --suppress=missingIncludeSystem --include=/usr/include/jansson.h -Isrc -j2 src
 
 clean:

@@ -1,9 +1,10 @@
 /* Fuzzes what the API double parses from clients: YAML/JSON bodies, label selectors,
- * quantities, and strict schema validation of the parsed body. */
+ * quantities, strict schema validation of the parsed body, and protobuf bodies (protobuf.h). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kubesim/protobuf.h"
 #include "kubesim/quantity.h"
 #include "kubesim/schema.h"
 #include "kubesim/selector.h"
@@ -31,6 +32,8 @@ static struct ksim_schema *schema(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct error err = {0};
+    char pbmsg[400];
+    json_decref(ksim_pb_decode(data, size, pbmsg, sizeof(pbmsg)));
     json_t *v = NULL;
     if (yaml_to_json((const char *)data, size, "body", &v, &err) == 0) {
         ksim_schema_validate(schema(), "t.Obj", v, &err);

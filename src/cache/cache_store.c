@@ -193,15 +193,9 @@ static void watch_blob(struct cstore *st, const char *hex)
     for (size_t i = 0; i < st->nw; i++)
         if (st->w[i].wd == wd)
             return; /* the same inode: already known */
-    if (st->nw == st->capw) {
-        size_t nc = st->capw ? st->capw * 2 : 16;
-        struct cstore_watch *nw = realloc(st->w, nc * sizeof(*nw));
-        if (!nw) {
-            inotify_rm_watch(st->ino_fd, wd);
-            return;
-        }
-        st->w = nw;
-        st->capw = nc;
+    if (ARRAY_GROW(st->w, st->capw, st->nw + 1, 16) < 0) {
+        inotify_rm_watch(st->ino_fd, wd);
+        return;
     }
     st->w[st->nw].wd = wd;
     snprintf(st->w[st->nw].hex, sizeof(st->w[st->nw].hex), "%s", hex);

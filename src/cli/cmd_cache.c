@@ -73,11 +73,9 @@ static int run_daemon(int argc, char **argv)
     size_t npos;
     if (cli_parse_as("gpuaas cache", argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos))
         return 2;
-    const char *path = cli_config_path(cfg_flag);
-    if (!path) {
-        fprintf(stderr, "gpuaas cache: no configuration (--config FILE or GPUAAS_CONFIG)\n");
+    const char *path = cli_require_config("gpuaas cache", cfg_flag);
+    if (!path)
         return 2;
-    }
     struct config *c = NULL;
     struct cache_daemon *d = NULL;
     struct cache_http *h = NULL;

@@ -221,6 +221,9 @@ int cmd_pool(int argc, char **argv)
     }
     table_print(t, stdout);
     table_free(t);
+    if (json_is_true(json_object_get(json_object_get(ans, "cluster"), "simulated")))
+        printf("\nThis cluster is a simulation: bookings are real, but no workspace runs and no "
+               "workspace link opens.\n");
     json_decref(ans);
     return 0;
 }
@@ -359,7 +362,13 @@ static void print_reservation(const json_t *r)
             char b[48];
             printf("session.%-11s %s\n", sk[i], scalar(json_object_get(s, sk[i]), b, sizeof(b)));
         }
+        if (json_is_true(json_object_get(s, "simulated")))
+            printf("session.note        simulated cluster: no workspace runs, the URL does not "
+                   "open\n");
     }
+    const char *note = json_string_value(json_object_get(r, "admin_note"));
+    if (note && *note)
+        printf("%-12s %s\n", "admin_note", note);
 }
 
 static int print_one(const json_t *ans, int js)
@@ -542,6 +551,30 @@ int cmd_list(int argc, char **argv)
     return 0;
 }
 
+/* `gpuaas show` of an ACTIVE session: a single-use sign-in link to its workspace (POST
+ * .../workspace-ticket), or why there is none. */
+static void print_workspace_link(const struct client *c, const json_t *res)
+{
+    const char *state = json_string_value(json_object_get(res, "state"));
+    if (!state || strcmp(state, "ACTIVE"))
+        return;
+    char path[128];
+    long status = 0;
+    json_t *ans = NULL;
+    snprintf(path, sizeof(path), "/api/v1/reservations/%" JSON_INTEGER_FORMAT "/workspace-ticket",
+             json_integer_value(json_object_get(res, "id")));
+    if (client_request(c, "POST", path, NULL, &status, &ans) < 0)
+        return;
+    const char *url = json_string_value(json_object_get(ans, "url"));
+    const char *why = json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
+    if (status == 201 && url)
+        printf("%-20s %s\n%-20s opens once, until %s\n", "workspace", url, "",
+               json_string_value(json_object_get(ans, "expires_at")));
+    else
+        printf("%-20s (no sign-in link: %s)\n", "workspace", why ? why : "the server refused");
+    json_decref(ans);
+}
+
 /* show / cancel / release: one reservation id, GET or POST to .../{id}[/action]. */
 static int one_id(int argc, char **argv, const char *method, const char *action,
                   const char *summary)
@@ -588,6 +621,8 @@ static int one_id(int argc, char **argv, const char *method, const char *action,
     if (rc)
         return rc;
     print_one(ans, js);
+    if (!action && !js)
+        print_workspace_link(&c, ans);
     json_decref(ans);
     return 0;
 }

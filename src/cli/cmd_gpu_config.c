@@ -6,9 +6,29 @@
 #include "core/gpu_config.h"
 #include "core/pool.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The namespace the GPU operator's documented install uses on the platform. */
+static const char *gpu_operator_namespace(const struct config *c)
+{
+    const char *p = c->reconciler.platform;
+    return p && !strcmp(p, "kubernetes") ? "gpu-operator" : "nvidia-gpu-operator";
+}
+
+/* An RFC 1123 label, as Kubernetes namespace names are. */
+static bool valid_namespace(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return false;
+    return true;
+}
 
 int cmd_gpu_config(int argc, char **argv)
 {
@@ -16,8 +36,10 @@ int cmd_gpu_config(int argc, char **argv)
     if (cli_wants_help(argc, argv)) {
         printf("Usage: gpuaas gpu-config [--config FILE] [-o yaml|json] [--namespace NS]\n"
                "Writes the ConfigMaps custom-mig-config and device-plugin-config for the GPU\n"
-               "operator (namespace NS, default nvidia-gpu-operator), the node label commands\n"
-               "and the ClusterPolicy patch, derived from the pool's GPU layout.\n"
+               "operator, the node label commands and the ClusterPolicy patch, derived from\n"
+               "the pool's GPU layout. NS is the GPU operator's namespace; by default the one\n"
+               "its install uses on the configured reconciler.platform: nvidia-gpu-operator\n"
+               "(OpenShift, OperatorHub) or gpu-operator (Kubernetes, NVIDIA's Helm chart).\n"
                "YAML is ready for `kubectl apply -f -`; the commands are its leading comments.\n");
         return 0;
     }
@@ -31,16 +53,19 @@ int cmd_gpu_config(int argc, char **argv)
         fprintf(stderr, "gpuaas gpu-config: -o takes yaml or json\n");
         return 2;
     }
-    const char *path = cli_config_path(flag);
-    if (!path) {
-        fprintf(stderr, "gpuaas gpu-config: no file (--config FILE or GPUAAS_CONFIG)\n");
+    if (ns && !valid_namespace(ns)) {
+        fprintf(stderr, "gpuaas gpu-config: --namespace must be a Kubernetes namespace name "
+                        "(lower-case letters, digits and '-', at most 63)\n");
         return 2;
     }
+    const char *path = cli_require_config("gpuaas gpu-config", flag);
+    if (!path)
+        return 2;
     struct config *c = NULL;
     struct error err = {0};
     struct pool pool;
     struct gpuc_layout *l = malloc(sizeof(*l));
-    struct gpuc_options o = {.namespace = ns};
+    struct gpuc_options o = {0};
     char *out = NULL;
     int rc = 1;
     if (!l) {
@@ -52,6 +77,7 @@ int cmd_gpu_config(int argc, char **argv)
         fprintf(stderr, "gpuaas: %s\n", err.message);
         goto out;
     }
+    o.namespace = ns ? ns : gpu_operator_namespace(c);
     if ((!strcmp(format, "json") ? gpuc_render_json(l, &o, &out) : gpuc_render_yaml(l, &o, &out)) <
         0) {
         fprintf(stderr, "gpuaas gpu-config: out of memory\n");

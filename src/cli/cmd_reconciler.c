@@ -5,7 +5,9 @@
 #include "common/log.h"
 #include "core/config.h"
 #include "core/session_plan.h"
+#include "common/strbuf.h"
 #include "kube/kube.h"
+#include "reconciler/rec_health.h"
 #include "reconciler/reconciler.h"
 #include "store/store.h"
 
@@ -26,19 +28,21 @@ static void on_signal(int sig)
 static void usage(FILE *out)
 {
     fprintf(out, "Usage: gpuaas reconciler [--config FILE] [--kubeconfig FILE] [--once]\n"
-                 "                         [--time-offset SECONDS]\n"
+                 "                         [--time-offset SECONDS] [--health-listen ADDR:PORT]\n"
                  "Runs the control-plane loop: provisions session namespaces when windows begin,\n"
                  "tears them down when they end, repairs and garbage-collects.\n"
                  "  --config FILE        configuration (else $GPUAAS_CONFIG)\n"
                  "  --kubeconfig FILE    cluster access (else reconciler.kubeconfig, $KUBECONFIG,\n"
                  "                       or the in-cluster service account)\n"
                  "  --once               one garbage-collection sweep and one pass, then exit\n"
-                 "  --time-offset SECS   shift the clock (tests)\n");
+                 "  --time-offset SECS   shift the clock (tests)\n"
+                 "  --health-listen A:P  serve /healthz, /readyz and /metrics there (the metrics\n"
+                 "                       need the token of server.metrics_token_file when set)\n");
 }
 
 int cmd_reconciler(int argc, char **argv)
 {
-    const char *cfg_flag = NULL, *kubeconfig = NULL, *offset_s = NULL;
+    const char *cfg_flag = NULL, *kubeconfig = NULL, *offset_s = NULL, *health_listen = NULL;
     int once = 0;
     long long offset = 0;
     if (cli_wants_help(argc, argv)) {
@@ -48,7 +52,8 @@ int cmd_reconciler(int argc, char **argv)
     const struct cli_opt opts[] = {{"--config", NULL, &cfg_flag, NULL},
                                    {"--kubeconfig", NULL, &kubeconfig, NULL},
                                    {"--once", NULL, NULL, &once},
-                                   {"--time-offset", NULL, &offset_s, NULL}};
+                                   {"--time-offset", NULL, &offset_s, NULL},
+                                   {"--health-listen", NULL, &health_listen, NULL}};
     size_t npos;
     if (CLI_PARSE(argc, argv, opts, NULL, 0, &npos)) {
         usage(stderr);
@@ -63,17 +68,16 @@ int cmd_reconciler(int argc, char **argv)
             return 2;
         }
     }
-    const char *path = cli_config_path(cfg_flag);
-    if (!path) {
-        fprintf(stderr, "gpuaas reconciler: no configuration (--config FILE or GPUAAS_CONFIG)\n");
+    const char *path = cli_require_config("gpuaas reconciler", cfg_flag);
+    if (!path)
         return 2;
-    }
     struct config *cfg = NULL;
     struct error err = {0};
     struct store *st = NULL, *listen = NULL, *leader = NULL;
     struct kube_config *kc = NULL;
     struct kube_client *kube = NULL;
     struct rec *rc = NULL;
+    struct rec_health *health = NULL;
     int status = 1;
     if (config_load_file(path, &cfg, &err) < 0 || session_plan_check_config(cfg, &err) < 0) {
         fprintf(stderr, "gpuaas: %s\n", err.message);
@@ -111,6 +115,28 @@ int cmd_reconciler(int argc, char **argv)
         log_error("cannot start the reconciler", "error=\"%s\"", err.message);
         goto out;
     }
+    if (health_listen) {
+        char *token = NULL;
+        size_t tlen = 0;
+        const char *tf = cfg->server.metrics_token_file;
+        if (tf && tf[0] && read_file(tf, 4096, &token, &tlen, &err) < 0) {
+            log_error("cannot read the metrics token", "error=\"%s\"", err.message);
+            goto out;
+        }
+        if (token)
+            token[strcspn(token, "\r\n")] = '\0';
+        health = rec_health_new(cfg->reconciler.interval_seconds, token);
+        if (token) {
+            memset(token, 0, tlen);
+            free(token);
+        }
+        if (!health || rec_health_serve(health, health_listen, &err) < 0) {
+            log_error("cannot serve health and metrics", "error=\"%s\"",
+                      health ? err.message : "out of memory");
+            goto out;
+        }
+        rec_set_health(rc, health);
+    }
     log_info("reconciler started",
              "platform=%s interval_s=%ld leader_election=%s time_offset=%lld dcgm_interval_s=%ld",
              cfg->reconciler.platform, cfg->reconciler.interval_seconds,
@@ -118,7 +144,9 @@ int cmd_reconciler(int argc, char **argv)
              cfg->reconciler.dcgm_url[0] ? cfg->reconciler.dcgm_interval_seconds : 0L);
     status = rec_run(rc, once, &stop_flag) ? 1 : 0;
 out:
+    rec_health_stop(health);
     rec_free(rc);
+    rec_health_free(health);
     store_close(st);
     store_close(listen);
     store_close(leader);

@@ -28,6 +28,8 @@ int cmd_tokenomics(int argc, char **argv);
 int cmd_deploy(int argc, char **argv);
 int cmd_reconciler(int argc, char **argv);
 int cmd_gpu_config(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
 int cmd_gpu_discover(int argc, char **argv);
 
 #endif

@@ -1,6 +1,7 @@
 /* gpuaas: one executable, subcommands like git or kubectl. */
 #include "cli/commands.h"
 #include "common/util.h"
+#include "gpuaas_version.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,8 @@ static const struct command commands[] = {
     {"deploy", cmd_deploy, "print install objects generated from the code (tenant role)"},
     {"reconciler", cmd_reconciler, "run the control-plane loop (provision, tear down, repair, GC)"},
     {"gpu-config", cmd_gpu_config, "GPU operator ConfigMaps, node labels, ClusterPolicy patch"},
+    {"migrate", cmd_migrate, "schema migrations: list pending (--dry-run) or apply"},
+    {"doctor", cmd_doctor, "preflight and health checks of the cluster for the configuration"},
     {"gpu-discover", cmd_gpu_discover, "list this host's GPUs and MIG devices through NVML"},
 };
 #define N_COMMANDS (ARRAY_SIZE(commands))
@@ -49,7 +52,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-        printf("gpuaas 0.1.0\n");
+        printf("gpuaas %s (commit %s)\n", GPUAAS_VERSION, GPUAAS_COMMIT);
         return 0;
     }
     for (size_t i = 0; i < N_COMMANDS; i++)

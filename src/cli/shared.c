@@ -20,6 +20,14 @@ const char *cli_config_path(const char *flag_value)
     return env && *env ? env : NULL;
 }
 
+const char *cli_require_config(const char *who, const char *flag_value)
+{
+    const char *path = cli_config_path(flag_value);
+    if (!path)
+        fprintf(stderr, "%s: no configuration (--config FILE or GPUAAS_CONFIG)\n", who);
+    return path;
+}
+
 int cli_read_line(FILE *in, char *buf, size_t size)
 {
     if (!fgets(buf, (int)size, in))

@@ -13,6 +13,10 @@ struct error;
 /* Resolves the configuration path: --config value, else $GPUAAS_CONFIG, else NULL. */
 const char *cli_config_path(const char *flag_value);
 
+/* cli_config_path(), or NULL after "WHO: no configuration (--config FILE or GPUAAS_CONFIG)"
+ * on stderr when there is none (the caller exits 2). */
+const char *cli_require_config(const char *who, const char *flag_value);
+
 /* Reads one line of at most size-1 bytes into buf, without its line end. 0, or -1 at end of
  * input or when the line is longer. */
 int cli_read_line(FILE *in, char *buf, size_t size);

@@ -2,6 +2,7 @@
 #include "common/strbuf.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -120,6 +121,21 @@ int sb_addf(struct strbuf *sb, const char *fmt, ...)
     int r = sb_vaddf(sb, fmt, ap);
     va_end(ap);
     return r;
+}
+
+int sb_add_base64(struct strbuf *sb, const void *data, size_t n)
+{
+    if (n > (SIZE_MAX - 1) / 4 * 3 - 3) {
+        sb->err = sb->err ? sb->err : -ERR_NOMEM;
+        return sb->err;
+    }
+    size_t enc = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL); /* with NUL */
+    int r = sb_grow(sb, enc - 1);
+    if (r < 0)
+        return r;
+    sodium_bin2base64(sb->buf + sb->len, enc, data, n, sodium_base64_VARIANT_ORIGINAL);
+    sb->len += enc - 1;
+    return 0;
 }
 
 char *sb_detach(struct strbuf *sb, size_t *ret_len)

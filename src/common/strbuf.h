@@ -54,6 +54,9 @@ int sb_addch(struct strbuf *sb, char c);
 int sb_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int sb_vaddf(struct strbuf *sb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+/* Appends data[0..n) in base64 (RFC 4648, with padding). 0 or -ERR_NOMEM (sticky). */
+int sb_add_base64(struct strbuf *sb, const void *data, size_t n);
+
 /* Hands the content over: returns a malloc'ed NUL-terminated string the caller free()s
  * (an empty buffer gives a fresh "" allocation), its length in *ret_len (NULL allowed), and
  * leaves sb empty. Returns NULL, freeing the content, when sb holds a sticky error or the

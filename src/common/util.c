@@ -20,7 +20,8 @@ int array_grow(void *ptr_addr, size_t *cap, size_t need, size_t elem_size, size_
         return -ERR_NOMEM;
     void *old;
     memcpy(&old, ptr_addr, sizeof(old));
-    void *nv = realloc(old, n * elem_size);
+    size_t bytes = n * elem_size;
+    void *nv = realloc(old, bytes > 0 ? bytes : 1); /* never realloc(p, 0) */
     if (!nv)
         return -ERR_NOMEM;
     memcpy(ptr_addr, &nv, sizeof(nv));

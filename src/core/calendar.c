@@ -159,7 +159,8 @@ int cal_busy_add(struct cal_busy *b, const struct pool *p, int64_t id, int64_t s
             u = storage_gib;
             break;
         }
-        if (u > 0 && busy_push(b, i, (struct cal_span){id, starts_at, ends_at, u}) < 0)
+        if (u > 0 &&
+            busy_push(b, i, (struct cal_span){id, starts_at, ends_at + res->turnaround_s, u}) < 0)
             return -ERR_NOMEM;
     }
     return 0;
@@ -197,7 +198,8 @@ static int spans_of(const struct pool_resource *res, const struct reservation *e
     for (size_t i = 0; i < n; i++) {
         int u = counts(&ex[i], 0) ? cal_usage(&ex[i], res) : 0;
         if (u > 0)
-            v[m++] = (struct cal_span){ex[i].id, ex[i].starts_at, ex[i].ends_at, u};
+            v[m++] =
+                (struct cal_span){ex[i].id, ex[i].starts_at, ex[i].ends_at + res->turnaround_s, u};
     }
     *ret = v;
     *ret_n = m;
@@ -332,7 +334,9 @@ int cal_admit_busy(const struct pool *p, const struct cal_busy *b, const struct 
         int u = cal_usage(req, res);
         if (u <= 0)
             continue;
-        int peak = span_peak(b->spans[i], b->n[i], req->starts_at, req->ends_at, req->id);
+        /* the request holds a GPU unit until its turnaround has passed, as every span does */
+        int peak = span_peak(b->spans[i], b->n[i], req->starts_at, req->ends_at + res->turnaround_s,
+                             req->id);
         if (peak < 0)
             return error_set(err, ERR_NOMEM, NULL, "out of memory");
         int cap = pool_bookable(res);
@@ -374,6 +378,7 @@ int cal_next_window_busy(const struct pool *p, const struct cal_busy *b,
         return -ERR_INVALID;
     struct profile prs[POOL_MAX_RESOURCES];
     int need[POOL_MAX_RESOURCES], cap[POOL_MAX_RESOURCES], idx[POOL_MAX_RESOURCES];
+    int64_t extra[POOL_MAX_RESOURCES]; /* turnaround after the window */
     int nr = 0, rc = -ERR_NOT_FOUND;
     int64_t *cand = NULL;
     size_t total = 0;
@@ -385,6 +390,7 @@ int cal_next_window_busy(const struct pool *p, const struct cal_busy *b,
             goto out; /* never fits */
         need[nr] = u;
         cap[nr] = pool_bookable(&p->res[i]);
+        extra[nr] = p->res[i].turnaround_s;
         idx[nr] = i;
         if (profile_build(&prs[nr], b->spans[i], b->n[i], after, 0, req->id) < 0) {
             rc = -ERR_NOMEM;
@@ -421,7 +427,7 @@ int cal_next_window_busy(const struct pool *p, const struct cal_busy *b,
             break;
         bool fits = true;
         for (int r = 0; r < nr && fits; r++)
-            fits = profile_peak(&prs[r], s, s + len) + need[r] <= cap[r];
+            fits = profile_peak(&prs[r], s, s + len + extra[r]) + need[r] <= cap[r];
         if (fits) {
             ret->starts_at = s;
             ret->ends_at = s + len;

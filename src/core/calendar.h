@@ -2,7 +2,11 @@
  * [starts_at, ends_at), the bookings that overlap it plus the request stay within the
  * bookable capacity of every resource it uses (its GPU type in physical units, cpu,
  * memory, storage). Computed by a sweep over the interval end points, never by the
- * conservative "sum of everything that overlaps". Back-to-back bookings do not overlap.
+ * conservative "sum of everything that overlaps". Back-to-back bookings do not overlap,
+ * except that a GPU or MIG unit stays held for its resource's turnaround_s after a booking
+ * ends (session.turnaround_seconds: the previous session's pods are gone before the next
+ * booking of that unit starts): every span of a GPU resource, the request's included, is
+ * [starts_at, ends_at + turnaround_s). The free series (capacity) shows the same.
  *
  * `existing` arrays hold bookings that hold capacity (APPROVED/ACTIVE); entries with the
  * same id as the request are ignored (so extend can re-check a booking against the rest). */

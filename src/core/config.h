@@ -100,7 +100,10 @@ struct config {
         long audit_retention_days;
         char *admin_password_file; /* "" = <database dir>/admin-password */
         long token_max_ttl_seconds;
-        char *sso_auto_create_group; /* "" = SSO accounts are linked by hand */
+        char *sso_auto_create_group;       /* "" = SSO accounts are linked by hand */
+        long workspace_ticket_ttl_seconds; /* single-use sign-in ticket of a workspace */
+        long workspace_cookie_ttl_seconds; /* the workspace cookie it becomes */
+        bool workspace_admin_access;       /* admins may open any ACTIVE workspace */
     } auth;
 
     struct {
@@ -122,16 +125,24 @@ struct config {
         long max_gpus;            /* most GPUs (physical units) in one booking */
         long start_grace_seconds; /* how far in the past starts_at may be */
         long max_advance_days;    /* how far ahead one may book */
+        long ephemeral_gib;       /* node-local disk (emptyDir, container layers) per session */
+        long turnaround_seconds;  /* a GPU unit stays unbookable this long after a booking */
     } session;
+
+    struct {
+        bool simulated; /* a test double (gpuaas-kubesim): bookings are real, no pod runs */
+    } cluster;
 
     struct {
         long interval_seconds;
         long gc_interval_seconds;
         long max_attempts;
         long retry_base_seconds;
+        long provision_timeout_seconds;
         long terminating_limit_seconds;
-        bool finalize_stuck; /* remove finalizers of namespaces stuck Terminating */
-        char *kubeconfig;    /* "" = in-cluster or $KUBECONFIG */
+        long force_delete_after_seconds; /* 0 = never force-delete a Terminating session's pods */
+        bool finalize_stuck;             /* remove finalizers of namespaces stuck Terminating */
+        char *kubeconfig;                /* "" = in-cluster or $KUBECONFIG */
         char *namespace_prefix;
         char *platform; /* "openshift" or "kubernetes" */
         char *storage_class;
@@ -143,6 +154,9 @@ struct config {
         char *workspace_image;
         char *workspace_command; /* shell words, "" = image default */
         long workspace_port;
+        char *gate_image;    /* the workspace's authenticating proxy (nginx) */
+        long gate_port;      /* the proxy's port: the only one Service and Route reach */
+        char *gate_auth_url; /* the gpuaas server as the proxy reaches it */
         long home_gib;
         long model_cache_gib;
         char *http_proxy;
@@ -159,6 +173,12 @@ struct config {
         char *dcgm_token_file;      /* bearer token for the scrape, "" = none */
         char *dcgm_ca_file;         /* CA bundle for https, "" = system CAs */
         bool leader_election;
+        /* session egress (NetworkPolicy allow-egress, docs/security.md) */
+        char *egress_cidrs;       /* comma-separated CIDRs reached directly, "" = none */
+        char *egress_except;      /* CIDRs never reached directly (cluster, metadata) */
+        char *egress_proxy;       /* "CIDR:PORT,..." of the HTTP proxies, "" = none */
+        char *platform_namespace; /* where gpuaas-server runs (workspace proxy -> auth) */
+        long server_port;         /* gpuaas-server's pod port the workspace proxy calls */
     } reconciler;
 
     struct {

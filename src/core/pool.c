@@ -118,8 +118,11 @@ int pool_derive(const struct config *c, struct pool *ret, struct error *err)
         r->physical = (int)plain[i].v;
         r->max_per_node = (int)plain[i].max;
     }
-    for (int i = 0; i < p.n; i++)
+    for (int i = 0; i < p.n; i++) {
         p.res[i].slots = p.res[i].physical * p.res[i].slots_per_unit;
+        if (pool_is_gpu(&p.res[i]))
+            p.res[i].turnaround_s = c->session.turnaround_seconds;
+    }
     *ret = p;
     return 0;
 }
@@ -147,4 +150,13 @@ int pool_check_defaults(const struct config *c, const struct pool *p, struct err
                          line ? "" : "the default ", v[i], r->max_per_node, defs[i].unit);
     }
     return 0;
+}
+
+const char *pool_isolation(const struct pool_resource *r)
+{
+    if (!pool_is_gpu(r))
+        return NULL;
+    if (r->slots_per_unit > 1)
+        return "time-sliced";
+    return r->kind == POOL_MIG ? "mig" : "exclusive";
 }

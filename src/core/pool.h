@@ -11,6 +11,7 @@
 #include "core/config.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define POOL_MAX_RESOURCES 64
 
@@ -19,12 +20,13 @@ enum pool_kind { POOL_GPU, POOL_MIG, POOL_CPU, POOL_MEMORY, POOL_STORAGE };
 struct pool_resource {
     char name[96]; /* "nvidia.com/gpu", "nvidia.com/mig-1g.24gb", "cpu", "memory", "storage" */
     enum pool_kind kind;
-    int physical;       /* configured units (GPUs, slices, cores, GiB), all nodes */
-    int max_per_node;   /* the most physical units of this resource on any one node */
-    int slots_per_unit; /* time-slicing replicas; 1 for cpu/memory/storage */
-    int slots;          /* physical × slots_per_unit */
-    int memory_gib;     /* per unit, GPU kinds only */
-    int advertised;     /* physical units the cluster advertises; -1 = not observed yet */
+    int physical;         /* configured units (GPUs, slices, cores, GiB), all nodes */
+    int max_per_node;     /* the most physical units of this resource on any one node */
+    int slots_per_unit;   /* time-slicing replicas; 1 for cpu/memory/storage */
+    int slots;            /* physical × slots_per_unit */
+    int memory_gib;       /* per unit, GPU kinds only */
+    int advertised;       /* physical units the cluster advertises; -1 = not observed yet */
+    int64_t turnaround_s; /* GPU kinds: held this long after a booking ends; 0 otherwise */
 };
 
 struct pool {
@@ -45,6 +47,15 @@ int pool_bookable(const struct pool_resource *r);
 const char *pool_kind_name(enum pool_kind k);
 /* True for GPU and MIG resources. */
 bool pool_is_gpu(const struct pool_resource *r);
+/* The isolation a booking of GPU resource r gets, set by the administrator through the
+ * time-slicing replicas of its kind (sharing.whole_gpu_replicas, sharing.mig_replicas):
+ *   "exclusive"   whole GPUs, 1 replica: the device plugin hands each unit to one pod;
+ *   "mig"         MIG slices, 1 replica: one pod per slice, memory and faults isolated by
+ *                 the hardware;
+ *   "time-sliced" more than 1 replica: the cluster may hand replicas of one physical unit
+ *                 to pods of different bookings; no memory or fault isolation between them.
+ * NULL for cpu, memory and storage. docs/security.md "GPU sharing". */
+const char *pool_isolation(const struct pool_resource *r);
 
 /* -ERR_INVALID naming FILE:LINE and the key when a session default (cpu, memory, storage)
  * is more than the largest node offers: bookings that take it are refused. A warning for

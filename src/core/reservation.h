@@ -17,7 +17,8 @@ enum res_mode { MODE_INTERACTIVE = 0, MODE_INFERENCE };
 struct session_info {
     char namespace_[64]; /* persisted when provisioned; never recomputed */
     char url[256];
-    char phase[32];    /* "", Provisioning, Ready, Terminating, Deleted, Failed */
+    char phase[200];   /* "", Provisioning, Ready, "Degraded: <reason>", Terminating, Deleted,
+                        * Failed */
     char message[512]; /* shown to the user (e.g. the exceeded-quota text) */
     int attempts;      /* failed provisioning attempts so far */
     int64_t next_attempt_at;
@@ -40,6 +41,7 @@ struct reservation {
     int64_t created_at;
     int64_t updated_at;
     struct session_info session;
+    char admin_note[256]; /* why an admin last moved, shortened or reassigned it ("" = never) */
 };
 
 const char *res_state_name(enum res_state s);

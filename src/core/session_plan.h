@@ -11,7 +11,9 @@
  *                        status.hard equals its spec.hard (quota is enforced from status);
  *   3. STAGE_ISOLATION   NetworkPolicies, before any workload;
  *   4. STAGE_IDENTITY    ServiceAccount, SCC RoleBinding (OpenShift), workspace RoleBinding;
- *   5. STAGE_WORKLOAD    ConfigMap, PVCs, Deployment, Service, Route or Ingress; with the
+ *   5. STAGE_WORKLOAD    ConfigMaps (proxy settings, the sign-in proxy's nginx.conf), PVCs,
+ *                        Deployment (workspace + `gate` sign-in proxy), Service and Route or
+ *                        Ingress (both to the gate's port only); with the
  *                        node cache enabled, first the cluster-scoped PersistentVolume of the
  *                        store (hostPath, pre-bound to the session's `models` claim) and that
  *                        claim, which the workspace mounts read-only at cache.mount_path;
@@ -34,13 +36,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SESSION_PLAN_MAX 24
+#define SESSION_PLAN_MAX 32
 
 /* Label keys and values set on every object of a session. */
 #define SESSION_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
 #define SESSION_MANAGED_BY "gpuaas"
 #define SESSION_LABEL_RESERVATION "gpuaas.io/reservation"
 #define SESSION_LABEL_USER "gpuaas.io/user"
+/* On the one NetworkPolicy a tenant may change or delete (allow-same-namespace); the
+ * admission policy gpuaas-tenant-networkpolicy refuses tenant writes to every other object
+ * labelled managed-by gpuaas. */
+#define SESSION_LABEL_TENANT_EDITABLE "gpuaas.io/tenant-editable"
 /* Field manager for server-side apply. */
 #define SESSION_FIELD_MANAGER "gpuaas"
 
@@ -50,6 +56,11 @@
 #define SESSION_QUOTA_NAME "session-quota"
 #define SESSION_LIMITRANGE_NAME "session-defaults"
 #define SESSION_PROXY_CONFIGMAP "proxy"
+/* The sign-in proxy (src/core/gate_conf.h): a sidecar container of the workspace Deployment,
+ * its nginx.conf in a ConfigMap, and the port name the Service, Route/Ingress and the
+ * router's NetworkPolicy use; the workspace's own port is reached only from inside the pod
+ * and from the session namespace. */
+#define SESSION_GATE_NAME "gate" /* container, ConfigMap, port name */
 #define SESSION_PVC_HOME "home"
 #define SESSION_PVC_MODEL_CACHE "model-cache"
 #define SESSION_PVC_MODELS "models" /* the node cache's store, read-only */
@@ -79,6 +90,7 @@ struct session_object {
     bool create_or_get;     /* Namespace: POST, on 409 GET and check our labels; no SSA adopt */
     bool wait_quota_status; /* after applying, wait until status.hard == spec.hard */
     bool quota_counted;     /* 403 "exceeded quota" on create: GET before failing */
+    bool tenant_owned;      /* applied when provisioning, never by drift repair */
     json_t *obj;            /* full object: apiVersion, kind, metadata, spec...; owned */
 };
 
@@ -102,6 +114,17 @@ int session_plan_build(const struct reservation *r, const struct config *c, cons
  * (NAME=VALUE pairs). 0, or -ERR_INVALID with err naming the key. session_plan_build() runs
  * it too; `gpuaas config check` and the reconciler's start call it to fail early. */
 int session_plan_check_config(const struct config *c, struct error *err);
+/* Every refusal of session_plan_build() that depends only on the booking and the
+ * configuration, made at booking time: the plan is built for r as a booking not yet numbered
+ * (id 1 when r->id is 0, no persisted namespace) and thrown away. The refusals: the GPU type
+ * is a GPU resource of pool p, gpu_count is positive, the user is named, the workspace settings
+ * are set and parse, the namespace prefix and domain make valid names, storage_gib (or
+ * session.storage_gib when 0) holds the home and model-cache volumes, and
+ * session_plan_check_config(). The API runs it before admitting a booking so that nothing
+ * admitted fails at its start for a reason known when it was booked. 0, or -ERR_INVALID /
+ * -ERR_NOMEM with err naming the field (and the minimum, for an amount). */
+int session_plan_check_booking(const struct reservation *r, const struct config *c,
+                               const struct pool *p, struct error *err);
 /* Releases the objects of a plan built by session_plan_build(); NULL-safe. */
 void session_plan_free(struct session_plan *plan);
 /* The object of step `step`, or NULL. */
@@ -119,8 +142,10 @@ int session_url(const struct config *c, const char *ns, char *buf, size_t n);
 void session_user_label(const char *user, char *buf, size_t n);
 
 /* The tenant ClusterRole named c->reconciler.tenant_cluster_role: everything the built-in
- * `admin` role grants inside a namespace, except write verbs on networkpolicies,
- * resourcequotas, limitranges, roles and rolebindings (read is allowed). NULL on ENOMEM. */
+ * `admin` role grants inside a namespace, except write verbs on resourcequotas, limitranges,
+ * roles, rolebindings and endpoints (read is allowed), and on OpenShift routes/custom-host and
+ * builds. NetworkPolicy write is granted and bounded by admission (docs/security.md). NULL
+ * on ENOMEM. */
 json_t *session_tenant_cluster_role(const struct config *c);
 
 #endif

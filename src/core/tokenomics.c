@@ -79,7 +79,7 @@ static int get_numbers(const json_t *obj, const char *path, const struct num_rul
 static int get_int_field(const json_t *obj, const char *path, const char *key, int def, int min,
                          int max, bool required, const char *unit, int *dst, struct error *err)
 {
-    double d;
+    double d = 0;
     struct num_rule r = {key, &d, def, min, max, false, required, unit};
     int rc = get_number(obj, path, &r, err);
     if (rc < 0)

@@ -47,6 +47,13 @@ static const struct kube_kind kinds[] = {
     {"networking.k8s.io/v1", "Ingress", "ingresses", true},
     {"coordination.k8s.io/v1", "Lease", "leases", true},
     {"route.openshift.io/v1", "Route", "routes", true},
+    /* read by `gpuaas doctor` only (the admin's kubeconfig), never by the reconciler */
+    {"storage.k8s.io/v1", "StorageClass", "storageclasses", false},
+    {"apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", false},
+    {"nvidia.com/v1", "ClusterPolicy", "clusterpolicies", false},
+    {"postgresql.cnpg.io/v1", "Cluster", "clusters", true},
+    {"authorization.k8s.io/v1", "SubjectAccessReview", "subjectaccessreviews", false},
+    {"imageregistry.operator.openshift.io/v1", "Config", "configs", false},
 };
 
 static const struct kube_kind *find_kind(const char *api_version, const char *kind)
@@ -453,6 +460,21 @@ int kube_create(struct kube_client *c, const json_t *obj, json_t **ret, struct e
     return rc;
 }
 
+int kube_replace(struct kube_client *c, const json_t *obj, json_t **ret, struct error *err)
+{
+    char path[1024];
+    int rc = obj_path(obj, true, path, sizeof(path) - 32, err);
+    if (rc)
+        return rc;
+    strcat(path, "?fieldManager=gpuaas");
+    char *body = json_dumps(obj, JSON_COMPACT);
+    if (!body)
+        return error_set(err, ERR_NOMEM, "", "out of memory");
+    rc = request(c, "PUT", path, "application/json", body, ret, err);
+    free(body);
+    return rc;
+}
+
 int kube_get(struct kube_client *c, const char *api_version, const char *kind, const char *ns,
              const char *name, json_t **ret, struct error *err)
 {
@@ -460,6 +482,13 @@ int kube_get(struct kube_client *c, const char *api_version, const char *kind, c
     int rc = kube_path(api_version, kind, ns, name, path, sizeof(path), err);
     if (rc)
         return rc;
+    return request(c, "GET", path, NULL, NULL, ret, err);
+}
+
+int kube_get_path(struct kube_client *c, const char *path, json_t **ret, struct error *err)
+{
+    if (path[0] != '/' || strchr(path, '?') || strstr(path, ".."))
+        return error_set(err, ERR_INVALID, "path", "not an API path: %s", path);
     return request(c, "GET", path, NULL, NULL, ret, err);
 }
 
@@ -505,6 +534,20 @@ int kube_delete(struct kube_client *c, const char *api_version, const char *kind
                  "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"propagationPolicy\":\"%s\"}",
                  propagation);
     return request(c, "DELETE", path, "application/json", propagation ? body : NULL, NULL, err);
+}
+
+int kube_delete_now(struct kube_client *c, const char *api_version, const char *kind,
+                    const char *ns, const char *name, struct error *err)
+{
+    static const char query[] = "?gracePeriodSeconds=0";
+    char path[1024 + sizeof(query)];
+    int rc = kube_path(api_version, kind, ns, name, path, sizeof(path) - sizeof(query), err);
+    if (rc)
+        return rc;
+    strcat(path, query);
+    return request(c, "DELETE", path, "application/json",
+                   "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"gracePeriodSeconds\":0}",
+                   NULL, err);
 }
 
 int kube_finalize_namespace(struct kube_client *c, const char *name, struct error *err)

@@ -100,8 +100,13 @@ unsigned long kube_client_requests(const struct kube_client *c);
 int kube_apply(struct kube_client *c, const json_t *obj, json_t **ret, struct error *err);
 /* POST obj; -ERR_EXISTS when it already exists. */
 int kube_create(struct kube_client *c, const json_t *obj, json_t **ret, struct error *err);
+/* PUT obj (metadata.resourceVersion set: replaced only if unchanged since, else -ERR_STATE):
+ * the whole object becomes obj, fields other managers added included. */
+int kube_replace(struct kube_client *c, const json_t *obj, json_t **ret, struct error *err);
 int kube_get(struct kube_client *c, const char *api_version, const char *kind, const char *ns,
              const char *name, json_t **ret, struct error *err);
+/* GET of a fixed API path such as "/version" (JSON answer). */
+int kube_get_path(struct kube_client *c, const char *path, json_t **ret, struct error *err);
 /* ns NULL/"" = all namespaces (or a cluster-scoped kind); selector may be NULL. *ret is the
  * List object (items). */
 int kube_list(struct kube_client *c, const char *api_version, const char *kind, const char *ns,
@@ -109,6 +114,10 @@ int kube_list(struct kube_client *c, const char *api_version, const char *kind, 
 /* propagation: "Background", "Foreground", "Orphan" or NULL. -ERR_NOT_FOUND when absent. */
 int kube_delete(struct kube_client *c, const char *api_version, const char *kind, const char *ns,
                 const char *name, const char *propagation, struct error *err);
+/* DELETE with gracePeriodSeconds 0 (query and DeleteOptions): the object goes at once, a pod
+ * without waiting for its containers to stop. -ERR_NOT_FOUND when absent. */
+int kube_delete_now(struct kube_client *c, const char *api_version, const char *kind,
+                    const char *ns, const char *name, struct error *err);
 /* PUT /api/v1/namespaces/NAME/finalize with spec.finalizers emptied (stuck Terminating). */
 int kube_finalize_namespace(struct kube_client *c, const char *name, struct error *err);
 

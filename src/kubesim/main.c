@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -121,6 +122,26 @@ static void log_request(const char *method, const char *url, json_t *query, cons
         log_warn("cannot write the request log", "errno=%d", errno);
 }
 
+/* The Impersonate-Group headers of a request (kubectl sends one per --as-group). */
+struct groups {
+    const char *v[KSIM_MAX_IMPERSONATE_GROUPS];
+    int n, overflow;
+};
+
+static enum MHD_Result collect_groups(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    struct groups *g = cls;
+    if (strcasecmp(key, "Impersonate-Group") || !value)
+        return MHD_YES;
+    if (g->n < KSIM_MAX_IMPERSONATE_GROUPS)
+        g->v[g->n++] = value;
+    else
+        g->overflow = 1;
+    return MHD_YES;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **con_cls)
@@ -156,9 +177,27 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         r.len = strlen(r.body);
         r.content_type = "application/json";
     } else {
-        ksim_handle(g_sim, method, url, query, ct,
-                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"), auth,
-                    st->body.sb.len ? st->body.sb.buf : NULL, st->body.sb.len, &r);
+        struct groups g = {0};
+        const char *as = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Impersonate-User");
+        MHD_get_connection_values(c, MHD_HEADER_KIND, collect_groups, &g);
+        if (g.overflow || (!as && g.n)) {
+            memset(&r, 0, sizeof(r));
+            r.status = 400;
+            r.body = strdup(g.overflow ? "{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+                                         "\"metadata\":{},\"status\":\"Failure\",\"message\":"
+                                         "\"too many Impersonate-Group headers\",\"reason\":"
+                                         "\"BadRequest\",\"code\":400}"
+                                       : "{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+                                         "\"metadata\":{},\"status\":\"Failure\",\"message\":"
+                                         "\"requested [Impersonate-Group] without impersonating a "
+                                         "user\",\"reason\":\"BadRequest\",\"code\":400}");
+            r.len = r.body ? strlen(r.body) : 0;
+            r.content_type = "application/json";
+        } else {
+            ksim_handle_as(g_sim, method, url, query, ct,
+                           MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"), auth, as, g.v,
+                           g.n, st->body.sb.len ? st->body.sb.buf : NULL, st->body.sb.len, &r);
+        }
     }
     if (g_request_log >= 0)
         log_request(method, url, query,
@@ -196,6 +235,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     MHD_add_response_header(resp, "Content-Type",
                             r.content_type ? r.content_type : "application/json");
     MHD_add_response_header(resp, "Cache-Control", "no-cache, private");
+    if (r.warning[0]) {
+        char w[600];
+        for (char *q = r.warning; *q; q++)
+            if (*q == '"' || *q == '\\' || (unsigned char)*q < ' ')
+                *q = '\'';
+        snprintf(w, sizeof(w), "299 - \"%s\"", r.warning);
+        MHD_add_response_header(resp, "Warning", w);
+    }
     if (r.retry_after > 0) {
         char ra[16];
         snprintf(ra, sizeof(ra), "%d", r.retry_after);
@@ -245,28 +292,6 @@ static int make_certs(const char *dir)
     return run_cmd(cmd);
 }
 
-static char *base64(const char *in, size_t len)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned char)in[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned char)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= (unsigned char)in[i + 2];
-        out[o++] = t[(v >> 18) & 63];
-        out[o++] = t[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? t[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? t[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return out;
-}
-
 static int write_kubeconfig(const char *path, const char *server, const char *ca_pem,
                             const char *token)
 {
@@ -280,9 +305,10 @@ static int write_kubeconfig(const char *path, const char *server, const char *ca
             "    server: %s\n",
             server);
     if (ca_pem) {
-        char *b = base64(ca_pem, strlen(ca_pem));
-        fprintf(f, "    certificate-authority-data: %s\n", b ? b : "");
-        free(b);
+        struct strbuf b = STRBUF_INIT;
+        sb_add_base64(&b, ca_pem, strlen(ca_pem));
+        fprintf(f, "    certificate-authority-data: %s\n", b.err ? "" : b.buf);
+        sb_release(&b);
     }
     fprintf(f, "users:\n- name: kubesim\n  user:\n");
     if (token)
@@ -308,6 +334,16 @@ static void usage(FILE *f)
         "       [--node-resources nvidia.com/gpu=8,...] (allocatable of the node kubesim-node)\n"
         "       [--request-log FILE] (appends \"VERB GROUP/RESOURCE[/SUB] CLIENT\" per request;\n"
         "       default $GPUAAS_KUBESIM_REQUEST_LOG)\n"
+        "       [--cel-eval CMD] (evaluates ValidatingAdmissionPolicies: one JSON line per\n"
+        "       policy and request on its stdin, one answer line; see src/kubesim/sim_policy.c)\n"
+        "       [--token-user NAME] (who the token is to admission policies; default\n"
+        "       kubesim-admin in system:masters)\n"
+        "       [--pod-fate JSON] (pods that cannot pull their image, crash-loop or stay\n"
+        "       unschedulable: a rule or an array of rules, as POST /_sim/pods takes;\n"
+        "       DELETE /_sim/pods clears them):\n"
+        "       {\"fate\":\"pull|crash|unschedulable|ready\", \"namespace\":NS | \"image\":IMAGE,\n"
+        "        \"exit_code\":N (crash), \"message\":S (the scheduler's, unschedulable)}\n"
+        "Requests with Impersonate-User (kubectl --as) are held to RBAC as that user.\n"
         "A Kubernetes API server double. Port 0 picks a free port (see the kubeconfig).\n"
         "Faults can be changed at run time: POST /_sim/faults {\"fault\":\"500\",\"nth\":3}.\n");
 }
@@ -364,6 +400,7 @@ struct args {
     const char *listen, *kubeconfig, *token, *openapi, *request_log, *log_level;
     const char *quota_delay, *pod_ready_delay, *ns_delete_delay, *node_resources;
     const char *fault_kind, *fault_path, *fail_nth, *fault_rate;
+    const char *cel_eval, *token_user, *pod_fates;
     int tls;
 };
 
@@ -387,6 +424,9 @@ static int parse_args(int argc, char **argv, struct args *a)
         {"--node-resources", NULL, &a->node_resources, NULL},
         {"--request-log", NULL, &a->request_log, NULL},
         {"--log-level", NULL, &a->log_level, NULL},
+        {"--cel-eval", NULL, &a->cel_eval, NULL},
+        {"--token-user", NULL, &a->token_user, NULL},
+        {"--pod-fate", NULL, &a->pod_fates, NULL},
     };
     size_t npos;
     a->request_log = getenv("GPUAAS_KUBESIM_REQUEST_LOG");
@@ -550,6 +590,8 @@ int main(int argc, char **argv)
     if (a.ns_delete_delay)
         opt.ns_delete_delay_ms = atoi(a.ns_delete_delay);
     opt.node_resources = a.node_resources;
+    opt.cel_eval = a.cel_eval;
+    opt.token_user = a.token_user;
     if (a.request_log && *a.request_log) {
         g_request_log = open(a.request_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (g_request_log < 0) {
@@ -579,6 +621,14 @@ int main(int argc, char **argv)
         goto out;
     if (fault.kind)
         ksim_set_fault(g_sim, &fault);
+    if (a.pod_fates) {
+        char msg[300];
+        if (ksim_pod_fate_add(g_sim, a.pod_fates, msg, sizeof(msg))) {
+            fprintf(stderr, "gpuaas-kubesim: --pod-fate %s: %s\n", a.pod_fates, msg);
+            rc = 2;
+            goto out_sim;
+        }
+    }
     struct MHD_Daemon *d = start_daemon(&sa, a.tls ? cert : NULL, key);
     if (!d) {
         fprintf(stderr, "gpuaas-kubesim: cannot listen on %s\n", a.listen);

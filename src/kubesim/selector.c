@@ -187,3 +187,51 @@ int ksim_selector_match_fields(const struct ksim_selector *sel, json_t *obj)
     }
     return 1;
 }
+
+int ksim_label_selector_object_match(json_t *selector, json_t *labels)
+{
+    const char *key;
+    json_t *v;
+    if (selector && !json_is_object(selector))
+        return -ERR_INVALID;
+    json_object_foreach(json_object_get(selector, "matchLabels"), key, v)
+    {
+        const char *have = json_string_value(json_object_get(labels, key));
+        if (!have || !json_string_value(v) || strcmp(have, json_string_value(v)))
+            return 0;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(selector, "matchExpressions"), i, e)
+    {
+        const char *k = json_string_value(json_object_get(e, "key"));
+        const char *op = json_string_value(json_object_get(e, "operator"));
+        if (!k || !op)
+            return -ERR_INVALID;
+        const char *have = json_string_value(json_object_get(labels, k));
+        int in = 0;
+        size_t j;
+        json_t *val;
+        json_array_foreach(json_object_get(e, "values"), j, val)
+        {
+            if (have && json_string_value(val) && !strcmp(have, json_string_value(val)))
+                in = 1;
+        }
+        if (!strcmp(op, "In")) {
+            if (!in)
+                return 0;
+        } else if (!strcmp(op, "NotIn")) {
+            if (in)
+                return 0;
+        } else if (!strcmp(op, "Exists")) {
+            if (!have)
+                return 0;
+        } else if (!strcmp(op, "DoesNotExist")) {
+            if (have)
+                return 0;
+        } else {
+            return -ERR_INVALID;
+        }
+    }
+    return 1;
+}

@@ -8,7 +8,7 @@
 #include "common/error.h"
 
 #define KSIM_SEL_MAX_REQ 32
-#define KSIM_SEL_MAX_VALUES 16
+#define KSIM_SEL_MAX_VALUES 64 /* values in one set (the reconciler lists 48 sessions by id) */
 
 enum ksim_sel_op {
     KSIM_SEL_EQ,
@@ -38,5 +38,9 @@ int ksim_selector_parse(const char *text, struct ksim_selector *ret, struct erro
 int ksim_selector_match(const struct ksim_selector *sel, json_t *labels);
 /* Field selector match against an object: keys are dotted paths (metadata.name, status.phase). */
 int ksim_selector_match_fields(const struct ksim_selector *sel, json_t *obj);
+/* A LabelSelector object ({matchLabels, matchExpressions with In, NotIn, Exists,
+ * DoesNotExist}) against labels (NULL = none). An empty selector matches everything. Returns 1
+ * on a match, 0 on none, -ERR_INVALID when the selector is malformed (an unknown operator). */
+int ksim_label_selector_object_match(json_t *selector, json_t *labels);
 
 #endif

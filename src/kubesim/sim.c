@@ -58,6 +58,43 @@ const struct rtype rtypes[] = {
      "com.github.openshift.api.build.v1.BuildConfig", 1},
     {"image.openshift.io", "v1", "imagestreams", "ImageStream", "imagestream", "is", 1,
      "com.github.openshift.api.image.v1.ImageStream", 1},
+    /* kinds a tenant's attack names (tests/it/tenant_attacks.sh): served so that RBAC or a
+     * policy refuses it, never a missing kind */
+    {"", "v1", "endpoints", "Endpoints", "endpoints", "ep", 1, "io.k8s.api.core.v1.Endpoints", 0},
+    {"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", "endpointslice", NULL, 1,
+     "io.k8s.api.discovery.v1.EndpointSlice", 0},
+    {"apps", "v1", "statefulsets", "StatefulSet", "statefulset", "sts", 1,
+     "io.k8s.api.apps.v1.StatefulSet", 1},
+    {"batch", "v1", "jobs", "Job", "job", NULL, 1, "io.k8s.api.batch.v1.Job", 1},
+    {"batch", "v1", "cronjobs", "CronJob", "cronjob", "cj", 1, "io.k8s.api.batch.v1.CronJob", 1},
+    {"build.openshift.io", "v1", "builds", "Build", "build", NULL, 1,
+     "com.github.openshift.api.build.v1.Build", 1},
+    /* what `gpuaas doctor` reads (tests/it/doctor.sh): the storage class, the CRDs, the GPU
+     * operator's ClusterPolicy and the CloudNativePG Cluster (no schema for the last two, and
+     * no status subresource: a test writes their status as the operators would) */
+    {"storage.k8s.io", "v1", "storageclasses", "StorageClass", "storageclass", "sc", 0,
+     "io.k8s.api.storage.v1.StorageClass", 0},
+    {"apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
+     "customresourcedefinition", "crd", 0,
+     "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition", 1},
+    {"nvidia.com", "v1", "clusterpolicies", "ClusterPolicy", "clusterpolicy", NULL, 0,
+     "com.nvidia.v1.ClusterPolicy", 0},
+    {"imageregistry.operator.openshift.io", "v1", "configs", "Config", "config", NULL, 0,
+     "com.github.openshift.api.imageregistry.v1.Config", 0},
+    {"postgresql.cnpg.io", "v1", "clusters", "Cluster", "cluster", NULL, 1,
+     "io.cnpg.postgresql.v1.Cluster", 0},
+    /* access reviews (sim_authz.c): answered, never stored */
+    {"authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview",
+     "selfsubjectaccessreview", NULL, 0, "io.k8s.api.authorization.v1.SelfSubjectAccessReview", 1},
+    {"authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview",
+     "selfsubjectrulesreview", NULL, 0, "io.k8s.api.authorization.v1.SelfSubjectRulesReview", 1},
+    {"authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview",
+     "subjectaccessreview", NULL, 0, "io.k8s.api.authorization.v1.SubjectAccessReview", 1},
+    {"authorization.k8s.io", "v1", "localsubjectaccessreviews", "LocalSubjectAccessReview",
+     "localsubjectaccessreview", NULL, 1, "io.k8s.api.authorization.v1.LocalSubjectAccessReview",
+     1},
+    {"authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", "selfsubjectreview",
+     NULL, 0, "io.k8s.api.authentication.v1.SelfSubjectReview", 1},
 };
 const size_t nrtypes = ARRAY_SIZE(rtypes);
 
@@ -105,9 +142,11 @@ void ksim_free(struct ksim *k)
 {
     if (!k)
         return;
+    ks_policy_close(k);
     for (size_t i = 0; i < EVENT_RING; i++)
         json_decref(k->ring[i].obj);
     json_decref(k->store);
+    json_decref(k->pod_fates);
     free(k->tasks);
     pthread_mutex_destroy(&k->mu);
     pthread_cond_destroy(&k->cond);

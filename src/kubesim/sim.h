@@ -21,6 +21,14 @@ struct ksim_options {
     struct ksim_schema *schema; /* borrowed; NULL disables validation */
     const char *server_address; /* "127.0.0.1:PORT" for /api */
     const char *node_resources; /* "nvidia.com/gpu=8,..." added to the seeded node; NULL = none */
+    /* the command that evaluates ValidatingAdmissionPolicies (CEL), one JSON line in and out
+     * per policy and request (sim_policy.c); NULL = policies are not evaluated, which each
+     * matching request is told in a Warning */
+    const char *cel_eval;
+    /* who the bearer token is, for admission policies (request.userInfo), e.g. the reconciler's
+     * "system:serviceaccount:gpuaas-system:gpuaas-reconciler"; NULL = "kubesim-admin" in
+     * system:masters. RBAC never applies to the token: it keeps every right. */
+    const char *token_user;
 };
 
 struct ksim_fault {
@@ -37,9 +45,10 @@ struct ksim_response {
     char *body;
     size_t len;
     const char *content_type;
-    int retry_after; /* seconds; 0 = no header */
-    int drop;        /* close the connection without answering */
-    int latency_ms;  /* sleep before answering */
+    int retry_after;   /* seconds; 0 = no header */
+    int drop;          /* close the connection without answering */
+    int latency_ms;    /* sleep before answering */
+    char warning[512]; /* "" or the text of a Warning header (kubectl prints it) */
     /* watch: when set, the HTTP layer streams ksim_watch_next() instead of body */
     int watch;
     char watch_key[160];
@@ -64,6 +73,15 @@ int ksim_parse_fault(const char *s, struct ksim_fault *f);
 void ksim_handle(struct ksim *k, const char *method, const char *path, json_t *query,
                  const char *content_type, const char *accept, const char *authorization,
                  const char *body, size_t body_len, struct ksim_response *ret);
+#define KSIM_MAX_IMPERSONATE_GROUPS 12
+
+/* ksim_handle for a request that may impersonate a user (Impersonate-User, and the
+ * Impersonate-Group headers, n_groups of them): with as_user set the request is held to RBAC
+ * (rbac.h) as that user, and its writes to escalation prevention; as_user NULL = ksim_handle. */
+void ksim_handle_as(struct ksim *k, const char *method, const char *path, json_t *query,
+                    const char *content_type, const char *accept, const char *authorization,
+                    const char *as_user, const char *const *as_groups, int n_groups,
+                    const char *body, size_t body_len, struct ksim_response *ret);
 void ksim_response_free(struct ksim_response *r);
 
 /* Runs due controller work; now_ms is a monotonic clock. Returns ms until next due task. */
@@ -74,6 +92,9 @@ int ksim_tick(struct ksim *k, int64_t now_ms);
  * *rv. Returns 0, 1 when the stream must end (too old / shutdown), or -ERR_*. */
 int ksim_watch_next(struct ksim *k, const struct ksim_response *r, uint64_t *rv, int wait_ms,
                     char **ret);
+/* Adds a pod fate rule, or an array of rules, given as JSON (see sim_pods.c), as POST
+ * /_sim/pods does. 0, or -1 with msg saying what is expected. */
+int ksim_pod_fate_add(struct ksim *k, const char *json, char *msg, size_t n);
 /* Wakes all watchers and makes ksim_watch_next return 1 (shutdown). */
 void ksim_shutdown(struct ksim *k);
 

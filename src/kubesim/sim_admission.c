@@ -2,6 +2,7 @@
  * ResourceQuota accounting and refusals. */
 #include "kubesim/sim_internal.h"
 
+#include "common/strbuf.h"
 #include "common/util.h"
 
 static void usage_add(json_t *u, const char *res, int64_t milli)
@@ -323,29 +324,6 @@ void ks_limitrange_default(struct ksim *k, const char *ns, json_t *pod)
     }
 }
 
-static char *b64(const char *in)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t len = strlen(in);
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned)(unsigned char)in[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned)(unsigned char)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= (unsigned char)in[i + 2];
-        out[o++] = t[(v >> 18) & 63];
-        out[o++] = t[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? t[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? t[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* A small part of the API server's defaulting, the fields clients and kubectl show. */
 static void set_default(json_t *o, const char *key, json_t *v)
 {
@@ -422,10 +400,10 @@ void ks_apply_defaults(const struct rtype *rt, json_t *obj)
                 const char *str = json_string_value(v);
                 if (!str)
                     continue;
-                char *b = b64(str);
-                if (b)
-                    json_object_set_new(data, key, json_string(b));
-                free(b);
+                struct strbuf b = STRBUF_INIT;
+                if (sb_add_base64(&b, str, strlen(str)) == 0)
+                    json_object_set_new(data, key, json_string(b.buf));
+                sb_release(&b);
             }
             json_object_del(obj, "stringData");
         }

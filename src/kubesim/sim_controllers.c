@@ -2,25 +2,7 @@
  * deletion, Route admission, run from ksim_tick(). */
 #include "kubesim/sim_internal.h"
 
-static void route_admit(json_t *obj, const char *ns)
-{
-    json_t *spec = json_object_get(obj, "spec");
-    const char *host = json_string_value(json_object_get(spec, "host"));
-    char hbuf[400];
-    if (!host || !*host) {
-        snprintf(hbuf, sizeof(hbuf), "%s-%s.apps.kubesim.local", ks_mstr(obj, "name"), ns);
-        if (json_is_object(spec))
-            json_object_set_new(spec, "host", json_string(hbuf));
-        host = hbuf;
-    }
-    char ts[RFC3339_LEN];
-    ks_now_rfc3339(ts);
-    json_object_set_new(obj, "status",
-                        json_pack("{s:[{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}]}", "ingress", "host",
-                                  host, "routerName", "default", "wildcardPolicy", "None",
-                                  "conditions", "type", "Admitted", "status", "True",
-                                  "lastTransitionTime", ts));
-}
+#include "common/json_find.h"
 
 void ks_after_write(struct ksim *k, const struct rtype *rt, const char *ns, json_t *obj,
                     int created)
@@ -41,7 +23,7 @@ void ks_after_write(struct ksim *k, const struct rtype *rt, const char *ns, json
                                 json_pack("{s:s, s:s}", "phase", "Pending", "startTime", ts));
         }
     } else if (!strcmp(res, "routes") && created) {
-        route_admit(obj, ns);
+        ks_route_admit(k, obj, ns);
     } else if (!strcmp(res, "services") && created) {
         json_t *spec = json_object_get(obj, "spec");
         if (json_is_object(spec) && !json_object_get(spec, "clusterIP")) {
@@ -160,9 +142,11 @@ static void deploy_sync(struct ksim *k, const char *ns, const char *name)
             continue;
         }
         current++;
-        const char *phase =
-            json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
-        if (phase && !strcmp(phase, "Running"))
+        /* available = the pod's Ready condition (a crash-looping pod runs but is not ready) */
+        json_t *rc = json_find_by(json_object_get(json_object_get(pod, "status"), "conditions"),
+                                  "type", "Ready");
+        const char *rs = json_string_value(json_object_get(rc, "status"));
+        if (rs && !strcmp(rs, "True"))
             ready++;
     }
     for (int i = 0; i < nstale; i++)
@@ -250,11 +234,22 @@ static void pod_ready(struct ksim *k, const char *ns, const char *name)
     json_t *p = ks_lookup(k, prt, ns, name);
     if (!p)
         return;
+    if (ks_pod_fate_apply(k, ns, name)) {
+        /* not ready: the Deployment's status follows */
+        json_t *ref = json_array_get(json_object_get(ks_meta(p), "ownerReferences"), 0);
+        const char *kind = json_string_value(json_object_get(ref, "kind"));
+        if (kind && !strcmp(kind, "Deployment"))
+            ks_add_task(k, T_DEPLOY, ns, json_string_value(json_object_get(ref, "name")), 0);
+        return;
+    }
     json_t *st = json_object_get(p, "status");
     if (!json_is_object(st)) {
         st = json_object();
         json_object_set_new(p, "status", st);
     }
+    /* a pod recovering from a fate starts from a clean status */
+    json_object_del(st, "containerStatuses");
+    json_object_del(st, "conditions");
     json_object_set_new(st, "phase", json_string("Running"));
     json_object_set_new(st, "podIP", json_string("10.244.0.10"));
     json_object_set_new(st, "hostIP", json_string("192.168.0.10"));
@@ -302,25 +297,40 @@ static void ns_delete(struct ksim *k, const char *name)
         return;
     char prefix[80];
     snprintf(prefix, sizeof(prefix), "%s/", name);
+    const struct rtype *prt = ks_rtype_by_name("pods");
+    int pods_left = 0;
     for (size_t t = 0; t < NRTYPES; t++) {
         if (!rtypes[t].namespaced)
             continue;
+        /* a pod that ignores SIGTERM stays Terminating (ks_pod_delete): skip the ones seen */
+        json_t *seen = json_object();
         for (;;) {
             const char *key;
             json_t *obj;
             char victim[MAX_NAME + 1] = "";
             json_object_foreach(ks_bucket(k, &rtypes[t]), key, obj)
             {
-                if (!strncmp(key, prefix, strlen(prefix))) {
+                if (!strncmp(key, prefix, strlen(prefix)) && !json_object_get(seen, key)) {
                     snprintf(victim, sizeof(victim), "%s", ks_mstr(obj, "name"));
+                    json_object_set_new(seen, key, json_true());
                     break;
                 }
             }
             if (!victim[0])
                 break;
-            ks_remove_object(k, &rtypes[t], name, victim);
+            if (&rtypes[t] != prt)
+                ks_remove_object(k, &rtypes[t], name, victim);
+            else
+                ks_pod_delete(k, name, victim, -1);
         }
+        json_decref(seen);
     }
+    const char *pkey;
+    json_t *pod;
+    json_object_foreach(ks_bucket(k, prt), pkey, pod) pods_left +=
+        !strncmp(pkey, prefix, strlen(prefix));
+    if (pods_left)
+        return; /* runs again when the last pod is gone */
     /* the namespace controller removes its own finalizer */
     json_t *spec_fin = json_object_get(json_object_get(nso, "spec"), "finalizers");
     for (size_t i = 0; i < json_array_size(spec_fin); i++) {
@@ -348,6 +358,9 @@ static void run_task(struct ksim *k, const struct task *t)
         break;
     case T_DEPLOY:
         deploy_sync(k, t->ns, t->name);
+        break;
+    case T_POD_KILL:
+        ks_pod_kill(k, t->ns, t->name);
         break;
     }
 }

@@ -70,6 +70,24 @@ void ks_handle_admin(struct ksim *k, const char *method, const char *path, const
                            (json_int_t)k->fault_count));
         return;
     }
+    if (!strcmp(path, "/_sim/pods")) {
+        char msg[300] = "";
+        if (!strcmp(method, "DELETE")) {
+            ks_pod_fates_clear(k);
+        } else if (!strcmp(method, "POST")) {
+            json_error_t jerr;
+            json_t *v = json_loadb(body ? body : "", len, 0, &jerr);
+            int bad = ks_pod_fate_add(k, v, msg, sizeof(msg));
+            json_decref(v);
+            if (bad) {
+                ks_reply_status(r, 400, "BadRequest", NULL, NULL, "%s", msg);
+                return;
+            }
+        }
+        json_t *rules = k->pod_fates ? json_incref(k->pod_fates) : json_array();
+        ks_reply(r, 200, json_pack("{s:o}", "rules", rules));
+        return;
+    }
     if (!strcmp(path, "/_sim/stats")) {
         json_t *counts = json_object();
         const char *key;

@@ -64,6 +64,30 @@ static void handle_list(struct ksim *k, struct req *rq, struct ksim_response *r)
                        "items", items));
 }
 
+/* gracePeriodSeconds of a DELETE, from the query or the DeleteOptions body (-1 when neither
+ * names one). Answers 400 and returns 1 when it is not a non-negative integer. */
+static int delete_grace(const struct req *rq, long *ret, struct ksim_response *r)
+{
+    const char *q = qparam(rq->query, "gracePeriodSeconds");
+    json_t *body = rq->body_len ? json_loadb(rq->body, rq->body_len, 0, NULL) : NULL;
+    json_t *b = json_object_get(body, "gracePeriodSeconds");
+    int bad = 0;
+    if (q) {
+        char *end = NULL;
+        long v = strtol(q, &end, 10);
+        bad = !*q || *end || v < 0;
+        *ret = v;
+    } else if (b) {
+        bad = !json_is_integer(b) || json_integer_value(b) < 0;
+        *ret = (long)json_integer_value(b);
+    }
+    json_decref(body);
+    if (bad)
+        ks_reply_status(r, 400, "BadRequest", NULL, NULL,
+                        "gracePeriodSeconds: must be a non-negative integer");
+    return bad;
+}
+
 static void handle_delete(struct ksim *k, struct req *rq, struct ksim_response *r)
 {
     json_t *obj = ks_lookup(k, rq->rt, rq->ns, rq->name);
@@ -71,6 +95,8 @@ static void handle_delete(struct ksim *k, struct req *rq, struct ksim_response *
         ks_reply_not_found(r, rq->rt, rq->name);
         return;
     }
+    if (!*rq->sub && ks_admit(k, rq->rt, rq->ns, "DELETE", NULL, obj, r))
+        return;
     char ts[RFC3339_LEN];
     ks_now_rfc3339(ts);
     if (!strcmp(rq->rt->resource, "namespaces")) {
@@ -94,6 +120,15 @@ static void handle_delete(struct ksim *k, struct req *rq, struct ksim_response *
         ks_reply(r, 200, json_incref(obj));
         return;
     }
+    if (!strcmp(rq->rt->resource, "pods")) {
+        long grace = -1;
+        if (delete_grace(rq, &grace, r))
+            return;
+        json_t *pod = json_incref(obj);
+        ks_pod_delete(k, rq->ns, rq->name, grace); /* may stay Terminating (ignore-sigterm) */
+        ks_reply(r, 200, pod);
+        return;
+    }
     json_t *copy = json_incref(obj);
     ks_remove_object(k, rq->rt, rq->ns, rq->name);
     if (!strcmp(rq->rt->resource, "pods") || !strcmp(rq->rt->resource, "deployments"))
@@ -108,6 +143,21 @@ static void handle_delete(struct ksim *k, struct req *rq, struct ksim_response *
                                 json_string(rq->rt->group));
         ks_reply(r, 200, st);
     }
+}
+
+/* Answers 409 Conflict and returns 1 when `given` names a resourceVersion other than the
+ * stored object's (optimistic concurrency); 0 when it names none or the same. */
+static int rv_conflict(const struct req *rq, json_t *given, json_t *old, struct ksim_response *r)
+{
+    const char *rv = ks_mstr(given, "resourceVersion");
+    if (!rv || !*rv || !strcmp(rv, ks_mstr(old, "resourceVersion")))
+        return 0;
+    char q[160];
+    ks_reply_status(r, 409, "Conflict", rq->name, rq->rt,
+                    "Operation cannot be fulfilled on %s \"%s\": the object has been modified; "
+                    "please apply your changes to the latest version and try again",
+                    ks_qualified(rq->rt, q, sizeof(q)), rq->name);
+    return 1;
 }
 
 /* PUT: full replacement, optimistic concurrency on metadata.resourceVersion. */
@@ -127,15 +177,8 @@ static void handle_update(struct ksim *k, struct req *rq, json_t *obj, struct ks
         ks_reply_not_found(r, rq->rt, rq->name);
         return;
     }
-    const char *rv = ks_mstr(obj, "resourceVersion");
-    if (rv && *rv && strcmp(rv, ks_mstr(old, "resourceVersion"))) {
-        char q[160];
-        ks_reply_status(r, 409, "Conflict", rq->name, rq->rt,
-                        "Operation cannot be fulfilled on %s \"%s\": the object has been modified; "
-                        "please apply your changes to the latest version and try again",
-                        ks_qualified(rq->rt, q, sizeof(q)), rq->name);
+    if (rv_conflict(rq, obj, old, r))
         return;
-    }
     json_t *nw = json_deep_copy(obj);
     if (!strcmp(rq->sub, "status")) {
         json_t *base = json_deep_copy(old);
@@ -157,6 +200,10 @@ static void handle_update(struct ksim *k, struct req *rq, json_t *obj, struct ks
             json_object_del(nw, "status");
         if (!strcmp(rq->rt->resource, "namespaces"))
             json_object_set(nw, "spec", json_object_get(old, "spec"));
+    }
+    if (!*rq->sub && ks_admit(k, rq->rt, rq->ns, "UPDATE", nw, old, r)) {
+        json_decref(nw);
+        return;
     }
     ks_store_update(k, rq->rt, rq->ns, old, nw);
     if (!strcmp(rq->rt->resource, "namespaces"))
@@ -318,6 +365,10 @@ static void patch_json(struct ksim *k, struct req *rq, struct ksim_response *r)
                                                        : json_null());
     if (json_is_null(json_object_get(nw, "status")))
         json_object_del(nw, "status");
+    if (!*rq->sub && ks_admit(k, rq->rt, rq->ns, "UPDATE", nw, old, r)) {
+        json_decref(nw);
+        return;
+    }
     store_and_reply(k, rq, old, nw,
                     json_pack("{s:s, s:s, s:{}, s:s}", "kind", "Status", "apiVersion", "v1",
                               "metadata", "status", "Success"),
@@ -400,18 +451,12 @@ static void handle_patch(struct ksim *k, struct req *rq, struct ksim_response *r
     }
     if (apply && (ks_check_type_meta(rq->rt, patch, r) || ks_validate(k, rq->rt, patch, r)))
         goto out;
-    const char *prv = ks_mstr(patch, "resourceVersion");
-    if (prv && *prv && strcmp(prv, ks_mstr(old, "resourceVersion"))) {
-        char q[160];
-        ks_reply_status(r, 409, "Conflict", rq->name, rq->rt,
-                        "Operation cannot be fulfilled on %s \"%s\": the object has been modified; "
-                        "please apply your changes to the latest version and try again",
-                        ks_qualified(rq->rt, q, sizeof(q)), rq->name);
+    if (rv_conflict(rq, patch, old, r))
         goto out;
-    }
     json_t *nw = json_deep_copy(old);
     merge_into(rq, nw, patch, apply);
-    if (ks_validate(k, rq->rt, nw, r)) {
+    if (ks_validate(k, rq->rt, nw, r) ||
+        (!*rq->sub && ks_admit(k, rq->rt, rq->ns, "UPDATE", nw, old, r))) {
         json_decref(nw);
         goto out;
     }
@@ -459,6 +504,8 @@ static void handle_pod_log(struct ksim *k, struct req *rq, struct ksim_response 
 void ks_handle_resource(struct ksim *k, struct req *rq, struct ksim_response *r)
 {
     const char *m = rq->method;
+    if (ks_handle_special(k, rq, r))
+        return;
     if (!strcmp(rq->sub, "log") && !strcmp(rq->rt->resource, "pods") && !strcmp(m, "GET") &&
         *rq->name) {
         handle_pod_log(k, rq, r);

@@ -1,6 +1,8 @@
 /* HTTP glue: Status responses, path routing, and ksim_handle(), the entry point per request. */
 #include "kubesim/sim_internal.h"
 
+#include "kubesim/protobuf.h"
+
 void ks_reply(struct ksim_response *r, int status, json_t *body)
 {
     r->status = status;
@@ -123,6 +125,17 @@ void ksim_handle(struct ksim *k, const char *method, const char *path, json_t *q
                  const char *content_type, const char *accept, const char *authorization,
                  const char *body, size_t body_len, struct ksim_response *r)
 {
+    ksim_handle_as(k, method, path, query, content_type, accept, authorization, NULL, NULL, 0, body,
+                   body_len, r);
+}
+
+void ksim_handle_as(struct ksim *k, const char *method, const char *path, json_t *query,
+                    const char *content_type, const char *accept, const char *authorization,
+                    const char *as_user, const char *const *as_groups, int n_groups,
+                    const char *body, size_t body_len, struct ksim_response *r)
+{
+    struct ksim_rbac_user user;
+    char *pb_json = NULL; /* a protobuf body decoded to JSON */
     memset(r, 0, sizeof(*r));
     pthread_mutex_lock(&k->mu);
     if (!strncmp(path, "/_sim/", 6)) {
@@ -136,13 +149,29 @@ void ksim_handle(struct ksim *k, const char *method, const char *path, json_t *q
             goto out;
         }
     }
+    if (as_user) {
+        char msg[300];
+        if (ksim_rbac_user_init(&user, as_user, as_groups, n_groups, msg, sizeof(msg))) {
+            ks_reply_status(r, 400, "BadRequest", NULL, NULL, "%s", msg);
+            goto out;
+        }
+        /* borrowed for this request only: cleared at out: below, before the lock is released */
+        k->as = &user; /* cppcheck-suppress autoVariables */
+    }
     if (ks_fault_hit(k, path, r))
         goto out;
     if (content_type && strstr(content_type, "protobuf") && body_len) {
-        ks_reply_status(r, 415, "UnsupportedMediaType", NULL, NULL,
-                        "the body of the request was in an unknown format - accepted media types "
-                        "include: application/json, application/yaml");
-        goto out;
+        char msg[400];
+        json_t *obj = ksim_pb_decode((const unsigned char *)body, body_len, msg, sizeof(msg));
+        pb_json = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+        json_decref(obj);
+        if (!pb_json) {
+            ks_reply_status(r, 415, "UnsupportedMediaType", NULL, NULL, "%s", msg);
+            goto out;
+        }
+        body = pb_json;
+        body_len = strlen(pb_json);
+        content_type = "application/json";
     }
     if (!strcmp(path, "/healthz") || !strcmp(path, "/readyz") || !strcmp(path, "/livez")) {
         r->status = 200;
@@ -221,13 +250,17 @@ void ksim_handle(struct ksim *k, const char *method, const char *path, json_t *q
                             "the server could not find the requested resource");
     } else if (n >= 3 && !strcmp(s[0], "api") && !strcmp(s[1], "v1") &&
                !route_resource(s + 2, n - 2, "", "v1", &rq)) {
-        ks_handle_resource(k, &rq, r);
+        if (!ks_authorize(k, &rq, r))
+            ks_handle_resource(k, &rq, r);
     } else if (n >= 4 && !strcmp(s[0], "apis") && !route_resource(s + 3, n - 3, s[1], s[2], &rq)) {
-        ks_handle_resource(k, &rq, r);
+        if (!ks_authorize(k, &rq, r))
+            ks_handle_resource(k, &rq, r);
     } else {
         ks_reply_status(r, 404, "NotFound", NULL, NULL,
                         "the server could not find the requested resource");
     }
 out:
+    free(pb_json);
+    k->as = NULL;
     pthread_mutex_unlock(&k->mu);
 }

@@ -18,6 +18,7 @@
 #include "common/error.h"
 #include "common/timeutil.h"
 #include "kubesim/quantity.h"
+#include "kubesim/rbac.h"
 #include "kubesim/schema.h"
 #include "kubesim/selector.h"
 #include "common/yaml_json.h"
@@ -32,7 +33,7 @@ struct rtype {
     int has_status;
 };
 
-enum task_type { T_QUOTA, T_NS_DELETE, T_POD_READY, T_DEPLOY };
+enum task_type { T_QUOTA, T_NS_DELETE, T_POD_READY, T_DEPLOY, T_POD_KILL };
 
 struct task {
     enum task_type type;
@@ -66,6 +67,11 @@ struct ksim {
     unsigned rng;
     int shutdown;
     int64_t now_ms; /* last monotonic time seen */
+    /* the user an impersonated request acts as, for the request being handled (sim_authz.c);
+     * NULL for the double's own token, which keeps every right */
+    const struct ksim_rbac_user *as;
+    struct ks_policy *policy; /* the admission policy evaluator (sim_policy.c); NULL = none */
+    json_t *pod_fates;        /* sim_pods.c: rules, NULL until the first */
 };
 
 struct req {
@@ -144,9 +150,38 @@ const char *ks_qualified(const struct rtype *rt, char *buf, size_t len);
 void ks_reply_not_found(struct ksim_response *r, const struct rtype *rt, const char *name);
 void ks_reply_invalid(struct ksim_response *r, const struct rtype *rt, const char *name,
                       const char *field, const char *type, const char *detail);
+/* sim_authz.c: RBAC for impersonated requests, reviews, pod and token subresources */
+/* 0 when the request (routed into rq) is allowed, else replies 403 Forbidden. */
+int ks_authorize(struct ksim *k, const struct req *rq, struct ksim_response *r);
+/* 1 when rq is for a kind or subresource answered here (reviews, pods/exec, ...), replied. */
+int ks_handle_special(struct ksim *k, struct req *rq, struct ksim_response *r);
+/* Admission of a write by the request's user: escalation prevention (RBAC kinds), Ingress host
+ * claims, then the ValidatingAdmissionPolicies. op is "CREATE", "UPDATE" or "DELETE"; obj the
+ * object as it would be stored (NULL on DELETE), old the stored one (NULL on CREATE). 0, or
+ * replies 403/500 and returns -1. */
+int ks_admit(struct ksim *k, const struct rtype *rt, const char *ns, const char *op, json_t *obj,
+             json_t *old, struct ksim_response *r);
+/* sim_hosts.c: host claims of Routes (OpenShift's router) and Ingresses */
+void ks_route_admit(struct ksim *k, json_t *route, const char *ns);
+/* 0, or -1 with msg when another namespace's older Route or Ingress holds a host of ing. */
+int ks_ingress_host_check(struct ksim *k, const char *ns, json_t *ing, char *msg, size_t msglen);
+/* sim_policy.c: ValidatingAdmissionPolicies through an external CEL evaluator */
+int ks_policy_admit(struct ksim *k, const struct rtype *rt, const char *ns, const char *op,
+                    json_t *obj, json_t *old, struct ksim_response *r);
+void ks_policy_close(struct ksim *k);
 /* sim_faults.c */
 int ks_fault_hit(struct ksim *k, const char *path, struct ksim_response *r);
 void ks_handle_admin(struct ksim *k, const char *method, const char *path, const char *body,
                      size_t len, struct ksim_response *r);
+
+/* sim_pods.c */
+/* Applies the pod fate matching pod ns/name (the simulated kubelet and scheduler): 1 when one
+ * did (the pod is not ready), 0 when the pod should become ready. */
+int ks_pod_fate_apply(struct ksim *k, const char *ns, const char *name);
+/* Adds a rule (borrowed) and re-runs the kubelet for the pods it may match. 0, or -1 with msg. */
+int ks_pod_fate_add(struct ksim *k, json_t *rule, char *msg, size_t n);
+void ks_pod_fates_clear(struct ksim *k);
+int ks_pod_delete(struct ksim *k, const char *ns, const char *name, long grace_s);
+void ks_pod_kill(struct ksim *k, const char *ns, const char *name);
 
 #endif

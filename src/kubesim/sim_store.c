@@ -203,6 +203,25 @@ int ks_ns_terminating(json_t *ns)
 }
 
 /* Creates obj (owned by the caller, copied on success). On success replies 201 when r. */
+/* Admission of a create made for a request (r set; the double's own creations are not
+ * admitted): ks_admit, with its refusal's message copied to errmsg. */
+static int admit_create(struct ksim *k, const struct rtype *rt, const char *ns, json_t *obj,
+                        struct ksim_response *r, char *errmsg, size_t errlen)
+{
+    json_object_set_new(ks_meta(obj), "namespace", json_string(ns));
+    if (!*ns)
+        json_object_del(ks_meta(obj), "namespace");
+    if (!ks_admit(k, rt, ns, "CREATE", obj, NULL, r))
+        return 0;
+    if (errmsg && r->body) {
+        json_t *st = json_loads(r->body, 0, NULL);
+        snprintf(errmsg, errlen, "%s",
+                 json_string_value(json_object_get(st, "message")) ?: "refused by admission");
+        json_decref(st);
+    }
+    return -1;
+}
+
 int ks_do_create(struct ksim *k, const struct rtype *rt, const char *ns, json_t *obj,
                  struct ksim_response *r, char *errmsg, size_t errlen)
 {
@@ -253,8 +272,11 @@ int ks_do_create(struct ksim *k, const struct rtype *rt, const char *ns, json_t 
         }
     }
     char nsname[64] = "";
-    if (!rt->namespaced)
+    if (!rt->namespaced) {
         ks_apply_defaults(rt, obj);
+        if (r && admit_create(k, rt, "", obj, r, errmsg, errlen))
+            return -1;
+    }
     if (rt->namespaced) {
         snprintf(nsname, sizeof(nsname), "%s", ns);
         json_t *nso = ks_lookup(k, &rtypes[0], "", ns);
@@ -273,6 +295,8 @@ int ks_do_create(struct ksim *k, const struct rtype *rt, const char *ns, json_t 
         if (!strcmp(rt->resource, "pods"))
             ks_limitrange_default(k, ns, obj);
         ks_apply_defaults(rt, obj);
+        if (r && admit_create(k, rt, ns, obj, r, errmsg, errlen))
+            return -1;
         char msg[900];
         if (ks_quota_admit(k, rt, ns, obj, msg, sizeof(msg))) {
             char q[160];
@@ -352,8 +376,12 @@ static void delete_dependents(struct ksim *k, const char *ns, const char *uid)
                 }
             }
         }
-        for (int i = 0; i < n; i++)
-            ks_remove_object(k, &rtypes[t], ns, names[i]);
+        for (int i = 0; i < n; i++) {
+            if (!strcmp(rtypes[t].resource, "pods"))
+                ks_pod_delete(k, ns, names[i], -1);
+            else
+                ks_remove_object(k, &rtypes[t], ns, names[i]);
+        }
     }
 }
 

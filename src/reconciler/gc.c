@@ -1,6 +1,7 @@
 /* The garbage-collection sweep (namespaces labelled ours with no live booking, stale
  * RoleBindings and ClusterRoleBindings labelled ours, the node cache's PersistentVolumes of
- * bookings that ended, namespaces stuck Terminating) and the
+ * bookings that ended, the pods of namespaces Terminating too long, namespaces stuck
+ * Terminating) and the
  * drift observation (what the nodes advertise for each GPU resource of the pool). */
 #include "core/advertised.h"
 #include "common/log.h"
@@ -82,6 +83,44 @@ static bool in_list(char **names, size_t n, const char *name)
     return false;
 }
 
+/* End of a session (finding 8): a pod that ignores SIGTERM (or asked for a long grace) must not
+ * keep its GPU into the next booking of that unit; the wall clock, not the test offset, is
+ * compared with the API server's deletionTimestamp. */
+void rec_force_delete_pods(struct rec *rc, int64_t now, const char *ns, const char *since)
+{
+    struct error err = {0};
+    json_t *list = NULL;
+    size_t i;
+    json_t *pod;
+    int64_t t0 = 0;
+    long after = rc->cfg->reconciler.force_delete_after_seconds;
+    if (after <= 0 || !since || time_parse_rfc3339(since, &t0) || time_now() - t0 <= after)
+        return;
+    if (kube_list(rc->kube, "v1", "Pod", ns, NULL, &list, &err)) {
+        log_warn("gc: cannot list pods", "namespace=%s error=\"%s\"", ns, err.message);
+        return;
+    }
+    json_array_foreach(json_object_get(list, "items"), i, pod)
+    {
+        const char *name = meta_str(pod, "name");
+        if (!name)
+            continue;
+        int e = kube_delete_now(rc->kube, "v1", "Pod", ns, name, &err);
+        if (e == -ERR_NOT_FOUND)
+            continue; /* gone by itself meanwhile */
+        if (e) {
+            log_warn("gc: cannot force-delete pod", "namespace=%s pod=%s error=\"%s\"", ns, name,
+                     err.message);
+            continue;
+        }
+        char target[192];
+        snprintf(target, sizeof(target), "pod/%s/%s", ns, name);
+        rec_audit(rc, now, "gc.pod.force_delete", target, "{\"pod\":\"%.63s\"}", name);
+        log_info("gc: force-deleted pod", "namespace=%s pod=%s", ns, name);
+    }
+    json_decref(list);
+}
+
 static void gc_namespaces(struct rec *rc, int64_t now, char ***ret_live, size_t *ret_n)
 {
     struct error err = {0};
@@ -105,6 +144,7 @@ static void gc_namespaces(struct rec *rc, int64_t now, char ***ret_live, size_t 
             continue;
         if (del) {
             int64_t since = 0;
+            rec_force_delete_pods(rc, now, name, del);
             if (time_parse_rfc3339(del, &since) == 0 &&
                 time_now() - since > rc->cfg->reconciler.terminating_limit_seconds) {
                 log_warn("gc: namespace stuck terminating", "namespace=%s since=%s", name, del);

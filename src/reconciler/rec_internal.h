@@ -3,6 +3,7 @@
 #ifndef GPUAAS_RECONCILER_REC_INTERNAL_H
 #define GPUAAS_RECONCILER_REC_INTERNAL_H
 
+#include "core/session_plan.h"
 #include "reconciler/reconciler.h"
 
 #include <jansson.h>
@@ -24,13 +25,24 @@ struct rec {
     char *advertised;        /* last published drift JSON without observed_at */
     const char *crash_step;  /* GPUAAS_CRASH_AFTER_STEP (test hook) */
     /* Provisioning progress of this process: for each reservation, the index of the next
-     * plan step to apply. A cache only: after a restart every object is applied again
+     * plan step to apply (v). A cache only: after a restart every object is applied again
      * (idempotent), so it never needs to be persisted. */
-    struct rec_progress {
-        int64_t id;
-        int next;
-    } * progress;
-    size_t n_progress, cap_progress;
+    struct rec_idmap {
+        struct rec_idmap_entry {
+            int64_t id;
+            int64_t v;
+        } * e;
+        size_t n, cap;
+    } progress;
+    /* Watching ACTIVE sessions (reconciler.c verify_active): when the next round begins
+     * (monotonic ms, 0 = at the next pass), the last id verified in the round under way (0 =
+     * none under way), and whether a session of the last (this) round was settling after a
+     * repair or a restart of its workspace. */
+    int64_t verify_next_mono;
+    int64_t verify_cursor;
+    int64_t verify_batch_mono; /* when the last batch was verified */
+    bool verify_settling, verify_round_settling;
+    bool once; /* rec_run(once): a round is done within the one pass */
     /* Namespaces labelled ours seen by this pass's list; NULL when the list failed. */
     json_t *ns_list;
     /* GPU telemetry (dcgm.c). */
@@ -41,6 +53,7 @@ struct rec {
     int64_t dcgm_last_success_at; /* test-clock seconds, 0 = never */
     int64_t dcgm_last_failure_at;
     struct rec_stats stats;
+    struct rec_health *health; /* /healthz and /metrics (rec_health.h), NULL = not served */
 };
 
 /* Writes an audit entry by the reconciler; failures are logged, not returned. */
@@ -49,10 +62,28 @@ void rec_audit(struct rec *rc, int64_t now, const char *action, const char *targ
 /* _exit(137) when the test hook names `step`. */
 void rec_crash_point(struct rec *rc, const char *step);
 
+/* End of a session (gc.c): when namespace ns, Terminating since `since` (its
+ * metadata.deletionTimestamp), has been so longer than reconciler.force_delete_after_seconds
+ * (0 = never), its pods are deleted with grace 0, each audited as gc.pod.force_delete. Called
+ * by the GC sweep and while a session waits for its namespace to go. */
+void rec_force_delete_pods(struct rec *rc, int64_t now, const char *ns, const char *since);
+
 /* Session steps (session.c). Each returns STEP_DONE, STEP_WAIT, or -ERR_* after logging. */
 int rec_session_start(struct rec *rc, struct reservation *r, int64_t now);
 int rec_session_stop(struct rec *rc, struct reservation *r, int64_t now);
 int rec_session_cleanup(struct rec *rc, struct reservation *r, int64_t now);
+/* Watching ACTIVE sessions (session.c). rec_live_load: the live objects of the sessions whose
+ * reservation ids are listed in ids ("4,7,9", at most 48 and 330 characters; NULL = every
+ * session), one LIST per kind of
+ * the plan (labelled ours) and one of their workspace pods, into an index owned by the caller (keys
+ * "Kind/ns/name", and "Pod/ns" -> array of pods).
+ * rec_session_verify: every object of r's plan inside its namespace that the index shows
+ * deleted or changed is re-applied and audited (session.repair), and session.phase is set to
+ * "Ready" or "Degraded: <reason>" from the workspace's health. STEP_DONE, STEP_WAIT while it
+ * settles (just repaired, or its workspace (re)starting), or -ERR_* after logging. */
+int rec_live_load(struct rec *rc, const struct session_plan *plan, const char *ids, json_t **ret,
+                  struct error *err);
+int rec_session_verify(struct rec *rc, struct reservation *r, json_t *live_index, int64_t now);
 /* GPU telemetry (dcgm.c). When reconciler.dcgm_url is set: records the activity of ACTIVE
  * sessions from a finished scrape, and when a scrape is due starts one (in the scrape thread
  * when dcgm_async, else inline). Failures are logged and counted, never returned. */

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "core/session_plan.h"
+#include "reconciler/rec_health.h"
 #include "reconciler/rec_internal.h"
 
 #include <inttypes.h>
@@ -91,7 +92,7 @@ void rec_free(struct rec *rc)
     json_decref(rc->ns_list);
     rec_dcgm_free(rc);
     free(rc->advertised);
-    free(rc->progress);
+    free(rc->progress.e);
     free(rc);
 }
 
@@ -164,6 +165,102 @@ static void phase_stop(struct rec *rc, int64_t now)
     }
 }
 
+/* Watching live sessions. A round verifies every ACTIVE session, in order of id, in batches of
+ * up to VERIFY_BATCH read from the cluster together (one LIST per kind, selected by the batch's
+ * reservation ids, at most VERIFY_IDS_LEN characters of them so the URL stays short). A pass
+ * spends about VERIFY_BUDGET_MS on it; while sessions are being provisioned, or a window
+ * boundary is less than VERIFY_CLEAR_S away, at most one batch every VERIFY_YIELD_MS, so that a
+ * starting session does not wait behind it. The next round begins reconciler.interval_seconds
+ * after one ends, or SETTLE_MS when a session was repaired, its workspace is (re)starting, or
+ * the cluster could not be read. With --once, the round is one batch of every session, read
+ * with one LIST per kind of everything labelled ours. */
+#define VERIFY_BATCH 48
+#define VERIFY_IDS_LEN 300
+#define VERIFY_BUDGET_MS 100
+#define VERIFY_YIELD_MS 5000
+#define VERIFY_CLEAR_S 2
+#define SETTLE_MS 1000
+
+static int cmp_id(const void *a, const void *b)
+{
+    const struct reservation *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Verifies the n sessions rs against one read of the cluster; false when one is settling or
+ * the cluster could not be read. */
+static bool verify_batch(struct rec *rc, struct reservation *rs, size_t n, int64_t now)
+{
+    struct session_plan plan = {0};
+    struct error err = {0};
+    json_t *live = NULL;
+    char ids[VERIFY_IDS_LEN + 32];
+    size_t len = 0;
+    bool calm = true;
+    snprintf(ids, sizeof(ids), "all");
+    for (size_t i = 0; i < n && !rc->once && len < sizeof(ids) - 24; i++)
+        len += (size_t)snprintf(ids + len, sizeof(ids) - len, "%s%" PRId64, i ? "," : "", rs[i].id);
+    if (session_plan_build(&rs[0], rc->cfg, &rc->pool, &plan, &err) ||
+        rec_live_load(rc, &plan, rc->once ? NULL : ids, &live, &err)) {
+        log_warn("cannot read the live sessions", "reservations=%s error=\"%s\"", ids, err.message);
+        calm = false;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int step = rec_session_verify(rc, &rs[i], live, now);
+        calm &= step == STEP_DONE;
+        count(rc, step);
+    }
+out:
+    json_decref(live);
+    session_plan_free(&plan);
+    return calm;
+}
+
+/* Continues (or, when due, begins) the round over the n live sessions rs (sorted here). */
+static void verify_active(struct rec *rc, struct reservation *rs, size_t n, int64_t now)
+{
+    int64_t t0 = time_mono_ms();
+    if (!rc->verify_cursor && rc->verify_next_mono && t0 < rc->verify_next_mono) {
+        if (rc->verify_settling)
+            count(rc, STEP_WAIT); /* the next round is in a second: wake for it */
+        return;
+    }
+    bool starting =
+        rc->stats.waiting || (rc->stats.next_wake && rc->stats.next_wake - now <= VERIFY_CLEAR_S);
+    if (!rc->once && starting && t0 - rc->verify_batch_mono < VERIFY_YIELD_MS) {
+        count(rc, STEP_WAIT); /* provisioning (or a start about to come) goes first */
+        return;
+    }
+    qsort(rs, n, sizeof(*rs), cmp_id);
+    size_t i = 0;
+    while (i < n && rs[i].id <= rc->verify_cursor)
+        i++;
+    while (i < n) {
+        size_t k = 0, len = 0;
+        while (i + k < n && ((k < VERIFY_BATCH && len <= VERIFY_IDS_LEN) || rc->once)) {
+            char one[24];
+            len += (size_t)snprintf(one, sizeof(one), ",%" PRId64, rs[i + k].id);
+            k++;
+        }
+        if (!verify_batch(rc, rs + i, k, now))
+            rc->verify_round_settling = true;
+        rc->verify_batch_mono = time_mono_ms();
+        i += k;
+        rc->verify_cursor = rs[i - 1].id;
+        if (i < n && !rc->once && (rc->stats.waiting || time_mono_ms() - t0 >= VERIFY_BUDGET_MS)) {
+            count(rc, STEP_WAIT); /* the rest of the round in the next pass */
+            return;
+        }
+    }
+    rc->verify_settling = rc->verify_round_settling;
+    rc->verify_round_settling = false;
+    rc->verify_cursor = 0;
+    rc->verify_next_mono =
+        time_mono_ms() +
+        (rc->verify_settling ? SETTLE_MS : rc->cfg->reconciler.interval_seconds * 1000);
+}
+
 /* (2) repair and (3) start: bookings inside their window. */
 static void phase_start(struct rec *rc, int64_t now)
 {
@@ -181,17 +278,22 @@ static void phase_start(struct rec *rc, int64_t now)
         free(rs);
     }
     if (list_state(rc, RS_ACTIVE, 0, &rs, &n) == 0) {
+        size_t n_live = 0;
         for (size_t i = 0; i < n; i++) {
             struct reservation *r = &rs[i];
             note_boundary(rc, r->ends_at, now);
+            if (!rc->ns_list || r->ends_at <= now || !r->session.namespace_[0])
+                continue;
             /* Repair: an ACTIVE session whose namespace vanished gets its objects back. */
-            if (rc->ns_list && r->ends_at > now && r->session.namespace_[0] &&
-                !ns_listed(rc, r->session.namespace_)) {
+            if (!ns_listed(rc, r->session.namespace_)) {
                 log_warn("session namespace missing, repairing",
                          "reservation=%" PRId64 " namespace=%s", r->id, r->session.namespace_);
                 count(rc, rec_session_start(rc, r, now));
+            } else {
+                rs[n_live++] = *r;
             }
         }
+        verify_active(rc, rs, n_live, now);
         free(rs);
     }
 }
@@ -316,17 +418,25 @@ static bool acquire_leader(struct rec *rc, volatile sig_atomic_t *stop)
     return false;
 }
 
+void rec_set_health(struct rec *rc, struct rec_health *h)
+{
+    rc->health = h;
+}
+
 int rec_run(struct rec *rc, bool once, volatile sig_atomic_t *stop)
 {
     int64_t interval_ms = rc->cfg->reconciler.interval_seconds * 1000;
     int64_t gc_ms = rc->cfg->reconciler.gc_interval_seconds * 1000;
     rc->dcgm_async = !once;
+    rc->once = once;
     if (rc->listen && store_listen(rc->listen))
         log_warn("cannot LISTEN for database changes; polling", "interval_s=%ld",
                  rc->cfg->reconciler.interval_seconds);
     while (!*stop) {
+        rec_health_leader(rc->health, !rc->leader || rc->is_leader);
         if (rc->leader && !rc->is_leader && !acquire_leader(rc, stop))
             break;
+        rec_health_leader(rc->health, true);
         int64_t now = time_now() + rc->offset;
         int64_t t0 = time_mono_ms();
         if (!rc->last_gc_mono || t0 - rc->last_gc_mono >= gc_ms || once) {
@@ -341,6 +451,7 @@ int rec_run(struct rec *rc, bool once, volatile sig_atomic_t *stop)
         }
         if (rec_pass(rc, now) == -ERR_STATE)
             continue;
+        rec_health_pass(rc->health, (double)(time_mono_ms() - t0) / 1000.0, &rc->stats);
         log_debug("pass done", "ms=%" PRId64 " waiting=%d started=%d stopped=%d",
                   time_mono_ms() - t0, rc->stats.waiting, rc->stats.started, rc->stats.stopped);
         if (once)

@@ -47,6 +47,9 @@ struct rec_stats {
 int rec_new(const struct config *cfg, struct store *st, struct store *listen, struct store *leader,
             struct kube_client *kube, int64_t time_offset, struct rec **ret, struct error *err);
 void rec_free(struct rec *rc);
+struct rec_health;
+/* Records each pass and the leadership into h (borrowed; rec_health.h), for --health-listen. */
+void rec_set_health(struct rec *rc, struct rec_health *h);
 
 /* One pass at test-clock time `now`. Returns 0, or -ERR_STATE when leadership was lost. */
 int rec_pass(struct rec *rc, int64_t now);

@@ -1,10 +1,14 @@
 /* The steps of one session: provision (apply the plan in order, wait for quota status and
- * workspace readiness, mark ACTIVE), stop at the end of the window, clean up after a cancel
- * or a failure. Every step is idempotent; progress lives in the database. */
+ * workspace readiness within reconciler.provision_timeout_seconds per attempt, mark ACTIVE),
+ * watch it while ACTIVE (re-apply what was deleted or changed, report its health), stop at
+ * the end of the window, clean up after a cancel or a failure. Every step is idempotent;
+ * progress lives in the database. */
 #include "common/json_find.h"
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "core/object_drift.h"
 #include "core/session_plan.h"
+#include "core/workspace_health.h"
 #include "reconciler/rec_internal.h"
 
 #include <inttypes.h>
@@ -127,105 +131,152 @@ out:
     return e;
 }
 
-static json_t *condition(json_t *obj, const char *type)
-{
-    return json_find_by(json_object_get(json_object_get(obj, "status"), "conditions"), "type",
-                        type);
-}
-
 static bool cond_true(json_t *c)
 {
     const char *s = json_string_value(json_object_get(c, "status"));
     return s && !strcmp(s, "True");
 }
 
-/* Deployment Available with no ReplicaFailure, and the Route admitted (OpenShift). */
-static int workspace_ready(struct rec *rc, const struct session_plan *plan, struct error *err)
+/* The Route admitted by a router (OpenShift). STEP_DONE, STEP_WAIT or -ERR_*. */
+static int route_admitted(struct rec *rc, const struct session_plan *plan, struct error *err)
 {
-    json_t *d = NULL, *rt = NULL;
-    int e = kube_get(rc->kube, "apps/v1", "Deployment", plan->namespace_, SESSION_WORKSPACE_NAME,
-                     &d, err);
+    json_t *rt = NULL;
+    int e = kube_get(rc->kube, "route.openshift.io/v1", "Route", plan->namespace_,
+                     SESSION_WORKSPACE_NAME, &rt, err);
+    if (e)
+        return e;
+    bool admitted = false;
+    size_t i, j;
+    json_t *x, *c;
+    json_array_foreach(json_object_get(json_object_get(rt, "status"), "ingress"), i, x)
+    {
+        json_array_foreach(json_object_get(x, "conditions"), j, c)
+        {
+            const char *t = json_string_value(json_object_get(c, "type"));
+            if (t && !strcmp(t, "Admitted") && cond_true(c))
+                admitted = true;
+        }
+    }
+    json_decref(rt);
+    if (admitted)
+        return STEP_DONE;
+    error_set(err, 0, "route", "waiting for the route to be admitted");
+    return STEP_WAIT;
+}
+
+/* The workspace's health as the cluster reports it (workspace_health.h): its Deployment, and
+ * the pods it owns when with_pods (or when the Deployment alone cannot say it is ready). 0 and
+ * *ret, or -ERR_* when the cluster cannot be read. */
+static int read_health(struct rec *rc, const char *ns, bool with_pods, struct ws_verdict *ret,
+                       struct error *err)
+{
+    json_t *d = NULL, *pods = NULL;
+    int e = kube_get(rc->kube, "apps/v1", "Deployment", ns, SESSION_WORKSPACE_NAME, &d, err);
+    if (e && e != -ERR_NOT_FOUND)
+        goto out;
+    e = 0;
+    workspace_health(d, NULL, ret);
+    if (ret->health != WS_STARTING)
+        goto out;
+    if (!with_pods) {
+        snprintf(ret->reason, sizeof(ret->reason), "waiting for the workspace to become available");
+        goto out;
+    }
+    e = kube_list(rc->kube, "v1", "Pod", ns, "app.kubernetes.io/name=" SESSION_WORKSPACE_NAME,
+                  &pods, err);
     if (e)
         goto out;
-    json_t *rf = condition(d, "ReplicaFailure");
-    if (rf && cond_true(rf)) {
-        const char *m = json_string_value(json_object_get(rf, "message"));
-        error_set(err, 0, "deployment", "the workspace cannot start: %s",
-                  m ? m : "its pods cannot be created");
-        e = STEP_WAIT;
-        goto out;
-    }
-    if (!cond_true(condition(d, "Available"))) {
-        error_set(err, 0, "deployment", "waiting for the workspace to become available");
-        e = STEP_WAIT;
-        goto out;
-    }
-    if (session_plan_find(plan, "route")) {
-        e = kube_get(rc->kube, "route.openshift.io/v1", "Route", plan->namespace_,
-                     SESSION_WORKSPACE_NAME, &rt, err);
-        if (e)
-            goto out;
-        bool admitted = false;
-        json_t *ing = json_object_get(json_object_get(rt, "status"), "ingress");
-        size_t i;
-        json_t *x;
-        json_array_foreach(ing, i, x)
-        {
-            json_t *conds = json_object_get(x, "conditions");
-            size_t j;
-            json_t *c;
-            json_array_foreach(conds, j, c)
-            {
-                const char *t = json_string_value(json_object_get(c, "type"));
-                if (t && !strcmp(t, "Admitted") && cond_true(c))
-                    admitted = true;
-            }
-        }
-        if (!admitted) {
-            error_set(err, 0, "route", "waiting for the route to be admitted");
-            e = STEP_WAIT;
-            goto out;
-        }
-    }
-    e = STEP_DONE;
+    workspace_health(d, pods, ret);
 out:
     json_decref(d);
-    json_decref(rt);
+    json_decref(pods);
     return e;
 }
 
-/* Index of the next plan step to apply for reservation id (0 when unknown). */
-static int progress_get(struct rec *rc, int64_t id)
+/* The workspace ready (Deployment Available, no pod failing) and, where the plan has one, the
+ * Route admitted: STEP_DONE; STEP_WAIT with err saying why not; -ERR_* when the cluster
+ * cannot be read. The pods are read for the reason only once the attempt has waited
+ * REASON_AFTER_S (or half its deadline): a workspace that starts at once costs one GET per
+ * check. */
+#define REASON_AFTER_S 3
+
+static int workspace_ready(struct rec *rc, const struct reservation *r,
+                           const struct session_plan *plan, int64_t now, struct error *err)
 {
-    for (size_t i = 0; i < rc->n_progress; i++)
-        if (rc->progress[i].id == id)
-            return rc->progress[i].next;
-    return 0;
+    struct ws_verdict v;
+    int64_t waited = now - r->session.next_attempt_at;
+    bool with_pods =
+        waited >= REASON_AFTER_S || 2 * waited >= rc->cfg->reconciler.provision_timeout_seconds;
+    int e = read_health(rc, plan->namespace_, with_pods, &v, err);
+    if (e)
+        return e;
+    if (v.health != WS_READY) {
+        error_set(err, 0, "deployment", "%s", v.reason);
+        return STEP_WAIT;
+    }
+    if (session_plan_find(plan, "route"))
+        return route_admitted(rc, plan, err);
+    return STEP_DONE;
 }
 
-/* Records the next step; 0 forgets the reservation. */
-static void progress_set(struct rec *rc, int64_t id, int next)
+/* Small maps from a reservation id to a number, for what this process remembers between
+ * passes (a cache only: after a restart everything is applied again). */
+static int64_t idmap_get(const struct rec_idmap *m, int64_t id, int64_t def)
 {
-    for (size_t i = 0; i < rc->n_progress; i++)
-        if (rc->progress[i].id == id) {
-            if (next)
-                rc->progress[i].next = next;
-            else
-                rc->progress[i] = rc->progress[--rc->n_progress];
+    for (size_t i = 0; i < m->n; i++)
+        if (m->e[i].id == id)
+            return m->e[i].v;
+    return def;
+}
+
+static void idmap_del(struct rec_idmap *m, int64_t id)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->e[i].id == id) {
+            m->e[i] = m->e[--m->n];
             return;
         }
-    if (!next)
+}
+
+static struct rec_idmap_entry *idmap_find(struct rec_idmap *m, int64_t id)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->e[i].id == id)
+            return &m->e[i];
+    return NULL;
+}
+
+static void idmap_set(struct rec_idmap *m, int64_t id, int64_t v)
+{
+    struct rec_idmap_entry *x = idmap_find(m, id);
+    if (x) {
+        x->v = v;
         return;
-    if (rc->n_progress == rc->cap_progress) {
-        size_t cap = rc->cap_progress ? rc->cap_progress * 2 : 64;
-        struct rec_progress *p = realloc(rc->progress, cap * sizeof(*p));
-        if (!p)
-            return; /* a cache: without it the objects are applied again */
-        rc->progress = p;
-        rc->cap_progress = cap;
     }
-    rc->progress[rc->n_progress].id = id;
-    rc->progress[rc->n_progress++].next = next;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        struct rec_idmap_entry *p = realloc(m->e, cap * sizeof(*p));
+        if (!p)
+            return; /* a cache: without it the work is done again */
+        m->e = p;
+        m->cap = cap;
+    }
+    m->e[m->n].id = id;
+    m->e[m->n++].v = v;
+}
+
+/* Index of the next plan step to apply for reservation id (0 when unknown); 0 forgets. */
+static int progress_get(struct rec *rc, int64_t id)
+{
+    return (int)idmap_get(&rc->progress, id, 0);
+}
+
+static void progress_set(struct rec *rc, int64_t id, int next)
+{
+    if (next)
+        idmap_set(&rc->progress, id, next);
+    else
+        idmap_del(&rc->progress, id);
 }
 
 /* Deletes namespace ns when it is ours. Returns STEP_DONE when it is gone, STEP_WAIT while it
@@ -245,6 +296,10 @@ static int delete_namespace(struct rec *rc, const struct reservation *r, const c
                          "namespace %s is not labelled for this booking; left untouched", ns);
     }
     bool term = terminating(got);
+    if (term) /* pods still there after reconciler.force_delete_after_seconds go with grace 0 */
+        rec_force_delete_pods(rc, now, ns,
+                              json_string_value(json_object_get(json_object_get(got, "metadata"),
+                                                                "deletionTimestamp")));
     json_decref(got);
     if (!term) {
         e = kube_delete(rc->kube, "v1", "Namespace", NULL, ns, "Background", err);
@@ -261,7 +316,39 @@ static int delete_namespace(struct rec *rc, const struct reservation *r, const c
     return STEP_WAIT;
 }
 
-/* Gives up on provisioning: removes the half-provisioned namespace and marks FAILED. */
+/* Audits {"reason": why, "attempts": n} as valid JSON within an audit entry's detail: the
+ * reason is shortened (at a character boundary) until the escaped document fits. */
+static void audit_reason(struct rec *rc, int64_t now, const char *action, const char *target,
+                         const char *why, int attempts)
+{
+    char cut[sizeof(((struct audit_entry *)0)->detail)];
+    size_t n = strlen(why);
+    for (;;) {
+        if (n >= sizeof(cut))
+            n = sizeof(cut) - 1;
+        while (n > 0 && ((unsigned char)why[n] & 0xC0) == 0x80)
+            n--; /* never split a UTF-8 sequence */
+        memcpy(cut, why, n);
+        cut[n] = '\0';
+        json_t *detail = json_pack("{s:s, s:i}", "reason", cut, "attempts", attempts);
+        char *d = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+        json_decref(detail);
+        if (d && strlen(d) < sizeof(cut)) {
+            rec_audit(rc, now, action, target, "%s", d);
+            free(d);
+            return;
+        }
+        free(d);
+        if (n < 64) {
+            rec_audit(rc, now, action, target, "{}");
+            return;
+        }
+        n -= 64;
+    }
+}
+
+/* Gives up on provisioning: removes the half-provisioned namespace and marks FAILED, which
+ * frees the booking's capacity. */
 static void fail_session(struct rec *rc, struct reservation *r, bool remove, const char *phase,
                          const char *why, int64_t now)
 {
@@ -282,20 +369,21 @@ static void fail_session(struct rec *rc, struct reservation *r, bool remove, con
         return;
     }
     r->state = RS_FAILED;
-    rec_audit(rc, now, "session.failed", target, "{\"reason\":\"%.400s\"}", why);
+    audit_reason(rc, now, "session.failed", target, why, r->session.attempts);
     log_warn("session failed", "reservation=%" PRId64 " reason=\"%s\"", r->id, why);
 }
 
-/* A failed attempt: count it, back off, or give up after reconciler.max_attempts. */
-static void attempt_failed(struct rec *rc, struct reservation *r, const struct error *err,
-                           int64_t now)
+/* A failed attempt: count it, back off, or give up after reconciler.max_attempts. The next
+ * attempt begins at session.next_attempt_at, from which its deadline counts. */
+static void attempt_failed(struct rec *rc, struct reservation *r, const char *why, int64_t now)
 {
+    progress_set(rc, r->id, 0);
     r->session.attempts++;
     if (r->session.attempts >= rc->cfg->reconciler.max_attempts) {
-        char why[512];
-        snprintf(why, sizeof(why), "provisioning failed after %d attempts: %s", r->session.attempts,
-                 err->message);
-        fail_session(rc, r, true, NULL, why, now);
+        char msg[sizeof(r->session.message)];
+        snprintf(msg, sizeof(msg), "provisioning failed after %d attempts: %s", r->session.attempts,
+                 why);
+        fail_session(rc, r, true, NULL, msg, now);
         return;
     }
     int64_t delay = rc->cfg->reconciler.retry_base_seconds;
@@ -304,127 +392,106 @@ static void attempt_failed(struct rec *rc, struct reservation *r, const struct e
     if (delay > RETRY_CAP_SECONDS)
         delay = RETRY_CAP_SECONDS;
     r->session.next_attempt_at = now + delay;
-    snprintf(r->session.message, sizeof(r->session.message), "retrying in %" PRId64 " s: %s", delay,
-             err->message);
+    snprintf(r->session.message, sizeof(r->session.message),
+             "attempt %d of %ld failed, retrying in %" PRId64 " s: %s", r->session.attempts,
+             rc->cfg->reconciler.max_attempts, delay, why);
     save_session(rc, r, now);
-    log_warn("provisioning step failed",
+    log_warn("provisioning attempt failed",
              "reservation=%" PRId64 " attempt=%d retry_in=%" PRId64 " error=\"%s\"", r->id,
-             r->session.attempts, delay, err->message);
+             r->session.attempts, delay, why);
 }
 
-int rec_session_start(struct rec *rc, struct reservation *r, int64_t now)
+/* Still waiting on the cluster: show why; past reconciler.provision_timeout_seconds since the
+ * attempt began, the attempt has failed with that reason. */
+static void attempt_waiting(struct rec *rc, struct reservation *r, const char *why, int64_t now)
 {
-    struct session_plan plan = {0};
+    long limit = rc->cfg->reconciler.provision_timeout_seconds;
+    if (now - r->session.next_attempt_at >= limit) {
+        char msg[sizeof(r->session.message)];
+        snprintf(msg, sizeof(msg), "not ready within %ld s: %s", limit, why);
+        attempt_failed(rc, r, msg, now);
+        return;
+    }
+    set_progress(rc, r, "Provisioning", why, now);
+}
+
+/* First sight of a booking in its window: persist the namespace name before anything exists in
+ * the cluster (never recomputed) and the moment the first attempt began. */
+static int session_begin(struct rec *rc, struct reservation *r, int64_t now)
+{
     struct error err = {0};
     char target[64];
-    int ret = STEP_WAIT;
     target_of(r, target, sizeof(target));
-    bool repairing = r->state == RS_ACTIVE;
-
-    if (r->session.next_attempt_at > now)
-        return STEP_WAIT;
-    if (!r->session.namespace_[0]) {
-        /* Persist the name before anything exists in the cluster: never recomputed. */
-        if (session_namespace_name(rc->cfg, r->id, r->session.namespace_,
-                                   sizeof(r->session.namespace_), &err)) {
-            fail_session(rc, r, false, "Failed", err.message, now);
-            return -ERR_INVALID;
-        }
-        snprintf(r->session.phase, sizeof(r->session.phase), "Provisioning");
-        r->session.message[0] = '\0';
-        if (save_session(rc, r, now))
-            return -ERR_IO;
-        rec_audit(rc, now, "session.provision", target, "{\"namespace\":\"%s\"}",
-                  r->session.namespace_);
-        log_info("provisioning session", "reservation=%" PRId64 " namespace=%s user=%s", r->id,
-                 r->session.namespace_, r->user);
-        rec_crash_point(rc, "persist-namespace");
-    }
-    if (session_plan_build(r, rc->cfg, &rc->pool, &plan, &err)) {
-        fail_session(rc, r, true, NULL, err.message, now);
+    if (session_namespace_name(rc->cfg, r->id, r->session.namespace_, sizeof(r->session.namespace_),
+                               &err)) {
+        fail_session(rc, r, false, "Failed", err.message, now);
         return -ERR_INVALID;
     }
-    if (!repairing && strcmp(r->session.phase, "Provisioning"))
-        set_progress(rc, r, "Provisioning", r->session.message, now);
+    snprintf(r->session.phase, sizeof(r->session.phase), "Provisioning");
+    r->session.message[0] = '\0';
+    r->session.next_attempt_at = now;
+    if (save_session(rc, r, now))
+        return -ERR_IO;
+    rec_audit(rc, now, "session.provision", target, "{\"namespace\":\"%s\"}",
+              r->session.namespace_);
+    log_info("provisioning session", "reservation=%" PRId64 " namespace=%s user=%s", r->id,
+             r->session.namespace_, r->user);
+    rec_crash_point(rc, "persist-namespace");
+    return 0;
+}
 
-    int first = repairing ? 0 : progress_get(rc, r->id);
-    if (first < plan.n) {
-        for (int i = first; i < plan.n; i++) {
-            const struct session_object *o = &plan.objs[i];
-            int e;
-            if (o->create_or_get) {
-                bool foreign = false;
-                e = ensure_namespace(rc, r, o, &foreign, &err);
-                if (foreign) {
-                    fail_session(rc, r, false, "Failed", err.message, now);
-                    ret = e;
-                    goto out;
-                }
-            } else {
-                e = apply_object(rc, o, &err);
-            }
-            if (e == STEP_WAIT) {
-                if (!repairing) {
-                    progress_set(rc, r->id, i);
-                    set_progress(rc, r, "Provisioning", err.message, now);
-                }
-                goto out;
-            }
-            if (e < 0) {
-                progress_set(rc, r->id, 0);
-                attempt_failed(rc, r, &err, now);
-                ret = e;
-                goto out;
-            }
-            rec_crash_point(rc, o->step);
-            if (!repairing)
-                progress_set(rc, r->id, i + 1);
-        }
+/* Applies plan steps first..n in order. STEP_DONE when all are applied; STEP_WAIT with err
+ * (and, unless repairing, the step to resume from remembered); -ERR_FORBIDDEN with *ret_foreign
+ * when the namespace belongs to someone else; other -ERR_* with err. */
+static int apply_plan(struct rec *rc, const struct reservation *r, const struct session_plan *plan,
+                      int first, bool repairing, bool *ret_foreign, struct error *err)
+{
+    for (int i = first; i < plan->n; i++) {
+        const struct session_object *o = &plan->objs[i];
+        if (repairing && o->tenant_owned)
+            continue; /* the tenant may have narrowed or removed it */
+        int e = o->create_or_get ? ensure_namespace(rc, r, o, ret_foreign, err)
+                                 : apply_object(rc, o, err);
+        if (e == STEP_WAIT && !repairing)
+            progress_set(rc, r->id, i);
+        if (e != STEP_DONE)
+            return e;
+        rec_crash_point(rc, o->step);
+        if (!repairing)
+            progress_set(rc, r->id, i + 1);
     }
-    if (repairing) {
-        ret = STEP_DONE;
-        goto out;
-    }
+    return STEP_DONE;
+}
 
-    int e = workspace_ready(rc, &plan, &err);
-    if (e == STEP_WAIT) {
-        set_progress(rc, r, "Provisioning", err.message, now);
-        goto out;
-    }
-    if (e < 0) {
-        progress_set(rc, r->id, 0);
-        attempt_failed(rc, r, &err, now);
-        ret = e;
-        goto out;
-    }
-    rec_crash_point(rc, "ready");
-
-    snprintf(r->session.url, sizeof(r->session.url), "%s", plan.url);
+/* The workspace is ready: record the URL, then APPROVED -> ACTIVE. */
+static int mark_active(struct rec *rc, struct reservation *r, const struct session_plan *plan,
+                       int64_t now)
+{
+    struct error err = {0};
+    char target[64];
+    target_of(r, target, sizeof(target));
+    snprintf(r->session.url, sizeof(r->session.url), "%s", plan->url);
     snprintf(r->session.phase, sizeof(r->session.phase), "Ready");
     r->session.message[0] = '\0';
     r->session.attempts = 0;
     r->session.next_attempt_at = 0;
-    if (save_session(rc, r, now)) {
-        ret = -ERR_IO;
-        goto out;
-    }
-    e = store_reservation_transition(rc->st, r->id, RS_APPROVED, RS_ACTIVE, now, &err);
+    if (save_session(rc, r, now))
+        return -ERR_IO;
+    int e = store_reservation_transition(rc->st, r->id, RS_APPROVED, RS_ACTIVE, now, &err);
     progress_set(rc, r->id, 0);
     if (e == -ERR_STATE) {
         /* Canceled (or failed) meanwhile: tear down at once. */
         struct reservation fresh;
-        if (store_reservation_get(rc->st, r->id, &fresh) == 0) {
-            *r = fresh;
-            log_info("session canceled while provisioning", "reservation=%" PRId64, r->id);
-            ret = rec_session_cleanup(rc, r, now);
-        }
-        goto out;
+        if (store_reservation_get(rc->st, r->id, &fresh))
+            return STEP_WAIT;
+        *r = fresh;
+        log_info("session canceled while provisioning", "reservation=%" PRId64, r->id);
+        return rec_session_cleanup(rc, r, now);
     }
     if (e) {
         log_error("cannot mark session active", "reservation=%" PRId64 " error=\"%s\"", r->id,
                   err.message);
-        ret = e;
-        goto out;
+        return e;
     }
     r->state = RS_ACTIVE;
     rc->stats.started++;
@@ -432,7 +499,224 @@ int rec_session_start(struct rec *rc, struct reservation *r, int64_t now)
               r->session.namespace_, r->session.url);
     log_info("session active", "reservation=%" PRId64 " namespace=%s url=%s lag_s=%" PRId64, r->id,
              r->session.namespace_, r->session.url, now - r->starts_at);
-    ret = STEP_DONE;
+    return STEP_DONE;
+}
+
+int rec_session_start(struct rec *rc, struct reservation *r, int64_t now)
+{
+    struct session_plan plan = {0};
+    struct error err = {0};
+    bool repairing = r->state == RS_ACTIVE, foreign = false;
+    int ret;
+
+    if (r->session.next_attempt_at > now)
+        return STEP_WAIT;
+    if (!r->session.namespace_[0] && (ret = session_begin(rc, r, now)))
+        return ret;
+    if (session_plan_build(r, rc->cfg, &rc->pool, &plan, &err)) {
+        fail_session(rc, r, true, NULL, err.message, now);
+        return -ERR_INVALID;
+    }
+    if (!repairing && (strcmp(r->session.phase, "Provisioning") || !r->session.next_attempt_at)) {
+        /* a new attempt after a back-off (or one begun before deadlines were kept) */
+        if (!r->session.next_attempt_at)
+            r->session.next_attempt_at = now;
+        snprintf(r->session.phase, sizeof(r->session.phase), "Provisioning");
+        save_session(rc, r, now);
+    }
+
+    ret = apply_plan(rc, r, &plan, repairing ? 0 : progress_get(rc, r->id), repairing, &foreign,
+                     &err);
+    if (foreign) {
+        fail_session(rc, r, false, "Failed", err.message, now);
+        goto out;
+    }
+    if (repairing || ret < 0) {
+        if (ret < 0 && !repairing)
+            attempt_failed(rc, r, err.message, now);
+        goto out;
+    }
+    if (ret == STEP_DONE)
+        ret = workspace_ready(rc, r, &plan, now, &err);
+    if (ret == STEP_WAIT) {
+        attempt_waiting(rc, r, err.message, now);
+        goto out;
+    }
+    if (ret < 0) {
+        attempt_failed(rc, r, err.message, now);
+        goto out;
+    }
+    rec_crash_point(rc, "ready");
+    ret = mark_active(rc, r, &plan, now);
+out:
+    session_plan_free(&plan);
+    return ret;
+}
+
+/* ---- watching a live session ---- */
+
+#define SELECTOR_OURS SESSION_LABEL_MANAGED_BY "=" SESSION_MANAGED_BY
+
+/* "Kind/ns/name", the key of an object in the live index. */
+static void live_key(const char *kind, const char *ns, const char *name, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/%s/%s", kind, ns, name);
+}
+
+int rec_live_load(struct rec *rc, const struct session_plan *plan, const char *ids, json_t **ret,
+                  struct error *err)
+{
+    json_t *index = json_object(), *list = NULL;
+    char ours[512], pods[600];
+    int e = 0;
+    if (ids)
+        snprintf(ours, sizeof(ours), SELECTOR_OURS "," SESSION_LABEL_RESERVATION " in (%s)", ids);
+    else
+        snprintf(ours, sizeof(ours), SELECTOR_OURS);
+    snprintf(pods, sizeof(pods), "%s,app.kubernetes.io/name=" SESSION_WORKSPACE_NAME, ours);
+    for (int i = -1; i < plan->n; i++) {
+        /* i == -1: the workspace pods; then each namespaced kind of the plan, once */
+        const char *av = "v1", *kind = "Pod", *sel = pods;
+        if (i >= 0) {
+            const struct session_object *o = &plan->objs[i];
+            bool seen = !o->namespace_[0];
+            for (int j = 0; j < i && !seen; j++)
+                seen = !strcmp(plan->objs[j].kind, o->kind);
+            if (seen)
+                continue;
+            av = o->api_version;
+            kind = o->kind;
+            sel = ours;
+        }
+        e = kube_list(rc->kube, av, kind, NULL, sel, &list, err);
+        if (e)
+            goto out;
+        size_t k;
+        json_t *obj;
+        json_array_foreach(json_object_get(list, "items"), k, obj)
+        {
+            json_t *md = json_object_get(obj, "metadata");
+            const char *ns = json_string_value(json_object_get(md, "namespace"));
+            const char *name = json_string_value(json_object_get(md, "name"));
+            char key[400];
+            if (!ns || !name)
+                continue;
+            if (i < 0) { /* pods: "Pod/ns" -> array */
+                snprintf(key, sizeof(key), "Pod/%s", ns);
+                json_t *arr = json_object_get(index, key);
+                if (!arr)
+                    json_object_set_new(index, key, arr = json_array());
+                json_array_append(arr, obj);
+            } else {
+                live_key(kind, ns, name, key, sizeof(key));
+                json_object_set(index, key, obj);
+            }
+        }
+        json_decref(list);
+        list = NULL;
+    }
+out:
+    json_decref(list);
+    if (e) {
+        json_decref(index);
+        return e;
+    }
+    *ret = index;
+    return 0;
+}
+
+/* "Kind/name" of o into buf. */
+static const char *object_ref(const struct session_object *o, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/%s", o->kind, o->name);
+    return buf;
+}
+
+/* Object o as it is in the cluster (live index) against the plan: deleted or changed ->
+ * re-applied and audited. Returns 1 when it was repaired, 0 when it was fine, -ERR_* (err)
+ * on failure. */
+static int verify_object(struct rec *rc, const struct reservation *r,
+                         const struct session_object *o, json_t *live_index, int64_t now,
+                         struct error *err)
+{
+    char why[300], ref[160], target[64], key[400], where[200];
+    const char *strict = object_drift_strict_path(o->kind);
+    live_key(o->kind, o->namespace_, o->name, key, sizeof(key));
+    json_t *live = json_object_get(live_index, key);
+    int e;
+    if (!live) {
+        snprintf(why, sizeof(why), "deleted");
+        e = apply_object(rc, o, err);
+    } else if (object_drifted(o->obj, live, strict, where, sizeof(where))) {
+        snprintf(why, sizeof(why), "changed at %s", where);
+        if (strict) {
+            /* every rule is ours: replace the object whole, rules others added included */
+            json_t *obj = json_deep_copy(o->obj);
+            json_object_set(json_object_get(obj, "metadata"), "resourceVersion",
+                            json_object_get(json_object_get(live, "metadata"), "resourceVersion"));
+            e = obj ? kube_replace(rc->kube, obj, NULL, err)
+                    : error_set(err, ERR_NOMEM, o->step, "out of memory");
+            json_decref(obj);
+        } else {
+            e = apply_object(rc, o, err);
+        }
+    } else {
+        return 0;
+    }
+    if (e < 0)
+        return e;
+    target_of(r, target, sizeof(target));
+    object_ref(o, ref, sizeof(ref));
+    json_t *detail = json_pack("{s:s, s:s}", "object", ref, "why", why);
+    char *d = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+    rec_audit(rc, now, "session.repair", target, "%s", d ? d : "{}");
+    free(d);
+    json_decref(detail);
+    log_warn("session object repaired", "reservation=%" PRId64 " namespace=%s object=%s why=\"%s\"",
+             r->id, o->namespace_, ref, why);
+    rec_crash_point(rc, "repair");
+    return 1;
+}
+
+int rec_session_verify(struct rec *rc, struct reservation *r, json_t *live_index, int64_t now)
+{
+    struct session_plan plan = {0};
+    struct error err = {0};
+    if (session_plan_build(r, rc->cfg, &rc->pool, &plan, &err)) {
+        log_error("cannot build the plan of an active session",
+                  "reservation=%" PRId64 " error=\"%s\"", r->id, err.message);
+        return -ERR_INVALID;
+    }
+    int ret = STEP_DONE, repaired = 0;
+    for (int i = 0; i < plan.n; i++) {
+        const struct session_object *o = &plan.objs[i];
+        if (o->create_or_get || !o->namespace_[0] || o->tenant_owned)
+            continue; /* the namespace is watched by the pass, cluster-scoped volumes by GC;
+                       * what the tenant may change is theirs */
+        int e = verify_object(rc, r, o, live_index, now, &err);
+        if (e < 0) {
+            log_warn("cannot repair session object", "reservation=%" PRId64 " step=%s error=\"%s\"",
+                     r->id, o->step, err.message);
+            ret = e;
+            goto out;
+        }
+        repaired += e;
+    }
+    char key[400];
+    struct ws_verdict v;
+    live_key("Deployment", plan.namespace_, SESSION_WORKSPACE_NAME, key, sizeof(key));
+    json_t *dep = json_object_get(live_index, key);
+    snprintf(key, sizeof(key), "Pod/%s", plan.namespace_);
+    workspace_health(dep, json_object_get(live_index, key), &v);
+    char phase[sizeof(r->session.phase)];
+    if (v.health == WS_READY)
+        snprintf(phase, sizeof(phase), "Ready");
+    else
+        snprintf(phase, sizeof(phase), "Degraded: %s", v.reason);
+    if (strcmp(phase, r->session.phase))
+        log_info("session health", "reservation=%" PRId64 " phase=\"%s\"", r->id, phase);
+    set_progress(rc, r, phase, "", now);
+    ret = repaired || v.health == WS_STARTING ? STEP_WAIT : STEP_DONE;
 out:
     session_plan_free(&plan);
     return ret;

@@ -6,7 +6,9 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "core/calendar.h"
+#include "core/session_plan.h"
 #include "server/auth.h"
+#include "server/gate.h"
 #include "server/jdec.h"
 #include "server/openapi.h"
 #include "server/resreq.h"
@@ -21,6 +23,7 @@
 #define MAX_RANGE_SECONDS (400LL * 86400)
 #define MAX_SERIES_STEPS 2000
 #define MAX_LIST 1000
+#define MAX_WINDOWS 20
 
 /* ---- JSON helpers ---- */
 
@@ -37,7 +40,9 @@ static json_t *user_json(const struct user *u)
                      jtime(u->created_at));
 }
 
-static json_t *res_json(const struct reservation *r)
+/* A booking as the API shows it. session.simulated: the cluster is a simulation
+ * (cluster.simulated), so no workspace runs at session.url. */
+static json_t *res_json(const struct srv_req *q, const struct reservation *r)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(r->id));
@@ -55,9 +60,10 @@ static json_t *res_json(const struct reservation *r)
     json_object_set_new(o, "created_at", jtime(r->created_at));
     json_object_set_new(o, "updated_at", jtime(r->updated_at));
     json_object_set_new(o, "session",
-                        json_pack("{s:s,s:s,s:s,s:s}", "namespace", r->session.namespace_, "url",
-                                  r->session.url, "phase", r->session.phase, "message",
-                                  r->session.message));
+                        json_pack("{s:s,s:s,s:s,s:s,s:b}", "namespace", r->session.namespace_,
+                                  "url", r->session.url, "phase", r->session.phase, "message",
+                                  r->session.message, "simulated", q->cfg->cluster.simulated));
+    json_object_set_new(o, "admin_note", json_string(r->admin_note));
     return o;
 }
 
@@ -609,6 +615,8 @@ static void h_pool(struct srv_req *r)
             json_object_set_new(o, "slots_per_unit", json_integer(x->slots_per_unit));
             json_object_set_new(o, "slots", json_integer(x->slots));
             json_object_set_new(o, "memory_gib", json_integer(x->memory_gib));
+            json_object_set_new(o, "isolation", json_string(pool_isolation(x)));
+            json_object_set_new(o, "turnaround_seconds", json_integer(x->turnaround_s));
         }
         if (x->advertised >= 0) {
             json_object_set_new(o, "advertised", json_integer(x->advertised));
@@ -653,6 +661,20 @@ static void h_pool(struct srv_req *r)
     }
     json_t *out = json_pack("{s:o,s:o}", "resources", res, "nodes", nodes);
     json_object_set_new(out, "advertised", adv ? adv : json_null());
+    /* the rules a booking must obey and the defaults it gets (config session.*) */
+    const struct config *c = r->cfg;
+    json_object_set_new(
+        out, "session",
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "cpu", (json_int_t)c->session.cpu, "memory_gib",
+                  (json_int_t)c->session.memory_gib, "storage_gib",
+                  (json_int_t)c->session.storage_gib, "max_gpus", (json_int_t)c->session.max_gpus,
+                  "max_hours", (json_int_t)c->session.max_hours, "max_advance_days",
+                  (json_int_t)c->session.max_advance_days, "start_grace_seconds",
+                  (json_int_t)c->session.start_grace_seconds));
+    json_t *rules = json_object_get(out, "session");
+    json_object_set_new(rules, "ephemeral_gib", json_integer(c->session.ephemeral_gib));
+    json_object_set_new(rules, "turnaround_seconds", json_integer(c->session.turnaround_seconds));
+    json_object_set_new(out, "cluster", json_pack("{s:b}", "simulated", c->cluster.simulated));
     srv_reply(r, 200, out);
 }
 
@@ -709,12 +731,15 @@ static void h_capacity(struct srv_req *r)
                         (json_int_t)step, "series", series));
 }
 
+/* The earliest window that fits, or with count the next `count` windows that do not overlap
+ * one another (each found from the end of the one before), all ending by latest_end. */
 static void h_availability(struct srv_req *r)
 {
-    static const char *const names[] = {"gpu_type", "gpu_count", "duration_seconds", "after", NULL};
+    static const char *const names[] = {
+        "gpu_type", "gpu_count", "duration_seconds", "after", "count", "latest_end", NULL};
     struct reservation req;
-    long long count, dur;
-    int64_t after;
+    long long count, dur, want;
+    int64_t after, latest;
     struct pool p;
     if (!srv_query_only(r, names))
         return;
@@ -726,13 +751,27 @@ static void h_availability(struct srv_req *r)
     }
     long long limit =
         r->cfg->session.max_gpus < res->max_per_node ? r->cfg->session.max_gpus : res->max_per_node;
+    int64_t horizon = r->now + r->cfg->session.max_advance_days * 86400LL;
     if (!q_int(r, "gpu_count", false, 1, 1, limit, &count) ||
         !q_int(r, "duration_seconds", true, 0, 60, r->cfg->session.max_hours * 3600LL, &dur) ||
-        !q_time(r, "after", false, r->now, &after))
+        !q_time(r, "after", false, r->now, &after) ||
+        !q_int(r, "count", false, 1, 1, MAX_WINDOWS, &want) ||
+        !q_time(r, "latest_end", false, horizon, &latest))
         return;
     if (after < r->now)
         after = r->now;
-    int64_t horizon = r->now + r->cfg->session.max_advance_days * 86400LL;
+    if (latest > horizon)
+        latest = horizon;
+    if (latest - dur < after) { /* without latest_end: nothing fits before the horizon */
+        const char *given = srv_query(r, "latest_end");
+        if (given && *given)
+            srv_fail(r, ERR_INVALID, "latest_end",
+                     "latest_end leaves no room for the duration after the earliest start");
+        else
+            srv_fail(r, ERR_NOT_FOUND, NULL,
+                     "No window of that size fits before the booking horizon.");
+        return;
+    }
     memset(&req, 0, sizeof(req));
     snprintf(req.gpu_type, sizeof(req.gpu_type), "%s", res->name);
     req.gpu_count = (int)count;
@@ -743,18 +782,29 @@ static void h_availability(struct srv_req *r)
     req.ends_at = after + dur;
     struct reservation *ex = NULL;
     size_t n = 0;
-    struct window w;
-    if (!list_holding(r, after, horizon, &ex, &n))
+    if (!list_holding(r, after, latest, &ex, &n))
         return;
     live_pool(r, &p);
-    int rc = cal_next_window(&p, ex, n, &req, after, horizon, &w);
+    json_t *windows = json_array();
+    struct window w = {0, 0};
+    int64_t from = after;
+    for (long long k = 0; k < want && from + dur <= latest; k++) {
+        if (cal_next_window(&p, ex, n, &req, from, latest - dur + 1, &w) < 0 || w.ends_at > latest)
+            break;
+        json_array_append_new(windows, json_pack("{s:o,s:o}", "starts_at", jtime(w.starts_at),
+                                                 "ends_at", jtime(w.ends_at)));
+        from = w.ends_at;
+    }
     free(ex);
-    if (rc < 0)
+    json_t *first = json_array_get(windows, 0);
+    if (!first) {
+        json_decref(windows);
         srv_fail(r, ERR_NOT_FOUND, NULL, "No window of that size fits before the booking horizon.");
-    else
-        srv_reply(
-            r, 200,
-            json_pack("{s:o,s:o}", "starts_at", jtime(w.starts_at), "ends_at", jtime(w.ends_at)));
+        return;
+    }
+    json_t *out = json_pack("{s:O,s:O,s:o}", "starts_at", json_object_get(first, "starts_at"),
+                            "ends_at", json_object_get(first, "ends_at"), "windows", windows);
+    srv_reply(r, 200, out);
 }
 
 /* ---- reservations ---- */
@@ -776,6 +826,11 @@ static void h_res_create(struct srv_req *r)
     }
     res.user_id = r->user.id;
     snprintf(res.user, sizeof(res.user), "%s", r->user.username);
+    /* What the session plan would refuse at the start is refused now. */
+    if (session_plan_check_booking(&res, r->cfg, r->pool, &e) < 0) {
+        srv_fail_err(r, &e);
+        return;
+    }
     live_pool(r, &p);
     int rc = store_reservation_admit(r->st, &p, &res, r->now, &next, &e);
     if (rc == -ERR_CONFLICT) {
@@ -809,16 +864,42 @@ static void h_res_create(struct srv_req *r)
              time_format_rfc3339(res.ends_at, sb));
     if (store_audit_add(r->st, &a) < 0)
         log_error("audit write failed", "action=%s target=%s", a.action, a.target);
-    srv_reply(r, 201, res_json(&res));
+    srv_reply(r, 201, res_json(r, &res));
+}
+
+/* Query "cursor" as a list answer's next_cursor wrote it: "<starts_at>.<id>" (decimal). */
+static bool q_res_cursor(struct srv_req *r, int64_t *start, int64_t *id)
+{
+    const char *v = srv_query(r, "cursor");
+    *start = *id = 0;
+    if (!v || !*v)
+        return true;
+    char *end;
+    long long a = strtoll(v, &end, 10), b = 0;
+    bool ok = strlen(v) <= 42 && end != v && *end == '.' && isdigit((unsigned char)end[1]);
+    if (ok) {
+        const char *idp = end + 1;
+        b = strtoll(idp, &end, 10);
+        ok = !*end && b > 0 && b < INT64_MAX;
+    }
+    if (!ok) {
+        srv_fail(r, ERR_INVALID, "cursor",
+                 "cursor must be the next_cursor of the previous page, unchanged");
+        return false;
+    }
+    *start = a;
+    *id = b;
+    return true;
 }
 
 static void h_res_list(struct srv_req *r)
 {
-    static const char *const names[] = {"from", "to", "state", "user", "limit", NULL};
+    static const char *const names[] = {"from", "to", "state", "user", "limit", "cursor", NULL};
     struct res_filter f = {.state = -1};
     long long limit;
     if (!srv_query_only(r, names) || !q_time(r, "from", false, 0, &f.from) ||
-        !q_time(r, "to", false, 0, &f.to) || !q_int(r, "limit", false, 500, 1, MAX_LIST, &limit))
+        !q_time(r, "to", false, 0, &f.to) || !q_int(r, "limit", false, 500, 1, MAX_LIST, &limit) ||
+        !q_res_cursor(r, &f.after_start, &f.after_id))
         return;
     f.limit = (size_t)limit;
     const char *state = srv_query(r, "state");
@@ -855,9 +936,18 @@ static void h_res_list(struct srv_req *r)
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, res_json(&list[i]));
+        json_array_append_new(arr, res_json(r, &list[i]));
+    /* a full page may have a next one: its cursor is the last row's place in the order */
+    json_t *out = items(arr), *next = json_null();
+    if (n && n == f.limit) {
+        char c[48];
+        snprintf(c, sizeof(c), "%" PRId64 ".%" PRId64, list[n - 1].starts_at, list[n - 1].id);
+        json_decref(next);
+        next = json_string(c);
+    }
+    json_object_set_new(out, "next_cursor", next);
     free(list);
-    srv_reply(r, 200, items(arr));
+    srv_reply(r, 200, out);
 }
 
 /* Loads reservation ids[0] if the caller may see it; fails r with 404 otherwise. */
@@ -875,7 +965,7 @@ static void h_res_get(struct srv_req *r)
 {
     struct reservation res;
     if (load_visible(r, &res))
-        srv_reply(r, 200, res_json(&res));
+        srv_reply(r, 200, res_json(r, &res));
 }
 
 static void reply_fresh(struct srv_req *r, int64_t id)
@@ -884,7 +974,7 @@ static void reply_fresh(struct srv_req *r, int64_t id)
     if (store_reservation_get(r->st, id, &res) < 0)
         internal(r);
     else
-        srv_reply(r, 200, res_json(&res));
+        srv_reply(r, 200, res_json(r, &res));
 }
 
 static void h_res_cancel(struct srv_req *r)
@@ -981,6 +1071,89 @@ static void h_res_release(struct srv_req *r)
     set_end(r, &res, end, "reservation.release");
 }
 
+/* An admin moves, shortens (or lengthens) or reassigns a booking, with a reason its owner
+ * reads (admin_note). The new window and owner pass the same admission as a new booking. */
+static void h_res_change(struct srv_req *r)
+{
+    static const struct jdec_field f[] = {{"starts_at", JD_TIME, false, 0, 0},
+                                          {"ends_at", JD_TIME, false, 0, 0},
+                                          {"user", JD_STRING, false, 1, 63},
+                                          {"reason", JD_STRING, true, 3, 255}};
+    struct jdec_value v[4];
+    struct reservation res, want;
+    struct error e = {0};
+    struct pool p;
+    if (!decode(r, f, 4, v) || !load_visible(r, &res))
+        return;
+    if (!v[0].present && !v[1].present && !v[2].present) {
+        srv_fail(r, ERR_INVALID, "body", "give at least one of starts_at, ends_at, user");
+        return;
+    }
+    want = res;
+    if (v[0].present)
+        want.starts_at = v[0].t;
+    if (v[1].present)
+        want.ends_at = v[1].t;
+    else if (v[0].present) /* a move keeps the length */
+        want.ends_at = res.ends_at + (v[0].t - res.starts_at);
+    if (v[2].present) {
+        struct user u;
+        if (store_user_get_by_name(r->st, v[2].s, &u) < 0 || u.disabled) {
+            srv_fail(r, ERR_INVALID, "user", "user must name an enabled account");
+            return;
+        }
+        want.user_id = u.id;
+    }
+    if (!res_state_holds_capacity(res.state) ||
+        ((want.starts_at != res.starts_at || want.user_id != res.user_id) &&
+         res.state != RS_APPROVED)) {
+        srv_fail(r, ERR_STATE, "state",
+                 "A %s reservation cannot be changed that way: only an APPROVED one can be moved "
+                 "or reassigned, an ACTIVE one only ended earlier or later.",
+                 res_state_name(res.state));
+        return;
+    }
+    if (want.starts_at != res.starts_at &&
+        want.starts_at < r->now - r->cfg->session.start_grace_seconds) {
+        srv_fail(r, ERR_INVALID, "starts_at", "starts_at lies in the past");
+        return;
+    }
+    if (want.ends_at != res.ends_at && want.ends_at <= r->now) {
+        srv_fail(r, ERR_INVALID, "ends_at", "ends_at lies in the past");
+        return;
+    }
+    if (resreq_check_window(r->cfg, want.starts_at, want.ends_at, r->now, &e) < 0) {
+        srv_fail_err(r, &e);
+        return;
+    }
+    live_pool(r, &p);
+    int rc = store_reservation_change(r->st, &p, res.id, &want, v[3].s, r->now, &e);
+    if (rc == -ERR_CONFLICT) {
+        srv_fail(r, ERR_CONFLICT, "starts_at", "%s",
+                 e.message[0] ? e.message : "The new window does not fit.");
+        return;
+    }
+    if (rc == -ERR_STATE) {
+        srv_fail(r, ERR_STATE, "state", "The reservation changed state; reload it.");
+        return;
+    }
+    if (rc == -ERR_INVALID) {
+        srv_fail_err(r, &e);
+        return;
+    }
+    if (rc < 0) {
+        internal(r);
+        return;
+    }
+    char target[64], detail[512], a[RFC3339_LEN], b[RFC3339_LEN];
+    res_target(target, sizeof(target), res.id);
+    snprintf(detail, sizeof(detail), "%s..%s user=%s reason=%s",
+             time_format_rfc3339(want.starts_at, a), time_format_rfc3339(want.ends_at, b),
+             want.user, v[3].s);
+    srv_audit(r, "reservation.change", target, detail);
+    srv_reply(r, 200, res_json(r, &want));
+}
+
 static void h_calendar(struct srv_req *r)
 {
     static const char *const names[] = {"from", "to", NULL};
@@ -1012,14 +1185,42 @@ static void h_calendar(struct srv_req *r)
 
 static void h_audit(struct srv_req *r)
 {
-    static const char *const names[] = {"limit", "before", NULL};
-    long long limit, before;
+    static const char *const names[] = {"limit",  "before", "cursor", "actor",  "action",
+                                        "target", "from",   "to",     "logins", NULL};
+    long long limit, before, cursor;
     struct audit_entry *e = NULL;
     size_t n = 0;
+    struct audit_filter f = {0};
     if (!srv_query_only(r, names) || !q_int(r, "limit", false, 100, 1, MAX_LIST, &limit) ||
-        !q_int(r, "before", false, 0, 0, INT64_MAX, &before))
+        !q_int(r, "before", false, 0, 0, INT64_MAX, &before) ||
+        !q_int(r, "cursor", false, 0, 1, INT64_MAX, &cursor) ||
+        !q_time(r, "from", false, 0, &f.from) || !q_time(r, "to", false, 0, &f.to))
         return;
-    if (store_audit_list(r->st, (size_t)limit, before, &e, &n) < 0) {
+    if (before && cursor) {
+        srv_fail(r, ERR_INVALID, "cursor", "give cursor or before, not both");
+        return;
+    }
+    static const char *const text[] = {"actor", "action", "target"};
+    const char *tv[3];
+    for (int i = 0; i < 3; i++) {
+        tv[i] = srv_query(r, text[i]);
+        if (tv[i] && strlen(tv[i]) > 127) {
+            srv_fail(r, ERR_INVALID, text[i], "%s may have at most 127 characters", text[i]);
+            return;
+        }
+    }
+    const char *logins = srv_query(r, "logins");
+    if (logins && *logins && strcmp(logins, "include") && strcmp(logins, "exclude")) {
+        srv_fail(r, ERR_INVALID, "logins", "logins must be include or exclude");
+        return;
+    }
+    f.limit = (size_t)limit;
+    f.before_id = cursor ? cursor : before;
+    f.actor = tv[0];
+    f.action = tv[1];
+    f.target = tv[2];
+    f.without_logins = logins && !strcmp(logins, "exclude");
+    if (store_audit_query(r->st, &f, &e, &n) < 0) {
         internal(r);
         return;
     }
@@ -1029,8 +1230,13 @@ static void h_audit(struct srv_req *r)
                               json_pack("{s:I,s:o,s:s,s:s,s:s,s:s}", "id", (json_int_t)e[i].id,
                                         "at", jtime(e[i].at), "actor", e[i].actor, "action",
                                         e[i].action, "target", e[i].target, "detail", e[i].detail));
+    json_t *out = items(arr);
+    char next[24];
+    snprintf(next, sizeof(next), "%" PRId64, n ? e[n - 1].id : 0);
+    json_object_set_new(out, "next_cursor",
+                        n && n == (size_t)limit ? json_string(next) : json_null());
     free(e);
-    srv_reply(r, 200, items(arr));
+    srv_reply(r, 200, out);
 }
 
 /* A fraction, or null when nothing was measured (f < 0). */
@@ -1244,6 +1450,14 @@ const struct srv_route api_routes[] = {
      "Move the end of a reservation"},
     {"POST", "/api/v1/reservations/{id}/release", h_res_release, SRV_USER, true,
      "End an ACTIVE session now"},
+    {"POST", "/api/v1/reservations/{id}/change", h_res_change, SRV_ADMIN, true,
+     "Move, shorten or reassign a booking (admin)"},
+    {"POST", "/api/v1/reservations/{id}/workspace-ticket", gate_h_ticket, SRV_USER, true,
+     "A single-use link that signs the caller in to the session's workspace"},
+    {"GET", "/api/v1/gate/{id}/enter", gate_h_enter, SRV_PUBLIC, true,
+     "Exchange a workspace ticket for the workspace cookie (the sign-in proxy's /_gpuaas/enter)"},
+    {"GET", "/api/v1/gate/{id}/check", gate_h_check, SRV_PUBLIC, true,
+     "The sign-in proxy's check of the workspace cookie before every request"},
     {"GET", "/api/v1/calendar", h_calendar, SRV_USER, true, "Busy blocks"},
     {"GET", "/api/v1/audit", h_audit, SRV_ADMIN, true, "Audit log (admin)"},
     {"GET", "/api/v1/utilization", h_utilization, SRV_USER, true,

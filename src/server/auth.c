@@ -60,14 +60,26 @@ void auth_new_secret(char *text, uint8_t hash[AUTH_HASH_LEN])
 
 void auth_format_token(int64_t id, const char *secret_text, char *out)
 {
-    snprintf(out, AUTH_TOKEN_TEXT, "gpa_%" PRId64 "_%s", id, secret_text);
+    auth_format_secret(AUTH_PREFIX_TOKEN, id, secret_text, out);
 }
 
 int auth_parse_token(const char *token, int64_t *ret_id, uint8_t ret_hash[AUTH_HASH_LEN])
 {
-    if (strncmp(token, "gpa_", 4) != 0)
+    return auth_parse_secret(AUTH_PREFIX_TOKEN, token, ret_id, ret_hash);
+}
+
+void auth_format_secret(const char *prefix, int64_t id, const char *secret_text, char *out)
+{
+    snprintf(out, AUTH_TOKEN_TEXT, "%s%" PRId64 "_%s", prefix, id, secret_text);
+}
+
+int auth_parse_secret(const char *prefix, const char *token, int64_t *ret_id,
+                      uint8_t ret_hash[AUTH_HASH_LEN])
+{
+    size_t np = strlen(prefix);
+    if (!token || strncmp(token, prefix, np) != 0)
         return -ERR_UNAUTH;
-    const char *p = token + 4;
+    const char *p = token + np;
     int64_t id = 0;
     int digits = 0;
     while (*p >= '0' && *p <= '9' && digits < 18) {

@@ -28,6 +28,12 @@ void auth_new_secret(char *text, uint8_t hash[AUTH_HASH_LEN]);
 void auth_format_token(int64_t id, const char *secret_text, char *out);
 /* Splits a presented token into its id and the hash of its secret. 0 or -ERR_UNAUTH. */
 int auth_parse_token(const char *token, int64_t *ret_id, uint8_t ret_hash[AUTH_HASH_LEN]);
+/* The same shape with another prefix: "gpa_" API tokens, "wst_" workspace tickets, "wsc_"
+ * workspace cookies (src/server/gate.c). A secret of one kind never parses as another. */
+#define AUTH_PREFIX_TOKEN "gpa_"
+void auth_format_secret(const char *prefix, int64_t id, const char *secret_text, char *out);
+int auth_parse_secret(const char *prefix, const char *text, int64_t *ret_id,
+                      uint8_t ret_hash[AUTH_HASH_LEN]);
 /* Constant-time comparison of two hashes. */
 bool auth_hash_equal(const uint8_t a[AUTH_HASH_LEN], const uint8_t b[AUTH_HASH_LEN]);
 

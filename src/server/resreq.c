@@ -45,6 +45,12 @@ static int check_window(const struct config *c, int64_t starts, int64_t ends, in
     return 0;
 }
 
+int resreq_check_window(const struct config *c, int64_t starts, int64_t ends, int64_t now,
+                        struct error *err)
+{
+    return check_window(c, starts, ends, now, err);
+}
+
 /* The amount of `name` asked for, or the session default `def` (key `def_key`); 1..max,
  * max the largest node's (0 = no bound), in `unit`. */
 static int resource_amount(const struct jdec_value *v, long def, const char *def_key, int max,

@@ -30,4 +30,9 @@ int resreq_decode_extend(const char *body, size_t len, const struct config *c,
                          const struct reservation *r, int64_t now, int64_t *ret_end,
                          struct error *err);
 
+/* The window rules every booking obeys: ends after it starts, at most session.max_hours long,
+ * ends within session.max_advance_days of now. 0 or -ERR_INVALID (field ends_at). */
+int resreq_check_window(const struct config *c, int64_t starts, int64_t ends, int64_t now,
+                        struct error *err);
+
 #endif

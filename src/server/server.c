@@ -176,6 +176,11 @@ const char *srv_query(struct srv_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+const char *srv_cookie(struct srv_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
 struct query_check {
     const char *const *names;
     const char *bad;
@@ -560,6 +565,10 @@ static enum MHD_Result send_req(struct srv_req *r, const char *allow)
     add_common_headers(r->srv, resp);
     if (allow)
         MHD_add_response_header(resp, "Allow", allow);
+    if (r->location[0])
+        MHD_add_response_header(resp, "Location", r->location);
+    if (r->set_cookie[0])
+        MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
     if (r->retry_after > 0) {
         char ra[32];
         snprintf(ra, sizeof(ra), "%ld", r->retry_after);
@@ -613,20 +622,25 @@ static enum MHD_Result send_static(struct srv_req *r)
     return ok;
 }
 
-static void client_address(struct MHD_Connection *c, char *out, size_t outsz)
+/* The address text of sa ("unknown" for NULL or another family). */
+static void sockaddr_text(const struct sockaddr *sa, char *out, size_t outsz)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     snprintf(out, outsz, "unknown");
-    if (!ci || !ci->client_addr)
+    if (!sa)
         return;
-    const struct sockaddr *sa = ci->client_addr;
     if (sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
                   (socklen_t)outsz);
     else if (sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
                   (socklen_t)outsz);
+}
+
+static void client_address(struct MHD_Connection *c, char *out, size_t outsz)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    sockaddr_text(ci ? ci->client_addr : NULL, out, outsz);
 }
 
 /* The client's address: the connecting peer, or, when the peer is a trusted proxy, the
@@ -781,19 +795,6 @@ done:;
 }
 
 /* ---- connections per client ---- */
-
-static void sockaddr_text(const struct sockaddr *sa, char *out, size_t outsz)
-{
-    snprintf(out, outsz, "unknown");
-    if (!sa)
-        return;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-                  (socklen_t)outsz);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-                  (socklen_t)outsz);
-}
 
 /* The slot counting addr's connections; with create, a free slot is taken. NULL when the
  * table is full (then the address is not limited: the global max_connections still is). */

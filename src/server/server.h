@@ -54,7 +54,9 @@ struct srv_req {
     char *text;
     const char *content_type;
     long retry_after;
-    void *conn; /* struct MHD_Connection */
+    char location[512];   /* "" or the Location header of a redirect */
+    char set_cookie[256]; /* "" or one Set-Cookie header */
+    void *conn;           /* struct MHD_Connection */
 };
 
 typedef void (*srv_handler)(struct srv_req *r);
@@ -90,6 +92,8 @@ void srv_fail(struct srv_req *r, int code, const char *field, const char *fmt, .
 void srv_fail_err(struct srv_req *r, const struct error *e);
 /* Query parameter value or NULL. */
 const char *srv_query(struct srv_req *r, const char *name);
+/* Value of cookie `name` sent with the request, or NULL. */
+const char *srv_cookie(struct srv_req *r, const char *name);
 /* Checks every query parameter is one of names[] (NULL-terminated); fails r otherwise. */
 bool srv_query_only(struct srv_req *r, const char *const *names);
 /* Appends one audit entry for the caller and notifies listeners. */

@@ -89,6 +89,17 @@ static int migrate(struct store *st, struct error *err)
     int cur;
     if ((rc = cell_int(&q, 0, 0, &cur)) < 0)
         goto out;
+    int known = st->ops->n_migrations ? st->ops->migrations[st->ops->n_migrations - 1].version : 0;
+    if (cur > known) {
+        /* a newer release migrated this database: its code may rely on what this one does
+         * not know, and this one may write what the newer one does not expect */
+        rc = error_set(err, ERR_STATE, "database",
+                       "the database schema is at version %d, newer than this gpuaas knows (%d): "
+                       "a newer release migrated it; run that release or newer, or restore the "
+                       "backup taken before the upgrade (docs/operations.md, \"Upgrades\")",
+                       cur, known);
+        goto out;
+    }
     int last = cur;
     for (size_t i = 0; i < st->ops->n_migrations; i++) {
         const struct migration *m = &st->ops->migrations[i];
@@ -113,6 +124,60 @@ out:
     qres_free(&q);
     if (rc < 0)
         st->ops->rollback(st);
+    return rc;
+}
+
+/* Opens the backend of url without migrating. */
+static int open_backend(const char *url, struct store **ret, struct error *err)
+{
+    if (!url)
+        return error_set(err, ERR_INVALID, "database", "no database URL");
+    if (!strncmp(url, "sqlite://", 9))
+        return store_sqlite_open(url + 9, ret, err);
+    if (!strncmp(url, "sqlite:", 7))
+        return store_sqlite_open(url + 7, ret, err);
+    if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13))
+        return store_pg_open(url, ret, err);
+    return error_set(err, ERR_INVALID, "database",
+                     "database URL must start with sqlite:// or postgres://");
+}
+
+int store_migration_status(const char *url, int *current, int *latest, int *pending,
+                           size_t max_pending, size_t *n_pending, struct error *err)
+{
+    struct store *st = NULL;
+    struct qres q = {0};
+    int rc = open_backend(url, &st, err);
+    if (rc < 0)
+        return rc;
+    const char *has_table = !strcmp(st->ops->name, "sqlite")
+                                ? "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
+                                  "name = 'schema_migrations'"
+                                : "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE tablename = "
+                                  "'schema_migrations' AND schemaname = current_schema()";
+    int have = 0;
+    *current = 0;
+    if ((rc = exec(st, has_table, NULL, 0, &q, err)) < 0 || (rc = cell_int(&q, 0, 0, &have)) < 0)
+        goto out;
+    if (have) {
+        qres_free(&q);
+        memset(&q, 0, sizeof(q));
+        if ((rc = exec(st, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0, &q,
+                       err)) < 0 ||
+            (rc = cell_int(&q, 0, 0, current)) < 0)
+            goto out;
+    }
+    *latest = 0;
+    *n_pending = 0;
+    for (size_t i = 0; i < st->ops->n_migrations; i++) {
+        int v = st->ops->migrations[i].version;
+        if (v > *current && v != *latest && *n_pending < max_pending)
+            pending[(*n_pending)++] = v;
+        *latest = v;
+    }
+out:
+    qres_free(&q);
+    store_close(st);
     return rc;
 }
 
@@ -498,7 +563,110 @@ int store_token_delete_expired(struct store *st, int64_t now, int64_t *ret_n)
     if (ret_n)
         *ret_n = (int64_t)q.nrows;
     qres_free(&q);
+    rc = exec(st, "DELETE FROM workspace_grants WHERE expires_at <= $1", &p, 1, NULL, NULL);
+    if (rc < 0)
+        return rc;
     return 0;
+}
+
+/* ---- workspace grants ---- */
+
+#define WS_GRANT_COLS                                                                              \
+    "g.id, g.kind, g.reservation_id, g.user_id, g.hash, g.created_at, "                            \
+    "g.expires_at, g.used_at"
+
+static int hash_decode(const char *h, uint8_t out[32])
+{
+    if (!h || strlen(h) != 64)
+        return -ERR_INTERNAL;
+    for (int i = 0; i < 32; i++) {
+        int a = hex_val(h[2 * i]), b = hex_val(h[2 * i + 1]);
+        if (a < 0 || b < 0)
+            return -ERR_INTERNAL;
+        out[i] = (uint8_t)(a << 4 | b);
+    }
+    return 0;
+}
+
+static int row_ws_grant(const struct qres *q, size_t r, struct ws_grant *g)
+{
+    memset(g, 0, sizeof *g);
+    const char *kind = qres_get(q, r, 1);
+    if (cell_i64(q, r, 0, &g->id) < 0 || !kind || cell_i64(q, r, 2, &g->reservation_id) < 0 ||
+        cell_i64(q, r, 3, &g->user_id) < 0 || hash_decode(qres_get(q, r, 4), g->hash) < 0 ||
+        cell_i64(q, r, 5, &g->created_at) < 0 || cell_i64(q, r, 6, &g->expires_at) < 0 ||
+        cell_i64(q, r, 7, &g->used_at) < 0)
+        return -ERR_INTERNAL;
+    if (!strcmp(kind, "ticket"))
+        g->kind = WS_TICKET;
+    else if (!strcmp(kind, "cookie"))
+        g->kind = WS_COOKIE;
+    else
+        return -ERR_INTERNAL;
+    return 0;
+}
+
+int store_ws_grant_create(struct store *st, const struct ws_grant *g, int64_t *ret_id,
+                          struct error *err)
+{
+    char hex[65];
+    hex_encode(g->hash, 32, hex);
+    struct qparam p[] = {QS(g->kind == WS_TICKET ? "ticket" : "cookie"),
+                         QI(g->reservation_id),
+                         QI(g->user_id),
+                         QS(hex),
+                         QI(g->created_at),
+                         QI(g->expires_at)};
+    struct qres q;
+    int rc = exec(st,
+                  "INSERT INTO workspace_grants (kind, reservation_id, user_id, hash, created_at, "
+                  "expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                  p, 6, &q, err);
+    if (rc < 0)
+        return rc;
+    int64_t id;
+    rc = cell_i64(&q, 0, 0, &id);
+    qres_free(&q);
+    if (rc == 0 && ret_id)
+        *ret_id = id;
+    return rc;
+}
+
+int store_ws_grant_get_with_user(struct store *st, int64_t id, struct ws_grant *g, struct user *u)
+{
+    struct qparam p = QI(id);
+    struct qres q;
+    int rc = exec(st,
+                  "SELECT " WS_GRANT_COLS ", u.id, u.username, u.role, u.disabled, "
+                  "u.password_hash, u.created_at, u.sso FROM workspace_grants g JOIN users u ON "
+                  "u.id = g.user_id WHERE g.id = $1",
+                  &p, 1, &q, NULL);
+    if (rc < 0)
+        return rc;
+    if (!q.nrows)
+        rc = -ERR_NOT_FOUND;
+    else if ((rc = row_ws_grant(&q, 0, g)) == 0) {
+        /* The user's columns follow the grant's eight. */
+        struct qres uq = {.nrows = 1, .ncols = 7, .cells = q.cells + 8};
+        rc = row_user(&uq, 0, u);
+    }
+    qres_free(&q);
+    return rc;
+}
+
+int store_ws_ticket_use(struct store *st, int64_t id, int64_t now)
+{
+    struct qparam p[] = {QI(id), QI(now)};
+    struct qres q;
+    int rc = exec(st,
+                  "UPDATE workspace_grants SET used_at = $2 WHERE id = $1 AND kind = 'ticket' AND "
+                  "used_at = 0 RETURNING id",
+                  p, 2, &q, NULL);
+    if (rc < 0)
+        return rc;
+    rc = q.nrows ? 0 : -ERR_STATE;
+    qres_free(&q);
+    return rc;
 }
 
 /* ---- reservations ---- */
@@ -507,7 +675,8 @@ int store_token_delete_expired(struct store *st, int64_t now, int64_t *ret_n)
     "r.id, r.user_id, u.username, r.gpu_type, r.gpu_count, r.mode, r.cpu, r.memory_gib, "          \
     "r.storage_gib, r.purpose, r.starts_at, r.ends_at, r.state, r.created_at, r.updated_at, "      \
     "r.session_namespace, r.session_url, r.session_phase, r.session_message, "                     \
-    "r.session_attempts, r.session_next_attempt_at"
+    "r.session_attempts, r.session_next_attempt_at, "                                              \
+    "r.admin_note"
 #define RES_FROM " FROM reservations r JOIN users u ON u.id = r.user_id"
 
 static int row_res(const struct qres *q, size_t i, struct reservation *r)
@@ -529,7 +698,8 @@ static int row_res(const struct qres *q, size_t i, struct reservation *r)
         cell_str(q, i, 16, s->url, sizeof s->url) < 0 ||
         cell_str(q, i, 17, s->phase, sizeof s->phase) < 0 ||
         cell_str(q, i, 18, s->message, sizeof s->message) < 0 ||
-        cell_int(q, i, 19, &s->attempts) < 0 || cell_i64(q, i, 20, &s->next_attempt_at) < 0)
+        cell_int(q, i, 19, &s->attempts) < 0 || cell_i64(q, i, 20, &s->next_attempt_at) < 0 ||
+        cell_str(q, i, 21, r->admin_note, sizeof r->admin_note) < 0)
         return -ERR_INTERNAL;
     if (res_mode_parse(mode, &r->mode) < 0 || res_state_parse(state, &r->state) < 0)
         return -ERR_INTERNAL;
@@ -595,7 +765,15 @@ int store_busy(struct store *st, const struct pool *pool, int64_t from, int64_t 
                struct cal_busy *ret, struct error *err)
 {
     struct busy_ctx x = {ret, pool, ids ? 1 : 0};
-    struct qparam p[] = {QI(from), QI(to)};
+    /* A GPU unit is held for its turnaround after a booking ends: a booking that ended up
+     * to that long before `from` still counts, and a request's own turnaround reaches past
+     * `to`. Extra rows are harmless; the calendar is exact on what it is given. */
+    int64_t margin = 0;
+    for (int i = 0; i < pool->n; i++)
+        margin = pool->res[i].turnaround_s > margin ? pool->res[i].turnaround_s : margin;
+    int64_t lo = from > INT64_MIN + margin ? from - margin : INT64_MIN;
+    int64_t hi = to < INT64_MAX - margin ? to + margin : INT64_MAX;
+    struct qparam p[] = {QI(lo), QI(hi)};
 #define BUSY_COLS "starts_at, ends_at, gpu_count, cpu, memory_gib, storage_gib, gpu_type"
 #define BUSY_FROM                                                                                  \
     " FROM reservations WHERE state IN ('APPROVED', 'ACTIVE') AND ends_at > $1 AND starts_at < $2"
@@ -625,6 +803,16 @@ static void next_window(struct store *st, const struct pool *pool, const struct 
     cal_busy_free(&b);
 }
 
+/* The admission check every booking change passes, inside a transaction holding the locks of
+ * lock_names(pool, r): r fits beside the capacity-holding bookings other than itself (r->id)
+ * over its whole window. b is the caller's, released by it. */
+static int admit_locked(struct store *st, const struct pool *pool, const struct reservation *r,
+                        struct cal_busy *b, struct error *err)
+{
+    int rc = store_busy(st, pool, r->starts_at, r->ends_at, true, b, err);
+    return rc < 0 ? rc : cal_admit_busy(pool, b, r, err);
+}
+
 /* Round trips on PostgreSQL: BEGIN, the advisory locks and the overlap query go together;
  * the INSERT, NOTIFY and COMMIT go together. */
 int store_reservation_admit(struct store *st, const struct pool *pool, struct reservation *r,
@@ -645,9 +833,7 @@ int store_reservation_admit(struct store *st, const struct pool *pool, struct re
     if ((rc = st->ops->begin(st, locks, nl, err)) < 0)
         return rc;
     open = true;
-    if ((rc = store_busy(st, pool, r->starts_at, r->ends_at, true, &b, err)) < 0)
-        goto out;
-    if ((rc = cal_admit_busy(pool, &b, r, err)) < 0)
+    if ((rc = admit_locked(st, pool, r, &b, err)) < 0)
         goto out;
     struct qparam p[] = {QI(r->user_id),
                          QS(r->gpu_type),
@@ -704,8 +890,8 @@ int store_reservation_get(struct store *st, int64_t id, struct reservation *ret)
 int store_reservation_list(struct store *st, const struct res_filter *f, struct reservation **ret,
                            size_t *ret_n)
 {
-    char sql[1024];
-    struct qparam p[6];
+    char sql[1280];
+    struct qparam p[8];
     int np = 0;
     size_t len = (size_t)snprintf(sql, sizeof sql, "SELECT " RES_COLS RES_FROM " WHERE 1 = 1");
 #define ADD(cond, param)                                                                           \
@@ -724,6 +910,13 @@ int store_reservation_list(struct store *st, const struct res_filter *f, struct 
     if (f && f->holds_capacity)
         len +=
             (size_t)snprintf(sql + len, sizeof sql - len, " AND r.state IN ('APPROVED', 'ACTIVE')");
+    if (f && f->after_id) { /* the page after (after_start, after_id) in list order */
+        p[np++] = QI(f->after_start);
+        p[np++] = QI(f->after_id);
+        len += (size_t)snprintf(sql + len, sizeof sql - len,
+                                " AND (r.starts_at > $%d OR (r.starts_at = $%d AND r.id > $%d))",
+                                np - 1, np - 1, np);
+    }
     len += (size_t)snprintf(sql + len, sizeof sql - len, " ORDER BY r.starts_at, r.id");
     ADD(" LIMIT $%d", QI(f && f->limit && f->limit < MAX_LIST ? f->limit : MAX_LIST));
 #undef ADD
@@ -814,9 +1007,7 @@ int store_reservation_set_end(struct store *st, const struct pool *pool, int64_t
     if (new_end > cur.ends_at) {
         struct reservation want = cur;
         want.ends_at = new_end;
-        if ((rc = store_busy(st, pool, cur.starts_at, new_end, true, &b, err)) < 0)
-            goto out;
-        if ((rc = cal_admit_busy(pool, &b, &want, err)) < 0)
+        if ((rc = admit_locked(st, pool, &want, &b, err)) < 0)
             goto out;
     }
     struct qparam p[] = {QI(id), QI(new_end), QI(now)};
@@ -836,6 +1027,67 @@ int store_reservation_set_end(struct store *st, const struct pool *pool, int64_t
     qres_free(&q);
     cal_busy_free(&b);
     return rc;
+out:
+    st->ops->rollback(st);
+    qres_free(&q);
+    cal_busy_free(&b);
+    return rc;
+}
+
+int store_reservation_change(struct store *st, const struct pool *pool, int64_t id,
+                             struct reservation *want, const char *note, int64_t now,
+                             struct error *err)
+{
+    char names[POOL_MAX_RESOURCES][112];
+    const char *locks[POOL_MAX_RESOURCES];
+    struct reservation cur;
+    struct cal_busy b = {0};
+    struct qres q = {0};
+    int rc;
+    if (want->ends_at <= want->starts_at)
+        return error_set(err, ERR_INVALID, "ends_at", "ends_at must be after starts_at");
+    /* The resources (and so the locks) never change: only the window and the owner do. */
+    if ((rc = store_reservation_get(st, id, &cur)) < 0)
+        return rc == -ERR_NOT_FOUND
+                   ? error_set(err, ERR_NOT_FOUND, "id", "no reservation %" PRId64, id)
+                   : rc;
+    int nl = lock_names(pool, &cur, names, locks, POOL_MAX_RESOURCES);
+    if ((rc = st->ops->begin(st, locks, nl, err)) < 0)
+        return rc;
+    if ((rc = store_reservation_get(st, id, &cur)) < 0)
+        goto out;
+    bool moves = want->starts_at != cur.starts_at || want->user_id != cur.user_id;
+    if (!res_state_holds_capacity(cur.state) || (moves && cur.state != RS_APPROVED)) {
+        rc = error_set(err, ERR_STATE, "state", "reservation %" PRId64 " is %s", id,
+                       res_state_name(cur.state));
+        goto out;
+    }
+    struct reservation next = cur;
+    next.starts_at = want->starts_at;
+    next.ends_at = want->ends_at;
+    next.user_id = want->user_id;
+    if ((rc = admit_locked(st, pool, &next, &b, err)) < 0)
+        goto out;
+    struct qparam p[] = {QI(id),           QI(next.starts_at), QI(next.ends_at),
+                         QI(next.user_id), QS(note),           QI(now)};
+    rc = exec(st,
+              "UPDATE reservations SET starts_at = $2, ends_at = $3, user_id = $4, admin_note = "
+              "$5, updated_at = $6 WHERE id = $1 AND state IN ('APPROVED', 'ACTIVE') RETURNING id",
+              p, 6, &q, err);
+    if (rc == -ERR_EXISTS)
+        rc = error_set(err, ERR_INVALID, "user", "no such user");
+    if (rc < 0)
+        goto out;
+    if (!q.nrows) {
+        rc = error_set(err, ERR_STATE, "state", "reservation %" PRId64 " changed state", id);
+        goto out;
+    }
+    if ((rc = st->ops->notify(st)) < 0)
+        goto out;
+    rc = st->ops->commit(st, err);
+    qres_free(&q);
+    cal_busy_free(&b);
+    return rc < 0 ? rc : store_reservation_get(st, id, want);
 out:
     st->ops->rollback(st);
     qres_free(&q);
@@ -870,14 +1122,51 @@ int store_audit_add(struct store *st, const struct audit_entry *e)
 int store_audit_list(struct store *st, size_t limit, int64_t before_id, struct audit_entry **ret,
                      size_t *ret_n)
 {
-    if (limit == 0 || limit > MAX_LIST)
-        limit = MAX_LIST;
-    struct qparam p[] = {QI(before_id > 0 ? before_id : INT64_MAX), QI(limit)};
+    struct audit_filter f = {.limit = limit, .before_id = before_id};
+    return store_audit_query(st, &f, ret, ret_n);
+}
+
+int store_audit_query(struct store *st, const struct audit_filter *f, struct audit_entry **ret,
+                      size_t *ret_n)
+{
+    char sql[768], hi[sizeof(((struct audit_entry *)0)->action)];
+    struct qparam p[9];
+    int np = 0;
+    size_t limit = f->limit == 0 || f->limit > MAX_LIST ? MAX_LIST : f->limit;
+    p[np++] = QI(f->before_id > 0 ? f->before_id : INT64_MAX);
+    size_t len = (size_t)snprintf(sql, sizeof sql,
+                                  "SELECT id, at, actor, action, target, detail FROM audit_log "
+                                  "WHERE id < $1");
+#define ADD(cond, param)                                                                           \
+    do {                                                                                           \
+        p[np++] = (param);                                                                         \
+        len += (size_t)snprintf(sql + len, sizeof sql - len, cond, np);                            \
+    } while (0)
+    if (f->actor && *f->actor)
+        ADD(" AND actor = $%d", QS(f->actor));
+    size_t al = f->action ? strlen(f->action) : 0;
+    if (al && f->action[al - 1] == '.' && al < sizeof hi) {
+        /* a prefix "reservation.": every action in ["reservation.", "reservation/") */
+        memcpy(hi, f->action, al + 1);
+        hi[al - 1] = '.' + 1;
+        ADD(" AND action >= $%d", QS(f->action));
+        ADD(" AND action < $%d", QS(hi));
+    } else if (al) {
+        ADD(" AND action = $%d", QS(f->action));
+    }
+    if (f->target && *f->target)
+        ADD(" AND target = $%d", QS(f->target));
+    if (f->from)
+        ADD(" AND at >= $%d", QI(f->from));
+    if (f->to)
+        ADD(" AND at < $%d", QI(f->to));
+    if (f->without_logins)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND action <> 'auth.login'");
+    len += (size_t)snprintf(sql + len, sizeof sql - len, " ORDER BY id DESC");
+    ADD(" LIMIT $%d", QI((int64_t)limit));
+#undef ADD
     struct qres q;
-    int rc = exec(st,
-                  "SELECT id, at, actor, action, target, detail FROM audit_log WHERE id < $1 "
-                  "ORDER BY id DESC LIMIT $2",
-                  p, 2, &q, NULL);
+    int rc = exec(st, sql, p, np, &q, NULL);
     if (rc < 0)
         return rc;
     struct audit_entry *v = calloc(q.nrows ? q.nrows : 1, sizeof *v);

@@ -29,6 +29,11 @@ void store_close(struct store *st);
 const char *store_backend(const struct store *st);
 /* Cheap round trip (SELECT 1); 0 when the database answers. */
 int store_ping(struct store *st);
+/* Without migrating: the database's schema version (0 when never migrated), the newest this
+ * build knows, and the versions a store_open would apply, in order (at most max_pending).
+ * store_open refuses (ERR_STATE) a database whose version is newer than *latest. */
+int store_migration_status(const char *url, int *current, int *latest, int *pending,
+                           size_t max_pending, size_t *n_pending, struct error *err);
 /* Schema version after migrations. */
 int store_schema_version(struct store *st, int *ret);
 
@@ -79,7 +84,30 @@ int store_user_end_bookings(struct store *st, int64_t user_id, int64_t now, int6
 /* Deletes every token of user_id except except_id (0 = none kept); *ret_n (may be NULL)
  * receives the count. Used on password reset, disable and logout-everywhere. */
 int store_token_delete_user(struct store *st, int64_t user_id, int64_t except_id, int64_t *ret_n);
+/* Deletes the expired tokens (*ret_n counts them) and the expired workspace grants. */
 int store_token_delete_expired(struct store *st, int64_t now, int64_t *ret_n);
+
+/* ---- workspace sign-in (src/server/gate.c): single-use tickets and the cookies they are
+ * exchanged for, each bound to one reservation and one user; only a hash of the secret is
+ * stored ---- */
+enum ws_grant_kind { WS_TICKET = 0, WS_COOKIE = 1 };
+struct ws_grant {
+    int64_t id;
+    enum ws_grant_kind kind;
+    int64_t reservation_id;
+    int64_t user_id;
+    uint8_t hash[32];
+    int64_t created_at;
+    int64_t expires_at;
+    int64_t used_at; /* tickets: when exchanged, 0 = not yet */
+};
+int store_ws_grant_create(struct store *st, const struct ws_grant *g, int64_t *ret_id,
+                          struct error *err);
+/* Grant `id` and its user in one query. -ERR_NOT_FOUND when absent. */
+int store_ws_grant_get_with_user(struct store *st, int64_t id, struct ws_grant *g, struct user *u);
+/* Marks ticket `id` used at `now` unless it was used before: 0, or -ERR_STATE when it was
+ * (single use, also when two exchanges race: the conditional UPDATE lets one win). */
+int store_ws_ticket_use(struct store *st, int64_t id, int64_t now);
 
 /* ---- reservations ---- */
 struct res_filter {
@@ -88,6 +116,9 @@ struct res_filter {
     int state;           /* -1 = any, else enum res_state */
     bool holds_capacity; /* only APPROVED and ACTIVE */
     size_t limit;        /* 0 = no limit */
+    /* paging cursor: only rows after (after_start, after_id) in the list order
+     * (starts_at, id); after_id 0 = from the first */
+    int64_t after_start, after_id;
 };
 /* Validated request r (id/state/timestamps ignored) is checked against capacity over its
  * window and inserted as APPROVED in one transaction. On success r gets id, state and
@@ -112,6 +143,14 @@ int store_reservation_transition(struct store *st, int64_t id, enum res_state fr
  * Only APPROVED/ACTIVE. -ERR_CONFLICT (with *next unset) or -ERR_STATE. */
 int store_reservation_set_end(struct store *st, const struct pool *pool, int64_t id,
                               int64_t new_end, int64_t now, struct error *err);
+/* An admin's change of booking `id`: want->starts_at, ends_at and user_id replace the row's
+ * (the caller fills all three, unchanged ones from the row) after the same admission check as
+ * store_reservation_admit (excluding itself, under the same locks), and `note` (why) is kept
+ * for the owner to read. Only APPROVED, or ACTIVE with the start and owner unchanged:
+ * -ERR_STATE otherwise; -ERR_CONFLICT when it does not fit; on success *want is the row. */
+int store_reservation_change(struct store *st, const struct pool *pool, int64_t id,
+                             struct reservation *want, const char *note, int64_t now,
+                             struct error *err);
 /* Writes the session fields (namespace, url, phase, message, attempts, next_attempt_at). */
 int store_reservation_set_session(struct store *st, int64_t id, const struct session_info *s,
                                   int64_t now);
@@ -129,6 +168,18 @@ int store_audit_add(struct store *st, const struct audit_entry *e);
 /* Newest first; before_id 0 = from the newest. */
 int store_audit_list(struct store *st, size_t limit, int64_t before_id, struct audit_entry **ret,
                      size_t *ret_n);
+struct audit_filter {
+    size_t limit;        /* 0 or over the most = the most (1000) */
+    int64_t before_id;   /* paging cursor: only ids below it; 0 = from the newest */
+    const char *actor;   /* exact; NULL or "" = anyone */
+    const char *action;  /* exact, or a prefix when it ends with '.'; NULL or "" = any */
+    const char *target;  /* exact ("reservation/12"); NULL or "" = any */
+    int64_t from, to;    /* at in [from, to); 0 = unbounded */
+    bool without_logins; /* leave out auth.login */
+};
+/* Newest first, filtered. */
+int store_audit_query(struct store *st, const struct audit_filter *f, struct audit_entry **ret,
+                      size_t *ret_n);
 int store_audit_trim(struct store *st, int64_t older_than, int64_t *ret_n);
 
 /* ---- key/value for published state (e.g. advertised capacity from the reconciler) ---- */

@@ -78,6 +78,15 @@ static const struct migration pg_migrations[] = {
     {3, "CREATE INDEX IF NOT EXISTS reservations_holding ON reservations(ends_at, starts_at) "
         "WHERE state IN ('APPROVED', 'ACTIVE')"},
     {4, "ALTER TABLE users ADD COLUMN sso INTEGER NOT NULL DEFAULT 0"},
+    /* Why an admin last moved, shortened or reassigned a booking (shown to its owner). */
+    {5, "ALTER TABLE reservations ADD COLUMN IF NOT EXISTS admin_note TEXT NOT NULL DEFAULT ''"},
+    /* Workspace sign-in: single-use tickets and the cookies they become (hashes only). */
+    {6, "CREATE TABLE IF NOT EXISTS workspace_grants (id BIGSERIAL PRIMARY KEY, kind TEXT NOT "
+        "NULL CHECK (kind IN ('ticket', 'cookie')), reservation_id BIGINT NOT NULL REFERENCES "
+        "reservations(id) ON DELETE CASCADE, user_id BIGINT NOT NULL REFERENCES users(id) ON "
+        "DELETE CASCADE, hash TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL, expires_at "
+        "BIGINT NOT NULL, used_at BIGINT NOT NULL DEFAULT 0)"},
+    {6, "CREATE INDEX IF NOT EXISTS workspace_grants_expires ON workspace_grants(expires_at)"},
 };
 
 static struct pg *PG(struct store *st)

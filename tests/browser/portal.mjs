@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -27,6 +27,15 @@ if (!BASE || !ADMIN_PW) {
 }
 fs.mkdirSync(OUT, { recursive: true });
 const TZ = 'Europe/Berlin'; // the node process runs with TZ=Europe/Berlin too
+const SIM_URL = process.env.GPUAAS_SIM_URL;
+const SIM_DB = process.env.GPUAAS_SIM_DB;
+// The two sizes every page is checked and photographed at, each in its own language and time
+// zone: a desktop in New York in US English (12-hour clock) and a touch phone in Tokyo in German.
+const SIZES = {
+  desktop: { viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'America/New_York' },
+  phone: { viewport: { width: 390, height: 844 }, locale: 'de-DE', timezoneId: 'Asia/Tokyo', hasTouch: true, isMobile: true, deviceScaleFactor: 2 },
+};
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const ALLOWED_CONSOLE = /Failed to load resource: the server responded with a status of (400|401|409)\b/;
 
 let passed = 0;
@@ -75,8 +84,8 @@ async function test(name, fn) {
   }
 }
 
-async function newPage(browser, label, viewport = { width: 1280, height: 800 }) {
-  const ctx = await browser.newContext({ viewport, timezoneId: TZ, locale: 'en-GB' });
+async function newPage(browser, label, viewport = { width: 1280, height: 800 }, opts = {}) {
+  const ctx = await browser.newContext({ viewport, timezoneId: TZ, locale: 'en-GB', ...opts });
   const page = await ctx.newPage();
   page.setDefaultTimeout(10000);
   page.on('console', (m) => {
@@ -102,6 +111,70 @@ async function signIn(page, username, password) {
 
 function sql(query) {
   return execFileSync('sqlite3', ['-cmd', '.timeout 5000', DB, query], { encoding: 'utf8' }).trim();
+}
+
+
+// A page at one of SIZES (its viewport, language, time zone and touch).
+async function sizedPage(browser, label, size) {
+  const o = SIZES[size];
+  return newPage(browser, `${label}-${size}`, o.viewport, {
+    locale: o.locale, timezoneId: o.timezoneId, hasTouch: !!o.hasTouch, isMobile: !!o.isMobile, deviceScaleFactor: o.deviceScaleFactor || 1,
+  });
+}
+
+// axe-core over the whole page: no serious or critical violation.
+async function axeCheck(page, name) {
+  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(AXE);
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  const bad = found.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert(!bad.length, `${name}: accessibility violations ${JSON.stringify(bad)}`);
+  return found.length;
+}
+
+// Every message shown to people that a test saw, checked at the end for API field names.
+const seen = [];
+async function collectMessages(page, where) {
+  const texts = await page.evaluate(() => [...document.querySelectorAll(
+    '.error-box, .warn, .toast, .form-error, [role=alert], .notice, .end-banner, .sim-banner, #fit, #fs-results, dialog[open]')]
+    .map((e) => e.innerText.trim()).filter(Boolean));
+  for (const t of texts) seen.push({ where, text: t });
+}
+
+// Field and parameter names of the OpenAPI document that no plain sentence would use (those
+// with an underscore), and the configuration sections.
+async function apiFieldNames() {
+  const doc = (await apiCall('GET', '/openapi.json')).body;
+  const names = new Set();
+  const walk = (o) => {
+    if (!o || typeof o !== 'object') return;
+    if (o.properties && typeof o.properties === 'object') for (const k of Object.keys(o.properties)) names.add(k);
+    if (Array.isArray(o.parameters)) for (const p of o.parameters) if (p && p.name) names.add(p.name);
+    for (const v of Object.values(o)) walk(v);
+  };
+  walk(doc);
+  return [...names].filter((n) => n.includes('_'));
+}
+function namesIn(text, names) {
+  const hits = names.filter((n) => new RegExp(`(^|[^A-Za-z0-9_])${n}([^A-Za-z0-9_]|$)`).test(text));
+  if (/\b(session|cluster|reconciler|server)\.[a-z_]+/.test(text)) hits.push('configuration key');
+  return hits;
+}
+
+// Sign in through the form and wait for the calendar.
+async function signInAt(page, base, username, password) {
+  await page.goto(base + '/');
+  await page.waitForSelector('#username');
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await page.press('#password', 'Enter');
+  await page.waitForSelector('.cal-grid');
+}
+
+function sqlAt(db, query) {
+  return execFileSync('sqlite3', ['-cmd', '.timeout 5000', db, query], { encoding: 'utf8' }).trim();
 }
 
 const browser = await chromium.launch({
@@ -164,7 +237,7 @@ try {
     const lane = await block.evaluate((el) => el.closest('.lane-track').dataset.resource);
     assert(lane === 'nvidia.com/gpu', 'booking drawn in lane ' + lane);
     const text = await block.innerText();
-    assert(/APPROVED/.test(text), 'my booking is not labelled with its state: ' + text);
+    assert(/approved/i.test(text), 'my booking is not labelled with its state: ' + text);
     const r = await apiCall('GET', '/reservations/' + firstId, undefined, await apiLogin(ALICE.username, ALICE.password));
     assert(r.status === 200 && Date.parse(r.body.starts_at) === slot.start.date.getTime(), 'stored start differs: ' + JSON.stringify(r.body));
     await shot(page, '04-calendar-with-booking');
@@ -247,6 +320,13 @@ try {
     await row.waitFor({ state: 'detached' });
     const after = await apiCall('GET', '/me', undefined, secret.trim());
     assert(after.status === 401, 'revoked token still works: HTTP ' + after.status);
+    // browser sign-ins are listed apart, this browser's named and not revocable from here
+    assert(!/\blogin\b/.test(await page.locator('#tokens').locator('#tokens-table').innerText().catch(() => '')), 'sign-ins listed among the API tokens');
+    await page.click('#browser-sessions summary');
+    const mine = page.locator('#browser-sessions li[data-this="true"]');
+    assert(await mine.count() === 1, 'this browser\'s sign-in is not named');
+    assert(/this browser/.test(await mine.innerText()) && await mine.locator('button').count() === 0, 'this browser can sign itself out from the list');
+    assert(await page.locator('#browser-sessions li:not([data-this]) button:has-text("Sign out there")').count() >= 1, 'other sign-ins cannot be ended');
   });
 
   await test('pool page draws the MIG GPU as four slices and the whole GPU with its slots', async () => {
@@ -279,9 +359,26 @@ try {
     assert(b < a * 0.6 && b > a * 0.4, `doubling utilization roughly halves the cost: ${first} -> ${second}`);
     await page.locator('#tok-servers-0-capex').fill('-5');
     await page.waitForSelector('#tok-servers-0-capex[aria-invalid="true"]');
+    const refusal = await page.locator('.tok-results .error-box').innerText();
+    assert(/Capex per server/.test(refusal) && !/servers\[0\]|capex\b/.test(refusal.replace(/Capex/g, '')), 'the refusal names the field by its path: ' + refusal);
+    await collectMessages(page, 'tokenomics invalid');
     await shot(page, '19-tokenomics-invalid');
     await page.locator('#tok-servers-0-capex').fill('45000');
     await page.waitForSelector('[data-testid="tok-cpm"]');
+    // the defaults come from the pool (one node with two GPUs), the workloads are rows
+    assert((await page.inputValue('#tok-servers-0-count')) === '1' && (await page.inputValue('#tok-servers-0-gpus')) === '2', 'servers not from the pool');
+    assert(await page.locator('#tok-pool-note').count() === 1, 'no note that the figures come from the pool');
+    assert(await page.locator('.wl-row').count() === 3, 'the example workloads are not rows');
+    const before = await cpm.innerText();
+    await page.click('#tok-add-workload');
+    await page.waitForFunction(() => document.querySelectorAll('svg.tok-chart polyline.series').length === 4);
+    await page.locator('.wl-row').nth(3).locator('button:has-text("Remove workload")').click();
+    await page.waitForFunction(() => document.querySelectorAll('svg.tok-chart polyline.series').length === 3);
+    await page.fill('#tok-wl-0-tokens-per-second-per-gpu', '-1');
+    await page.waitForSelector('#tok-wl-0-tokens-per-second-per-gpu[aria-invalid="true"]');
+    await collectMessages(page, 'tokenomics workload invalid');
+    await page.fill('#tok-wl-0-tokens-per-second-per-gpu', '4588.8');
+    await page.waitForFunction((old) => document.querySelector('[data-testid="tok-cpm"]') && document.querySelector('[data-testid="tok-cpm"]').textContent === old, before);
     await shot(page, '18-tokenomics');
   });
 
@@ -408,6 +505,437 @@ try {
       sql("DELETE FROM kv WHERE key = 'advertised'");
       for (const id of ids) await apiCall('POST', `/reservations/${id}/cancel`, undefined, aliceTok);
     }
+  });
+
+  // ---- issue 16: the portal for people ----
+
+  await test('the calendar opens at now, at both sizes, in two languages and time zones', async () => {
+    for (const size of ['desktop', 'phone']) {
+      const pg = await sizedPage(browser, 'now', size);
+      await signIn(pg, ALICE.username, ALICE.password);
+      const today = await pg.evaluate(() => new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short' }).format(new Date()));
+      const label = await pg.locator('#range-label').innerText();
+      assert(label.startsWith(today), `${size}: the range starts at "${label}", not today "${today}"`);
+      // the now line is inside the visible part of the scrolled grid, in its left half
+      const now = await pg.locator('.lane-track[data-resource] .nowline').first().boundingBox();
+      const view = await pg.locator('#cal-scroll').boundingBox();
+      const label0 = await pg.locator('.cal-row .lane-label').nth(1).boundingBox();
+      assert(now && now.x >= label0.x + label0.width - 1 && now.x <= view.x + view.width / 2 + 60,
+        `${size}: the now line at x=${now && now.x} is not near the left of the visible grid (${JSON.stringify(view)})`);
+      const overflow = await pg.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert(overflow <= 0, `${size}: the page overflows by ${overflow}px`);
+      await collectMessages(pg, 'calendar ' + size);
+      await pg.context().close();
+    }
+  });
+
+  await test('free units are readable as numbers on the grid', async () => {
+    const tok = await apiLogin(ALICE.username, ALICE.password);
+    const w = { starts_at: localAt(6, 9).date.toISOString(), ends_at: localAt(6, 11).date.toISOString() };
+    const r = await apiCall('POST', '/reservations', { gpu_type: 'nvidia.com/mig-1g.24gb', gpu_count: 1, ...w }, tok);
+    assert(r.status === 201, 'booking: HTTP ' + r.status);
+    try {
+      await page.goto(BASE + `/#/calendar?date=${encodeURIComponent(localAt(6, 0).date.toISOString())}`);
+      const lane = page.locator('.lane-track[data-resource="nvidia.com/mig-1g.24gb"]');
+      await lane.locator('.free-cell').first().waitFor();
+      const cells = await lane.locator('.free-cell').evaluateAll((els) => els.map((e) => ({ n: e.querySelector('.num').textContent, from: e.dataset.from, to: e.dataset.to, free: e.dataset.free })));
+      assert(cells.length >= 7, 'fewer than one number a day: ' + cells.length);
+      assert(cells.every((c) => /^\d+$/.test(c.n) && c.n === c.free), 'a free cell is not a number');
+      const at = Date.parse(w.starts_at);
+      const cell = cells.find((c) => Date.parse(c.from) <= at && at < Date.parse(c.to));
+      assert(cell && cell.n === '3', 'the stretch with the booking does not say 3 of 4 free: ' + JSON.stringify(cell));
+      assert(cells.filter((c) => c.n === '4').length >= 3, 'free stretches do not say 4');
+      const readable = await lane.locator('.free-cell').first().evaluate((e) => getComputedStyle(e).fontSize);
+      assert(parseFloat(readable) >= 11, 'the numbers are smaller than 11px: ' + readable);
+    } finally {
+      await apiCall('POST', `/reservations/${r.body.id}/cancel`, undefined, tok);
+    }
+  });
+
+  await test('find a slot: 2 MIG slices for 8 hours lists windows and books one in one click', async () => {
+    await page.goto(BASE + '/#/calendar');
+    await page.waitForSelector('#find-slot');
+    await page.selectOption('#fs-type', 'nvidia.com/mig-1g.24gb');
+    await page.fill('#fs-count', '2');
+    await page.fill('#fs-hours', '8');
+    await page.click('#find-slot button[type=submit]');
+    await page.waitForSelector('#fs-results li button');
+    const n = await page.locator('#fs-results li').count();
+    assert(n >= 2, 'windows listed: ' + n);
+    await shot(page, '20-find-a-slot');
+    const text = await page.locator('#fs-results li').nth(1).innerText();
+    await page.locator('#fs-results li').nth(1).locator('button').click();
+    await page.waitForSelector('.booking.mine.highlight');
+    // the confirmation can be dismissed
+    await page.locator('#toast .toast-close').click();
+    await page.waitForFunction(() => !document.querySelector('#toast .toast'));
+    const id = await page.locator('.booking.mine.highlight').first().getAttribute('data-id');
+    const tok = await apiLogin(ALICE.username, ALICE.password);
+    const r = await apiCall('GET', '/reservations/' + id, undefined, tok);
+    assert(r.body.gpu_count === 2 && r.body.gpu_type === 'nvidia.com/mig-1g.24gb', 'booked: ' + JSON.stringify(r.body));
+    assert(Date.parse(r.body.ends_at) - Date.parse(r.body.starts_at) === 8 * 3600e3, 'not 8 hours: ' + text);
+    await apiCall('POST', `/reservations/${id}/cancel`, undefined, tok);
+  });
+
+  await test('phone: a swipe on a lane scrolls and does not open the form; a long press does', async () => {
+    const pg = await sizedPage(browser, 'swipe', 'phone');
+    await signIn(pg, ALICE.username, ALICE.password);
+    const lane = pg.locator('.lane-track[data-resource="nvidia.com/mig-1g.24gb"]');
+    const box = await lane.boundingBox();
+    const before = await pg.locator('#cal-scroll').evaluate((e) => e.scrollLeft);
+    const cdp = await pg.context().newCDPSession(pg);
+    const x = Math.round(Math.min(box.x + box.width, 380) - 20), y = Math.round(box.y + 12);
+    // a finger moving 250 px to the left over 10 steps, then lifted
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [{ x, y }] });
+    for (let i = 1; i <= 10; i++) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [{ x: x - 25 * i, y }] });
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+    await pg.waitForFunction((b) => document.getElementById('cal-scroll').scrollLeft > b + 100, before, { timeout: 5000 }).catch(async () => {
+      throw new Error(`the swipe did not scroll: scrollLeft ${before} -> ${await pg.locator('#cal-scroll').evaluate((e) => e.scrollLeft)} of ${await pg.locator('#cal-scroll').evaluate((e) => e.scrollWidth - e.clientWidth)}, gesture at ${x},${y}, lane ${JSON.stringify(box)}`);
+    });
+    // a long press books after 450 ms; one second after the swipe ended nothing may have opened
+    await pg.waitForTimeout(1000);
+    assert(/#\/calendar/.test(pg.url()) || !/#\/book/.test(pg.url()), 'the swipe opened the booking form: ' + pg.url());
+    assert(await pg.locator('#gpu_type').count() === 0, 'the booking form is shown after a swipe');
+    await shot(pg, '21-phone-calendar-swiped');
+    // a deliberate long press on a free spot opens the form for that lane
+    const b2 = await lane.boundingBox();
+    const px = Math.round(b2.x + 40 > 0 ? Math.max(b2.x + 40, 140) : 140), py = Math.round(b2.y + 10);
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [{ x: px, y: py }] });
+    await pg.waitForSelector('#gpu_type');
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+    assert((await pg.inputValue('#gpu_type')) === 'nvidia.com/mig-1g.24gb', 'long press did not carry the lane');
+    await pg.context().close();
+  });
+
+  await test('the 60-second refresh redraws in place: no "Loading", the sideways scroll kept', async () => {
+    const pg = await sizedPage(browser, 'refresh', 'phone');
+    await pg.clock.install(); // the page's timers run on a clock the test moves
+    await signIn(pg, ALICE.username, ALICE.password);
+    await pg.locator('#cal-scroll').evaluate((e) => { e.scrollLeft = 300; });
+    await pg.evaluate(() => {
+      window.sawLoading = false;
+      new MutationObserver(() => { if (document.querySelector('.cal-body .loading')) window.sawLoading = true; })
+        .observe(document.querySelector('.cal-body'), { childList: true, subtree: true });
+    });
+    const refreshed = pg.waitForResponse((r) => /\/api\/v1\/calendar\?/.test(r.url()));
+    await pg.clock.runFor(61000);
+    await refreshed;
+    await pg.waitForFunction(() => document.querySelectorAll('.cal-grid').length === 1 && document.querySelector('.free-cell'));
+    assert(!(await pg.evaluate(() => window.sawLoading)), 'the refresh showed "Loading" in place of the grid');
+    const left = await pg.locator('#cal-scroll').evaluate((e) => e.scrollLeft);
+    assert(Math.abs(left - 300) <= 1, 'the refresh reset the sideways scroll to ' + left);
+    await pg.context().close();
+  });
+
+  await test('hour labels never overlap (day and 7-day views, 12-hour clock, desktop and phone)', async () => {
+    for (const size of ['desktop', 'phone']) {
+      const pg = await sizedPage(browser, 'axis', size);
+      await signIn(pg, ALICE.username, ALICE.password);
+      for (const view of ['day', 'week']) {
+        await pg.goto(BASE + `/#/calendar?view=${view}&date=${encodeURIComponent(localAt(1, 12).date.toISOString())}`);
+        await pg.waitForSelector('.scale .tick-label');
+        const boxes = await pg.locator('.scale .tick-label').evaluateAll((els) => els.map((e) => {
+          const r = e.getBoundingClientRect();
+          return { l: r.left, r: r.right, t: e.textContent, day: e.parentNode.classList.contains('day') };
+        }));
+        for (const group of [boxes.filter((b) => b.day), boxes.filter((b) => !b.day)]) {
+          group.sort((a, b) => a.l - b.l);
+          for (let i = 1; i < group.length; i++) {
+            assert(group[i].l >= group[i - 1].r, `${size} ${view}: "${group[i - 1].t}" and "${group[i].t}" overlap`);
+          }
+        }
+        if (view === 'day') assert(boxes.length >= (size === 'desktop' ? 12 : 4), `${size}: only ${boxes.length} hour labels`);
+        if (size === 'desktop' && view === 'day') assert(boxes.some((b) => /AM|PM/.test(b.t)), 'en-US day view has no 12-hour labels');
+        await shot(pg, `22-axis-${view}-${size}`);
+      }
+      await pg.context().close();
+    }
+  });
+
+  await test('no lane draws more rows than units (2 slices without two adjacent free rows)', async () => {
+    const tok = await apiLogin(ALICE.username, ALICE.password);
+    const day = 4;
+    const mk = async (n, a, b) => {
+      const r = await apiCall('POST', '/reservations', { gpu_type: 'nvidia.com/mig-1g.24gb', gpu_count: n, starts_at: localAt(day, a).date.toISOString(), ends_at: localAt(day, b).date.toISOString() }, tok);
+      assert(r.status === 201, `booking ${n} ${a}-${b}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body.id;
+    };
+    // rows 0, 1, 2 from 10:00; row 1 frees at 12:00, so 12-14 has rows 1 and 3 free, not adjacent
+    const ids = [await mk(1, 10, 14), await mk(1, 10, 12), await mk(1, 10, 14), await mk(1, 15, 16)];
+    ids.push(await mk(2, 12, 14));
+    try {
+      await page.goto(BASE + `/#/calendar?view=day&date=${encodeURIComponent(localAt(day, 0).date.toISOString())}`);
+      const lane = page.locator('.lane-track[data-resource="nvidia.com/mig-1g.24gb"]');
+      await lane.locator('.booking').first().waitFor();
+      const units = Number(await lane.getAttribute('data-units'));
+      const laneBox = await lane.boundingBox();
+      const stripTop = (await lane.locator('.free-strip').boundingBox()).y;
+      const pieces = await lane.locator('.booking').evaluateAll((els) => els.map((e) => ({ row: +e.dataset.row, rows: +e.dataset.rows, bottom: e.getBoundingClientRect().bottom, id: e.dataset.id })));
+      for (const p of pieces) {
+        assert(p.row + p.rows <= units, `booking #${p.id} drawn on rows ${p.row}..${p.row + p.rows - 1} of ${units}`);
+        assert(p.bottom <= stripTop + 1 && p.bottom <= laneBox.y + laneBox.height, `booking #${p.id} drawn below the unit rows`);
+      }
+      const two = pieces.filter((p) => p.id === String(ids[4]));
+      assert(two.reduce((a, p) => a + p.rows, 0) === 2 && two.length === 2, 'the 2-slice booking is not drawn on its two free rows: ' + JSON.stringify(two));
+      await shot(page, '23-calendar-split-rows');
+    } finally {
+      for (const id of ids) await apiCall('POST', `/reservations/${id}/cancel`, undefined, tok);
+    }
+  });
+
+  await test('the last 30 minutes: the session card warns, says what is deleted, and extends', async () => {
+    const tok = await apiLogin(ALICE.username, ALICE.password);
+    const r = await apiCall('POST', '/reservations', { gpu_type: 'nvidia.com/mig-1g.24gb', gpu_count: 1, starts_at: localAt(8, 10).date.toISOString(), ends_at: localAt(8, 11).date.toISOString() }, tok);
+    assert(r.status === 201, 'booking: HTTP ' + r.status);
+    const id = r.body.id;
+    const now = Math.floor(Date.now() / 1000);
+    sql(`UPDATE reservations SET state = 'ACTIVE', starts_at = ${now - 3600}, ends_at = ${now + 20 * 60}, session_namespace = 'gpuaas-alice-${id}', ` +
+      `session_url = 'https://gpuaas-alice-${id}.apps.sno.example.com/' WHERE id = ${id}`);
+    try {
+      for (const size of ['phone', 'desktop']) { // the desktop run extends it: last
+        const pg = await sizedPage(browser, 'end', size);
+        await signIn(pg, ALICE.username, ALICE.password);
+        await pg.goto(BASE + `/#/sessions?id=${id}`);
+        const banner = pg.locator(`#res-${id} [data-test=end-banner]`);
+        await pg.locator(`#res-${id}`).waitFor();
+        assert(await banner.count() === 1, 'no end banner on: ' + (await pg.locator(`#res-${id}`).innerText()));
+        const text = await banner.innerText();
+        assert(/ends in/.test(text) && /deleted/.test(text), 'banner: ' + text);
+        await pg.waitForFunction((i) => /can run until|cannot be extended/.test(document.querySelector(`#res-${i} .extend-hint`).textContent), id);
+        const card = await pg.locator(`#res-${id}`).innerText();
+        assert(/Deleted: the namespace/.test(card) && /Kept/.test(card), 'the card does not say what is kept and deleted');
+        assert(await pg.locator(`#res-${id} a.workspace`).count() === 1, 'no workspace link on a running session');
+        await shot(pg, `24-sessions-end-banner-${size}`);
+        await axeCheck(pg, 'sessions with end banner ' + size);
+        await collectMessages(pg, 'end banner ' + size);
+        if (size === 'desktop') {
+          await banner.locator('button:has-text("Extend")').click();
+          await pg.waitForSelector('dialog[open] #extend-limit');
+          const limit = await pg.locator('#extend-limit').innerText();
+          assert(/until/.test(limit), 'the dialog does not say how far it can be extended: ' + limit);
+          await collectMessages(pg, 'extend dialog');
+          await pg.click('dialog[open] button[value=ok]');
+          await pg.waitForFunction((i) => document.querySelector(`#res-${i}`) && !document.querySelector(`#res-${i} [data-test=end-banner]`), id);
+          const after = await apiCall('GET', '/reservations/' + id, undefined, tok);
+          assert(Date.parse(after.body.ends_at) > (now + 20 * 60) * 1000, 'not extended: ' + after.body.ends_at);
+        }
+        await pg.context().close();
+      }
+    } finally {
+      await apiCall('POST', `/reservations/${id}/release`, undefined, tok);
+    }
+  });
+
+  await test('the form shows the defaults and limits and refuses a too-large count before sending', async () => {
+    const pg = await sizedPage(browser, 'limits', 'desktop');
+    await signIn(pg, ALICE.username, ALICE.password);
+    const posts = [];
+    pg.on('request', (req) => { if (req.method() === 'POST' && /\/api\/v1\/reservations$/.test(req.url())) posts.push(req.url()); });
+    await pg.goto(BASE + '/#/book?gpu_type=nvidia.com%2Fmig-1g.24gb');
+    await pg.waitForSelector('#limits');
+    const limits = await pg.locator('#limits').innerText();
+    for (const want of ['at most 4', '168 hours', '365 days', '8 CPU cores', '64 GiB', '600 GiB']) assert(limits.includes(want), `limits do not say "${want}": ${limits}`);
+    assert((await pg.getAttribute('#cpu', 'placeholder')) === 'default 8', 'cpu placeholder');
+    assert((await pg.getAttribute('#gpu_count', 'max')) === '4', 'the count field is not capped at session.max_gpus');
+    await pg.fill('#starts_at', localAt(9, 10).input);
+    await pg.fill('#ends_at', localAt(9, 12).input);
+    await pg.fill('#gpu_count', '5');
+    await pg.waitForSelector('#fit-rule');
+    await pg.click('#submit-booking');
+    await pg.waitForSelector('#form-error #invalid');
+    const msg = await pg.locator('#form-error').innerText();
+    assert(/at most 4/.test(msg), 'refusal does not name the limit: ' + msg);
+    assert((await pg.getAttribute('#gpu_count', 'aria-invalid')) === 'true', 'the count field is not marked invalid');
+    assert(posts.length === 0, 'a booking was sent: ' + posts.join(', '));
+    await collectMessages(pg, 'too many');
+    await shot(pg, '25-book-limits-refused');
+    // a start in the past is refused with the time to pick, and "fits" is never shown for it
+    await pg.fill('#gpu_count', '1');
+    await pg.fill('#starts_at', localAt(-1, 10).input);
+    await pg.fill('#ends_at', localAt(-1, 12).input);
+    await pg.waitForFunction(() => /in the past: pick a time after/.test(document.getElementById('fit').innerText));
+    assert(await pg.locator('#fit-ok').count() === 0, '"fits" shown for a window in the past');
+    await collectMessages(pg, 'past');
+    // a refusal the server makes (memory beyond the largest node) in plain words
+    await pg.fill('#starts_at', localAt(9, 10).input);
+    await pg.fill('#ends_at', localAt(9, 12).input);
+    await pg.fill('#memory_gib', '999999');
+    await pg.click('#submit-booking');
+    await pg.waitForSelector('#form-error #invalid');
+    const server = await pg.locator('#form-error').innerText();
+    assert(/more than one machine has/.test(server), 'server refusal not in plain words: ' + server);
+    await collectMessages(pg, 'server 400');
+    assert(posts.length === 1, 'exactly one booking request expected, got ' + posts.length);
+    // 2 of 4 slices taken: asking for 3 offers the 2 that fit, in one click
+    const tok = await apiLogin(ALICE.username, ALICE.password);
+    const two = await apiCall('POST', '/reservations', { gpu_type: 'nvidia.com/mig-1g.24gb', gpu_count: 2, starts_at: localAt(8, 12).date.toISOString(), ends_at: localAt(10, 12).date.toISOString() }, tok);
+    assert(two.status === 201, 'blocking booking: HTTP ' + two.status);
+    try {
+      await pg.fill('#memory_gib', '');
+      await pg.fill('#gpu_count', '3');
+      await pg.waitForSelector('#fit-no #use-fewer');
+      const offer = await pg.locator('#fit-no').innerText();
+      assert(/Only 2 of the 3/.test(offer), 'no "2 of 3" offer: ' + offer);
+      await collectMessages(pg, 'partial fit');
+      await pg.click('#use-fewer');
+      await pg.waitForSelector('#fit-ok');
+      assert((await pg.inputValue('#gpu_count')) === '2', 'the offer did not set 2');
+    } finally {
+      await apiCall('POST', `/reservations/${two.body.id}/cancel`, undefined, tok);
+    }
+    await pg.context().close();
+  });
+
+  await test('other people\'s bookings are focusable and open a popover', async () => {
+    const bob = await sizedPage(browser, 'bob-pop', 'desktop');
+    await signIn(bob, BOB.username, BOB.password);
+    await bob.goto(BASE + `/#/calendar?date=${encodeURIComponent(slot.start.date.toISOString())}`);
+    const other = bob.locator('button.booking.other').first();
+    await other.waitFor();
+    await other.focus();
+    await bob.keyboard.press('Enter');
+    const pop = bob.locator('.popover:popover-open');
+    await pop.waitFor();
+    const text = await pop.innerText();
+    assert(/Booked by someone else/.test(text) && /×/.test(text), 'popover: ' + text);
+    assert(!/alice|browser test booking/i.test(text), 'the popover leaks alice\'s details: ' + text);
+    const contrast = await other.evaluate((e) => getComputedStyle(e).backgroundColor);
+    assert(contrast === 'rgb(85, 94, 114)', 'busy blocks are not the dark grey that gives white text 4.5:1: ' + contrast);
+    await shot(bob, '26-calendar-popover');
+    await bob.context().close();
+  });
+
+  await test('admin moves a booking with a reason; the owner reads it; the trail links from the table', async () => {
+    const tok = await apiLogin(ALICE.username, ALICE.password);
+    const r = await apiCall('POST', '/reservations', { gpu_type: 'nvidia.com/mig-1g.24gb', gpu_count: 1, starts_at: localAt(10, 10).date.toISOString(), ends_at: localAt(10, 12).date.toISOString() }, tok);
+    const id = r.body.id;
+    const adm = await sizedPage(browser, 'admin-change', 'desktop');
+    await signIn(adm, 'admin', ADMIN_PW);
+    await adm.goto(BASE + '/#/admin?tab=bookings');
+    const row = adm.locator(`#bookings-table tr[data-id="${id}"]`);
+    await row.waitFor();
+    // the table sorts by a column heading, both ways
+    const ids = () => adm.locator('#bookings-table tbody tr').evaluateAll((rs) => rs.map((r) => Number(r.dataset.id)));
+    await adm.click('#bookings-table button[data-sort="id"]');
+    const up = await ids();
+    assert(up.length > 2 && up.every((x, i) => i === 0 || up[i - 1] < x), 'not ascending by #: ' + up);
+    await adm.click('#bookings-table button[data-sort="id"]');
+    const down = await ids();
+    assert(down.every((x, i) => i === 0 || down[i - 1] > x), 'not descending by #: ' + down);
+    assert((await adm.getAttribute('#bookings-table th[aria-sort]', 'aria-sort')) === 'descending', 'aria-sort not set');
+    await row.locator('button.change').click();
+    await adm.waitForSelector('dialog[open] #chg-reason');
+    const end = await adm.inputValue('#chg-end');
+    await adm.fill('#chg-end', end.replace(/T\d\d:/, (m) => 'T' + String(Number(m.slice(1, 3)) - 1).padStart(2, '0') + ':'));
+    await adm.fill('#chg-reason', 'the node is serviced at noon');
+    await shot(adm, '27-admin-change');
+    await adm.click('dialog[open] button[value=ok]');
+    await adm.waitForSelector(`#bookings-table tr[data-id="${id}"] :text("serviced at noon")`);
+    const after = await apiCall('GET', '/reservations/' + id, undefined, tok);
+    assert(after.body.admin_note === 'the node is serviced at noon' && Date.parse(after.body.ends_at) === localAt(10, 11).date.getTime(), 'not shortened: ' + JSON.stringify(after.body));
+    await adm.locator(`#bookings-table tr[data-id="${id}"] a.trail`).click();
+    await adm.waitForSelector('#audit-table tbody tr');
+    const trail = await adm.locator('#audit-table tbody').innerText();
+    assert(/changed by an admin/.test(trail) && /booked/.test(trail) && /serviced at noon/.test(trail), 'trail: ' + trail);
+    assert(!/\{|\}/.test(trail), 'raw JSON in the audit details');
+    await shot(adm, '28-admin-audit-trail');
+    await adm.context().close();
+    await page.goto(BASE + `/#/sessions?id=${id}`);
+    const note = page.locator(`#res-${id} .admin-note`);
+    await note.waitFor();
+    assert(/serviced at noon/.test(await note.innerText()), 'the owner does not read the reason');
+    await collectMessages(page, 'admin note');
+    await apiCall('POST', `/reservations/${id}/cancel`, undefined, tok);
+  });
+
+  await test('a simulated cluster: a banner says no workspace runs, and no link to a host that does not exist', async () => {
+    assert(SIM_URL && SIM_DB, 'GPUAAS_SIM_URL and GPUAAS_SIM_DB are not set (run tests/scripts/web-test.sh)');
+    const a = await (await fetch(SIM_URL + '/api/v1/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: ADMIN_PW }) })).json();
+    const res = await (await fetch(SIM_URL + '/api/v1/reservations', {
+      method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + a.token },
+      body: JSON.stringify({ gpu_type: 'nvidia.com/gpu', gpu_count: 1, starts_at: localAt(1, 10).date.toISOString(), ends_at: localAt(1, 12).date.toISOString() }),
+    })).json();
+    sqlAt(SIM_DB, `UPDATE reservations SET state = 'ACTIVE', session_namespace = 'gpuaas-admin-${res.id}', session_url = 'https://gpuaas-admin-${res.id}.apps.example.com/' WHERE id = ${res.id}`);
+    for (const size of ['desktop', 'phone']) {
+      const pg = await sizedPage(browser, 'sim', size);
+      await signInAt(pg, SIM_URL, 'admin', ADMIN_PW);
+      const banner = await pg.locator('#sim-banner').innerText();
+      assert(/simulation/.test(banner) && /no workspace/.test(banner), 'banner: ' + banner);
+      await pg.goto(SIM_URL + `/#/sessions?id=${res.id}`);
+      await pg.waitForSelector(`#res-${res.id} .sim-note`);
+      assert(await pg.locator('a.workspace').count() === 0, 'an "Open workspace" link on a simulated cluster');
+      await collectMessages(pg, 'simulation ' + size);
+      await axeCheck(pg, 'simulated sessions ' + size);
+      await shot(pg, `29-simulated-cluster-${size}`);
+      await pg.context().close();
+    }
+  });
+
+  await test('every page at both sizes: no serious or critical accessibility violation, a screenshot each', async () => {
+    const pages = [
+      ['signin', null, '/#/signin', '#username'],
+      ['calendar-7days', ALICE, '/#/calendar', '.cal-grid'],
+      ['calendar-day', ALICE, '/#/calendar?view=day', '.cal-grid'],
+      ['book', ALICE, '/#/book', '#gpu_type'],
+      ['sessions', ALICE, '/#/sessions', '#tokens'],
+      ['pool', ALICE, '/#/pool', '.gpu'],
+      ['tokenomics', ALICE, '/#/tokenomics', '[data-testid="tok-cpm"]'],
+      ['not-found', ALICE, '/#/nowhere', 'h1'],
+      ['admin-denied', BOB, '/#/admin', 'h1:has-text("Admins only")'],
+      ['admin-users', { username: 'admin', password: ADMIN_PW }, '/#/admin?tab=users', '#users-table'],
+      ['admin-bookings', { username: 'admin', password: ADMIN_PW }, '/#/admin?tab=bookings', '#bookings-table'],
+      ['admin-audit', { username: 'admin', password: ADMIN_PW }, '/#/admin?tab=audit', '#audit-table tbody tr'],
+      ['admin-utilization', { username: 'admin', password: ADMIN_PW }, '/#/admin?tab=utilization', '#util-bars .bar-row'],
+    ];
+    const problems = [];
+    for (const size of ['desktop', 'phone']) {
+      const who = {};
+      for (const [name, user, url, ready] of pages) {
+        const key = user ? user.username : '-';
+        if (!who[key]) {
+          who[key] = await sizedPage(browser, 'axe-' + key, size);
+          if (user) await signIn(who[key], user.username, user.password);
+        }
+        const pg = who[key];
+        await pg.goto(BASE + url);
+        await pg.waitForSelector(ready);
+        try { await axeCheck(pg, `${name} (${size})`); } catch (e) { problems.push(e.message); }
+        await collectMessages(pg, name + ' ' + size);
+        const overflow = await pg.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        if (overflow > 0) problems.push(`${name} (${size}): the page scrolls sideways by ${overflow}px`);
+        await shot(pg, `page-${name}-${size}`);
+        if (size === 'phone' && name === 'calendar-7days') {
+          await pg.click('#menu-toggle');
+          await pg.waitForSelector('#nav-links a:has-text("My sessions")');
+          await shot(pg, 'page-menu-open-phone');
+          await pg.click('#menu-toggle');
+        }
+      }
+      for (const p of Object.values(who)) await p.context().close();
+    }
+    assert(!problems.length, problems.join('\n'));
+  });
+
+  await test('no API field name in any message the portal can show or showed', async () => {
+    const names = await apiFieldNames();
+    assert(names.includes('starts_at') && names.includes('gpu_count') && names.includes('memory_gib'), 'field list: ' + names.join(','));
+    const m = await import(pathToFileURL(path.join(root, 'web/src/messages.js')).href);
+    const rules = { max_gpus: 4, max_hours: 168, max_advance_days: 365, nowText: 'Mon 7 Dec, 10:00' };
+    const texts = Object.entries(m.MESSAGES).map(([k, v]) => ({ where: 'catalogue ' + k, text: v }));
+    // what the portal makes of every refusal the API documents, with the server's own wording
+    const serverSays = ['starts_at lies in the past', 'ends_at must be after starts_at', 'the window is longer than 168 hours',
+      'bookings may end at most 365 days ahead', 'gpu_count must be between 1 and 4 (session.max_gpus)', 'cpu must be between 1 and 64',
+      'memory_gib must be between 1 and 512: a session runs on one node', 'storage_gib must be at least 1', 'unknown GPU type',
+      'reason must be between 3 and 255 characters', 'user must name an enabled account', 'ttl_seconds must be an integer'];
+    for (const f of ['starts_at', 'ends_at', 'gpu_count', 'gpu_type', 'cpu', 'memory_gib', 'storage_gib', 'purpose', 'mode', 'reason', 'user', 'ttl_seconds', 'name', 'body', 'x'])
+      for (const said of serverSays) texts.push({ where: `refusal of ${f}: ${said}`, text: m.plainInvalid(f, said, rules) });
+    assert(seen.length >= 10, 'too few messages were seen on screen: ' + seen.length);
+    const bad = [];
+    for (const t of texts.concat(seen)) {
+      const hits = namesIn(t.text, names);
+      if (hits.length) bad.push(`${t.where}: ${hits.join(', ')} in "${t.text.slice(0, 160)}"`);
+    }
+    assert(!bad.length, bad.join('\n'));
   });
 } finally {
   await browser.close();

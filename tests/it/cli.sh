@@ -85,6 +85,7 @@ grep -q "$GPUAAS_ADMIN_PASSWORD" "$cred" && fail "password stored in the credent
 expect 0 "pool" -- "$BIN" pool
 contains "$out" "nvidia.com/mig-1g.24gb" "pool table lists the MIG resource"
 contains "$(head -1 <<<"$out")" "RESOURCE" "pool table has a header"
+grep -q "simulation" <<<"$out" && fail "pool of a real cluster says simulation" || pass "pool of a real cluster says nothing of a simulation"
 expect 0 "pool -o json" -- "$BIN" pool -o json
 python3 -c 'import json,sys; assert "nvidia.com/gpu" in [r["name"] for r in json.load(sys.stdin)["resources"]]' <<<"$out" && pass "pool json parses" || fail "pool json: $out"
 expect 0 "capacity" -- "$BIN" capacity --step 3600
@@ -107,6 +108,9 @@ expect 0 "back-to-back reserve (table)" -- "$BIN" reserve --gpu-type nvidia.com/
     --start "${day}T12:00:00Z" --hours 1
 contains "$out" "APPROVED" "reserve prints the reservation"
 expect 1 "unknown GPU type is refused" -- "$BIN" reserve --gpu-type nvidia.com/none --start "${day}T10:00:00Z" --hours 1
+expect 1 "storage that cannot hold the session's volumes is refused" -- "$BIN" reserve \
+    --gpu-type nvidia.com/gpu --storage 1 --start "${day}T14:00:00Z" --hours 1
+contains "$err" "storage_gib must be at least 320" "the refusal names the field and the minimum"
 expect 0 "list" -- "$BIN" list
 contains "$(head -1 <<<"$out")" "ID" "list table has a header"
 contains "$out" "cli test" "list shows the purpose"
@@ -162,6 +166,25 @@ expect 1 "user passwd of a missing user" -- bash -c "echo whatever-pw | '$BIN' u
 if command -v sqlite3 >/dev/null; then
     n=$(sqlite3 "$tmp/gpuaas.db" "SELECT count(*) FROM audit_log WHERE actor LIKE 'cli:%'" 2>/dev/null || echo "?")
     [ "$n" = 5 ] && pass "offline changes audited as cli:<user>" || fail "cli audit entries: $n"
+fi
+
+# A simulated cluster (cluster.simulated: true, what `make run` sets for the Kubernetes
+# double): `pool` and `show` say that no workspace runs instead of offering its address.
+kill -TERM "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; server_pid=""
+sed -E 's/^(  simulated: ).*/\1true/' config/gpuaas.example.yaml >"$tmp/sim.yaml"
+grep -q '^  simulated: true' "$tmp/sim.yaml" && pass "simulated configuration written" || fail "no cluster.simulated key in the example configuration"
+"$BIN" server --config "$tmp/sim.yaml" --listen "127.0.0.1:$port" --database "sqlite://$tmp/sim.db" 2>"$tmp/sim-server.log" &
+server_pid=$!
+for _ in $(seq 1 100); do curl -fsS -o /dev/null "$url/healthz" 2>/dev/null && break; sleep 0.1; done
+expect 0 "admin logs in to the simulated cluster" -- bash -c "echo '$GPUAAS_ADMIN_PASSWORD' | '$BIN' login --server '$url' --username admin --password-stdin"
+expect 0 "pool of a simulated cluster" -- "$BIN" pool
+contains "$out" "This cluster is a simulation" "pool says the cluster is simulated"
+expect 0 "reserve on the simulated cluster" -- "$BIN" reserve -o json --gpu-type nvidia.com/gpu --start "${day}T10:00:00Z" --hours 1
+sid=$(jget '["id"]' <<<"$out")
+if command -v sqlite3 >/dev/null; then
+    sqlite3 "$tmp/sim.db" "UPDATE reservations SET state = 'ACTIVE', session_url = 'https://gpuaas-admin-$sid.apps.example.com/' WHERE id = $sid"
+    expect 0 "show on the simulated cluster" -- "$BIN" show "$sid"
+    contains "$out" "simulated cluster: no workspace runs" "show says no workspace runs"
 fi
 
 echo

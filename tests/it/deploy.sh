@@ -11,14 +11,23 @@
 #  7. the Containerfile passes the lint rules and its runtime packages provide every shared
 #     library the binary links; the image builds with podman (on a Debian base made by
 #     tests/scripts/base-images.sh unless GPUAAS_IMAGE_BASE names one), and the built image's
-#     server, run as an arbitrary UID in group 0, answers /healthz, /readyz and the portal;
+#     server, run as an arbitrary UID in group 0, answers /healthz, /readyz and the portal,
+#     and its nginx, on the sessions' sign-in proxy configuration, refuses a request without
+#     a sign-in (401);
 #  8. the rendered install applied to the Kubernetes API test double, then `kubectl get` of
 #     every object; the double's request log maps kubectl's requests to the right RBAC verbs
 #     (the log tests/it/kube_calls.sh checks the reconciler's calls with);
 #  9. the node preparation (deploy/node-prep: MachineConfigs, prepare-node.sh) prepares the
 #     directory the cache DaemonSet mounts (type Directory) for the UID it runs as;
-# 10. the image override documented in docs/install.md §4, on a copy of each overlay,
-#     renders the new image in every gpuaas container.
+# 10. the image override documented in docs/install.md §2, on a copy of each overlay,
+#     renders the new image in every gpuaas container;
+# 11. the namespace is its own kustomization (deleting the application keeps the database),
+#     with the Pod Security level its DaemonSet needs; the portal's Ingress serves the host
+#     of server.public_url with reconciler.ingress_class; no image that nobody publishes; the
+#     database CA is mounted where sslrootcert names it; the CloudNativePG Cluster (single
+#     instance, no PDB that blocks a drain, barman-cloud plugin backup, recovery under the
+#     same name so the Secrets keep theirs); the pre-pull DaemonSet generated from each
+#     overlay's configuration is valid and restricted.
 # Knobs: GPUAAS_BUILD (build folder), GPUAAS_TEST_OUTPUT, GPUAAS_IMAGE_BUILD=0 (skip the
 # podman build), GPUAAS_IMAGE_BASE (base image), GPUAAS_PODMAN_BUILD_ARGS, CI=true.
 set -euo pipefail
@@ -53,6 +62,17 @@ for bin in "$BUILD/gpuaas" "$BUILD/gpuaas-openapi-check"; do
 done
 
 OVERLAYS="kubernetes openshift openshift-sso"
+step "render namespace"
+kubectl kustomize deploy/namespace >"$OUT/namespace.yaml" || bad "kustomize namespace"
+$CHECK tojson "$OUT/namespace.yaml" "$OUT/namespace.json"
+python3 - "$OUT/namespace.yaml" <<'PY' || bad "namespace: Pod Security labels"
+import sys, yaml
+ns = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "Namespace"]
+assert [n["metadata"]["name"] for n in ns] == ["gpuaas-system"], ns
+labels = ns[0]["metadata"].get("labels") or {}
+# the cache DaemonSet mounts a hostPath volume: only the privileged level admits it
+assert labels.get("pod-security.kubernetes.io/enforce") == "privileged", labels
+PY
 for o in $OVERLAYS; do
     step "render overlays/$o"
     kubectl kustomize "deploy/overlays/$o" >"$OUT/$o.yaml" || {
@@ -62,7 +82,56 @@ for o in $OVERLAYS; do
     $CHECK tojson "$OUT/$o.yaml" "$OUT/$o.json"
     step "container security overlays/$o"
     $CHECK security "$OUT/$o.yaml" || bad "security $o"
+    step "overlays/$o: no namespace, portal host and class, images, database CA"
+    # the application's overlays must not own the namespace: `kubectl delete -k` of one
+    # would delete the database with it
+    if grep -q '^kind: Namespace$' "$OUT/$o.yaml"; then bad "overlays/$o renders a Namespace"; fi
+    $CHECK portal "$OUT/$o.yaml" || bad "portal $o"
+    $CHECK published "$OUT/$o.yaml" || bad "unpublished image in $o"
+    $CHECK dbca "$OUT/$o.yaml" gpuaas-db-ca || bad "database CA $o"
 done
+
+step "Gateway API: overlays/kubernetes with the gateway component"
+gw=$(mktemp -d)
+cp -r deploy "$gw/"
+mkdir -p "$gw/deploy/overlays/gw"
+printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../kubernetes]\ncomponents: [../../gateway]\n' \
+    >"$gw/deploy/overlays/gw/kustomization.yaml"
+if kubectl kustomize "$gw/deploy/overlays/gw" >"$OUT/kubernetes-gateway.yaml"; then
+    $CHECK tojson "$OUT/kubernetes-gateway.yaml" "$OUT/kubernetes-gateway.json"
+    grep -q '^kind: HTTPRoute$' "$OUT/kubernetes-gateway.yaml" || bad "gateway: no HTTPRoute"
+    if grep -q '^kind: Ingress$' "$OUT/kubernetes-gateway.yaml"; then bad "gateway: the portal Ingress stays"; fi
+    $CHECK portal "$OUT/kubernetes-gateway.yaml" || bad "gateway: HTTPRoute host"
+    # the HTTPRoute schema is in force: a field it does not have is refused
+    python3 - "$OUT/kubernetes-gateway.json" "$gw/bad-route.json" <<'PY'
+import json, sys
+objs = [o for o in json.load(open(sys.argv[1])) if o["kind"] == "HTTPRoute"]
+objs[0]["spec"]["rules"][0]["backendRefs"][0]["prot"] = 8080
+json.dump(objs, open(sys.argv[2], "w"))
+PY
+    if "$BUILD/gpuaas-openapi-check" --openapi "$OPENAPI" "$gw/bad-route.json" >/dev/null 2>&1; then
+        bad "gateway: an HTTPRoute with an unknown field passed the schema check"
+    fi
+else
+    bad "kustomize overlays/kubernetes + gateway"
+fi
+rm -rf "$gw"
+
+step "single-node component: no disruption budget left to block a one-node drain"
+sn=$(mktemp -d)
+cp -r deploy "$sn/"
+mkdir -p "$sn/deploy/overlays/sn"
+printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../openshift]\ncomponents: [../../single-node]\n' \
+    >"$sn/deploy/overlays/sn/kustomization.yaml"
+if kubectl kustomize "$sn/deploy/overlays/sn" >"$OUT/openshift-single-node.yaml"; then
+    if grep -q '^kind: PodDisruptionBudget$' "$OUT/openshift-single-node.yaml"; then
+        bad "single-node: a PodDisruptionBudget remains"
+    fi
+    grep -q '^kind: PodDisruptionBudget$' "$OUT/openshift.yaml" || bad "the multi-node overlay lost its PodDisruptionBudgets"
+else
+    bad "kustomize overlays/openshift + single-node"
+fi
+rm -rf "$sn"
 
 step "node preparation (deploy/node-prep) matches the cache DaemonSet"
 kubectl kustomize deploy/node-prep/openshift >"$OUT/node-prep-openshift.yaml" || bad "kustomize node-prep"
@@ -84,14 +153,14 @@ if [ "$(id -u)" = 0 ]; then
 fi
 rm -rf "$np"
 
-step "image override as docs/install.md §4 documents it, on a copy of each overlay"
+step "image override as docs/install.md §2 documents it, on a copy of each overlay"
 for o in kubernetes openshift openshift-sso; do
     cp_root=$(mktemp -d)
     cp -r deploy "$cp_root/"
     # the documented override: images: [{name: <the image the layer below renders>, newName,
-    # newTag}] -- quay.io/gpuaas/gpuaas (the base's), replacing the openshift overlay's own
+    # newTag}] -- registry.example.com/gpuaas/gpuaas (the base's), replacing the openshift overlay's own
     # entry for the ImageStream; on openshift-sso, the openshift overlay's ImageStream image
-    name=quay.io/gpuaas/gpuaas
+    name=registry.example.com/gpuaas/gpuaas
     [ "$o" != openshift-sso ] ||
         name=image-registry.openshift-image-registry.svc:5000/gpuaas-system/gpuaas
     python3 - "$cp_root/deploy/overlays/$o/kustomization.yaml" "$name" <<'PY'
@@ -114,6 +183,28 @@ done
 step "render postgres/cloudnative-pg"
 kubectl kustomize deploy/postgres/cloudnative-pg >"$OUT/postgres-cnpg.yaml" || bad "kustomize cnpg"
 grep -q '^kind: Cluster$' "$OUT/postgres-cnpg.yaml" || bad "no CloudNativePG Cluster rendered"
+$CHECK cnpg "$OUT/postgres-cnpg.yaml" 1 false || bad "postgres/cloudnative-pg"
+for v in backup restore; do
+    step "render postgres/cloudnative-pg-$v"
+    kubectl kustomize "deploy/postgres/cloudnative-pg-$v" >"$OUT/postgres-cnpg-$v.yaml" ||
+        bad "kustomize cnpg-$v"
+    $CHECK cnpg "$OUT/postgres-cnpg-$v.yaml" 1 false || bad "postgres/cloudnative-pg-$v"
+done
+python3 - "$OUT/postgres-cnpg-backup.yaml" "$OUT/postgres-cnpg-restore.yaml" <<'PY' || bad "cnpg backup/restore"
+import sys, yaml
+b = {d["kind"]: d for d in yaml.safe_load_all(open(sys.argv[1])) if d}
+r = {d["kind"]: d for d in yaml.safe_load_all(open(sys.argv[2])) if d}
+plug = b["Cluster"]["spec"]["plugins"][0]
+assert plug["name"] == "barman-cloud.cloudnative-pg.io" and plug["isWALArchiver"], plug
+assert plug["parameters"]["barmanObjectName"] == b["ObjectStore"]["metadata"]["name"]
+assert b["ScheduledBackup"]["spec"]["method"] == "plugin"
+rc = r["Cluster"]["spec"]
+assert list(rc["bootstrap"]) == ["recovery"], rc["bootstrap"]
+src = [e for e in rc["externalClusters"] if e["name"] == rc["bootstrap"]["recovery"]["source"]][0]
+# recovers from the original cluster's archive and archives under another server name
+assert src["plugin"]["parameters"]["serverName"] == b["Cluster"]["metadata"]["name"]
+assert rc["plugins"][0]["parameters"]["serverName"] != src["plugin"]["parameters"]["serverName"]
+PY
 step "render postgres/external"
 tmp=$(mktemp -d)
 simpid=
@@ -124,9 +215,43 @@ cleanup() {
 trap cleanup EXIT
 cp deploy/postgres/external/kustomization.yaml "$tmp/"
 cp deploy/postgres/external/credentials.env.example "$tmp/credentials.env"
+printf -- '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' >"$tmp/ca.crt"
 kubectl kustomize "$tmp" >"$OUT/postgres-external.yaml" || bad "kustomize external"
 $CHECK tojson "$OUT/postgres-external.yaml" "$OUT/postgres-external.json"
 grep -q 'name: gpuaas-db-app' "$OUT/postgres-external.yaml" || bad "external: no Secret gpuaas-db-app"
+# the CA the pods mount for sslmode=verify-full, under the name they mount
+python3 - "$OUT/postgres-external.yaml" <<'PY' || bad "external: no Secret gpuaas-db-ca with ca.crt"
+import sys, yaml
+s = {d["metadata"]["name"]: d for d in yaml.safe_load_all(open(sys.argv[1])) if d}
+assert "ca.crt" in s["gpuaas-db-ca"]["data"], s
+assert all(d["metadata"]["namespace"] == "gpuaas-system" for d in s.values())
+PY
+
+for o in kubernetes openshift; do
+    step "pre-pull DaemonSet generated from overlays/$o"
+    $CHECK config "$OUT/$o.yaml" "$OUT/prepull-config-$o.yaml" --drop-section cache
+    "$BUILD/gpuaas" deploy prepull --config "$OUT/prepull-config-$o.yaml" >"$OUT/prepull-$o.yaml" ||
+        bad "deploy prepull $o"
+    $CHECK tojson "$OUT/prepull-$o.yaml" "$OUT/prepull-$o.json"
+    $CHECK security "$OUT/prepull-$o.yaml" || bad "prepull security $o"
+    python3 - "$OUT/prepull-$o.yaml" "$OUT/prepull-config-$o.yaml" "$BUILD/gpuaas" <<'PY' || bad "prepull images $o"
+import subprocess, sys, yaml
+ds = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d][0]
+cfg = yaml.safe_load(open(sys.argv[2]))
+keys = subprocess.run([sys.argv[3], "config", "keys"], capture_output=True, text=True).stdout
+want = set()
+for k in ("workspace_image", "serve_vllm_image", "serve_ollama_image", "serve_tgi_image",
+          "serve_triton_image"):
+    v = (cfg.get("reconciler") or {}).get(k)
+    if v is None:  # the default, as `gpuaas config keys` prints it
+        v = [l.split()[3] for l in keys.splitlines() if l.split()[:1] == ["reconciler." + k]][0]
+    want.add(v.strip('"'))
+spec = ds["spec"]["template"]["spec"]
+got = {c["image"] for c in spec["initContainers"]}
+assert got == want, (got, want)
+assert spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+PY
+done
 
 for p in kubernetes openshift; do
     step "tenant ClusterRole overlays/$p equals the code"
@@ -143,7 +268,30 @@ for o in kubernetes openshift; do
         --gpu-type nvidia.com/mig-1g.24gb --count 2 >"$OUT/session-$o.yaml" || bad "session $o"
     $CHECK tojson "$OUT/session-$o.yaml" "$OUT/session-$o.json"
     $CHECK covers "$OUT/$o.yaml" "$OUT/session-$o.yaml" || bad "reconciler role vs session $o"
+    $CHECK published "$OUT/session-$o.yaml" || bad "unpublished image in a session ($o)"
 done
+
+step "docs/air-gapped.md names every image the install renders"
+python3 - docs/air-gapped.md "$OUT"/kubernetes.yaml "$OUT"/openshift.yaml "$OUT"/openshift-sso.yaml \
+    "$OUT"/prepull-kubernetes.yaml "$OUT"/prepull-openshift.yaml <<'PY' || bad "air-gapped image list"
+import re, sys, yaml
+doc = open(sys.argv[1]).read()
+missing = set()
+for path in sys.argv[2:]:
+    for o in yaml.safe_load_all(open(path)):
+        spec = ((o or {}).get("spec") or {}).get("template", {}).get("spec") or {}
+        for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+            img = c["image"]
+            repo = re.sub(r"[:@][^/]*$", "", img)
+            # the images the install builds: named by the placeholder or the internal registry
+            if repo.startswith(("registry.example.com/", "image-registry.openshift-image-registry.svc")):
+                continue
+            if repo not in doc:
+                missing.add(img)
+for m in sorted(missing):
+    print("not in docs/air-gapped.md: " + m)
+sys.exit(1 if missing else 0)
+PY
 
 step "OpenAPI (strict): every rendered object"
 # one run loads the definitions once; each invalid object is named with its file
@@ -251,6 +399,25 @@ else
         [ "$ok" = 1 ] || bad "the image's server does not answer /healthz"
         curl -fsS "http://127.0.0.1:$hport/readyz" >/dev/null || bad "the image's server is not ready"
         curl -fsS "http://127.0.0.1:$hport/" | grep -qi '<html' || bad "the image serves no portal"
+        # the sessions' sign-in proxy: the image's nginx on the configuration the plan
+        # generates, as the same arbitrary UID, reaching this server: no sign-in -> 401
+        gport=$((20000 + RANDOM % 20000))
+        printf 'reconciler:\n  gate_auth_url: http://127.0.0.1:%s\n  gate_port: %s\n  workspace_port: %s\n' \
+            "$hport" "$gport" "$hport" >"$mnt/var/lib/gpuaas/gate.yaml"
+        run /bin/sh -c "mkdir -p /tmp/gate && /usr/bin/gpuaas config gate-nginx --config \
+            /var/lib/gpuaas/gate.yaml --reservation 1 --listen 127.0.0.1:$gport --temp-dir /tmp/gate \
+            >/tmp/gate/nginx.conf" || bad "the image's gpuaas cannot write the gate's nginx.conf"
+        chroot --userspec=123456:0 "$mnt" /usr/sbin/nginx -e stderr -c /tmp/gate/nginx.conf \
+            >"$OUT/image-gate.log" 2>&1 &
+        gpid=$!
+        gate=000
+        for _ in $(seq 100); do
+            gate=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$gport/") && [ "$gate" != 000 ] && break
+            sleep 0.2
+        done
+        [ "$gate" = 401 ] || bad "the image's sign-in proxy answered $gate without a sign-in, want 401 (log: $OUT/image-gate.log)"
+        kill -TERM "$gpid" 2>/dev/null || true
+        wait "$gpid" 2>/dev/null || true
         kill -TERM "$spid" 2>/dev/null || true
         wait "$spid" || bad "the image's server did not exit 0 on SIGTERM"
         [ -s "$mnt/var/lib/gpuaas/admin-password" ] || bad "no admin password file written"
@@ -287,6 +454,8 @@ if [ -x "$SIM" ]; then
         done < <($CHECK resources "$1")
     }
     kubectl api-resources --no-headers -o name >"$OUT/served.txt" || bad "discovery"
+    kubectl apply --server-side --field-manager=gpuaas-install -f "$OUT/namespace.yaml" ||
+        bad "apply the namespace to the double"
     for o in kubernetes openshift; do
         $CHECK served "$OUT/$o.yaml" "$OUT/served.txt" "$OUT/$o-served.yaml" || bad "unserved kinds ($o)"
         kubectl apply --server-side --field-manager=gpuaas-install -f "$OUT/$o-served.yaml" ||

@@ -16,6 +16,19 @@ diff -u deploy/gpu-operator/reference-node.yaml "$tmp/ref.yaml" ||
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [c["metadata"]["name"] for c in d["configMaps"]]==["custom-mig-config","device-plugin-config"]' "$tmp/ref.json" ||
   fail "gpu-config -o json"
 
+# the GPU operator's namespace follows the platform (OpenShift's OperatorHub install uses
+# nvidia-gpu-operator, NVIDIA's Helm chart gpu-operator); --namespace overrides it
+ns_of() { grep -E '^  namespace: |rollout restart -n ' "$1" | sed -E 's/.*namespace: //; s/.*restart -n ([^ ]*).*/\1/' | sort -u; }
+"$bin" gpu-config --config deploy/overlays/kubernetes/gpuaas.yaml >"$tmp/k.yaml"
+[ "$(ns_of "$tmp/k.yaml")" = gpu-operator ] || fail "kubernetes: namespaces $(ns_of "$tmp/k.yaml")"
+"$bin" gpu-config --config deploy/overlays/openshift/gpuaas.yaml >"$tmp/o.yaml"
+[ "$(ns_of "$tmp/o.yaml")" = nvidia-gpu-operator ] || fail "openshift: namespaces $(ns_of "$tmp/o.yaml")"
+"$bin" gpu-config --config deploy/overlays/kubernetes/gpuaas.yaml --namespace gpu-op2 >"$tmp/n.yaml"
+[ "$(ns_of "$tmp/n.yaml")" = gpu-op2 ] || fail "--namespace: namespaces $(ns_of "$tmp/n.yaml")"
+if "$bin" gpu-config --config deploy/overlays/kubernetes/gpuaas.yaml --namespace 'a b' >/dev/null 2>&1; then
+  fail "an invalid --namespace was accepted"
+fi
+
 cat >"$tmp/bad.yaml" <<'YAML'
 pool:
   nodes:

@@ -3,9 +3,10 @@
 # `gpuaas reconciler` against the API server double, which logs every request it serves as
 # its RBAC attributes (gpuaas-kubesim --request-log: "VERB GROUP/RESOURCE[/SUB] CLIENT").
 # Per platform (kubernetes, openshift), with the node cache's volumes on, a session is
-# provisioned, becomes ACTIVE and is canceled; stale objects labelled ours (a namespace that
+# provisioned, becomes ACTIVE, has a NetworkPolicy deleted and re-applied, and is canceled; stale objects labelled ours (a namespace that
 # then stays Terminating, a PersistentVolume, a RoleBinding, a ClusterRoleBinding) are
-# collected by the GC sweep, which also finalizes the stuck namespace (finalize_stuck).
+# collected by the GC sweep, which also finalizes the stuck namespace (finalize_stuck) and
+# force-deletes the canceled session's workspace pod, which ignores SIGTERM.
 # Then `deploy_check.py requests` fails when
 #  - the reconciler made a request that src/kube/kube_calls.c (`gpuaas deploy kube-calls`,
 #    which tests/it/deploy.sh compares with the ClusterRole) does not list, or
@@ -93,6 +94,7 @@ reconciler:
   interval_seconds: 1
   gc_interval_seconds: 1
   terminating_limit_seconds: 1
+  force_delete_after_seconds: 1
   finalize_stuck: true
   ingress_domain: apps.test
   ingress_namespace: ingress
@@ -114,6 +116,25 @@ EOF
   state() { req GET "/api/v1/reservations/$id" "" "$admin"; [ "$(jf .state)" = "$1" ]; }
   wait_for 30 "session $id ACTIVE ($p)" state ACTIVE
   ns=$(jf .session.namespace)
+  # drift while ACTIVE: the next verification (interval 1 s) reads every object back and
+  # re-applies the deleted policy
+  kc -n "$ns" delete networkpolicy allow-dns >/dev/null || fail "cannot delete a policy ($p)"
+  wait_for 30 "the deleted policy re-applied ($p)" kc -n "$ns" get networkpolicy allow-dns
+  # a rule added to the default deny and a limit added to the quota: both replaced whole
+  kc -n "$ns" patch networkpolicy default-deny --type merge -p '{"spec":{"ingress":[{}]}}' ||
+    fail "cannot change a policy ($p)"
+  kc -n "$ns" patch resourcequota session-quota --type merge -p '{"spec":{"hard":{"configmaps":"1"}}}' ||
+    fail "cannot change the quota ($p)"
+  no_rule() { [ "$(KUBECONFIG=$WORK/kubeconfig kubectl -n "$ns" get networkpolicy default-deny -o jsonpath='{.spec.ingress}')" = "" ]; }
+  no_limit() { [ "$(KUBECONFIG=$WORK/kubeconfig kubectl -n "$ns" get resourcequota session-quota -o jsonpath='{.spec.hard.configmaps}')" = "" ]; }
+  wait_for 30 "the added rule removed ($p)" no_rule
+  wait_for 30 "the added limit removed ($p)" no_limit
+  # the workspace ignores SIGTERM: once the namespace has been Terminating longer than
+  # force_delete_after_seconds (1 s; the double takes 4 s to delete its content), the GC sweep
+  # deletes the pod with grace 0
+  curl -fsS -X POST "$(awk '/server:/ {print $2}' "$WORK/kubeconfig")/_sim/pods" \
+    -d "{\"fate\":\"ignore-sigterm\",\"namespace\":\"$ns\"}" >/dev/null ||
+    fail "cannot set the pod fate ($p)"
   req POST "/api/v1/reservations/$id/cancel" "" "$admin"
   [ "${STATUS:0:1}" = 2 ] || fail "cancel: status $STATUS"
   wait_for 30 "session $id CANCELED ($p)" state CANCELED
@@ -122,6 +143,8 @@ EOF
   wait_for 10 "the stale volume collected ($p)" gone pv gpuaas-9999-models
   wait_for 10 "the stale RoleBinding collected ($p)" gone -n default rolebinding stale-tenant
   wait_for 10 "the stale ClusterRoleBinding collected ($p)" gone clusterrolebinding gpuaas-stale
+  grep -q "force-deleted pod.*namespace=$ns" "$WORK/reconciler.log" ||
+    fail "the workspace pod was not force-deleted ($p)"
   grep -q 'gc.namespace.finalize\|cannot finalize' "$WORK/reconciler.log" ||
     grep -q "^update core/namespaces/finalize -" "$WORK/requests-$p.log" ||
     fail "the stuck namespace was not finalized by the reconciler ($p)"

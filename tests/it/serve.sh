@@ -69,6 +69,10 @@ EOF
   fail "config check: $(cat "$WORK/config-check.txt")"
 if grep -q warning "$WORK/config-check.txt"; then fail "config check warns: $(cat "$WORK/config-check.txt")"; fi
 start_server "$WORK/gpuaas.yaml"
+# the tenant ClusterRole the install applies: the double enforces RBAC for --as requests, so
+# gpuaas-serve runs with exactly the rights a workspace has
+"$BIN" deploy tenant-role --config "$WORK/gpuaas.yaml" >"$WORK/tenant-role.yaml"
+kc apply -f "$WORK/tenant-role.yaml" >/dev/null || fail "cannot install the tenant ClusterRole"
 now=$(date +%s)
 req POST /api/v1/reservations "{\"gpu_type\":\"nvidia.com/gpu\",\"gpu_count\":1,\"mode\":\"inference\",\"starts_at\":\"$(iso $((now - 60)))\",\"ends_at\":\"$(iso $((now + 3600)))\",\"purpose\":\"gpuaas-serve\"}" "$ADMIN"
 expect 201 "book one GPU for inference"

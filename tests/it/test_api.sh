@@ -32,6 +32,7 @@ req() {
   local args=(-s -S -X "$method" -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' --max-time 10)
   args+=("${REQ_EXTRA[@]}")
   [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
+  [ -n "${REQ_COOKIE-}" ] && args+=(-H "Cookie: $REQ_COOKIE")
   if [ -n "$body" ]; then
     [ -n "$ctype" ] && args+=(-H "Content-Type: $ctype")
     args+=(--data-binary "$body")
@@ -343,7 +344,16 @@ run_suite() {
   t pool; req GET /api/v1/pool "" "$ALICE"; expect 200
   [ "$(jf '.resources[] | select(.name=="nvidia.com/mig-1g.24gb") | .slots')" = 8 ] || fail "mig slots"
   [ "$(jf '.nodes[0].gpus | length')" = 2 ] || fail "pool nodes"
+  # the isolation each GPU resource gives (issue 14 finding 9): replicas > 1 is time-sliced
+  [ "$(jf '.resources[] | select(.name=="nvidia.com/gpu") | .isolation')" = time-sliced ] || fail "pool isolation (gpu)"
+  [ "$(jf '.resources[] | select(.name=="nvidia.com/mig-1g.24gb") | .isolation')" = time-sliced ] || fail "pool isolation (mig)"
+  [ "$(jf '.resources[] | select(.name=="cpu") | has("isolation")')" = false ] || fail "pool isolation on cpu"
+  [ "$(jf '.resources[] | select(.name=="nvidia.com/gpu") | .turnaround_seconds')" = 0 ] || fail "pool turnaround"
   [ "$(jf '.resources[] | select(.name=="cpu") | .max_per_node')" = "$(jf '.resources[] | select(.name=="cpu") | .physical')" ] || fail "pool max_per_node (one node: all of it)"
+  # the booking rules and defaults the form shows come from config session.* (example file)
+  [ "$(jq -c .session <<<"$BODY")" = '{"cpu":8,"memory_gib":64,"storage_gib":600,"max_gpus":4,"max_hours":168,"max_advance_days":365,"start_grace_seconds":300,"ephemeral_gib":50,"turnaround_seconds":0}' ] ||
+    fail "pool session rules: $(jq -c .session <<<"$BODY")"
+  [ "$(jf .cluster.simulated)" = false ] || fail "pool cluster.simulated on a configuration without it"
   t capacity; req GET "/api/v1/capacity?from=$(iso $h)&to=$(iso $((h+7200)))&step=3600" "" "$ALICE"; expect 200
   [ "$(jf '.series[] | select(.resource=="nvidia.com/gpu") | .free | length')" = 2 ] || fail "capacity steps"
   t "capacity bad step"; req GET "/api/v1/capacity?from=$(iso $h)&to=$(iso $((h+86400*300)))&step=60" "" "$ALICE"; expect 400 invalid step
@@ -359,6 +369,16 @@ run_suite() {
   [ "$(jf .error.next_available.starts_at)" = "$e1" ] || fail "next_available $(jf .error.next_available.starts_at) want $e1"
   t "availability"; req GET "/api/v1/availability?gpu_type=nvidia.com/gpu&gpu_count=1&duration_seconds=3600&after=$s1" "" "$BOB"; expect 200
   [ "$(jf .starts_at)" = "$e1" ] || fail "availability $(jf .starts_at)"
+  # find a slot: the next 3 one-hour windows after s1 that do not overlap one another
+  t "availability windows"; req GET "/api/v1/availability?gpu_type=nvidia.com/gpu&gpu_count=1&duration_seconds=3600&after=$s1&count=3" "" "$BOB"; expect 200
+  [ "$(jq -c '[.windows[].starts_at]' <<<"$BODY")" = "[\"$e1\",\"$(iso $((h+10800)))\",\"$(iso $((h+14400)))\"]" ] ||
+    fail "availability windows $(jq -c .windows <<<"$BODY")"
+  [ "$(jf .starts_at)" = "$e1" ] || fail "availability first window"
+  t "availability latest_end"; req GET "/api/v1/availability?gpu_type=nvidia.com/gpu&duration_seconds=3600&after=$s1&count=5&latest_end=$(iso $((h+10800)))" "" "$BOB"; expect 200
+  [ "$(jf '.windows | length')" = 1 ] || fail "latest_end bounds the windows: $(jq -c .windows <<<"$BODY")"
+  t "availability no room"; req GET "/api/v1/availability?gpu_type=nvidia.com/gpu&duration_seconds=3600&after=$s1&latest_end=$s1" "" "$BOB"; expect 400 invalid latest_end
+  t "availability nothing before latest_end"; req GET "/api/v1/availability?gpu_type=nvidia.com/gpu&duration_seconds=3600&after=$s1&latest_end=$(iso $((h+5400)))" "" "$BOB"; expect 404 not_found
+  t "availability count 0"; req GET "/api/v1/availability?gpu_type=nvidia.com/gpu&duration_seconds=3600&count=0" "" "$BOB"; expect 400 invalid count
   t "availability unknown type"; req GET "/api/v1/availability?gpu_type=tpu&duration_seconds=3600" "" "$BOB"; expect 400 invalid gpu_type
   local base="\"gpu_type\":\"nvidia.com/mig-1g.24gb\",\"gpu_count\":2"
   t "end before start"; req POST /api/v1/reservations "{$base,\"starts_at\":\"$e1\",\"ends_at\":\"$s1\"}" "$BOB"; expect 400 invalid ends_at
@@ -372,6 +392,9 @@ run_suite() {
   t "wrong type"; req POST /api/v1/reservations "{\"gpu_type\":\"nvidia.com/gpu\",\"gpu_count\":\"1\",\"starts_at\":\"$s1\",\"ends_at\":\"$e1\"}" "$BOB"; expect 400 invalid gpu_count
   t "missing field"; req POST /api/v1/reservations "{\"gpu_type\":\"nvidia.com/gpu\",\"gpu_count\":1,\"starts_at\":\"$s1\"}" "$BOB"; expect 400 invalid ends_at
   t "malformed"; req POST /api/v1/reservations '{"gpu_type": "nvidia.com/gpu", ' "$BOB"; expect 400 invalid body
+  # what the session plan would refuse at the start is refused at booking, naming the minimum
+  t "storage below the mounted volumes"; req POST /api/v1/reservations "{$base,\"storage_gib\":1,\"starts_at\":\"$s1\",\"ends_at\":\"$e1\"}" "$BOB"; expect 400 invalid storage_gib
+  jf .error.message | grep -q "storage_gib must be at least 320" || fail "$LAST: message $(jf .error.message)"
   t "not an object"; req POST /api/v1/reservations '[1,2]' "$BOB"; expect 400 invalid body
   t "415"; req POST /api/v1/reservations "{$base}" "$BOB" text/plain; expect 415
   head -c 70000 /dev/zero | tr '\0' 'a' >"$WORK/big"
@@ -387,6 +410,20 @@ run_suite() {
   t "list admin by user"; req GET "/api/v1/reservations?user=bob&state=APPROVED" "" "$ADMIN"; expect 200
   [ "$(jf '.items | length')" = 1 ] || fail "admin filter by user"
   t "list bad state"; req GET "/api/v1/reservations?state=DONE" "" "$ADMIN"; expect 400 invalid state
+  # cursor paging: one row per page walks every booking once, in start order, then stops
+  t "page 1"; req GET "/api/v1/reservations?limit=1" "" "$ADMIN"; expect 200
+  [ "$(jf '.items | length')" = 1 ] && [ "$(jf .items[0].id)" = "$r1" ] || fail "first page holds the earliest booking"
+  local cur; cur=$(jf .next_cursor)
+  [ "$cur" != null ] || fail "a full page has a next_cursor"
+  t "page 2"; req GET "/api/v1/reservations?limit=1&cursor=$cur" "" "$ADMIN"; expect 200
+  [ "$(jf .items[0].id)" = "$r2" ] || fail "second page: $(jq -c '[.items[].id]' <<<"$BODY")"
+  cur=$(jf .next_cursor)
+  t "page 3"; req GET "/api/v1/reservations?limit=1&cursor=$cur" "" "$ADMIN"; expect 200
+  [ "$(jf '.items | length')" = 0 ] && [ "$(jf .next_cursor)" = null ] || fail "past the last page: $BODY"
+  t "page not full"; req GET "/api/v1/reservations?limit=5" "" "$ADMIN"; expect 200
+  [ "$(jf .next_cursor)" = null ] || fail "a page that is not full has no next_cursor"
+  t "bad cursor"; req GET "/api/v1/reservations?cursor=12" "" "$ADMIN"; expect 400 invalid cursor
+  t "bad cursor text"; req GET "/api/v1/reservations?cursor=1.x" "" "$ADMIN"; expect 400 invalid cursor
   t "get own"; req GET "/api/v1/reservations/$r1" "" "$ALICE"; expect 200
   t "get other"; req GET "/api/v1/reservations/$r1" "" "$BOB"; expect 404 not_found
   t "cancel other"; req POST "/api/v1/reservations/$r1/cancel" "" "$BOB"; expect 404 not_found
@@ -397,6 +434,32 @@ run_suite() {
   [ "$(jf '.items | length')" = 2 ] || fail "calendar shows both blocks"
   [ "$(jf '.items[] | select(.mine==false) | has("user") or has("purpose") or has("id")')" = false ] || fail "calendar leaks details"
   grep -q "secret plan" <<<"$BODY" && fail "calendar leaks purpose"
+
+  # an admin moves, shortens and reassigns a booking, with a reason the owner reads
+  t "change by user"; req POST "/api/v1/reservations/$r2/change" "{\"ends_at\":\"$(iso $((h+3600)))\",\"reason\":\"mine now\"}" "$BOB"; expect 403 forbidden
+  t "change without reason"; req POST "/api/v1/reservations/$r2/change" "{\"ends_at\":\"$(iso $((h+3600)))\"}" "$ADMIN"; expect 400 invalid reason
+  t "change nothing"; req POST "/api/v1/reservations/$r2/change" '{"reason":"because"}' "$ADMIN"; expect 400 invalid body
+  t "change missing"; req POST "/api/v1/reservations/999999/change" '{"reason":"because","ends_at":"2030-01-01T00:00:00Z"}' "$ADMIN"; expect 404 not_found
+  t "change unknown user"; req POST "/api/v1/reservations/$r2/change" '{"reason":"because","user":"ghost"}' "$ADMIN"; expect 400 invalid user
+  t "change into the past"; req POST "/api/v1/reservations/$r2/change" "{\"reason\":\"because\",\"starts_at\":\"$(iso $((now-86400)))\"}" "$ADMIN"; expect 400 invalid starts_at
+  # bob's 2 MIG slices moved onto a window where 3 of the 4 are taken: refused by admission
+  t "blocker"; req POST /api/v1/reservations "{\"gpu_type\":\"nvidia.com/mig-1g.24gb\",\"gpu_count\":3,\"starts_at\":\"$(iso $((h+86400)))\",\"ends_at\":\"$(iso $((h+86400+7200)))\"}" "$ALICE"; expect 201
+  local blk; blk=$(jf .id)
+  t "change conflict"; req POST "/api/v1/reservations/$r2/change" "{\"reason\":\"make room\",\"starts_at\":\"$(iso $((h+86400)))\"}" "$ADMIN"; expect 409 capacity_conflict
+  t "change move"; req POST "/api/v1/reservations/$r2/change" "{\"reason\":\"maintenance on the node that morning\",\"starts_at\":\"$(iso $((h+86400+7200)))\"}" "$ADMIN"; expect 200
+  [ "$(jf .starts_at)" = "$(iso $((h+86400+7200)))" ] && [ "$(jf .ends_at)" = "$(iso $((h+86400+14400)))" ] ||
+    fail "a move keeps the length: $(jf .starts_at) $(jf .ends_at)"
+  t "change reassign and shorten"; req POST "/api/v1/reservations/$r2/change" "{\"reason\":\"bob left the team; alice takes over\",\"user\":\"alice\",\"ends_at\":\"$(iso $((h+86400+10800)))\"}" "$ADMIN"; expect 200
+  [ "$(jf .user)" = alice ] && [ "$(jf .ends_at)" = "$(iso $((h+86400+10800)))" ] || fail "reassigned and shortened: $BODY"
+  t "owner reads the reason"; req GET "/api/v1/reservations/$r2" "" "$ALICE"; expect 200
+  [ "$(jf .admin_note)" = "bob left the team; alice takes over" ] || fail "admin_note: $(jf .admin_note)"
+  t "former owner"; req GET "/api/v1/reservations/$r2" "" "$BOB"; expect 404 not_found
+  t "change trail"; req GET "/api/v1/audit?target=reservation/$r2&action=reservation." "" "$ADMIN"; expect 200
+  [ "$(jf '[.items[] | select(.action=="reservation.change")] | length')" = 2 ] || fail "two changes audited: $BODY"
+  [ "$(jq -c '[.items[].target] | unique' <<<"$BODY")" = "[\"reservation/$r2\"]" ] || fail "target filter"
+  grep -q "bob left the team" <<<"$BODY" || fail "the reason is in the audit detail"
+  t "back to bob"; req POST "/api/v1/reservations/$r2/change" "{\"reason\":\"undo for the rest of the test\",\"user\":\"bob\",\"starts_at\":\"$s1\",\"ends_at\":\"$e1\"}" "$ADMIN"; expect 200
+  t "blocker cancel"; req POST "/api/v1/reservations/$blk/cancel" "" "$ALICE"; expect 200
 
   # extend, release, cancel
   t "extend"; req POST "/api/v1/reservations/$r1/extend" "{\"ends_at\":\"$(iso $((h+10800)))\"}" "$ALICE"; expect 200
@@ -409,10 +472,29 @@ run_suite() {
   t "extend conflict"; req POST "/api/v1/reservations/$r1/extend" "{\"ends_at\":\"$(iso $((h+14400)))\"}" "$ALICE"; expect 409 capacity_conflict
   t "release approved"; req POST "/api/v1/reservations/$r1/release" "" "$ALICE"; expect 409 invalid_state
   db_exec "UPDATE reservations SET state='ACTIVE', starts_at=$((now-600)) WHERE id=$r2"
+  # workspace sign-in (tests/it/gate.sh runs it through a real nginx): the answers as served
+  t "ticket approved"; req POST "/api/v1/reservations/$r1/workspace-ticket" "" "$ALICE"; expect 403 forbidden state
+  t "ticket no url"; req POST "/api/v1/reservations/$r2/workspace-ticket" "" "$BOB"; expect 409 invalid_state
+  db_exec "UPDATE reservations SET session_url='https://gpuaas-$r2.apps.test/' WHERE id=$r2"
+  t "ticket other user"; req POST "/api/v1/reservations/$r2/workspace-ticket" "" "$ALICE"; expect 403 forbidden
+  t "ticket body"; req POST "/api/v1/reservations/$r2/workspace-ticket" '{"x":1}' "$BOB"; expect 400 invalid x
+  t "ticket"; req POST "/api/v1/reservations/$r2/workspace-ticket" "" "$BOB"; expect 201
+  local link; link=$(jf .url)
+  [ "${link%%\?*}" = "https://gpuaas-$r2.apps.test/_gpuaas/enter" ] || fail "ticket link $link"
+  t "gate enter other session"; req GET "/api/v1/gate/$r1/enter?${link#*\?}"; expect 403 forbidden ticket
+  t "gate enter param"; req GET "/api/v1/gate/$r2/enter?${link#*\?}&x=1"; expect 400 invalid x
+  t "gate enter"; req GET "/api/v1/gate/$r2/enter?${link#*\?}"; expect 303
+  local cookie; cookie=$(tr -d '\r' <<<"$HEADERS" | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\);.*/\1/p')
+  [ -n "$cookie" ] || fail "no workspace cookie"
+  t "gate enter replay"; req GET "/api/v1/gate/$r2/enter?${link#*\?}"; expect 401 unauthenticated ticket
+  t "gate check no cookie"; req GET "/api/v1/gate/$r2/check"; expect 401 unauthenticated
+  t "gate check"; REQ_COOKIE=$cookie req GET "/api/v1/gate/$r2/check"; expect 204
+  t "gate check other session"; REQ_COOKIE=$cookie req GET "/api/v1/gate/$r1/check"; expect 403 forbidden
   t "release garbage body"; req POST "/api/v1/reservations/$r2/release" 'garbage{' "$BOB"; expect 400 invalid body
   t "release active"; req POST "/api/v1/reservations/$r2/release" "{}" "$BOB"; expect 200
   local end2; end2=$(date -u -d "$(jf .ends_at)" +%s)
   [ $((end2 - now)) -lt 120 ] || fail "release moved ends_at to now"
+  t "gate check released"; REQ_COOKIE=$cookie req GET "/api/v1/gate/$r2/check"; expect 403 forbidden state
   t "cancel unknown field"; req POST "/api/v1/reservations/$r1/cancel" '{"x":1}' "$ALICE"; expect 400 invalid x
   t "cancel NUL"; req POST "/api/v1/reservations/$r1/cancel" '{"reason":"a\u0000b"}' "$ALICE"; expect 400 invalid body
   jf .error.message | grep -qF 'NUL (\u0000) is not allowed in strings' || fail "NUL explained"
@@ -449,6 +531,22 @@ run_suite() {
   t audit; req GET "/api/v1/audit?limit=50" "" "$ADMIN"; expect 200
   jq -e '.items[] | select(.action=="reservation.cancel" and .actor=="alice")' <<<"$BODY" >/dev/null || fail "audit has the cancel"
   grep -q "alice-pass-1" <<<"$BODY" && fail "audit leaks a password"
+  # audit filters and cursor paging: two pages of one entry are the two newest, in order
+  t "audit by actor"; req GET "/api/v1/audit?actor=alice&logins=exclude" "" "$ADMIN"; expect 200
+  [ "$(jf '[.items[] | select(.actor != "alice" or .action == "auth.login")] | length')" = 0 ] && [ "$(jf '.items | length')" -gt 0 ] ||
+    fail "actor filter without sign-ins"
+  t "audit logins only"; req GET "/api/v1/audit?action=auth.login" "" "$ADMIN"; expect 200
+  [ "$(jf '[.items[] | select(.action != "auth.login")] | length')" = 0 ] && [ "$(jf '.items | length')" -gt 0 ] || fail "action filter"
+  t "audit all"; req GET "/api/v1/audit?limit=2" "" "$ADMIN"; expect 200
+  local ids2; ids2=$(jq -c '[.items[].id]' <<<"$BODY")
+  t "audit page 1"; req GET "/api/v1/audit?limit=1" "" "$ADMIN"; expect 200
+  local a1; a1=$(jf .items[0].id); cur=$(jf .next_cursor)
+  t "audit page 2"; req GET "/api/v1/audit?limit=1&cursor=$cur" "" "$ADMIN"; expect 200
+  [ "[$a1,$(jf .items[0].id)]" = "$ids2" ] || fail "audit pages $a1,$(jf .items[0].id) differ from $ids2"
+  t "audit time window"; req GET "/api/v1/audit?from=$(iso $((now+86400*1000)))" "" "$ADMIN"; expect 200
+  [ "$(jf '.items | length')" = 0 ] && [ "$(jf .next_cursor)" = null ] || fail "audit from the future"
+  t "audit cursor and before"; req GET "/api/v1/audit?cursor=5&before=5" "" "$ADMIN"; expect 400 invalid cursor
+  t "audit bad logins"; req GET "/api/v1/audit?logins=no" "" "$ADMIN"; expect 400 invalid logins
   t utilization; req GET "/api/v1/utilization?from=$s1&to=$e1" "" "$ADMIN"; expect 200
   [ "$(jf '.resources[] | select(.resource=="nvidia.com/gpu") | .ratio')" = 1 ] || fail "gpu fully booked: $(jf '.resources[0]')"
   # tokenomics
@@ -465,7 +563,7 @@ run_suite() {
   awk -v u="$(jf .utilization)" 'BEGIN{exit !(u > 0 && u <= 1)}' || fail "measured utilization $(jf .utilization)"
   t metrics; req GET /metrics "" "$ADMIN"; expect 200
   grep -q 'http_requests_total{route="/api/v1/reservations",method="POST",status="201"}' <<<"$BODY" || fail "metrics counter"
-  grep -q 'gpuaas_bookings{state="CANCELED"} 1' <<<"$BODY" || fail "bookings gauge"
+  grep -q 'gpuaas_bookings{state="CANCELED"} 2' <<<"$BODY" || fail "bookings gauge"
   grep -q 'http_request_duration_seconds_bucket{route="/api/v1/reservations",method="POST",status="409",le="+Inf"} [1-9]' <<<"$BODY" ||
     fail "latency histogram by route, method and status"
   local c201 h201

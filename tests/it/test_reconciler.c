@@ -7,6 +7,7 @@
 #include "common/timeutil.h"
 #include "core/config.h"
 #include "core/pool.h"
+#include "core/object_drift.h"
 #include "core/session_plan.h"
 #include "kube/kube.h"
 #include "store/store.h"
@@ -17,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -232,6 +234,27 @@ static int setup_openshift_cache(void **state)
 static int setup_kubernetes_cache(void **state)
 {
     return setup_env_cfg(state, "kubernetes", NULL, CFG_CACHE);
+}
+
+/* Short provisioning deadline, three attempts, and workspaces that cannot start: the image
+ * registry.test/workspace:absent cannot be pulled (every session), gpuaas-2 crash-loops with
+ * exit code 3, gpuaas-3 stays unschedulable, gpuaas-4 starts (a namespace rule wins). The
+ * deadline (2 s) is far above the double's pod start (300 ms) and a pass (< 100 ms), so a
+ * session that can start never misses it even on a loaded machine; the failing ones end after
+ * three attempts and two back-offs, 2 + 1 + 2 + 2 + 2 = 9 s. */
+#define CFG_DEADLINE                                                                               \
+    "  provision_timeout_seconds: 2\n  workspace_image: registry.test/workspace:absent\n"
+
+static int setup_failing_pods(void **state)
+{
+    static const char *const args[] = {
+        "--pod-fate",
+        "[{\"fate\":\"pull\",\"image\":\"registry.test/workspace:absent\"},"
+        "{\"fate\":\"crash\",\"namespace\":\"gpuaas-2\",\"exit_code\":3},"
+        "{\"fate\":\"unschedulable\",\"namespace\":\"gpuaas-3\"},"
+        "{\"fate\":\"ready\",\"namespace\":\"gpuaas-4\"}]",
+        NULL};
+    return setup_env_cfg(state, "openshift", args, CFG_DEADLINE);
 }
 
 /* HTTPS with a generated CA and a bearer token: the client's TLS and token paths. */
@@ -888,6 +911,398 @@ static void test_faults(void **state)
     stop(p);
 }
 
+/* POSTs (or DELETEs, body NULL) to the double's admin path; returns the HTTP status. */
+static long sim_admin(struct env *e, const char *method, const char *path, const char *body)
+{
+    struct kube_config *kc = NULL;
+    struct error err = {0};
+    char url[512];
+    long code = 0;
+    assert_int_equal(kube_config_load_file(e->kubeconfig, &kc, &err), 0);
+    snprintf(url, sizeof(url), "%s%s", kc->server, path);
+    kube_config_free(kc);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    FILE *sink = fopen("/dev/null", "w");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(c);
+    fclose(sink);
+    return code;
+}
+
+static bool has_audit(struct env *e, const char *action, const char *target, const char *detail)
+{
+    struct audit_entry *a = NULL;
+    size_t n = 0;
+    bool found = false;
+    assert_int_equal(store_audit_list(e->st, 500, 0, &a, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(a[i].action, action) && !strcmp(a[i].target, target) &&
+            strstr(a[i].detail, detail))
+            found = true;
+    free(a);
+    return found;
+}
+
+static int count_audit(struct env *e, const char *action)
+{
+    struct audit_entry *a = NULL;
+    size_t n = 0;
+    int k = 0;
+    assert_int_equal(store_audit_list(e->st, 500, 0, &a, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        k += !strcmp(a[i].action, action);
+    free(a);
+    return k;
+}
+
+static void assert_contains(const char *what, const char *hay, const char *needle)
+{
+    if (!strstr(hay, needle))
+        fail_msg("%s \"%s\" lacks \"%s\"", what, hay, needle);
+}
+
+/* A workspace that cannot pull its image, one that crash-loops and one that stays
+ * unschedulable: each shows its reason while provisioning, ends FAILED after the attempts with
+ * the reason in session.message and the audit log, its namespace removed and its capacity
+ * free; a session beside them starts. */
+static void test_failure_reasons(void **state)
+{
+    struct env *e = *state;
+    static const struct {
+        const char *reason[3];
+    } want[] = {
+        {{"the image registry.test/workspace:absent cannot be pulled", "ImagePullBackOff",
+          "Back-off pulling image"}},
+        {{"keeps crashing", "CrashLoopBackOff", "last exit code 3"}},
+        {{"cannot be scheduled", "0/1 nodes are available: 1 Insufficient nvidia.com/gpu", ""}},
+    };
+    int64_t ids[4];
+    for (int i = 0; i < 4; i++)
+        ids[i] = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+    assert_int_equal(ids[3], 4); /* the double's rules name gpuaas-1..4 */
+    pid_t p = reconciler(e, 0, NULL, "failures");
+    assert_true(wait_state(e, ids[3], RS_ACTIVE, WAIT_S));
+    for (int i = 0; i < 3; i++)
+        assert_true(wait_state(e, ids[i], RS_FAILED, WAIT_S));
+    stop(p);
+    for (int i = 0; i < 3; i++) {
+        struct reservation r = get_res(e, ids[i]);
+        char target[64];
+        snprintf(target, sizeof(target), "reservation/%" PRId64, ids[i]);
+        assert_contains("message", r.session.message, "provisioning failed after 3 attempts");
+        assert_contains("message", r.session.message, "not ready within 2 s");
+        for (int k = 0; k < 3; k++) {
+            assert_contains("message", r.session.message, want[i].reason[k]);
+            assert_true(has_audit(e, "session.failed", target, want[i].reason[k]));
+        }
+        assert_true(namespace_gone(e, r.session.namespace_, WAIT_S));
+    }
+    assert_string_equal(get_res(e, ids[3]).session.phase, "Ready");
+    /* the three slices are free again: the same window is booked once more */
+    for (int i = 0; i < 3; i++)
+        book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+}
+
+/* Objects of an ACTIVE session deleted or changed are re-applied and audited within one pass;
+ * a reconciler killed in the middle of a repair leaves it to the next one. */
+static void test_drift_repair(void **state)
+{
+    struct env *e = *state;
+    struct error err = {0};
+    int64_t id = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+    pid_t p = reconciler(e, 0, NULL, "drift-setup");
+    assert_true(wait_state(e, id, RS_ACTIVE, WAIT_S));
+    stop(p);
+    struct reservation r = get_res(e, id);
+    const char *ns = r.session.namespace_;
+    struct session_plan plan = {0};
+    assert_int_equal(session_plan_build(&r, e->cfg, &e->pool, &plan, &err), 0);
+
+    /* an untouched session: a pass repairs nothing */
+    reconcile_once(e, "drift-none");
+    assert_int_equal(count_audit(e, "session.repair"), 0);
+
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(
+            kube_delete(e->kube, "route.openshift.io/v1", "Route", ns, "workspace", NULL, &err), 0);
+        assert_int_equal(kube_delete(e->kube, "networking.k8s.io/v1", "NetworkPolicy", ns,
+                                     "allow-from-ingress", NULL, &err),
+                         0);
+        assert_int_equal(
+            kube_delete(e->kube, "v1", "ResourceQuota", ns, "session-quota", NULL, &err), 0);
+        /* a policy changed in place: the default deny opened to every namespace */
+        const struct session_object *np = session_plan_find(&plan, "netpol-default-deny");
+        assert_non_null(np);
+        json_t *changed = json_deep_copy(np->obj);
+        json_object_set_new(json_object_get(changed, "spec"), "ingress",
+                            json_pack("[{s:[{s:{}}]}]", "from", "namespaceSelector"));
+        assert_int_equal(kube_apply(e->kube, changed, NULL, &err), 0);
+        json_decref(changed);
+        /* the policy the tenant may narrow or remove is theirs: it stays removed */
+        int gone = kube_delete(e->kube, "networking.k8s.io/v1", "NetworkPolicy", ns,
+                               "allow-same-namespace", NULL, &err);
+        assert_true(gone == 0 || (round == 1 && gone == -ERR_NOT_FOUND));
+
+        if (round == 1) {
+            /* killed right after the first repair: the next pass does the rest */
+            pid_t k = reconciler(e, 0, "repair", "drift-crash");
+            int status = wait_exit(k, WAIT_S * 1000);
+            if (status == -1)
+                stop(k);
+            assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 137);
+        }
+        int before = count_audit(e, "session.repair");
+        reconcile_once(e, round ? "drift-after-crash" : "drift");
+        for (int i = 0; i < plan.n; i++) {
+            const struct session_object *o = &plan.objs[i];
+            json_t *got = NULL;
+            char where[200];
+            if (o->tenant_owned) {
+                assert_int_equal(
+                    kube_get(e->kube, o->api_version, o->kind, o->namespace_, o->name, &got, &err),
+                    -ERR_NOT_FOUND);
+                continue;
+            }
+            int rc = kube_get(e->kube, o->api_version, o->kind, o->namespace_, o->name, &got, &err);
+            if (rc || object_drifted(o->obj, got, object_drift_strict_path(o->kind), where,
+                                     sizeof(where)))
+                fail_msg("round %d: %s %s/%s not repaired (%s%s)", round, o->kind, o->namespace_,
+                         o->name, rc ? err.message : "changed at ", rc ? "" : where);
+            json_decref(got);
+        }
+        int repairs = count_audit(e, "session.repair") - before;
+        if (round == 0)
+            assert_int_equal(repairs, 4);
+        else
+            assert_int_equal(repairs, 3); /* one was audited by the killed reconciler */
+    }
+    char target[64];
+    snprintf(target, sizeof(target), "reservation/%" PRId64, id);
+    assert_true(has_audit(e, "session.repair", target, "\"Route/workspace\",\"why\":\"deleted\""));
+    assert_true(has_audit(e, "session.repair", target,
+                          "\"NetworkPolicy/default-deny\",\"why\":\"changed at"));
+    assert_true(has_audit(e, "session.repair", target, "ResourceQuota/session-quota"));
+    assert_int_equal(get_res(e, id).state, RS_ACTIVE);
+    session_plan_free(&plan);
+}
+
+/* Waits (bounded) until the workspace pod of ns reports container waiting reason `why`, or is
+ * Ready and its Deployment Available when why is NULL. */
+static bool pod_shows(struct env *e, const char *ns, const char *why, int seconds)
+{
+    struct error err = {0};
+    for (int t = 0; t < seconds * 20; t++) {
+        json_t *l = NULL;
+        bool ok = false;
+        if (kube_list(e->kube, "v1", "Pod", ns, NULL, &l, &err) == 0) {
+            json_t *pod = json_array_get(json_object_get(l, "items"), 0);
+            json_t *st = json_object_get(pod, "status");
+            json_t *cs = json_array_get(json_object_get(st, "containerStatuses"), 0);
+            const char *w = json_string_value(json_object_get(
+                json_object_get(json_object_get(cs, "state"), "waiting"), "reason"));
+            json_t *ready = json_find_by(json_object_get(st, "conditions"), "type", "Ready");
+            const char *rs = json_string_value(json_object_get(ready, "status"));
+            ok = why ? (w && !strcmp(w, why)) : (rs && !strcmp(rs, "True"));
+        }
+        if (ok && !why) {
+            /* and the Deployment has seen it */
+            json_t *d = NULL;
+            ok = kube_get(e->kube, "apps/v1", "Deployment", ns, "workspace", &d, &err) == 0;
+            json_t *av = json_find_by(json_object_get(json_object_get(d, "status"), "conditions"),
+                                      "type", "Available");
+            const char *as = json_string_value(json_object_get(av, "status"));
+            ok = ok && as && !strcmp(as, "True");
+            json_decref(d);
+        }
+        json_decref(l);
+        if (ok)
+            return true;
+        msleep(50);
+    }
+    return false;
+}
+
+/* A workspace that starts crashing after the session is ACTIVE: the next pass reports
+ * "Degraded: <reason>"; once it recovers, "Ready". */
+static void test_degraded(void **state)
+{
+    struct env *e = *state;
+    int64_t id = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+    pid_t p = reconciler(e, 0, NULL, "degraded-setup");
+    assert_true(wait_state(e, id, RS_ACTIVE, WAIT_S));
+    stop(p);
+    char ns[64], rule[200];
+    snprintf(ns, sizeof(ns), "%s", get_res(e, id).session.namespace_);
+    snprintf(rule, sizeof(rule), "{\"fate\":\"crash\",\"namespace\":\"%s\",\"exit_code\":7}", ns);
+    assert_int_equal(sim_admin(e, "POST", "/_sim/pods", rule), 200);
+    assert_true(pod_shows(e, ns, "CrashLoopBackOff", WAIT_S));
+    reconcile_once(e, "degraded");
+    struct reservation r = get_res(e, id);
+    assert_contains("phase", r.session.phase, "Degraded: the container workspace keeps crashing");
+    assert_contains("phase", r.session.phase, "last exit code 7");
+    assert_int_equal(r.state, RS_ACTIVE);
+
+    assert_int_equal(sim_admin(e, "DELETE", "/_sim/pods", NULL), 200);
+    assert_true(pod_shows(e, ns, NULL, WAIT_S));
+    reconcile_once(e, "recovered");
+    assert_string_equal(get_res(e, id).session.phase, "Ready");
+}
+
+/* reconciler.force_delete_after_seconds (the test uses 1) after the config template. */
+static void write_cfg_force_delete(struct env *e, int seconds)
+{
+    FILE *f = fopen(e->cfg_path, "w");
+    assert_non_null(f);
+    fprintf(f, CFG_TEMPLATE, e->db_url, "openshift");
+    fprintf(f, "  force_delete_after_seconds: %d\n", seconds);
+    fclose(f);
+}
+
+static int setup_force_delete(void **state)
+{
+    return setup_env_cfg(state, "openshift", NULL, "  force_delete_after_seconds: 0\n");
+}
+
+/* The pod ns/name, or NULL when it is gone. */
+static json_t *get_pod(struct env *e, const char *ns, const char *name)
+{
+    struct error err = {0};
+    json_t *p = NULL;
+    if (kube_get(e->kube, "v1", "Pod", ns, name, &p, &err))
+        return NULL;
+    return p;
+}
+
+/* Namespace ns gets the double's ignore-sigterm fate and a pod "holder" asking for an hour of
+ * termination grace. */
+static void hold(struct env *e, const char *ns)
+{
+    struct error err = {0};
+    char rule[200];
+    snprintf(rule, sizeof(rule), "{\"fate\":\"ignore-sigterm\",\"namespace\":\"%s\"}", ns);
+    assert_int_equal(sim_admin(e, "POST", "/_sim/pods", rule), 200);
+    json_t *pod = json_pack(
+        "{s:s, s:s, s:{s:s, s:s}, s:{s:i, s:[{s:s, s:s, s:{s:{s:s, s:s, s:s}, s:{s:s, s:s, "
+        "s:s}}}]}}",
+        "apiVersion", "v1", "kind", "Pod", "metadata", "name", "holder", "namespace", ns, "spec",
+        "terminationGracePeriodSeconds", 3600, "containers", "name", "main", "image",
+        "registry.test/holder:1", "resources", "requests", "cpu", "100m", "memory", "64Mi",
+        "ephemeral-storage", "1Gi", "limits", "cpu", "100m", "memory", "64Mi", "ephemeral-storage",
+        "1Gi");
+    int rc = kube_create(e->kube, pod, NULL, &err);
+    if (rc)
+        print_error("create pod: %s\n", err.message);
+    assert_int_equal(rc, 0);
+    json_decref(pod);
+}
+
+/* End of a session (security.md finding 8): a pod that ignores SIGTERM and asked for an hour of
+ * termination grace keeps its namespace Terminating. Session A and gpuaas-999 (ours, no
+ * booking): with
+ * force_delete_after_seconds 0 it stays (the control); with 1, the GC sweep deletes it with
+ * grace 0, audited, and the namespaces go. Session B, ended while a reconciler whose GC sweep
+ * runs only at its start (gc_interval_seconds 300) waits for its namespace: the waiting
+ * session's own check force-deletes it. Bounds: the control waits until A's namespace has been
+ * Terminating for 2 s of wall clock (the double's deletionTimestamp has whole seconds; "longer
+ * than 1 s" needs now - since >= 2), polled, so load only makes it longer; the holder's own
+ * grace is 3600 s, so a namespace disappearing within WAIT_S (30 s) can only be the force
+ * delete, and the reconciler waiting on B checks every 100 ms, so B's delete comes about 2 s
+ * after its namespace began Terminating, far inside WAIT_S even on a loaded machine. */
+static void test_force_delete(void **state)
+{
+    struct env *e = *state;
+    struct error err = {0};
+    int64_t a = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+    int64_t b = book(e, "nvidia.com/mig-1g.24gb", 1, 0, 3600);
+    pid_t p = reconciler(e, 0, NULL, "force-setup");
+    assert_true(wait_state(e, a, RS_ACTIVE, WAIT_S));
+    assert_true(wait_state(e, b, RS_ACTIVE, WAIT_S));
+    stop(p);
+    char ns[64], ns_b[64];
+    snprintf(ns, sizeof(ns), "%s", get_res(e, a).session.namespace_);
+    snprintf(ns_b, sizeof(ns_b), "%s", get_res(e, b).session.namespace_);
+    hold(e, ns);
+    hold(e, ns_b);
+    /* a namespace of ours no session waits on: only the GC sweep sees it */
+    json_t *orphan =
+        json_pack("{s:s,s:s,s:{s:s,s:{s:s,s:s}}}", "apiVersion", "v1", "kind", "Namespace",
+                  "metadata", "name", "gpuaas-999", "labels", "app.kubernetes.io/managed-by",
+                  "gpuaas", "gpuaas.io/reservation", "999");
+    assert_int_equal(kube_create(e->kube, orphan, NULL, &err), 0);
+    json_decref(orphan);
+    hold(e, "gpuaas-999");
+    assert_int_equal(kube_delete(e->kube, "v1", "Namespace", NULL, "gpuaas-999", NULL, &err), 0);
+
+    /* A's window ends early (canceled): the pass deletes the namespace */
+    assert_int_equal(
+        store_reservation_transition(e->st, a, RS_ACTIVE, RS_CANCELED, time_now(), &err), 0);
+    reconcile_once(e, "force-end");
+    /* the namespace controller asked the pod to stop; it ignores SIGTERM */
+    int64_t since = 0;
+    for (int t = 0; t < WAIT_S * 20 && !since; t++) {
+        json_t *h = get_pod(e, ns, "holder");
+        assert_non_null(h);
+        const char *del =
+            json_string_value(json_object_get(json_object_get(h, "metadata"), "deletionTimestamp"));
+        if (del) {
+            assert_int_equal(time_parse_rfc3339(del, &since), 0);
+            json_t *g =
+                json_object_get(json_object_get(h, "metadata"), "deletionGracePeriodSeconds");
+            assert_int_equal(json_integer_value(g), 3600);
+        }
+        json_decref(h);
+        if (!since)
+            msleep(50);
+    }
+    assert_true(since > 0);
+    json_t *nso = NULL;
+    assert_int_equal(kube_get(e->kube, "v1", "Namespace", NULL, ns, &nso, &err), 0);
+    const char *nsdel =
+        json_string_value(json_object_get(json_object_get(nso, "metadata"), "deletionTimestamp"));
+    int64_t ns_since = 0;
+    assert_non_null(nsdel);
+    assert_int_equal(time_parse_rfc3339(nsdel, &ns_since), 0);
+    json_decref(nso);
+    while (time_now() < ns_since + 2)
+        msleep(50);
+
+    /* the control: 0 = never; the pod and the namespace stay */
+    reconcile_once(e, "force-never");
+    json_t *h = get_pod(e, ns, "holder");
+    assert_non_null(h);
+    json_decref(h);
+    assert_false(namespace_gone(e, ns, 1));
+    h = get_pod(e, "gpuaas-999", "holder");
+    assert_non_null(h);
+    json_decref(h);
+    assert_int_equal(count_audit(e, "gc.pod.force_delete"), 0);
+
+    /* force_delete_after_seconds 1: the GC sweep at the reconciler's start deletes the pods of
+     * gpuaas-999 and of A with grace 0; then B ends, and with the next sweep 300 s away only
+     * the waiting session's own check can delete its pod */
+    write_cfg_force_delete(e, 1);
+    assert_int_equal(
+        store_reservation_transition(e->st, b, RS_ACTIVE, RS_CANCELED, time_now(), &err), 0);
+    p = reconciler(e, 0, NULL, "force-delete");
+    char target[160];
+    snprintf(target, sizeof(target), "pod/%s/holder", ns);
+    assert_true(namespace_gone(e, ns, WAIT_S));
+    assert_true(has_audit(e, "gc.pod.force_delete", target, "\"pod\":\"holder\""));
+    assert_true(namespace_gone(e, "gpuaas-999", WAIT_S));
+    assert_true(has_audit(e, "gc.pod.force_delete", "pod/gpuaas-999/holder", "\"pod\":\"holder\""));
+    assert_true(namespace_gone(e, ns_b, WAIT_S));
+    stop(p);
+    snprintf(target, sizeof(target), "pod/%s/holder", ns_b);
+    assert_true(has_audit(e, "gc.pod.force_delete", target, "\"pod\":\"holder\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -908,6 +1323,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_models_volume, setup_kubernetes_cache, teardown_env),
         cmocka_unit_test_setup_teardown(test_crash_after_every_step, setup_openshift_cache,
                                         teardown_env),
+        cmocka_unit_test_setup_teardown(test_failure_reasons, setup_failing_pods, teardown_env),
+        cmocka_unit_test_setup_teardown(test_drift_repair, setup_openshift, teardown_env),
+        cmocka_unit_test_setup_teardown(test_degraded, setup_openshift, teardown_env),
+        cmocka_unit_test_setup_teardown(test_force_delete, setup_force_delete, teardown_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

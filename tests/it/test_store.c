@@ -317,6 +317,43 @@ static void test_busy(void **state)
     cal_busy_free(&busy);
 }
 
+/* session.turnaround_seconds: a GPU unit stays held after a booking ends, in the database
+ * admission too (store_busy reads the bookings that ended within the turnaround). */
+static void test_turnaround(void **state)
+{
+    struct fx *f = *state;
+    struct error err = {0};
+    struct window next;
+    for (int i = 0; i < f->pool.n; i++)
+        if (pool_is_gpu(&f->pool.res[i]))
+            f->pool.res[i].turnaround_s = 300;
+    struct reservation a = booking(f->alice, 2, 1000, 2000);
+    assert_int_equal(store_reservation_admit(f->st, &f->pool, &a, 10, &next, &err), 0);
+    struct reservation b = booking(f->bob, 1, 2000, 2500);
+    assert_int_equal(store_reservation_admit(f->st, &f->pool, &b, 10, &next, &err), -ERR_CONFLICT);
+    assert_string_equal(err.field, "nvidia.com/gpu");
+    assert_int_equal(next.starts_at, 2300);
+    b = booking(f->bob, 1, 2299, 2500);
+    assert_int_equal(store_reservation_admit(f->st, &f->pool, &b, 10, &next, &err), -ERR_CONFLICT);
+    b = booking(f->bob, 1, 2300, 2800);
+    assert_int_equal(store_reservation_admit(f->st, &f->pool, &b, 10, &next, &err), 0);
+    /* the request's own turnaround must pass before a starts */
+    struct reservation c = booking(f->bob, 1, 0, 701);
+    assert_int_equal(store_reservation_admit(f->st, &f->pool, &c, 10, &next, &err), -ERR_CONFLICT);
+    c = booking(f->bob, 1, 0, 700);
+    assert_int_equal(store_reservation_admit(f->st, &f->pool, &c, 10, &next, &err), 0);
+    /* the capacity series shows the unit held through the turnaround */
+    struct cal_busy busy = {0};
+    int out[3];
+    assert_int_equal(store_busy(f->st, &f->pool, 2000, 2300, false, &busy, &err), 0);
+    assert_int_equal(
+        cal_free_series_spans(&f->pool.res[0], busy.spans[0], busy.n[0], 2000, 2300, 100, out, 3),
+        0);
+    assert_int_equal(out[0], 0);
+    assert_int_equal(out[2], 0);
+    cal_busy_free(&busy);
+}
+
 static void test_transition_cas(void **state)
 {
     struct fx *f = *state;
@@ -533,7 +570,8 @@ static void test_activity(void **state)
     store_close(f->st);
     f->st = NULL;
     raw_sql(f, "DROP TABLE session_activity");
-    raw_sql(f, "ALTER TABLE users DROP COLUMN sso"); /* added by migration 4 */
+    raw_sql(f, "ALTER TABLE users DROP COLUMN sso");               /* added by migration 4 */
+    raw_sql(f, "ALTER TABLE reservations DROP COLUMN admin_note"); /* added by migration 5 */
     raw_sql(f, "DELETE FROM schema_migrations WHERE version > 1");
     assert_int_equal(store_open(f->url, &f->st, &err), 0);
     int ver2 = 0;
@@ -650,6 +688,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admission, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_turnaround, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transition_cas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_end_and_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_rows, setup, teardown),

@@ -287,6 +287,118 @@ def images(path, image, skip):
     return problems
 
 
+def gpuaas_config(objs):
+    for obj in objs:
+        if obj.get("kind") == "ConfigMap" and obj["metadata"]["name"].startswith("gpuaas-config"):
+            return yaml.safe_load(obj["data"]["gpuaas.yaml"]) or {}
+    return None
+
+
+def portal(path):
+    """The portal's Ingress serves the host of server.public_url through the controller of
+    reconciler.ingress_class (issue: a hard-coded host and no class reached no controller)."""
+    from urllib.parse import urlparse
+    objs = load(path)
+    cfg = gpuaas_config(objs)
+    if cfg is None:
+        return ["no gpuaas-config ConfigMap"]
+    host = urlparse((cfg.get("server") or {}).get("public_url", "")).hostname
+    klass = (cfg.get("reconciler") or {}).get("ingress_class")
+    problems = []
+    for o in objs:
+        if o.get("kind") != "Ingress":
+            continue
+        spec = o.get("spec") or {}
+        if spec.get("ingressClassName") != klass:
+            problems.append("Ingress %s: ingressClassName %r, reconciler.ingress_class is %r"
+                            % (o["metadata"]["name"], spec.get("ingressClassName"), klass))
+        for r in spec.get("rules") or []:
+            if r.get("host") != host:
+                problems.append("Ingress %s: host %r, server.public_url names %r"
+                                % (o["metadata"]["name"], r.get("host"), host))
+        for t in spec.get("tls") or []:
+            for h in t.get("hosts") or []:
+                if h != host:
+                    problems.append("Ingress %s: TLS host %r, server.public_url names %r"
+                                    % (o["metadata"]["name"], h, host))
+    for o in objs:
+        if o.get("kind") == "HTTPRoute":
+            hosts = (o.get("spec") or {}).get("hostnames") or []
+            if hosts != [host]:
+                problems.append("HTTPRoute %s: hostnames %r, server.public_url names %r"
+                                % (o["metadata"]["name"], hosts, host))
+    return problems
+
+
+UNPUBLISHED = ("quay.io/gpuaas/",)
+
+
+def published(path):
+    """No image that nobody publishes: gpuaas images are built by the installer and named by
+    its overlay (registry.example.com, a reserved domain, until then)."""
+    problems = []
+    for o in load(path):
+        for ps in pod_specs(o):
+            for c in (ps.get("initContainers") or []) + (ps.get("containers") or []):
+                if c.get("image", "").startswith(UNPUBLISHED):
+                    problems.append("%s/%s container %s: %s is published by no one"
+                                    % (o["kind"], o["metadata"]["name"], c["name"], c["image"]))
+    return problems
+
+
+def dbca(path, want_secret):
+    """Every pod that reads the database credentials mounts the database CA at the path the
+    documented sslrootcert names, from the Secret the database option provides."""
+    problems = []
+    seen = 0
+    for o in load(path):
+        for ps in pod_specs(o):
+            vols = {v["name"]: v for v in ps.get("volumes") or []}
+            for c in ps.get("containers") or []:
+                env = [e for e in c.get("env") or []
+                       if ((e.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name")
+                       == "gpuaas-db-app"]
+                if not env:
+                    continue
+                seen += 1
+                m = [m for m in c.get("volumeMounts") or [] if m.get("mountPath") == "/etc/gpuaas-db"]
+                if not m:
+                    problems.append("%s container %s: no mount at /etc/gpuaas-db"
+                                    % (o["metadata"]["name"], c["name"]))
+                    continue
+                sec = (vols.get(m[0]["name"]) or {}).get("secret") or {}
+                if sec.get("secretName") != want_secret or not any(
+                        i.get("key") == "ca.crt" and i.get("path") == "ca.crt" for i in sec.get("items") or []):
+                    problems.append("%s container %s: /etc/gpuaas-db is not ca.crt of Secret %s"
+                                    % (o["metadata"]["name"], c["name"], want_secret))
+    if seen < 2:
+        problems.append("expected the server and the reconciler to read gpuaas-db-app, saw %d" % seen)
+    return problems
+
+
+def cnpg(path, want_instances, want_pdb):
+    """The CloudNativePG Cluster: its name makes the Secret <name>-app and <name>-ca the pods
+    read, its instances and PDB setting suit the shipped single node."""
+    problems = []
+    clusters = [o for o in load(path) if o.get("kind") == "Cluster"]
+    if len(clusters) != 1:
+        return ["%d Cluster objects, want 1" % len(clusters)]
+    c = clusters[0]
+    if c["metadata"]["name"] != "gpuaas-db":
+        problems.append("Cluster %s makes Secret %s-app, the pods read gpuaas-db-app"
+                        % (c["metadata"]["name"], c["metadata"]["name"]))
+    if c["apiVersion"] != "postgresql.cnpg.io/v1":
+        problems.append("Cluster apiVersion %s" % c["apiVersion"])
+    spec = c.get("spec") or {}
+    if spec.get("instances") != int(want_instances):
+        problems.append("instances %r, want %s" % (spec.get("instances"), want_instances))
+    if str(spec.get("enablePDB")).lower() != want_pdb:
+        problems.append("enablePDB %r, want %s" % (spec.get("enablePDB"), want_pdb))
+    if "barmanObjectStore" in (spec.get("backup") or {}):
+        problems.append("the deprecated in-tree barmanObjectStore is used")
+    return problems
+
+
 def nodeprep(path, script, mc_paths):
     """The node preparation matches what the cache DaemonSet mounts and runs as."""
     problems = []
@@ -456,6 +568,14 @@ def main(argv):
         problems = rbac(argv[2], argv[3], argv[4:])
     elif cmd == "images":
         problems = images(argv[2], argv[3], argv[4:])
+    elif cmd == "portal":
+        problems = portal(argv[2])
+    elif cmd == "published":
+        problems = published(argv[2])
+    elif cmd == "dbca":
+        problems = dbca(argv[2], argv[3])
+    elif cmd == "cnpg":
+        problems = cnpg(argv[2], argv[3], argv[4])
     elif cmd == "nodeprep":
         problems = nodeprep(argv[2], argv[3], argv[4:])
     elif cmd == "requests":

@@ -8,7 +8,7 @@ DOC is GET /api/v1/openapi.json as served. EXCHANGES_DIR holds one exchange per 
 NAME.req (the request body) and NAME.res (the response body), as tests/it/test_api.sh
 records them. Fails (exit 1, one line per problem) when:
   - the document is not OpenAPI 3.1 (openapi 3.1.x, info, paths, components), a $ref does
-    not resolve, an operation lacks operationId/summary/tags/responses/a 2xx, or a schema is
+    not resolve, an operation lacks operationId/summary/tags/responses/a 2xx (or 3xx), or a schema is
     not a valid JSON Schema 2020-12;
   - an answer's status is not among its operation's responses, or its body does not match
     the response's schema (JSON Schema 2020-12, formats checked);
@@ -139,8 +139,9 @@ def check_document(doc):
             if op.get("operationId") in ids:
                 bad(f"{where}: operationId {op.get('operationId')} is not unique")
             ids.add(op.get("operationId"))
-            if not any(re.match(r"^2\d\d$", s) for s in op.get("responses", {})):
-                bad(f"{where}: no 2xx response")
+            # a success: 2xx, or the 3xx of a redirect (the workspace sign-in answers 303)
+            if not any(re.match(r"^[23]\d\d$", s) for s in op.get("responses", {})):
+                bad(f"{where}: no 2xx or 3xx response")
             for req in op.get("security", doc.get("security", [])):
                 for s in req:
                     if s not in schemes:

@@ -35,6 +35,18 @@ listen=${listen:-127.0.0.1:8080}
 url="http://$listen"
 [ "${listen%%:*}" = "0.0.0.0" ] && url="http://127.0.0.1:${listen##*:}"
 
+# With the Kubernetes double as the cluster (no KUBECONFIG), the server is told so
+# (cluster.simulated: true): the portal and the CLI then say that no workspace runs instead
+# of linking to a host that does not exist.
+simulate=0
+if [ -z "${KUBECONFIG:-}" ] && [ -x "$BUILD/gpuaas-kubesim" ] && "$GPUAAS" reconciler --help >/dev/null 2>&1; then
+    simulate=1
+    sed -E 's/^(  simulated: ).*/\1true/' "$CONFIG" >"$VAR/server.yaml"
+    grep -q '^  simulated: true' "$VAR/server.yaml" ||
+        printf '\ncluster:\n  simulated: true\n' >>"$VAR/server.yaml"
+    CONFIG=$VAR/server.yaml
+fi
+
 log=$VAR/server.log
 : >"$log"
 "$GPUAAS" server --config "$CONFIG" --database "sqlite://$VAR/gpuaas.db" 2> >(tee -a "$log" >&2) &
@@ -62,9 +74,9 @@ if [ -z "$password" ]; then
 fi
 
 if [ -x "$BUILD/gpuaas-kubesim" ] && "$GPUAAS" reconciler --help >/dev/null 2>&1; then
-    if [ -z "${KUBECONFIG:-}" ]; then
+    if [ "$simulate" = 1 ]; then
         echo "KUBECONFIG is unset: starting the Kubernetes test double as a demo cluster" \
-             "(no real pods run)."
+             "(no real pods run; the portal says so)."
         simdir=$VAR/kubesim
         mkdir -p "$simdir"
         "$BUILD/gpuaas-kubesim" --listen 127.0.0.1:${GPUAAS_KUBESIM_PORT:-18443} --kubeconfig-out "$simdir/kubeconfig" 2>"$simdir/kubesim.log" &

@@ -3,29 +3,34 @@
 # built UI, then runs every tests/browser/*.mjs in headless Chromium (playwright-core with
 # the system /usr/bin/chromium; no browser download). Screenshots go to
 # $GPUAAS_TEST_OUTPUT/screenshots. Prints "N passed, M failed"; exits non-zero on failure.
-# GPUAAS_URL=http://... runs the tests against an already running server instead.
+# GPUAAS_URL=http://... runs the tests against an already running server instead (then the
+# simulated-cluster tests need GPUAAS_SIM_URL and GPUAAS_SIM_DB too, or they fail).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 build=${GPUAAS_BUILD:-$root/build}
 out=${GPUAAS_TEST_OUTPUT:-$root/test-output}
-export GPUAAS_TEST_OUTPUT=$out
+export GPUAAS_TEST_OUTPUT=$out GPUAAS_BUILD=$build
 mkdir -p "$out/screenshots"
 
 [ -x /usr/bin/chromium ] || { echo "web-test: /usr/bin/chromium is missing (apt-get install chromium)"; echo "0 passed, 1 failed"; exit 1; }
-[ -f web/dist/index.html ] && [ -d web/node_modules/playwright-core ] || bash tests/scripts/web-build.sh || { echo "0 passed, 1 failed"; exit 1; }
+[ -f web/dist/index.html ] && [ -d web/node_modules/playwright-core ] && [ -d web/node_modules/axe-core ] || bash tests/scripts/web-build.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 tmp=$(mktemp -d /tmp/gpuaas-web-test.XXXXXX)
 pid=
+sim_pid=
 cleanup() {
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
+  if [ -n "$sim_pid" ]; then kill "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 if [ -z "${GPUAAS_URL:-}" ]; then
   [ -x "$build/gpuaas" ] || { echo "web-test: $build/gpuaas is missing (make build)"; echo "0 passed, 1 failed"; exit 1; }
-  port=$((30000 + $$ % 20000))
+  # free loopback ports, asked of the kernel (two helpers running at once never share one)
+  free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+  port=$(free_port)
   export GPUAAS_ADMIN_PASSWORD="admin-$RANDOM-$RANDOM"
   export GPUAAS_TEST_DB=$tmp/gpuaas.db
   sed -e "s|^  listen: .*|  listen: 127.0.0.1:$port|" \
@@ -36,15 +41,30 @@ if [ -z "${GPUAAS_URL:-}" ]; then
   "$build/gpuaas" server --config "$tmp/gpuaas.yaml" >"$out/web-test-server.log" 2>&1 &
   pid=$!
   export GPUAAS_URL=http://127.0.0.1:$port
-  for _ in $(seq 100); do
-    curl -fsS "$GPUAAS_URL/healthz" >/dev/null 2>&1 && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
+  # A second server for a simulated cluster (cluster.simulated: true, as `make run` sets for
+  # the Kubernetes double): the portal must say that no workspace runs.
+  sim_port=$(free_port)
+  export GPUAAS_SIM_DB=$tmp/gpuaas-sim.db
+  sed -e "s|^  listen: .*|  listen: 127.0.0.1:$sim_port|" \
+      -e "s|^  web_root: .*|  web_root: $root/web/dist|" \
+      -e "s|^  url: sqlite:.*|  url: sqlite://$GPUAAS_SIM_DB|" \
+      -e "s|^  simulated: .*|  simulated: true|" \
+      -e "s|^log_level: .*|log_level: warn|" \
+      config/gpuaas.example.yaml >"$tmp/gpuaas-sim.yaml"
+  "$build/gpuaas" server --config "$tmp/gpuaas-sim.yaml" >"$out/web-test-sim-server.log" 2>&1 &
+  sim_pid=$!
+  export GPUAAS_SIM_URL=http://127.0.0.1:$sim_port
+  for u in "$GPUAAS_URL" "$GPUAAS_SIM_URL"; do
+    for _ in $(seq 100); do
+      curl -fsS "$u/healthz" >/dev/null 2>&1 && break
+      kill -0 "$pid" 2>/dev/null && kill -0 "$sim_pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    if ! curl -fsS "$u/healthz" >/dev/null 2>&1; then
+      echo "web-test: gpuaas server at $u did not start; its logs:"; tail -20 "$out"/web-test-*server.log
+      echo "0 passed, 1 failed"; exit 1
+    fi
   done
-  if ! curl -fsS "$GPUAAS_URL/healthz" >/dev/null 2>&1; then
-    echo "web-test: gpuaas server did not start; its log:"; tail -20 "$out/web-test-server.log"
-    echo "0 passed, 1 failed"; exit 1
-  fi
 fi
 
 passed=0 failed=0

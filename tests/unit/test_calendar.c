@@ -127,7 +127,18 @@ static void test_table(void **state)
 #define MINUTES (DAYS * 24 * 60)
 #define NTRY 3000
 
-static int occ[5][MINUTES];
+#define MAX_TURNAROUND_MIN 60
+
+/* occ: minutes a unit is held (a GPU unit until its turnaround has passed); booked: minutes
+ * inside the bookings themselves (what utilisation counts). */
+static int occ[5][MINUTES + MAX_TURNAROUND_MIN];
+static int booked[5][MINUTES];
+
+/* Minutes resource k stays held after a booking: the turnaround, GPU kinds only. */
+static int64_t oracle_tail(const struct pool *p, int k)
+{
+    return pool_is_gpu(&p->res[k]) ? p->res[k].turnaround_s / MIN : 0;
+}
 
 static bool oracle_fits(const struct pool *p, const struct reservation *r)
 {
@@ -138,7 +149,7 @@ static bool oracle_fits(const struct pool *p, const struct reservation *r)
         int u = cal_usage(r, &p->res[k]);
         if (!u)
             continue;
-        for (int64_t m = a; m < b; m++)
+        for (int64_t m = a; m < b + oracle_tail(p, k); m++)
             if (occ[k][m] + u > pool_bookable(&p->res[k]))
                 return false;
     }
@@ -147,17 +158,26 @@ static bool oracle_fits(const struct pool *p, const struct reservation *r)
 
 static void oracle_add(const struct pool *p, const struct reservation *r)
 {
-    for (int k = 0; k < p->n; k++)
-        for (int64_t m = r->starts_at / MIN; m < r->ends_at / MIN; m++)
+    for (int k = 0; k < p->n; k++) {
+        for (int64_t m = r->starts_at / MIN; m < r->ends_at / MIN + oracle_tail(p, k); m++)
             occ[k][m] += cal_usage(r, &p->res[k]);
+        for (int64_t m = r->starts_at / MIN; m < r->ends_at / MIN; m++)
+            booked[k][m] += cal_usage(r, &p->res[k]);
+    }
 }
 
-static void test_property(void **state)
+/* Admission, next window, free series and booked unit-seconds against the per-minute oracle,
+ * with a GPU turnaround of turnaround_min minutes (0: back-to-back bookings allowed). */
+static void run_property(int64_t turnaround_min)
 {
     struct pool p;
     mkpool(&p);
+    for (int k = 0; k < p.n; k++)
+        if (pool_is_gpu(&p.res[k]))
+            p.res[k].turnaround_s = turnaround_min * MIN;
     srand(12345);
     memset(occ, 0, sizeof occ);
+    memset(booked, 0, sizeof booked);
     struct reservation *ex = calloc(NTRY, sizeof *ex);
     assert_non_null(ex);
     size_t n = 0;
@@ -231,7 +251,7 @@ static void test_property(void **state)
         }
         double us = 0;
         for (int m = 0; m < MINUTES; m++)
-            us += occ[k][m] * 60.0;
+            us += booked[k][m] * 60.0;
         assert_near(cal_booked_unit_seconds(&p.res[k], ex, n, 0, (int64_t)MINUTES * MIN), us);
     }
     /* The span form the store builds row by row (cal_busy_add) gives the same series. */
@@ -259,6 +279,57 @@ static void test_property(void **state)
         assert_int_equal(cal_admit_busy(&p, &b, &ex[i], NULL), 0);
     cal_busy_free(&b);
     free(ex);
+}
+
+static void test_property(void **state)
+{
+    (void)state;
+    run_property(0);
+}
+
+/* The same with a 17-minute turnaround: a GPU unit is never handed to a booking that starts
+ * before the previous holder's turnaround has passed, and nothing else is refused. */
+static void test_property_turnaround(void **state)
+{
+    (void)state;
+    run_property(17);
+}
+
+/* Back-to-back on one unit: refused within the turnaround, admitted right after it; cpu is
+ * not held (only GPU kinds have a turnaround). */
+static void test_turnaround_table(void **state)
+{
+    (void)state;
+    struct pool p;
+    mkpool(&p);
+    for (int k = 0; k < p.n; k++)
+        if (pool_is_gpu(&p.res[k]))
+            p.res[k].turnaround_s = 300;
+    struct reservation ex[] = {bk(1, "nvidia.com/gpu", 2, 1, 1000, 2000)};
+    struct reservation r = bk(0, "nvidia.com/gpu", 1, 1, 2000, 3000);
+    struct error err = {0};
+    assert_int_equal(cal_admit(&p, ex, 1, &r, &err), -ERR_CONFLICT);
+    assert_string_equal(err.field, "nvidia.com/gpu");
+    r.starts_at = 2299;
+    assert_int_equal(cal_admit(&p, ex, 1, &r, &err), -ERR_CONFLICT);
+    r.starts_at = 2300;
+    assert_int_equal(cal_admit(&p, ex, 1, &r, &err), 0);
+    /* the request's own turnaround: ending 299 s before the next holder starts is too late */
+    r = bk(0, "nvidia.com/gpu", 1, 1, 0, 701);
+    assert_int_equal(cal_admit(&p, ex, 1, &r, &err), -ERR_CONFLICT);
+    r.ends_at = 700;
+    assert_int_equal(cal_admit(&p, ex, 1, &r, &err), 0);
+    /* the next window starts when the turnaround has passed */
+    struct window w;
+    r = bk(0, "nvidia.com/gpu", 1, 1, 1500, 1600);
+    assert_int_equal(cal_next_window(&p, ex, 1, &r, 1500, 100000, &w), 0);
+    assert_int_equal(w.starts_at, 2300);
+    /* capacity shows the unit held through the turnaround */
+    int out[4];
+    assert_int_equal(cal_free_series(&p.res[0], ex, 1, 2000, 2400, 100, out, 4), 0);
+    assert_int_equal(out[0], 0);
+    assert_int_equal(out[2], 0);
+    assert_int_equal(out[3], 2);
 }
 
 /* Spans: one per resource a booking uses; an unknown GPU type adds none; a booking is not
@@ -362,8 +433,12 @@ static void test_over_capacity(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),         cmocka_unit_test(test_property),
-        cmocka_unit_test(test_series_large),  cmocka_unit_test(test_busy),
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_property),
+        cmocka_unit_test(test_property_turnaround),
+        cmocka_unit_test(test_turnaround_table),
+        cmocka_unit_test(test_series_large),
+        cmocka_unit_test(test_busy),
         cmocka_unit_test(test_over_capacity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

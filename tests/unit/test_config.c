@@ -49,6 +49,9 @@ static void test_defaults(void **state)
     assert_int_equal(c->sharing.whole_gpu_replicas, 4);
     assert_int_equal(c->sharing.mig_replicas, 2);
     assert_int_equal(c->pool.n_nodes, 0);
+    /* 600 GiB per session: the 20 GiB home and 300 GiB model cache leave 280 for the user */
+    assert_int_equal(c->session.storage_gib, 600);
+    assert_int_equal(c->reconciler.provision_timeout_seconds, 600);
     config_free(c);
 }
 
@@ -70,6 +73,10 @@ static void test_errors_name_line_and_key(void **state)
          "memory_gib: 1}\n",
          "appears twice"},
         {"server: [1, 2\n", "YAML syntax error"},
+        /* the default storage must hold the volumes every session mounts */
+        {"session:\n  storage_gib: 319\n",
+         "session.storage_gib: 319 GiB cannot hold the home (20 GiB"},
+        {"reconciler:\n  model_cache_gib: 700\n", "session.storage_gib: 600 GiB cannot hold"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct error err = {0};

@@ -173,7 +173,7 @@ static int check_op(json_t *doc, const struct srv_route *rt, json_t *op, json_t 
     bool success = false;
     json_object_foreach(responses, k, resp)
     {
-        success |= k[0] == '2' && strlen(k) == 3;
+        success |= (k[0] == '2' || k[0] == '3') && strlen(k) == 3; /* 303: a sign-in redirect */
         resp = deref(doc, resp);
         json_t *content = json_object_get(resp, "content");
         if (!resp || !json_is_string(json_object_get(resp, "description"))) {

@@ -61,7 +61,7 @@ static void test_valid_defaults(void **state)
     assert_int_equal(r.mode, MODE_INTERACTIVE);
     assert_int_equal(r.cpu, 8);
     assert_int_equal(r.memory_gib, 64);
-    assert_int_equal(r.storage_gib, 320);
+    assert_int_equal(r.storage_gib, 600);
     assert_int_equal(r.ends_at - r.starts_at, 3600);
     assert_string_equal(r.purpose, "x");
 }

@@ -71,6 +71,9 @@ static void fixture_openshift_mig(struct fixture *f)
     assert_int_equal(config_set_string(&f->c->reconciler.https_proxy, "http://proxy.corp:3128"), 0);
     assert_int_equal(
         config_set_string(&f->c->reconciler.no_proxy, ".svc,.cluster.local,10.0.0.0/8"), 0);
+    /* egress only through the proxy */
+    assert_int_equal(config_set_string(&f->c->reconciler.egress_cidrs, ""), 0);
+    assert_int_equal(config_set_string(&f->c->reconciler.egress_proxy, "10.20.0.5/32:3128"), 0);
     snprintf(f->r.gpu_type, sizeof(f->r.gpu_type), "nvidia.com/mig-1g.24gb");
     f->r.gpu_count = 2;
     f->r.mode = MODE_INTERACTIVE;
@@ -334,10 +337,32 @@ static void test_kubernetes_inference_gpu(void **state)
     assert_int_equal(json_array_size(cmd), 5);
     assert_string_equal(json_string_value(json_array_get(cmd, 2)), "--ip=0.0.0.0");
 
-    /* Kubernetes: Pod Security Admission admits a plain `kubectl run` but no privileged pod */
+    /* Kubernetes: Pod Security Admission restricted (no root, no added capabilities, no
+     * hostPath), which the workspace meets */
     json_t *nsl = json_object_get(json_object_get(plan.objs[0].obj, "metadata"), "labels");
     assert_string_equal(
-        json_string_value(json_object_get(nsl, "pod-security.kubernetes.io/enforce")), "baseline");
+        json_string_value(json_object_get(nsl, "pod-security.kubernetes.io/enforce")),
+        "restricted");
+    /* node-local disk is bounded by the quota (50 GiB for the tenant, 128 MiB on top for the
+     * sign-in proxy), and the LimitRange gives every container a share */
+    assert_string_equal(hard(&plan, "limits.ephemeral-storage"), "51328Mi");
+    assert_string_equal(hard(&plan, "requests.ephemeral-storage"), "51328Mi");
+    json_t *lr = json_array_get(
+        json_object_get(json_object_get(session_plan_find(&plan, "limitrange")->obj, "spec"),
+                        "limits"),
+        0);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(lr, "default"), "ephemeral-storage")),
+        "10Gi");
+    /* direct egress: anywhere but the private, shared and link-local (metadata) blocks */
+    json_t *eg = json_object_get(
+        json_object_get(session_plan_find(&plan, "netpol-allow-egress")->obj, "spec"), "egress");
+    json_t *v4 =
+        json_object_get(json_array_get(json_object_get(json_array_get(eg, 0), "to"), 0), "ipBlock");
+    assert_string_equal(json_string_value(json_object_get(v4, "cidr")), "0.0.0.0/0");
+    assert_int_equal(json_array_size(json_object_get(v4, "except")), 5);
+    assert_true(session_plan_find(&plan, "netpol-allow-same-namespace")->tenant_owned);
+    assert_false(session_plan_find(&plan, "netpol-default-deny")->tenant_owned);
 
     /* Kubernetes: Ingress with the class, no Route, no SCC binding */
     assert_null(session_plan_find(&plan, "route"));
@@ -398,6 +423,131 @@ static json_t *find_named(json_t *arr, const char *name)
  * volume is ReadOnlyMany, the pod's claim and every mount of it are readOnly, the hostPath is
  * reclaimed with Retain (deleting the volume never touches the node's files), the claim is
  * pre-bound both ways (claimRef and volumeName), and the objects validate. */
+/* The container of the Deployment that declares the named port, its number in *ret_port. */
+static const char *container_with_port(json_t *deploy, const char *port, long *ret_port)
+{
+    json_t *spec =
+        json_object_get(json_object_get(json_object_get(deploy, "spec"), "template"), "spec");
+    size_t i, k;
+    json_t *ct, *pt;
+    json_array_foreach(json_object_get(spec, "containers"), i, ct)
+    {
+        json_array_foreach(json_object_get(ct, "ports"), k, pt)
+        {
+            if (!strcmp(json_string_value(json_object_get(pt, "name")), port)) {
+                *ret_port = (long)json_integer_value(json_object_get(pt, "containerPort"));
+                return json_string_value(json_object_get(ct, "name"));
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Route/Ingress -> Service -> a container port: the sign-in proxy's, never the workspace's,
+ * and the router's NetworkPolicy opens only that port. */
+static void test_exposure_reaches_only_the_gate(void **state)
+{
+    const char *platforms[] = {"openshift", "kubernetes"};
+    for (size_t i = 0; i < 2; i++) {
+        struct fixture f;
+        struct session_plan plan;
+        struct error err = {0};
+        setup_fixture(&f, platforms[i]);
+        snprintf(f.r.gpu_type, sizeof(f.r.gpu_type), "nvidia.com/gpu");
+        f.r.gpu_count = 1;
+        assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), 0);
+        /* the Service port the exposure names */
+        const char *svc_port_name;
+        if (!strcmp(platforms[i], "openshift")) {
+            json_t *route = session_plan_find(&plan, "route")->obj;
+            json_t *to = json_object_get(json_object_get(route, "spec"), "to");
+            assert_string_equal(json_string_value(json_object_get(to, "name")),
+                                SESSION_WORKSPACE_NAME);
+            svc_port_name = json_string_value(json_object_get(
+                json_object_get(json_object_get(route, "spec"), "port"), "targetPort"));
+        } else {
+            json_t *ing = session_plan_find(&plan, "ingress")->obj;
+            json_t *backend = json_object_get(
+                json_array_get(
+                    json_object_get(
+                        json_object_get(
+                            json_array_get(json_object_get(json_object_get(ing, "spec"), "rules"),
+                                           0),
+                            "http"),
+                        "paths"),
+                    0),
+                "backend");
+            json_t *svc = json_object_get(backend, "service");
+            assert_string_equal(json_string_value(json_object_get(svc, "name")),
+                                SESSION_WORKSPACE_NAME);
+            svc_port_name =
+                json_string_value(json_object_get(json_object_get(svc, "port"), "name"));
+        }
+        assert_non_null(svc_port_name);
+        /* the Service: its only port, and where it points */
+        json_t *svc = session_plan_find(&plan, "service")->obj;
+        json_t *ports = json_object_get(json_object_get(svc, "spec"), "ports");
+        assert_int_equal(json_array_size(ports), 1);
+        json_t *sp = json_array_get(ports, 0);
+        assert_string_equal(json_string_value(json_object_get(sp, "name")), svc_port_name);
+        const char *target = json_string_value(json_object_get(sp, "targetPort"));
+        assert_non_null(target);
+        long port = 0;
+        const char *ct =
+            container_with_port(session_plan_find(&plan, "deployment")->obj, target, &port);
+        assert_non_null(ct);
+        assert_string_equal(ct, SESSION_GATE_NAME);
+        assert_int_equal(port, f.c->reconciler.gate_port);
+        assert_int_not_equal(port, f.c->reconciler.workspace_port);
+        /* the router reaches that port only */
+        json_t *np = session_plan_find(&plan, "netpol-allow-from-ingress")->obj;
+        json_t *np_ports = json_object_get(
+            json_array_get(json_object_get(json_object_get(np, "spec"), "ingress"), 0), "ports");
+        assert_int_equal(json_array_size(np_ports), 1);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(np_ports, 0), "port")),
+                         f.c->reconciler.gate_port);
+        /* the gate's configuration is there, for this reservation, checking every request */
+        json_t *cm = session_plan_find(&plan, "configmap-gate")->obj;
+        const char *conf =
+            json_string_value(json_object_get(json_object_get(cm, "data"), "nginx.conf"));
+        assert_non_null(conf);
+        char check[256];
+        snprintf(check, sizeof(check), "http://gpuaas-server.%s.svc:%ld/api/v1/gate/42/check",
+                 f.c->reconciler.platform_namespace, f.c->reconciler.server_port);
+        assert_non_null(strstr(conf, check));
+        /* the server the gate asks is the one allow-workspace-auth lets it reach */
+        json_t *wa = session_plan_find(&plan, "netpol-allow-workspace-auth")->obj;
+        json_t *wa_port = json_array_get(
+            json_object_get(
+                json_array_get(json_object_get(json_object_get(wa, "spec"), "egress"), 0), "ports"),
+            0);
+        assert_int_equal(json_integer_value(json_object_get(wa_port, "port")),
+                         f.c->reconciler.server_port);
+        assert_non_null(strstr(conf, "auth_request /_gpuaas/auth;"));
+        session_plan_free(&plan);
+        config_free(f.c);
+    }
+}
+
+static void test_gate_config_errors(void **state)
+{
+    struct fixture f;
+    struct session_plan plan;
+    struct error err = {0};
+    setup_fixture(&f, "kubernetes");
+    snprintf(f.r.gpu_type, sizeof(f.r.gpu_type), "nvidia.com/gpu");
+    f.r.gpu_count = 1;
+    assert_int_equal(config_set_string(&f.c->reconciler.gate_auth_url, "http://x;evil"), 0);
+    assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), -ERR_INVALID);
+    assert_string_equal(err.field, "reconciler.gate_auth_url");
+    assert_int_equal(config_set_string(&f.c->reconciler.gate_auth_url, "http://srv:8080"), 0);
+    f.c->reconciler.gate_port = f.c->reconciler.workspace_port;
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), -ERR_INVALID);
+    assert_string_equal(err.field, "reconciler.gate_port");
+    config_free(f.c);
+}
+
 static void test_models_read_only(void **state)
 {
     const char *platforms[] = {"openshift", "kubernetes"};
@@ -625,6 +775,120 @@ static void test_names_and_errors(void **state)
     config_free(f.c);
 }
 
+/* Each refusal of the plan that depends only on the booking and the configuration is also made
+ * by session_plan_check_booking() for the same booking not yet numbered, naming the same field:
+ * the API calls it before admitting, so no admitted booking fails at its start for a reason
+ * known when it was booked. */
+enum mut {
+    M_GPU_TYPE,
+    M_GPU_COUNT,
+    M_USER,
+    M_STORAGE,
+    M_IMAGE,
+    M_ROLE,
+    M_DOMAIN,
+    M_LONG_DOMAIN,
+    M_PREFIX,
+    M_COMMAND,
+    M_CACHE_MOUNT,
+    M_CACHE_ENV,
+};
+
+static void mutate(struct fixture *f, enum mut m)
+{
+    char longdom[300];
+    switch (m) {
+    case M_GPU_TYPE:
+        snprintf(f->r.gpu_type, sizeof(f->r.gpu_type), "cpu");
+        break;
+    case M_GPU_COUNT:
+        f->r.gpu_count = 0;
+        break;
+    case M_USER:
+        f->r.user[0] = '\0';
+        break;
+    case M_STORAGE:
+        f->r.storage_gib = 1;
+        break;
+    case M_IMAGE:
+        assert_int_equal(config_set_string(&f->c->reconciler.workspace_image, ""), 0);
+        break;
+    case M_ROLE:
+        assert_int_equal(config_set_string(&f->c->reconciler.tenant_cluster_role, ""), 0);
+        break;
+    case M_DOMAIN:
+        assert_int_equal(config_set_string(&f->c->reconciler.ingress_domain, ""), 0);
+        break;
+    case M_LONG_DOMAIN:
+        memset(longdom, 'a', sizeof(longdom) - 1);
+        longdom[sizeof(longdom) - 1] = '\0';
+        assert_int_equal(config_set_string(&f->c->reconciler.ingress_domain, longdom), 0);
+        break;
+    case M_PREFIX:
+        assert_int_equal(config_set_string(&f->c->reconciler.namespace_prefix, "GPU_"), 0);
+        break;
+    case M_COMMAND:
+        assert_int_equal(config_set_string(&f->c->reconciler.workspace_command, "sh -c 'x"), 0);
+        break;
+    case M_CACHE_MOUNT:
+        f->c->cache.enabled = true;
+        assert_int_equal(config_set_string(&f->c->cache.store_dir, "/var/lib/c"), 0);
+        assert_int_equal(config_set_string(&f->c->cache.mount_path, "/home"), 0);
+        break;
+    case M_CACHE_ENV:
+        f->c->cache.enabled = true;
+        assert_int_equal(config_set_string(&f->c->cache.store_dir, "/var/lib/c"), 0);
+        assert_int_equal(config_set_string(&f->c->cache.env, "1BAD=x"), 0);
+        break;
+    }
+}
+
+static void test_refused_at_booking(void **state)
+{
+    static const struct {
+        enum mut m;
+        const char *field;
+        const char *says; /* in the message */
+    } cases[] = {
+        {M_GPU_TYPE, "gpu_type", "cpu"},
+        {M_GPU_COUNT, "gpu_count", "positive"},
+        {M_USER, "user", "user name"},
+        {M_STORAGE, "storage_gib", "storage_gib must be at least 320"},
+        {M_IMAGE, "reconciler.workspace_image", "must be set"},
+        {M_ROLE, "reconciler.tenant_cluster_role", "must be set"},
+        {M_DOMAIN, "reconciler.ingress_domain", "must be set"},
+        {M_LONG_DOMAIN, "reconciler.ingress_domain", "too long"},
+        {M_PREFIX, "reconciler.namespace_prefix", "DNS-1123"},
+        {M_COMMAND, "reconciler.workspace_command", "quote"},
+        {M_CACHE_MOUNT, "cache.mount_path", "overlaps"},
+        {M_CACHE_ENV, "cache.env", "cache.env"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fixture f;
+        struct session_plan plan;
+        struct error perr = {0}, berr = {0};
+        fixture_openshift_mig(&f);
+        /* the booking as admitted is fine, at both times */
+        struct reservation booking = f.r;
+        booking.id = 0;
+        assert_int_equal(session_plan_check_booking(&booking, f.c, &f.p, &berr), 0);
+        mutate(&f, cases[i].m);
+        booking = f.r;
+        booking.id = 0;
+        int pr = session_plan_build(&f.r, f.c, &f.p, &plan, &perr);
+        int br = session_plan_check_booking(&booking, f.c, &f.p, &berr);
+        if (pr != -ERR_INVALID || br != -ERR_INVALID || strcmp(perr.field, cases[i].field) ||
+            strcmp(berr.field, cases[i].field) || !strstr(berr.message, cases[i].says))
+            fail_msg("case %zu: the plan says %d %s \"%s\"; at booking %d %s \"%s\"; want %s "
+                     "\"...%s...\"",
+                     i, pr, perr.field, perr.message, br, berr.field, berr.message, cases[i].field,
+                     cases[i].says);
+        assert_int_equal(plan.n, 0);
+        config_free(f.c);
+    }
+}
+
 static void test_user_label(void **state)
 {
     static const struct {
@@ -690,7 +954,7 @@ static void test_tenant_role(void **state)
     const char *platforms[] = {"openshift", "kubernetes"};
     static const struct {
         const char *group, *resource;
-    } isolation[] = {{"networking.k8s.io", "networkpolicies"},
+    } isolation[] = {{"", "endpoints"}, /* CVE-2021-25740: forwards to other tenants */
                      {"", "resourcequotas"},
                      {"", "limitranges"},
                      {"rbac.authorization.k8s.io", "rolebindings"},
@@ -730,8 +994,59 @@ static void test_tenant_role(void **state)
             if (allows(role, "", "persistentvolumes", pv_verbs[w]))
                 fail_msg("tenant role may %s persistentvolumes", pv_verbs[w]);
         assert_false(allows(role, "storage.k8s.io", "storageclasses", "create"));
-        assert_int_equal(allows(role, "route.openshift.io", "routes", "create"), p == 0);
+        /* Routes: read-only (a Route could claim another session's host); Ingress is the
+         * tenant's way to expose a service on both platforms, its hosts bounded by admission */
+        assert_int_equal(allows(role, "route.openshift.io", "routes", "get"), p == 0);
+        assert_false(allows(role, "route.openshift.io", "routes", "create"));
+        assert_false(allows(role, "route.openshift.io", "routes", "patch"));
+        /* hosts are the router's to generate; no privileged (Docker/Source) build pods */
+        assert_false(allows(role, "route.openshift.io", "routes/custom-host", "create"));
+        assert_false(allows(role, "build.openshift.io", "builds", "create"));
+        assert_false(allows(role, "build.openshift.io", "builds/docker", "create"));
+        assert_false(allows(role, "build.openshift.io", "builds/source", "create"));
+        assert_false(allows(role, "build.openshift.io", "buildconfigs", "create"));
+        for (size_t w = 0; w < sizeof(writes) / sizeof(writes[0]); w++)
+            if (allows(role, "discovery.k8s.io", "endpointslices", writes[w]))
+                fail_msg("tenant role may %s endpointslices", writes[w]);
+        /* NetworkPolicy write is granted: admission bounds it to narrowing (docs/security.md) */
+        assert_true(allows(role, "networking.k8s.io", "networkpolicies", "create"));
         json_decref(role);
+        config_free(f.c);
+    }
+}
+
+/* The egress settings are checked before any object is built: a value the API server would
+ * refuse in an ipBlock fails `gpuaas config check` with the key named. */
+static void test_egress_config(void **state)
+{
+    static const struct {
+        const char *cidrs, *except, *proxy, *want; /* want NULL: accepted */
+    } cases[] = {
+        {"0.0.0.0/0,::/0", "10.0.0.0/8,fe80::/10", "", NULL},
+        {"", "", "10.1.2.3/32:3128, fd00::1/128:8080", NULL},
+        {"0.0.0.0", "", "", "reconciler.egress_cidrs"},
+        {"10.0.0.1/8", "", "", "reconciler.egress_cidrs"}, /* host bits set */
+        {"0.0.0.0/33", "", "", "reconciler.egress_cidrs"},
+        {"", "169.254.169.254", "", "reconciler.egress_except"},
+        {"", "", "10.1.2.3/32", "reconciler.egress_proxy"},
+        {"", "", "10.1.2.3/32:0", "reconciler.egress_proxy"},
+        {"", "", "10.1.2.3/32:65536", "reconciler.egress_proxy"},
+        {"", "", "proxy.corp:3128", "reconciler.egress_proxy"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fixture f;
+        struct error err = {0};
+        setup_fixture(&f, "kubernetes");
+        assert_int_equal(config_set_string(&f.c->reconciler.egress_cidrs, cases[i].cidrs), 0);
+        assert_int_equal(config_set_string(&f.c->reconciler.egress_except, cases[i].except), 0);
+        assert_int_equal(config_set_string(&f.c->reconciler.egress_proxy, cases[i].proxy), 0);
+        int rc = session_plan_check_config(f.c, &err);
+        if (!cases[i].want && rc)
+            fail_msg("case %zu refused: %s", i, err.message);
+        if (cases[i].want && (rc != -ERR_INVALID || strcmp(err.field, cases[i].want)))
+            fail_msg("case %zu: want %s refused, got rc %d (%s)", i, cases[i].want, rc,
+                     err.message);
         config_free(f.c);
     }
 }
@@ -780,13 +1095,17 @@ int main(void)
         cmocka_unit_test(test_openshift_interactive_mig),
         cmocka_unit_test(test_kubernetes_inference_gpu),
         cmocka_unit_test(test_workspace_security),
+        cmocka_unit_test(test_exposure_reaches_only_the_gate),
+        cmocka_unit_test(test_gate_config_errors),
         cmocka_unit_test(test_models_read_only),
         cmocka_unit_test(test_models_default_env),
         cmocka_unit_test(test_models_config_errors),
         cmocka_unit_test(test_names_and_errors),
+        cmocka_unit_test(test_refused_at_booking),
         cmocka_unit_test(test_user_label),
         cmocka_unit_test(test_tenant_role),
         cmocka_unit_test(test_validator_rejects),
+        cmocka_unit_test(test_egress_config),
     };
     return cmocka_run_group_tests(tests, load_schemas, free_schemas);
 }

@@ -136,6 +136,27 @@ static void test_overflow_is_refused_and_sticky(void **state)
     sb_release(&sb);
 }
 
+/* RFC 4648 section 10 test vectors, appended after existing content. */
+static void test_base64(void **state)
+{
+    (void)state;
+    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const enc[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (size_t i = 0; i < 7; i++) {
+        struct strbuf sb = STRBUF_INIT;
+        assert_int_equal(sb_adds(&sb, "x:"), 0);
+        assert_int_equal(sb_add_base64(&sb, plain[i], strlen(plain[i])), 0);
+        assert_invariants(&sb);
+        assert_string_equal(sb.buf + 2, enc[i]);
+        assert_int_equal(sb.len, 2 + strlen(enc[i]));
+        sb_release(&sb);
+    }
+    struct strbuf sb = STRBUF_INIT;
+    assert_int_equal(sb_add_base64(&sb, "x", SIZE_MAX), -ERR_NOMEM); /* size would overflow */
+    assert_invariants(&sb);
+}
+
 static void test_body_cap(void **state)
 {
     (void)state;
@@ -262,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_addf_grows_exactly),
         cmocka_unit_test(test_growth_is_amortised),
         cmocka_unit_test(test_overflow_is_refused_and_sticky),
+        cmocka_unit_test(test_base64),
         cmocka_unit_test(test_body_cap),
         cmocka_unit_test(test_body_curl_callback),
         cmocka_unit_test(test_read_file),

@@ -1,3 +1,5 @@
+import { say, speaksApi, plainInvalid } from './messages.js';
+
 // REST client for /api/v1 (the contract is GET /api/v1/openapi.json). The bearer token lives in
 // sessionStorage; a deployment behind an authenticating proxy needs none (trusted header).
 const KEY = 'gpuaas.token';
@@ -40,7 +42,7 @@ export async function api(method, path, body, { quiet401 = false } = {}) {
       credentials: 'same-origin',
     });
   } catch {
-    throw new ApiError(0, { error: { code: 'network', message: 'The server cannot be reached. Check your connection and try again.' } });
+    throw new ApiError(0, { error: { code: 'network', message: say('network') } });
   }
   let data = null;
   const text = await res.text();
@@ -54,7 +56,7 @@ export async function api(method, path, body, { quiet401 = false } = {}) {
   if (!res.ok) {
     const err = new ApiError(res.status, data);
     if (res.status === 401 && !quiet401) onUnauthenticated(err);
-    if (res.status === 403 && !(data && data.error)) err.message = 'You do not have permission to do that.';
+    if (res.status === 403 && !(data && data.error)) err.message = say('forbidden');
     throw err;
   }
   return data;
@@ -91,15 +93,25 @@ export function gpuLabel(r) {
   return r.name === 'nvidia.com/gpu' ? 'Whole GPU' : r.name.replace(/^nvidia\.com\//, '');
 }
 
-// User-facing sentence for an API error, with 401/403/409 spelled out.
-export function explain(err) {
-  if (!(err instanceof ApiError)) return String(err && err.message ? err.message : err);
+// User-facing sentence for an API error: plain words and the fix, never an API field name
+// (messages.js). `rules` (pool.session and a formatted "now") fills in the limits.
+export function explain(err, rules) {
+  if (!(err instanceof ApiError)) {
+    const m = String(err && err.message ? err.message : err);
+    return speaksApi(m) ? say('server') : m;
+  }
   switch (err.status) {
-    case 401: return 'You are not signed in (or your session expired). Please sign in again.';
-    case 403: return 'You do not have permission for this. Ask an administrator if you need it.';
-    case 404: return 'Not found: it may have been removed, or it belongs to someone else.';
-    case 409: return err.message || 'That conflicts with the current state.';
-    case 429: return 'Too many attempts. Wait a few minutes and try again.';
-    default: return err.message;
+    case 0: return say('network');
+    case 400: return plainInvalid(err.field, err.message, rules);
+    case 401: return say('signedOut');
+    case 403: return say('forbidden');
+    case 404: return say('notFound');
+    case 409:
+      if (err.code === 'capacity_conflict') return say('windowTaken');
+      if (err.code === 'already_exists') return say('taken');
+      if (err.code === 'invalid_state') return say('changed');
+      return say('conflict');
+    case 429: return say('tooMany');
+    default: return say('server');
   }
 }

@@ -44,9 +44,10 @@ let toastTimer = 0;
 export function toast(msg, kind = 'ok') {
   const t = document.getElementById('toast');
   clear(t);
-  t.append(h('div', { class: ['toast', kind] }, msg));
+  t.append(h('div', { class: ['toast', kind] }, h('span', null, msg),
+    h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss message', onclick: () => clear(t) }, '×')));
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => clear(t), 6000);
+  toastTimer = setTimeout(() => clear(t), kind === 'error' ? 12000 : 6000);
 }
 
 // A modal confirmation; resolves true when confirmed. `body` may hold form fields.

@@ -1,8 +1,9 @@
 // Entry: session bootstrap, top navigation and the hash router.
 import './style.css';
-import { h, clear, spinner, errorBox } from './dom.js';
+import { h, append, clear, spinner, errorBox } from './dom.js';
 import { get, post, token, setUnauthenticatedHandler, explain, ApiError } from './api.js';
 import { routes, DEFAULT_ROUTE } from './routes.js';
+import { tz } from './time.js';
 
 const top = document.getElementById('top');
 const main = document.getElementById('main');
@@ -10,6 +11,7 @@ let me = null;
 let cleanup = null;
 let signInNotice = '';
 let rendered = 0;
+let simulated = null; // GET /pool cluster.simulated, read once after sign-in
 
 function parseHash() {
   const raw = location.hash.replace(/^#\/?/, '');
@@ -27,14 +29,28 @@ export function go(path, params) {
 function renderNav(current) {
   clear(top);
   const links = routes.filter((r) => r.nav && (!r.admin || (me && me.role === 'admin')));
-  top.append(
+  const menuId = 'nav-links';
+  const toggle = me ? h('button', {
+    class: 'menu-toggle secondary small', id: 'menu-toggle', 'aria-expanded': 'false', 'aria-controls': menuId,
+    onclick: () => {
+      const open = top.classList.toggle('menu-open');
+      toggle.setAttribute('aria-expanded', open ? 'true' : 'false');
+    },
+  }, 'Menu') : null;
+  top.classList.remove('menu-open');
+  append(top, [
     h('nav', { class: 'topnav', 'aria-label': 'Main' },
       h('a', { class: 'brand', href: '#/' + DEFAULT_ROUTE }, h('span', { class: 'logo', 'aria-hidden': 'true' }), 'gpuaas'),
-      me ? h('ul', null, links.map((r) =>
+      toggle,
+      me ? h('ul', { id: menuId }, links.map((r) =>
         h('li', null, h('a', { href: '#/' + r.path, 'aria-current': r.path === current ? 'page' : null }, r.title)))) : null,
       me ? h('div', { class: 'who' },
-        h('span', { class: 'user', title: 'Signed in' }, me.username, me.role === 'admin' ? h('span', { class: 'badge admin' }, 'admin') : null),
-        token.get() ? h('button', { class: 'secondary small', id: 'signout', onclick: signOut }, 'Sign out') : null) : null));
+        h('span', { class: 'tz', id: 'tz-name' }, `Times: ${tz}`),
+        h('span', { class: 'user' }, me.username, me.role === 'admin' ? h('span', { class: 'badge admin' }, 'admin') : null),
+        token.get() ? h('button', { class: 'secondary small', id: 'signout', onclick: signOut }, 'Sign out') : null) : null),
+    me && simulated ? h('div', { class: 'sim-banner', role: 'note', id: 'sim-banner' },
+      h('strong', null, 'Demo cluster. '),
+      'This cluster is a simulation: bookings are real and follow every rule, but no workspace or container runs, so there is nothing to open or connect to.') : null]);
 }
 
 async function signOut() {
@@ -42,6 +58,7 @@ async function signOut() {
   try { await post('/auth/logout'); } catch { /* offline or already revoked */ }
   token.clear();
   me = null;
+  simulated = null;
   signInNotice = 'You are signed out.';
   go('signin');
 }
@@ -103,6 +120,12 @@ async function render() {
   if (me && path === 'signin') {
     go(DEFAULT_ROUTE);
     return;
+  }
+  if (me && simulated === null && path !== 'signin') {
+    try {
+      const pool = await get('/pool');
+      simulated = !!(pool && pool.cluster && pool.cluster.simulated);
+    } catch { simulated = false; }
   }
   renderNav(path);
   clear(main);

@@ -2,7 +2,8 @@
 // and utilization over a chosen range as a chart.
 import { h, s, clear, spinner, errorBox, empty, toast, confirmDialog } from '../dom.js';
 import { get, post, patch, qs, items, gpuLabel, explain } from '../api.js';
-import { DAY, iso, startOfDay, addDays, showDateTime, showRange, showDay, toLocalInput } from '../time.js';
+import { DAY, iso, startOfDay, addDays, showDateTime, showRange, showDay, toLocalInput, fromLocalInput, tz } from '../time.js';
+import { say } from '../messages.js';
 
 const TABS = [
   ['users', 'Users'],
@@ -69,7 +70,7 @@ async function users(body, ctx) {
       return;
     }
     if (!rows.length) { clear(list).append(empty('No users yet.')); return; }
-    clear(list).append(h('div', { class: 'table-wrap' }, h('table', { class: 'table', id: 'users-table' },
+    clear(list).append(h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Table, scrolls sideways' }, h('table', { class: 'table', id: 'users-table' },
       h('thead', null, h('tr', null, ['Username', 'Role', 'Status', 'Created', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', null, rows.map((u) => h('tr', { 'data-user': u.username },
         h('th', { scope: 'row' }, u.username, u.id === ctx.me.id ? h('span', { class: 'muted' }, ' (you)') : null),
@@ -103,13 +104,22 @@ async function users(body, ctx) {
   await load();
 }
 
-async function bookings(body) {
+const PAGE = 50;
+const SORTS = {
+  start: (a, b) => new Date(a.starts_at) - new Date(b.starts_at),
+  user: (a, b) => String(a.user).localeCompare(String(b.user)),
+  id: (a, b) => a.id - b.id,
+  state: (a, b) => String(a.state).localeCompare(String(b.state)),
+};
+
+async function bookings(body, ctx) {
   const state = h('select', { id: 'f-state' }, h('option', { value: '' }, 'any'),
     ['APPROVED', 'ACTIVE', 'COMPLETED', 'CANCELED', 'FAILED'].map((x) => h('option', { value: x }, x)));
   const user = h('input', { id: 'f-user', placeholder: 'username' });
   const from = h('input', { id: 'f-from', type: 'date', value: toLocalInput(addDays(new Date(), -7)).slice(0, 10) });
   const to = h('input', { id: 'f-to', type: 'date', value: toLocalInput(addDays(new Date(), 30)).slice(0, 10) });
   const out = h('div', null);
+  const more = h('button', { type: 'button', class: 'secondary', id: 'bookings-more', hidden: true }, 'Load more');
   const form = h('form', { class: 'filters', id: 'booking-filters' },
     h('div', { class: 'field' }, h('label', { for: 'f-state' }, 'State'), state),
     h('div', { class: 'field' }, h('label', { for: 'f-user' }, 'User'), user),
@@ -117,31 +127,83 @@ async function bookings(body) {
     h('div', { class: 'field' }, h('label', { for: 'f-to' }, 'To'), to),
     h('button', { type: 'submit', class: 'primary' }, 'Filter'));
   form.addEventListener('submit', (ev) => { ev.preventDefault(); load(); });
-  body.append(h('div', { class: 'card' }, h('h2', null, 'All bookings'), form, out));
-  async function load() {
-    clear(out).append(spinner());
+  body.append(h('div', { class: 'card' }, h('h2', null, 'All bookings'), h('p', { class: 'muted' }, `Times in ${tz}. ${PAGE} at a time; sort by a column heading.`), form, out, h('div', { class: 'actions' }, more)));
+  let rows = [];
+  let cursor = null;
+  let sort = 'start';
+  let desc = false;
+  const query = () => {
     const f = from.value ? new Date(from.value + 'T00:00') : null;
     const t = to.value ? addDays(new Date(to.value + 'T00:00'), 1) : null;
-    let rows;
+    return { state: state.value, user: user.value.trim(), from: f && iso(f), to: t && iso(t), limit: PAGE };
+  };
+  async function load(next = false) {
+    if (!next) { rows = []; cursor = null; clear(out).append(spinner()); }
+    let ans;
     try {
-      rows = items(await get('/reservations' + qs({ state: state.value, user: user.value.trim(), from: f && iso(f), to: t && iso(t) })));
+      ans = await get('/reservations' + qs({ ...query(), cursor: next ? cursor : undefined }));
     } catch (e) {
-      clear(out).append(errorBox({ message: explain(e) }, load));
+      clear(out).append(errorBox({ message: explain(e) }, () => load()));
       return;
     }
-    rows.sort((a, b) => new Date(b.starts_at) - new Date(a.starts_at));
+    rows = rows.concat(items(ans));
+    cursor = ans && ans.next_cursor;
+    more.hidden = !cursor;
+    draw();
+  }
+  more.addEventListener('click', () => load(true));
+  function draw() {
     if (!rows.length) { clear(out).append(empty('No bookings match these filters.')); return; }
-    clear(out).append(h('p', { class: 'muted' }, `${rows.length} booking${rows.length > 1 ? 's' : ''}`),
-      h('div', { class: 'table-wrap' }, h('table', { class: 'table', id: 'bookings-table' },
-        h('thead', null, h('tr', null, ['#', 'User', 'GPUs', 'Mode', 'When', 'State', 'Namespace', 'Purpose', ''].map((c) => h('th', { scope: 'col' }, c)))),
-        h('tbody', null, rows.map((r) => h('tr', null,
-          h('td', null, r.id), h('td', null, r.user || '–'), h('td', null, `${r.gpu_count} × ${typeLabel(r.gpu_type)}`),
-          h('td', null, r.mode), h('td', null, showRange(r.starts_at, r.ends_at)),
-          h('td', null, h('span', { class: 'badge st-' + String(r.state).toLowerCase() }, r.state),
-            r.state === 'FAILED' && r.session && r.session.message ? h('div', { class: 'muted small' }, r.session.message) : null),
-          h('td', null, r.session && r.session.namespace ? h('code', null, r.session.namespace) : '–'),
-          h('td', null, r.purpose || ''),
-          h('td', null, r.state === 'APPROVED' || r.state === 'ACTIVE' ? h('button', { class: 'danger small', onclick: () => cancel(r) }, 'Cancel') : null)))))));
+    const sorted = [...rows].sort(SORTS[sort]);
+    if (desc) sorted.reverse();
+    const th = (key, label) => h('th', { scope: 'col', 'aria-sort': sort === key ? (desc ? 'descending' : 'ascending') : null },
+      h('button', { type: 'button', class: 'link sort', 'data-sort': key, onclick: () => { desc = sort === key ? !desc : false; sort = key; draw(); } }, label, sort === key ? (desc ? ' ↓' : ' ↑') : ''));
+    clear(out).append(h('p', { class: 'muted', id: 'bookings-count' }, `${rows.length} booking${rows.length > 1 ? 's' : ''} loaded${cursor ? ', more to load' : ''}`),
+      h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Table, scrolls sideways' }, h('table', { class: 'table cards', id: 'bookings-table' },
+        h('thead', null, h('tr', null, th('id', '#'), th('user', 'User'), h('th', { scope: 'col' }, 'GPUs'), h('th', { scope: 'col' }, 'Mode'),
+          th('start', 'When'), th('state', 'State'), h('th', { scope: 'col' }, 'Namespace'), h('th', { scope: 'col' }, 'Purpose'), h('th', { scope: 'col' }, 'Actions'))),
+        h('tbody', null, sorted.map((r) => h('tr', { 'data-id': String(r.id) },
+          h('td', { 'data-label': '#' }, r.id), h('td', { 'data-label': 'User' }, r.user || '–'), h('td', { 'data-label': 'GPUs' }, `${r.gpu_count} × ${typeLabel(r.gpu_type)}`),
+          h('td', { 'data-label': 'Mode' }, r.mode), h('td', { 'data-label': 'When' }, showRange(r.starts_at, r.ends_at)),
+          h('td', { 'data-label': 'State' }, h('span', { class: 'badge st-' + String(r.state).toLowerCase() }, r.state),
+            r.state === 'FAILED' && r.session && r.session.message ? h('div', { class: 'muted small' }, r.session.message) : null,
+            r.admin_note ? h('div', { class: 'muted small' }, 'Changed: ' + r.admin_note) : null),
+          h('td', { 'data-label': 'Namespace' }, r.session && r.session.namespace ? h('code', null, r.session.namespace) : '–'),
+          h('td', { 'data-label': 'Purpose' }, r.purpose || ''),
+          h('td', { class: 'row-actions' },
+            h('a', { class: 'small trail', href: `#/admin?tab=audit&target=${encodeURIComponent('reservation/' + r.id)}` }, 'Audit trail'),
+            r.state === 'APPROVED' || r.state === 'ACTIVE' ? h('button', { class: 'secondary small change', onclick: () => change(r) }, 'Change…') : null,
+            r.state === 'APPROVED' || r.state === 'ACTIVE' ? h('button', { class: 'danger small', onclick: () => cancel(r) }, 'Cancel') : null)))))));
+  }
+  async function change(r) {
+    const approved = r.state === 'APPROVED';
+    const start = h('input', { id: 'chg-start', type: 'datetime-local', value: toLocalInput(r.starts_at), disabled: !approved });
+    const end = h('input', { id: 'chg-end', type: 'datetime-local', value: toLocalInput(r.ends_at) });
+    const owner = h('input', { id: 'chg-user', value: r.user || '', disabled: !approved, autocomplete: 'off' });
+    const reason = h('input', { id: 'chg-reason', maxlength: '255', placeholder: 'e.g. node maintenance that morning' });
+    const ok = await confirmDialog({
+      title: `Change booking #${r.id} of ${r.user}`,
+      body: [h('p', { class: 'muted' }, approved ? 'Move it, shorten or lengthen it, or give it to someone else. The owner reads the reason.' : 'It is running: only its end can move. The owner reads the reason.'),
+        h('label', { for: 'chg-start' }, `Start (${tz})`), start, h('label', { for: 'chg-end' }, `End (${tz})`), end,
+        h('label', { for: 'chg-user' }, 'Owner (username)'), owner, h('label', { for: 'chg-reason' }, 'Reason (shown to the owner)'), reason],
+      ok: 'Change booking', cancel: 'Keep as is',
+    });
+    if (!ok) return;
+    const body = { reason: reason.value.trim() };
+    const s = fromLocalInput(start.value), e = fromLocalInput(end.value);
+    if (approved && s && s.getTime() !== new Date(r.starts_at).getTime()) body.starts_at = iso(s);
+    if (e && e.getTime() !== new Date(r.ends_at).getTime()) body.ends_at = iso(e);
+    if (body.starts_at && !body.ends_at) body.ends_at = iso(new Date(r.ends_at).getTime() + (s - new Date(r.starts_at)));
+    if (approved && owner.value.trim() && owner.value.trim() !== r.user) body.user = owner.value.trim();
+    if (body.reason.length < 3) { toast(say('reasonNeeded'), 'error'); return; }
+    if (!body.starts_at && !body.ends_at && !body.user) { toast('Nothing changed: pick a new time or owner.', 'error'); return; }
+    try {
+      await post(`/reservations/${r.id}/change`, body);
+      toast(`Booking #${r.id} changed; ${body.user || r.user} sees the reason.`);
+    } catch (err) {
+      toast(err.status === 409 && err.code === 'capacity_conflict' ? 'The new time does not fit: other bookings hold those units then. Pick another time.' : explain(err), 'error');
+    }
+    load();
   }
   async function cancel(r) {
     const ok = await confirmDialog({ title: `Cancel booking #${r.id} of ${r.user}?`, body: h('p', null, 'The owner loses the booking; a running session is torn down.'), ok: 'Cancel booking', cancel: 'Keep', danger: true });
@@ -149,39 +211,88 @@ async function bookings(body) {
     try { await post(`/reservations/${r.id}/cancel`); toast(`Booking #${r.id} canceled.`); } catch (e) { toast(explain(e), 'error'); }
     load();
   }
+  void ctx;
   await load();
 }
 
-async function audit(body) {
+const ACTIONS = [
+  ['', 'any change'], ['reservation.', 'bookings (all)'], ['reservation.create', 'booked'], ['reservation.change', 'changed by an admin'],
+  ['reservation.cancel', 'canceled'], ['reservation.extend', 'end moved'], ['reservation.release', 'released'],
+  ['user.', 'users'], ['token.', 'API tokens'], ['auth.login', 'sign-ins'],
+];
+const ACTION_WORDS = Object.fromEntries(ACTIONS.filter(([k]) => k && !k.endsWith('.')));
+
+// "reservation.create" detail "nvidia.com/gpu x1 interactive 2026-..Z..2026-..Z" -> words.
+function readable(a) {
+  const d = String(a.detail || '');
+  const times = d.match(/\d{4}-\d\d-\d\dT[\d:]+Z/g) || [];
+  if (a.action === 'reservation.create') {
+    const m = /^(\S+) x(\d+) (\S+)/.exec(d);
+    return m ? `${m[2]} × ${typeLabel(m[1])}, ${m[3]}, ${times.length === 2 ? showRange(times[0], times[1]) : ''}` : d;
+  }
+  if (a.action === 'reservation.change') {
+    const u = /user=(\S+)/.exec(d), r = /reason=(.*)$/.exec(d);
+    return `${times.length === 2 ? showRange(times[0], times[1]) : ''}${u ? ', owner ' + u[1] : ''}${r ? ' — “' + r[1] + '”' : ''}`;
+  }
+  if (a.action === 'reservation.extend' || a.action === 'reservation.release') return times.length ? 'ends ' + showDateTime(times[0]) : d;
+  if (a.action === 'reservation.cancel') return d ? `was ${d}` : '';
+  return d.replace(/\b(\w+)=/g, '$1: ');
+}
+
+async function audit(body, ctx) {
   const tbody = h('tbody');
   const more = h('button', { class: 'secondary', id: 'audit-more' }, 'Older entries');
   const status = h('div');
-  let before = 0;
-  body.append(h('div', { class: 'card' }, h('h2', null, 'Audit log'), h('p', { class: 'muted' }, 'Every change, newest first.'),
-    h('div', { class: 'table-wrap' }, h('table', { class: 'table', id: 'audit-table' },
-      h('thead', null, h('tr', null, ['When', 'Who', 'Action', 'Target', 'Detail'].map((c) => h('th', { scope: 'col' }, c)))), tbody)),
+  const actor = h('input', { id: 'a-actor', placeholder: 'username', autocomplete: 'off' });
+  const action = h('select', { id: 'a-action' }, ACTIONS.map(([k, t]) => h('option', { value: k }, t)));
+  const from = h('input', { id: 'a-from', type: 'date' });
+  const to = h('input', { id: 'a-to', type: 'date' });
+  const logins = h('input', { id: 'a-logins', type: 'checkbox' });
+  const target = ctx && ctx.params.get('target');
+  const form = h('form', { class: 'filters', id: 'audit-filters' },
+    h('div', { class: 'field' }, h('label', { for: 'a-actor' }, 'Who'), actor),
+    h('div', { class: 'field' }, h('label', { for: 'a-action' }, 'What'), action),
+    h('div', { class: 'field' }, h('label', { for: 'a-from' }, 'From (day)'), from),
+    h('div', { class: 'field' }, h('label', { for: 'a-to' }, 'To (day)'), to),
+    h('div', { class: 'field check' }, h('label', { for: 'a-logins' }, logins, ' Show sign-ins')),
+    h('button', { type: 'submit', class: 'primary' }, 'Filter'));
+  let cursor = null;
+  body.append(h('div', { class: 'card' }, h('h2', null, target ? `Audit trail of ${target.replace('reservation/', 'booking #')}` : 'Audit log'),
+    h('p', { class: 'muted' }, `Every change, newest first. Times in ${tz}. `, target ? h('a', { href: '#/admin?tab=audit' }, 'Show all entries.') : 'Sign-ins are left out unless you ask for them.'),
+    form,
+    h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Table, scrolls sideways' }, h('table', { class: 'table cards', id: 'audit-table' },
+      h('thead', null, h('tr', null, ['When', 'Who', 'What', 'About', 'Details'].map((c) => h('th', { scope: 'col' }, c)))), tbody)),
     status, h('div', { class: 'actions' }, more)));
-  async function load() {
+  async function load(next = false) {
+    if (!next) { clear(tbody); cursor = null; }
     clear(status).append(spinner());
     more.disabled = true;
-    let rows;
+    const f = from.value ? new Date(from.value + 'T00:00') : null;
+    const t = to.value ? addDays(new Date(to.value + 'T00:00'), 1) : null;
+    let ans;
     try {
-      rows = items(await get('/audit' + qs({ limit: 50, before: before || undefined })), 'entries');
+      ans = await get('/audit' + qs({ limit: 50, cursor: next ? cursor : undefined, actor: actor.value.trim(), action: action.value, target: target || undefined,
+        from: f && iso(f), to: t && iso(t), logins: logins.checked || action.value === 'auth.login' || target ? undefined : 'exclude' }));
     } catch (e) {
-      clear(status).append(errorBox({ message: explain(e) }, load));
+      clear(status).append(errorBox({ message: explain(e) }, () => load(next)));
       return;
     }
+    const rows = items(ans, 'entries');
     clear(status);
     for (const a of rows) {
-      tbody.append(h('tr', null, h('td', null, a.at ? showDateTime(a.at) : '–'), h('td', null, a.actor), h('td', null, h('code', null, a.action)),
-        h('td', null, a.target || ''), h('td', { class: 'detail' }, typeof a.detail === 'string' ? a.detail : JSON.stringify(a.detail || ''))));
+      const about = /^reservation\/(\d+)$/.exec(a.target || '');
+      tbody.append(h('tr', null, h('td', { 'data-label': 'When' }, a.at ? showDateTime(a.at) : '–'), h('td', { 'data-label': 'Who' }, a.actor),
+        h('td', { 'data-label': 'What' }, ACTION_WORDS[a.action] || a.action),
+        h('td', { 'data-label': 'About' }, about ? h('a', { href: `#/admin?tab=audit&target=${encodeURIComponent(a.target)}` }, `booking #${about[1]}`) : (a.target || '')),
+        h('td', { class: 'detail', 'data-label': 'Details' }, readable(a))));
     }
-    if (!rows.length && !before) status.append(empty('The audit log is empty.'));
-    if (rows.length) before = rows[rows.length - 1].id;
-    more.disabled = rows.length < 50;
-    more.hidden = rows.length < 50;
+    if (!rows.length && !next) status.append(empty('No entries match.'));
+    cursor = ans && ans.next_cursor;
+    more.disabled = !cursor;
+    more.hidden = !cursor;
   }
-  more.addEventListener('click', load);
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); load(); });
+  more.addEventListener('click', () => load(true));
   await load();
 }
 

@@ -2,7 +2,8 @@
 // editing; on a 409 the reason and the next available window, bookable in one click.
 import { h, clear, spinner, errorBox, toast } from '../dom.js';
 import { get, post, qs, gpuResources, gpuLabel, explain, ApiError } from '../api.js';
-import { HOUR, iso, toLocalInput, fromLocalInput, showRange, showDuration, roundUp, tz } from '../time.js';
+import { HOUR, iso, toLocalInput, fromLocalInput, showRange, showDuration, showDateTime, roundUp, tz } from '../time.js';
+import { say } from '../messages.js';
 
 function modeSentence(mode, r, count) {
   const spu = (r && r.slots_per_unit) || 1;
@@ -28,8 +29,10 @@ export async function render(ctx) {
     root.append(h('p', { class: 'empty' }, 'The pool has no GPUs to book yet.'));
     return root;
   }
-  const defaults = pool.defaults || pool.session_defaults || pool.session || {};
-  const maxGpus = Number(defaults.max_gpus) || Infinity;
+  // The defaults and limits every booking obeys (config session.*, from GET /pool).
+  const rules = pool.session || {};
+  const maxGpus = Number(rules.max_gpus) || Infinity;
+  const ruleVars = () => ({ ...rules, nowText: showDateTime(roundUp(Date.now(), 60e3)) });
   const p = ctx.params;
   const byName = (n) => gpus.find((g) => g.name === n);
   let start = p.get('starts_at') ? new Date(p.get('starts_at')) : roundUp(Date.now() + 5 * 60e3, HOUR / 2);
@@ -41,12 +44,12 @@ export async function render(ctx) {
     type: h('select', { id: 'gpu_type', name: 'gpu_type' },
       gpus.map((g) => h('option', { value: g.name, selected: g.name === p.get('gpu_type') },
         `${gpuLabel(g)} — ${g.memory_gib || '?'} GiB each, ${g.physical} in the pool`))),
-    count: h('input', { id: 'gpu_count', name: 'gpu_count', type: 'number', min: '1', step: '1', value: p.get('gpu_count') || '1', required: true }),
+    count: h('input', { id: 'gpu_count', name: 'gpu_count', type: 'number', min: '1', step: '1', max: Number.isFinite(maxGpus) ? String(maxGpus) : null, value: p.get('gpu_count') || '1', required: true, 'aria-describedby': 'count-info limits' }),
     start: h('input', { id: 'starts_at', name: 'starts_at', type: 'datetime-local', value: toLocalInput(start), required: true }),
     end: h('input', { id: 'ends_at', name: 'ends_at', type: 'datetime-local', value: toLocalInput(end), required: true }),
-    cpu: h('input', { id: 'cpu', name: 'cpu', type: 'number', min: '1', step: '1', value: defaults.cpu ?? '', placeholder: 'default' }),
-    mem: h('input', { id: 'memory_gib', name: 'memory_gib', type: 'number', min: '1', step: '1', value: defaults.memory_gib ?? '', placeholder: 'default' }),
-    disk: h('input', { id: 'storage_gib', name: 'storage_gib', type: 'number', min: '1', step: '1', value: defaults.storage_gib ?? '', placeholder: 'default' }),
+    cpu: h('input', { id: 'cpu', name: 'cpu', type: 'number', min: '1', step: '1', value: p.get('cpu') || '', placeholder: rules.cpu ? `default ${rules.cpu}` : 'default' }),
+    mem: h('input', { id: 'memory_gib', name: 'memory_gib', type: 'number', min: '1', step: '1', value: p.get('memory_gib') || '', placeholder: rules.memory_gib ? `default ${rules.memory_gib}` : 'default' }),
+    disk: h('input', { id: 'storage_gib', name: 'storage_gib', type: 'number', min: '1', step: '1', value: p.get('storage_gib') || '', placeholder: rules.storage_gib ? `default ${rules.storage_gib}` : 'default' }),
     purpose: h('input', { id: 'purpose', name: 'purpose', maxlength: '255', placeholder: 'e.g. fine-tune 7B', value: p.get('purpose') || '' }),
   };
   const modeText = { interactive: h('span', { class: 'mode-text' }), inference: h('span', { class: 'mode-text' }) };
@@ -70,7 +73,14 @@ export async function render(ctx) {
   }, hrs < 24 ? `${hrs} h` : '1 day'));
 
   const field = (label, input, extra) => h('div', { class: 'field' }, h('label', { for: input.id }, label), input, extra || null);
+  const limits = h('p', { class: 'notice', id: 'limits' },
+    'Rules for every booking: ',
+    Number.isFinite(maxGpus) ? `at most ${maxGpus} GPUs or slices, ` : '',
+    rules.max_hours ? `at most ${rules.max_hours} hours long, ` : '',
+    rules.max_advance_days ? `ending within ${rules.max_advance_days} days from now. ` : '',
+    rules.cpu ? `Without your own numbers a booking gets ${rules.cpu} CPU cores, ${rules.memory_gib} GiB memory and ${rules.storage_gib} GiB storage.` : '');
   const form = h('form', { class: 'card book-form', novalidate: true },
+    limits,
     h('fieldset', null, h('legend', null, 'What'),
       field('GPU type', f.type, memInfo),
       field('How many', f.count, countInfo),
@@ -81,7 +91,9 @@ export async function render(ctx) {
       h('div', { class: 'chips', 'aria-label': 'Quick durations' }, h('span', { class: 'muted' }, 'Length:'), quick), durInfo),
     h('fieldset', null, h('legend', null, 'Workspace resources'),
       h('div', { class: 'row3' }, field('CPU cores', f.cpu), field('Memory (GiB)', f.mem), field('Storage (GiB)', f.disk)),
-      h('p', { class: 'muted' }, 'Leave empty for the platform defaults.'),
+      h('p', { class: 'muted', id: 'defaults' }, rules.cpu
+        ? `Leave empty for the defaults: ${rules.cpu} CPU cores, ${rules.memory_gib} GiB memory, ${rules.storage_gib} GiB storage.`
+        : 'Leave empty for the platform defaults.'),
       field('Purpose', f.purpose)),
     fit, formErr,
     h('div', { class: 'actions' }, h('a', { class: 'button secondary', href: '#/calendar' }, 'Back to calendar'), submit));
@@ -97,10 +109,19 @@ export async function render(ctx) {
     return { s, e, ok: s && e && e > s };
   }
 
+  // what the booking shares with other bookings (GET /pool isolation, docs/security.md)
+  function isolationText(r) {
+    if (r.isolation === 'time-sliced')
+      return 'Isolation: time-sliced — other bookings may run on the same physical device, with no memory or fault isolation.';
+    if (r.isolation === 'mig') return 'Isolation: MIG — memory and faults isolated by the hardware.';
+    if (r.isolation === 'exclusive') return 'Isolation: exclusive — the GPU runs only your pods.';
+    return '';
+  }
+
   function update() {
     const r = byName(f.type.value);
     const count = Math.max(1, parseInt(f.count.value, 10) || 1);
-    memInfo.textContent = r ? `${r.memory_gib || '?'} GiB GPU memory per ${r.kind === 'mig' ? 'slice' : 'GPU'}; ${r.slots_per_unit || 1} time-sliced slots each.` : '';
+    memInfo.textContent = r ? `${r.memory_gib || '?'} GiB GPU memory per ${r.kind === 'mig' ? 'slice' : 'GPU'}; ${r.slots_per_unit || 1} time-sliced slots each. ${isolationText(r)}` : '';
     modeText.interactive.textContent = modeSentence('interactive', r, count);
     modeText.inference.textContent = modeSentence('inference', r, count);
     const { s, e, ok } = readWindow();
@@ -116,7 +137,9 @@ export async function render(ctx) {
     const { s, e, ok } = readWindow();
     const physMax = Math.min(r.physical, maxGpus);
     f.count.max = String(physMax);
-    if (!ok) { clear(fit).append(h('p', { class: 'warn' }, 'Pick an end time after the start time.')); return; }
+    if (!ok) { clear(fit).append(h('p', { class: 'warn' }, say('endBeforeStart'))); return; }
+    const pre = precheck(count, s, e);
+    if (pre) { clear(fit).append(h('p', { class: 'warn', id: 'fit-rule' }, pre)); return; }
     clear(fit).append(h('p', { class: 'muted' }, 'Checking availability…'));
     try {
       const step = Math.max(60, Math.ceil((e - s) / 1000));
@@ -125,14 +148,13 @@ export async function render(ctx) {
       const series = ((cap && cap.series) || []).find((x) => x.resource === r.name);
       const freeMin = series && series.free && series.free.length ? Math.min(...series.free) : r.physical;
       countInfo.textContent = freeMin > 0 ? `Up to ${Math.min(freeMin, physMax)} free for the whole window (of ${r.physical}).` : `None free for the whole window (${r.physical} in the pool).`;
-      if (freeMin > 0) f.count.max = String(Math.min(freeMin, physMax));
       if (count <= freeMin) {
         clear(fit).append(h('p', { class: 'ok', id: 'fit-ok' }, `✓ Fits: ${count} × ${gpuLabel(r)} is free for the whole window.`));
       } else {
+        const unit = r.kind === 'mig' ? 'MIG slices' : 'GPUs';
         const box = h('div', { class: 'warn', id: 'fit-no' },
-          h('p', null, freeMin > 0
-            ? `Only ${freeMin} × ${gpuLabel(r)} free for the whole window; you asked for ${count}.`
-            : `All ${gpuLabel(r)} units are booked for part of this window.`));
+          h('p', null, freeMin > 0 ? say('notEnoughFree', { free: freeMin, want: count, unit }) : say('noneFree', { unit })),
+          freeMin > 0 ? h('p', null, h('button', { type: 'button', class: 'secondary small', id: 'use-fewer', onclick: () => { f.count.value = String(freeMin); update(); } }, `Book ${freeMin} instead`)) : null);
         clear(fit).append(box);
         try {
           const nx = await get('/availability' + qs({ gpu_type: r.name, gpu_count: count, duration_seconds: Math.round((e - s) / 1000), after: iso(s) }));
@@ -142,8 +164,20 @@ export async function render(ctx) {
       }
     } catch (err) {
       if (my !== seq) return;
-      clear(fit).append(h('p', { class: 'muted' }, 'Could not check availability right now: ' + explain(err)));
+      clear(fit).append(h('p', { class: 'muted' }, 'Availability could not be checked right now. ' + explain(err, ruleVars())));
     }
+  }
+
+  // The rules checked before anything is sent: a sentence with the fix, or null.
+  function precheck(count, s, e) {
+    const unit = 'GPUs or slices';
+    if (!(count >= 1)) return say('tooFewUnits', { unit: 'GPU' });
+    if (count > maxGpus) return say('tooManyUnits', { max: maxGpus, unit });
+    const grace = (rules.start_grace_seconds || 0) * 1000;
+    if (s.getTime() < Date.now() - grace) return say('startPast', ruleVars());
+    if (rules.max_hours && e - s > rules.max_hours * HOUR) return say('tooLong', { hours: rules.max_hours });
+    if (rules.max_advance_days && e.getTime() > Date.now() + rules.max_advance_days * 24 * HOUR) return say('tooFarAhead', { days: rules.max_advance_days });
+    return null;
   }
 
   function offer(nx, text, submitNow = false) {
@@ -164,8 +198,17 @@ export async function render(ctx) {
     form.querySelectorAll('[aria-invalid]').forEach((x) => x.removeAttribute('aria-invalid'));
     const { s, e, ok } = readWindow();
     if (!ok) {
-      formErr.append(h('p', { class: 'error-box', role: 'alert' }, 'The end must be after the start.'));
+      formErr.append(h('p', { class: 'error-box', role: 'alert', id: 'invalid' }, say('endBeforeStart')));
       f.end.setAttribute('aria-invalid', 'true');
+      return;
+    }
+    const wanted = parseInt(f.count.value, 10);
+    const pre = exact ? null : precheck(wanted, s, e);
+    if (pre) {
+      formErr.append(h('p', { class: 'error-box', role: 'alert', id: 'invalid' }, pre));
+      const bad = !(wanted >= 1) || wanted > maxGpus ? f.count : s.getTime() < Date.now() ? f.start : f.end;
+      bad.setAttribute('aria-invalid', 'true');
+      bad.focus();
       return;
     }
     const body = {
@@ -188,11 +231,11 @@ export async function render(ctx) {
       submit.textContent = 'Book';
       const box = h('div', { class: 'error-box', role: 'alert', id: err.status === 409 ? 'conflict' : 'invalid' });
       if (err instanceof ApiError && err.status === 409) {
-        box.append(h('p', null, h('strong', null, 'That window is taken. '), err.message || 'Not enough capacity for the whole window.'));
+        box.append(h('p', null, h('strong', null, say('windowTaken'))));
         if (err.nextAvailable && err.nextAvailable.starts_at && err.nextAvailable.ends_at) box.append(offer(err.nextAvailable, 'Next available', true));
-        else box.append(h('p', null, 'Nothing of that size is free within the booking horizon; try fewer GPUs or a shorter window.'));
+        else box.append(h('p', null, say('nothingFits')));
       } else {
-        box.append(h('p', null, explain(err)));
+        box.append(h('p', null, explain(err, ruleVars())));
         const map = { gpu_type: f.type, gpu_count: f.count, starts_at: f.start, ends_at: f.end, cpu: f.cpu, memory_gib: f.mem, storage_gib: f.disk, purpose: f.purpose };
         if (err.field && map[err.field]) { map[err.field].setAttribute('aria-invalid', 'true'); map[err.field].focus(); }
       }

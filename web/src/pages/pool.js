@@ -26,7 +26,7 @@ function impliedGpus(gpus) {
 }
 
 function slotDots(n) {
-  return h('span', { class: 'slots', 'aria-label': `${n} time-sliced slot${n > 1 ? 's' : ''}` },
+  return h('span', { class: 'slots', role: 'img', 'aria-label': `${n} time-sliced slot${n > 1 ? 's' : ''}` },
     Array.from({ length: n }, () => h('i', { class: 'slot' })));
 }
 
@@ -87,7 +87,7 @@ export async function render() {
   const hasAdv = res.some((r) => typeof r.advertised === 'number');
   const unitName = (r) => ({ gpu: 'GPUs', mig: 'slices', cpu: 'cores', memory: 'GiB', storage: 'GiB' }[r.kind] || 'units');
   root.append(h('div', { class: 'card' }, h('h2', null, 'Resources'),
-    h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+    h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Table, scrolls sideways' }, h('table', { class: 'table' },
       h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Resource'), h('th', { scope: 'col' }, 'Configured'),
         hasAdv ? h('th', { scope: 'col' }, 'Advertised by the cluster') : null,
         h('th', { scope: 'col' }, 'Slots per unit'), h('th', { scope: 'col' }, 'Schedulable slots'), h('th', { scope: 'col' }, 'Memory per unit'))),

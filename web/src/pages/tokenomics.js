@@ -2,7 +2,8 @@
 // the demand needs. Every edit recomputes through POST /api/v1/tokenomics (the same model
 // as `gpuaas tokenomics`) and redraws the chart. Formulas: docs/tokenomics.md.
 import { h, clear, errorBox } from '../dom.js';
-import { post, explain } from '../api.js';
+import { get, post, explain } from '../api.js';
+import { say, speaksApi } from '../messages.js';
 
 const EXAMPLE_WORKLOADS = [
   { name: '7B-class', tokens_per_second_per_gpu: 4588.8, min_replicas: 2, demand_tokens_per_year: 200e9, installed_gpus: 4,
@@ -89,6 +90,63 @@ function results(res) {
   ];
 }
 
+// The workloads as rows (name, throughput, replicas, demand, installed GPUs) with their cloud
+// prices as sub-rows; add and remove buttons. Returns {el, read(), onChange(fn)}.
+const WL_FIELDS = [
+  ['name', 'Name', 'text'], ['tokens_per_second_per_gpu', 'Tokens/s per GPU', 'number'], ['min_replicas', 'Min. replicas', 'number'],
+  ['demand_tokens_per_year', 'Demand (tokens/year)', 'number'], ['installed_gpus', 'Installed GPUs', 'number'],
+];
+const PRICE_FIELDS = [['name', 'Cloud offer', 'text'], ['input_per_million', 'Input $/1M', 'number'], ['output_per_million', 'Output $/1M', 'number']];
+
+function workloadEditor(initial) {
+  const box = h('div', { class: 'wl-rows', id: 'tok-workloads' });
+  let changed = () => {};
+  const rows = [];
+  const cell = (label, type, value, id) => h('label', { for: id, class: 'wl-cell' }, h('span', null, label),
+    h('input', { id, type, value: value ?? '', step: 'any', min: type === 'number' ? '0' : null, oninput: () => changed() }));
+  function addPrice(wrap, pr, wi) {
+    const pi = wrap.children.length;
+    const line = h('div', { class: 'wl-price' },
+      PRICE_FIELDS.map(([k, l, t]) => cell(l, t, pr[k], `tok-wl-${wi}-price-${pi}-${k.replace(/_/g, '-')}`)),
+      h('button', { type: 'button', class: 'secondary small', onclick: () => { line.remove(); changed(); } }, 'Remove offer'));
+    line.dataset.kind = 'price';
+    wrap.append(line);
+  }
+  function addWorkload(w) {
+    const wi = rows.length;
+    const prices = h('div', { class: 'wl-prices' });
+    const row = h('fieldset', { class: 'wl-row' }, h('legend', null, `Workload ${wi + 1}`),
+      h('div', { class: 'wl-fields' }, WL_FIELDS.map(([k, l, t]) => cell(l, t, w[k], `tok-wl-${wi}-${k.replace(/_/g, '-')}`))),
+      prices,
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'secondary small', onclick: () => { addPrice(prices, { name: '', input_per_million: '', output_per_million: '' }, wi); changed(); } }, 'Add a cloud offer'),
+        h('button', { type: 'button', class: 'danger small', onclick: () => { row.remove(); rows.splice(rows.indexOf(row), 1); changed(); } }, 'Remove workload')));
+    for (const pr of w.cloud_prices || []) addPrice(prices, pr, wi);
+    rows.push(row);
+    box.append(row);
+  }
+  for (const w of initial) addWorkload(w);
+  const add = h('button', { type: 'button', class: 'secondary', id: 'tok-add-workload', onclick: () => { addWorkload({ name: `workload ${rows.length + 1}`, tokens_per_second_per_gpu: 1000, min_replicas: 1, demand_tokens_per_year: 50e9, installed_gpus: 2 }); changed(); } }, 'Add a workload');
+  const read = () => rows.map((row) => {
+    const w = {};
+    row.querySelectorAll('.wl-fields input').forEach((inp, i) => {
+      const [k, , t] = WL_FIELDS[i];
+      if (inp.value === '') return;
+      w[k] = t === 'number' ? Number(inp.value) : inp.value;
+    });
+    w.cloud_prices = [...row.querySelectorAll('.wl-price')].map((line) => {
+      const pr = {};
+      line.querySelectorAll('input').forEach((inp, i) => {
+        const [k, , t] = PRICE_FIELDS[i];
+        if (inp.value !== '') pr[k] = t === 'number' ? Number(inp.value) : inp.value;
+      });
+      return pr;
+    });
+    return w;
+  });
+  return { el: h('div', null, box, add), read, onChange: (fn) => { changed = fn; } };
+}
+
 export async function render() {
   const out = h('div', { class: 'tok-results', 'aria-live': 'polite' });
   const status = h('p', { class: 'muted' }, 'Edit any input: the figures and the chart follow.');
@@ -100,18 +158,26 @@ export async function render() {
     inputs[path] = h('input', { id, type: 'number', value: def, step, min: 0 });
     return h('label', { for: id }, h('span', null, label), inputs[path]);
   });
-  const workloads = h('textarea', { id: 'tok-workloads', rows: 12, spellcheck: 'false' }, JSON.stringify(EXAMPLE_WORKLOADS, null, 2));
+  const workloads = workloadEditor(EXAMPLE_WORKLOADS);
   let timer = 0, seq = 0;
+  // Defaults from the real pool: one server per node, its GPUs per server.
+  let poolNote = null;
+  try {
+    const pool = await get('/pool');
+    const nodes = (pool && pool.nodes) || [];
+    if (nodes.length) {
+      const gpus = Math.max(...nodes.map((n) => (n.gpus || []).length)) || 1;
+      inputs['servers.0.count'].value = String(nodes.length);
+      inputs['servers.0.gpus'].value = String(gpus);
+      poolNote = h('p', { class: 'muted', id: 'tok-pool-note' }, `Servers and GPUs per server start from this platform's pool: ${nodes.length} node${nodes.length > 1 ? 's' : ''} with up to ${gpus} GPU${gpus > 1 ? 's' : ''} each.`);
+    }
+  } catch { /* the example figures stand */ }
+  const labels = Object.fromEntries(FIELDS.map(([path, label]) => [path, label]));
 
   async function recompute() {
     const body = { servers: [{ name: 'server' }], utilization: Number(util.value) / 100 };
     for (const [path] of FIELDS) setPath(body, path, Number(inputs[path].value));
-    try {
-      body.workloads = JSON.parse(workloads.value);
-    } catch (e) {
-      clear(out).append(errorBox(new Error('Workloads: not valid JSON (' + e.message + ')')));
-      return;
-    }
+    body.workloads = workloads.read();
     const mine = ++seq;
     status.textContent = 'Computing…';
     try {
@@ -124,15 +190,23 @@ export async function render() {
     } catch (err) {
       if (mine !== seq) return;
       const path = err.field && err.field.replace(/\[(\d+)\]/g, '.$1');
-      if (path && inputs[path]) inputs[path].setAttribute('aria-invalid', 'true');
-      clear(out).append(errorBox(new Error(explain(err))));
+      const wl = path && /^workloads\.(\d+)\.(?:cloud_prices\.(\d+)\.)?(\w+)$/.exec(path);
+      const wlId = wl && (wl[2] !== undefined ? `tok-wl-${wl[1]}-price-${wl[2]}-${wl[3].replace(/_/g, '-')}` : `tok-wl-${wl[1]}-${wl[3].replace(/_/g, '-')}`);
+      const el = (path && inputs[path]) || (wlId && document.getElementById(wlId));
+      if (el) el.setAttribute('aria-invalid', 'true');
+      // the server names the field by its path: say it with the label the page shows
+      const label = (path && labels[path]) || (el && el.closest('label') && el.closest('label').querySelector('span').textContent);
+      let msg = err.status === 400 && err.field && label ? String(err.message).split(err.field).join(`"${label}"`) : explain(err);
+      if (err.field === 'workloads') msg = say('workloadDemand');
+      if (speaksApi(msg) || /\w+\[\d+\]/.test(msg)) msg = say('generic', { what: label ? `"${label}"` : 'input' });
+      clear(out).append(errorBox(new Error(msg)));
       status.textContent = 'Fix the highlighted input.';
     }
   }
   const schedule = () => { clearTimeout(timer); timer = setTimeout(recompute, 250); };
   util.addEventListener('input', () => { utilOut.textContent = util.value + ' %'; schedule(); });
   for (const el of Object.values(inputs)) el.addEventListener('input', schedule);
-  workloads.addEventListener('input', schedule);
+  workloads.onChange(schedule);
 
   const page = h('section', { class: 'page tokenomics-page' },
     h('h1', null, 'Tokenomics'),
@@ -141,7 +215,10 @@ export async function render() {
       h('form', { class: 'card tok-form', onsubmit: (e) => { e.preventDefault(); recompute(); } },
         h('label', { for: 'tok-util' }, h('span', null, 'Utilization (tokens served ÷ capacity)'), util, utilOut),
         fields,
-        h('label', { for: 'tok-workloads' }, h('span', null, 'Workloads (JSON: throughput per GPU at the latency target, demand or share, cloud prices)'), workloads),
+        poolNote,
+        h('h2', null, 'Workloads'),
+        h('p', { class: 'muted' }, 'Throughput per GPU at the latency target, the demand, and the cloud offers to compare with.'),
+        workloads.el,
         h('button', { type: 'submit', class: 'btn primary' }, 'Recompute'),
         status),
       out));

@@ -1,0 +1,249 @@
+/* The reconciler's /healthz, /readyz and /metrics (see rec_health.h). */
+#include "reconciler/rec_health.h"
+
+#include "common/strbuf.h"
+#include "common/timeutil.h"
+#include "reconciler/reconciler.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+#define NB (sizeof(buckets) / sizeof(buckets[0]))
+
+struct rec_health {
+    pthread_mutex_t mu;
+    long interval_s;
+    char token[256];
+    struct MHD_Daemon *mhd;
+    bool leader;
+    int64_t since_mono; /* start, or the last time the leadership was taken */
+    int64_t last_pass_mono;
+    double last_pass_wall;
+    unsigned long passes, started, stopped, dcgm_scrapes, dcgm_failures;
+    int waiting;
+    unsigned long count[NB + 1];
+    double sum;
+};
+
+struct rec_health *rec_health_new(long interval_s, const char *token)
+{
+    struct rec_health *h = calloc(1, sizeof(*h));
+    if (!h)
+        return NULL;
+    pthread_mutex_init(&h->mu, NULL);
+    h->interval_s = interval_s > 0 ? interval_s : 30;
+    snprintf(h->token, sizeof(h->token), "%s", token ? token : "");
+    h->since_mono = time_mono_ms();
+    return h;
+}
+
+void rec_health_free(struct rec_health *h)
+{
+    if (!h)
+        return;
+    rec_health_stop(h);
+    pthread_mutex_destroy(&h->mu);
+    memset(h->token, 0, sizeof(h->token));
+    free(h);
+}
+
+void rec_health_leader(struct rec_health *h, bool leader)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    if (leader && !h->leader)
+        h->since_mono = time_mono_ms();
+    h->leader = leader;
+    pthread_mutex_unlock(&h->mu);
+}
+
+void rec_health_pass(struct rec_health *h, double seconds, const struct rec_stats *st)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->leader = true;
+    h->last_pass_mono = time_mono_ms();
+    h->last_pass_wall = (double)time_now();
+    h->passes++;
+    h->started += (unsigned long)(st->started > 0 ? st->started : 0);
+    h->stopped += (unsigned long)(st->stopped > 0 ? st->stopped : 0);
+    h->waiting = st->waiting;
+    h->dcgm_scrapes = st->dcgm_scrapes;
+    h->dcgm_failures = st->dcgm_failures;
+    size_t i = 0;
+    while (i < NB && seconds > buckets[i])
+        i++;
+    h->count[i]++;
+    h->sum += seconds;
+    pthread_mutex_unlock(&h->mu);
+}
+
+static int reply(struct MHD_Connection *c, unsigned status, const char *type, struct strbuf *sb)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(sb->len, sb->buf, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    int rc = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* Constant-time comparison of the Authorization header with "Bearer <token>". */
+static bool token_ok(const struct rec_health *h, struct MHD_Connection *c)
+{
+    if (!h->token[0])
+        return true;
+    const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (!a || strncmp(a, "Bearer ", 7))
+        return false;
+    a += 7;
+    size_t n = strlen(h->token), m = strlen(a);
+    unsigned char d = (unsigned char)(n != m);
+    for (size_t i = 0; i < n; i++)
+        d |= (unsigned char)(h->token[i] ^ (i < m ? a[i] : 0));
+    return d == 0;
+}
+
+static void metrics(struct rec_health *h, struct strbuf *sb)
+{
+    sb_addf(sb,
+            "# HELP gpuaas_reconciler_leader 1 while this reconciler holds the leader lock.\n"
+            "# TYPE gpuaas_reconciler_leader gauge\ngpuaas_reconciler_leader %d\n",
+            h->leader ? 1 : 0);
+    sb_addf(sb,
+            "# HELP gpuaas_reconciler_passes_total Passes completed by this process.\n"
+            "# TYPE gpuaas_reconciler_passes_total counter\ngpuaas_reconciler_passes_total %lu\n",
+            h->passes);
+    sb_adds(sb, "# HELP gpuaas_reconciler_pass_duration_seconds Duration of completed passes.\n"
+                "# TYPE gpuaas_reconciler_pass_duration_seconds histogram\n");
+    unsigned long cum = 0;
+    for (size_t i = 0; i < NB; i++) {
+        cum += h->count[i];
+        sb_addf(sb, "gpuaas_reconciler_pass_duration_seconds_bucket{le=\"%g\"} %lu\n", buckets[i],
+                cum);
+    }
+    cum += h->count[NB];
+    sb_addf(sb,
+            "gpuaas_reconciler_pass_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
+            "gpuaas_reconciler_pass_duration_seconds_sum %.6f\n"
+            "gpuaas_reconciler_pass_duration_seconds_count %lu\n",
+            cum, h->sum, cum);
+    if (h->passes)
+        sb_addf(sb,
+                "# HELP gpuaas_reconciler_last_pass_timestamp_seconds When the last pass "
+                "completed.\n# TYPE gpuaas_reconciler_last_pass_timestamp_seconds gauge\n"
+                "gpuaas_reconciler_last_pass_timestamp_seconds %.0f\n",
+                h->last_pass_wall);
+    sb_addf(sb,
+            "# HELP gpuaas_reconciler_sessions_waiting Sessions waiting on the cluster after the "
+            "last pass.\n# TYPE gpuaas_reconciler_sessions_waiting gauge\n"
+            "gpuaas_reconciler_sessions_waiting %d\n"
+            "# HELP gpuaas_reconciler_sessions_started_total Sessions this process made ACTIVE.\n"
+            "# TYPE gpuaas_reconciler_sessions_started_total counter\n"
+            "gpuaas_reconciler_sessions_started_total %lu\n"
+            "# HELP gpuaas_reconciler_sessions_stopped_total Sessions this process finished.\n"
+            "# TYPE gpuaas_reconciler_sessions_stopped_total counter\n"
+            "gpuaas_reconciler_sessions_stopped_total %lu\n"
+            "# HELP gpuaas_reconciler_dcgm_scrapes_total DCGM scrapes attempted by this process.\n"
+            "# TYPE gpuaas_reconciler_dcgm_scrapes_total counter\n"
+            "gpuaas_reconciler_dcgm_scrapes_total %lu\n"
+            "# HELP gpuaas_reconciler_dcgm_scrape_failures_total DCGM scrapes that failed.\n"
+            "# TYPE gpuaas_reconciler_dcgm_scrape_failures_total counter\n"
+            "gpuaas_reconciler_dcgm_scrape_failures_total %lu\n",
+            h->waiting, h->started, h->stopped, h->dcgm_scrapes, h->dcgm_failures);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **state)
+{
+    (void)version;
+    (void)upload;
+    (void)upload_size;
+    (void)state;
+    struct rec_health *h = cls;
+    struct strbuf sb;
+    sb_init(&sb);
+    unsigned status = 200;
+    const char *type = "text/plain; charset=utf-8";
+    if (strcmp(method, "GET")) {
+        status = 405;
+        sb_adds(&sb, "method not allowed\n");
+    } else if (!strcmp(url, "/readyz")) {
+        sb_adds(&sb, "ok\n");
+    } else if (!strcmp(url, "/healthz")) {
+        pthread_mutex_lock(&h->mu);
+        int64_t now = time_mono_ms();
+        int64_t ref = h->last_pass_mono > h->since_mono ? h->last_pass_mono : h->since_mono;
+        int64_t limit = (int64_t)REC_HEALTH_STALL_INTERVALS * h->interval_s * 1000;
+        if (!h->leader) {
+            sb_adds(&sb, "ok: standby\n");
+        } else if (now - ref > limit) {
+            status = 503;
+            sb_addf(&sb, "no pass completed for %.1f s (limit %d intervals of %ld s)\n",
+                    (double)(now - ref) / 1000.0, REC_HEALTH_STALL_INTERVALS, h->interval_s);
+        } else {
+            sb_addf(&sb, "ok: leader, last pass %.1f s ago\n", (double)(now - ref) / 1000.0);
+        }
+        pthread_mutex_unlock(&h->mu);
+    } else if (!strcmp(url, "/metrics")) {
+        if (!token_ok(h, c)) {
+            status = 401;
+            sb_adds(&sb, "a bearer token is required\n");
+        } else {
+            type = "text/plain; version=0.0.4; charset=utf-8";
+            pthread_mutex_lock(&h->mu);
+            metrics(h, &sb);
+            pthread_mutex_unlock(&h->mu);
+        }
+    } else {
+        status = 404;
+        sb_adds(&sb, "not found\n");
+    }
+    int rc = sb.err ? MHD_NO : reply(c, status, type, &sb);
+    sb_release(&sb);
+    return rc == MHD_YES ? MHD_YES : MHD_NO;
+}
+
+int rec_health_serve(struct rec_health *h, const char *listen, struct error *err)
+{
+    const char *colon = strrchr(listen, ':');
+    char host[64];
+    if (!colon || (size_t)(colon - listen) >= sizeof(host))
+        return error_set(err, ERR_INVALID, "--health-listen",
+                         "--health-listen: \"%s\" is not "
+                         "ADDR:PORT",
+                         listen);
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = 0;
+    int port = atoi(colon + 1);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (port <= 0 || port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        return error_set(err, ERR_INVALID, "--health-listen",
+                         "--health-listen: \"%s\" is not an IPv4 address and port", listen);
+    h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, h,
+                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)16, MHD_OPTION_END);
+    if (!h->mhd)
+        return error_set(err, ERR_IO, "--health-listen", "cannot listen on %s", listen);
+    return 0;
+}
+
+void rec_health_stop(struct rec_health *h)
+{
+    if (h && h->mhd) {
+        MHD_stop_daemon(h->mhd);
+        h->mhd = NULL;
+    }
+}

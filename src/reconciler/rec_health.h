@@ -1,0 +1,36 @@
+/* The reconciler's own health and metrics, served on `gpuaas reconciler --health-listen`:
+ *   GET /healthz  200 while the loop works: a standby (waiting for the leader lock) is healthy;
+ *                 the leader is healthy while its last completed pass ended less than
+ *                 REC_HEALTH_STALL_INTERVALS × reconciler.interval_seconds ago (counted from
+ *                 the start before the first pass), else 503 with how long ago;
+ *   GET /readyz   200 once the reconciler runs (it serves nothing but these);
+ *   GET /metrics  Prometheus text: gpuaas_reconciler_leader, _passes_total,
+ *                 _pass_duration_seconds (histogram), _last_pass_timestamp_seconds,
+ *                 _sessions_waiting, _sessions_started_total, _sessions_stopped_total,
+ *                 _dcgm_scrapes_total, _dcgm_scrape_failures_total. With
+ *                 server.metrics_token_file set it needs that bearer token (401 without).
+ * The loop records into a struct rec_health under its mutex; the HTTP thread reads it. */
+#ifndef GPUAAS_RECONCILER_REC_HEALTH_H
+#define GPUAAS_RECONCILER_REC_HEALTH_H
+
+#include "common/error.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define REC_HEALTH_STALL_INTERVALS 5
+
+struct rec_health;
+struct rec_stats;
+
+/* interval_s: reconciler.interval_seconds; token: the scrape token or NULL (copied). */
+struct rec_health *rec_health_new(long interval_s, const char *token);
+void rec_health_free(struct rec_health *h);
+void rec_health_leader(struct rec_health *h, bool leader);
+/* A completed pass of `seconds`, with the loop's counters after it. */
+void rec_health_pass(struct rec_health *h, double seconds, const struct rec_stats *st);
+/* Serves on "ADDR:PORT" (IPv4) until rec_health_stop. */
+int rec_health_serve(struct rec_health *h, const char *listen, struct error *err);
+void rec_health_stop(struct rec_health *h);
+
+#endif
