@@ -52,9 +52,13 @@ else
     --build-arg BASE="$base" -t "$IMAGE" -f deploy/workspace/Containerfile . \
     >"$WORK/build.log" 2>&1 || fail "podman build of deploy/workspace/Containerfile"
   echo "workspace_image: cold: built $IMAGE in $(($(date +%s) - t0)) s"
-  # earlier test builds of other sources: only the current one is kept
-  podman images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/gpuaas-workspace:test-' |
-    grep -vx "$IMAGE" | xargs -r podman rmi -f >/dev/null 2>&1 || true
+  # earlier test builds of other sources, a day old: podman's storage is shared by every
+  # checkout on the machine, and removing another checkout's image (with -f, its container)
+  # while its run used it killed that run's IDE (uv_cwd ENOENT); without -f an image in use
+  # stays, and the age spares the builds other checkouts still rerun
+  podman images --filter until=24h --format '{{.Repository}}:{{.Tag}}' |
+    grep '^localhost/gpuaas-workspace:test-' | grep -vx "$IMAGE" | xargs -r podman rmi >/dev/null 2>&1 ||
+    true
 fi
 
 # ---- the image as a root file system, entry point and environment from its configuration ----
