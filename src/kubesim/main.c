@@ -505,6 +505,7 @@ static int load_schema(const char *openapi, struct ksim_schema **ret)
         fprintf(stderr, "gpuaas-kubesim: %s\n", e.message);
         return 1;
     }
+    log_info("schema validation is on", "openapi=%s", openapi);
     return 0;
 }
 
