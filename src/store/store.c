@@ -238,6 +238,8 @@ int store_schema_version(struct store *st, int *ret)
 /* ---- users ---- */
 
 #define USER_COLS "id, username, role, disabled, password_hash, created_at, sso"
+/* The same columns of users joined as u; row_user_after() reads them. */
+#define USER_COLS_U "u.id, u.username, u.role, u.disabled, u.password_hash, u.created_at, u.sso"
 
 static int row_user(const struct qres *q, size_t r, struct user *u)
 {
@@ -253,6 +255,14 @@ static int row_user(const struct qres *q, size_t r, struct user *u)
     u->disabled = disabled != 0;
     u->sso = sso != 0;
     return 0;
+}
+
+/* The user of the first row of a join whose user columns (USER_COLS order) start at column
+ * first, after the joined object's own columns. */
+static int row_user_after(const struct qres *q, size_t first, struct user *u)
+{
+    struct qres uq = {.nrows = 1, .ncols = q->ncols - first, .cells = q->cells + first};
+    return row_user(&uq, 0, u);
 }
 
 static bool valid_role(const char *r)
@@ -452,20 +462,15 @@ int store_token_get_with_user(struct store *st, int64_t id, struct token *t, str
     struct qparam p = QI(id);
     struct qres q;
     int rc = exec(st,
-                  "SELECT t.id, t.user_id, t.name, t.hash, t.created_at, t.expires_at, u.id, "
-                  "u.username, u.role, u.disabled, u.password_hash, u.created_at, u.sso FROM "
-                  "tokens t "
-                  "JOIN users u ON u.id = t.user_id WHERE t.id = $1",
+                  "SELECT t.id, t.user_id, t.name, t.hash, t.created_at, t.expires_at, " USER_COLS_U
+                  " FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1",
                   &p, 1, &q, NULL);
     if (rc < 0)
         return rc;
     if (!q.nrows)
         rc = -ERR_NOT_FOUND;
-    else if ((rc = row_token(&q, 0, t)) == 0) {
-        /* The user's columns follow the token's six. */
-        struct qres uq = {.nrows = 1, .ncols = 7, .cells = q.cells + 6};
-        rc = row_user(&uq, 0, u);
-    }
+    else if ((rc = row_token(&q, 0, t)) == 0)
+        rc = row_user_after(&q, 6, u);
     qres_free(&q);
     return rc;
 }
@@ -630,19 +635,15 @@ int store_ws_grant_get_with_user(struct store *st, int64_t id, struct ws_grant *
     struct qparam p = QI(id);
     struct qres q;
     int rc = exec(st,
-                  "SELECT " WS_GRANT_COLS ", u.id, u.username, u.role, u.disabled, "
-                  "u.password_hash, u.created_at, u.sso FROM workspace_grants g JOIN users u ON "
-                  "u.id = g.user_id WHERE g.id = $1",
+                  "SELECT " WS_GRANT_COLS ", " USER_COLS_U " FROM workspace_grants g JOIN users u "
+                  "ON u.id = g.user_id WHERE g.id = $1",
                   &p, 1, &q, NULL);
     if (rc < 0)
         return rc;
     if (!q.nrows)
         rc = -ERR_NOT_FOUND;
-    else if ((rc = row_ws_grant(&q, 0, g)) == 0) {
-        /* The user's columns follow the grant's eight. */
-        struct qres uq = {.nrows = 1, .ncols = 7, .cells = q.cells + 8};
-        rc = row_user(&uq, 0, u);
-    }
+    else if ((rc = row_ws_grant(&q, 0, g)) == 0)
+        rc = row_user_after(&q, 8, u);
     qres_free(&q);
     return rc;
 }

@@ -12,23 +12,9 @@
 #     admitted;
 #  5. eval.mjs as a program (JSON lines in, verdicts out; the interface other tests reuse).
 set -euo pipefail
-cd "${GPUAAS_SRC:-$(dirname "$0")/../..}"
-BUILD=${GPUAAS_BUILD:-build}
-OUT=${GPUAAS_TEST_OUTPUT:-test-output}/admission_policies
-CHECK="python3 tests/lib/deploy_check.py"
-rm -rf "$OUT" && mkdir -p "$OUT"
-for tool in kubectl node python3; do
-    command -v "$tool" >/dev/null || {
-        echo "FAIL: $tool is required"
-        exit 1
-    }
-done
-[ -x "$BUILD/gpuaas" ] || {
-    echo "FAIL: $BUILD/gpuaas not built (make build)"
-    exit 1
-}
-bash tests/scripts/cel-deps.sh
-fail=0
+# shellcheck source=../lib/policy_common.sh
+. "$(dirname "$0")/../lib/policy_common.sh"
+policy_test_setup admission_policies
 for o in kubernetes openshift; do
     echo "== overlays/$o"
     kubectl kustomize "deploy/overlays/$o" >"$OUT/$o.yaml"

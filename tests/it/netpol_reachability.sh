@@ -15,23 +15,9 @@
 #    also after the tenant replaced allow-same-namespace with its own narrower policy;
 #  - removing any one platform policy changes some required connection (each is needed).
 set -euo pipefail
-cd "${GPUAAS_SRC:-$(dirname "$0")/../..}"
-BUILD=${GPUAAS_BUILD:-build}
-OUT=${GPUAAS_TEST_OUTPUT:-test-output}/netpol_reachability
-CHECK="python3 tests/lib/deploy_check.py"
-rm -rf "$OUT" && mkdir -p "$OUT"
-for tool in kubectl node python3; do
-    command -v "$tool" >/dev/null || {
-        echo "FAIL: $tool is required"
-        exit 1
-    }
-done
-[ -x "$BUILD/gpuaas" ] || {
-    echo "FAIL: $BUILD/gpuaas not built (make build)"
-    exit 1
-}
-bash tests/scripts/cel-deps.sh
-fail=0
+# shellcheck source=../lib/policy_common.sh
+. "$(dirname "$0")/../lib/policy_common.sh"
+policy_test_setup netpol_reachability
 python3 tests/lib/netpol_reach.py tenant-requests 14 400 >"$OUT/tenant.jsonl"
 for o in kubernetes openshift; do
     # the install as the guide applies it: the namespace (deploy/namespace), then the overlay
