@@ -341,15 +341,12 @@ char *srv_metrics_text(struct srv_req *r)
     }
     pthread_mutex_unlock(&s->m_lock);
     sb_addf(&b, "# HELP gpuaas_bookings Bookings by state.\n# TYPE gpuaas_bookings gauge\n");
-    for (int st = 0; st < RS__COUNT; st++) {
-        struct res_filter f = {.state = st};
-        struct reservation *items = NULL;
-        size_t n = 0;
-        if (r->st && store_reservation_list(r->st, &f, &items, &n) == 0)
-            sb_addf(&b, "gpuaas_bookings{state=\"%s\"} %zu\n", res_state_name((enum res_state)st),
-                    n);
-        free(items);
-    }
+    /* one grouped count, not every booking row of every state */
+    int64_t counts[RS__COUNT];
+    if (r->st && store_reservation_count_by_state(r->st, counts) == 0)
+        for (int st = 0; st < RS__COUNT; st++)
+            sb_addf(&b, "gpuaas_bookings{state=\"%s\"} %" PRId64 "\n",
+                    res_state_name((enum res_state)st), counts[st]);
     dcgm_metrics(r, &b);
     return sb_detach(&b, NULL); /* NULL when memory ran out on the way */
 }

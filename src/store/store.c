@@ -545,6 +545,28 @@ int store_user_end_bookings(struct store *st, int64_t user_id, int64_t now, int6
     return 0;
 }
 
+int store_reservation_count_by_state(struct store *st, int64_t counts[RS__COUNT])
+{
+    struct qres q;
+    int rc = exec(st, "SELECT state, COUNT(*) FROM reservations GROUP BY state", NULL, 0, &q, NULL);
+    if (rc < 0)
+        return rc;
+    for (int s = 0; s < RS__COUNT; s++)
+        counts[s] = 0;
+    for (size_t i = 0; i < q.nrows && rc == 0; i++) {
+        char state[16];
+        enum res_state s;
+        int64_t n;
+        if (cell_str(&q, i, 0, state, sizeof(state)) < 0 || res_state_parse(state, &s) < 0 ||
+            cell_i64(&q, i, 1, &n) < 0)
+            rc = -ERR_INTERNAL;
+        else
+            counts[s] = n;
+    }
+    qres_free(&q);
+    return rc;
+}
+
 int store_token_delete_user(struct store *st, int64_t user_id, int64_t except_id, int64_t *ret_n)
 {
     struct qparam p[] = {QI(user_id), QI(except_id)};

@@ -133,6 +133,9 @@ int store_reservation_admit(struct store *st, const struct pool *pool, struct re
 int store_busy(struct store *st, const struct pool *pool, int64_t from, int64_t to, bool ids,
                struct cal_busy *ret, struct error *err);
 int store_reservation_get(struct store *st, int64_t id, struct reservation *ret);
+/* Bookings per state in one query: counts[s] for each enum res_state s (zero when none).
+ * 0 or -ERR_*; a state the code does not know is -ERR_INTERNAL. */
+int store_reservation_count_by_state(struct store *st, int64_t counts[RS__COUNT]);
 int store_reservation_list(struct store *st, const struct res_filter *f, struct reservation **ret,
                            size_t *ret_n);
 /* Compare-and-set state change; -ERR_STATE when the row is not in `from` or the lifecycle

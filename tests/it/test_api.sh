@@ -564,6 +564,7 @@ run_suite() {
   t metrics; req GET /metrics "" "$ADMIN"; expect 200
   grep -q 'http_requests_total{route="/api/v1/reservations",method="POST",status="201"}' <<<"$BODY" || fail "metrics counter"
   grep -q 'gpuaas_bookings{state="CANCELED"} 2' <<<"$BODY" || fail "bookings gauge"
+  [ "$(grep -c '^gpuaas_bookings{state=' <<<"$BODY")" = 5 ] || fail "every state in the bookings gauge, zero included"
   grep -q 'http_request_duration_seconds_bucket{route="/api/v1/reservations",method="POST",status="409",le="+Inf"} [1-9]' <<<"$BODY" ||
     fail "latency histogram by route, method and status"
   local c201 h201
