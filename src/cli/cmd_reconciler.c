@@ -78,6 +78,7 @@ int cmd_reconciler(int argc, char **argv)
     struct kube_client *kube = NULL;
     struct rec *rc = NULL;
     struct rec_health *health = NULL;
+    int64_t cert_not_after = 0;
     int status = 1;
     if (config_load_file(path, &cfg, &err) < 0 || session_plan_check_config(cfg, &err) < 0) {
         fprintf(stderr, "gpuaas: %s\n", err.message);
@@ -90,6 +91,10 @@ int cmd_reconciler(int argc, char **argv)
         kubeconfig = cfg->reconciler.kubeconfig;
     if (kube_config_resolve(kubeconfig, &kc, &err)) {
         log_error("cannot load Kubernetes access", "error=\"%s\"", err.message);
+        goto out;
+    }
+    if (kube_config_cert_not_after(kc, &cert_not_after, &err)) {
+        log_error("cannot read the kubeconfig's client certificate", "error=\"%s\"", err.message);
         goto out;
     }
     if (kube_client_new(kc, NULL, &kube, &err)) {
@@ -135,6 +140,7 @@ int cmd_reconciler(int argc, char **argv)
                       health ? err.message : "out of memory");
             goto out;
         }
+        rec_health_kube_cert(health, cert_not_after);
         rec_set_health(rc, health);
     }
     log_info("reconciler started",

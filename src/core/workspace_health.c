@@ -30,13 +30,14 @@ static bool cond_is(const json_t *c, const char *status)
     return s && !strcmp(s, status);
 }
 
-static void set(struct ws_verdict *v, enum ws_health h, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void set(struct ws_verdict *v, enum ws_health h, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static void set(struct ws_verdict *v, enum ws_health h, const char *fmt, ...)
+static void set(struct ws_verdict *v, enum ws_health h, const char *code, const char *fmt, ...)
 {
     va_list ap;
     v->health = h;
+    v->code = code;
     va_start(ap, fmt);
     vsnprintf(v->reason, sizeof(v->reason), fmt, ap);
     va_end(ap);
@@ -95,33 +96,33 @@ static bool container_failing(const json_t *pod, const json_t *cs, struct ws_ver
     json_int_t restarts = json_integer_value(json_object_get(cs, "restartCount"));
     const char *wr = str_at(waiting, "reason");
     if (wr && is_image_reason(wr)) {
-        set(v, WS_FAILING, "the image %s cannot be pulled%s", image_of(pod, cs),
+        set(v, WS_FAILING, "image_pull", "the image %s cannot be pulled%s", image_of(pod, cs),
             detail(wr, str_at(waiting, "message"), d, sizeof(d)));
         return true;
     }
     if (wr && !strcmp(wr, "CrashLoopBackOff")) {
         if (last)
-            set(v, WS_FAILING,
+            set(v, WS_FAILING, "crash_loop",
                 "the container %s keeps crashing (CrashLoopBackOff after %lld restarts, last "
                 "exit code %lld%s%s)",
                 name, (long long)restarts,
                 (long long)json_integer_value(json_object_get(last, "exitCode")),
                 str_at(last, "reason") ? ", " : "", or_empty(str_at(last, "reason")));
         else
-            set(v, WS_FAILING,
+            set(v, WS_FAILING, "crash_loop",
                 "the container %s keeps crashing (CrashLoopBackOff after %lld restarts)", name,
                 (long long)restarts);
         return true;
     }
     if (wr && is_start_error(wr)) {
-        set(v, WS_FAILING, "the container %s cannot start%s", name,
+        set(v, WS_FAILING, "container_start", "the container %s cannot start%s", name,
             detail(wr, str_at(waiting, "message"), d, sizeof(d)));
         return true;
     }
     /* Between two back-offs a crashing container runs briefly, not ready. */
     bool running = json_object_get(json_object_get(cs, "state"), "running") != NULL;
     if (running && !json_is_true(json_object_get(cs, "ready")) && restarts > 0 && last) {
-        set(v, WS_FAILING,
+        set(v, WS_FAILING, "crash_loop",
             "the container %s keeps crashing (%lld restarts, last exit code %lld%s%s)", name,
             (long long)restarts, (long long)json_integer_value(json_object_get(last, "exitCode")),
             str_at(last, "reason") ? ", " : "", or_empty(str_at(last, "reason")));
@@ -137,15 +138,15 @@ static bool pod_failing(const json_t *pod, struct ws_verdict *v)
     const json_t *st = json_object_get(pod, "status");
     const char *phase = str_at(st, "phase");
     if (phase && !strcmp(phase, "Failed")) {
-        set(v, WS_FAILING, "the workspace pod failed%s",
+        set(v, WS_FAILING, "pod_failed", "the workspace pod failed%s",
             detail(str_at(st, "reason"), str_at(st, "message"), d, sizeof(d)));
         return true;
     }
     json_t *sched = condition(pod, "PodScheduled");
     if (sched && cond_is(sched, "False")) {
         const char *m = str_at(sched, "message");
-        set(v, WS_FAILING, "the workspace cannot be scheduled%s%s", m && *m ? ": " : "",
-            m && *m ? m : or_empty(str_at(sched, "reason")));
+        set(v, WS_FAILING, "unschedulable", "the workspace cannot be scheduled%s%s",
+            m && *m ? ": " : "", m && *m ? m : or_empty(str_at(sched, "reason")));
         return true;
     }
     static const char *const lists[] = {"initContainerStatuses", "containerStatuses"};
@@ -186,20 +187,20 @@ void workspace_health(const json_t *deployment, const json_t *pods, struct ws_ve
     const json_t *items = json_is_array(pods) ? pods : json_object_get(pods, "items");
     memset(ret, 0, sizeof(*ret));
     if (!deployment) {
-        set(ret, WS_FAILING, "the workspace Deployment does not exist");
+        set(ret, WS_FAILING, "no_deployment", "the workspace Deployment does not exist");
         return;
     }
     json_t *rf = condition(deployment, "ReplicaFailure");
     if (rf && cond_is(rf, "True")) {
         const char *m = str_at(rf, "message");
-        set(ret, WS_FAILING, "the workspace pod cannot be created: %s",
+        set(ret, WS_FAILING, "replica_failure", "the workspace pod cannot be created: %s",
             m && *m ? m : or_empty(str_at(rf, "reason")));
         return;
     }
     json_t *pr = condition(deployment, "Progressing");
     const char *prr = str_at(pr, "reason");
     if (pr && cond_is(pr, "False") && prr && !strcmp(prr, "ProgressDeadlineExceeded")) {
-        set(ret, WS_FAILING, "the workspace did not start%s",
+        set(ret, WS_FAILING, "progress_deadline", "the workspace did not start%s",
             detail(prr, str_at(pr, "message"), d, sizeof(d)));
         return;
     }
@@ -219,14 +220,15 @@ void workspace_health(const json_t *deployment, const json_t *pods, struct ws_ve
     if (cond_is(condition(deployment, "Available"), "True")) {
         ret->health = WS_READY;
         ret->reason[0] = '\0';
+        ret->code = NULL;
         return;
     }
     if (!live)
-        set(ret, WS_STARTING, "waiting for the workspace pod to be created");
+        set(ret, WS_STARTING, "starting", "waiting for the workspace pod to be created");
     else if (waiting)
-        set(ret, WS_STARTING, "the workspace is starting (%s)", waiting);
+        set(ret, WS_STARTING, "starting", "the workspace is starting (%s)", waiting);
     else
-        set(ret, WS_STARTING, "waiting for the workspace to become available");
+        set(ret, WS_STARTING, "starting", "waiting for the workspace to become available");
 }
 
 const char *ws_health_name(enum ws_health h)

@@ -30,6 +30,10 @@ enum ws_health {
 struct ws_verdict {
     enum ws_health health;
     char reason[400]; /* one sentence; "" when WS_READY */
+    /* A fixed token for the reason, for counting (metrics): "unschedulable", "image_pull",
+     * "crash_loop", "container_start", "pod_failed", "replica_failure", "progress_deadline",
+     * "no_deployment", "starting" (WS_STARTING); NULL when WS_READY. */
+    const char *code;
 };
 
 /* Reads `deployment` (the workspace Deployment object, may be NULL when absent) and `pods` (a

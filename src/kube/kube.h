@@ -50,6 +50,9 @@ int kube_config_in_cluster(const char *root, struct kube_config **ret, struct er
 /* path non-empty: that file; else $KUBECONFIG; else in-cluster. */
 int kube_config_resolve(const char *path, struct kube_config **ret, struct error *err);
 void kube_config_free(struct kube_config *kc);
+/* *ret = the notAfter (unix seconds) of kc's client certificate (client-certificate or
+ * client-certificate-data), 0 when it has none. -ERR_IO / -ERR_INVALID with err. */
+int kube_config_cert_not_after(const struct kube_config *kc, int64_t *ret, struct error *err);
 
 /* ---- Status errors and retry decisions (pure) ---- */
 

@@ -26,6 +26,9 @@ struct rec_health {
     double last_pass_wall;
     unsigned long passes, started, stopped, dcgm_scrapes, dcgm_failures;
     int waiting;
+    struct rec_stats last; /* the loop's counters after the last pass */
+    int db_up;             /* -1 = not yet known, else the last access of the database */
+    int64_t kube_cert_not_after;
     unsigned long count[NB + 1];
     double sum;
 };
@@ -39,6 +42,7 @@ struct rec_health *rec_health_new(long interval_s, const char *token)
     h->interval_s = interval_s > 0 ? interval_s : 30;
     snprintf(h->token, sizeof(h->token), "%s", token ? token : "");
     h->since_mono = time_mono_ms();
+    h->db_up = -1;
     return h;
 }
 
@@ -77,11 +81,31 @@ void rec_health_pass(struct rec_health *h, double seconds, const struct rec_stat
     h->waiting = st->waiting;
     h->dcgm_scrapes = st->dcgm_scrapes;
     h->dcgm_failures = st->dcgm_failures;
+    h->last = *st;
+    h->db_up = st->db_up ? 1 : 0;
     size_t i = 0;
     while (i < NB && seconds > buckets[i])
         i++;
     h->count[i]++;
     h->sum += seconds;
+    pthread_mutex_unlock(&h->mu);
+}
+
+void rec_health_db(struct rec_health *h, bool up)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->db_up = up ? 1 : 0;
+    pthread_mutex_unlock(&h->mu);
+}
+
+void rec_health_kube_cert(struct rec_health *h, int64_t not_after)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->kube_cert_not_after = not_after;
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -112,6 +136,73 @@ static bool token_ok(const struct rec_health *h, struct MHD_Connection *c)
     for (size_t i = 0; i < n; i++)
         d |= (unsigned char)(h->token[i] ^ (i < m ? a[i] : 0));
     return d == 0;
+}
+
+static const char *const outcome_names[REC_OUT__COUNT] = {"ready", "failed"};
+static const char *const fail_names[REC_FAIL__COUNT] = {
+    "api_error",       "not_ready",  "unschedulable",   "image_pull",        "crash_loop",
+    "container_start", "pod_failed", "replica_failure", "progress_deadline", "no_deployment"};
+static const char *const sfail_names[REC_SFAIL__COUNT] = {"attempts_exhausted", "plan_invalid",
+                                                          "namespace_foreign", "window_ended"};
+
+/* Provisioning, GC, drift, the database and the client certificate (label values are fixed
+ * sets of the code: no session or object names). */
+static void metrics_more(struct rec_health *h, struct strbuf *sb)
+{
+    const struct rec_stats *st = &h->last;
+    sb_adds(sb, "# HELP gpuaas_reconciler_provision_attempts_total Provisioning attempts that "
+                "ended, by outcome (ready: the session became ACTIVE).\n"
+                "# TYPE gpuaas_reconciler_provision_attempts_total counter\n");
+    for (int i = 0; i < REC_OUT__COUNT; i++)
+        sb_addf(sb, "gpuaas_reconciler_provision_attempts_total{outcome=\"%s\"} %lu\n",
+                outcome_names[i], st->attempts[i]);
+    sb_adds(sb, "# HELP gpuaas_reconciler_provision_failures_total Failed provisioning attempts "
+                "by reason.\n# TYPE gpuaas_reconciler_provision_failures_total counter\n");
+    for (int i = 0; i < REC_FAIL__COUNT; i++)
+        sb_addf(sb, "gpuaas_reconciler_provision_failures_total{reason=\"%s\"} %lu\n",
+                fail_names[i], st->attempt_failures[i]);
+    sb_adds(sb, "# HELP gpuaas_reconciler_sessions_failed_total Sessions this process marked "
+                "FAILED, by reason.\n# TYPE gpuaas_reconciler_sessions_failed_total counter\n");
+    for (int i = 0; i < REC_SFAIL__COUNT; i++)
+        sb_addf(sb, "gpuaas_reconciler_sessions_failed_total{reason=\"%s\"} %lu\n", sfail_names[i],
+                st->sessions_failed[i]);
+    sb_adds(sb, "# HELP gpuaas_reconciler_gc_actions_total Garbage-collection actions by kind.\n"
+                "# TYPE gpuaas_reconciler_gc_actions_total counter\n");
+    for (int i = 0; i < 8; i++)
+        if (rec_gc_action_names[i][0])
+            sb_addf(sb, "gpuaas_reconciler_gc_actions_total{action=\"%s\"} %lu\n",
+                    rec_gc_action_names[i], st->gc_actions[i]);
+    sb_adds(sb, "# HELP gpuaas_reconciler_drift_repairs_total Objects of active sessions found "
+                "deleted or changed and re-applied, by kind.\n"
+                "# TYPE gpuaas_reconciler_drift_repairs_total counter\n");
+    for (int i = 0; i < st->n_repair_kinds; i++)
+        sb_addf(sb, "gpuaas_reconciler_drift_repairs_total{kind=\"%s\"} %lu\n", st->repairs[i].kind,
+                st->repairs[i].n);
+    sb_addf(sb,
+            "# HELP gpuaas_reconciler_drifted_objects Objects found deleted or changed by the "
+            "last pass.\n# TYPE gpuaas_reconciler_drifted_objects gauge\n"
+            "gpuaas_reconciler_drifted_objects %d\n"
+            "# HELP gpuaas_reconciler_sessions_provisioning Sessions whose window began and that "
+            "are not ACTIVE after the last pass.\n"
+            "# TYPE gpuaas_reconciler_sessions_provisioning gauge\n"
+            "gpuaas_reconciler_sessions_provisioning %d\n"
+            "# HELP gpuaas_reconciler_provisioning_oldest_seconds How long the longest of them "
+            "has been due (0 = none).\n"
+            "# TYPE gpuaas_reconciler_provisioning_oldest_seconds gauge\n"
+            "gpuaas_reconciler_provisioning_oldest_seconds %lld\n",
+            st->drifted, st->provisioning, (long long)st->provisioning_oldest);
+    if (h->db_up >= 0)
+        sb_addf(sb,
+                "# HELP gpuaas_database_up 1 when the last access of the database succeeded.\n"
+                "# TYPE gpuaas_database_up gauge\ngpuaas_database_up %d\n",
+                h->db_up);
+    if (h->kube_cert_not_after > 0)
+        sb_addf(sb,
+                "# HELP gpuaas_reconciler_kube_client_cert_expiry_timestamp_seconds notAfter of "
+                "the client certificate in the reconciler's kubeconfig.\n"
+                "# TYPE gpuaas_reconciler_kube_client_cert_expiry_timestamp_seconds gauge\n"
+                "gpuaas_reconciler_kube_client_cert_expiry_timestamp_seconds %lld\n",
+                (long long)h->kube_cert_not_after);
 }
 
 static void metrics(struct rec_health *h, struct strbuf *sb)
@@ -161,6 +252,7 @@ static void metrics(struct rec_health *h, struct strbuf *sb)
             "# TYPE gpuaas_reconciler_dcgm_scrape_failures_total counter\n"
             "gpuaas_reconciler_dcgm_scrape_failures_total %lu\n",
             h->waiting, h->started, h->stopped, h->dcgm_scrapes, h->dcgm_failures);
+    metrics_more(h, sb);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,

@@ -21,10 +21,36 @@
 #define MAINT_INTERVAL_MS 60000 /* token expiry and audit trimming */
 #define CLEANUP_LOOKBACK_S (7 * 86400)
 
+const char *const rec_gc_action_names[8] = {"namespace_delete",
+                                            "namespace_finalize",
+                                            "namespace_stuck",
+                                            "pod_force_delete",
+                                            "binding_delete",
+                                            "volume_delete",
+                                            "",
+                                            "other"};
+
+/* A "gc.*" action counted by kind for /metrics (rec_stats.gc_actions). */
+static void count_gc(struct rec *rc, const char *action)
+{
+    char name[64];
+    size_t i;
+    snprintf(name, sizeof(name), "%s", action + 3);
+    for (char *p = name; *p; p++)
+        if (*p == '.')
+            *p = '_';
+    for (i = 0; i < 7; i++)
+        if (rec_gc_action_names[i][0] && !strcmp(name, rec_gc_action_names[i]))
+            break;
+    rc->stats.gc_actions[i < 7 ? i : 7]++;
+}
+
 void rec_audit(struct rec *rc, int64_t now, const char *action, const char *target, const char *fmt,
                ...)
 {
     struct audit_entry e = {0};
+    if (!strncmp(action, "gc.", 3))
+        count_gc(rc, action);
     va_list ap;
     e.at = now;
     snprintf(e.actor, sizeof(e.actor), "%s", REC_ACTOR);
@@ -112,6 +138,8 @@ static int list_state(struct rec *rc, enum res_state s, int64_t from, struct res
 {
     struct res_filter f = {.from = from, .to = 0, .user_id = 0, .state = (int)s};
     int e = store_reservation_list(rc->st, &f, ret, ret_n);
+    if (e && e != -ERR_NOMEM)
+        rc->stats.db_up = false; /* /metrics gpuaas_database_up */
     if (e)
         log_error("cannot list reservations", "state=%s code=%s", res_state_name(s),
                   error_code_name(-e));
@@ -272,8 +300,14 @@ static void phase_start(struct rec *rc, int64_t now)
             note_boundary(rc, r->starts_at, now);
             note_boundary(rc, r->ends_at, now);
             note_boundary(rc, r->session.next_attempt_at, now);
-            if (r->starts_at <= now && now < r->ends_at)
+            if (r->starts_at <= now && now < r->ends_at) {
                 count(rc, rec_session_start(rc, r, now));
+                if (r->state == RS_APPROVED) { /* still due, not running */
+                    rc->stats.provisioning++;
+                    if (now - r->starts_at > rc->stats.provisioning_oldest)
+                        rc->stats.provisioning_oldest = now - r->starts_at;
+                }
+            }
         }
         free(rs);
     }
@@ -331,6 +365,10 @@ int rec_pass(struct rec *rc, int64_t now)
     rc->stats.started = 0;
     rc->stats.stopped = 0;
     rc->stats.next_wake = 0;
+    rc->stats.drifted = 0;
+    rc->stats.provisioning = 0;
+    rc->stats.provisioning_oldest = 0;
+    rc->stats.db_up = true;
     json_decref(rc->ns_list);
     rc->ns_list = NULL;
     int e = kube_list(rc->kube, "v1", "Namespace", NULL,
@@ -403,6 +441,7 @@ static bool acquire_leader(struct rec *rc, volatile sig_atomic_t *stop)
     bool said = false;
     while (!*stop) {
         int r = store_try_leader(rc->leader, REC_LEADER_LOCK);
+        rec_health_db(rc->health, r >= 0);
         if (r == 1) {
             log_info("leader lock acquired, acting", "lock=%s", REC_LEADER_LOCK);
             rc->is_leader = true;

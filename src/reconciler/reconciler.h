@@ -30,6 +30,33 @@
 
 struct rec;
 
+/* Outcome of a provisioning attempt, and why an attempt failed (bounded label values of
+ * /metrics: rec_health.c names them). REC_FAIL_* of a workspace that was not ready in time
+ * come from its verdict (core/workspace_health.h, ws_verdict.code). */
+enum rec_outcome { REC_OUT_READY = 0, REC_OUT_FAILED, REC_OUT__COUNT };
+enum rec_fail {
+    REC_FAIL_API = 0,       /* the API refused or could not be reached while applying */
+    REC_FAIL_NOT_READY,     /* not ready in time, still on its way (no failing reason) */
+    REC_FAIL_UNSCHEDULABLE, /* verdict codes, see ws_verdict.code */
+    REC_FAIL_IMAGE_PULL,
+    REC_FAIL_CRASH_LOOP,
+    REC_FAIL_CONTAINER_START,
+    REC_FAIL_POD_FAILED,
+    REC_FAIL_REPLICA_FAILURE,
+    REC_FAIL_PROGRESS_DEADLINE,
+    REC_FAIL_NO_DEPLOYMENT,
+    REC_FAIL__COUNT
+};
+/* Why a session was marked FAILED. */
+enum rec_sfail {
+    REC_SFAIL_ATTEMPTS = 0, /* reconciler.max_attempts failed attempts */
+    REC_SFAIL_PLAN,         /* its objects could not be planned (configuration) */
+    REC_SFAIL_FOREIGN,      /* its namespace belongs to someone else */
+    REC_SFAIL_WINDOW,       /* the window ended before it could start */
+    REC_SFAIL__COUNT
+};
+#define REC_MAX_KINDS 24 /* object kinds of a session plan (a fixed set in session_plan.c) */
+
 struct rec_stats {
     unsigned long passes;
     int waiting;                 /* sessions waiting on the cluster after the last pass */
@@ -38,7 +65,26 @@ struct rec_stats {
     int64_t next_wake;           /* next window boundary (test clock seconds), 0 = none */
     unsigned long dcgm_scrapes;  /* DCGM scrapes attempted by this process */
     unsigned long dcgm_failures; /* of which failed */
+    /* Cumulative counters of this process, for /metrics (rec_health.h). */
+    unsigned long attempts[REC_OUT__COUNT]; /* provisioning attempts ended, by outcome */
+    unsigned long attempt_failures[REC_FAIL__COUNT];
+    unsigned long sessions_failed[REC_SFAIL__COUNT];
+    unsigned long gc_actions[8]; /* by rec_gc_action_names index */
+    struct {
+        char kind[48];
+        unsigned long n;
+    } repairs[REC_MAX_KINDS]; /* objects re-applied on active sessions, by kind */
+    int n_repair_kinds;
+    int drifted;                 /* objects found deleted or changed by the last pass */
+    int provisioning;            /* sessions due (window begun) and not ACTIVE after the pass */
+    int64_t provisioning_oldest; /* seconds the longest of them has been due, 0 = none */
+    bool db_up;                  /* the last pass's reads of the database succeeded */
+    int64_t kube_cert_not_after; /* the kubeconfig client certificate's notAfter, 0 = none */
 };
+
+/* The GC actions counted in rec_stats.gc_actions, as audited without "gc." and with '_' for
+ * '.'; the last is "other". */
+extern const char *const rec_gc_action_names[8];
 
 /* cfg is borrowed and must outlive the reconciler. st: the main connection; listen: a
  * connection for LISTEN/NOTIFY (may be NULL: interval polling only); leader: a dedicated

@@ -211,7 +211,8 @@ static int workspace_ready(struct rec *rc, const struct reservation *r,
     if (e)
         return e;
     if (v.health != WS_READY) {
-        error_set(err, 0, "deployment", "%s", v.reason);
+        /* the field carries the verdict's code: what an attempt that times out is counted as */
+        error_set(err, 0, v.code ? v.code : "deployment", "%s", v.reason);
         return STEP_WAIT;
     }
     if (session_plan_find(plan, "route"))
@@ -350,7 +351,7 @@ static void audit_reason(struct rec *rc, int64_t now, const char *action, const 
 /* Gives up on provisioning: removes the half-provisioned namespace and marks FAILED, which
  * frees the booking's capacity. */
 static void fail_session(struct rec *rc, struct reservation *r, bool remove, const char *phase,
-                         const char *why, int64_t now)
+                         enum rec_sfail reason, const char *why, int64_t now)
 {
     char target[64];
     struct error err = {0};
@@ -369,21 +370,46 @@ static void fail_session(struct rec *rc, struct reservation *r, bool remove, con
         return;
     }
     r->state = RS_FAILED;
+    rc->stats.sessions_failed[reason]++;
     audit_reason(rc, now, "session.failed", target, why, r->session.attempts);
     log_warn("session failed", "reservation=%" PRId64 " reason=\"%s\"", r->id, why);
 }
 
+/* The reason counted for an attempt that was not ready in time: the workspace verdict's code
+ * (ws_verdict.code, carried in the error's field), else REC_FAIL_NOT_READY. */
+static enum rec_fail wait_reason(const char *code)
+{
+    static const struct {
+        const char *code;
+        enum rec_fail r;
+    } map[] = {{"unschedulable", REC_FAIL_UNSCHEDULABLE},
+               {"image_pull", REC_FAIL_IMAGE_PULL},
+               {"crash_loop", REC_FAIL_CRASH_LOOP},
+               {"container_start", REC_FAIL_CONTAINER_START},
+               {"pod_failed", REC_FAIL_POD_FAILED},
+               {"replica_failure", REC_FAIL_REPLICA_FAILURE},
+               {"progress_deadline", REC_FAIL_PROGRESS_DEADLINE},
+               {"no_deployment", REC_FAIL_NO_DEPLOYMENT}};
+    for (size_t i = 0; code && i < sizeof(map) / sizeof(map[0]); i++)
+        if (!strcmp(code, map[i].code))
+            return map[i].r;
+    return REC_FAIL_NOT_READY;
+}
+
 /* A failed attempt: count it, back off, or give up after reconciler.max_attempts. The next
  * attempt begins at session.next_attempt_at, from which its deadline counts. */
-static void attempt_failed(struct rec *rc, struct reservation *r, const char *why, int64_t now)
+static void attempt_failed(struct rec *rc, struct reservation *r, enum rec_fail reason,
+                           const char *why, int64_t now)
 {
     progress_set(rc, r->id, 0);
     r->session.attempts++;
+    rc->stats.attempts[REC_OUT_FAILED]++;
+    rc->stats.attempt_failures[reason]++;
     if (r->session.attempts >= rc->cfg->reconciler.max_attempts) {
         char msg[sizeof(r->session.message)];
         snprintf(msg, sizeof(msg), "provisioning failed after %d attempts: %s", r->session.attempts,
                  why);
-        fail_session(rc, r, true, NULL, msg, now);
+        fail_session(rc, r, true, NULL, REC_SFAIL_ATTEMPTS, msg, now);
         return;
     }
     int64_t delay = rc->cfg->reconciler.retry_base_seconds;
@@ -403,13 +429,14 @@ static void attempt_failed(struct rec *rc, struct reservation *r, const char *wh
 
 /* Still waiting on the cluster: show why; past reconciler.provision_timeout_seconds since the
  * attempt began, the attempt has failed with that reason. */
-static void attempt_waiting(struct rec *rc, struct reservation *r, const char *why, int64_t now)
+static void attempt_waiting(struct rec *rc, struct reservation *r, const char *code,
+                            const char *why, int64_t now)
 {
     long limit = rc->cfg->reconciler.provision_timeout_seconds;
     if (now - r->session.next_attempt_at >= limit) {
         char msg[sizeof(r->session.message)];
         snprintf(msg, sizeof(msg), "not ready within %ld s: %s", limit, why);
-        attempt_failed(rc, r, msg, now);
+        attempt_failed(rc, r, wait_reason(code), msg, now);
         return;
     }
     set_progress(rc, r, "Provisioning", why, now);
@@ -424,7 +451,7 @@ static int session_begin(struct rec *rc, struct reservation *r, int64_t now)
     target_of(r, target, sizeof(target));
     if (session_namespace_name(rc->cfg, r->id, r->session.namespace_, sizeof(r->session.namespace_),
                                &err)) {
-        fail_session(rc, r, false, "Failed", err.message, now);
+        fail_session(rc, r, false, "Failed", REC_SFAIL_PLAN, err.message, now);
         return -ERR_INVALID;
     }
     snprintf(r->session.phase, sizeof(r->session.phase), "Provisioning");
@@ -495,6 +522,7 @@ static int mark_active(struct rec *rc, struct reservation *r, const struct sessi
     }
     r->state = RS_ACTIVE;
     rc->stats.started++;
+    rc->stats.attempts[REC_OUT_READY]++;
     rec_audit(rc, now, "session.active", target, "{\"namespace\":\"%s\",\"url\":\"%s\"}",
               r->session.namespace_, r->session.url);
     log_info("session active", "reservation=%" PRId64 " namespace=%s url=%s lag_s=%" PRId64, r->id,
@@ -514,7 +542,7 @@ int rec_session_start(struct rec *rc, struct reservation *r, int64_t now)
     if (!r->session.namespace_[0] && (ret = session_begin(rc, r, now)))
         return ret;
     if (session_plan_build(r, rc->cfg, &rc->pool, &plan, &err)) {
-        fail_session(rc, r, true, NULL, err.message, now);
+        fail_session(rc, r, true, NULL, REC_SFAIL_PLAN, err.message, now);
         return -ERR_INVALID;
     }
     if (!repairing && (strcmp(r->session.phase, "Provisioning") || !r->session.next_attempt_at)) {
@@ -528,22 +556,22 @@ int rec_session_start(struct rec *rc, struct reservation *r, int64_t now)
     ret = apply_plan(rc, r, &plan, repairing ? 0 : progress_get(rc, r->id), repairing, &foreign,
                      &err);
     if (foreign) {
-        fail_session(rc, r, false, "Failed", err.message, now);
+        fail_session(rc, r, false, "Failed", REC_SFAIL_FOREIGN, err.message, now);
         goto out;
     }
     if (repairing || ret < 0) {
         if (ret < 0 && !repairing)
-            attempt_failed(rc, r, err.message, now);
+            attempt_failed(rc, r, REC_FAIL_API, err.message, now);
         goto out;
     }
     if (ret == STEP_DONE)
         ret = workspace_ready(rc, r, &plan, now, &err);
     if (ret == STEP_WAIT) {
-        attempt_waiting(rc, r, err.message, now);
+        attempt_waiting(rc, r, err.field, err.message, now);
         goto out;
     }
     if (ret < 0) {
-        attempt_failed(rc, r, err.message, now);
+        attempt_failed(rc, r, REC_FAIL_API, err.message, now);
         goto out;
     }
     rec_crash_point(rc, "ready");
@@ -632,6 +660,24 @@ static const char *object_ref(const struct session_object *o, char *buf, size_t 
     return buf;
 }
 
+/* A repaired object of kind (a kind of the plan: a fixed set) counted for /metrics. */
+static void count_repair(struct rec *rc, const char *kind)
+{
+    struct rec_stats *st = &rc->stats;
+    int i;
+    st->drifted++;
+    for (i = 0; i < st->n_repair_kinds; i++)
+        if (!strcmp(st->repairs[i].kind, kind))
+            break;
+    if (i == st->n_repair_kinds) {
+        if (i == REC_MAX_KINDS)
+            return;
+        snprintf(st->repairs[i].kind, sizeof(st->repairs[i].kind), "%s", kind);
+        st->n_repair_kinds++;
+    }
+    st->repairs[i].n++;
+}
+
 /* Object o as it is in the cluster (live index) against the plan: deleted or changed ->
  * re-applied and audited. Returns 1 when it was repaired, 0 when it was fine, -ERR_* (err)
  * on failure. */
@@ -665,6 +711,7 @@ static int verify_object(struct rec *rc, const struct reservation *r,
     }
     if (e < 0)
         return e;
+    count_repair(rc, o->kind);
     target_of(r, target, sizeof(target));
     object_ref(o, ref, sizeof(ref));
     json_t *detail = json_pack("{s:s, s:s}", "object", ref, "why", why);
@@ -803,7 +850,7 @@ int rec_session_stop(struct rec *rc, struct reservation *r, int64_t now)
     if (e != STEP_DONE)
         return e;
     if (r->state == RS_APPROVED) {
-        fail_session(rc, r, false, r->session.namespace_[0] ? "Deleted" : "",
+        fail_session(rc, r, false, r->session.namespace_[0] ? "Deleted" : "", REC_SFAIL_WINDOW,
                      "the booking window ended before the session could start", now);
         rc->stats.stopped++;
         return STEP_DONE;

@@ -312,6 +312,46 @@ static void dcgm_metrics(struct srv_req *r, struct strbuf *b)
             (int64_t)scrapes, (int64_t)failures, (int64_t)ok_at);
 }
 
+/* What the nodes advertise against the configured pool (kv "advertised", core/advertised.h),
+ * per GPU resource of the pool (a bounded set: the configuration's). */
+static void pool_metrics(struct srv_req *r, struct strbuf *b)
+{
+    char *text = NULL;
+    int64_t updated = 0;
+    if (store_kv_get(r->st, "advertised", &text, &updated) < 0)
+        return;
+    json_t *o = json_loads(text, 0, NULL);
+    free(text);
+    json_t *res = json_object_get(o, "resources");
+    size_t i;
+    json_t *x;
+    sb_adds(b, "# HELP gpuaas_pool_configured_units GPUs or MIG slices the configuration declares, "
+               "by resource.\n# TYPE gpuaas_pool_configured_units gauge\n");
+    json_array_foreach(res, i, x)
+    {
+        const char *name = json_string_value(json_object_get(x, "name"));
+        if (name)
+            sb_addf(b, "gpuaas_pool_configured_units{resource=\"%s\"} %" JSON_INTEGER_FORMAT "\n",
+                    name, json_integer_value(json_object_get(x, "configured")));
+    }
+    sb_adds(b, "# HELP gpuaas_pool_advertised_units GPUs or MIG slices the nodes advertise, by "
+               "resource (the reconciler's last observation).\n"
+               "# TYPE gpuaas_pool_advertised_units gauge\n");
+    json_array_foreach(res, i, x)
+    {
+        const char *name = json_string_value(json_object_get(x, "name"));
+        if (name)
+            sb_addf(b, "gpuaas_pool_advertised_units{resource=\"%s\"} %" JSON_INTEGER_FORMAT "\n",
+                    name, json_integer_value(json_object_get(x, "advertised")));
+    }
+    sb_addf(b,
+            "# HELP gpuaas_pool_observed_timestamp_seconds When the reconciler last observed "
+            "the nodes.\n# TYPE gpuaas_pool_observed_timestamp_seconds gauge\n"
+            "gpuaas_pool_observed_timestamp_seconds %" JSON_INTEGER_FORMAT "\n",
+            json_integer_value(json_object_get(o, "observed_at")));
+    json_decref(o);
+}
+
 char *srv_metrics_text(struct srv_req *r)
 {
     struct srv *s = r->srv;
@@ -343,11 +383,20 @@ char *srv_metrics_text(struct srv_req *r)
     sb_addf(&b, "# HELP gpuaas_bookings Bookings by state.\n# TYPE gpuaas_bookings gauge\n");
     /* one grouped count, not every booking row of every state */
     int64_t counts[RS__COUNT];
-    if (r->st && store_reservation_count_by_state(r->st, counts) == 0)
+    bool db_up = r->st && store_reservation_count_by_state(r->st, counts) == 0;
+    if (db_up)
         for (int st = 0; st < RS__COUNT; st++)
             sb_addf(&b, "gpuaas_bookings{state=\"%s\"} %" PRId64 "\n",
                     res_state_name((enum res_state)st), counts[st]);
-    dcgm_metrics(r, &b);
+    /* measured by the count above, on every scrape: /metrics answers while the database is down */
+    sb_addf(&b,
+            "# HELP gpuaas_database_up 1 when this scrape's query of the database succeeded.\n"
+            "# TYPE gpuaas_database_up gauge\ngpuaas_database_up %d\n",
+            db_up ? 1 : 0);
+    if (db_up) {
+        dcgm_metrics(r, &b);
+        pool_metrics(r, &b);
+    }
     return sb_detach(&b, NULL); /* NULL when memory ran out on the way */
 }
 
