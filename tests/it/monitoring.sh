@@ -4,8 +4,8 @@
 #     the ServiceMonitor at the same Secret;
 #  2. its alerts pass `promtool check rules`, and `promtool test rules` (rules-test.yaml) has a
 #     test for every alert; every alert names a runbook section that docs/operations.md has;
-#  3. the Grafana dashboard is valid JSON and every metric its queries read is one the code
-#     exports (a metric name written in src/, histogram suffixes allowed).
+#  3. the Grafana dashboard is valid JSON and every metric its queries, and the alerts' queries,
+#     read is one the code exports (a metric name written in src/, histogram suffixes allowed).
 set -euo pipefail
 cd "${GPUAAS_SRC:-$(dirname "$0")/../..}"
 for t in kubectl promtool python3; do
@@ -71,7 +71,7 @@ for b in bad:
 sys.exit(1 if bad else 0)
 PY
 
-python3 - deploy/monitoring/gpuaas-dashboard.json <<'PY' || fail "dashboard"
+python3 - deploy/monitoring/gpuaas-dashboard.json "$W/rules.yaml" <<'PY' || fail "dashboard and alert queries"
 import json, pathlib, re, sys
 dash = json.load(open(sys.argv[1]))
 exported = set()
@@ -87,9 +87,15 @@ def base(m):
     return m
 promql_words = {"or", "and", "unless", "vector", "sum", "by", "rate", "max", "min", "avg", "increase", "histogram_quantile", "time",
                 "offset", "without", "on", "ignoring", "le", "state", "route", "status", "job",
-                "pod", "count", "irate", "delta"}
+                "pod", "count", "irate", "delta", "outcome", "reason", "action", "kind", "resource"}
+import yaml
+rules = [r for g in yaml.safe_load(open(sys.argv[2]))["groups"] for r in g["rules"] if "alert" in r]
+# the alerts' queries are checked like the panels' (up is Prometheus's own)
+panels = dash["panels"] + [{"title": "alert " + r["alert"], "targets": [{"expr": r["expr"]}]} for r in rules]
+exported.add("up")
+promql_words |= {"absent", "humanizePercentage"}
 bad, n = [], 0
-for panel in dash["panels"]:
+for panel in panels:
     for t in panel.get("targets", []):
         n += 1
         expr = re.sub(r'\{[^}]*\}', "", t["expr"])
@@ -103,7 +109,7 @@ for panel in dash["panels"]:
                 bad.append("%s: %s is not a metric the code exports" % (panel["title"], w))
 for b in bad:
     print(b)
-print("%d dashboard queries checked against %d exported metric names" % (n, len(exported)))
+print("%d dashboard and alert queries checked against %d exported metric names" % (n, len(exported)))
 sys.exit(1 if bad or not n else 0)
 PY
 echo "monitoring: ok"
