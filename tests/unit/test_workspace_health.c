@@ -1,6 +1,6 @@
 /* The workspace's health read from cluster status: one case per file in
- * tests/data/workspace-health/ ({deployment, pods, want: {health, reason: [substrings]}}), the
- * objects shaped as the deployment controller, the scheduler and the kubelet write them and
+ * tests/data/workspace-health/ ({deployment, pods, want: {health, code, reason: [substrings]}}),
+ * the objects shaped as the deployment controller, the scheduler and the kubelet write them and
  * validated against the Kubernetes OpenAPI definitions, so that the cases stay real. */
 #include "core/workspace_health.h"
 #include "openapi_check.h"
@@ -61,6 +61,14 @@ static void run_case(const struct oapi *o, const char *file)
             print_error("%s: reason \"%s\" lacks \"%s\"\n", file, v.reason, json_string_value(sub));
             fail();
         }
+    }
+    /* the token counted by the reconciler's metrics (null when ready) */
+    json_t *code = json_object_get(want, "code");
+    if (!code || (json_is_null(code) ? v.code != NULL
+                                     : !v.code || strcmp(v.code, json_string_value(code)))) {
+        print_error("%s: code %s, want %s\n", file, v.code ? v.code : "null",
+                    code ? (json_is_null(code) ? "null" : json_string_value(code)) : "(missing)");
+        fail();
     }
     if (v.health == WS_READY)
         assert_string_equal(v.reason, "");
