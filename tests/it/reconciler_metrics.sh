@@ -87,17 +87,25 @@ scrape() { # scrape URL FILE: /metrics with the token into FILE, 0 when 200
 val() { # val FILE SERIES: the sample's value, "" when absent
   awk -v s="$2" '$1 == s { print $2 }' "$1"
 }
+cmp_n() { # cmp_n VALUE -eq|-ge N (VALUE may be a float; "" is false)
+  [ -n "$1" ] || return 1
+  case $2 in
+  -eq) [ "${1%.*}" -eq "$3" ] ;;
+  -ge) [ "${1%.*}" -ge "$3" ] ;;
+  *) return 1 ;;
+  esac
+}
 rec_is() { # rec_is SERIES OP N: the reconciler's sample compared (-eq, -ge)
   scrape "http://127.0.0.1:$HP" "$WORK/rec.txt" || return 1
   local v
   v=$(val "$WORK/rec.txt" "$1")
-  [ -n "$v" ] && [ "${v%.*}" "$2" "$3" ]
+  cmp_n "$v" "$2" "$3"
 }
 srv_is() {
   scrape "$BASE" "$WORK/srv.txt" || return 1
   local v
   v=$(val "$WORK/srv.txt" "$1")
-  [ -n "$v" ] && [ "${v%.*}" "$2" "$3" ]
+  cmp_n "$v" "$2" "$3"
 }
 
 wait_for 30 "the reconciler's database_up 1" rec_is gpuaas_database_up -eq 1
