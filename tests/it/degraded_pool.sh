@@ -5,7 +5,8 @@
 # MIG configuration lost a slice (tests/data/nodes/degraded.json: 3 of 4 slices). Checks:
 # the reconciler publishes the drift, the server admits no more than what is advertised,
 # the bookings admitted before are kept (never dropped) and the ones that cannot all run
-# as booked are flagged to admins (GET /api/v1/pool: beyond_advertised), not to users.
+# as booked are flagged to admins (GET /api/v1/pool: beyond_advertised), not to users, and the
+# server's /metrics shows the configured units above the advertised ones (GpuaasPoolDegraded).
 set -euo pipefail
 BUILD=${GPUAAS_BUILD:-build}
 SRC=${GPUAAS_SRC:-.}
@@ -51,6 +52,12 @@ run_suite() {
     [ "$(jf "[.resources[] | select(.name == \"$MIG\")][0].advertised")" = "$1" ]
   }
   wait_for 20 "the full pool published as advertised" adv_is 4
+  mig_units() { # mig_units configured|advertised: the server's /metrics sample for the MIG type
+    curl -s --max-time 5 -H "Authorization: Bearer $ADMIN" "$BASE/metrics" |
+      awk -v s="gpuaas_pool_$1_units{resource=\"$MIG\"}" '$1 == s { print $2 }'
+  }
+  [ "$(mig_units configured)" = 4 ] && [ "$(mig_units advertised)" = 4 ] ||
+    fail "/metrics: configured $(mig_units configured), advertised $(mig_units advertised), want 4 and 4"
 
   # --- bookings while all 4 slices are advertised: 4 in window W, 1 in window W2 ---
   now=$(date +%s)
@@ -68,6 +75,9 @@ run_suite() {
   kc delete node sno-1 || fail "cannot delete the node"
   kc create --validate=false -f "$SRC/tests/data/nodes/degraded.json" || fail "cannot register the degraded node"
   wait_for 20 "the drift published" adv_is 3
+  # what GpuaasPoolDegraded reads: configured above advertised
+  [ "$(mig_units configured)" = 4 ] && [ "$(mig_units advertised)" = 3 ] ||
+    fail "/metrics: configured $(mig_units configured), advertised $(mig_units advertised), want 4 and 3"
   [ "$(jf "[.resources[] | select(.name == \"$MIG\")][0].drift")" = -1 ] || fail "drift of the MIG type"
   [ "$(jf "[.resources[] | select(.name == \"$MIG\")][0].bookable")" = 3 ] || fail "bookable follows what is advertised"
 
