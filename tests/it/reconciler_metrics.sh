@@ -6,6 +6,8 @@
 #    attempts fail (reason api_error) and, after reconciler.max_attempts (2), it is FAILED
 #    (attempts_exhausted); meanwhile it counts as provisioning, due for at least 60 s (it
 #    began 60 s ago). Once the fault is cleared a second session starts (outcome ready);
+#  - reasons: sessions whose pods stay unschedulable or cannot pull their image fail their
+#    attempts (not ready within reconciler.provision_timeout_seconds, 2 s) with those reasons;
 #  - drift: its NetworkPolicies deleted by hand are re-applied (drift_repairs_total by kind);
 #  - GC: a namespace labelled ours for no booking is deleted (gc_actions_total);
 #  - pool: the server exports configured and advertised units per resource;
@@ -69,6 +71,7 @@ reconciler:
   gc_interval_seconds: 1
   retry_base_seconds: 1
   max_attempts: 2
+  provision_timeout_seconds: 2
   ingress_domain: apps.test
   ingress_namespace: ingress
   storage_class: standard
@@ -133,8 +136,8 @@ wait_for 30 "the pool's units on the server's /metrics" pool_full
 # --- provisioning fails while ResourceQuota writes are refused ---
 curl -s -X POST "$SIMURL/_sim/faults" -d '{"fault":"500","path":"resourcequotas"}' >/dev/null || fail "set the fault"
 now=$(date +%s)
-book() { # book START END -> id
-  req POST /api/v1/reservations "{\"gpu_type\":\"nvidia.com/gpu\",\"gpu_count\":1,\"starts_at\":\"$(iso "$1")\",\"ends_at\":\"$(iso "$2")\"}" "$ADMIN"
+book() { # book START END [TYPE] -> id
+  req POST /api/v1/reservations "{\"gpu_type\":\"${3:-nvidia.com/gpu}\",\"gpu_count\":1,\"starts_at\":\"$(iso "$1")\",\"ends_at\":\"$(iso "$2")\"}" "$ADMIN"
   expect 201 "book"
   jf .id
 }
@@ -175,6 +178,23 @@ kc label namespace gpuaas-orphan-metrics app.kubernetes.io/managed-by=gpuaas gpu
   fail "cannot label the orphan namespace"
 wait_for 30 "the orphan namespace's deletion counted" \
   rec_is 'gpuaas_reconciler_gc_actions_total{action="namespace_delete"}' -ge 1
+
+# --- workspaces that cannot start: failures counted by the reason read from the pods ---
+# (bookings 3 and 4 get namespaces gpuaas-3 and gpuaas-4; each fails 2 attempts of 2 s)
+for rule in '{"fate":"unschedulable","namespace":"gpuaas-3"}' '{"fate":"pull","namespace":"gpuaas-4"}'; do
+  curl -sf -X POST "$SIMURL/_sim/pods" -d "$rule" >/dev/null || fail "set the pod fate $rule"
+done
+C=$(book $((now - 60)) $((now + 1800)) nvidia.com/mig-1g.24gb)
+D=$(book $((now - 60)) $((now + 1800)) nvidia.com/mig-1g.24gb)
+[ "$C" = 3 ] && [ "$D" = 4 ] || fail "bookings $C and $D, want 3 and 4"
+fates_counted() {
+  rec_is 'gpuaas_reconciler_provision_failures_total{reason="unschedulable"}' -eq 2 &&
+    rec_is 'gpuaas_reconciler_provision_failures_total{reason="image_pull"}' -eq 2 &&
+    rec_is 'gpuaas_reconciler_sessions_failed_total{reason="attempts_exhausted"}' -eq 3
+}
+wait_for 30 "2 unschedulable and 2 image_pull failures, 3 sessions FAILED" fates_counted
+rec_is 'gpuaas_reconciler_provision_attempts_total{outcome="failed"}' -eq 6 ||
+  fail "failed attempts: $(val "$WORK/rec.txt" 'gpuaas_reconciler_provision_attempts_total{outcome="failed"}'), want 6"
 
 # --- the database stops: both say so and /metrics still answers ---
 bash "$SRC/tests/scripts/pg.sh" stop "$WORK/pg" || fail "cannot stop PostgreSQL"
