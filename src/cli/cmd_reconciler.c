@@ -78,7 +78,7 @@ int cmd_reconciler(int argc, char **argv)
     struct kube_client *kube = NULL;
     struct rec *rc = NULL;
     struct rec_health *health = NULL;
-    int64_t cert_not_after = 0;
+    int64_t cert_not_after = 0, token_exp = 0;
     int status = 1;
     if (config_load_file(path, &cfg, &err) < 0 || session_plan_check_config(cfg, &err) < 0) {
         fprintf(stderr, "gpuaas: %s\n", err.message);
@@ -97,6 +97,7 @@ int cmd_reconciler(int argc, char **argv)
         log_error("cannot read the kubeconfig's client certificate", "error=\"%s\"", err.message);
         goto out;
     }
+    kube_config_token_expiry(kc, &token_exp);
     if (kube_client_new(kc, NULL, &kube, &err)) {
         log_error("cannot create the Kubernetes client", "error=\"%s\"", err.message);
         goto out;
@@ -140,7 +141,7 @@ int cmd_reconciler(int argc, char **argv)
                       health ? err.message : "out of memory");
             goto out;
         }
-        rec_health_kube_cert(health, cert_not_after);
+        rec_health_kube_cert(health, cert_not_after, token_exp);
         rec_set_health(rc, health);
     }
     log_info("reconciler started",

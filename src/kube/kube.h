@@ -53,6 +53,9 @@ void kube_config_free(struct kube_config *kc);
 /* *ret = the notAfter (unix seconds) of kc's client certificate (client-certificate or
  * client-certificate-data), 0 when it has none. -ERR_IO / -ERR_INVALID with err. */
 int kube_config_cert_not_after(const struct kube_config *kc, int64_t *ret, struct error *err);
+/* *ret = the "exp" claim of kc's bearer token when it is a JWT (a service account token), read
+ * without verifying it (the API server does that); 0 for an opaque token or none. */
+int kube_config_token_expiry(const struct kube_config *kc, int64_t *ret);
 
 /* ---- Status errors and retry decisions (pure) ---- */
 

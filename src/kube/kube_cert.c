@@ -1,10 +1,13 @@
-/* The notAfter of the kubeconfig's client certificate (kube.h), for the reconciler's
- * certificate expiry metric. */
+/* The notAfter of the kubeconfig's client certificate and the expiry of its bearer token when
+ * it is a JWT (kube.h), for the reconciler's expiry metrics. */
 #include "kube/kube.h"
 
 #include "common/strbuf.h"
 
+#include <jansson.h>
+#include <sodium.h>
 #include <stdlib.h>
+#include <string.h>
 
 int kube_pem_not_after(const char *pem, size_t len, int64_t *ret); /* pem_not_after.c */
 
@@ -28,4 +31,31 @@ int kube_config_cert_not_after(const struct kube_config *kc, int64_t *ret, struc
 out:
     free(file_text);
     return rc;
+}
+
+int kube_config_token_expiry(const struct kube_config *kc, int64_t *ret)
+{
+    *ret = 0;
+    const char *t = kc->token;
+    const char *a = t ? strchr(t, '.') : NULL;
+    const char *b = a ? strchr(a + 1, '.') : NULL;
+    if (!b || b - a - 1 <= 0 || (size_t)(b - a - 1) > 8192 || strchr(b + 1, '.'))
+        return 0; /* not a JWT: an opaque token carries no expiry we can read */
+    size_t cap = (size_t)(b - a), n = 0;
+    unsigned char *bin = malloc(cap + 1);
+    if (!bin)
+        return 0;
+    int64_t exp = 0;
+    if (sodium_base642bin(bin, cap, a + 1, (size_t)(b - a - 1), NULL, &n, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0) {
+        json_t *claims = json_loadb((const char *)bin, n, 0, NULL);
+        json_t *e = json_object_get(claims, "exp");
+        if (json_is_integer(e) && json_integer_value(e) > 0)
+            exp = (int64_t)json_integer_value(e);
+        json_decref(claims);
+    }
+    sodium_memzero(bin, cap + 1);
+    free(bin);
+    *ret = exp;
+    return 0;
 }

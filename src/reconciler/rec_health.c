@@ -29,6 +29,7 @@ struct rec_health {
     struct rec_stats last; /* the loop's counters after the last pass */
     int db_up;             /* -1 = not yet known, else the last access of the database */
     int64_t kube_cert_not_after;
+    int64_t kube_token_exp;
     unsigned long count[NB + 1];
     double sum;
 };
@@ -100,12 +101,13 @@ void rec_health_db(struct rec_health *h, bool up)
     pthread_mutex_unlock(&h->mu);
 }
 
-void rec_health_kube_cert(struct rec_health *h, int64_t not_after)
+void rec_health_kube_cert(struct rec_health *h, int64_t not_after, int64_t token_exp)
 {
     if (!h)
         return;
     pthread_mutex_lock(&h->mu);
     h->kube_cert_not_after = not_after;
+    h->kube_token_exp = token_exp;
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -203,6 +205,13 @@ static void metrics_more(struct rec_health *h, struct strbuf *sb)
                 "# TYPE gpuaas_reconciler_kube_client_cert_expiry_timestamp_seconds gauge\n"
                 "gpuaas_reconciler_kube_client_cert_expiry_timestamp_seconds %lld\n",
                 (long long)h->kube_cert_not_after);
+    if (h->kube_token_exp > 0)
+        sb_addf(sb,
+                "# HELP gpuaas_reconciler_kube_token_expiry_timestamp_seconds The exp claim of "
+                "the reconciler's Kubernetes bearer token (a JWT), read at start.\n"
+                "# TYPE gpuaas_reconciler_kube_token_expiry_timestamp_seconds gauge\n"
+                "gpuaas_reconciler_kube_token_expiry_timestamp_seconds %lld\n",
+                (long long)h->kube_token_exp);
 }
 
 static void metrics(struct rec_health *h, struct strbuf *sb)

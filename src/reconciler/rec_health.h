@@ -11,8 +11,9 @@
  *                 _provision_attempts_total{outcome}, _provision_failures_total{reason},
  *                 _sessions_failed_total{reason}, _gc_actions_total{action},
  *                 _drift_repairs_total{kind}, _drifted_objects, _sessions_provisioning,
- *                 _provisioning_oldest_seconds, gpuaas_database_up (once known) and
- *                 _kube_client_cert_expiry_timestamp_seconds (with a client certificate). With
+ *                 _provisioning_oldest_seconds, gpuaas_database_up (once known),
+ *                 _kube_client_cert_expiry_timestamp_seconds (with a client certificate) and
+ *                 _kube_token_expiry_timestamp_seconds (with a JWT bearer token). With
  *                 server.metrics_token_file set it needs that bearer token (401 without).
  * The loop records into a struct rec_health under its mutex; the HTTP thread reads it. */
 #ifndef GPUAAS_RECONCILER_REC_HEALTH_H
@@ -36,8 +37,9 @@ void rec_health_leader(struct rec_health *h, bool leader);
 void rec_health_pass(struct rec_health *h, double seconds, const struct rec_stats *st);
 /* The result of an access of the database outside a pass (the leader lock while standing by). */
 void rec_health_db(struct rec_health *h, bool up);
-/* notAfter (unix seconds) of the kubeconfig's client certificate, 0 = none. */
-void rec_health_kube_cert(struct rec_health *h, int64_t not_after);
+/* notAfter (unix seconds) of the kubeconfig's client certificate and the exp claim of its
+ * bearer token (read at start), 0 = none. */
+void rec_health_kube_cert(struct rec_health *h, int64_t not_after, int64_t token_exp);
 /* Serves on "ADDR:PORT" (IPv4) until rec_health_stop. */
 int rec_health_serve(struct rec_health *h, const char *listen, struct error *err);
 void rec_health_stop(struct rec_health *h);

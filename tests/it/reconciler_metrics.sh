@@ -11,7 +11,8 @@
 #  - drift: its NetworkPolicies deleted by hand are re-applied (drift_repairs_total by kind);
 #  - GC: a namespace labelled ours for no booking is deleted (gc_actions_total);
 #  - pool: the server exports configured and advertised units per resource;
-#  - certificate: the notAfter of the client certificate in the reconciler's kubeconfig;
+#  - expiry: the notAfter of the client certificate in the reconciler's kubeconfig, and the exp
+#    claim of its bearer token (a JWT);
 #  - database: gpuaas_database_up is 1 on both; PostgreSQL stopped: 0 on both while /metrics
 #    still answers 200; started again: 1 on both.
 # Bounds: the reconciler runs every second and retries after 1 s, each step below needs a few
@@ -52,6 +53,17 @@ KUBECONFIG=$WORK/rec-kubeconfig kubectl config set-credentials "$user" --embed-c
   --client-certificate="$WORK/client.crt" --client-key="$WORK/client.key" >/dev/null ||
   fail "cannot add the client certificate"
 not_after=$(date -u -d "$(openssl x509 -in "$WORK/client.crt" -noout -enddate | cut -d= -f2)" +%s)
+# and a bearer token shaped as a service account token (a JWT) that expires in 5 days (the
+# double, started without --token, takes any token; the reconciler reads the exp claim)
+token_exp=$(($(date +%s) + 5 * 86400))
+jwt=$(python3 - "$token_exp" <<'PY'
+import base64, json, sys
+b = lambda o: base64.urlsafe_b64encode(json.dumps(o).encode()).rstrip(b"=").decode()
+print(b({"alg": "RS256", "kid": "k"}) + "." + b({"exp": int(sys.argv[1]), "sub": "system:serviceaccount:gpuaas-system:gpuaas-reconciler"}) + ".c2lnbmF0dXJl")
+PY
+)
+KUBECONFIG=$WORK/rec-kubeconfig kubectl config set-credentials "$user" --token="$jwt" >/dev/null ||
+  fail "cannot add the token"
 
 head -c 24 /dev/urandom | base64 >"$WORK/metrics-token"
 PORT=$(free_port)
@@ -124,6 +136,8 @@ done
 grep -q '^gpuaas_reconciler_drift_repairs_total' "$WORK/rec.txt" && fail "repairs counted before any"
 [ "$(val "$WORK/rec.txt" gpuaas_reconciler_kube_client_cert_expiry_timestamp_seconds)" = "$not_after" ] ||
   fail "client certificate expiry: $(val "$WORK/rec.txt" gpuaas_reconciler_kube_client_cert_expiry_timestamp_seconds), want $not_after"
+[ "$(val "$WORK/rec.txt" gpuaas_reconciler_kube_token_expiry_timestamp_seconds)" = "$token_exp" ] ||
+  fail "token expiry: $(val "$WORK/rec.txt" gpuaas_reconciler_kube_token_expiry_timestamp_seconds), want $token_exp"
 
 # --- pool: the reference node advertises all 4 MIG slices and 1 whole GPU ---
 pool_full() {
