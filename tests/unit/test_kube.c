@@ -155,6 +155,48 @@ static void test_kubeconfig_token_file_and_insecure(void **state)
     rmdir(dir);
 }
 
+/* The expiry metrics' readings: the exp claim of a JWT bearer token (none for an opaque or
+ * malformed token), and a client certificate that is not PEM refused. */
+static void test_credential_expiry(void **state)
+{
+    (void)state;
+    struct kube_config kc = {0};
+    struct error err = {0};
+    int64_t t = -1;
+    /* {"alg":"RS256"}.{"exp":1893456000,"sub":"system:serviceaccount:a:b"}.sig */
+    char jwt[] = "eyJhbGciOiJSUzI1NiJ9."
+                 "eyJleHAiOjE4OTM0NTYwMDAsInN1YiI6InN5c3RlbTpzZXJ2aWNlYWNjb3VudDphOmIifQ.c2ln";
+    kc.token = jwt;
+    assert_int_equal(kube_config_token_expiry(&kc, &t), 0);
+    assert_int_equal(t, 1893456000);
+    static const char *const none[] = {
+        "sha256~opaque-openshift-token",
+        "a.b",                                           /* two parts */
+        "eyJhbGciOiJSUzI1NiJ9.!!!.c2ln",                 /* not base64url */
+        "eyJhbGciOiJSUzI1NiJ9.e30.c2ln",                 /* {} : no exp */
+        "eyJhbGciOiJSUzI1NiJ9.eyJleHAiOiJzb29uIn0.c2ln", /* {"exp":"soon"} */
+        "x.eyJleHAiOjF9.y.z",                            /* four parts */
+    };
+    for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+        char buf[128];
+        snprintf(buf, sizeof(buf), "%s", none[i]);
+        kc.token = buf;
+        t = -1;
+        assert_int_equal(kube_config_token_expiry(&kc, &t), 0);
+        assert_int_equal(t, 0);
+    }
+    kc.token = NULL;
+    assert_int_equal(kube_config_token_expiry(&kc, &t), 0);
+    assert_int_equal(t, 0);
+    assert_int_equal(kube_config_cert_not_after(&kc, &t, &err), 0); /* no certificate */
+    assert_int_equal(t, 0);
+    char bad[] = "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n";
+    kc.cert_data = bad;
+    kc.cert_len = strlen(bad);
+    assert_int_equal(kube_config_cert_not_after(&kc, &t, &err), -ERR_INVALID);
+    assert_string_equal(err.field, "client-certificate");
+}
+
 static void test_status_parsing(void **state)
 {
     struct error err = {0};
@@ -262,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_kubeconfig_current_context),
         cmocka_unit_test(test_kubeconfig_errors),
         cmocka_unit_test(test_kubeconfig_token_file_and_insecure),
+        cmocka_unit_test(test_credential_expiry),
         cmocka_unit_test(test_status_parsing),
         cmocka_unit_test(test_retry_decisions),
         cmocka_unit_test(test_paths),
