@@ -29,8 +29,10 @@ void rec_health_free(struct rec_health *h);
 void rec_health_leader(struct rec_health *h, bool leader);
 /* A completed pass of `seconds`, with the loop's counters after it. */
 void rec_health_pass(struct rec_health *h, double seconds, const struct rec_stats *st);
-/* Serves on "ADDR:PORT" (IPv4) until rec_health_stop. */
+/* Serves on "ADDR:PORT" (IPv4; port 0: the kernel picks one) until rec_health_stop. */
 int rec_health_serve(struct rec_health *h, const char *listen, struct error *err);
+/* The port rec_health_serve bound (the kernel's pick for port 0); 0 when not serving. */
+int rec_health_port(const struct rec_health *h);
 void rec_health_stop(struct rec_health *h);
 
 #endif
