@@ -46,15 +46,14 @@ fail() { # to stderr: fail may run inside $(...)
 # Sets VAR to the port in FILE, which the daemon PID writes (atomically: whole or absent) once
 # it listens; fails at once when PID exits before that. Remove FILE before starting PID.
 wait_port() { # wait_port VAR FILE PID WHAT
-  local wp_file=$2 wp_pid=$3 wp_what=$4
-  port_written() { # seen from wait_for through bash's dynamic scope
-    [ -s "$wp_file" ] && return 0
-    kill -0 "$wp_pid" 2>/dev/null || fail "$wp_what exited before it listened"
-    return 1
-  }
-  wait_for 10 "$wp_what to listen ($wp_file)" port_written
-  printf -v "$1" '%s' "$(cat "$wp_file")"
-  [[ ${!1} =~ ^[0-9]+$ ]] || fail "$wp_what wrote \"${!1}\" to $wp_file, not a port"
+  wait_for 10 "$4 to listen ($2)" port_written "$2" "$3" "$4"
+  printf -v "$1" '%s' "$(cat "$2")"
+  [[ ${!1} =~ ^[0-9]+$ ]] || fail "$4 wrote \"${!1}\" to $2, not a port"
+}
+port_written() { # port_written FILE PID WHAT: FILE is there; fails when PID exited first
+  [ -s "$1" ] && return 0
+  kill -0 "$2" 2>/dev/null || fail "$3 exited before it listened"
+  return 1
 }
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 req() { # req METHOD PATH [BODY] [TOKEN]: sets STATUS and BODY
