@@ -141,7 +141,20 @@ expect 200 "proxied listener: the portal"
 # the refusals are logged (a probe shows in the log), the secrets are not
 grep -q 'proxy identity header refused' "$WORK/server.log" || fail "no log line for the refusal"
 grep -qF "$SCRAPE" "$WORK/server.log" && fail "the scrape token is in the log"
-echo "ok - server: token listener refuses the proxy's headers, takes bearer tokens"
+# The CLI on the token listener, as docs/install.md says: a portal token saved with
+# `gpuaas login --token-stdin` (checked with the server first), then any command.
+export XDG_CONFIG_HOME=$WORK/xdg
+printf '%s\n' "$ALICE" | "$BIN" login --server "$TOKEN" --token-stdin >"$WORK/cli.txt" 2>&1 ||
+  fail "gpuaas login --token-stdin: $(cat "$WORK/cli.txt")"
+grep -q alice "$WORK/cli.txt" || fail "gpuaas login --token-stdin: $(cat "$WORK/cli.txt")"
+"$BIN" pool >"$WORK/cli.txt" 2>&1 || fail "gpuaas pool with the saved token: $(cat "$WORK/cli.txt")"
+printf 'gpa_1_not-a-token\n' | "$BIN" login --server "$TOKEN" --token-stdin >"$WORK/cli.txt" 2>&1 &&
+  fail "gpuaas login --token-stdin saved a token the server refuses"
+XDG_CONFIG_HOME=$WORK/none GPUAAS_TOKEN=$ALICE "$BIN" list --server "$TOKEN" >/dev/null 2>&1 ||
+  fail "gpuaas list with GPUAAS_TOKEN on the token listener"
+printf 'admin-secret-1\n' | "$BIN" login --server "$TOKEN" -u admin --password-stdin >"$WORK/cli.txt" 2>&1 &&
+  fail "gpuaas login with a password worked on the token listener"
+echo "ok - server: token listener refuses the proxy's headers, takes bearer tokens (API, CLI)"
 
 # ---- 2. the overlay ----
 OUT=$WORK/render
