@@ -194,6 +194,9 @@ int cmd_server(int argc, char **argv)
     }
     log_info("listening", "listen=%s port=%d database=%s", cfg->server.listen, srv_port(srv),
              !strncmp(cfg->database.url, "sqlite", 6) ? "sqlite" : "postgres");
+    if (srv_token_port(srv))
+        log_info("listening for bearer tokens only", "token_listen=%s port=%d",
+                 cfg->server.token_listen, srv_token_port(srv));
     if (port_file && port_file_write(port_file, srv_port(srv), "--port-file", &err) < 0) {
         log_error("cannot report the port", "error=\"%s\"", err.message);
         srv_stop(srv, 0);
