@@ -3,12 +3,11 @@
 # plus pgbench on the same PostgreSQL server in the same run. Starts a private PostgreSQL
 # (tests/scripts/pg.sh), one fresh server per run and backend, runs build/bench_admission,
 # and prints the medians over RUNS runs. Environment: RUNS (3), CLIENTS (16), REQUESTS (200
-# per client), TOTAL (10000 bookings for the capacity query), BENCH_PG_PORT (25990).
+# per client), TOTAL (10000 bookings for the capacity query).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 RUNS=${RUNS:-3} CLIENTS=${CLIENTS:-16} REQUESTS=${REQUESTS:-200} TOTAL=${TOTAL:-10000}
-port=${BENCH_PG_PORT:-25990}
 for f in "$BUILD/gpuaas" "$BUILD/bench_admission"; do
     [ -x "$f" ] || { echo "bench: $f is missing; run 'make build'" >&2; exit 1; }
 done
@@ -23,22 +22,25 @@ cleanup() {
 }
 trap cleanup EXIT
 # durable like production: fsync on, synchronous_commit on (PostgreSQL defaults)
-pg_url=$(PG_FSYNC=on bash tests/scripts/pg.sh start "$pgdir" "$port")
+pg_url=$(PG_FSYNC=on bash tests/scripts/pg.sh start "$pgdir")
+port=$(sed -E 's#^.*:([0-9]+)/[^/]*$#\1#' <<<"$pg_url") # the free port pg.sh found
 bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 PSQL=("$bindir/psql" -q -X -v ON_ERROR_STOP=1)
 export GPUAAS_ADMIN_PASSWORD=bench-admin-password
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# start_server DATABASE_URL: one server on a fresh port; sets $url.
+# start_server DATABASE_URL: one server on a port the kernel picks (written to --port-file once
+# it listens); sets $url.
 start_server() {
-    local p
-    p=$(free_port)
-    url=http://127.0.0.1:$p
+    rm -f "$work/server.port"
     GPUAAS_LOG_LEVEL=warn "$BUILD/gpuaas" server --config config/gpuaas.example.yaml \
-        --listen "127.0.0.1:$p" --database "$1" 2>>"$work/server.log" >/dev/null &
+        --listen 127.0.0.1:0 --port-file "$work/server.port" --database "$1" \
+        2>>"$work/server.log" >/dev/null &
     server_pid=$!
     for _ in $(seq 1 200); do
-        curl -fsS -o /dev/null "$url/healthz" 2>/dev/null && return 0
+        if [ -s "$work/server.port" ]; then
+            url=http://127.0.0.1:$(cat "$work/server.port")
+            return 0
+        fi
+        kill -0 "$server_pid" 2>/dev/null || break
         sleep 0.05
     done
     echo "bench: the server did not start on $1" >&2

@@ -1,6 +1,7 @@
 /* HTTP endpoint of the cache daemon (libmicrohttpd). */
 #include "cache/cache_http.h"
 #include "common/log.h"
+#include "common/portfile.h"
 #include "common/strbuf.h"
 
 #include <arpa/inet.h>
@@ -21,6 +22,7 @@
 struct cache_http {
     struct MHD_Daemon *mhd;
     struct cache_daemon *d;
+    int port; /* the bound port */
     char token[256];
 };
 
@@ -178,15 +180,12 @@ int cache_http_start(struct cache_daemon *d, const char *listen, const char *tok
                      struct cache_http **ret, struct error *err)
 {
     char host[128];
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host))
-        return error_set(err, ERR_INVALID, "cache.listen",
-                         "cache.listen: expected ADDRESS:PORT, got \"%s\"", listen);
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = 0;
-    int port = atoi(colon + 1);
+    int port;
+    int rc = listen_split(listen, host, sizeof(host), &port, "cache.listen", err);
+    if (rc < 0)
+        return rc;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (port <= 0 || port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
         return error_set(err, ERR_INVALID, "cache.listen",
                          "cache.listen: \"%s\" is not an IPv4 address and port", listen);
     struct cache_http *h = calloc(1, sizeof(*h));
@@ -204,8 +203,15 @@ int cache_http_start(struct cache_daemon *d, const char *listen, const char *tok
         free(h);
         return error_set(err, ERR_IO, "cache.listen", "cannot listen on %s", listen);
     }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = di ? di->port : port;
     *ret = h;
     return 0;
+}
+
+int cache_http_port(const struct cache_http *h)
+{
+    return h->port;
 }
 
 void cache_http_stop(struct cache_http *h)

@@ -8,9 +8,11 @@
 
 struct cache_http;
 
-/* listen is ADDR:PORT; token "" disables POST /prefetch (403). */
+/* listen is ADDR:PORT (port 0: the kernel picks one); token "" disables POST /prefetch (403). */
 int cache_http_start(struct cache_daemon *d, const char *listen, const char *token,
                      struct cache_http **ret, struct error *err);
+/* The bound port (the kernel's pick when listen asked for port 0). */
+int cache_http_port(const struct cache_http *h);
 void cache_http_stop(struct cache_http *h);
 
 #endif

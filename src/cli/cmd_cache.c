@@ -6,6 +6,7 @@
 #include "cli/shared.h"
 #include "common/args.h"
 #include "common/log.h"
+#include "common/portfile.h"
 #include "common/strbuf.h"
 #include "common/timeutil.h"
 #include "core/config.h"
@@ -24,6 +25,8 @@ static void usage(FILE *out)
     fprintf(
         out,
         "Usage: gpuaas cache [--config FILE] [--listen ADDR:PORT]     run the node cache daemon\n"
+        "                    [--port-file PATH]  (port 0: the kernel picks one; the bound port\n"
+        "                                        is written to PATH, atomically, once listening)\n"
         "       gpuaas cache fetch --store DIR --sha256 HEX [--name NAME] [--size BYTES]\n"
         "                          [--ranges N] [--proxy URL] [--pin] URL\n"
         "                                                              fetch one artifact and "
@@ -67,9 +70,10 @@ static int read_token(const char *file, char *buf, size_t len)
 
 static int run_daemon(int argc, char **argv)
 {
-    const char *cfg_flag = NULL, *listen = NULL;
+    const char *cfg_flag = NULL, *listen = NULL, *port_file = NULL;
     const struct cli_opt opts[] = {{"--config", NULL, &cfg_flag, NULL},
-                                   {"--listen", NULL, &listen, NULL}};
+                                   {"--listen", NULL, &listen, NULL},
+                                   {"--port-file", NULL, &port_file, NULL}};
     size_t npos;
     if (cli_parse_as("gpuaas cache", argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos))
         return 2;
@@ -100,9 +104,12 @@ static int run_daemon(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    log_info("cache daemon started", "listen=%s store=%s artifacts=%d images=%d",
-             listen ? listen : c->cache.listen, c->cache.store_dir, c->cache.n_artifacts,
-             c->cache.n_images);
+    /* last: whoever waits for the file may signal the daemon at once */
+    if (port_file && port_file_write(port_file, cache_http_port(h), "--port-file", &err) < 0)
+        goto fail;
+    log_info("cache daemon started", "listen=%s port=%d store=%s artifacts=%d images=%d",
+             listen ? listen : c->cache.listen, cache_http_port(h), c->cache.store_dir,
+             c->cache.n_artifacts, c->cache.n_images);
     while (!stop_flag)
         pause();
     log_info("cache daemon stopping", "signal=%d", (int)stop_flag);

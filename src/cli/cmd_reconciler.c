@@ -3,6 +3,7 @@
 #include "cli/shared.h"
 #include "common/args.h"
 #include "common/log.h"
+#include "common/portfile.h"
 #include "core/config.h"
 #include "core/session_plan.h"
 #include "common/strbuf.h"
@@ -29,6 +30,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "Usage: gpuaas reconciler [--config FILE] [--kubeconfig FILE] [--once]\n"
                  "                         [--time-offset SECONDS] [--health-listen ADDR:PORT]\n"
+                 "                         [--health-port-file PATH]\n"
                  "Runs the control-plane loop: provisions session namespaces when windows begin,\n"
                  "tears them down when they end, repairs and garbage-collects.\n"
                  "  --config FILE        configuration (else $GPUAAS_CONFIG)\n"
@@ -37,12 +39,16 @@ static void usage(FILE *out)
                  "  --once               one garbage-collection sweep and one pass, then exit\n"
                  "  --time-offset SECS   shift the clock (tests)\n"
                  "  --health-listen A:P  serve /healthz, /readyz and /metrics there (the metrics\n"
-                 "                       need the token of server.metrics_token_file when set)\n");
+                 "                       need the token of server.metrics_token_file when set;\n"
+                 "                       port 0: the kernel picks one)\n"
+                 "  --health-port-file P once the health listener listens, writes its port to P\n"
+                 "                       (atomically)\n");
 }
 
 int cmd_reconciler(int argc, char **argv)
 {
     const char *cfg_flag = NULL, *kubeconfig = NULL, *offset_s = NULL, *health_listen = NULL;
+    const char *health_port_file = NULL;
     int once = 0;
     long long offset = 0;
     if (cli_wants_help(argc, argv)) {
@@ -53,10 +59,15 @@ int cmd_reconciler(int argc, char **argv)
                                    {"--kubeconfig", NULL, &kubeconfig, NULL},
                                    {"--once", NULL, NULL, &once},
                                    {"--time-offset", NULL, &offset_s, NULL},
-                                   {"--health-listen", NULL, &health_listen, NULL}};
+                                   {"--health-listen", NULL, &health_listen, NULL},
+                                   {"--health-port-file", NULL, &health_port_file, NULL}};
     size_t npos;
     if (CLI_PARSE(argc, argv, opts, NULL, 0, &npos)) {
         usage(stderr);
+        return 2;
+    }
+    if (health_port_file && !health_listen) {
+        fprintf(stderr, "gpuaas reconciler: --health-port-file needs --health-listen\n");
         return 2;
     }
     if (offset_s) {
@@ -142,6 +153,11 @@ int cmd_reconciler(int argc, char **argv)
             goto out;
         }
         rec_health_kube_cert(health, cert_not_after, token_exp);
+        if (health_port_file && port_file_write(health_port_file, rec_health_port(health),
+                                                "--health-port-file", &err) < 0) {
+            log_error("cannot report the health port", "error=\"%s\"", err.message);
+            goto out;
+        }
         rec_set_health(rc, health);
     }
     log_info("reconciler started",

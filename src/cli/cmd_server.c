@@ -4,6 +4,7 @@
 #include "cli/shared.h"
 #include "common/args.h"
 #include "common/log.h"
+#include "common/portfile.h"
 #include "common/timeutil.h"
 #include "core/config.h"
 #include "core/pool.h"
@@ -27,10 +28,12 @@
 static void usage(FILE *out)
 {
     fprintf(out, "Usage: gpuaas server [--config FILE] [--listen ADDR:PORT] [--database URL]\n"
+                 "                     [--port-file PATH]\n"
                  "Serves the REST API (/api/v1), the web UI, /healthz, /readyz and /metrics.\n"
                  "  --config FILE       configuration (else $GPUAAS_CONFIG)\n"
-                 "  --listen ADDR:PORT  overrides server.listen\n"
+                 "  --listen ADDR:PORT  overrides server.listen (port 0: the kernel picks one)\n"
                  "  --database URL      overrides database.url (sqlite:PATH or postgresql://...)\n"
+                 "  --port-file PATH    once listening, writes the bound port there (atomically)\n"
                  "On first start with no users, creates 'admin' with $GPUAAS_ADMIN_PASSWORD, or a\n"
                  "random password written to auth.admin_password_file (default\n"
                  "<database dir>/admin-password, mode 0600) and shown only on a terminal.\n"
@@ -132,7 +135,7 @@ out:
 
 int cmd_server(int argc, char **argv)
 {
-    const char *config_flag = NULL, *listen = NULL, *database = NULL;
+    const char *config_flag = NULL, *listen = NULL, *database = NULL, *port_file = NULL;
     struct config *cfg = NULL;
     struct pool pool;
     struct error err = {0};
@@ -145,7 +148,8 @@ int cmd_server(int argc, char **argv)
     }
     const struct cli_opt opts[] = {{"--config", NULL, &config_flag, NULL},
                                    {"--listen", NULL, &listen, NULL},
-                                   {"--database", NULL, &database, NULL}};
+                                   {"--database", NULL, &database, NULL},
+                                   {"--port-file", NULL, &port_file, NULL}};
     size_t npos;
     if (CLI_PARSE(argc, argv, opts, NULL, 0, &npos)) {
         usage(stderr);
@@ -190,6 +194,14 @@ int cmd_server(int argc, char **argv)
     }
     log_info("listening", "listen=%s port=%d database=%s", cfg->server.listen, srv_port(srv),
              !strncmp(cfg->database.url, "sqlite", 6) ? "sqlite" : "postgres");
+    if (srv_token_port(srv))
+        log_info("listening for bearer tokens only", "token_listen=%s port=%d",
+                 cfg->server.token_listen, srv_token_port(srv));
+    if (port_file && port_file_write(port_file, srv_port(srv), "--port-file", &err) < 0) {
+        log_error("cannot report the port", "error=\"%s\"", err.message);
+        srv_stop(srv, 0);
+        goto out;
+    }
     int sig = 0;
     while (sigwait(&set, &sig) != 0)
         ;

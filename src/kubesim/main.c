@@ -19,6 +19,7 @@
 
 #include "common/args.h"
 #include "common/log.h"
+#include "common/portfile.h"
 #include "common/strbuf.h"
 #include "common/timeutil.h"
 #include "kubesim/reqlog.h"
@@ -328,6 +329,7 @@ static void usage(FILE *f)
     fprintf(
         f,
         "usage: gpuaas-kubesim --listen ADDR:PORT --kubeconfig-out FILE [--tls] [--token T]\n"
+        "       [--port-file PATH] (the bound port, written atomically once listening)\n"
         "       [--openapi DIR] [--quota-delay-ms N] [--pod-ready-delay-ms N]\n"
         "       [--ns-delete-delay-ms N] [--fail-nth N] [--fault 500|429|drop|latency:MS]\n"
         "       [--fault-rate P | --fault-every N] [--fault-path SUBSTR] [--log-level LEVEL]\n"
@@ -400,7 +402,7 @@ struct args {
     const char *listen, *kubeconfig, *token, *openapi, *request_log, *log_level;
     const char *quota_delay, *pod_ready_delay, *ns_delete_delay, *node_resources;
     const char *fault_kind, *fault_path, *fail_nth, *fault_rate, *fault_every;
-    const char *cel_eval, *token_user, *pod_fates;
+    const char *cel_eval, *token_user, *pod_fates, *port_file;
     int tls;
 };
 
@@ -428,6 +430,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         {"--cel-eval", NULL, &a->cel_eval, NULL},
         {"--token-user", NULL, &a->token_user, NULL},
         {"--pod-fate", NULL, &a->pod_fates, NULL},
+        {"--port-file", NULL, &a->port_file, NULL},
     };
     size_t npos;
     a->request_log = getenv("GPUAAS_KUBESIM_REQUEST_LOG");
@@ -581,17 +584,24 @@ static struct MHD_Daemon *start_daemon(const struct sockaddr_in *sa, const char 
                             MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_END);
 }
 
-/* Serves until SIGTERM/SIGINT: the kubeconfig is written once the port is known, the
- * controllers tick in their own thread. 0, or 1 with a message. */
-static int serve(struct MHD_Daemon *d, const char *host, int port, int tls, const char *kubeconfig,
-                 const char *ca, const char *token)
+/* Serves until SIGTERM/SIGINT: the kubeconfig (and --port-file) are written once the port is
+ * known, the controllers tick in their own thread. 0, or 1 with a message. */
+static int serve(struct MHD_Daemon *d, const char *host, int port, const struct args *a,
+                 const char *ca)
 {
+    int tls = a->tls;
+    const char *kubeconfig = a->kubeconfig, *token = a->token;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     int bound = info ? info->port : port;
     char server[300];
     snprintf(server, sizeof(server), "%s://%s:%d", tls ? "https" : "http", host, bound);
     if (write_kubeconfig(kubeconfig, server, ca, token)) {
         fprintf(stderr, "gpuaas-kubesim: cannot write %s\n", kubeconfig);
+        return 1;
+    }
+    struct error err = {0};
+    if (a->port_file && port_file_write(a->port_file, bound, "--port-file", &err) < 0) {
+        fprintf(stderr, "gpuaas-kubesim: %s\n", err.message);
         return 1;
     }
     log_info("kubesim listening", "server=%s kubeconfig=%s tls=%d", server, kubeconfig, tls);
@@ -670,7 +680,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "gpuaas-kubesim: cannot listen on %s\n", a.listen);
         goto out_sim;
     }
-    rc = serve(d, host, port, a.tls, a.kubeconfig, ca, a.token);
+    rc = serve(d, host, port, &a, ca);
     MHD_stop_daemon(d);
 out_sim:
     ksim_free(g_sim);

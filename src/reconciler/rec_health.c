@@ -1,6 +1,7 @@
 /* The reconciler's /healthz, /readyz and /metrics (see rec_health.h). */
 #include "reconciler/rec_health.h"
 
+#include "common/portfile.h"
 #include "common/strbuf.h"
 #include "common/timeutil.h"
 #include "reconciler/reconciler.h"
@@ -20,6 +21,7 @@ struct rec_health {
     long interval_s;
     char token[256];
     struct MHD_Daemon *mhd;
+    int port; /* the bound port while mhd runs */
     bool leader;
     int64_t since_mono; /* start, or the last time the leadership was taken */
     int64_t last_pass_mono;
@@ -318,18 +320,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
 int rec_health_serve(struct rec_health *h, const char *listen, struct error *err)
 {
-    const char *colon = strrchr(listen, ':');
     char host[64];
-    if (!colon || (size_t)(colon - listen) >= sizeof(host))
-        return error_set(err, ERR_INVALID, "--health-listen",
-                         "--health-listen: \"%s\" is not "
-                         "ADDR:PORT",
-                         listen);
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = 0;
-    int port = atoi(colon + 1);
+    int port;
+    int rc = listen_split(listen, host, sizeof(host), &port, "--health-listen", err);
+    if (rc < 0)
+        return rc;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (port <= 0 || port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
         return error_set(err, ERR_INVALID, "--health-listen",
                          "--health-listen: \"%s\" is not an IPv4 address and port", listen);
     h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, h,
@@ -338,7 +335,14 @@ int rec_health_serve(struct rec_health *h, const char *listen, struct error *err
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)16, MHD_OPTION_END);
     if (!h->mhd)
         return error_set(err, ERR_IO, "--health-listen", "cannot listen on %s", listen);
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = di ? di->port : port;
     return 0;
+}
+
+int rec_health_port(const struct rec_health *h)
+{
+    return h && h->mhd ? h->port : 0;
 }
 
 void rec_health_stop(struct rec_health *h)

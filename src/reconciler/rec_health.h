@@ -40,8 +40,10 @@ void rec_health_db(struct rec_health *h, bool up);
 /* notAfter (unix seconds) of the kubeconfig's client certificate and the exp claim of its
  * bearer token (read at start), 0 = none. */
 void rec_health_kube_cert(struct rec_health *h, int64_t not_after, int64_t token_exp);
-/* Serves on "ADDR:PORT" (IPv4) until rec_health_stop. */
+/* Serves on "ADDR:PORT" (IPv4; port 0: the kernel picks one) until rec_health_stop. */
 int rec_health_serve(struct rec_health *h, const char *listen, struct error *err);
+/* The port rec_health_serve bound (the kernel's pick for port 0); 0 when not serving. */
+int rec_health_port(const struct rec_health *h);
 void rec_health_stop(struct rec_health *h);
 
 #endif

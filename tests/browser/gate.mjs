@@ -74,12 +74,22 @@ async function apiLogin(username, password) {
   return r.body.token;
 }
 
-function freePort() {
+// A port the kernel reports free at this instant: only a candidate for startGate's loop.
+function candidatePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.on('error', reject);
     s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
   });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Resolves once the child wrote file (whole: a temporary file renamed over it) or exited;
+// 50 s only bounds how long a broken start takes to fail.
+async function waitFileOrExit(file, child) {
+  for (let i = 0; i < 500 && !fs.existsSync(file) && child.exitCode === null && child.signalCode === null; i++) await sleep(100);
+  return fs.existsSync(file) && fs.statSync(file).size > 0;
 }
 
 // Resolves once url answers at all (any status), within 10 s.
@@ -98,6 +108,39 @@ function start(cmd, args, log) {
   const c = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
   children.push(c);
   return c;
+}
+
+// nginx with the generated gate configuration on a free port; resolves with the port. nginx
+// cannot listen on port 0 and report the pick, so a candidate port is tried and a collision is
+// detected, not hoped away: nginx binds its listening socket before it writes its pid file
+// (nginx.c: ngx_init_cycle, then ngx_create_pidfile), so the pid file means the port is
+// nginx's, and an nginx that exits with "Address already in use" lost the port to another
+// process; then the next candidate is tried, at most 10.
+async function startGate() {
+  const nginx = fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
+  const log = path.join(tmp, 'nginx.log');
+  for (let attempt = 1; attempt <= 10; attempt++) {
+    const port = await candidatePort();
+    const conf = execFileSync(BIN, ['config', 'gate-nginx', '--config', path.join(tmp, 'gpuaas.yaml'), '--reservation', String(id),
+      '--listen', `127.0.0.1:${port}`, '--temp-dir', tmp, '--tls-cert', path.join(tmp, 'tls.crt'), '--tls-key', path.join(tmp, 'tls.key')], { encoding: 'utf8' });
+    fs.writeFileSync(path.join(tmp, 'nginx.conf'), conf);
+    fs.rmSync(path.join(tmp, 'nginx.pid'), { force: true });
+    const seen = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').length : 0;
+    let c;
+    if (process.getuid() === 0) { // unprivileged, as in a pod
+      fs.chmodSync(tmp, 0o755);
+      for (const f of fs.readdirSync(tmp)) fs.chownSync(path.join(tmp, f), 65534, 65534);
+      fs.chownSync(tmp, 65534, 65534);
+      c = start('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', nginx, '-e', 'stderr', '-c', path.join(tmp, 'nginx.conf')], 'nginx.log');
+    } else {
+      c = start(nginx, ['-e', 'stderr', '-c', path.join(tmp, 'nginx.conf')], 'nginx.log');
+    }
+    if (await waitFileOrExit(path.join(tmp, 'nginx.pid'), c) && c.exitCode === null) return port;
+    for (let i = 0; i < 50 && c.exitCode === null && c.signalCode === null; i++) await sleep(100);
+    if (!fs.readFileSync(log, 'utf8').slice(seen).includes('Address already in use')) throw new Error('the gate did not start: ' + fs.readFileSync(log, 'utf8').slice(seen, seen + 400));
+    console.log(`gate: port ${port} was taken before nginx bound it; another (try ${attempt})`);
+  }
+  throw new Error('the gate found no free port in 10 tries');
 }
 
 async function newPage(browser, label) {
@@ -149,29 +192,20 @@ try {
     }, gwenTok);
     assert(r.status === 201, `book: HTTP ${r.status} ${JSON.stringify(r.body)}`);
     id = r.body.id;
-    const wsPort = await freePort();
-    const gatePort = await freePort();
     host = `gpuaas-${id}.${DOMAIN}`;
+    // the stand-in on a port the kernel picks, reported in standin.port once it listens
+    const wsChild = start('python3', [path.join(root, 'tests/tools/standin_workspace.py'), 'serve', '0',
+      path.join(tmp, 'requests.txt'), path.join(tmp, 'standin.port')], 'standin.log');
+    assert(await waitFileOrExit(path.join(tmp, 'standin.port'), wsChild), 'the stand-in workspace did not listen');
+    const wsPort = Number(fs.readFileSync(path.join(tmp, 'standin.port'), 'utf8').trim());
+    fs.writeFileSync(path.join(tmp, 'gpuaas.yaml'), `reconciler:\n  workspace_port: ${wsPort}\n  gate_auth_url: ${BASE}\n`);
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=*.${DOMAIN}`,
+      '-addext', `subjectAltName=DNS:*.${DOMAIN}`, '-keyout', path.join(tmp, 'tls.key'), '-out', path.join(tmp, 'tls.crt')], { stdio: 'ignore' });
+    const gatePort = await startGate();
     sessionUrl = `https://${host}:${gatePort}/`;
     // what the reconciler does when the workspace is ready
     sql(`UPDATE reservations SET state = 'ACTIVE', starts_at = strftime('%s','now') - 60, session_namespace = 'gpuaas-${id}', ` +
       `session_url = '${sessionUrl}', session_phase = 'Ready' WHERE id = ${id}`);
-    start('python3', [path.join(root, 'tests/tools/standin_workspace.py'), 'serve', String(wsPort), path.join(tmp, 'requests.txt')], 'standin.log');
-    fs.writeFileSync(path.join(tmp, 'gpuaas.yaml'), `reconciler:\n  workspace_port: ${wsPort}\n  gate_auth_url: ${BASE}\n`);
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=*.${DOMAIN}`,
-      '-addext', `subjectAltName=DNS:*.${DOMAIN}`, '-keyout', path.join(tmp, 'tls.key'), '-out', path.join(tmp, 'tls.crt')], { stdio: 'ignore' });
-    const conf = execFileSync(BIN, ['config', 'gate-nginx', '--config', path.join(tmp, 'gpuaas.yaml'), '--reservation', String(id),
-      '--listen', `127.0.0.1:${gatePort}`, '--temp-dir', tmp, '--tls-cert', path.join(tmp, 'tls.crt'), '--tls-key', path.join(tmp, 'tls.key')], { encoding: 'utf8' });
-    fs.writeFileSync(path.join(tmp, 'nginx.conf'), conf);
-    const nginx = fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
-    if (process.getuid() === 0) { // unprivileged, as in a pod
-      fs.chmodSync(tmp, 0o755);
-      for (const f of fs.readdirSync(tmp)) fs.chownSync(path.join(tmp, f), 65534, 65534);
-      fs.chownSync(tmp, 65534, 65534);
-      start('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', nginx, '-e', 'stderr', '-c', path.join(tmp, 'nginx.conf')], 'nginx.log');
-    } else {
-      start(nginx, ['-e', 'stderr', '-c', path.join(tmp, 'nginx.conf')], 'nginx.log');
-    }
     await waitUp(`http://127.0.0.1:${wsPort}/`);
     await waitUp(`https://127.0.0.1:${gatePort}/`);
     browser = await chromium.launch({

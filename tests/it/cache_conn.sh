@@ -11,16 +11,23 @@ PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; tail -5 "$WORK/cache.log"; exit 1; }
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 cat >"$WORK/gpuaas.yaml" <<CFG
 cache:
   enabled: true
   store_dir: $WORK/store
-  listen: 0.0.0.0:$PORT
 CFG
 mkdir -p "$WORK/store"
-"$BIN" cache --config "$WORK/gpuaas.yaml" >"$WORK/cache.log" 2>&1 &
+# on every address, as on a node, and a port the kernel picks: written to cache.port once the
+# daemon listens
+"$BIN" cache --config "$WORK/gpuaas.yaml" --listen 0.0.0.0:0 --port-file "$WORK/cache.port" \
+  >"$WORK/cache.log" 2>&1 &
 PID=$!
+for _ in $(seq 500); do # 50 s: only how long a broken start takes to fail
+  [ -s "$WORK/cache.port" ] && break
+  kill -0 "$PID" 2>/dev/null || fail "the daemon exited before it listened"
+  sleep 0.1
+done
+PORT=$(cat "$WORK/cache.port" 2>/dev/null) || fail "the daemon did not listen"
 # wait_status FROM WANT: polls /healthz from address FROM until curl's code is WANT. The
 # bound (5 s) covers the daemon's start and its noticing closed sockets on a loaded machine;
 # both take milliseconds.

@@ -34,20 +34,26 @@ jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys
 
 export XDG_CONFIG_HOME=$tmp/config
 unset GPUAAS_SERVER GPUAAS_TOKEN GPUAAS_CONFIG
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-url=http://127.0.0.1:$port
 db=sqlite://$tmp/gpuaas.db
 export GPUAAS_ADMIN_PASSWORD=cli-test-admin-pw
-"$BIN" server --config config/gpuaas.example.yaml --listen "127.0.0.1:$port" --database "$db" \
-    2>"$tmp/server.log" &
-server_pid=$!
-for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null "$url/healthz" 2>/dev/null && break
-    sleep 0.1
-done
-if ! curl -fsS -o /dev/null "$url/healthz"; then
-    echo "FAIL - the server did not start"; cat "$tmp/server.log"; exit 1
-fi
+# start_server CONFIG DATABASE LOG: the server on a port the kernel picks, written to
+# server.port once it listens; sets server_pid and url.
+start_server() {
+    rm -f "$tmp/server.port"
+    "$BIN" server --config "$1" --listen 127.0.0.1:0 --database "$2" \
+        --port-file "$tmp/server.port" 2>"$3" &
+    server_pid=$!
+    for _ in $(seq 1 500); do # 50 s: only how long a broken start takes to fail
+        [ -s "$tmp/server.port" ] && break
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ ! -s "$tmp/server.port" ]; then
+        echo "FAIL - the server did not start"; cat "$3"; exit 1
+    fi
+    url=http://127.0.0.1:$(cat "$tmp/server.port")
+}
+start_server config/gpuaas.example.yaml "$db" "$tmp/server.log"
 
 # --help everywhere, usage errors are exit 2 without touching the network.
 for c in login logout pool capacity reserve list show cancel extend release user; do
@@ -173,9 +179,7 @@ fi
 kill -TERM "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; server_pid=""
 sed -E 's/^(  simulated: ).*/\1true/' config/gpuaas.example.yaml >"$tmp/sim.yaml"
 grep -q '^  simulated: true' "$tmp/sim.yaml" && pass "simulated configuration written" || fail "no cluster.simulated key in the example configuration"
-"$BIN" server --config "$tmp/sim.yaml" --listen "127.0.0.1:$port" --database "sqlite://$tmp/sim.db" 2>"$tmp/sim-server.log" &
-server_pid=$!
-for _ in $(seq 1 100); do curl -fsS -o /dev/null "$url/healthz" 2>/dev/null && break; sleep 0.1; done
+start_server "$tmp/sim.yaml" "sqlite://$tmp/sim.db" "$tmp/sim-server.log"
 expect 0 "admin logs in to the simulated cluster" -- bash -c "echo '$GPUAAS_ADMIN_PASSWORD' | '$BIN' login --server '$url' --username admin --password-stdin"
 expect 0 "pool of a simulated cluster" -- "$BIN" pool
 contains "$out" "This cluster is a simulation" "pool says the cluster is simulated"

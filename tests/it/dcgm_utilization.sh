@@ -43,12 +43,10 @@ run_suite() {
   kc create --validate=false -f "$SRC/tests/data/nodes/success.json" ||
     fail "cannot register the node with the test double"
 
-  PORT=$(free_port)
-  BASE=http://127.0.0.1:$PORT
   cat >"$WORK/gpuaas.yaml" <<EOF
 log_level: debug
 server:
-  listen: 127.0.0.1:$PORT
+  listen: 127.0.0.1:0 # start_server: the kernel picks the port
   web_root: $WORK/web
 database:
   url: $DB_URL
@@ -209,11 +207,11 @@ echo "dcgm_utilization: $DB_URL ok (sessions $A $B $C, $ok scrapes, $bad failed;
 }
 
 mkdir -p "$WORK/dcgm" "$WORK/web"
-DPORT=$(free_port)
-# http.server's handler, answering /metrics only to "Authorization: Bearer <the token>".
+# http.server's handler, answering /metrics only to "Authorization: Bearer <the token>", on a
+# port the kernel picks, written to PORT_FILE (temporary file, then rename) once it listens.
 cat >"$WORK/dcgm_server.py" <<'EOF'
 import http.server, os, sys, time
-root, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+root, port_file, token = sys.argv[1], sys.argv[2], sys.argv[3]
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         path = os.path.join(root, "metrics")
@@ -233,11 +231,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
-http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(port_file + ".tmp", "w") as f:
+    f.write("%d\n" % srv.server_address[1])
+os.rename(port_file + ".tmp", port_file)
+srv.serve_forever()
 EOF
-python3 "$WORK/dcgm_server.py" "$WORK/dcgm" "$DPORT" tok-s3cret-2 >"$WORK/dcgm.log" 2>&1 &
+python3 "$WORK/dcgm_server.py" "$WORK/dcgm" "$WORK/dcgm.port" tok-s3cret-2 >"$WORK/dcgm.log" 2>&1 &
 DCGM_PID=$!
-wait_for 10 "the DCGM endpoint" bash -c "curl -s -o /dev/null http://127.0.0.1:$DPORT/metrics"
+wait_port DPORT "$WORK/dcgm.port" $DCGM_PID "the DCGM endpoint"
 
 run_on_both_backends
 check_kube_calls_subset "$WORK/kube-requests.log"

@@ -30,11 +30,9 @@ run_suite() {
   wait_for 10 "the test double" test -s "$WORK/kubeconfig"
   kc create --validate=false -f "$SRC/tests/data/nodes/success.json" || fail "cannot register the node"
 
-  PORT=$(free_port)
-  BASE=http://127.0.0.1:$PORT
-  # the example configuration (the reference node), on this port and database, with the
-  # drift observed every second
-  sed -e "s#^  listen: .*#  listen: 127.0.0.1:$PORT#" -e "s#^  url: .*#  url: $DB_URL#" \
+  # the example configuration (the reference node), on this database, with the drift
+  # observed every second (start_server picks the port)
+  sed -e "s#^  url: .*#  url: $DB_URL#" \
     -e "s#^  web_root: .*#  web_root: $WORK#" -e "s#^  gc_interval_seconds: .*#  gc_interval_seconds: 1#" \
     "$SRC/config/gpuaas.example.yaml" >"$WORK/gpuaas.yaml"
   grep -q "^  url: $DB_URL" "$WORK/gpuaas.yaml" && grep -q "^  gc_interval_seconds: 1$" "$WORK/gpuaas.yaml" ||

@@ -401,15 +401,30 @@ else
         curl -fsS "http://127.0.0.1:$hport/" | grep -qi '<html' || bad "the image serves no portal"
         # the sessions' sign-in proxy: the image's nginx on the configuration the plan
         # generates, as the same arbitrary UID, reaching this server: no sign-in -> 401
-        gport=$((20000 + RANDOM % 20000))
-        printf 'reconciler:\n  gate_auth_url: http://127.0.0.1:%s\n  gate_port: %s\n  workspace_port: %s\n' \
-            "$hport" "$gport" "$hport" >"$mnt/var/lib/gpuaas/gate.yaml"
-        run /bin/sh -c "mkdir -p /tmp/gate && /usr/bin/gpuaas config gate-nginx --config \
-            /var/lib/gpuaas/gate.yaml --reservation 1 --listen 127.0.0.1:$gport --temp-dir /tmp/gate \
-            >/tmp/gate/nginx.conf" || bad "the image's gpuaas cannot write the gate's nginx.conf"
-        chroot --userspec=123456:0 "$mnt" /usr/sbin/nginx -e stderr -c /tmp/gate/nginx.conf \
-            >"$OUT/image-gate.log" 2>&1 &
-        gpid=$!
+        # nginx cannot listen on port 0 and report the pick, so a candidate port is tried and a
+        # collision detected, not hoped away: nginx binds before it writes its pid file, and one
+        # that lost the port to another process exits with "Address already in use"; then the
+        # next candidate is tried, at most 10 (each a port the kernel had just reported free)
+        gpid=
+        for _ in $(seq 10); do
+            gport=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+            printf 'reconciler:\n  gate_auth_url: http://127.0.0.1:%s\n  gate_port: %s\n  workspace_port: %s\n' \
+                "$hport" "$gport" "$hport" >"$mnt/var/lib/gpuaas/gate.yaml"
+            run /bin/sh -c "mkdir -p /tmp/gate && rm -f /tmp/gate/nginx.pid && /usr/bin/gpuaas config \
+                gate-nginx --config /var/lib/gpuaas/gate.yaml --reservation 1 --listen 127.0.0.1:$gport \
+                --temp-dir /tmp/gate >/tmp/gate/nginx.conf" || bad "the image's gpuaas cannot write the gate's nginx.conf"
+            chroot --userspec=123456:0 "$mnt" /usr/sbin/nginx -e stderr -c /tmp/gate/nginx.conf \
+                >"$OUT/image-gate.log" 2>&1 &
+            gpid=$!
+            for _ in $(seq 250); do # 50 s: only how long a broken start takes to fail
+                { [ -s "$mnt/tmp/gate/nginx.pid" ] || ! kill -0 "$gpid" 2>/dev/null; } && break
+                sleep 0.2
+            done
+            [ -s "$mnt/tmp/gate/nginx.pid" ] && kill -0 "$gpid" 2>/dev/null && break
+            wait "$gpid" 2>/dev/null || true
+            gpid=
+            grep -q 'Address already in use' "$OUT/image-gate.log" || break
+        done
         gate=000
         for _ in $(seq 100); do
             gate=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$gport/") && [ "$gate" != 000 ] && break

@@ -34,16 +34,17 @@ FAIL_LOGS="server reconciler nginx-a nginx-b nginx-c standin"
 # shellcheck source=../lib/it_common.sh
 . "$SRC/tests/lib/it_common.sh"
 
-PORT=$(free_port)
-BASE=http://127.0.0.1:$PORT
-WS_PORT=$(free_port)
 DOMAIN=apps.test
 
+# The configuration names the ports of the stand-in workspace (WS_PORT) and of the server
+# (PORT, the gates' auth URL): both listen on ports the kernel picked before it is written for
+# the reconciler and the gate generator. The server itself reads neither key, so it starts on
+# a first version with no port of its own in it (PORT unset).
 write_config() { # write_config ADMIN_ACCESS
   cat >"$WORK/gpuaas.yaml" <<EOF
 log_level: debug
 server:
-  listen: 127.0.0.1:$PORT
+  listen: 127.0.0.1:0 # start_server: the kernel picks the port
   web_root: $WORK
 database:
   url: sqlite://$WORK/gpuaas.db
@@ -57,19 +58,23 @@ reconciler:
   ingress_namespace: ingress
   storage_class: standard
   workspace_port: $WS_PORT
-  gate_auth_url: http://127.0.0.1:$PORT
+  gate_auth_url: http://127.0.0.1:${PORT:-1}
 EOF
 }
-write_config false
-"$BIN" config check --config "$WORK/gpuaas.yaml" >/dev/null || fail "config check"
 
-# --- the platform: API double, server, reconciler ---
+# --- the stand-in workspace, the platform: API double, server, reconciler ---
+$STANDIN serve 0 "$WORK/standin-requests.txt" "$WORK/standin.port" >>"$WORK/standin.log" 2>&1 &
+PIDS+=($!)
+wait_port WS_PORT "$WORK/standin.port" $! "the stand-in workspace"
 "$SIM" --listen 127.0.0.1:0 --kubeconfig-out "$WORK/kubeconfig" >>"$WORK/kubesim.log" 2>&1 &
 PIDS+=($!)
 wait_for 10 "the test double" test -s "$WORK/kubeconfig"
 kc create --validate=false -f "$SRC/tests/data/nodes/success.json" || fail "cannot register the node"
+write_config false
 start_server "$WORK/gpuaas.yaml"
 SERVER_PID=${PIDS[-1]}
+write_config false # now with the server's port for the gates
+"$BIN" config check --config "$WORK/gpuaas.yaml" >/dev/null || fail "config check"
 ALICE=$(add_user alice)
 BOB=$(add_user bob)
 CAROL=$(add_user carol)
@@ -102,10 +107,7 @@ np_ports=$(kget networkpolicy allow-from-ingress | jq -c '[.spec.ingress[].ports
 gate_port=$(kget deployment workspace | jq -r '.spec.template.spec.containers[] | select(.name == "gate") | .ports[0].containerPort')
 [ "$np_ports" = "[$gate_port]" ] || fail "the router may reach ports $np_ports, want only [$gate_port]"
 
-# --- the stand-in workspace and one gate per session ---
-$STANDIN serve "$WS_PORT" "$WORK/standin-requests.txt" >>"$WORK/standin.log" 2>&1 &
-PIDS+=($!)
-wait_for 10 "the stand-in workspace" curl -s -o /dev/null "http://127.0.0.1:$WS_PORT/"
+# --- one gate per session ---
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=*.$DOMAIN" \
   -addext "subjectAltName=DNS:*.$DOMAIN" -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
 # nginx runs unprivileged; as root here, it runs as nobody (as a pod's arbitrary UID would)
@@ -115,25 +117,52 @@ if [ "$(id -u)" = 0 ]; then
   chmod 755 "$WORK"
 fi
 start_gate() { # start_gate LETTER ID: sets GATE_<LETTER> to its port
-  local l=$1 id=$2 port dir=$WORK/gate-$1
-  port=$(free_port)
+  local l=$1 id=$2 dir=$WORK/gate-$1
   mkdir -p "$dir"
   # the ConfigMap the reconciler applied is what the generator writes
   KUBECONFIG=$WORK/kubeconfig kubectl -n "gpuaas-$id" get configmap gate \
     -o jsonpath='{.data.nginx\.conf}' >"$dir/applied.conf" || fail "no gate ConfigMap in gpuaas-$id"
   "$BIN" config gate-nginx --config "$WORK/gpuaas.yaml" --reservation "$id" >"$dir/plan.conf"
   cmp -s "$dir/applied.conf" "$dir/plan.conf" || fail "the applied gate ConfigMap differs from the generator's"
-  "$BIN" config gate-nginx --config "$WORK/gpuaas.yaml" --reservation "$id" \
-    --listen "127.0.0.1:$port" --temp-dir "$dir" --tls-cert "$WORK/tls.crt" \
-    --tls-key "$WORK/tls.key" >"$dir/nginx.conf"
-  diff "$dir/plan.conf" "$dir/nginx.conf" | grep '^[<>]' | grep -v -e 'listen ' -e '_path ' \
-    -e '^. pid ' -e 'ssl_certificate' && fail "the local gate differs from the plan's beyond address, paths and TLS"
   : >"$WORK/nginx-$l.log"
-  if [ ${#RUN_AS[@]} -gt 0 ]; then chown -R 65534:65534 "$dir" "$WORK/nginx-$l.log"; chmod 644 "$WORK/tls.key"; fi
-  "${RUN_AS[@]}" "$NGINX" -e stderr -c "$dir/nginx.conf" >>"$WORK/nginx-$l.log" 2>&1 &
-  PIDS+=($!)
-  wait_for 10 "the gate of $id" curl -sk -o /dev/null "https://127.0.0.1:$port/"
-  printf -v "GATE_$l" '%s' "$port"
+  launch_gate "$l" "$id"
+}
+# launch_gate LETTER ID: nginx with the generator's configuration (from $dir/plan.conf's
+# plan) on a free port; sets GATE_<LETTER> and GATE_PID_<LETTER>. nginx cannot listen on port
+# 0 and report the pick, so a candidate port is tried and a collision detected, not hoped
+# away: nginx binds its listening socket before it writes its pid file (nginx.c: ngx_init_cycle,
+# then ngx_create_pidfile), so the pid file means the port is nginx's, and an nginx that
+# exits with "Address already in use" lost the port to another process: the next candidate is
+# tried, at most 10 (each a port the kernel had just reported free).
+launch_gate() {
+  local l=$1 id=$2 dir=$WORK/gate-$1 port try pid seen
+  for ((try = 1; try <= 10; try++)); do
+    port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+    "$BIN" config gate-nginx --config "$WORK/gpuaas.yaml" --reservation "$id" \
+      --listen "127.0.0.1:$port" --temp-dir "$dir" --tls-cert "$WORK/tls.crt" \
+      --tls-key "$WORK/tls.key" >"$dir/nginx.conf"
+    "$BIN" config gate-nginx --config "$WORK/gpuaas.yaml" --reservation "$id" >"$dir/plan.conf"
+    diff "$dir/plan.conf" "$dir/nginx.conf" | grep '^[<>]' | grep -v -e 'listen ' -e '_path ' \
+      -e '^. pid ' -e 'ssl_certificate' && fail "the local gate differs from the plan's beyond address, paths and TLS"
+    rm -f "$dir/nginx.pid"
+    seen=$(wc -l <"$WORK/nginx-$l.log")
+    if [ ${#RUN_AS[@]} -gt 0 ]; then chown -R 65534:65534 "$dir" "$WORK/nginx-$l.log"; chmod 644 "$WORK/tls.key"; fi
+    "${RUN_AS[@]}" "$NGINX" -e stderr -c "$dir/nginx.conf" >>"$WORK/nginx-$l.log" 2>&1 &
+    pid=$!
+    # nginx retries a taken port for about 2.5 s (5 x 500 ms) before it exits
+    wait_for 10 "the gate of $id to bind or exit" eval "[ -s '$dir/nginx.pid' ] || ! kill -0 $pid 2>/dev/null"
+    if [ -s "$dir/nginx.pid" ] && kill -0 "$pid" 2>/dev/null; then
+      PIDS+=("$pid")
+      printf -v "GATE_$l" '%s' "$port"
+      printf -v "GATE_PID_$l" '%s' "$pid"
+      return 0
+    fi
+    wait "$pid" || true
+    tail -n +"$((seen + 1))" "$WORK/nginx-$l.log" | grep -q 'Address already in use' ||
+      fail "the gate of $id did not start"
+    echo "gate: port $port was taken before nginx bound it; another (try $try)"
+  done
+  fail "the gate of $id found no free port in 10 tries"
 }
 start_gate a "$A"
 start_gate b "$B"
@@ -290,9 +319,11 @@ expect 403 "admin ticket with workspace_admin_access off"
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID" || true
 write_config true
-GPUAAS_ADMIN_PASSWORD=admin-secret-1 "$BIN" server --config "$WORK/gpuaas.yaml" >>"$WORK/server.log" 2>&1 &
-PIDS+=($!)
-wait_for 10 "the server" curl -s -o /dev/null "$BASE/healthz"
+start_server "$WORK/gpuaas.yaml" # on a new port: the gate of $D is started again to ask it
+write_config true
+kill -TERM "$GATE_PID_d"
+wait "$GATE_PID_d" || true
+launch_gate d "$D"
 ticket "$D" "$ADMIN"
 expect 201 "admin ticket with workspace_admin_access on"
 gcurl "$GATE_d" "$(jf .url)" -c "$WORK/admin.jar"

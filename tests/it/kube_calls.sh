@@ -79,12 +79,10 @@ EOF
   kc create namespace default || true
   kc apply --server-side --field-manager=test -f "$WORK/stale.yaml" || fail "cannot create the stale objects"
 
-  PORT=$(free_port)
-  BASE=http://127.0.0.1:$PORT
   cat >"$WORK/gpuaas.yaml" <<EOF
 log_level: debug
 server:
-  listen: 127.0.0.1:$PORT
+  listen: 127.0.0.1:0 # start_server: the kernel picks the port
   web_root: $WORK
 database:
   url: sqlite://$WORK/gpuaas-$p.db

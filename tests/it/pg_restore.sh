@@ -36,20 +36,18 @@ it_cleanup_extra() {
 }
 
 chmod 755 "$WORK" # the servers run as the postgres user, which must reach their directories
-URL_A=$(bash "$SRC/tests/scripts/pg.sh" start "$WORK/pga" "$(free_port)") || fail "PostgreSQL A"
-URL_B=$(bash "$SRC/tests/scripts/pg.sh" start "$WORK/pgb" "$(free_port)") || fail "PostgreSQL B"
+URL_A=$(bash "$SRC/tests/scripts/pg.sh" start "$WORK/pga") || fail "PostgreSQL A"
+URL_B=$(bash "$SRC/tests/scripts/pg.sh" start "$WORK/pgb") || fail "PostgreSQL B"
 
 "$SIM" --listen 127.0.0.1:0 --kubeconfig-out "$WORK/kubeconfig" >>"$WORK/kubesim.log" 2>&1 &
 SIMPID=$!
 wait_for 10 "the test double" test -s "$WORK/kubeconfig"
 kc create --validate=false -f "$SRC/tests/data/nodes/success.json" || fail "cannot register the node"
 
-PORT=$(free_port)
-BASE=http://127.0.0.1:$PORT
 config() { # config DB_URL
   cat <<CFG
 server:
-  listen: 127.0.0.1:$PORT
+  listen: 127.0.0.1:0 # start_server: the kernel picks the port
   web_root: $WORK
 database:
   url: $1

@@ -22,7 +22,6 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; tail -5 "$WORK/server.err" 2>/dev/null || true; exit 1; }
 pass() { echo "ok   $*"; }
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
 # a CA, a server certificate for IP 127.0.0.1 and DNS db.test, and an unrelated CA
 cd "$WORK"
@@ -34,7 +33,6 @@ openssl x509 -req -in server.csr -CA test-ca.crt -CAkey test-ca.key -CAcreateser
   -extfile san.ext -out server.crt 2>/dev/null
 cd - >/dev/null
 
-PGPORT=$(free_port)
 mkdir -p "$WORK/pg"
 [ "$(id -u)" = 0 ] && chown postgres:postgres "$WORK/pg"
 install -m 600 "$WORK/server.key" "$WORK/pg/server.key"
@@ -47,25 +45,32 @@ local all all trust
 hostssl all all 127.0.0.1/32 scram-sha-256
 hostnossl all all 127.0.0.1/32 reject
 HBA
-as_pg "$bindir/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/server.log" -w -o "-p $PGPORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file=$WORK/pg/server.crt -c ssl_key_file=$WORK/pg/server.key -c fsync=off" start >/dev/null
+# shellcheck source=../lib/pg_port.sh
+. "$(dirname "$0")/../lib/pg_port.sh"
+pg_start_any_port "$WORK/pg/data" "$WORK/pg/server.log" "$WORK/pg" \
+  "-c ssl=on -c ssl_cert_file=$WORK/pg/server.crt -c ssl_key_file=$WORK/pg/server.key -c fsync=off" ||
+  fail "PostgreSQL did not start"
+PGPORT=$PG_PORT
 as_pg "$bindir/psql" -h "$WORK/pg" -p "$PGPORT" -U postgres -q \
   -c "CREATE ROLE gpuaas LOGIN PASSWORD 'tls-secret-pw'" -c "CREATE DATABASE gpuaas OWNER gpuaas" >/dev/null
 
 url() { echo "postgresql://gpuaas:tls-secret-pw@$1:$PGPORT/gpuaas?sslmode=$2${3:+&sslrootcert=$3}"; }
-PORT=$(free_port)
 cat >"$WORK/gpuaas.yaml" <<CFG
 server:
-  listen: 127.0.0.1:$PORT
+  listen: 127.0.0.1:0
   web_root: $WORK/none
 CFG
-# start URL -> 0 when /readyz answers 200, 1 when the server exits (stderr kept)
+# start URL -> 0 when /readyz answers 200, 1 when the server exits (stderr kept). The server
+# listens on a port the kernel picks and writes it to server.port once listening.
 start() {
+  rm -f "$WORK/server.port"
   GPUAAS_ADMIN_PASSWORD=tls-admin-pw "$BIN" server --config "$WORK/gpuaas.yaml" --database "$1" \
-    >"$WORK/server.out" 2>"$WORK/server.err" &
+    --port-file "$WORK/server.port" >"$WORK/server.out" 2>"$WORK/server.err" &
   SERVER_PID=$!
   for _ in $(seq 100); do
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; return 1; fi
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz")" = 200 ] && return 0
+    [ -s "$WORK/server.port" ] &&
+      [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(cat "$WORK/server.port")/readyz")" = 200 ] && return 0
     sleep 0.1
   done
   fail "server neither ready nor exited"

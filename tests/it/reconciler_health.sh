@@ -23,11 +23,9 @@ wait_for 10 "the test double" test -s "$WORK/kubeconfig"
 SIMURL=$(KUBECONFIG=$WORK/kubeconfig kubectl config view -o jsonpath='{.clusters[0].cluster.server}')
 kc create --validate=false -f "$SRC/tests/data/nodes/success.json" || fail "cannot register the node"
 head -c 24 /dev/urandom | base64 >"$WORK/metrics-token"
-PORT=$(free_port)
-HP=$(free_port)
 cat >"$WORK/gpuaas.yaml" <<CFG
 server:
-  listen: 127.0.0.1:$PORT
+  listen: 127.0.0.1:0 # no server runs here
   web_root: $WORK
   metrics_token_file: $WORK/metrics-token
 database:
@@ -44,8 +42,9 @@ cache:
   enabled: false
 CFG
 "$BIN" reconciler --config "$WORK/gpuaas.yaml" --kubeconfig "$WORK/kubeconfig" \
-  --health-listen "127.0.0.1:$HP" >"$WORK/reconciler.log" 2>&1 &
+  --health-listen 127.0.0.1:0 --health-port-file "$WORK/health.port" >"$WORK/reconciler.log" 2>&1 &
 PIDS+=($!)
+wait_port HP "$WORK/health.port" $! "the reconciler's health listener"
 H=http://127.0.0.1:$HP
 code() { curl -s -o "$WORK/body" -w '%{http_code}' --max-time 5 "$@" || echo 000; }
 healthy() { [ "$(code "$H/healthz")" = 200 ]; }

@@ -34,12 +34,10 @@ PIDS+=($!)
 wait_for 10 "the test double" test -s "$WORK/kubeconfig"
 kc create --validate=false -f "$SRC/tests/data/nodes/success.json" || fail "cannot register the node"
 
-PORT=$(free_port)
-BASE=http://127.0.0.1:$PORT
 MIRROR=mirror.corp.example:5000
 cat >"$WORK/gpuaas.yaml" <<EOF
 server:
-  listen: 127.0.0.1:$PORT
+  listen: 127.0.0.1:0 # start_server: the kernel picks the port
   web_root: $WORK
 database:
   url: sqlite://$WORK/gpuaas.db

@@ -130,12 +130,10 @@ run_platform() {
   kc create --validate=false -f "$SRC/tests/data/nodes/success.json" || fail "cannot register the node"
   install_platform "$p"
 
-  PORT=$(free_port)
-  BASE=http://127.0.0.1:$PORT
   cat >"$WORK/gpuaas.yaml" <<EOF
 log_level: debug
 server:
-  listen: 127.0.0.1:$PORT
+  listen: 127.0.0.1:0 # start_server: the kernel picks the port
   web_root: $WORK
 database:
   url: sqlite://$WORK/gpuaas-$p.db

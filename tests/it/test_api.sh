@@ -21,7 +21,6 @@ trap cleanup EXIT
 
 fail() { echo "FAIL: $*"; echo "--- last body: $BODY"; echo "--- server log (tail):"; tail -20 "$WORK/server.err" 2>/dev/null || true; exit 1; }
 
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
 # req METHOD PATH [BODY] [TOKEN] [CONTENT_TYPE]: sets STATUS, BODY and HEADERS. A request
 # that changes something sends the content type even without a body (the server's CSRF rule);
@@ -83,27 +82,33 @@ db_exec() {
   esac
 }
 
+# Starts the server on a port the kernel picks (--listen 127.0.0.1:0); the server writes it to
+# --port-file once it listens, and PORT and BASE are set from it.
 start_server() {
-  PORT=$(free_port)
-  BASE=http://127.0.0.1:$PORT
+  rm -f "$WORK/server.port"
   rm -rf "$WORK/web" "$WORK/exchanges"; mkdir -p "$WORK/web" "$WORK/exchanges"
   # The authenticating proxy is 127.0.0.2 (curl --interface); the tests' own requests come
   # from 127.0.0.1, an ordinary client.
   printf 'prometheus-scrape-token-%s\n' "$RANDOM$RANDOM" >"$WORK/metrics-token"
-  sed -e "s|^\(\s*listen:\).*|\1 127.0.0.1:$PORT\n  trusted_header: X-Remote-User\n  trusted_sources: 127.0.0.2\n  trusted_groups_header: X-Remote-Groups\n  max_connections_per_client: 40\n  metrics_token_file: $WORK/metrics-token|" \
+  sed -e "s|^\(\s*listen:\).*|\1 127.0.0.1:0\n  trusted_header: X-Remote-User\n  trusted_sources: 127.0.0.2\n  trusted_groups_header: X-Remote-Groups\n  max_connections_per_client: 40\n  metrics_token_file: $WORK/metrics-token|" \
     -e "s|^\(\s*web_root:\).*|\1 $WORK/web|" \
     -e "s|^auth:|auth:\n  sso_auto_create_group: gpu-users|" \
     -e "s|^\(\s*request_timeout_seconds:\).*|\1 5|" \
     "$SRC/config/gpuaas.example.yaml" >"$WORK/gpuaas.yaml"
   grep -q 'sso_auto_create_group' "$WORK/gpuaas.yaml" || printf 'auth:\n  sso_auto_create_group: gpu-users\n' >>"$WORK/gpuaas.yaml"
   GPUAAS_ADMIN_PASSWORD=admin-secret-1 "$BIN" server --config "$WORK/gpuaas.yaml" \
-    --database "$DB_URL" >"$WORK/server.out" 2>"$WORK/server.err" &
+    --database "$DB_URL" --port-file "$WORK/server.port" >"$WORK/server.out" 2>"$WORK/server.err" &
   SERVER_PID=$!
-  for _ in $(seq 50); do
-    curl -s -o /dev/null "$BASE/healthz" && return 0
+  # a start takes well under a second on an idle machine; 50 s of wall-clock time only bounds
+  # how long a broken start takes to fail
+  local end=$((SECONDS + 50))
+  until [ -s "$WORK/server.port" ]; do
+    kill -0 "$SERVER_PID" 2>/dev/null || fail "server exited before it listened"
+    [ "$SECONDS" -lt "$end" ] || fail "server did not start"
     sleep 0.1
   done
-  fail "server did not start"
+  PORT=$(cat "$WORK/server.port")
+  BASE=http://127.0.0.1:$PORT
 }
 
 login() { # login USER PASSWORD -> prints token

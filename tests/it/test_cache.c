@@ -1251,35 +1251,48 @@ static long http_call(const char *method, const char *url, const char *body, con
     return status;
 }
 
-/* A port nobody listens on now (the kernel's pick for a socket closed at once). */
-static int free_port(void)
+/* The port the daemon wrote to port_file, once it is there: 0 while it is not. */
+static int read_port_file(const char *port_file)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
+    int port = 0;
+    FILE *f = fopen(port_file, "r");
+    if (f) {
+        if (fscanf(f, "%d", &port) != 1)
+            port = 0;
+        fclose(f);
+    }
+    return port;
 }
 
-static pid_t start_daemon(const char *cfg, const char *listen)
+/* Starts `gpuaas cache` on 127.0.0.1 and a port the kernel picks (no other process can take it
+ * between a choice and the bind): the daemon writes it to --port-file once it listens, and
+ * listen becomes "127.0.0.1:PORT". Fails when the daemon exits first. */
+static pid_t start_daemon(const char *cfg, char *listen, size_t len)
 {
-    char bin[512];
+    char bin[512], port_file[600];
     snprintf(bin, sizeof(bin), "%s/gpuaas", build_dir());
+    snprintf(port_file, sizeof(port_file), "%s.port", cfg);
+    unlink(port_file);
     pid_t p = fork();
     if (p == 0) {
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
         dup2(null, 2);
-        execl(bin, bin, "cache", "--config", cfg, "--listen", listen, (char *)NULL);
+        execl(bin, bin, "cache", "--config", cfg, "--listen", "127.0.0.1:0", "--port-file",
+              port_file, (char *)NULL);
         _exit(127);
     }
     if (n_servers < 32)
         servers[n_servers++] = p;
-    char url[200];
-    snprintf(url, sizeof(url), "http://%s/healthz", listen);
-    WAIT_UNTIL(http_call("GET", url, NULL, NULL, NULL) == 200, 60);
+    int port = 0, status;
+    bool exited = false;
+    /* the bound only decides how long a broken start takes to fail */
+    WAIT_UNTIL(
+        (port = read_port_file(port_file)) > 0 || (exited = waitpid(p, &status, WNOHANG) == p), 60);
+    if (port <= 0)
+        fail_msg("the cache daemon %s before it wrote %s", exited ? "exited" : "did not listen",
+                 port_file);
+    snprintf(listen, len, "127.0.0.1:%d", port);
     return p;
 }
 
@@ -1299,8 +1312,7 @@ static void test_daemon_kill9_keeps_prefetch(void **state)
     fprintf(f, "cache:\n  store_dir: %s\n  token_file: %s\n  ranges: 1\n  retry_delay_seconds: 0\n",
             dir, tok);
     fclose(f);
-    snprintf(listen, sizeof(listen), "127.0.0.1:%d", free_port());
-    pid_t d = start_daemon(cfg, listen);
+    pid_t d = start_daemon(cfg, listen, sizeof(listen));
     url_of(&s, "big.bin", url, sizeof(url));
     snprintf(body, sizeof(body),
              "{\"name\": \"m/weights.bin\", \"url\": \"%s\", \"sha256\": \"%s\", \"size\": %d}",
@@ -1317,7 +1329,7 @@ static void test_daemon_kill9_keeps_prefetch(void **state)
     waitpid(d, NULL, 0);
     assert_int_equal(stat(part, &sb), 0);
     assert_true(sb.st_size > 0 && sb.st_size < BIG);
-    d = start_daemon(cfg, listen);
+    d = start_daemon(cfg, listen, sizeof(listen)); /* on a new port */
     snprintf(api, sizeof(api), "http://%s/status", listen);
     json_t *doc = NULL;
     const char *now = "(absent)";

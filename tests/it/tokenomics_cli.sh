@@ -44,12 +44,18 @@ check "no --input is a usage error" test $rc = 2
 check "bad -o is a usage error" test $rc = 2
 
 # measured: one whole 96 GB GPU for 2 h of a 4 h window; the pool has 192 GB of GPU memory
-port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-sed -e "s#sqlite://var/gpuaas.db#sqlite://$WORK/db.sqlite#" -e "s#127.0.0.1:8080#127.0.0.1:$port#" \
+# the server on a port the kernel picks, written to server.port once it listens
+sed -e "s#sqlite://var/gpuaas.db#sqlite://$WORK/db.sqlite#" -e "s#127.0.0.1:8080#127.0.0.1:0#" \
     config/gpuaas.example.yaml > "$WORK/gpuaas.yaml"
-GPUAAS_ADMIN_PASSWORD=tok-admin-pw "$BIN" server --config "$WORK/gpuaas.yaml" 2>"$WORK/server.log" &
+GPUAAS_ADMIN_PASSWORD=tok-admin-pw "$BIN" server --config "$WORK/gpuaas.yaml" \
+    --port-file "$WORK/server.port" 2>"$WORK/server.log" &
 srv=$!
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 500); do # 50 s: only how long a broken start takes to fail
+    [ -s "$WORK/server.port" ] && break
+    kill -0 "$srv" 2>/dev/null || break
+    sleep 0.1
+done
+port=$(cat "$WORK/server.port" 2>/dev/null || echo 1)
 tok=$(curl -s -X POST "http://127.0.0.1:$port/api/v1/auth/login" -H 'Content-Type: application/json' \
       -d '{"username":"admin","password":"tok-admin-pw"}' | jq -r .token)
 day=$(date -u -d '+2 days' +%Y-%m-%d)

@@ -5,7 +5,10 @@
 #   fail MSG          the reason, the last body and the tails of $WORK/{FAIL_LOGS}.log, exit 1
 #   req M PATH [BODY] [TOKEN]   HTTP request to $BASE: sets STATUS and BODY
 #   expect STATUS WHAT, jf JQ_FILTER (on BODY), wait_for SECONDS WHAT COMMAND...
-#   free_port, iso EPOCH, kc KUBECTL_ARGS (against $WORK/kubeconfig), stop_all
+#   wait_port VAR FILE PID WHAT, iso EPOCH, kc KUBECTL_ARGS (against $WORK/kubeconfig), stop_all
+# Daemons are started on port 0 with --port-file (--health-port-file for the reconciler): the
+# kernel picks a free port in the daemon's own bind and the daemon reports it, so no other
+# process can take the port between a choice and the bind (src/common/portfile.h).
 # A test may define it_cleanup_extra to stop more of its own at exit.
 # shellcheck shell=bash
 WORK=$(mktemp -d)
@@ -40,7 +43,18 @@ fail() { # to stderr: fail may run inside $(...)
   for f in $FAIL_LOGS; do echo "--- $f log (tail):"; tail -15 "$WORK/$f.log" 2>/dev/null || true; done
   exit 1
 }
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+# Sets VAR to the port in FILE, which the daemon PID writes (atomically: whole or absent) once
+# it listens; fails at once when PID exits before that. Remove FILE before starting PID.
+wait_port() { # wait_port VAR FILE PID WHAT
+  wait_for 10 "$4 to listen ($2)" port_written "$2" "$3" "$4"
+  printf -v "$1" '%s' "$(cat "$2")"
+  [[ ${!1} =~ ^[0-9]+$ ]] || fail "$4 wrote \"${!1}\" to $2, not a port"
+}
+port_written() { # port_written FILE PID WHAT: FILE is there; fails when PID exited first
+  [ -s "$1" ] && return 0
+  kill -0 "$2" 2>/dev/null || fail "$3 exited before it listened"
+  return 1
+}
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 req() { # req METHOD PATH [BODY] [TOKEN]: sets STATUS and BODY
   local args=(-s -S -X "$1" -o "$WORK/body" -w '%{http_code}' --max-time 10)
@@ -115,12 +129,16 @@ pool:
 POOL
 }
 
-# Starts `gpuaas server --config CONFIG` (its listen address must be $BASE's) with the first
-# admin's password admin-secret-1, waits until it answers, and sets ADMIN to an admin token.
+# Starts `gpuaas server --config CONFIG` on 127.0.0.1 and a port the kernel picks (the
+# configuration's server.listen is overridden) with the first admin's password admin-secret-1,
+# waits until it listens, sets PORT, BASE and ADMIN (an admin token).
 start_server() { # start_server CONFIG
-  GPUAAS_ADMIN_PASSWORD=admin-secret-1 "$BIN" server --config "$1" >>"$WORK/server.log" 2>&1 &
+  rm -f "$WORK/server.port"
+  GPUAAS_ADMIN_PASSWORD=admin-secret-1 "$BIN" server --config "$1" --listen 127.0.0.1:0 \
+    --port-file "$WORK/server.port" >>"$WORK/server.log" 2>&1 &
   PIDS+=($!)
-  wait_for 10 "the server" curl -s -o /dev/null "$BASE/healthz"
+  wait_port PORT "$WORK/server.port" $! "the server"
+  BASE=http://127.0.0.1:$PORT
   ADMIN=$(login admin admin-secret-1)
 }
 login() { # login USER PASSWORD: prints a token

@@ -7,8 +7,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 out=$root/test-output; rm -rf "$out"; mkdir -p "$out"
 pgdir=/tmp/gpuaas-test-pg-$$
-port=$((20000 + $$ % 20000))
-export GPUAAS_TEST_PG_URL=$(bash tests/scripts/pg.sh start "$pgdir" "$port") || { echo "could not start PostgreSQL"; exit 1; }
+export GPUAAS_TEST_PG_URL=$(bash tests/scripts/pg.sh start "$pgdir") || { echo "could not start PostgreSQL"; exit 1; }
 export GPUAAS_TEST_OUTPUT=$out
 trap 'bash tests/scripts/pg.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
 fail=0

@@ -28,43 +28,43 @@ trap cleanup EXIT
 
 if [ -z "${GPUAAS_URL:-}" ]; then
   [ -x "$build/gpuaas" ] || { echo "web-test: $build/gpuaas is missing (make build)"; echo "0 passed, 1 failed"; exit 1; }
-  # free loopback ports, asked of the kernel (two helpers running at once never share one)
-  free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-  port=$(free_port)
+  # Both servers listen on ports the kernel picks (listen 127.0.0.1:0) and write them to
+  # --port-file once listening: no other process can take a port between a choice and a bind.
   export GPUAAS_ADMIN_PASSWORD="admin-$RANDOM-$RANDOM"
   export GPUAAS_TEST_DB=$tmp/gpuaas.db
-  sed -e "s|^  listen: .*|  listen: 127.0.0.1:$port|" \
+  sed -e "s|^  listen: .*|  listen: 127.0.0.1:0|" \
       -e "s|^  web_root: .*|  web_root: $root/web/dist|" \
       -e "s|^  url: sqlite:.*|  url: sqlite://$GPUAAS_TEST_DB|" \
       -e "s|^log_level: .*|log_level: warn|" \
       config/gpuaas.example.yaml >"$tmp/gpuaas.yaml"
-  "$build/gpuaas" server --config "$tmp/gpuaas.yaml" >"$out/web-test-server.log" 2>&1 &
+  "$build/gpuaas" server --config "$tmp/gpuaas.yaml" --port-file "$tmp/server.port" \
+    >"$out/web-test-server.log" 2>&1 &
   pid=$!
-  export GPUAAS_URL=http://127.0.0.1:$port
   # A second server for a simulated cluster (cluster.simulated: true, as `make run` sets for
   # the Kubernetes double): the portal must say that no workspace runs.
-  sim_port=$(free_port)
   export GPUAAS_SIM_DB=$tmp/gpuaas-sim.db
-  sed -e "s|^  listen: .*|  listen: 127.0.0.1:$sim_port|" \
+  sed -e "s|^  listen: .*|  listen: 127.0.0.1:0|" \
       -e "s|^  web_root: .*|  web_root: $root/web/dist|" \
       -e "s|^  url: sqlite:.*|  url: sqlite://$GPUAAS_SIM_DB|" \
       -e "s|^  simulated: .*|  simulated: true|" \
       -e "s|^log_level: .*|log_level: warn|" \
       config/gpuaas.example.yaml >"$tmp/gpuaas-sim.yaml"
-  "$build/gpuaas" server --config "$tmp/gpuaas-sim.yaml" >"$out/web-test-sim-server.log" 2>&1 &
+  "$build/gpuaas" server --config "$tmp/gpuaas-sim.yaml" --port-file "$tmp/sim-server.port" \
+    >"$out/web-test-sim-server.log" 2>&1 &
   sim_pid=$!
-  export GPUAAS_SIM_URL=http://127.0.0.1:$sim_port
-  for u in "$GPUAAS_URL" "$GPUAAS_SIM_URL"; do
-    for _ in $(seq 100); do
-      curl -fsS "$u/healthz" >/dev/null 2>&1 && break
+  for f in "$tmp/server.port" "$tmp/sim-server.port"; do
+    for _ in $(seq 250); do # 50 s: only how long a broken start takes to fail
+      [ -s "$f" ] && break
       kill -0 "$pid" 2>/dev/null && kill -0 "$sim_pid" 2>/dev/null || break
       sleep 0.2
     done
-    if ! curl -fsS "$u/healthz" >/dev/null 2>&1; then
-      echo "web-test: gpuaas server at $u did not start; its logs:"; tail -20 "$out"/web-test-*server.log
+    if [ ! -s "$f" ]; then
+      echo "web-test: a gpuaas server did not start; its logs:"; tail -20 "$out"/web-test-*server.log
       echo "0 passed, 1 failed"; exit 1
     fi
   done
+  export GPUAAS_URL=http://127.0.0.1:$(cat "$tmp/server.port")
+  export GPUAAS_SIM_URL=http://127.0.0.1:$(cat "$tmp/sim-server.port")
 fi
 
 passed=0 failed=0

@@ -2,8 +2,9 @@
 """A stand-in session workspace for tests/it/gate.sh and tests/browser/gate.mjs (python3
 standard library only).
 
-  standin_workspace.py serve PORT LOG
-      HTTP on 127.0.0.1:PORT. GET / answers an HTML page with the title "standin workspace";
+  standin_workspace.py serve PORT LOG [PORT_FILE]
+      HTTP on 127.0.0.1:PORT (0: the kernel picks one). With PORT_FILE, the bound port is
+      written there (a temporary file renamed over it) once the socket listens. GET / answers an HTML page with the title "standin workspace";
       GET /echo answers JSON {"path", "cookie"} with the Cookie header it received;
       GET /ws with a WebSocket upgrade (RFC 6455) echoes each text message as "echo:<text>".
       Every request is appended to LOG as one line "METHOD PATH", so that a test can show
@@ -128,11 +129,15 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-def serve(port, log):
+def serve(port, log, port_file=None):
     Handler.log_path = log
     open(log, "a").close()
     srv = ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)
     srv.daemon_threads = True
+    if port_file:
+        with open(port_file + ".tmp", "w") as f:
+            f.write("%d\n" % srv.server_address[1])
+        os.rename(port_file + ".tmp", port_file)
     srv.serve_forever()
 
 
@@ -175,8 +180,8 @@ def ws_client(url, cookie=None):
 
 
 def main(argv):
-    if len(argv) == 4 and argv[1] == "serve":
-        serve(argv[2], argv[3])
+    if len(argv) in (4, 5) and argv[1] == "serve":
+        serve(argv[2], argv[3], argv[4] if len(argv) == 5 else None)
         return 0
     if len(argv) in (3, 4) and argv[1] == "ws-client":
         return ws_client(argv[2], argv[3] if len(argv) == 4 else None)
