@@ -34,8 +34,9 @@ FAIL_LOGS="reconciler server kubesim"
 it_cleanup_extra() { bash "$SRC/tests/scripts/pg.sh" stop "$WORK/pg" >/dev/null 2>&1 || true; }
 
 chmod 755 "$WORK" # PostgreSQL runs as the postgres user, which must reach its directory
-PGPORT=$(free_port)
-DB_URL=$(bash "$SRC/tests/scripts/pg.sh" start "$WORK/pg" "$PGPORT") || fail "cannot start PostgreSQL"
+DB_URL=$(bash "$SRC/tests/scripts/pg.sh" start "$WORK/pg") || fail "cannot start PostgreSQL"
+PGPORT=${DB_URL##*:}
+PGPORT=${PGPORT%%/*}
 
 "$SIM" --listen 127.0.0.1:0 --kubeconfig-out "$WORK/kubeconfig" >>"$WORK/kubesim.log" 2>&1 &
 PIDS+=($!)
@@ -66,12 +67,9 @@ KUBECONFIG=$WORK/rec-kubeconfig kubectl config set-credentials "$user" --token="
   fail "cannot add the token"
 
 head -c 24 /dev/urandom | base64 >"$WORK/metrics-token"
-PORT=$(free_port)
-HP=$(free_port)
-BASE=http://127.0.0.1:$PORT
 cat >"$WORK/gpuaas.yaml" <<CFG
 server:
-  listen: 127.0.0.1:$PORT
+  listen: 127.0.0.1:0 # start_server reads the port the server reports
   web_root: $WORK
   metrics_token_file: $WORK/metrics-token
 database:
@@ -92,8 +90,9 @@ cache:
 CFG
 start_server "$WORK/gpuaas.yaml"
 "$BIN" reconciler --config "$WORK/gpuaas.yaml" --kubeconfig "$WORK/rec-kubeconfig" \
-  --health-listen "127.0.0.1:$HP" >"$WORK/reconciler.log" 2>&1 &
+  --health-listen 127.0.0.1:0 --health-port-file "$WORK/health.port" >"$WORK/reconciler.log" 2>&1 &
 PIDS+=($!)
+wait_port HP "$WORK/health.port" $! "the reconciler's health listener"
 
 TOKEN=$(cat "$WORK/metrics-token")
 scrape() { # scrape URL FILE: /metrics with the token into FILE, 0 when 200
@@ -214,7 +213,8 @@ rec_is 'gpuaas_reconciler_provision_attempts_total{outcome="failed"}' -eq 6 ||
 bash "$SRC/tests/scripts/pg.sh" stop "$WORK/pg" || fail "cannot stop PostgreSQL"
 wait_for 30 "the server's database_up 0 (and /metrics 200)" srv_is gpuaas_database_up -eq 0
 wait_for 30 "the reconciler's database_up 0 (and /metrics 200)" rec_is gpuaas_database_up -eq 0
-# started again on the same data: both recover
+# started again on the same data and port (the URL names it): both recover. Another process
+# could take the port while PostgreSQL is down: pg_ctl then fails and says so.
 bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 as_pg "$bindir/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/server.log" -w \
