@@ -47,6 +47,7 @@ static const struct kube_kind kinds[] = {
     {"networking.k8s.io/v1", "Ingress", "ingresses", true},
     {"coordination.k8s.io/v1", "Lease", "leases", true},
     {"route.openshift.io/v1", "Route", "routes", true},
+    {"gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes", true},
     /* read by `gpuaas doctor` only (the admin's kubeconfig), never by the reconciler */
     {"storage.k8s.io/v1", "StorageClass", "storageclasses", false},
     {"apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", false},

@@ -51,6 +51,8 @@ const struct rtype rtypes[] = {
      "io.k8s.api.policy.v1.PodDisruptionBudget", 1},
     {"route.openshift.io", "v1", "routes", "Route", "route", NULL, 1,
      "com.github.openshift.api.route.v1.Route", 1},
+    {"gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", "httproute", NULL, 1,
+     "io.k8s.networking.gateway.v1.HTTPRoute", 1},
     {"security.openshift.io", "v1", "securitycontextconstraints", "SecurityContextConstraints",
      "securitycontextconstraints", "scc", 0,
      "com.github.openshift.api.security.v1.SecurityContextConstraints", 0},
