@@ -2,7 +2,8 @@
 // and utilization over a chosen range as a chart.
 import { h, s, clear, spinner, errorBox, empty, toast, confirmDialog } from '../dom.js';
 import { get, post, patch, qs, items, gpuLabel, explain } from '../api.js';
-import { DAY, iso, startOfDay, addDays, showDateTime, showRange, showDay, toLocalInput, fromLocalInput, tz } from '../time.js';
+import { DAY, iso, startOfDay, addDays, showDateTime, showRange, showDay, toLocalInput, tz } from '../time.js';
+import { whenInput } from '../when.js';
 import { say } from '../messages.js';
 
 const TABS = [
@@ -177,20 +178,22 @@ async function bookings(body, ctx) {
   }
   async function change(r) {
     const approved = r.state === 'APPROVED';
-    const start = h('input', { id: 'chg-start', type: 'datetime-local', value: toLocalInput(r.starts_at), disabled: !approved });
-    const end = h('input', { id: 'chg-end', type: 'datetime-local', value: toLocalInput(r.ends_at) });
+    const start = whenInput('chg-start', `Start (${tz})`, r.starts_at, { disabled: !approved });
+    const end = whenInput('chg-end', `End (${tz})`, r.ends_at);
     const owner = h('input', { id: 'chg-user', value: r.user || '', disabled: !approved, autocomplete: 'off' });
     const reason = h('input', { id: 'chg-reason', maxlength: '255', placeholder: 'e.g. node maintenance that morning' });
     const ok = await confirmDialog({
       title: `Change booking #${r.id} of ${r.user}`,
       body: [h('p', { class: 'muted' }, approved ? 'Move it, shorten or lengthen it, or give it to someone else. The owner reads the reason.' : 'It is running: only its end can move. The owner reads the reason.'),
-        h('label', { for: 'chg-start' }, `Start (${tz})`), start, h('label', { for: 'chg-end' }, `End (${tz})`), end,
+        start.el, end.el,
         h('label', { for: 'chg-user' }, 'Owner (username)'), owner, h('label', { for: 'chg-reason' }, 'Reason (shown to the owner)'), reason],
       ok: 'Change booking', cancel: 'Keep as is',
     });
     if (!ok) return;
     const body = { reason: reason.value.trim() };
-    const s = fromLocalInput(start.value), e = fromLocalInput(end.value);
+    const a = approved ? start.get() : { date: null }, b = end.get();
+    if (a.error || b.error) { toast(a.error || b.error, 'error'); return; }
+    const s = a.date, e = b.date;
     if (approved && s && s.getTime() !== new Date(r.starts_at).getTime()) body.starts_at = iso(s);
     if (e && e.getTime() !== new Date(r.ends_at).getTime()) body.ends_at = iso(e);
     if (body.starts_at && !body.ends_at) body.ends_at = iso(new Date(r.ends_at).getTime() + (s - new Date(r.starts_at)));
