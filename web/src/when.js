@@ -88,3 +88,33 @@ export function whenInput(id, label, value, { optional = false, disabled = false
   // value(): the parsed date, or null when empty or not valid
   return { el, date, time, get, set, value: () => get().date || null, inputs: [date, time] };
 }
+
+// A day alone (the admin filters): one text field in the page's date format, with the hint.
+// get() answers {date} (local midnight; null when empty) or {error, input}.
+export function dayInput(id, label, value) {
+  const hintId = `${id}-hint`;
+  const input = h('input', { id, name: id, inputmode: 'numeric', autocomplete: 'off', placeholder: DATE_PATTERN, size: 11, 'aria-describedby': hintId });
+  if (value) input.value = showInputDate(value);
+  const el = h('div', { class: 'field' }, h('label', { for: id }, label), input,
+    h('span', { class: 'muted small when-hint', id: hintId }, `As ${DATE_PATTERN}`));
+  function get() {
+    const t = input.value.trim();
+    input.removeAttribute('aria-invalid');
+    if (!t) return { date: null };
+    const v = parseDate(t);
+    if (!v) {
+      input.setAttribute('aria-invalid', 'true');
+      return { error: say('notADate', { label, format: DATE_PATTERN, example: showInputDate(SAMPLE), text: t }), input };
+    }
+    return { date: new Date(v.year, v.month - 1, v.day) };
+  }
+  return { el, input, get };
+}
+
+// The days from..to (inclusive) of two day inputs as [start, end) instants, or {error}.
+export function dayRange(from, to) {
+  const a = from.get(), b = to.get();
+  if (a.error || b.error) return { error: a.error || b.error };
+  const f = a.date, t = b.date ? new Date(b.date.getFullYear(), b.date.getMonth(), b.date.getDate() + 1) : null;
+  return { f, t };
+}
