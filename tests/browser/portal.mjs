@@ -1092,6 +1092,34 @@ try {
     await pg.context().close();
   });
 
+  await test('admin filters take days in the page format (en-US) and refuse a day that does not exist', async () => {
+    const o = SIZES.desktop;
+    const tok = await apiLogin(ALICE.username, ALICE.password);
+    const day = ambiguousDay(o.timezoneId, 150);
+    const at = zoned(o.timezoneId, day.year, day.month, day.day, 10);
+    const r = await apiCall('POST', '/reservations', { gpu_type: 'nvidia.com/mig-1g.24gb', gpu_count: 1, starts_at: at.toISOString(), ends_at: new Date(at.getTime() + 3600e3).toISOString() }, tok);
+    assert(r.status === 201, 'booking for the filter: HTTP ' + r.status);
+    const adm = await sizedPage(browser, 'admin-days', 'desktop');
+    await signIn(adm, 'admin', ADMIN_PW);
+    await adm.goto(BASE + '/#/admin?tab=bookings');
+    await adm.waitForSelector('#bookings-table');
+    assert((await adm.getAttribute('#f-from', 'placeholder')) === FORMAT[o.locale], 'the filter shows no date format');
+    await adm.fill('#f-from', '02/31/2027');
+    await adm.click('#booking-filters button[type=submit]');
+    await adm.waitForSelector('.error-box:has-text("is not a date")');
+    assert((await adm.getAttribute('#f-from', 'aria-invalid')) === 'true', 'the bad day is not marked');
+    await collectMessages(adm, 'admin bad day');
+    await adm.fill('#f-from', ORDER[o.locale](day));
+    await adm.fill('#f-to', ORDER[o.locale](day));
+    await adm.click('#booking-filters button[type=submit]');
+    await adm.waitForSelector(`#bookings-table tr[data-id="${r.body.id}"]`);
+    const ids = await adm.locator('#bookings-table tbody tr').evaluateAll((rs) => rs.map((x) => x.dataset.id));
+    assert(ids.length === 1, `one day, one booking: ${ids}`);
+    await shot(adm, '36-admin-filter-day-desktop');
+    await adm.context().close();
+    await apiCall('POST', `/reservations/${r.body.id}/cancel`, undefined, tok);
+  });
+
   await test('every page at both sizes: no serious or critical accessibility violation, a screenshot each', async () => {
     const pages = [
       ['signin', null, '/#/signin', '#username'],
