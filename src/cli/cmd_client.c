@@ -10,6 +10,7 @@
 #include "common/password.h"
 #include "common/timeutil.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,18 +91,55 @@ static const char *scalar(const json_t *v, char *buf, size_t size)
 
 /* ---- login / logout ---- */
 
+/* gpuaas login --token-stdin: the token on stdin (typed without echo on a terminal), checked
+ * with GET /api/v1/me, saved. */
+static int login_with_token(struct client *c, bool password_options)
+{
+    if (password_options) {
+        fprintf(stderr, "gpuaas login: --token-stdin takes no --username or --password-stdin\n");
+        return 2;
+    }
+    char tok[sizeof(c->token) + 2];
+    /* from a terminal without echo (a pasted token stays off the screen), else one line */
+    int rc = isatty(STDIN_FILENO) ? cli_read_password(0, "API token: ", tok, sizeof(tok))
+                                  : cli_read_line(stdin, tok, sizeof(tok));
+    if (rc < 0 || !tok[0] || strlen(tok) >= sizeof(c->token)) {
+        fprintf(stderr, "gpuaas login: --token-stdin: no token on stdin\n");
+        return 2;
+    }
+    snprintf(c->token, sizeof(c->token), "%s", tok);
+    memset(tok, 0, sizeof(tok));
+    json_t *me = NULL;
+    if (call(c, "GET", "/api/v1/me", NULL, &me))
+        return 1;
+    const char *user = json_string_value(json_object_get(me, "username"));
+    char name[128];
+    snprintf(name, sizeof(name), "%s", user ? user : "?");
+    json_decref(me);
+    if (client_save(c) < 0) {
+        fprintf(stderr, "gpuaas login: cannot write the credentials file\n");
+        return 1;
+    }
+    printf("Saved the token for %s as %s\n", c->server, name);
+    return 0;
+}
+
 int cmd_login(int argc, char **argv)
 {
     const char *server = NULL, *username = NULL;
-    int pw_stdin = 0;
+    int pw_stdin = 0, tok_stdin = 0;
     const struct cli_opt opts[] = {{"--server", NULL, &server, NULL},
                                    {"--username", "-u", &username, NULL},
-                                   {"--password-stdin", NULL, NULL, &pw_stdin}};
+                                   {"--password-stdin", NULL, NULL, &pw_stdin},
+                                   {"--token-stdin", NULL, NULL, &tok_stdin}};
     if (cli_wants_help(argc, argv)) {
         printf("Usage: gpuaas login [--server URL] [--username U] [--password-stdin]\n"
+               "       gpuaas login [--server URL] --token-stdin\n"
                "Logs in and saves the server URL and token in a 0600 file under\n"
                "$XDG_CONFIG_HOME/gpuaas/ (or ~/.config/gpuaas/). Without --password-stdin\n"
-               "the password is read from the terminal without echo.\n");
+               "the password is read from the terminal without echo. --token-stdin saves an\n"
+               "API token made in the portal instead (single sign-on: the API host takes\n"
+               "tokens only), after checking it with the server.\n");
         return 0;
     }
     size_t npos;
@@ -110,6 +148,8 @@ int cmd_login(int argc, char **argv)
     struct client c;
     client_load(&c, server);
     c.token[0] = '\0';
+    if (tok_stdin)
+        return login_with_token(&c, username || pw_stdin);
     char user[128] = "", pw[PASSWORD_MAX_LEN + 2];
     if (username) {
         snprintf(user, sizeof(user), "%s", username);

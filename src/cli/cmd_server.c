@@ -190,6 +190,9 @@ int cmd_server(int argc, char **argv)
     }
     log_info("listening", "listen=%s port=%d database=%s", cfg->server.listen, srv_port(srv),
              !strncmp(cfg->database.url, "sqlite", 6) ? "sqlite" : "postgres");
+    if (srv_token_port(srv))
+        log_info("listening for bearer tokens only", "token_listen=%s port=%d",
+                 cfg->server.token_listen, srv_token_port(srv));
     int sig = 0;
     while (sigwait(&set, &sig) != 0)
         ;

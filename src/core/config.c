@@ -39,6 +39,9 @@ static const struct config_key keys[] = {
     {"log_level", K_STR, O(log_level), "info", 0, 0, "debug, info, warn or error"},
     {"server.listen", K_STR, O(server.listen), "127.0.0.1:8080", 0, 0,
      "address:port the API listens on"},
+    {"server.token_listen", K_STR, O(server.token_listen), "", 0, 0,
+     "second address:port where only bearer tokens authenticate, never trusted_header "
+     "(\"\" = none)"},
     {"server.public_url", K_STR, O(server.public_url), "", 0, 0,
      "URL users open (default http://<listen>)"},
     {"server.web_root", K_STR, O(server.web_root), "web/dist", 0, 0,
@@ -993,6 +996,16 @@ static int validate(struct walk *w)
         return error_set(w->err, ERR_INVALID, "server.listen",
                          "%s: server.listen: expected ADDRESS:PORT, got \"%s\"", w->file,
                          c->server.listen);
+    if (*c->server.token_listen && !strchr(c->server.token_listen, ':'))
+        return error_set(w->err, ERR_INVALID, "server.token_listen",
+                         "%s: server.token_listen: expected ADDRESS:PORT, got \"%s\"", w->file,
+                         c->server.token_listen);
+    /* the same address twice cannot be bound (port 0: the kernel picks two ports) */
+    if (*c->server.token_listen && !strcmp(c->server.token_listen, c->server.listen) &&
+        strcmp(strrchr(c->server.listen, ':'), ":0") != 0)
+        return error_set(w->err, ERR_INVALID, "server.token_listen",
+                         "%s: server.token_listen: must differ from server.listen (\"%s\")",
+                         w->file, c->server.listen);
     for (int i = 0; i < c->pool.n_nodes; i++)
         for (int j = 0; j < c->pool.nodes[i].n_gpus; j++) {
             char gpath[64];

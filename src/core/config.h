@@ -75,9 +75,10 @@ struct config {
     char *log_level;
 
     struct {
-        char *listen;     /* ADDR:PORT */
-        char *public_url; /* how users reach the portal */
-        char *web_root;   /* built web UI (index.html ...) */
+        char *listen;       /* ADDR:PORT */
+        char *token_listen; /* ADDR:PORT of the bearer-token-only listener, "" = none */
+        char *public_url;   /* how users reach the portal */
+        char *web_root;     /* built web UI (index.html ...) */
         long body_limit_bytes;
         long request_timeout_seconds;
         long max_connections;

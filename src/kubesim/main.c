@@ -330,7 +330,7 @@ static void usage(FILE *f)
         "usage: gpuaas-kubesim --listen ADDR:PORT --kubeconfig-out FILE [--tls] [--token T]\n"
         "       [--openapi DIR] [--quota-delay-ms N] [--pod-ready-delay-ms N]\n"
         "       [--ns-delete-delay-ms N] [--fail-nth N] [--fault 500|429|drop|latency:MS]\n"
-        "       [--fault-rate P] [--fault-path SUBSTR] [--log-level LEVEL]\n"
+        "       [--fault-rate P | --fault-every N] [--fault-path SUBSTR] [--log-level LEVEL]\n"
         "       [--node-resources nvidia.com/gpu=8,...] (allocatable of the node kubesim-node)\n"
         "       [--request-log FILE] (appends \"VERB GROUP/RESOURCE[/SUB] CLIENT\" per request;\n"
         "       default $GPUAAS_KUBESIM_REQUEST_LOG)\n"
@@ -399,7 +399,7 @@ static const char *default_openapi_dir(char *buf, size_t len)
 struct args {
     const char *listen, *kubeconfig, *token, *openapi, *request_log, *log_level;
     const char *quota_delay, *pod_ready_delay, *ns_delete_delay, *node_resources;
-    const char *fault_kind, *fault_path, *fail_nth, *fault_rate;
+    const char *fault_kind, *fault_path, *fail_nth, *fault_rate, *fault_every;
     const char *cel_eval, *token_user, *pod_fates;
     int tls;
 };
@@ -420,6 +420,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         {"--fail-nth", NULL, &a->fail_nth, NULL},
         {"--fault", NULL, &a->fault_kind, NULL},
         {"--fault-rate", NULL, &a->fault_rate, NULL},
+        {"--fault-every", NULL, &a->fault_every, NULL},
         {"--fault-path", NULL, &a->fault_path, NULL},
         {"--node-resources", NULL, &a->node_resources, NULL},
         {"--request-log", NULL, &a->request_log, NULL},
@@ -468,19 +469,53 @@ static int parse_listen(const char *listen, char *host, size_t size, int *port)
     return 0;
 }
 
+/* A whole number >= 1 from option opt into *ret; 0, or 2 with a message. */
+static int parse_count(const char *opt, const char *s, long *ret)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1) {
+        fprintf(stderr, "gpuaas-kubesim: %s must be a whole number of at least 1, not \"%s\"\n",
+                opt, s);
+        return 2;
+    }
+    *ret = v;
+    return 0;
+}
+
 /* The fault the command line asks for (none: f->kind stays 0). 0, or 2 with a message. */
 static int parse_fault(const struct args *a, struct ksim_fault *f)
 {
-    long fail_nth = a->fail_nth ? atol(a->fail_nth) : 0;
-    double rate = a->fault_rate ? atof(a->fault_rate) : -1;
+    long fail_nth = 0, every = 0;
+    double rate = -1;
     memset(f, 0, sizeof(*f));
-    if (!a->fault_kind && !fail_nth)
+    if ((a->fail_nth && parse_count("--fail-nth", a->fail_nth, &fail_nth)) ||
+        (a->fault_every && parse_count("--fault-every", a->fault_every, &every)))
+        return 2;
+    if (a->fault_rate) {
+        char *end;
+        rate = strtod(a->fault_rate, &end);
+        if (end == a->fault_rate || *end || !(rate >= 0 && rate <= 1)) {
+            fprintf(stderr,
+                    "gpuaas-kubesim: --fault-rate must be a number from 0 to 1, not "
+                    "\"%s\"\n",
+                    a->fault_rate);
+            return 2;
+        }
+    }
+    if (!!fail_nth + !!every + (rate >= 0) > 1) {
+        fprintf(stderr, "gpuaas-kubesim: give one of --fail-nth, --fault-every, --fault-rate\n");
+        return 2;
+    }
+    if (!a->fault_kind && !fail_nth && !every)
         return 0;
     if (ksim_parse_fault(a->fault_kind ? a->fault_kind : "500", f)) {
         fprintf(stderr, "gpuaas-kubesim: --fault must be 500, 429, drop or latency:MS\n");
         return 2;
     }
     f->fail_nth = fail_nth;
+    f->every = every;
     f->rate = rate >= 0 ? rate : 1.0;
     if (a->fault_path)
         snprintf(f->path, sizeof(f->path), "%s", a->fault_path);

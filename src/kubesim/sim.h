@@ -34,8 +34,9 @@ struct ksim_options {
 struct ksim_fault {
     int kind; /* 0 none, 500, 429, 1 drop, 2 latency */
     int latency_ms;
-    long fail_nth;  /* fail only the Nth matching request (1-based); 0 = by rate */
-    double rate;    /* probability per matching request when fail_nth == 0 */
+    long fail_nth;  /* fail only the Nth matching request (1-based); 0 = by every or rate */
+    long every;     /* fail every Nth matching request (N, 2N, ...); 0 = by rate */
+    double rate;    /* probability per matching request when fail_nth == every == 0 */
     char path[256]; /* only requests whose path contains this */
 };
 

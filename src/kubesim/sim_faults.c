@@ -10,6 +10,8 @@ int ks_fault_hit(struct ksim *k, const char *path, struct ksim_response *r)
     int hit;
     if (f->fail_nth > 0)
         hit = n == f->fail_nth;
+    else if (f->every > 0)
+        hit = n % f->every == 0;
     else
         hit = f->rate >= 1.0 || (double)rand_r(&k->rng) / RAND_MAX < f->rate;
     if (!hit)
@@ -50,12 +52,13 @@ void ks_handle_admin(struct ksim *k, const char *method, const char *path, const
                 json_decref(v);
                 ks_reply_status(r, 400, "BadRequest", NULL, NULL,
                                 "expected {\"fault\":\"500|429|drop|latency:MS\", \"nth\":N, "
-                                "\"rate\":P, \"path\":S}");
+                                "\"every\":N, \"rate\":P, \"path\":S}");
                 return;
             }
             f.fail_nth = (long)json_integer_value(json_object_get(v, "nth"));
+            f.every = (long)json_integer_value(json_object_get(v, "every"));
             f.rate = json_number_value(json_object_get(v, "rate"));
-            if (!f.fail_nth && !json_object_get(v, "rate"))
+            if (!f.fail_nth && !f.every && !json_object_get(v, "rate"))
                 f.rate = 1.0;
             snprintf(f.path, sizeof(f.path), "%s",
                      json_string_value(json_object_get(v, "path")) ?: "");
@@ -64,10 +67,10 @@ void ks_handle_admin(struct ksim *k, const char *method, const char *path, const
             json_decref(v);
         }
         ks_reply(r, 200,
-                 json_pack("{s:i, s:i, s:I, s:f, s:s, s:I}", "kind", k->fault.kind, "latency_ms",
-                           k->fault.latency_ms, "nth", (json_int_t)k->fault.fail_nth, "rate",
-                           k->fault.rate, "path", k->fault.path, "count",
-                           (json_int_t)k->fault_count));
+                 json_pack("{s:i, s:i, s:I, s:I, s:f, s:s, s:I}", "kind", k->fault.kind,
+                           "latency_ms", k->fault.latency_ms, "nth", (json_int_t)k->fault.fail_nth,
+                           "every", (json_int_t)k->fault.every, "rate", k->fault.rate, "path",
+                           k->fault.path, "count", (json_int_t)k->fault_count));
         return;
     }
     if (!strcmp(path, "/_sim/pods")) {

@@ -261,19 +261,35 @@ static void verify_active(struct rec *rc, struct reservation *rs, size_t n, int6
         (rc->verify_settling ? SETTLE_MS : rc->cfg->reconciler.interval_seconds * 1000);
 }
 
+static bool id_in(const int64_t *ids, size_t n, int64_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id)
+            return true;
+    return false;
+}
+
 /* (2) repair and (3) start: bookings inside their window. */
 static void phase_start(struct rec *rc, int64_t now)
 {
     struct reservation *rs = NULL;
     size_t n = 0;
+    /* the sessions this pass made ACTIVE: their namespaces came after rc->ns_list was read */
+    int64_t *fresh = NULL;
+    size_t nfresh = 0;
     if (list_state(rc, RS_APPROVED, 0, &rs, &n) == 0) {
+        fresh = n ? calloc(n, sizeof(*fresh)) : NULL;
         for (size_t i = 0; i < n; i++) {
             struct reservation *r = &rs[i];
             note_boundary(rc, r->starts_at, now);
             note_boundary(rc, r->ends_at, now);
             note_boundary(rc, r->session.next_attempt_at, now);
-            if (r->starts_at <= now && now < r->ends_at)
-                count(rc, rec_session_start(rc, r, now));
+            if (r->starts_at > now || now >= r->ends_at)
+                continue;
+            int step = rec_session_start(rc, r, now);
+            count(rc, step);
+            if (step == STEP_DONE && r->state == RS_ACTIVE && fresh)
+                fresh[nfresh++] = r->id;
         }
         free(rs);
     }
@@ -284,8 +300,10 @@ static void phase_start(struct rec *rc, int64_t now)
             note_boundary(rc, r->ends_at, now);
             if (!rc->ns_list || r->ends_at <= now || !r->session.namespace_[0])
                 continue;
-            /* Repair: an ACTIVE session whose namespace vanished gets its objects back. */
-            if (!ns_listed(rc, r->session.namespace_)) {
+            /* Repair: an ACTIVE session whose namespace vanished gets its objects back (one
+             * made ACTIVE in this pass is missing from the list only because it is new; were
+             * fresh not allocated, the repair would re-apply objects that are there: no harm) */
+            if (!ns_listed(rc, r->session.namespace_) && !id_in(fresh, nfresh, r->id)) {
                 log_warn("session namespace missing, repairing",
                          "reservation=%" PRId64 " namespace=%s", r->id, r->session.namespace_);
                 count(rc, rec_session_start(rc, r, now));
@@ -296,6 +314,7 @@ static void phase_start(struct rec *rc, int64_t now)
         verify_active(rc, rs, n_live, now);
         free(rs);
     }
+    free(fresh);
 }
 
 /* (4) maintenance: expired tokens, audit retention. */

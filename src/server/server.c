@@ -52,6 +52,10 @@ struct srv {
     struct pool pool;
     struct MHD_Daemon *d;
     int port;
+    /* server.token_listen: a second listener where the trusted proxy headers are never
+     * honoured and no address is a trusted proxy (docs/security.md, "Token listener") */
+    struct MHD_Daemon *d_token;
+    int token_port;
 
     pthread_mutex_t st_lock;
     pthread_cond_t st_cond;
@@ -432,9 +436,10 @@ static int authenticate(struct srv_req *r)
     struct srv *s = r->srv;
     const char *hdr = s->cfg->server.trusted_header;
     const char *a = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-    /* A bearer token wins over the proxy's header: the CLI and Prometheus pass through the
-     * single sign-on proxy with their own tokens. */
-    if (hdr && *hdr && trusted_source(s, r->peer) && !(a && !strncasecmp(a, "Bearer ", 7))) {
+    /* A bearer token wins over the proxy's header. On the token listener the header is never
+     * read: no proxy stands in front of it that could vouch for it. */
+    if (!r->token_listener && hdr && *hdr && trusted_source(s, r->peer) &&
+        !(a && !strncasecmp(a, "Bearer ", 7))) {
         const char *name = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, hdr);
         if (name && *name)
             return authenticate_proxy_user(r, name);
@@ -643,11 +648,11 @@ static void client_address(struct MHD_Connection *c, char *out, size_t outsz)
 /* The client's address: the connecting peer, or, when the peer is a trusted proxy, the
  * nearest address in X-Forwarded-For that is not itself a trusted proxy (read from the
  * right: the left part is whatever the client claimed). Only well-formed addresses count. */
-static void real_client(const struct srv *s, struct MHD_Connection *c, const char *peer, char *out,
-                        size_t outsz)
+static void real_client(const struct srv *s, struct MHD_Connection *c, bool token_listener,
+                        const char *peer, char *out, size_t outsz)
 {
     snprintf(out, outsz, "%s", peer);
-    if (!trusted_source(s, peer))
+    if (token_listener || !trusted_source(s, peer))
         return;
     const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
     if (!xff)
@@ -687,6 +692,47 @@ static bool csrf_safe(struct MHD_Connection *c, const char *method)
     return has_json_type(c) || MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Requested-With");
 }
 
+/* True when c came in on the token listener (server.token_listen). */
+static bool on_token_listener(const struct srv *s, struct MHD_Connection *c)
+{
+    if (!s->d_token)
+        return false;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+    return ci && ci->daemon == s->d_token;
+}
+
+/* The token listener's refusals, before routing: a request naming a user or groups in the
+ * proxy's headers (nothing in front of this listener sets them, so the client did), a
+ * password sign-in (tokens are made behind the single sign-on proxy) and the portal. True
+ * when refused (the answer is set in r). */
+static bool token_listener_refuses(struct srv_req *r, const struct srv_route *hit)
+{
+    const struct config *c = r->cfg;
+    const char *hdrs[2] = {c->server.trusted_header, c->server.trusted_groups_header};
+    for (int i = 0; i < 2; i++) {
+        if (!hdrs[i] || !*hdrs[i] ||
+            !MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, hdrs[i]))
+            continue;
+        log_warn("token listener: proxy identity header refused", "header=%s client=%s", hdrs[i],
+                 r->client);
+        srv_fail(r, ERR_INVALID, hdrs[i],
+                 "%s is not accepted on this address: only bearer tokens authenticate here.",
+                 hdrs[i]);
+        return true;
+    }
+    if (hit && !strcmp(hit->pattern, "/api/v1/auth/login")) {
+        srv_fail(r, ERR_FORBIDDEN, NULL,
+                 "Password sign-in is not offered on this address; create an API token in the "
+                 "portal and send it as a bearer token.");
+        return true;
+    }
+    if (!hit && strncmp(r->path, "/api/", 5) != 0) {
+        srv_fail(r, ERR_NOT_FOUND, NULL, "This address serves the API only, not the portal.");
+        return true;
+    }
+    return false;
+}
+
 /* Routes one complete request and queues its response. */
 static enum MHD_Result dispatch(struct srv *s, struct MHD_Connection *c, struct conn_ctx *x,
                                 const char *url, const char *method)
@@ -703,8 +749,9 @@ static enum MHD_Result dispatch(struct srv *s, struct MHD_Connection *c, struct 
     r.conn = c;
     r.now = time_now();
     r.status = 500;
+    r.token_listener = on_token_listener(s, c);
     client_address(c, r.peer, sizeof(r.peer));
-    real_client(s, c, r.peer, r.client, sizeof(r.client));
+    real_client(s, c, r.token_listener, r.peer, r.client, sizeof(r.client));
 
     const char *route = "unmatched";
     char allow[128] = "";
@@ -732,7 +779,9 @@ static enum MHD_Result dispatch(struct srv *s, struct MHD_Connection *c, struct 
         }
     }
 
-    if (x->body.too_large) {
+    if (r.token_listener && token_listener_refuses(&r, hit)) {
+        /* answered in r */
+    } else if (x->body.too_large) {
         srv_fail(&r, ERR_TOO_LARGE, NULL, "The request body exceeds %ld bytes.",
                  s->cfg->server.body_limit_bytes);
     } else if (!hit && allow[0]) {
@@ -811,12 +860,11 @@ static struct peer_count *peer_slot(struct srv *s, const char *addr, bool create
 
 /* Accept policy: refuse a connection from an address that already holds
  * server.max_connections_per_client, unless it is a trusted proxy (the router). */
-static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+static enum MHD_Result accept_policy(struct srv *s, const struct sockaddr *addr, bool exempt)
 {
-    struct srv *s = cls;
     char a[64];
     sockaddr_text(addr, a, sizeof(a));
-    if (trusted_source(s, a))
+    if (exempt && trusted_source(s, a))
         return MHD_YES;
     pthread_mutex_lock(&s->c_lock);
     struct peer_count *p = peer_slot(s, a, false);
@@ -828,6 +876,17 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
     return ok ? MHD_YES : MHD_NO;
 }
 
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    return accept_policy(cls, addr, true);
+}
+
+/* The token listener: no address is a trusted proxy there, the router included. */
+static enum MHD_Result on_accept_token(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    return accept_policy(cls, addr, false);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -836,7 +895,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     char a[64];
     sockaddr_text(ci ? ci->client_addr : NULL, a, sizeof(a));
-    if (trusted_source(s, a))
+    if (!on_token_listener(s, c) && trusted_source(s, a))
         return;
     pthread_mutex_lock(&s->c_lock);
     struct peer_count *p = peer_slot(s, a, code == MHD_CONNECTION_NOTIFY_STARTED);
@@ -902,28 +961,29 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---- lifecycle ---- */
 
-static int parse_listen(const char *listen, struct sockaddr_in *sa, struct error *err)
+static int parse_listen(const char *key, const char *listen, struct sockaddr_in *sa,
+                        struct error *err)
 {
     char host[64];
     const char *colon = listen ? strrchr(listen, ':') : NULL;
     memset(sa, 0, sizeof(*sa));
     sa->sin_family = AF_INET;
     if (!colon || (size_t)(colon - listen) >= sizeof(host))
-        return error_set(err, ERR_INVALID, "server.listen", "listen must be ADDR:PORT, got \"%s\"",
+        return error_set(err, ERR_INVALID, key, "%s must be ADDR:PORT, got \"%s\"", key,
                          listen ? listen : "");
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = 0;
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (*end || port < 0 || port > 65535 || colon[1] == 0)
-        return error_set(err, ERR_INVALID, "server.listen", "bad port in \"%s\"", listen);
+        return error_set(err, ERR_INVALID, key, "%s: bad port in \"%s\"", key, listen);
     sa->sin_port = htons((uint16_t)port);
     if (!*host || !strcmp(host, "*"))
         sa->sin_addr.s_addr = htonl(INADDR_ANY);
     else if (!strcmp(host, "localhost"))
         sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-        return error_set(err, ERR_INVALID, "server.listen", "bad IPv4 address in \"%s\"", listen);
+        return error_set(err, ERR_INVALID, key, "%s: bad IPv4 address in \"%s\"", key, listen);
     return 0;
 }
 
@@ -989,11 +1049,36 @@ static void free_srv(struct srv *s)
     free(s);
 }
 
+/* The second daemon, on server.token_listen: the same routes and limits, its own accept
+ * policy (no trusted proxy). */
+static int start_token_listener(struct srv *s, struct error *err)
+{
+    const struct config *cfg = s->cfg;
+    struct sockaddr_in sa;
+    int rc = parse_listen("server.token_listen", cfg->server.token_listen, &sa, err);
+    if (rc < 0)
+        return rc;
+    s->d_token = MHD_start_daemon(
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+            MHD_USE_ERROR_LOG,
+        ntohs(sa.sin_port), on_accept_token, s, on_request, s, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->server.request_timeout_seconds,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->server.max_connections,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    if (!s->d_token)
+        return error_set(err, ERR_IO, "server.token_listen", "cannot listen on %s",
+                         cfg->server.token_listen);
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d_token, MHD_DAEMON_INFO_BIND_PORT);
+    s->token_port = di ? di->port : ntohs(sa.sin_port);
+    return 0;
+}
+
 int srv_start(const struct config *cfg, const struct pool *pool, struct srv **ret,
               struct error *err)
 {
     struct sockaddr_in sa;
-    int rc = parse_listen(cfg->server.listen, &sa, err);
+    int rc = parse_listen("server.listen", cfg->server.listen, &sa, err);
     if (rc < 0)
         return rc;
     struct srv *s = calloc(1, sizeof(*s));
@@ -1046,6 +1131,13 @@ int srv_start(const struct config *cfg, const struct pool *pool, struct srv **re
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : ntohs(sa.sin_port);
+    if (*cfg->server.token_listen) {
+        rc = start_token_listener(s, err);
+        if (rc < 0) {
+            MHD_stop_daemon(s->d);
+            goto out;
+        }
+    }
     *ret = s;
     return 0;
 out:
@@ -1058,21 +1150,38 @@ int srv_port(const struct srv *s)
     return s->port;
 }
 
+int srv_token_port(const struct srv *s)
+{
+    return s->token_port;
+}
+
+/* Connections still open on d (0 for no daemon). */
+static unsigned open_connections(struct MHD_Daemon *d)
+{
+    if (!d)
+        return 0;
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return di ? di->num_connections : 0;
+}
+
 void srv_stop(struct srv *s, int drain_ms)
 {
     if (!s)
         return;
     MHD_socket fd = MHD_quiesce_daemon(s->d);
+    MHD_socket tfd = s->d_token ? MHD_quiesce_daemon(s->d_token) : MHD_INVALID_SOCKET;
     int64_t deadline = time_mono_ms() + drain_ms;
     while (time_mono_ms() < deadline) {
-        const union MHD_DaemonInfo *di =
-            MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        if (!di || di->num_connections == 0)
+        if (open_connections(s->d) + open_connections(s->d_token) == 0)
             break;
         usleep(20 * 1000);
     }
     MHD_stop_daemon(s->d);
+    if (s->d_token)
+        MHD_stop_daemon(s->d_token);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+    if (tfd != MHD_INVALID_SOCKET)
+        close(tfd);
     free_srv(s);
 }

@@ -41,6 +41,7 @@ struct srv_req {
     int64_t ids[SRV_MAX_IDS]; /* {id} path parameters in order */
     char client[64];          /* client IP address (from X-Forwarded-For behind a trusted proxy) */
     char peer[64];            /* the address that opened the connection */
+    bool token_listener;      /* came in on server.token_listen: bearer tokens only */
     int64_t token_id;         /* the bearer token used, 0 for the trusted header */
     int64_t token_expires_at; /* its expiry (0 for the trusted header) */
     bool token_is_login;      /* the token came from a password login, not POST /tokens */
@@ -82,6 +83,8 @@ int srv_start(const struct config *cfg, const struct pool *pool, struct srv **re
 void srv_stop(struct srv *s, int drain_ms);
 /* The port actually bound (useful with port 0). */
 int srv_port(const struct srv *s);
+/* The port server.token_listen bound, 0 when it is not configured. */
+int srv_token_port(const struct srv *s);
 
 /* Response helpers: take ownership of json / text. */
 void srv_reply(struct srv_req *r, int status, json_t *json);

@@ -258,6 +258,18 @@ expect_out "--fail-nth: request 2 succeeds" '"kind":"APIVersions"' curl -s "$ser
 expect_out "--fail-nth: request 3 fails" '"code":500' curl -s "$server/api"
 expect_out "--fail-nth: request 4 succeeds" '"kind":"APIVersions"' curl -s "$server/api"
 stop_sim
+start_sim every --fault 429 --fault-every 2
+expect_out "--fault-every 2: request 1 succeeds" '"kind":"APIVersions"' curl -s "$server/api"
+expect_out "--fault-every 2: request 2 gets 429" '"code":429' curl -s "$server/api"
+expect_out "--fault-every 2: request 3 succeeds" '"kind":"APIVersions"' curl -s "$server/api"
+expect_out "--fault-every 2: request 4 gets 429" '"code":429' curl -s "$server/api"
+stop_sim
+for bad in "--fault-rate 2" "--fault-rate x" "--fault-every 0" "--fail-nth -1" \
+    "--fault-every 3 --fault-rate 0.1"; do
+    # shellcheck disable=SC2086 # the options are split on purpose
+    expect_fail "refused: $bad" "must be|give one of" \
+        "$sim" --listen 127.0.0.1:0 --kubeconfig-out "$work/bad.kubeconfig" --fault 429 $bad
+done
 
 echo "$fails failure(s)"
 [ "$fails" = 0 ]

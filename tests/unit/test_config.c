@@ -288,6 +288,43 @@ static void test_cache_accepted(void **state)
     assert_false(config_artifact_names_clash("m/a", "m/b"));
 }
 
+/* server.token_listen: off by default, ADDRESS:PORT, never the address server.listen binds
+ * (port 0 excepted: the kernel picks two ports). */
+static void test_token_listen(void **state)
+{
+    struct error err = {0};
+    struct config *c = load("{}", &err);
+    assert_non_null(c);
+    assert_string_equal(c->server.token_listen, "");
+    config_free(c);
+    static const char *ok[] = {
+        "server:\n  listen: 127.0.0.1:8081\n  token_listen: 0.0.0.0:8080\n",
+        "server:\n  listen: 127.0.0.1:0\n  token_listen: 127.0.0.1:0\n",
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        c = load(ok[i], &err);
+        if (!c)
+            fail_msg("case %zu: %s", i, err.message);
+        config_free(c);
+    }
+    static const struct {
+        const char *yaml, *want;
+    } bad[] = {
+        {"server:\n  token_listen: nonsense\n", "server.token_listen: expected ADDRESS:PORT"},
+        {"server:\n  listen: 0.0.0.0:8080\n  token_listen: 0.0.0.0:8080\n",
+         "server.token_listen: must differ from server.listen"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct error e = {0};
+        c = load(bad[i].yaml, &e);
+        if (c)
+            fail_msg("case %zu: accepted", i);
+        if (!strstr(e.message, bad[i].want) || strcmp(e.field, "server.token_listen") != 0)
+            fail_msg("case %zu: \"%s\" (field %s) lacks \"%s\"", i, e.message, e.field,
+                     bad[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_layout_errors_name_line_and_key),
         cmocka_unit_test(test_cache_errors),
         cmocka_unit_test(test_cache_accepted),
+        cmocka_unit_test(test_token_listen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
