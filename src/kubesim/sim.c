@@ -53,6 +53,8 @@ const struct rtype rtypes[] = {
      "com.github.openshift.api.route.v1.Route", 1},
     {"gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", "httproute", NULL, 1,
      "io.k8s.networking.gateway.v1.HTTPRoute", 1},
+    {"gateway.networking.k8s.io", "v1", "gateways", "Gateway", "gateway", "gtw", 1,
+     "io.k8s.networking.gateway.v1.Gateway", 1},
     {"security.openshift.io", "v1", "securitycontextconstraints", "SecurityContextConstraints",
      "securitycontextconstraints", "scc", 0,
      "com.github.openshift.api.security.v1.SecurityContextConstraints", 0},
