@@ -1015,6 +1015,19 @@ static void test_tenant_role(void **state)
     }
 }
 
+/* Case i of a configuration table: session_plan_check_config accepts f (want NULL) or
+ * refuses it naming the field want; frees f's configuration. */
+static void expect_verdict(struct fixture *f, size_t i, const char *want)
+{
+    struct error err = {0};
+    int rc = session_plan_check_config(f->c, &err);
+    if (!want && rc)
+        fail_msg("case %zu refused: %s", i, err.message);
+    if (want && (rc != -ERR_INVALID || strcmp(err.field, want)))
+        fail_msg("case %zu: want %s refused, got rc %d (%s)", i, want, rc, err.message);
+    config_free(f->c);
+}
+
 /* The egress settings are checked before any object is built: a value the API server would
  * refuse in an ipBlock fails `gpuaas config check` with the key named. */
 static void test_egress_config(void **state)
@@ -1036,18 +1049,11 @@ static void test_egress_config(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct fixture f;
-        struct error err = {0};
         setup_fixture(&f, "kubernetes");
         assert_int_equal(config_set_string(&f.c->reconciler.egress_cidrs, cases[i].cidrs), 0);
         assert_int_equal(config_set_string(&f.c->reconciler.egress_except, cases[i].except), 0);
         assert_int_equal(config_set_string(&f.c->reconciler.egress_proxy, cases[i].proxy), 0);
-        int rc = session_plan_check_config(f.c, &err);
-        if (!cases[i].want && rc)
-            fail_msg("case %zu refused: %s", i, err.message);
-        if (cases[i].want && (rc != -ERR_INVALID || strcmp(err.field, cases[i].want)))
-            fail_msg("case %zu: want %s refused, got rc %d (%s)", i, cases[i].want, rc,
-                     err.message);
-        config_free(f.c);
+        expect_verdict(&f, i, cases[i].want);
     }
 }
 
@@ -1120,19 +1126,12 @@ static void test_expose_config_errors(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct fixture f;
-        struct error err = {0};
         setup_fixture(&f, cases[i].platform);
         assert_int_equal(config_set_string(&f.c->reconciler.expose, cases[i].expose), 0);
         assert_int_equal(config_set_string(&f.c->reconciler.gateway_name, cases[i].name), 0);
         assert_int_equal(config_set_string(&f.c->reconciler.gateway_namespace, cases[i].ns), 0);
         assert_int_equal(config_set_string(&f.c->reconciler.gateway_section, cases[i].section), 0);
-        int rc = session_plan_check_config(f.c, &err);
-        if (!cases[i].want && rc)
-            fail_msg("case %zu refused: %s", i, err.message);
-        if (cases[i].want && (rc != -ERR_INVALID || strcmp(err.field, cases[i].want)))
-            fail_msg("case %zu: want %s refused, got rc %d (%s)", i, cases[i].want, rc,
-                     err.message);
-        config_free(f.c);
+        expect_verdict(&f, i, cases[i].want);
     }
 }
 
