@@ -3,11 +3,13 @@
 # plus pgbench on the same PostgreSQL server in the same run. Starts a private PostgreSQL
 # (tests/scripts/pg.sh), one fresh server per run and backend, runs build/bench_admission,
 # and prints the medians over RUNS runs. Environment: RUNS (3), CLIENTS (16), REQUESTS (200
-# per client), TOTAL (10000 bookings for the capacity query).
+# per client), TOTAL (10000 bookings for the capacity query), PGBENCH_SECONDS (10 per pgbench
+# run). tests/it/bench_smoke.sh runs it small so that the benchmark cannot rot unnoticed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 RUNS=${RUNS:-3} CLIENTS=${CLIENTS:-16} REQUESTS=${REQUESTS:-200} TOTAL=${TOTAL:-10000}
+PGBENCH_SECONDS=${PGBENCH_SECONDS:-10}
 for f in "$BUILD/gpuaas" "$BUILD/bench_admission"; do
     [ -x "$f" ] || { echo "bench: $f is missing; run 'make build'" >&2; exit 1; }
 done
@@ -73,12 +75,12 @@ for r in $(seq 1 "$RUNS"); do
     echo "== run $r/$RUNS: pgbench" >&2
     PGPASSWORD=gpuaas "$bindir/pgbench" -i -q -s 10 -h 127.0.0.1 -p "$port" -U gpuaas gpuaas \
         >/dev/null 2>&1
-    PGPASSWORD=gpuaas "$bindir/pgbench" -c 16 -j 2 -T 10 -S -h 127.0.0.1 -p "$port" -U gpuaas \
+    PGPASSWORD=gpuaas "$bindir/pgbench" -c 16 -j 2 -T "$PGBENCH_SECONDS" -S -h 127.0.0.1 -p "$port" -U gpuaas \
         gpuaas 2>/dev/null | tee "$work/pgbench.out" >&2
     grep -oE 'tps = [0-9.]+' "$work/pgbench.out" | head -1 | awk '{print $3}' >>"$work/pgbench.results"
     # the built-in TPC-B-like script: 3 updates, 1 insert, 1 select per transaction, each
     # commit durable like a booking's
-    PGPASSWORD=gpuaas "$bindir/pgbench" -c 16 -j 2 -T 10 -h 127.0.0.1 -p "$port" -U gpuaas \
+    PGPASSWORD=gpuaas "$bindir/pgbench" -c 16 -j 2 -T "$PGBENCH_SECONDS" -h 127.0.0.1 -p "$port" -U gpuaas \
         gpuaas 2>/dev/null | tee "$work/pgbench-rw.out" >&2
     grep -oE 'tps = [0-9.]+' "$work/pgbench-rw.out" | head -1 | awk '{print $3}' >>"$work/pgbench-rw.results"
 done
@@ -106,8 +108,8 @@ for b in sqlite postgres; do
         "$(median p99_ms "$f")" "$(median conflicts "$f")" "$(median double_bookings "$f")" \
         "$(median cap_p50_ms "$f")" "$(median cap_p99_ms "$f")" "$okc/$RUNS" "$ratio" "$ratio_rw"
 done
-echo "pgbench -S (select-only, 16 clients, 2 threads, 10 s) median TPS: $tps"
-echo "pgbench TPC-B-like (read-write, 16 clients, 2 threads, 10 s) median TPS: $tps_rw"
+echo "pgbench -S (select-only, 16 clients, 2 threads, $PGBENCH_SECONDS s) median TPS: $tps"
+echo "pgbench TPC-B-like (read-write, 16 clients, 2 threads, $PGBENCH_SECONDS s) median TPS: $tps_rw"
 echo "PostgreSQL with fsync=on and synchronous_commit=on; SQLite WAL with synchronous=FULL"
 echo "Per run (admitted/s, p99 ms, capacity p99 ms):"
 for b in sqlite postgres; do

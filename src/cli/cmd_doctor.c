@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/shared.h"
 #include "common/args.h"
+#include "common/json_find.h"
 #include "core/advertised.h"
 #include "core/config.h"
 #include "core/pool.h"
@@ -404,6 +405,123 @@ static void check_reconciler_rbac(struct doctor *d)
         ok("reconciler rights: all %d calls allowed to %s", asked, user);
 }
 
+/* Why a listener's allowedRoutes.namespaces do not admit the session namespaces (which carry
+ * app.kubernetes.io/managed-by=gpuaas and gpuaas.io/reservation=<id>), or NULL when they do.
+ * matchLabels must ask only for what every session namespace carries; matchExpressions are
+ * checked for their keys (Exists or In on the labels above), others are left to the cluster. */
+static const char *routes_refused(json_t *listener, char *why, size_t n)
+{
+    json_t *ns = json_object_get(json_object_get(listener, "allowedRoutes"), "namespaces");
+    const char *from = json_string_value(json_object_get(ns, "from"));
+    if (!from || !strcmp(from, "Same")) {
+        snprintf(why, n,
+                 "allowedRoutes.namespaces.from is Same (the default): only the Gateway's "
+                 "own namespace may attach routes");
+        return why;
+    }
+    if (!strcmp(from, "All"))
+        return NULL;
+    if (strcmp(from, "Selector")) {
+        snprintf(why, n, "allowedRoutes.namespaces.from is %s", from);
+        return why;
+    }
+    json_t *sel = json_object_get(ns, "selector");
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(sel, "matchLabels"), key, v)
+    {
+        const char *val = json_string_value(v);
+        if (strcmp(key, "app.kubernetes.io/managed-by") || !val || strcmp(val, "gpuaas")) {
+            snprintf(why, n, "its selector asks for %s=%s, which session namespaces do not carry",
+                     key, val ? val : "?");
+            return why;
+        }
+    }
+    size_t i;
+    json_array_foreach(json_object_get(sel, "matchExpressions"), i, v)
+    {
+        const char *k = json_string_value(json_object_get(v, "key"));
+        const char *op = json_string_value(json_object_get(v, "operator"));
+        bool ours = k && (!strcmp(k, "app.kubernetes.io/managed-by") ||
+                          !strcmp(k, "gpuaas.io/reservation") || !strcmp(k, "gpuaas.io/user"));
+        if (op && (!strcmp(op, "NotIn") || !strcmp(op, "DoesNotExist")) && ours) {
+            snprintf(why, n, "its selector excludes %s (%s)", k, op);
+            return why;
+        }
+        if (op && !strcmp(op, "Exists") && !ours) {
+            snprintf(why, n, "its selector asks for a label %s that session namespaces lack", k);
+            return why;
+        }
+    }
+    return NULL; /* an empty selector selects every namespace */
+}
+
+/* reconciler.expose httproute: the Gateway the sessions' HTTPRoutes attach to exists, has the
+ * listener named by reconciler.gateway_section (or some listener), whose hostname covers
+ * <namespace>.<reconciler.ingress_domain> and whose allowedRoutes admit the session
+ * namespaces; and, where its controller reports it, the Gateway is Programmed. */
+static void check_gateway(struct doctor *d)
+{
+    const struct config *c = d->c;
+    if (!c->reconciler.expose || strcmp(c->reconciler.expose, "httproute"))
+        return;
+    const char *name = c->reconciler.gateway_name, *gns = c->reconciler.gateway_namespace;
+    const char *sec = c->reconciler.gateway_section, *dom = c->reconciler.ingress_domain;
+    json_t *g = NULL;
+    struct error err = {0};
+    if (kube_get(d->kc, "gateway.networking.k8s.io/v1", "Gateway", gns, name, &g, &err)) {
+        bad(d,
+            "install the Gateway API CRDs and an implementation, then create the Gateway "
+            "(deploy/gateway/gateway-example.yaml; docs/install.md, \"Gateway API\")",
+            "gateway %s/%s: %s", gns, name, err.message);
+        return;
+    }
+    char why[300] = "", wildcard[300];
+    snprintf(wildcard, sizeof(wildcard), "*.%s", dom ? dom : "");
+    const char *fix = "edit the Gateway's listener as deploy/gateway/gateway-example.yaml does "
+                      "(listener sessions)";
+    int listeners = 0, admitting = 0;
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(json_object_get(g, "spec"), "listeners"), i, l)
+    {
+        const char *ln = json_string_value(json_object_get(l, "name"));
+        if (sec && *sec && (!ln || strcmp(ln, sec)))
+            continue;
+        listeners++;
+        const char *host = json_string_value(json_object_get(l, "hostname"));
+        char hwhy[300];
+        if (host && strcmp(host, wildcard)) {
+            snprintf(hwhy, sizeof(hwhy), "its hostname %s does not cover %s", host, wildcard);
+            snprintf(why, sizeof(why), "listener %s: %s", ln ? ln : "?", hwhy);
+        } else if (routes_refused(l, hwhy, sizeof(hwhy))) {
+            snprintf(why, sizeof(why), "listener %s: %s", ln ? ln : "?", hwhy);
+        } else {
+            admitting++;
+        }
+    }
+    if (!listeners) {
+        bad(d, fix, "gateway %s/%s has no listener %s (reconciler.gateway_section)", gns, name,
+            sec && *sec ? sec : "at all");
+    } else if (!admitting) {
+        bad(d, fix, "gateway %s/%s takes no session routes: %s", gns, name, why);
+    } else {
+        json_t *pc = json_find_by(json_object_get(json_object_get(g, "status"), "conditions"),
+                                  "type", "Programmed");
+        const char *st = json_string_value(json_object_get(pc, "status"));
+        if (st && strcmp(st, "True"))
+            bad(d, "kubectl describe gateway: its controller says why",
+                "gateway %s/%s is not programmed: %s", gns, name,
+                json_string_value(json_object_get(pc, "message"))
+                    ? json_string_value(json_object_get(pc, "message"))
+                    : "?");
+        else
+            ok("gateway %s/%s takes the session routes for %s%s", gns, name, wildcard,
+               st ? "" : " (no Programmed status from a controller yet)");
+    }
+    json_decref(g);
+}
+
 int cmd_doctor(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
@@ -413,7 +531,8 @@ int cmd_doctor(int argc, char **argv)
                "with your (cluster-admin) kubeconfig: Kubernetes version, GPU operator\n"
                "ClusterPolicy (MIG strategy, time-slicing), each pool node's MIG state and\n"
                "what it advertises against the pool, the configured images on each GPU node,\n"
-               "the storage class, CloudNativePG and its Cluster, and the reconciler's rights\n"
+               "the storage class, the Gateway (reconciler.expose httproute), CloudNativePG\n"
+               "and its Cluster, and the reconciler's rights\n"
                "(as its service account in NS, default gpuaas-system). Prints one line per\n"
                "check, \u2713 or \u2717 with the fix; exit status 1 when any check failed.\n"
                "--database also connects to database.url and compares its schema version.\n");
@@ -450,6 +569,7 @@ int cmd_doctor(int argc, char **argv)
     check_cluster_policy(&d);
     check_nodes(&d);
     check_storage_class(&d);
+    check_gateway(&d);
     check_registry(&d);
     check_database(&d);
     check_reconciler_rbac(&d);

@@ -150,7 +150,11 @@ struct config {
         char *ingress_namespace; /* router/ingress controller namespace */
         char *ingress_domain;    /* host = <namespace>.<domain> */
         char *ingress_class;
-        char *scc; /* OpenShift SCC for the workspace SA, "" = none */
+        char *expose;            /* "" (platform's), "route", "ingress" or "httproute" */
+        char *gateway_name;      /* expose httproute: the parent Gateway */
+        char *gateway_namespace; /* its namespace */
+        char *gateway_section;   /* its listener (sectionName), "" = every listener */
+        char *scc;               /* OpenShift SCC for the workspace SA, "" = none */
         char *tenant_cluster_role;
         char *workspace_image;
         char *workspace_command; /* shell words, "" = image default */

@@ -942,10 +942,87 @@ static int check_gate_config(const struct config *c, struct error *err)
     return 0;
 }
 
+const char *session_expose(const struct config *c)
+{
+    if (c->reconciler.expose && *c->reconciler.expose)
+        return c->reconciler.expose;
+    return is_openshift(c) ? "route" : "ingress";
+}
+
+/* A Gateway API name (ObjectName, SectionName): DNS-1123 subdomain, at most 253 characters. */
+static bool dns1123_subdomain(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 253)
+        return false;
+    for (const char *p = s; *p;) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        char label[64];
+        if (len == 0 || len > 63)
+            return false;
+        memcpy(label, p, len);
+        label[len] = '\0';
+        if (!dns1123_label(label))
+            return false;
+        p += len + (dot ? 1 : 0);
+        if (dot && !*p)
+            return false;
+    }
+    return true;
+}
+
+/* reconciler.expose and, for httproute, the Gateway it names. */
+static int check_expose_config(const struct config *c, struct error *err)
+{
+    const char *e = session_expose(c);
+    const char *gw = str_or_empty(c->reconciler.gateway_name);
+    const char *gns = str_or_empty(c->reconciler.gateway_namespace);
+    const char *sec = str_or_empty(c->reconciler.gateway_section);
+    if (strcmp(e, "route") && strcmp(e, "ingress") && strcmp(e, "httproute"))
+        return error_set(err, ERR_INVALID, "reconciler.expose",
+                         "reconciler.expose: must be route, ingress or httproute (or empty for "
+                         "the platform's default), got \"%s\"",
+                         e);
+    if (!strcmp(e, "route") && !is_openshift(c))
+        return error_set(err, ERR_INVALID, "reconciler.expose",
+                         "reconciler.expose: route needs reconciler.platform openshift (Routes "
+                         "are OpenShift's); use ingress or httproute on %s",
+                         str_or_empty(c->reconciler.platform));
+    if (strcmp(e, "httproute"))
+        return 0;
+    if (!*gw)
+        return error_set(err, ERR_INVALID, "reconciler.gateway_name",
+                         "reconciler.gateway_name: must be set when reconciler.expose is "
+                         "httproute (the Gateway the sessions' HTTPRoutes attach to)");
+    if (!dns1123_subdomain(gw))
+        return error_set(err, ERR_INVALID, "reconciler.gateway_name",
+                         "reconciler.gateway_name: \"%s\" is not a Gateway name (lower-case "
+                         "DNS-1123 subdomain, at most 253 characters)",
+                         gw);
+    if (!*gns)
+        return error_set(err, ERR_INVALID, "reconciler.gateway_namespace",
+                         "reconciler.gateway_namespace: must be set when reconciler.expose is "
+                         "httproute (the namespace of reconciler.gateway_name \"%s\")",
+                         gw);
+    if (!dns1123_label(gns))
+        return error_set(err, ERR_INVALID, "reconciler.gateway_namespace",
+                         "reconciler.gateway_namespace: \"%s\" is not a namespace name", gns);
+    if (*sec && !dns1123_subdomain(sec))
+        return error_set(err, ERR_INVALID, "reconciler.gateway_section",
+                         "reconciler.gateway_section: \"%s\" is not a listener name (lower-case "
+                         "DNS-1123 subdomain)",
+                         sec);
+    return 0;
+}
+
 int session_plan_check_config(const struct config *c, struct error *err)
 {
     const char *mp = str_or_empty(c->cache.mount_path);
-    int rc = check_gate_config(c, err);
+    int rc = check_expose_config(c, err);
+    if (rc)
+        return rc;
+    rc = check_gate_config(c, err);
     if (rc)
         return rc;
     struct egress eg;
@@ -1180,13 +1257,38 @@ static void add_service(struct builder *b)
         o->quota_counted = true;
 }
 
+/* The Gateway API: an HTTPRoute attached to the configured Gateway (listener sectionName when
+ * set), the session's host, every path to the gate's port of the workspace Service. TLS is the
+ * Gateway listener's. */
+static void add_httproute(struct builder *b, const char *host)
+{
+    const struct config *c = b->c;
+    json_t *parent = json_pack("{s:s, s:s, s:s, s:s}", "group", "gateway.networking.k8s.io", "kind",
+                               "Gateway", "name", str_or_empty(c->reconciler.gateway_name),
+                               "namespace", str_or_empty(c->reconciler.gateway_namespace));
+    if (parent && c->reconciler.gateway_section && *c->reconciler.gateway_section)
+        json_object_set_new(parent, "sectionName", json_string(c->reconciler.gateway_section));
+    json_t *body =
+        json_pack("{s:{s:[o], s:[s], s:[{s:[{s:{s:s, s:s}}], s:[{s:s, s:s, s:s, s:I}]}]}}", "spec",
+                  "parentRefs", parent, "hostnames", host, "rules", "matches", "path", "type",
+                  "PathPrefix", "value", "/", "backendRefs", "group", "", "kind", "Service", "name",
+                  SESSION_WORKSPACE_NAME, "port", (json_int_t)c->reconciler.gate_port);
+    add(b, "httproute", STAGE_WORKLOAD, "gateway.networking.k8s.io", "v1", "HTTPRoute",
+        "httproutes", SESSION_WORKSPACE_NAME, body);
+}
+
 static void add_exposure(struct builder *b)
 {
     const struct config *c = b->c;
     char host[256];
     snprintf(host, sizeof(host), "%s.%s", b->plan->namespace_,
              str_or_empty(c->reconciler.ingress_domain));
-    if (is_openshift(c)) {
+    const char *expose = session_expose(c);
+    if (!strcmp(expose, "httproute")) {
+        add_httproute(b, host);
+        return;
+    }
+    if (!strcmp(expose, "route")) {
         json_t *body =
             json_pack("{s:{s:s, s:{s:s, s:s, s:i}, s:{s:s}, s:{s:s, s:s}}}", "spec", "host", host,
                       "to", "kind", "Service", "name", SESSION_WORKSPACE_NAME, "weight", 100,
@@ -1355,7 +1457,10 @@ struct rule {
  *    gpuaas-tenant-networkpolicy (deploy/base/admission-policies.yaml) admits only policies
  *    whose peers are pods of the same namespace and refuses changes to the platform's;
  *  - Ingress hosts, Service externalIPs, pod GPU variables, hostPath, nodeName, control-plane
- *    tolerations and termination grace are bounded by the other policies of that file. */
+ *    tolerations and termination grace are bounded by the other policies of that file;
+ *  - nothing on the Gateway API (gateway.networking.k8s.io): an HTTPRoute a tenant wrote could
+ *    attach to the shared Gateway's sessions listener (it admits every session namespace) and
+ *    claim another session's host; sessions' HTTPRoutes are the reconciler's alone. */
 static const struct rule tenant_rules[] = {
     {"", "pods pods/attach pods/exec pods/portforward pods/proxy", ALL},
     {"", "pods/log pods/status", READ},

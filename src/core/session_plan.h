@@ -12,8 +12,9 @@
  *   3. STAGE_ISOLATION   NetworkPolicies, before any workload;
  *   4. STAGE_IDENTITY    ServiceAccount, SCC RoleBinding (OpenShift), workspace RoleBinding;
  *   5. STAGE_WORKLOAD    ConfigMaps (proxy settings, the sign-in proxy's nginx.conf), PVCs,
- *                        Deployment (workspace + `gate` sign-in proxy), Service and Route or
- *                        Ingress (both to the gate's port only); with the
+ *                        Deployment (workspace + `gate` sign-in proxy), Service and Route,
+ *                        Ingress or HTTPRoute (reconciler.expose; each to the gate's port
+ *                        only); with the
  *                        node cache enabled, first the cluster-scoped PersistentVolume of the
  *                        store (hostPath, pre-bound to the session's `models` claim) and that
  *                        claim, which the workspace mounts read-only at cache.mount_path;
@@ -114,6 +115,10 @@ int session_plan_build(const struct reservation *r, const struct config *c, cons
  * (NAME=VALUE pairs). 0, or -ERR_INVALID with err naming the key. session_plan_build() runs
  * it too; `gpuaas config check` and the reconciler's start call it to fail early. */
 int session_plan_check_config(const struct config *c, struct error *err);
+/* How the workspace is published: reconciler.expose, or when empty the platform's way ("route"
+ * on openshift, "ingress" on kubernetes). The plan's step is "route", "ingress" or
+ * "httproute" (a Gateway API HTTPRoute on reconciler.gateway_name/_namespace/_section). */
+const char *session_expose(const struct config *c);
 /* Every refusal of session_plan_build() that depends only on the booking and the
  * configuration, made at booking time: the plan is built for r as a booking not yet numbered
  * (id 1 when r->id is 0, no persisted namespace) and thrown away. The refusals: the GPU type

@@ -47,8 +47,10 @@ static const struct kube_kind kinds[] = {
     {"networking.k8s.io/v1", "Ingress", "ingresses", true},
     {"coordination.k8s.io/v1", "Lease", "leases", true},
     {"route.openshift.io/v1", "Route", "routes", true},
+    {"gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes", true},
     /* read by `gpuaas doctor` only (the admin's kubeconfig), never by the reconciler */
     {"storage.k8s.io/v1", "StorageClass", "storageclasses", false},
+    {"gateway.networking.k8s.io/v1", "Gateway", "gateways", true},
     {"apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", false},
     {"nvidia.com/v1", "ClusterPolicy", "clusterpolicies", false},
     {"postgresql.cnpg.io/v1", "Cluster", "clusters", true},

@@ -72,6 +72,11 @@ const struct kube_api_call kube_api_calls[] = {
     {"list", "route.openshift.io", "routes", "openshift"},
     {"create", "route.openshift.io", "routes", "openshift"},
     {"patch", "route.openshift.io", "routes", "openshift"},
+    /* reconciler.expose httproute (either platform): the Gateway API's HTTPRoute per session */
+    {"get", "gateway.networking.k8s.io", "httproutes", NULL}, /* accepted by the Gateway */
+    {"list", "gateway.networking.k8s.io", "httproutes", NULL},
+    {"create", "gateway.networking.k8s.io", "httproutes", NULL},
+    {"patch", "gateway.networking.k8s.io", "httproutes", NULL},
     /* session RoleBindings (applied), and the GC of stale bindings labelled ours */
     {"create", "rbac.authorization.k8s.io", "rolebindings", NULL},
     {"patch", "rbac.authorization.k8s.io", "rolebindings", NULL},

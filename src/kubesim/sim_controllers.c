@@ -42,6 +42,8 @@ void ks_after_write(struct ksim *k, const struct rtype *rt, const char *ns, json
         json_object_set_new(
             obj, "status",
             json_pack("{s:{s:[{s:s}]}}", "loadBalancer", "ingress", "ip", "127.0.0.1"));
+    } else if (!strcmp(res, "httproutes") && created) {
+        ks_httproute_accept(obj);
     } else if (!strcmp(res, "namespaces") && created) {
         json_t *sa = json_pack("{s:{s:s}}", "metadata", "name", "default");
         ks_do_create(k, ks_rtype_by_name("serviceaccounts"), name, sa, NULL, NULL, 0);

@@ -1,6 +1,8 @@
 /* Host claims, as OpenShift's router admits Routes: the oldest claim of a host wins, and a
  * later Route for that host from another namespace gets status.ingress[].conditions
  * Admitted=False, reason HostAlreadyClaimed (the Route object is stored, as on OpenShift).
+ * HTTPRoutes: a Gateway controller's stand-in accepts every parentRef (status.parents[],
+ * condition Accepted), as a controller does whose Gateway admits the route's namespace.
  * Ingresses hold a claim too (OpenShift turns them into Routes); on Kubernetes ingress-nginx
  * would merge the rules of every namespace for one host, so the double refuses an Ingress
  * whose host another namespace's Route or Ingress already holds with 403 Forbidden, the
@@ -91,6 +93,28 @@ void ks_route_admit(struct ksim *k, json_t *obj, const char *ns)
                         json_pack("{s:[{s:s, s:s, s:s, s:[o]}]}", "ingress", "host", host,
                                   "routerName", "default", "wildcardPolicy", "None", "conditions",
                                   cond));
+}
+
+void ks_httproute_accept(json_t *obj)
+{
+    char ts[RFC3339_LEN];
+    ks_now_rfc3339(ts);
+    json_t *md = json_object_get(obj, "metadata");
+    json_int_t gen = json_integer_value(json_object_get(md, "generation"));
+    json_t *parents = json_array();
+    size_t i;
+    json_t *ref;
+    json_array_foreach(json_object_get(json_object_get(obj, "spec"), "parentRefs"), i, ref)
+    {
+        json_array_append_new(
+            parents,
+            json_pack("{s:O, s:s, s:[{s:s, s:s, s:s, s:s, s:s, s:I}]}", "parentRef", ref,
+                      "controllerName", "gpuaas.io/kubesim-gateway", "conditions", "type",
+                      "Accepted", "status", "True", "reason", "Accepted", "message",
+                      "accepted by the API double's gateway stand-in", "lastTransitionTime", ts,
+                      "observedGeneration", gen > 0 ? gen : (json_int_t)1));
+    }
+    json_object_set_new(obj, "status", json_pack("{s:o}", "parents", parents));
 }
 
 int ks_ingress_host_check(struct ksim *k, const char *ns, json_t *ing, char *msg, size_t msglen)

@@ -165,6 +165,8 @@ int ks_admit(struct ksim *k, const struct rtype *rt, const char *ns, const char 
 void ks_route_admit(struct ksim *k, json_t *route, const char *ns);
 /* 0, or -1 with msg when another namespace's older Route or Ingress holds a host of ing. */
 int ks_ingress_host_check(struct ksim *k, const char *ns, json_t *ing, char *msg, size_t msglen);
+/* status.parents[] of a new HTTPRoute: each parentRef Accepted (a Gateway controller's part). */
+void ks_httproute_accept(json_t *obj);
 /* sim_policy.c: ValidatingAdmissionPolicies through an external CEL evaluator */
 int ks_policy_admit(struct ksim *k, const struct rtype *rt, const char *ns, const char *op,
                     json_t *obj, json_t *old, struct ksim_response *r);

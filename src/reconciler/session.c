@@ -164,6 +164,54 @@ static int route_admitted(struct rec *rc, const struct session_plan *plan, struc
     return STEP_WAIT;
 }
 
+/* The HTTPRoute accepted by the configured Gateway (reconciler.expose httproute): its
+ * controller writes status.parents[] per parentRef, condition Accepted. STEP_DONE, STEP_WAIT
+ * with err saying why (the controller's reason and message when it refused), or -ERR_*. */
+static const char *str_or(const char *s, const char *def)
+{
+    return s ? s : def;
+}
+
+static int httproute_accepted(struct rec *rc, const struct session_plan *plan, struct error *err)
+{
+    const char *gw = rc->cfg->reconciler.gateway_name;
+    const char *gns = rc->cfg->reconciler.gateway_namespace;
+    json_t *hr = NULL;
+    int e = kube_get(rc->kube, "gateway.networking.k8s.io/v1", "HTTPRoute", plan->namespace_,
+                     SESSION_WORKSPACE_NAME, &hr, err);
+    if (e)
+        return e;
+    int ret = STEP_WAIT;
+    error_set(err, 0, "httproute", "waiting for Gateway %s/%s to accept the HTTPRoute", gns, gw);
+    size_t i, j;
+    json_t *p, *c;
+    json_array_foreach(json_object_get(json_object_get(hr, "status"), "parents"), i, p)
+    {
+        json_t *ref = json_object_get(p, "parentRef");
+        const char *n = json_string_value(json_object_get(ref, "name"));
+        const char *ns = json_string_value(json_object_get(ref, "namespace"));
+        if (!n || strcmp(n, gw) || (ns && strcmp(ns, gns)))
+            continue;
+        json_array_foreach(json_object_get(p, "conditions"), j, c)
+        {
+            const char *t = json_string_value(json_object_get(c, "type"));
+            if (!t || strcmp(t, "Accepted"))
+                continue;
+            if (cond_true(c)) {
+                ret = STEP_DONE;
+                error_clear(err);
+            } else {
+                error_set(err, 0, "httproute",
+                          "Gateway %s/%s does not accept the HTTPRoute: %s: %s", gns, gw,
+                          str_or(json_string_value(json_object_get(c, "reason")), "?"),
+                          str_or(json_string_value(json_object_get(c, "message")), ""));
+            }
+        }
+    }
+    json_decref(hr);
+    return ret;
+}
+
 /* The workspace's health as the cluster reports it (workspace_health.h): its Deployment, and
  * the pods it owns when with_pods (or when the Deployment alone cannot say it is ready). 0 and
  * *ret, or -ERR_* when the cluster cannot be read. */
@@ -194,9 +242,9 @@ out:
 }
 
 /* The workspace ready (Deployment Available, no pod failing) and, where the plan has one, the
- * Route admitted: STEP_DONE; STEP_WAIT with err saying why not; -ERR_* when the cluster
- * cannot be read. The pods are read for the reason only once the attempt has waited
- * REASON_AFTER_S (or half its deadline): a workspace that starts at once costs one GET per
+ * Route admitted or the HTTPRoute accepted: STEP_DONE; STEP_WAIT with err saying why not; -ERR_*
+ * when the cluster cannot be read. The pods are read for the reason only once the attempt has
+ * waited REASON_AFTER_S (or half its deadline): a workspace that starts at once costs one GET per
  * check. */
 #define REASON_AFTER_S 3
 
@@ -217,6 +265,8 @@ static int workspace_ready(struct rec *rc, const struct reservation *r,
     }
     if (session_plan_find(plan, "route"))
         return route_admitted(rc, plan, err);
+    if (session_plan_find(plan, "httproute"))
+        return httproute_accepted(rc, plan, err);
     return STEP_DONE;
 }
 

@@ -122,6 +122,35 @@ async function sizedPage(browser, label, size) {
   });
 }
 
+// The text a person types into a date-and-time pair (web/src/when.js) for the instant `d`,
+// built from the format the form shows (its placeholders: "MM/DD/YYYY", "DD.MM.YYYY",
+// "hh:mm AM/PM", "HH:MM") and the page's time zone: what a person reading the hint would type.
+async function whenText(page, id, d) {
+  const f = await page.evaluate((i) => ({
+    date: document.getElementById(i).placeholder, time: document.getElementById(i + '-time').placeholder,
+    tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
+  }), id);
+  const p = Object.fromEntries(new Intl.DateTimeFormat('en-US', { timeZone: f.tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    .formatToParts(d).map((x) => [x.type, x.value]));
+  assert(/YYYY/.test(f.date) && /DD/.test(f.date) && /MM/.test(f.date), 'no date format shown: ' + f.date);
+  const date = f.date.replace('YYYY', p.year).replace('DD', p.day).replace('MM', p.month);
+  let time;
+  if (/^hh:mm /.test(f.time)) {
+    const [am, pm] = f.time.slice(6).split('/');
+    const hh = Number(p.hour);
+    time = `${hh % 12 || 12}:${p.minute} ${hh < 12 ? am : pm}`;
+  } else {
+    assert(f.time === 'HH:MM', 'no time format shown: ' + f.time);
+    time = `${p.hour}:${p.minute}`;
+  }
+  return { date, time };
+}
+async function fillWhen(page, id, d) {
+  const t = await whenText(page, id, d);
+  await page.fill('#' + id, t.date);
+  await page.fill('#' + id + '-time', t.time);
+}
+
 // axe-core over the whole page: no serious or critical violation.
 async function axeCheck(page, name) {
   if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(AXE);
@@ -222,8 +251,8 @@ try {
     await page.click('#book-btn');
     await page.waitForSelector('#gpu_type');
     await page.selectOption('#gpu_type', 'nvidia.com/gpu');
-    await page.fill('#starts_at', slot.start.input);
-    await page.fill('#ends_at', slot.end.input);
+    await fillWhen(page, 'starts_at', slot.start.date);
+    await fillWhen(page, 'ends_at', slot.end.date);
     await page.fill('#purpose', 'browser test booking');
     await page.waitForSelector('#fit-ok');
     const modeText = await page.locator('.radio-card').first().innerText();
@@ -246,8 +275,8 @@ try {
   await test('a conflicting booking shows the next available window, and booking it works', async () => {
     await page.goto(BASE + '/#/book?gpu_type=nvidia.com%2Fgpu');
     await page.waitForSelector('#gpu_type');
-    await page.fill('#starts_at', slot.start.input);
-    await page.fill('#ends_at', slot.end.input);
+    await fillWhen(page, 'starts_at', slot.start.date);
+    await fillWhen(page, 'ends_at', slot.end.date);
     await page.waitForSelector('#fit-no');
     await page.click('#submit-booking');
     await page.waitForSelector('#conflict #book-next');
@@ -341,7 +370,10 @@ try {
     await shot(page, '09-pool');
   });
 
-  await test('tokenomics page computes and redraws the chart while inputs change', async () => {
+  await test('tokenomics (admin) computes and redraws the chart while inputs change', async () => {
+    // admins plan the fleet: they edit (a user's read-only view is the next test)
+    const page = await newPage(browser, 'tok-admin');
+    await signIn(page, 'admin', ADMIN_PW);
     await page.goto(BASE + '/#/tokenomics');
     const cpm = page.locator('[data-testid="tok-cpm"]');
     await cpm.waitFor();
@@ -379,7 +411,43 @@ try {
     await collectMessages(page, 'tokenomics workload invalid');
     await page.fill('#tok-wl-0-tokens-per-second-per-gpu', '4588.8');
     await page.waitForFunction((old) => document.querySelector('[data-testid="tok-cpm"]') && document.querySelector('[data-testid="tok-cpm"]').textContent === old, before);
+    // installed GPUs default to each workload's share of the pool's servers (left to the model)
+    assert((await page.inputValue('#tok-wl-0-installed-gpus')) === '', 'installed GPUs not left to the pool-derived fleet');
+    assert(/NVIDIA|RTX|H100|A100|GPU/i.test(await page.locator('#tok-pool-note').innerText()), 'the pool note does not name the GPU model');
     await shot(page, '18-tokenomics');
+    await page.context().close();
+  });
+
+  await test('tokenomics for a user: in the navigation, the same figures, read-only', async () => {
+    for (const size of ['desktop', 'phone']) {
+      const pg = await sizedPage(browser, 'tok-user', size);
+      await signIn(pg, ALICE.username, ALICE.password);
+      if (size === 'phone') await pg.click('#menu-toggle');
+      await pg.click('nav a:has-text("Tokenomics")');
+      const cpm = pg.locator('[data-testid="tok-cpm"]');
+      await cpm.waitFor();
+      assert(/^\$\d/.test(await cpm.innerText()), 'a user does not see the cost per million');
+      await pg.waitForSelector('#tok-readonly');
+      assert(await pg.locator('.tok-form button').count() === 0, 'a user gets edit buttons: ' + await pg.locator('.tok-form button').allInnerTexts());
+      const editable = await pg.locator('.tok-form input:not([readonly]):not([disabled])').count();
+      assert(editable === 0, `${editable} inputs a user can edit`);
+      const before = await pg.inputValue('#tok-servers-0-capex');
+      await pg.locator('#tok-servers-0-capex').click();
+      await pg.keyboard.type('99');
+      assert((await pg.inputValue('#tok-servers-0-capex')) === before, 'a read-only input changed');
+      assert((await pg.inputValue('#tok-servers-0-count')) === '1' && (await pg.inputValue('#tok-servers-0-gpus')) === '2', 'a user\'s figures are not from the pool');
+      await axeCheck(pg, 'tokenomics read-only ' + size);
+      await shot(pg, `32-tokenomics-readonly-${size}`);
+      await pg.context().close();
+    }
+    // the API agrees: the measured utilization (the platform's booked share) is for admins
+    const tok = await apiLogin(ALICE.username, ALICE.password);
+    const body = { servers: [{ name: 's', count: 1, capex: 45000, gpus: 2, power_load_kw: 1.8, power_idle_kw: 0.5 }],
+      workloads: [{ name: 'w', tokens_per_second_per_gpu: 1072.2, share: 1 }], utilization: 'measured' };
+    const r = await apiCall('POST', '/tokenomics', body, tok);
+    assert(r.status === 403, 'a user got the measured utilization: HTTP ' + r.status + ' ' + JSON.stringify(r.body));
+    const ra = await apiCall('POST', '/tokenomics', body, adminTok);
+    assert(ra.status !== 403, 'the same request is refused to an admin too: the refusal is not about the role');
   });
 
   await test('a non-admin cannot see the admin page or other users\' details', async () => {
@@ -469,9 +537,12 @@ try {
     await page.mouse.up();
     await page.waitForSelector('#gpu_type');
     assert((await page.inputValue('#gpu_type')) === 'nvidia.com/mig-1g.24gb', 'lane type not carried over');
-    const s = await page.inputValue('#starts_at');
-    const e = await page.inputValue('#ends_at');
-    assert(s === localAt(3, 9).input && e === localAt(3, 12).input, `window ${s} – ${e}`);
+    const s = [await page.inputValue('#starts_at'), await page.inputValue('#starts_at-time')];
+    const e = [await page.inputValue('#ends_at'), await page.inputValue('#ends_at-time')];
+    const ws = await whenText(page, 'starts_at', localAt(3, 9).date), we = await whenText(page, 'ends_at', localAt(3, 12).date);
+    // the form writes 09:00 as "09:00" where a person may type "9:00": compare as numbers
+    const norm = (x) => x.replace(/\b0(\d)/g, '$1');
+    assert(norm(s.join(' ')) === norm(`${ws.date} ${ws.time}`) && norm(e.join(' ')) === norm(`${we.date} ${we.time}`), `window ${s} – ${e}`);
   });
 
   await test('pool page: admins see the bookings beyond what the cluster advertises, users do not', async () => {
@@ -737,8 +808,8 @@ try {
     for (const want of ['at most 4', '168 hours', '365 days', '8 CPU cores', '64 GiB', '600 GiB']) assert(limits.includes(want), `limits do not say "${want}": ${limits}`);
     assert((await pg.getAttribute('#cpu', 'placeholder')) === 'default 8', 'cpu placeholder');
     assert((await pg.getAttribute('#gpu_count', 'max')) === '4', 'the count field is not capped at session.max_gpus');
-    await pg.fill('#starts_at', localAt(9, 10).input);
-    await pg.fill('#ends_at', localAt(9, 12).input);
+    await fillWhen(pg, 'starts_at', localAt(9, 10).date);
+    await fillWhen(pg, 'ends_at', localAt(9, 12).date);
     await pg.fill('#gpu_count', '5');
     await pg.waitForSelector('#fit-rule');
     await pg.click('#submit-booking');
@@ -751,14 +822,14 @@ try {
     await shot(pg, '25-book-limits-refused');
     // a start in the past is refused with the time to pick, and "fits" is never shown for it
     await pg.fill('#gpu_count', '1');
-    await pg.fill('#starts_at', localAt(-1, 10).input);
-    await pg.fill('#ends_at', localAt(-1, 12).input);
+    await fillWhen(pg, 'starts_at', localAt(-1, 10).date);
+    await fillWhen(pg, 'ends_at', localAt(-1, 12).date);
     await pg.waitForFunction(() => /in the past: pick a time after/.test(document.getElementById('fit').innerText));
     assert(await pg.locator('#fit-ok').count() === 0, '"fits" shown for a window in the past');
     await collectMessages(pg, 'past');
     // a refusal the server makes (memory beyond the largest node) in plain words
-    await pg.fill('#starts_at', localAt(9, 10).input);
-    await pg.fill('#ends_at', localAt(9, 12).input);
+    await fillWhen(pg, 'starts_at', localAt(9, 10).date);
+    await fillWhen(pg, 'ends_at', localAt(9, 12).date);
     await pg.fill('#memory_gib', '999999');
     await pg.click('#submit-booking');
     await pg.waitForSelector('#form-error #invalid');
@@ -825,8 +896,7 @@ try {
     assert((await adm.getAttribute('#bookings-table th[aria-sort]', 'aria-sort')) === 'descending', 'aria-sort not set');
     await row.locator('button.change').click();
     await adm.waitForSelector('dialog[open] #chg-reason');
-    const end = await adm.inputValue('#chg-end');
-    await adm.fill('#chg-end', end.replace(/T\d\d:/, (m) => 'T' + String(Number(m.slice(1, 3)) - 1).padStart(2, '0') + ':'));
+    await fillWhen(adm, 'chg-end', localAt(10, 11).date);
     await adm.fill('#chg-reason', 'the node is serviced at noon');
     await shot(adm, '27-admin-change');
     await adm.click('dialog[open] button[value=ok]');
@@ -871,6 +941,185 @@ try {
     }
   });
 
+  // The date a form shows and the dates the page prints agree, and what a person types in the
+  // format shown is the instant booked. The day is chosen so that day and month could be
+  // swapped (both 12 or less, not equal): read in the wrong order it would be another date.
+  const numParts = (tz, d) => Object.fromEntries(new Intl.DateTimeFormat('en-US', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    .formatToParts(d).filter((x) => x.type !== 'literal').map((x) => [x.type, Number(x.value)]));
+  function zoned(tz, y, m, d, hh) { // the instant that reads y-m-d hh:00 in tz
+    const want = Date.UTC(y, m - 1, d, hh);
+    let t = want;
+    for (let i = 0; i < 3; i++) {
+      const p = numParts(tz, new Date(t));
+      t += want - Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute);
+    }
+    return new Date(t);
+  }
+  function ambiguousDay(tz, fromDays) { // the first day from `fromDays` on whose day and month could swap
+    for (let k = fromDays; k < fromDays + 300; k++) {
+      const p = numParts(tz, new Date(Date.now() + k * 86400e3));
+      if (p.day <= 12 && p.day !== p.month) return p;
+    }
+    throw new Error('no ambiguous day');
+  }
+  const pad2 = (n) => String(n).padStart(2, '0');
+  // the order each language writes a numeric date in, written out here, not taken from the page
+  const ORDER = { 'en-US': (p) => `${pad2(p.month)}/${pad2(p.day)}/${p.year}`, 'de-DE': (p) => `${pad2(p.day)}.${pad2(p.month)}.${p.year}` };
+  const FORMAT = { 'en-US': 'MM/DD/YYYY', 'de-DE': 'DD.MM.YYYY' };
+
+  // every visible interactive element outside the toast that the toast's box overlaps
+  async function toastOverlaps(pg) {
+    return pg.evaluate(() => {
+      const t = document.querySelector('#toast .toast');
+      if (!t) return ['no toast shown'];
+      const a = t.getBoundingClientRect();
+      const hits = [];
+      for (const el of document.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex="-1"]), [role=button], [role=link]')) {
+        if (el.closest('#toast')) continue;
+        const b = el.getBoundingClientRect();
+        const st = getComputedStyle(el);
+        if (!b.width || !b.height || st.visibility === 'hidden' || b.bottom <= 0 || b.top >= innerHeight) continue;
+        if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)
+          hits.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} "${(el.innerText || el.value || '').slice(0, 30)}"`);
+      }
+      return hits;
+    });
+  }
+  // the toast is a live region, and its close button is reached by Tab and closes it with Enter
+  async function toastByKeyboard(pg, where) {
+    const live = await pg.getAttribute('#toast', 'aria-live');
+    assert(live === 'polite' || live === 'assertive', `${where}: the toast region is not live: ${live}`);
+    await pg.evaluate(() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); });
+    let reached = false;
+    for (let i = 0; i < 60 && !reached; i++) {
+      await pg.keyboard.press('Tab');
+      reached = await pg.evaluate(() => !!document.activeElement && document.activeElement.classList.contains('toast-close'));
+    }
+    assert(reached, `${where}: Tab never reaches the toast's close button`);
+    await pg.keyboard.press('Enter');
+    await pg.waitForFunction(() => !document.querySelector('#toast .toast'));
+  }
+
+  await test('one date format: the form shows dates as the page prints them, and a typed date books that instant (en-US and de-DE)', async () => {
+    const tok = await apiLogin(ALICE.username, ALICE.password);
+    for (const [size, from] of [['desktop', 40], ['phone', 80]]) {
+      const o = SIZES[size];
+      const pg = await sizedPage(browser, 'date-' + size, size);
+      await signIn(pg, ALICE.username, ALICE.password);
+      // 1. an instant handed to the form: its date field reads as the page prints that instant
+      const shown = ambiguousDay(o.timezoneId, from);
+      const at = zoned(o.timezoneId, shown.year, shown.month, shown.day, 10);
+      await pg.goto(BASE + `/#/book?gpu_type=nvidia.com%2Fmig-1g.24gb&starts_at=${encodeURIComponent(at.toISOString())}&ends_at=${encodeURIComponent(new Date(at.getTime() + 2 * 3600e3).toISOString())}`);
+      await pg.waitForSelector('#starts_at');
+      assert((await pg.inputValue('#starts_at')) === ORDER[o.locale](shown), `${size}: the form shows ${await pg.inputValue('#starts_at')} for ${at.toISOString()}, want ${ORDER[o.locale](shown)}`);
+      const hint = await pg.locator('#starts_at-hint').innerText();
+      assert(hint.includes(FORMAT[o.locale]), `${size}: the format is not shown: ${hint}`);
+      // the page's own printing of the same instant (the summary under the window): same day, same month
+      const printed = await pg.locator('#dur-info').innerText();
+      const month = await pg.evaluate((t) => new Intl.DateTimeFormat(undefined, { month: 'short' }).format(new Date(t)), at.getTime());
+      assert(printed.includes(month) && new RegExp(`(^|\\D)${shown.day}(\\D|$)`).test(printed), `${size}: the page prints "${printed}" (want ${shown.day} ${month}) while the form shows ${await pg.inputValue('#starts_at')}`);
+      // 2. a date that is not one is refused before sending, in a sentence with the format
+      const posts = [];
+      pg.on('request', (req) => { if (req.method() === 'POST' && /\/api\/v1\/reservations$/.test(req.url())) posts.push(req.url()); });
+      await pg.fill('#starts_at', ORDER[o.locale]({ year: shown.year, month: 13, day: 31 }).replace(/^(\d\d)\/(\d\d)/, '13/31'));
+      await pg.click('#submit-booking');
+      await pg.waitForSelector('#form-error #invalid');
+      const refusal = await pg.locator('#form-error').innerText();
+      assert(refusal.includes(FORMAT[o.locale]) && /is not a date/.test(refusal), `${size}: refusal ${refusal}`);
+      assert((await pg.getAttribute('#starts_at', 'aria-invalid')) === 'true', `${size}: the date field is not marked`);
+      assert(!posts.length, `${size}: a booking with a bad date was sent`);
+      await collectMessages(pg, 'bad date ' + size);
+      await shot(pg, `31-book-date-refused-${size}`);
+      // 3. typed by hand in the format shown (the end as a 12- or 24-hour time as the locale
+      //    writes it): the booking holds exactly that instant
+      const day = ambiguousDay(o.timezoneId, from + 3);
+      await pg.fill('#starts_at', ORDER[o.locale](day));
+      await pg.fill('#starts_at-time', o.locale === 'en-US' ? '9:00 AM' : '09:00');
+      await pg.fill('#ends_at', ORDER[o.locale](day));
+      await pg.fill('#ends_at-time', o.locale === 'en-US' ? '3:00 PM' : '15:00');
+      await pg.waitForSelector('#fit-ok');
+      await shot(pg, `30-book-date-typed-${size}`);
+      await pg.click('#submit-booking');
+      await pg.waitForSelector('.booking.mine.highlight');
+      const id = await pg.locator('.booking.mine.highlight').getAttribute('data-id');
+      const r = await apiCall('GET', '/reservations/' + id, undefined, tok);
+      const want = [zoned(o.timezoneId, day.year, day.month, day.day, 9), zoned(o.timezoneId, day.year, day.month, day.day, 15)];
+      assert(Date.parse(r.body.starts_at) === want[0].getTime() && Date.parse(r.body.ends_at) === want[1].getTime(),
+        `${size}: typed ${ORDER[o.locale](day)} 9–15 in ${o.timezoneId}, booked ${r.body.starts_at} – ${r.body.ends_at}, want ${want[0].toISOString()} – ${want[1].toISOString()}`);
+      // the toast that says so overlaps nothing one can click or type in, and closes by keyboard
+      await pg.waitForSelector('#toast .toast');
+      const hits = await toastOverlaps(pg);
+      assert(!hits.length, `${size}: after booking the toast covers ${hits.join(', ')}`);
+      await shot(pg, `33-toast-after-booking-${size}`);
+      await toastByKeyboard(pg, size + ' booking');
+      // a toast on a page that stays (cancel on My sessions, scrolled to the booking)
+      await pg.goto(BASE + `/#/sessions?id=${id}`);
+      await pg.locator(`#res-${id} button:has-text("Cancel booking")`).click();
+      await pg.click('dialog[open] button[value=ok]');
+      await pg.waitForSelector('#toast .toast:has-text("canceled")');
+      const hits2 = await toastOverlaps(pg);
+      assert(!hits2.length, `${size}: after canceling the toast covers ${hits2.join(', ')}`);
+      await axeCheck(pg, 'sessions with a toast ' + size);
+      await collectMessages(pg, 'toast ' + size);
+      await shot(pg, `34-toast-after-cancel-${size}`);
+      await toastByKeyboard(pg, size + ' cancel');
+      await pg.context().close();
+    }
+  });
+
+  await test('find a slot reads its optional dates in the page format and refuses a bad one in words', async () => {
+    const pg = await sizedPage(browser, 'fs-date', 'phone');
+    await signIn(pg, ALICE.username, ALICE.password);
+    await pg.waitForSelector('#fs-earliest');
+    const o = SIZES.phone;
+    assert((await pg.getAttribute('#fs-earliest', 'placeholder')) === FORMAT[o.locale], 'find a slot shows no date format');
+    await pg.fill('#fs-earliest', '31.02.2027');
+    await pg.fill('#fs-earliest-time', '09:00');
+    await pg.click('#find-slot button[type=submit]');
+    await pg.waitForSelector('#fs-results .error-box');
+    const msg = await pg.locator('#fs-results').innerText();
+    assert(/is not a date/.test(msg) && msg.includes(FORMAT[o.locale]), 'refusal: ' + msg);
+    await collectMessages(pg, 'find a slot bad date');
+    const day = ambiguousDay(o.timezoneId, 120);
+    await pg.fill('#fs-earliest', ORDER[o.locale](day));
+    await pg.fill('#fs-earliest-time', '09:00');
+    await pg.click('#find-slot button[type=submit]');
+    await pg.waitForSelector('#fs-results [data-window="0"]');
+    const first = await pg.locator('#fs-results li').first().innerText();
+    const month = await pg.evaluate((t) => new Intl.DateTimeFormat(undefined, { month: 'short' }).format(new Date(t)), zoned(o.timezoneId, day.year, day.month, day.day, 9).getTime());
+    assert(first.includes(month) && new RegExp(`(^|\\D)${day.day}(\\D|$)`).test(first), `the first window "${first}" is not on ${day.day} ${month}`);
+    await shot(pg, '35-find-slot-date-phone');
+    await pg.context().close();
+  });
+
+  await test('admin filters take days in the page format (en-US) and refuse a day that does not exist', async () => {
+    const o = SIZES.desktop;
+    const tok = await apiLogin(ALICE.username, ALICE.password);
+    const day = ambiguousDay(o.timezoneId, 150);
+    const at = zoned(o.timezoneId, day.year, day.month, day.day, 10);
+    const r = await apiCall('POST', '/reservations', { gpu_type: 'nvidia.com/mig-1g.24gb', gpu_count: 1, starts_at: at.toISOString(), ends_at: new Date(at.getTime() + 3600e3).toISOString() }, tok);
+    assert(r.status === 201, 'booking for the filter: HTTP ' + r.status);
+    const adm = await sizedPage(browser, 'admin-days', 'desktop');
+    await signIn(adm, 'admin', ADMIN_PW);
+    await adm.goto(BASE + '/#/admin?tab=bookings');
+    await adm.waitForSelector('#bookings-table');
+    assert((await adm.getAttribute('#f-from', 'placeholder')) === FORMAT[o.locale], 'the filter shows no date format');
+    await adm.fill('#f-from', '02/31/2027');
+    await adm.click('#booking-filters button[type=submit]');
+    await adm.waitForSelector('.error-box:has-text("is not a date")');
+    assert((await adm.getAttribute('#f-from', 'aria-invalid')) === 'true', 'the bad day is not marked');
+    await collectMessages(adm, 'admin bad day');
+    await adm.fill('#f-from', ORDER[o.locale](day));
+    await adm.fill('#f-to', ORDER[o.locale](day));
+    await adm.click('#booking-filters button[type=submit]');
+    await adm.waitForSelector(`#bookings-table tr[data-id="${r.body.id}"]`);
+    const ids = await adm.locator('#bookings-table tbody tr').evaluateAll((rs) => rs.map((x) => x.dataset.id));
+    assert(ids.length === 1, `one day, one booking: ${ids}`);
+    await shot(adm, '36-admin-filter-day-desktop');
+    await adm.context().close();
+    await apiCall('POST', `/reservations/${r.body.id}/cancel`, undefined, tok);
+  });
+
   await test('every page at both sizes: no serious or critical accessibility violation, a screenshot each', async () => {
     const pages = [
       ['signin', null, '/#/signin', '#username'],
@@ -880,6 +1129,7 @@ try {
       ['sessions', ALICE, '/#/sessions', '#tokens'],
       ['pool', ALICE, '/#/pool', '.gpu'],
       ['tokenomics', ALICE, '/#/tokenomics', '[data-testid="tok-cpm"]'],
+      ['tokenomics-admin', { username: 'admin', password: ADMIN_PW }, '/#/tokenomics', '[data-testid="tok-cpm"]'],
       ['not-found', ALICE, '/#/nowhere', 'h1'],
       ['admin-denied', BOB, '/#/admin', 'h1:has-text("Admins only")'],
       ['admin-users', { username: 'admin', password: ADMIN_PW }, '/#/admin?tab=users', '#users-table'],
@@ -901,7 +1151,9 @@ try {
         await pg.waitForSelector(ready);
         try { await axeCheck(pg, `${name} (${size})`); } catch (e) { problems.push(e.message); }
         await collectMessages(pg, name + ' ' + size);
-        const overflow = await pg.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        // against the set width: a touch phone (isMobile) widens its layout viewport, and so
+        // innerWidth, to fit content that is too wide
+        const overflow = await pg.evaluate((w) => document.documentElement.scrollWidth - w, SIZES[size].viewport.width);
         if (overflow > 0) problems.push(`${name} (${size}): the page scrolls sideways by ${overflow}px`);
         await shot(pg, `page-${name}-${size}`);
         if (size === 'phone' && name === 'calendar-7days') {

@@ -115,6 +115,29 @@ PY
 else
     bad "kustomize overlays/kubernetes + gateway"
 fi
+# the example Gateway: schema-valid, and the sessions' listener admits routes only from
+# namespaces labelled as the reconciler labels session namespaces
+$CHECK tojson deploy/gateway/gateway-example.yaml "$OUT/gateway-example.json"
+"$BUILD/gpuaas-openapi-check" --openapi "$OPENAPI" "$OUT/gateway-example.json" ||
+    bad "gateway-example.yaml: the Gateway schema refuses it"
+python3 - "$OUT/gateway-example.json" "$gw/bad-gateway.json" <<'PY' || bad "gateway-example.yaml: allowedRoutes"
+import json, sys
+gws = [o for o in json.load(open(sys.argv[1])) if o["kind"] == "Gateway"]
+assert len(gws) == 1, "one Gateway"
+ls = {l["name"]: l for l in gws[0]["spec"]["listeners"]}
+ns = ls["sessions"]["allowedRoutes"]["namespaces"]
+assert ns["from"] == "Selector", "sessions listener: namespaces.from %r" % ns["from"]
+assert ns["selector"]["matchLabels"] == {"app.kubernetes.io/managed-by": "gpuaas"}, ns
+assert {"key": "gpuaas.io/reservation", "operator": "Exists"} in ns["selector"]["matchExpressions"]
+portal = ls["https"]["allowedRoutes"]["namespaces"]
+assert portal == {"from": "Selector", "selector": {"matchLabels": {
+    "kubernetes.io/metadata.name": "gpuaas-system"}}}, portal
+gws[0]["spec"]["listeners"][1]["allowedRoutes"]["namespaces"]["form"] = "All"
+json.dump(gws, open(sys.argv[2], "w"))
+PY
+if "$BUILD/gpuaas-openapi-check" --openapi "$OPENAPI" "$gw/bad-gateway.json" >/dev/null 2>&1; then
+    bad "gateway: a Gateway with an unknown field passed the schema check"
+fi
 rm -rf "$gw"
 
 step "single-node component: no disruption budget left to block a one-node drain"

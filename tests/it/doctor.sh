@@ -4,7 +4,9 @@
 # thing at a time is broken and doctor must fail (exit 1) with a ✗ line naming it and a fix:
 # the GPU operator not ready, the wrong MIG strategy, the device plugin without gpuaas's
 # time-slicing, a node whose MIG configuration failed, an image the pre-pull did not bring,
-# the storage class, the CloudNativePG CRD and Cluster, the reconciler's rights.
+# the storage class, the CloudNativePG CRD and Cluster, the reconciler's rights, and with
+# reconciler.expose httproute the Gateway (missing, wrong listener, hostname or allowedRoutes,
+# not programmed).
 set -euo pipefail
 cd "${GPUAAS_SRC:-$(dirname "$0")/../..}"
 BUILD=${GPUAAS_BUILD:-build}
@@ -155,6 +157,51 @@ grep -q "may not create namespaces" "$W/out" || fail "the denied call is not nam
 k apply --server-side --force-conflicts -f "$W/rbac.yaml"
 run
 [ "$rc" = 0 ] || fail "repaired cluster: exit $rc"
+
+# --- reconciler.expose httproute: the Gateway the sessions' HTTPRoutes attach to ---
+CFG0=$CFG
+sed 's/^reconciler:$/reconciler:\n  expose: httproute\n  gateway_name: gateway\n  gateway_namespace: gateway-system\n  gateway_section: sessions/' \
+  "$CFG0" >"$W/gw.yaml"
+grep -q "^  expose: httproute" "$W/gw.yaml" || fail "could not write the httproute configuration"
+CFG=$W/gw.yaml
+broken "Gateway missing" "gateway gateway-system/gateway: " "deploy/gateway/gateway-example.yaml"
+k create namespace gateway-system
+domain=$(sed -n 's/^  ingress_domain: *//p' "$CFG0" | tr -d "'\"")
+# the example Gateway with the configured domain; then one thing at a time wrong
+sed "s/\"\*\.gpu\.example\.com\"/\"*.$domain\"/" deploy/gateway/gateway-example.yaml >"$W/gateway.yaml"
+grep -q "\*\.$domain" "$W/gateway.yaml" || fail "could not set the Gateway's hostname"
+python3 - "$W/gateway.yaml" <<'PY'
+import sys, yaml, json
+g = yaml.safe_load(open(sys.argv[1]))
+d = sys.argv[1].rsplit("/", 1)[0]
+def save(name, obj): yaml.safe_dump(obj, open(f"{d}/{name}", "w"))
+same = json.loads(json.dumps(g)); same["spec"]["listeners"][1]["allowedRoutes"]["namespaces"] = {"from": "Same"}
+save("gw-same.yaml", same)
+other = json.loads(json.dumps(g)); other["spec"]["listeners"][1]["allowedRoutes"]["namespaces"]["selector"]["matchLabels"] = {"team": "ml"}
+save("gw-label.yaml", other)
+host = json.loads(json.dumps(g)); host["spec"]["listeners"][1]["hostname"] = "*.elsewhere.example"
+save("gw-host.yaml", host)
+nolist = json.loads(json.dumps(g)); nolist["spec"]["listeners"] = nolist["spec"]["listeners"][:1]
+save("gw-nolistener.yaml", nolist)
+PY
+gw_state() { k delete gateway gateway -n gateway-system --ignore-not-found; k create -f "$1"; }
+gw_state "$W/gw-same.yaml"
+broken "Gateway admits only its own namespace" "takes no session routes: listener sessions: allowedRoutes.namespaces.from is Same" "gateway-example"
+gw_state "$W/gw-label.yaml"
+broken "Gateway selector the sessions lack" "listener sessions: its selector asks for team=ml" "gateway-example"
+gw_state "$W/gw-host.yaml"
+broken "Gateway listener for another domain" "its hostname \*.elsewhere.example does not cover" "gateway-example"
+gw_state "$W/gw-nolistener.yaml"
+broken "Gateway without the sessions listener" "has no listener sessions" "gateway-example"
+gw_state "$W/gateway.yaml"
+run
+[ "$rc" = 0 ] || fail "Gateway as the example: exit $rc"
+grep -q "^✓ gateway gateway-system/gateway takes the session routes for \*\.$domain" "$W/out" ||
+  fail "Gateway as the example: no ✓ line"
+k patch gateway gateway -n gateway-system --subresource=status --type merge \
+  -p '{"status":{"conditions":[{"type":"Programmed","status":"False","reason":"Invalid","message":"no address assigned","lastTransitionTime":"2026-01-01T00:00:00Z","observedGeneration":1}]}}'
+broken "Gateway not programmed" "gateway gateway-system/gateway is not programmed: no address assigned" "describe gateway"
+CFG=$CFG0
 
 # --database: the connection and the schema version (SQLite stands in for the database)
 sed "s#^  url: .*#  url: sqlite://$W/gpuaas.db#" "$CFG" >"$W/db.yaml"

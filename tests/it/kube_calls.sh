@@ -2,7 +2,8 @@
 # The reconciler's Kubernetes API calls, observed: the real `gpuaas server` and
 # `gpuaas reconciler` against the API server double, which logs every request it serves as
 # its RBAC attributes (gpuaas-kubesim --request-log: "VERB GROUP/RESOURCE[/SUB] CLIENT").
-# Per platform (kubernetes, openshift), with the node cache's volumes on, a session is
+# Per platform (kubernetes, openshift; and kubernetes with reconciler.expose httproute, whose
+# session must get its HTTPRoute, have it repaired, and lose it at the end), with the node cache's volumes on, a session is
 # provisioned, becomes ACTIVE, has a NetworkPolicy deleted and re-applied, and is canceled; stale objects labelled ours (a namespace that
 # then stays Terminating, a PersistentVolume, a RoleBinding, a ClusterRoleBinding) are
 # collected by the GC sweep, which also finalizes the stuck namespace (finalize_stuck) and
@@ -31,11 +32,12 @@ NAME=kube_calls
 gone() { ! KUBECONFIG=$WORK/kubeconfig kubectl get "$@" >/dev/null 2>&1; }
 
 run_platform() {
-  local p=$1
+  local p=$1 expose=${2:-} log=$1 ing
+  [ -z "$expose" ] || log=$expose
   rm -f "$WORK/kubeconfig"
   # namespaces take 4 s to terminate, so that the stale one is seen stuck (limit 1 s)
   "$SIM" --listen 127.0.0.1:0 --kubeconfig-out "$WORK/kubeconfig" --ns-delete-delay-ms 4000 \
-    --request-log "$WORK/requests-$p.log" >>"$WORK/kubesim.log" 2>&1 &
+    --request-log "$WORK/requests-$log.log" >>"$WORK/kubesim.log" 2>&1 &
   PIDS+=($!)
   wait_for 10 "the test double" test -s "$WORK/kubeconfig"
   kc create --validate=false -f "$SRC/tests/data/nodes/success.json" || fail "cannot register the node"
@@ -97,6 +99,7 @@ reconciler:
   ingress_domain: apps.test
   ingress_namespace: ingress
   storage_class: standard
+$([ -z "$expose" ] || printf '  expose: %s\n  gateway_name: gateway\n  gateway_namespace: gateway-system\n  gateway_section: sessions' "$expose")
 cache:
   enabled: true
   store_dir: $WORK/store
@@ -114,6 +117,29 @@ EOF
   state() { req GET "/api/v1/reservations/$id" "" "$admin"; [ "$(jf .state)" = "$1" ]; }
   wait_for 30 "session $id ACTIVE ($p)" state ACTIVE
   ns=$(jf .session.namespace)
+  if [ "$expose" = httproute ]; then
+    # the session is published by its HTTPRoute alone: attached to the configured Gateway's
+    # listener, the session's host, the gate's port of the workspace Service
+    KUBECONFIG=$WORK/kubeconfig kubectl -n "$ns" get httproute workspace -o json >"$WORK/httproute.json" ||
+      fail "session $id ACTIVE without its HTTPRoute"
+    jq -e --arg h "$ns.apps.test" '.spec.hostnames == [$h] and
+      (.spec.parentRefs[0] | .name == "gateway" and .namespace == "gateway-system" and
+       .sectionName == "sessions") and
+      .spec.rules[0].backendRefs[0].name == "workspace" and
+      .spec.rules[0].backendRefs[0].port == 8090' "$WORK/httproute.json" >/dev/null ||
+      fail "the HTTPRoute is not the session's: $(cat "$WORK/httproute.json")"
+    ing=$(KUBECONFIG=$WORK/kubeconfig kubectl -n "$ns" get ingresses -o name) ||
+      fail "cannot list the session's Ingresses"
+    [ -z "$ing" ] || fail "expose httproute, yet the session has an Ingress: $ing"
+    [ "$(jf .session.url)" = "https://$ns.apps.test/" ] || fail "session URL $(jf .session.url)"
+    # drift: a deleted HTTPRoute is re-applied, a repointed one put back
+    kc -n "$ns" delete httproute workspace >/dev/null || fail "cannot delete the HTTPRoute"
+    wait_for 30 "the deleted HTTPRoute re-applied" kc -n "$ns" get httproute workspace
+    kc -n "$ns" patch httproute workspace --type merge -p '{"spec":{"hostnames":["evil.apps.test"]}}' ||
+      fail "cannot change the HTTPRoute"
+    host_back() { [ "$(KUBECONFIG=$WORK/kubeconfig kubectl -n "$ns" get httproute workspace -o jsonpath='{.spec.hostnames[0]}')" = "$ns.apps.test" ]; }
+    wait_for 30 "the HTTPRoute's host put back" host_back
+  fi
   # drift while ACTIVE: the next verification (interval 1 s) reads every object back and
   # re-applies the deleted policy
   kc -n "$ns" delete networkpolicy allow-dns >/dev/null || fail "cannot delete a policy ($p)"
@@ -137,6 +163,15 @@ EOF
   [ "${STATUS:0:1}" = 2 ] || fail "cancel: status $STATUS"
   wait_for 30 "session $id CANCELED ($p)" state CANCELED
   wait_for 30 "namespace $ns deleted ($p)" gone namespace "$ns"
+  if [ "$expose" = httproute ]; then
+    # the HTTPRoute goes with the namespace: a list that succeeds and names none (not `gone`,
+    # which a failing kubectl would satisfy); bound 30 s as for the namespace above
+    no_routes() {
+      local out
+      out=$(KUBECONFIG=$WORK/kubeconfig kubectl get httproutes -A -o name) && [ -z "$out" ]
+    }
+    wait_for 30 "the session's HTTPRoute gone with it" no_routes
+  fi
   wait_for 30 "the stale namespace finalized ($p)" gone namespace gpuaas-9999
   wait_for 10 "the stale volume collected ($p)" gone pv gpuaas-9999-models
   wait_for 10 "the stale RoleBinding collected ($p)" gone -n default rolebinding stale-tenant
@@ -144,16 +179,22 @@ EOF
   grep -q "force-deleted pod.*namespace=$ns" "$WORK/reconciler.log" ||
     fail "the workspace pod was not force-deleted ($p)"
   grep -q 'gc.namespace.finalize\|cannot finalize' "$WORK/reconciler.log" ||
-    grep -q "^update core/namespaces/finalize -" "$WORK/requests-$p.log" ||
+    grep -q "^update core/namespaces/finalize -" "$WORK/requests-$log.log" ||
     fail "the stuck namespace was not finalized by the reconciler ($p)"
-  cp "$WORK/reconciler.log" "$WORK/reconciler-$p.log"
+  cp "$WORK/reconciler.log" "$WORK/reconciler-$log.log"
   stop_all
+  if [ -n "$expose" ]; then
+    echo "kube_calls: $p with expose $expose ok"
+    return 0
+  fi
   "$BIN" deploy kube-calls --platform "$p" >"$WORK/calls-$p.txt"
-  $CHECK requests "$WORK/calls-$p.txt" "$WORK/requests-$p.log" \
+  # the HTTPRoute calls are every platform's (reconciler.expose): the httproute run made them
+  $CHECK requests "$WORK/calls-$p.txt" "$WORK/requests-$p.log" "$WORK/requests-httproute.log" \
     --only-failure-paths "$SRC/src/kube/kube_calls.c" || fail "the reconciler's calls ($p), above"
   echo "kube_calls: $p ok"
 }
 
+run_platform kubernetes httproute
 run_platform kubernetes
 run_platform openshift
 echo "kube_calls: ok"

@@ -11,8 +11,8 @@
 # and the refusal must name the rule that refused it (an RBAC rule, a policy, the quota, the
 # router); an attack let through, or refused for another reason (a missing kind above all),
 # fails the test. Positive controls show that the tenant can still work in its namespace.
-# Finally the test shows that it can fail: with `endpoints` put back into the tenant role, or
-# the pod policy's binding removed, the same attacks are let through and reported.
+# Finally the test shows that it can fail: with `endpoints` put back into the tenant role,
+# HTTPRoute creation granted to it, or the pod policy's binding removed, the same attacks are let through and reported.
 set -euo pipefail
 BUILD=${GPUAAS_BUILD:-build}
 SRC=${GPUAAS_SRC:-.}
@@ -337,6 +337,27 @@ ports: [{port: 8080}]
 EOF
   attack "2: hand-written EndpointSlice" 'cannot create resource "endpointslices"' \
     tenant create -f "$WORK/slice.yaml"
+  # Gateway API: a tenant HTTPRoute on the shared Gateway's sessions listener (it admits every
+  # session namespace) would claim another session's host; only the reconciler writes them
+  yaml httproute <<EOF
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: evil, namespace: $NS}
+spec:
+  parentRefs: [{name: gateway, namespace: gateway-system, sectionName: sessions}]
+  hostnames: [$OTHER.apps.test]
+  rules: [{backendRefs: [{name: workspace, port: 8090}]}]
+EOF
+  attack "HTTPRoute claiming another session's host" \
+    'cannot create resource "httproutes" in API group "gateway.networking.k8s.io"' \
+    tenant create -f "$WORK/httproute.yaml"
+  # the session's own HTTPRoute (reconciler.expose httproute), as the reconciler applies it
+  sed -e 's|name: evil|name: workspace, labels: {app.kubernetes.io/managed-by: gpuaas}|' \
+    -e "s|$OTHER.apps.test|$NS.apps.test|" "$WORK/httproute.yaml" >"$WORK/httproute-ours.yaml"
+  kc create -f "$WORK/httproute-ours.yaml" || fail "cannot create the session's HTTPRoute as admin"
+  attack "repoint the session's HTTPRoute at another host" \
+    'cannot (get|patch) resource "httproutes" in API group "gateway.networking.k8s.io"' \
+    tenant -n "$NS" patch httproute workspace --type=merge -p "{\"spec\":{\"hostnames\":[\"$OTHER.apps.test\"]}}"
   # 3: externalIPs, NodePort, LoadBalancer
   yaml svc-ext <<EOF
 apiVersion: v1
@@ -453,6 +474,11 @@ EOF
     >>"$WORK/kubectl.log" 2>&1 || fail "cannot put endpoints back into the tenant role"
   expect_caught "2: hand-written Endpoints (endpoints put back in the tenant role)" \
     'cannot create resource "endpoints"' tenant create -f "$WORK/endpoints.yaml"
+  adm patch clusterrole gpuaas-tenant --type=json \
+    -p '[{"op":"add","path":"/rules/-","value":{"apiGroups":["gateway.networking.k8s.io"],"resources":["httproutes"],"verbs":["create"]}}]' \
+    >>"$WORK/kubectl.log" 2>&1 || fail "cannot grant HTTPRoutes to the tenant role"
+  expect_caught "HTTPRoute claiming another session's host (httproutes granted to the tenant)" \
+    'cannot create resource "httproutes"' tenant create -f "$WORK/httproute.yaml"
   adm delete validatingadmissionpolicybinding gpuaas-tenant-pod >>"$WORK/kubectl.log" 2>&1 ||
     fail "cannot remove the pod policy's binding"
   f=$(pod privileged2 "" "")

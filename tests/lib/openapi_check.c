@@ -112,12 +112,13 @@ out:
 
 int oapi_load_dir(const char *dir, struct oapi **ret, char *msg, size_t msg_len)
 {
-    char a[1024], b[1024], g[1024];
+    char a[1024], b[1024], g[1024], gw[1024];
     snprintf(a, sizeof(a), "%s/kubernetes-1.36-swagger.json", dir);
     snprintf(b, sizeof(b), "%s/openshift-route-security-build-image-project.json", dir);
     snprintf(g, sizeof(g), "%s/gateway-api-httproute-v1.json", dir);
-    const char *paths[] = {a, b, g};
-    return oapi_load(paths, 3, ret, msg, msg_len);
+    snprintf(gw, sizeof(gw), "%s/gateway-api-gateway-v1.json", dir);
+    const char *paths[] = {a, b, g, gw};
+    return oapi_load(paths, 4, ret, msg, msg_len);
 }
 
 struct ctx {

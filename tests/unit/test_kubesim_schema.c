@@ -123,6 +123,30 @@ static void test_real_definitions(void **state)
     assert_int_equal(
         ksim_schema_validate(s, "com.github.openshift.api.route.v1.Route", route, &err), 0);
     json_decref(route);
+    /* the Gateway API's HTTPRoute (sessions with reconciler.expose httproute) and Gateway */
+    const char *hr_def = "io.k8s.networking.gateway.v1.HTTPRoute";
+    json_t *hr = json_loads("{\"spec\":{\"parentRefs\":[{\"name\":\"gw\",\"namespace\":\"g\"}],"
+                            "\"hostnames\":[\"a.example.com\"],\"rules\":[{\"backendRefs\":[{"
+                            "\"name\":\"workspace\",\"port\":8090}]}]}}",
+                            0, NULL);
+    assert_int_equal(ksim_schema_validate(s, hr_def, hr, &err), 0);
+    json_t *be = json_array_get(
+        json_object_get(json_array_get(json_object_get(json_object_get(hr, "spec"), "rules"), 0),
+                        "backendRefs"),
+        0);
+    json_object_set_new(be, "prot", json_integer(8090));
+    assert_int_equal(ksim_schema_validate(s, hr_def, hr, &err), -ERR_INVALID);
+    assert_non_null(strstr(err.message, "prot"));
+    json_object_del(be, "prot");
+    json_object_set_new(be, "port", json_string("gate"));
+    assert_int_equal(ksim_schema_validate(s, hr_def, hr, &err), -ERR_INVALID);
+    json_decref(hr);
+    json_t *gw = json_loads("{\"spec\":{\"gatewayClassName\":\"c\",\"listeners\":[{\"name\":"
+                            "\"sessions\",\"protocol\":\"HTTPS\",\"port\":443,\"allowedRoutes\":{"
+                            "\"namespaces\":{\"from\":\"Selector\"}}}]}}",
+                            0, NULL);
+    assert_int_equal(ksim_schema_validate(s, "io.k8s.networking.gateway.v1.Gateway", gw, &err), 0);
+    json_decref(gw);
     ksim_schema_free(s);
 }
 

@@ -1015,6 +1015,19 @@ static void test_tenant_role(void **state)
     }
 }
 
+/* Case i of a configuration table: session_plan_check_config accepts f (want NULL) or
+ * refuses it naming the field want; frees f's configuration. */
+static void expect_verdict(struct fixture *f, size_t i, const char *want)
+{
+    struct error err = {0};
+    int rc = session_plan_check_config(f->c, &err);
+    if (!want && rc)
+        fail_msg("case %zu refused: %s", i, err.message);
+    if (want && (rc != -ERR_INVALID || strcmp(err.field, want)))
+        fail_msg("case %zu: want %s refused, got rc %d (%s)", i, want, rc, err.message);
+    config_free(f->c);
+}
+
 /* The egress settings are checked before any object is built: a value the API server would
  * refuse in an ipBlock fails `gpuaas config check` with the key named. */
 static void test_egress_config(void **state)
@@ -1036,18 +1049,89 @@ static void test_egress_config(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct fixture f;
-        struct error err = {0};
         setup_fixture(&f, "kubernetes");
         assert_int_equal(config_set_string(&f.c->reconciler.egress_cidrs, cases[i].cidrs), 0);
         assert_int_equal(config_set_string(&f.c->reconciler.egress_except, cases[i].except), 0);
         assert_int_equal(config_set_string(&f.c->reconciler.egress_proxy, cases[i].proxy), 0);
-        int rc = session_plan_check_config(f.c, &err);
-        if (!cases[i].want && rc)
-            fail_msg("case %zu refused: %s", i, err.message);
-        if (cases[i].want && (rc != -ERR_INVALID || strcmp(err.field, cases[i].want)))
-            fail_msg("case %zu: want %s refused, got rc %d (%s)", i, cases[i].want, rc,
-                     err.message);
+        expect_verdict(&f, i, cases[i].want);
+    }
+}
+
+/* reconciler.expose httproute: an HTTPRoute valid against the Gateway API schema, on the
+ * configured Gateway's listener, the session's host, the gate's port; no Route, no Ingress. */
+static void test_httproute_exposure(void **state)
+{
+    const char *platforms[] = {"kubernetes", "openshift"};
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        struct fixture f;
+        struct session_plan plan;
+        struct error err = {0};
+        setup_fixture(&f, platforms[i]);
+        snprintf(f.r.gpu_type, sizeof(f.r.gpu_type), "nvidia.com/gpu");
+        f.r.gpu_count = 1;
+        assert_int_equal(config_set_string(&f.c->reconciler.expose, "httproute"), 0);
+        assert_int_equal(config_set_string(&f.c->reconciler.gateway_name, "gateway"), 0);
+        assert_int_equal(config_set_string(&f.c->reconciler.gateway_namespace, "gateway-system"),
+                         0);
+        assert_int_equal(config_set_string(&f.c->reconciler.gateway_section, "sessions"), 0);
+        if (session_plan_build(&f.r, f.c, &f.p, &plan, &err))
+            fail_msg("%s: %s", platforms[i], err.message);
+        validate_all(&plan);
+        assert_null(session_plan_find(&plan, "route"));
+        assert_null(session_plan_find(&plan, "ingress"));
+        const struct session_object *o = session_plan_find(&plan, "httproute");
+        assert_non_null(o);
+        assert_string_equal(o->kind, "HTTPRoute");
+        json_t *spec = json_object_get(o->obj, "spec");
+        json_t *parent = json_array_get(json_object_get(spec, "parentRefs"), 0);
+        assert_string_equal(json_string_value(json_object_get(parent, "name")), "gateway");
+        assert_string_equal(json_string_value(json_object_get(parent, "namespace")),
+                            "gateway-system");
+        assert_string_equal(json_string_value(json_object_get(parent, "sectionName")), "sessions");
+        char host[128];
+        snprintf(host, sizeof(host), "%s.%s", plan.namespace_, f.c->reconciler.ingress_domain);
+        assert_string_equal(
+            json_string_value(json_array_get(json_object_get(spec, "hostnames"), 0)), host);
+        json_t *be = json_array_get(
+            json_object_get(json_array_get(json_object_get(spec, "rules"), 0), "backendRefs"), 0);
+        assert_string_equal(json_string_value(json_object_get(be, "name")), SESSION_WORKSPACE_NAME);
+        assert_int_equal(json_integer_value(json_object_get(be, "port")),
+                         f.c->reconciler.gate_port);
+        /* a field the Gateway API does not have is refused: the schema is in force */
+        char msg[512];
+        json_object_set_new(be, "prot", json_integer(1));
+        assert_int_equal(oapi_validate(schemas, o->obj, msg, sizeof(msg)), -1);
+        session_plan_free(&plan);
         config_free(f.c);
+    }
+}
+
+static void test_expose_config_errors(void **state)
+{
+    static const struct {
+        const char *platform, *expose, *name, *ns, *section, *want;
+    } cases[] = {
+        {"kubernetes", "", "", "", "", NULL},
+        {"openshift", "ingress", "", "", "", NULL},
+        {"kubernetes", "httproute", "gw", "gateway-system", "", NULL},
+        {"kubernetes", "gateway", "", "", "", "reconciler.expose"},
+        {"kubernetes", "route", "", "", "", "reconciler.expose"},
+        {"kubernetes", "httproute", "", "gateway-system", "", "reconciler.gateway_name"},
+        {"kubernetes", "httproute", "Gateway", "gateway-system", "", "reconciler.gateway_name"},
+        {"kubernetes", "httproute", "gw", "", "", "reconciler.gateway_namespace"},
+        {"kubernetes", "httproute", "gw", "gw.system", "", "reconciler.gateway_namespace"},
+        {"kubernetes", "httproute", "gw", "gateway-system", "HTTPS", "reconciler.gateway_section"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fixture f;
+        setup_fixture(&f, cases[i].platform);
+        assert_int_equal(config_set_string(&f.c->reconciler.expose, cases[i].expose), 0);
+        assert_int_equal(config_set_string(&f.c->reconciler.gateway_name, cases[i].name), 0);
+        assert_int_equal(config_set_string(&f.c->reconciler.gateway_namespace, cases[i].ns), 0);
+        assert_int_equal(config_set_string(&f.c->reconciler.gateway_section, cases[i].section), 0);
+        expect_verdict(&f, i, cases[i].want);
     }
 }
 
@@ -1106,6 +1190,8 @@ int main(void)
         cmocka_unit_test(test_tenant_role),
         cmocka_unit_test(test_validator_rejects),
         cmocka_unit_test(test_egress_config),
+        cmocka_unit_test(test_httproute_exposure),
+        cmocka_unit_test(test_expose_config_errors),
     };
     return cmocka_run_group_tests(tests, load_schemas, free_schemas);
 }

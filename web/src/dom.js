@@ -40,14 +40,26 @@ export function s(tag, attrs, ...children) {
   return el;
 }
 
-let toastTimer = 0;
+// Messages after an action live in the #toast region, which sits in the page flow between the
+// top bar and the page (index.html): it pushes the page down instead of lying over it, so it
+// never covers a button, link or input. It is a live region (polite; assertive for errors),
+// has a close button, and stays until closed, replaced, or the page after the one it was
+// shown for is left (a booking's toast survives the move to the calendar it causes).
+let toastPages = 0;
 export function toast(msg, kind = 'ok') {
   const t = document.getElementById('toast');
   clear(t);
-  t.append(h('div', { class: ['toast', kind] }, h('span', null, msg),
+  t.setAttribute('aria-live', kind === 'error' ? 'assertive' : 'polite');
+  t.append(h('div', { class: ['toast', kind] }, h('span', { class: 'toast-text' }, msg),
     h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss message', onclick: () => clear(t) }, '×')));
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => clear(t), kind === 'error' ? 12000 : 6000);
+  toastPages = 0;
+  const box = t.getBoundingClientRect();
+  if (box.top < 0 || box.bottom > window.innerHeight) t.scrollIntoView({ block: 'nearest' });
+}
+
+// Called by the router on every page change: a toast outlives one change, not two.
+export function toastPageChanged() {
+  if (++toastPages > 1) clear(document.getElementById('toast'));
 }
 
 // A modal confirmation; resolves true when confirmed. `body` may hold form fields.

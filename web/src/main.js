@@ -1,6 +1,6 @@
 // Entry: session bootstrap, top navigation and the hash router.
 import './style.css';
-import { h, append, clear, spinner, errorBox } from './dom.js';
+import { h, append, clear, spinner, errorBox, toastPageChanged } from './dom.js';
 import { get, post, token, setUnauthenticatedHandler, explain, ApiError } from './api.js';
 import { routes, DEFAULT_ROUTE } from './routes.js';
 import { tz } from './time.js';
@@ -128,6 +128,7 @@ async function render() {
     } catch { simulated = false; }
   }
   renderNav(path);
+  toastPageChanged();
   clear(main);
   if (path === 'signin') {
     document.title = 'Sign in · gpuaas';

@@ -47,19 +47,6 @@ export function showRange(a, b) {
     : `${showDateTime(a)} – ${showDateTime(b)}`;
 }
 
-// Value for <input type="datetime-local"> in local time.
-export function toLocalInput(d) {
-  const x = new Date(d);
-  const p = (n) => String(n).padStart(2, '0');
-  return `${x.getFullYear()}-${p(x.getMonth() + 1)}-${p(x.getDate())}T${p(x.getHours())}:${p(x.getMinutes())}`;
-}
-
-export function fromLocalInput(v) {
-  if (!v) return null;
-  const d = new Date(v); // datetime-local strings parse as local time
-  return Number.isNaN(d.getTime()) ? null : d;
-}
-
 // "2 h 05 min", "3 d 4 h", "45 s".
 export function showDuration(ms) {
   let s = Math.max(0, Math.round(ms / 1000));

@@ -2,7 +2,8 @@
 // and utilization over a chosen range as a chart.
 import { h, s, clear, spinner, errorBox, empty, toast, confirmDialog } from '../dom.js';
 import { get, post, patch, qs, items, gpuLabel, explain } from '../api.js';
-import { DAY, iso, startOfDay, addDays, showDateTime, showRange, showDay, toLocalInput, fromLocalInput, tz } from '../time.js';
+import { DAY, iso, startOfDay, addDays, showDateTime, showRange, showDay, tz } from '../time.js';
+import { whenInput, dayInput, dayRange } from '../when.js';
 import { say } from '../messages.js';
 
 const TABS = [
@@ -116,15 +117,14 @@ async function bookings(body, ctx) {
   const state = h('select', { id: 'f-state' }, h('option', { value: '' }, 'any'),
     ['APPROVED', 'ACTIVE', 'COMPLETED', 'CANCELED', 'FAILED'].map((x) => h('option', { value: x }, x)));
   const user = h('input', { id: 'f-user', placeholder: 'username' });
-  const from = h('input', { id: 'f-from', type: 'date', value: toLocalInput(addDays(new Date(), -7)).slice(0, 10) });
-  const to = h('input', { id: 'f-to', type: 'date', value: toLocalInput(addDays(new Date(), 30)).slice(0, 10) });
+  const from = dayInput('f-from', 'From', addDays(new Date(), -7));
+  const to = dayInput('f-to', 'To', addDays(new Date(), 30));
   const out = h('div', null);
   const more = h('button', { type: 'button', class: 'secondary', id: 'bookings-more', hidden: true }, 'Load more');
   const form = h('form', { class: 'filters', id: 'booking-filters' },
     h('div', { class: 'field' }, h('label', { for: 'f-state' }, 'State'), state),
     h('div', { class: 'field' }, h('label', { for: 'f-user' }, 'User'), user),
-    h('div', { class: 'field' }, h('label', { for: 'f-from' }, 'From'), from),
-    h('div', { class: 'field' }, h('label', { for: 'f-to' }, 'To'), to),
+    from.el, to.el,
     h('button', { type: 'submit', class: 'primary' }, 'Filter'));
   form.addEventListener('submit', (ev) => { ev.preventDefault(); load(); });
   body.append(h('div', { class: 'card' }, h('h2', null, 'All bookings'), h('p', { class: 'muted' }, `Times in ${tz}. ${PAGE} at a time; sort by a column heading.`), form, out, h('div', { class: 'actions' }, more)));
@@ -133,11 +133,12 @@ async function bookings(body, ctx) {
   let sort = 'start';
   let desc = false;
   const query = () => {
-    const f = from.value ? new Date(from.value + 'T00:00') : null;
-    const t = to.value ? addDays(new Date(to.value + 'T00:00'), 1) : null;
+    const { f, t } = dayRange(from, to);
     return { state: state.value, user: user.value.trim(), from: f && iso(f), to: t && iso(t), limit: PAGE };
   };
   async function load(next = false) {
+    const bad = dayRange(from, to).error;
+    if (bad) { clear(out).append(h('p', { class: 'error-box', role: 'alert' }, bad)); return; }
     if (!next) { rows = []; cursor = null; clear(out).append(spinner()); }
     let ans;
     try {
@@ -177,20 +178,22 @@ async function bookings(body, ctx) {
   }
   async function change(r) {
     const approved = r.state === 'APPROVED';
-    const start = h('input', { id: 'chg-start', type: 'datetime-local', value: toLocalInput(r.starts_at), disabled: !approved });
-    const end = h('input', { id: 'chg-end', type: 'datetime-local', value: toLocalInput(r.ends_at) });
+    const start = whenInput('chg-start', `Start (${tz})`, r.starts_at, { disabled: !approved });
+    const end = whenInput('chg-end', `End (${tz})`, r.ends_at);
     const owner = h('input', { id: 'chg-user', value: r.user || '', disabled: !approved, autocomplete: 'off' });
     const reason = h('input', { id: 'chg-reason', maxlength: '255', placeholder: 'e.g. node maintenance that morning' });
     const ok = await confirmDialog({
       title: `Change booking #${r.id} of ${r.user}`,
       body: [h('p', { class: 'muted' }, approved ? 'Move it, shorten or lengthen it, or give it to someone else. The owner reads the reason.' : 'It is running: only its end can move. The owner reads the reason.'),
-        h('label', { for: 'chg-start' }, `Start (${tz})`), start, h('label', { for: 'chg-end' }, `End (${tz})`), end,
+        start.el, end.el,
         h('label', { for: 'chg-user' }, 'Owner (username)'), owner, h('label', { for: 'chg-reason' }, 'Reason (shown to the owner)'), reason],
       ok: 'Change booking', cancel: 'Keep as is',
     });
     if (!ok) return;
     const body = { reason: reason.value.trim() };
-    const s = fromLocalInput(start.value), e = fromLocalInput(end.value);
+    const a = approved ? start.get() : { date: null }, b = end.get();
+    if (a.error || b.error) { toast(a.error || b.error, 'error'); return; }
+    const s = a.date, e = b.date;
     if (approved && s && s.getTime() !== new Date(r.starts_at).getTime()) body.starts_at = iso(s);
     if (e && e.getTime() !== new Date(r.ends_at).getTime()) body.ends_at = iso(e);
     if (body.starts_at && !body.ends_at) body.ends_at = iso(new Date(r.ends_at).getTime() + (s - new Date(r.starts_at)));
@@ -245,15 +248,14 @@ async function audit(body, ctx) {
   const status = h('div');
   const actor = h('input', { id: 'a-actor', placeholder: 'username', autocomplete: 'off' });
   const action = h('select', { id: 'a-action' }, ACTIONS.map(([k, t]) => h('option', { value: k }, t)));
-  const from = h('input', { id: 'a-from', type: 'date' });
-  const to = h('input', { id: 'a-to', type: 'date' });
+  const from = dayInput('a-from', 'From (day)');
+  const to = dayInput('a-to', 'To (day)');
   const logins = h('input', { id: 'a-logins', type: 'checkbox' });
   const target = ctx && ctx.params.get('target');
   const form = h('form', { class: 'filters', id: 'audit-filters' },
     h('div', { class: 'field' }, h('label', { for: 'a-actor' }, 'Who'), actor),
     h('div', { class: 'field' }, h('label', { for: 'a-action' }, 'What'), action),
-    h('div', { class: 'field' }, h('label', { for: 'a-from' }, 'From (day)'), from),
-    h('div', { class: 'field' }, h('label', { for: 'a-to' }, 'To (day)'), to),
+    from.el, to.el,
     h('div', { class: 'field check' }, h('label', { for: 'a-logins' }, logins, ' Show sign-ins')),
     h('button', { type: 'submit', class: 'primary' }, 'Filter'));
   let cursor = null;
@@ -264,11 +266,11 @@ async function audit(body, ctx) {
       h('thead', null, h('tr', null, ['When', 'Who', 'What', 'About', 'Details'].map((c) => h('th', { scope: 'col' }, c)))), tbody)),
     status, h('div', { class: 'actions' }, more)));
   async function load(next = false) {
+    const { f, t, error } = dayRange(from, to);
+    if (error) { clear(status).append(h('p', { class: 'error-box', role: 'alert' }, error)); return; }
     if (!next) { clear(tbody); cursor = null; }
     clear(status).append(spinner());
     more.disabled = true;
-    const f = from.value ? new Date(from.value + 'T00:00') : null;
-    const t = to.value ? addDays(new Date(to.value + 'T00:00'), 1) : null;
     let ans;
     try {
       ans = await get('/audit' + qs({ limit: 50, cursor: next ? cursor : undefined, actor: actor.value.trim(), action: action.value, target: target || undefined,
@@ -309,18 +311,17 @@ function utilRows(resp) {
 }
 
 async function utilization(body) {
-  const from = h('input', { id: 'u-from', type: 'date', value: toLocalInput(addDays(startOfDay(new Date()), -6)).slice(0, 10) });
-  const to = h('input', { id: 'u-to', type: 'date', value: toLocalInput(addDays(startOfDay(new Date()), 7)).slice(0, 10) });
+  const from = dayInput('u-from', 'From (day)', addDays(startOfDay(new Date()), -6));
+  const to = dayInput('u-to', 'To (day, inclusive)', addDays(startOfDay(new Date()), 7));
   const out = h('div', null);
   const form = h('form', { class: 'filters', id: 'util-range' },
-    h('div', { class: 'field' }, h('label', { for: 'u-from' }, 'From (day)'), from),
-    h('div', { class: 'field' }, h('label', { for: 'u-to' }, 'To (day, inclusive)'), to),
+    from.el, to.el,
     h('button', { type: 'submit', class: 'primary' }, 'Show'));
   form.addEventListener('submit', (ev) => { ev.preventDefault(); load(); });
   body.append(h('div', { class: 'card' }, h('h2', null, 'Utilization'), h('p', { class: 'muted' }, 'Booked unit-hours over available unit-hours, for GPU resources; "busy" is how much of the measured booked time the GPUs were computing, where the platform measures GPU activity.'), form, out));
   async function load() {
-    const f = from.value ? new Date(from.value + 'T00:00') : null;
-    const t = to.value ? addDays(new Date(to.value + 'T00:00'), 1) : null;
+    const { f, t, error } = dayRange(from, to);
+    if (error) { clear(out).append(h('p', { class: 'error-box', role: 'alert' }, error)); return; }
     if (!f || !t || t <= f) { clear(out).append(h('p', { class: 'error-box' }, 'Pick a start day on or before the end day.')); return; }
     const days = Math.round((t - f) / DAY);
     if (days > 92) { clear(out).append(h('p', { class: 'error-box' }, 'Pick at most 92 days.')); return; }

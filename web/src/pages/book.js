@@ -2,8 +2,9 @@
 // editing; on a 409 the reason and the next available window, bookable in one click.
 import { h, clear, spinner, errorBox, toast } from '../dom.js';
 import { get, post, qs, gpuResources, gpuLabel, explain, ApiError } from '../api.js';
-import { HOUR, iso, toLocalInput, fromLocalInput, showRange, showDuration, showDateTime, roundUp, tz } from '../time.js';
+import { HOUR, iso, showRange, showDuration, showDateTime, roundUp, tz } from '../time.js';
 import { say } from '../messages.js';
+import { whenInput } from '../when.js';
 
 function modeSentence(mode, r, count) {
   const spu = (r && r.slots_per_unit) || 1;
@@ -45,8 +46,8 @@ export async function render(ctx) {
       gpus.map((g) => h('option', { value: g.name, selected: g.name === p.get('gpu_type') },
         `${gpuLabel(g)} — ${g.memory_gib || '?'} GiB each, ${g.physical} in the pool`))),
     count: h('input', { id: 'gpu_count', name: 'gpu_count', type: 'number', min: '1', step: '1', max: Number.isFinite(maxGpus) ? String(maxGpus) : null, value: p.get('gpu_count') || '1', required: true, 'aria-describedby': 'count-info limits' }),
-    start: h('input', { id: 'starts_at', name: 'starts_at', type: 'datetime-local', value: toLocalInput(start), required: true }),
-    end: h('input', { id: 'ends_at', name: 'ends_at', type: 'datetime-local', value: toLocalInput(end), required: true }),
+    start: whenInput('starts_at', 'Starts', start),
+    end: whenInput('ends_at', 'Ends', end),
     cpu: h('input', { id: 'cpu', name: 'cpu', type: 'number', min: '1', step: '1', value: p.get('cpu') || '', placeholder: rules.cpu ? `default ${rules.cpu}` : 'default' }),
     mem: h('input', { id: 'memory_gib', name: 'memory_gib', type: 'number', min: '1', step: '1', value: p.get('memory_gib') || '', placeholder: rules.memory_gib ? `default ${rules.memory_gib}` : 'default' }),
     disk: h('input', { id: 'storage_gib', name: 'storage_gib', type: 'number', min: '1', step: '1', value: p.get('storage_gib') || '', placeholder: rules.storage_gib ? `default ${rules.storage_gib}` : 'default' }),
@@ -66,8 +67,8 @@ export async function render(ctx) {
   const quick = [1, 2, 4, 8, 24].map((hrs) => h('button', {
     type: 'button', class: 'chip',
     onclick: () => {
-      const s = fromLocalInput(f.start.value) || new Date();
-      f.end.value = toLocalInput(new Date(s.getTime() + hrs * HOUR));
+      const s = f.start.value() || new Date();
+      f.end.set(new Date(s.getTime() + hrs * HOUR));
       update();
     },
   }, hrs < 24 ? `${hrs} h` : '1 day'));
@@ -87,7 +88,7 @@ export async function render(ctx) {
       h('div', { class: 'field', role: 'radiogroup', 'aria-label': 'Mode' }, h('span', { class: 'label' }, 'Mode'),
         modeRadio('interactive', 'Interactive ML'), modeRadio('inference', 'Inference containers'))),
     h('fieldset', null, h('legend', null, `When (your time zone: ${tz})`),
-      h('div', { class: 'row2' }, field('Starts', f.start), field('Ends', f.end)),
+      h('div', { class: 'row2' }, f.start.el, f.end.el),
       h('div', { class: 'chips', 'aria-label': 'Quick durations' }, h('span', { class: 'muted' }, 'Length:'), quick), durInfo),
     h('fieldset', null, h('legend', null, 'Workspace resources'),
       h('div', { class: 'row3' }, field('CPU cores', f.cpu), field('Memory (GiB)', f.mem), field('Storage (GiB)', f.disk)),
@@ -104,9 +105,11 @@ export async function render(ctx) {
   let fitTimer = 0;
 
   function readWindow() {
-    const s = fromLocalInput(f.start.value);
-    const e = fromLocalInput(f.end.value);
-    return { s, e, ok: s && e && e > s };
+    const a = f.start.get();
+    const b = f.end.get();
+    const s = a.date || null, e = b.date || null;
+    const bad = a.error ? a : b.error ? b : null;
+    return { s, e, ok: s && e && e > s, error: bad && bad.error, input: bad && bad.input };
   }
 
   // what the booking shares with other bookings (GET /pool isolation, docs/security.md)
@@ -124,8 +127,8 @@ export async function render(ctx) {
     memInfo.textContent = r ? `${r.memory_gib || '?'} GiB GPU memory per ${r.kind === 'mig' ? 'slice' : 'GPU'}; ${r.slots_per_unit || 1} time-sliced slots each. ${isolationText(r)}` : '';
     modeText.interactive.textContent = modeSentence('interactive', r, count);
     modeText.inference.textContent = modeSentence('inference', r, count);
-    const { s, e, ok } = readWindow();
-    durInfo.textContent = ok ? `${showDuration(e - s)}: ${showRange(s, e)}` : 'The end must be after the start.';
+    const { s, e, ok, error } = readWindow();
+    durInfo.textContent = ok ? `${showDuration(e - s)}: ${showRange(s, e)}` : error || say('endBeforeStart');
     clearTimeout(fitTimer);
     fitTimer = setTimeout(checkFit, 250);
   }
@@ -134,10 +137,10 @@ export async function render(ctx) {
     const my = ++seq;
     const r = byName(f.type.value);
     const count = Math.max(1, parseInt(f.count.value, 10) || 1);
-    const { s, e, ok } = readWindow();
+    const { s, e, ok, error } = readWindow();
     const physMax = Math.min(r.physical, maxGpus);
     f.count.max = String(physMax);
-    if (!ok) { clear(fit).append(h('p', { class: 'warn' }, say('endBeforeStart'))); return; }
+    if (!ok) { clear(fit).append(h('p', { class: 'warn' }, error || say('endBeforeStart'))); return; }
     const pre = precheck(count, s, e);
     if (pre) { clear(fit).append(h('p', { class: 'warn', id: 'fit-rule' }, pre)); return; }
     clear(fit).append(h('p', { class: 'muted' }, 'Checking availability…'));
@@ -185,8 +188,8 @@ export async function render(ctx) {
       h('button', {
         type: 'button', class: submitNow ? 'primary small' : 'secondary small', id: submitNow ? 'book-next' : 'use-next',
         onclick: () => {
-          f.start.value = toLocalInput(nx.starts_at);
-          f.end.value = toLocalInput(nx.ends_at);
+          f.start.set(nx.starts_at);
+          f.end.set(nx.ends_at);
           update();
           if (submitNow) send(nx);
         },
@@ -196,17 +199,19 @@ export async function render(ctx) {
   async function send(exact) {
     clear(formErr);
     form.querySelectorAll('[aria-invalid]').forEach((x) => x.removeAttribute('aria-invalid'));
-    const { s, e, ok } = readWindow();
+    const { s, e, ok, error, input } = readWindow();
     if (!ok) {
-      formErr.append(h('p', { class: 'error-box', role: 'alert', id: 'invalid' }, say('endBeforeStart')));
-      f.end.setAttribute('aria-invalid', 'true');
+      formErr.append(h('p', { class: 'error-box', role: 'alert', id: 'invalid' }, error || say('endBeforeStart')));
+      const bad = input || f.end.date;
+      bad.setAttribute('aria-invalid', 'true');
+      bad.focus();
       return;
     }
     const wanted = parseInt(f.count.value, 10);
     const pre = exact ? null : precheck(wanted, s, e);
     if (pre) {
       formErr.append(h('p', { class: 'error-box', role: 'alert', id: 'invalid' }, pre));
-      const bad = !(wanted >= 1) || wanted > maxGpus ? f.count : s.getTime() < Date.now() ? f.start : f.end;
+      const bad = !(wanted >= 1) || wanted > maxGpus ? f.count : s.getTime() < Date.now() ? f.start.date : f.end.date;
       bad.setAttribute('aria-invalid', 'true');
       bad.focus();
       return;
@@ -236,14 +241,21 @@ export async function render(ctx) {
         else box.append(h('p', null, say('nothingFits')));
       } else {
         box.append(h('p', null, explain(err, ruleVars())));
-        const map = { gpu_type: f.type, gpu_count: f.count, starts_at: f.start, ends_at: f.end, cpu: f.cpu, memory_gib: f.mem, storage_gib: f.disk, purpose: f.purpose };
+        const map = { gpu_type: f.type, gpu_count: f.count, starts_at: f.start.date, ends_at: f.end.date, cpu: f.cpu, memory_gib: f.mem, storage_gib: f.disk, purpose: f.purpose };
         if (err.field && map[err.field]) { map[err.field].setAttribute('aria-invalid', 'true'); map[err.field].focus(); }
       }
       formErr.append(box);
     }
   }
 
-  form.addEventListener('input', update);
+  form.addEventListener('input', (ev) => {
+    // editing a date or time: its old refusal no longer applies
+    if (ev.target === f.start.date || ev.target === f.start.time || ev.target === f.end.date || ev.target === f.end.time) {
+      ev.target.removeAttribute('aria-invalid');
+      clear(formErr);
+    }
+    update();
+  });
   form.addEventListener('change', update);
   form.addEventListener('submit', (ev) => { ev.preventDefault(); send(null); });
   ctx.onCleanup(() => { clearTimeout(fitTimer); seq++; });

@@ -2,8 +2,9 @@
 // end -> the next windows that fit (GET /api/v1/availability?count=5), each booked in one click.
 import { h, clear, toast } from '../dom.js';
 import { get, post, qs, gpuResources, gpuLabel, explain } from '../api.js';
-import { HOUR, iso, fromLocalInput, showRange, showDuration, roundUp, tz } from '../time.js';
+import { HOUR, iso, showRange, showDuration, roundUp, tz } from '../time.js';
 import { say } from '../messages.js';
+import { whenInput } from '../when.js';
 
 export function findSlotCard(ctx, getPool) {
   const pool = getPool();
@@ -13,14 +14,14 @@ export function findSlotCard(ctx, getPool) {
   const type = h('select', { id: 'fs-type' }, gpus.map((g) => h('option', { value: g.name }, gpuLabel(g))));
   const count = h('input', { id: 'fs-count', type: 'number', min: '1', step: '1', value: '1', max: rules.max_gpus ? String(rules.max_gpus) : null });
   const hours = h('input', { id: 'fs-hours', type: 'number', min: '1', step: '1', value: '8', max: rules.max_hours ? String(rules.max_hours) : null });
-  const earliest = h('input', { id: 'fs-earliest', type: 'datetime-local' });
-  const latest = h('input', { id: 'fs-latest', type: 'datetime-local' });
+  const earliest = whenInput('fs-earliest', 'Earliest start (optional)', null, { optional: true });
+  const latest = whenInput('fs-latest', 'Latest end (optional)', null, { optional: true });
   const out = h('div', { id: 'fs-results', 'aria-live': 'polite' });
   const field = (label, input, hint) => h('div', { class: 'field' }, h('label', { for: input.id }, label), input, hint ? h('span', { class: 'muted small' }, hint) : null);
   const form = h('form', { class: 'filters find-slot', id: 'find-slot' },
     field('GPU type', type), field('How many', count, rules.max_gpus ? `at most ${rules.max_gpus}` : null),
     field('Hours', hours, rules.max_hours ? `at most ${rules.max_hours}` : null),
-    field('Earliest start (optional)', earliest), field('Latest end (optional)', latest),
+    earliest.el, latest.el,
     h('button', { type: 'submit', class: 'primary' }, 'Find windows'));
 
   async function find() {
@@ -31,8 +32,12 @@ export function findSlotCard(ctx, getPool) {
     if (!(n >= 1)) { out.append(h('p', { class: 'error-box', role: 'alert' }, say('tooFewUnits', { unit: 'GPU' }))); return; }
     if (rules.max_gpus && n > rules.max_gpus) { out.append(h('p', { class: 'error-box', role: 'alert' }, say('tooManyUnits', { max: rules.max_gpus, unit }))); return; }
     if (!(len >= 1) || (rules.max_hours && len > rules.max_hours)) { out.append(h('p', { class: 'error-box', role: 'alert' }, say('tooLong', { hours: rules.max_hours || '' }))); return; }
-    const after = fromLocalInput(earliest.value) || roundUp(Date.now(), HOUR / 4);
-    const before = fromLocalInput(latest.value);
+    const a = earliest.get(), b = latest.get();
+    const bad = a.error ? a : b.error ? b : null;
+    if (bad) { bad.input.setAttribute('aria-invalid', 'true'); out.append(h('p', { class: 'error-box', role: 'alert' }, bad.error)); return; }
+    for (const x of [...earliest.inputs, ...latest.inputs]) x.removeAttribute('aria-invalid');
+    const after = a.date || roundUp(Date.now(), HOUR / 4);
+    const before = b.date;
     if (before && before - after < len * HOUR) { out.append(h('p', { class: 'error-box', role: 'alert' }, `There are fewer than ${len} hours between the earliest start and the latest end: move one of them.`)); return; }
     out.append(h('p', { class: 'muted' }, 'Looking…'));
     let ans;

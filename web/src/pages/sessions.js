@@ -3,7 +3,8 @@
 import { h, append, clear, spinner, errorBox, empty, toast, confirmDialog } from '../dom.js';
 import { get, post, qs, items, gpuLabel, explain } from '../api.js';
 import { tokensCard } from './tokens.js';
-import { HOUR, showRange, showDuration, showDateTime, toLocalInput, fromLocalInput, iso, tz } from '../time.js';
+import { HOUR, showRange, showDuration, showDateTime, iso, tz } from '../time.js';
+import { whenInput } from '../when.js';
 import { say } from '../messages.js';
 
 const END_WARNING_MS = 30 * 60e3; // the end banner shows in the last 30 minutes
@@ -100,16 +101,17 @@ export async function render(ctx) {
       limit = await extendLimit(r, rules);
       const endMs = new Date(r.ends_at).getTime();
       const proposal = limit && limit > endMs ? Math.min(limit, endMs + HOUR) : endMs + HOUR;
-      const input = h('input', { type: 'datetime-local', id: 'extend-to', value: toLocalInput(new Date(proposal)) });
+      const input = whenInput('extend-to', `New end (${tz})`, new Date(proposal));
       ok = await confirmDialog({
         title: `Extend booking #${r.id}`,
         body: [h('p', null, `Now ends ${showRange(r.starts_at, r.ends_at)}.`),
           h('p', { id: 'extend-limit' }, limit && limit > endMs ? `It can be extended until ${showDateTime(limit)} at the latest.` : say('extendNothing')),
-          h('label', { for: 'extend-to' }, `New end (${tz})`), input],
+          input.el],
         ok: 'Extend', cancel: 'Cancel',
       });
-      const d = fromLocalInput(input.value);
-      if (ok && !d) { toast(say('noEndTime'), 'error'); return; }
+      const got = input.get();
+      const d = got.date;
+      if (ok && !d) { toast(got.error || say('noEndTime'), 'error'); return; }
       body = { ends_at: d && iso(d) };
     } else {
       const texts = {

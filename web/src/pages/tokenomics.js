@@ -72,18 +72,18 @@ function results(res) {
       h('div', { class: 'card' }, h('div', { class: 'muted' }, 'Energy share of cost'), h('strong', null, pct(ac.energy_fraction)))),
     h('figure', { class: 'card' }, chart(res.svg || '')),
     h('h2', null, 'Break-even against cloud prices'),
-    h('table', { class: 'table' },
+    h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Break-even table, scrolls sideways' }, h('table', { class: 'table' },
       h('thead', null, h('tr', null, ['Workload', 'Cloud price', '$ / 1M (same request shape)', 'On-prem cheaper above'].map((t) => h('th', null, t)))),
       h('tbody', null, (res.break_even || []).map((b) => h('tr', null,
         h('td', null, b.workload), h('td', null, b.price), h('td', null, money(b.equivalent_price_per_million)),
-        h('td', null, b.status === 'reachable' ? pct(b.utilization) : b.status === 'never' ? 'never' : `${pct(b.utilization)} (not reachable at this peak-to-average)`))))),
+        h('td', null, b.status === 'reachable' ? pct(b.utilization) : b.status === 'never' ? 'never' : `${pct(b.utilization)} (not reachable at this peak-to-average)`)))))),
     (res.sizing || []).length ? [
       h('h2', null, 'Sizing for the demand'),
-      h('table', { class: 'table' },
+      h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Sizing table, scrolls sideways' }, h('table', { class: 'table' },
         h('thead', null, h('tr', null, ['Workload', 'GPUs required', 'Installed', 'Utilization', 'Verdict'].map((t) => h('th', null, t)))),
         h('tbody', null, res.sizing.map((z) => h('tr', null,
           h('td', null, z.workload), h('td', null, z.gpus_required), h('td', null, Number(z.gpus_installed).toFixed(1)),
-          h('td', null, pct(z.utilization_implied)), h('td', null, h('span', { class: 'badge' }, z.verdict), ' ', h('span', { class: 'muted' }, z.detail)))))),
+          h('td', null, pct(z.utilization_implied)), h('td', null, h('span', { class: 'badge' }, z.verdict), ' ', h('span', { class: 'muted' }, z.detail))))))),
       h('p', null, 'Servers required: ', (res.fleet.servers_required || []).map((x) => `${x.count} × ${x.name}`).join(', ') || '—',
         ` · ${money(res.fleet.annual_cost_required)} per year · ${money(res.fleet.cost_per_million_required)} per 1M tokens`),
     ] : null,
@@ -98,17 +98,17 @@ const WL_FIELDS = [
 ];
 const PRICE_FIELDS = [['name', 'Cloud offer', 'text'], ['input_per_million', 'Input $/1M', 'number'], ['output_per_million', 'Output $/1M', 'number']];
 
-function workloadEditor(initial) {
+function workloadEditor(initial, canEdit) {
   const box = h('div', { class: 'wl-rows', id: 'tok-workloads' });
   let changed = () => {};
   const rows = [];
   const cell = (label, type, value, id) => h('label', { for: id, class: 'wl-cell' }, h('span', null, label),
-    h('input', { id, type, value: value ?? '', step: 'any', min: type === 'number' ? '0' : null, oninput: () => changed() }));
+    h('input', { id, type, value: value ?? '', step: 'any', min: type === 'number' ? '0' : null, readonly: !canEdit, placeholder: id.endsWith('installed-gpus') ? 'its share' : null, oninput: () => changed() }));
   function addPrice(wrap, pr, wi) {
     const pi = wrap.children.length;
     const line = h('div', { class: 'wl-price' },
       PRICE_FIELDS.map(([k, l, t]) => cell(l, t, pr[k], `tok-wl-${wi}-price-${pi}-${k.replace(/_/g, '-')}`)),
-      h('button', { type: 'button', class: 'secondary small', onclick: () => { line.remove(); changed(); } }, 'Remove offer'));
+      canEdit ? h('button', { type: 'button', class: 'secondary small', onclick: () => { line.remove(); changed(); } }, 'Remove offer') : null);
     line.dataset.kind = 'price';
     wrap.append(line);
   }
@@ -118,7 +118,7 @@ function workloadEditor(initial) {
     const row = h('fieldset', { class: 'wl-row' }, h('legend', null, `Workload ${wi + 1}`),
       h('div', { class: 'wl-fields' }, WL_FIELDS.map(([k, l, t]) => cell(l, t, w[k], `tok-wl-${wi}-${k.replace(/_/g, '-')}`))),
       prices,
-      h('div', { class: 'actions' },
+      !canEdit ? null : h('div', { class: 'actions' },
         h('button', { type: 'button', class: 'secondary small', onclick: () => { addPrice(prices, { name: '', input_per_million: '', output_per_million: '' }, wi); changed(); } }, 'Add a cloud offer'),
         h('button', { type: 'button', class: 'danger small', onclick: () => { row.remove(); rows.splice(rows.indexOf(row), 1); changed(); } }, 'Remove workload')));
     for (const pr of w.cloud_prices || []) addPrice(prices, pr, wi);
@@ -144,34 +144,44 @@ function workloadEditor(initial) {
     });
     return w;
   });
-  return { el: h('div', null, box, add), read, onChange: (fn) => { changed = fn; } };
+  return { el: h('div', null, box, canEdit ? add : null), read, onChange: (fn) => { changed = fn; } };
 }
 
-export async function render() {
+// Who the page serves (the API's two roles): admins plan the fleet, so they edit every input
+// and may use the measured utilization (POST /tokenomics refuses "measured" to others, 403).
+// Users see the same figures for this pool read-only: the inputs as read-only fields, no
+// add/remove/recompute controls. The computation itself changes nothing on the server.
+export async function render(ctx) {
+  const canEdit = !!(ctx && ctx.me && ctx.me.role === 'admin');
   const out = h('div', { class: 'tok-results', 'aria-live': 'polite' });
   const status = h('p', { class: 'muted' }, 'Edit any input: the figures and the chart follow.');
-  const util = h('input', { type: 'range', min: 5, max: 100, step: 5, value: 40, id: 'tok-util' });
+  const util = h('input', { type: 'range', min: 5, max: 100, step: 5, value: 40, id: 'tok-util', disabled: !canEdit });
   const utilOut = h('output', { for: 'tok-util' }, '40 %');
   const inputs = {};
   const fields = FIELDS.map(([path, label, def, step]) => {
     const id = 'tok-' + path.replace(/\./g, '-');
-    inputs[path] = h('input', { id, type: 'number', value: def, step, min: 0 });
+    inputs[path] = h('input', { id, type: 'number', value: def, step, min: 0, readonly: !canEdit });
     return h('label', { for: id }, h('span', null, label), inputs[path]);
   });
-  const workloads = workloadEditor(EXAMPLE_WORKLOADS);
   let timer = 0, seq = 0;
-  // Defaults from the real pool: one server per node, its GPUs per server.
+  // Defaults from the real pool: one server per node, its GPUs per server, and each example
+  // workload's installed GPUs left to the model (its share of those servers' GPUs).
   let poolNote = null;
+  let examples = EXAMPLE_WORKLOADS;
   try {
     const pool = await get('/pool');
     const nodes = (pool && pool.nodes) || [];
     if (nodes.length) {
       const gpus = Math.max(...nodes.map((n) => (n.gpus || []).length)) || 1;
+      const models = [...new Set(nodes.flatMap((n) => (n.gpus || []).map((g) => g.model)).filter(Boolean))];
       inputs['servers.0.count'].value = String(nodes.length);
       inputs['servers.0.gpus'].value = String(gpus);
-      poolNote = h('p', { class: 'muted', id: 'tok-pool-note' }, `Servers and GPUs per server start from this platform's pool: ${nodes.length} node${nodes.length > 1 ? 's' : ''} with up to ${gpus} GPU${gpus > 1 ? 's' : ''} each.`);
+      examples = EXAMPLE_WORKLOADS.map((w) => ({ ...w, installed_gpus: undefined }));
+      poolNote = h('p', { class: 'muted', id: 'tok-pool-note' }, `Servers and GPUs per server start from this platform's pool: ${nodes.length} node${nodes.length > 1 ? 's' : ''} with up to ${gpus} GPU${gpus > 1 ? 's' : ''} each`,
+        models.length ? ` (${models.join(', ')})` : '', '; each workload\'s installed GPUs default to its share of them.');
     }
   } catch { /* the example figures stand */ }
+  const workloads = workloadEditor(examples, canEdit);
   const labels = Object.fromEntries(FIELDS.map(([path, label]) => [path, label]));
 
   async function recompute() {
@@ -211,6 +221,7 @@ export async function render() {
   const page = h('section', { class: 'page tokenomics-page' },
     h('h1', null, 'Tokenomics'),
     h('p', null, 'What a token costs on our own GPUs at a given utilization, when that beats a cloud API, and what the demand needs. The model and its formulas: docs/tokenomics.md.'),
+    canEdit ? null : h('p', { class: 'notice', id: 'tok-readonly' }, 'You see what a token costs on this platform\'s pool under the standard assumptions; only admins change the inputs here. To try your own numbers, run "gpuaas tokenomics" with an input file (docs/tokenomics.md).'),
     h('div', { class: 'tok-layout' },
       h('form', { class: 'card tok-form', onsubmit: (e) => { e.preventDefault(); recompute(); } },
         h('label', { for: 'tok-util' }, h('span', null, 'Utilization (tokens served ÷ capacity)'), util, utilOut),
@@ -219,7 +230,7 @@ export async function render() {
         h('h2', null, 'Workloads'),
         h('p', { class: 'muted' }, 'Throughput per GPU at the latency target, the demand, and the cloud offers to compare with.'),
         workloads.el,
-        h('button', { type: 'submit', class: 'btn primary' }, 'Recompute'),
+        canEdit ? h('button', { type: 'submit', class: 'btn primary' }, 'Recompute') : null,
         status),
       out));
   recompute();
