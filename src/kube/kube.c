@@ -2,8 +2,11 @@
 #include "kube/kube.h"
 #include "common/util.h"
 #include "common/strbuf.h"
+#include "common/log.h"
+#include "common/timeutil.h"
 
 #include <curl/curl.h>
+#include <sodium.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +204,7 @@ struct kube_client {
     struct kube_client_opts o;
     CURL *curl;
     struct curl_slist *auth_hdr;
+    int64_t token_read_ms; /* monotonic time the token file was last read */
     unsigned long requests;
     unsigned rnd;
 };
@@ -222,9 +226,30 @@ void kube_client_free(struct kube_client *c)
     free(c);
 }
 
+const struct kube_config *kube_client_config(const struct kube_client *c)
+{
+    return c->kc;
+}
+
 unsigned long kube_client_requests(const struct kube_client *c)
 {
     return c ? c->requests : 0;
+}
+
+/* c->auth_hdr from c->kc->token. 0, or -1 out of memory. */
+static int set_auth(struct kube_client *c)
+{
+    curl_slist_free_all(c->auth_hdr);
+    c->auth_hdr = NULL;
+    if (!c->kc->token)
+        return 0;
+    char *h = NULL;
+    if (asprintf(&h, "Authorization: Bearer %s", c->kc->token) < 0)
+        return -1;
+    c->auth_hdr = curl_slist_append(NULL, h);
+    sodium_memzero(h, strlen(h));
+    free(h);
+    return c->auth_hdr ? 0 : -1;
 }
 
 int kube_client_new(struct kube_config *kc, const struct kube_client_opts *opts,
@@ -257,17 +282,32 @@ int kube_client_new(struct kube_config *kc, const struct kube_client_opts *opts,
         kube_client_free(c);
         return error_set(err, ERR_NOMEM, "", "curl_easy_init failed");
     }
-    if (kc->token) {
-        char *h = NULL;
-        if (asprintf(&h, "Authorization: Bearer %s", kc->token) < 0) {
-            kube_client_free(c);
-            return error_set(err, ERR_NOMEM, "", "out of memory");
-        }
-        c->auth_hdr = curl_slist_append(NULL, h);
-        free(h);
+    if (c->o.token_reread_ms == 0)
+        c->o.token_reread_ms = 60000;
+    c->token_read_ms = time_mono_ms();
+    if (set_auth(c)) {
+        kube_client_free(c);
+        return error_set(err, ERR_NOMEM, "", "out of memory");
     }
     *ret = c;
     return 0;
+}
+
+/* Reads the token file again when c->o.token_reread_ms have passed (or force); true when the
+ * token changed. A file that cannot be read keeps the token the client has. */
+static bool token_refresh(struct kube_client *c, bool force)
+{
+    struct error err = {0};
+    int64_t now = time_mono_ms();
+    if (!c->kc->token_file ||
+        (!force && c->o.token_reread_ms > 0 && now - c->token_read_ms < c->o.token_reread_ms))
+        return false;
+    c->token_read_ms = now;
+    int rc = kube_config_reload_token(c->kc, &err);
+    if (rc < 0)
+        log_warn("cannot read the Kubernetes token file again; keeping the token",
+                 "file=%s error=\"%s\"", c->kc->token_file, err.message);
+    return rc > 0 && set_auth(c) == 0;
 }
 
 /* Answers are collected up to KUBE_MAX_BODY bytes, the terminating NUL included. */
@@ -391,6 +431,8 @@ static int request(struct kube_client *c, const char *method, const char *path_q
                    const char *content_type, const char *body, json_t **ret, struct error *err)
 {
     int rc = 0;
+    bool reauth = false;
+    token_refresh(c, false);
     for (int attempt = 0;; attempt++) {
         struct sb_body out = KUBE_BODY_INIT;
         long status = 0, retry_after = 0;
@@ -398,6 +440,12 @@ static int request(struct kube_client *c, const char *method, const char *path_q
         bool retry = false;
         if (rc == -ERR_IO) {
             retry = true;
+        } else if (rc == 0 && status == 401 && !reauth && token_refresh(c, true)) {
+            /* the token was rotated under us: once more with the new one, at once */
+            reauth = true;
+            sb_release(&out.sb);
+            attempt--;
+            continue;
         } else if (rc == 0 && (status < 200 || status >= 300)) {
             rc = kube_status_to_error(status, out.sb.buf, out.sb.len, err);
             retry = kube_status_retryable(status);
@@ -651,6 +699,7 @@ int kube_watch(struct kube_client *c, const char *api_version, const char *kind,
     struct watch_ctx w = {.line = KUBE_BODY_INIT, .fn = fn, .ud = ud, .curl = c->curl};
     struct curl_slist *h = NULL;
     CURL *cu = c->curl;
+    token_refresh(c, false);
     curl_easy_reset(cu);
     curl_easy_setopt(cu, CURLOPT_URL, url);
     curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);

@@ -28,10 +28,11 @@ struct kube_config {
     char *ca_file;    /* certificate-authority path, NULL when none */
     char *ca_data;    /* PEM bytes (decoded certificate-authority-data) */
     size_t ca_len;
-    bool insecure;   /* insecure-skip-tls-verify */
-    char *token;     /* bearer token (from token or tokenFile) */
-    char *cert_file; /* client-certificate */
-    char *cert_data; /* PEM bytes (client-certificate-data) */
+    bool insecure;    /* insecure-skip-tls-verify */
+    char *token;      /* bearer token (from token or tokenFile) */
+    char *token_file; /* where token came from (tokenFile, in-cluster), re-read by the client */
+    char *cert_file;  /* client-certificate */
+    char *cert_data;  /* PEM bytes (client-certificate-data) */
     size_t cert_len;
     char *key_file; /* client-key */
     char *key_data; /* PEM bytes (client-key-data) */
@@ -50,6 +51,9 @@ int kube_config_in_cluster(const char *root, struct kube_config **ret, struct er
 /* path non-empty: that file; else $KUBECONFIG; else in-cluster. */
 int kube_config_resolve(const char *path, struct kube_config **ret, struct error *err);
 void kube_config_free(struct kube_config *kc);
+/* Reads kc->token_file again: 1 when the token changed, 0 when it did not (or kc has no token
+ * file), -ERR_* when it cannot be read (kc->token is kept). */
+int kube_config_reload_token(struct kube_config *kc, struct error *err);
 /* *ret = the notAfter (unix seconds) of kc's client certificate (client-certificate or
  * client-certificate-data), 0 when it has none. -ERR_IO / -ERR_INVALID with err. */
 int kube_config_cert_not_after(const struct kube_config *kc, int64_t *ret, struct error *err);
@@ -91,12 +95,17 @@ struct kube_client_opts {
     int max_retries;      /* retries after the first attempt (0 = default 5; -1 = none) */
     long backoff_base_ms; /* 0 = 100 */
     long backoff_cap_ms;  /* 0 = 5000 */
+    /* a token from a file is read again this often (0 = 60000, -1 = before every request), and
+     * at once after a 401: the kubelet rotates projected service-account tokens */
+    long token_reread_ms;
 };
 
 /* Takes ownership of kc (freed by kube_client_free, also on failure). opts may be NULL. */
 int kube_client_new(struct kube_config *kc, const struct kube_client_opts *opts,
                     struct kube_client **ret, struct error *err);
 void kube_client_free(struct kube_client *c);
+/* The configuration the client uses (its token as last read). */
+const struct kube_config *kube_client_config(const struct kube_client *c);
 /* Number of HTTP requests sent (retries included), for tests and benchmarks. */
 unsigned long kube_client_requests(const struct kube_client *c);
 

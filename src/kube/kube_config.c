@@ -28,6 +28,7 @@ void kube_config_free(struct kube_config *kc)
         sodium_memzero(kc->token, strlen(kc->token));
         free(kc->token);
     }
+    free(kc->token_file);
     free(kc->cert_file);
     free(kc->cert_data);
     free(kc->key_file);
@@ -115,15 +116,44 @@ static void strip_trailing(char *s)
 
 static int load_token_file(struct kube_config *kc, const char *path, struct error *err)
 {
-    char *tok = NULL;
+    char *tok = NULL, *file = NULL;
     size_t len = 0;
     int rc = read_small(path, &tok, &len, err);
     if (rc)
         return rc;
     strip_trailing(tok);
-    free(kc->token);
+    if (kc->token_file != path && !(file = strdup(path))) {
+        sodium_memzero(tok, strlen(tok));
+        free(tok);
+        return error_set(err, ERR_NOMEM, "", "out of memory");
+    }
+    if (kc->token) {
+        sodium_memzero(kc->token, strlen(kc->token));
+        free(kc->token);
+    }
     kc->token = tok;
+    if (file) {
+        free(kc->token_file);
+        kc->token_file = file;
+    }
     return 0;
+}
+
+int kube_config_reload_token(struct kube_config *kc, struct error *err)
+{
+    if (!kc->token_file)
+        return 0;
+    char *old = kc->token ? strdup(kc->token) : NULL;
+    if (kc->token && !old)
+        return error_set(err, ERR_NOMEM, "", "out of memory");
+    int rc = load_token_file(kc, kc->token_file, err);
+    if (rc == 0)
+        rc = !old || strcmp(old, kc->token);
+    if (old) {
+        sodium_memzero(old, strlen(old));
+        free(old);
+    }
+    return rc;
 }
 
 static bool truthy(const char *s)

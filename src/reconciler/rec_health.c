@@ -113,6 +113,15 @@ void rec_health_kube_cert(struct rec_health *h, int64_t not_after, int64_t token
     pthread_mutex_unlock(&h->mu);
 }
 
+void rec_health_kube_token(struct rec_health *h, int64_t token_exp)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->kube_token_exp = token_exp;
+    pthread_mutex_unlock(&h->mu);
+}
+
 static int reply(struct MHD_Connection *c, unsigned status, const char *type, struct strbuf *sb)
 {
     struct MHD_Response *r =

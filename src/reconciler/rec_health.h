@@ -40,6 +40,9 @@ void rec_health_db(struct rec_health *h, bool up);
 /* notAfter (unix seconds) of the kubeconfig's client certificate and the exp claim of its
  * bearer token (read at start), 0 = none. */
 void rec_health_kube_cert(struct rec_health *h, int64_t not_after, int64_t token_exp);
+/* The exp claim of the bearer token the client holds now (it re-reads a rotated token file),
+ * 0 = none; after each pass. */
+void rec_health_kube_token(struct rec_health *h, int64_t token_exp);
 /* Serves on "ADDR:PORT" (IPv4; port 0: the kernel picks one) until rec_health_stop. */
 int rec_health_serve(struct rec_health *h, const char *listen, struct error *err);
 /* The port rec_health_serve bound (the kernel's pick for port 0); 0 when not serving. */

@@ -509,6 +509,11 @@ int rec_run(struct rec *rc, bool once, volatile sig_atomic_t *stop)
         if (rec_pass(rc, now) == -ERR_STATE)
             continue;
         rec_health_pass(rc->health, (double)(time_mono_ms() - t0) / 1000.0, &rc->stats);
+        if (rc->health) {
+            int64_t exp = 0;
+            kube_config_token_expiry(kube_client_config(rc->kube), &exp);
+            rec_health_kube_token(rc->health, exp);
+        }
         log_debug("pass done", "ms=%" PRId64 " waiting=%d started=%d stopped=%d",
                   time_mono_ms() - t0, rc->stats.waiting, rc->stats.started, rc->stats.stopped);
         if (once)

@@ -389,6 +389,68 @@ static void test_tls_and_token(void **state)
     kube_client_free(c);
 }
 
+static void write_token(const char *path, const char *token)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n", token);
+    fclose(f);
+}
+
+/* A token from a file (in-cluster: the kubelet rotates the projected service-account token)
+ * is read again: before a request once token_reread_ms have passed, and at once after a 401. */
+static void test_token_file_rotation(void **state)
+{
+    struct sim *s = *state;
+    struct error err = {0};
+    char path[] = "/tmp/kube-token-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+
+    /* re-read before every request: each change of the file is the next request's token */
+    struct kube_config *kc = NULL;
+    assert_int_equal(kube_config_load_file(s->kubeconfig, &kc, &err), 0);
+    write_token(path, "s3cret-token");
+    free(kc->token);
+    kc->token = strdup("s3cret-token");
+    kc->token_file = strdup(path);
+    struct kube_client_opts o = {.token_reread_ms = -1};
+    struct kube_client *c = NULL;
+    assert_int_equal(kube_client_new(kc, &o, &c, &err), 0);
+    assert_int_equal(kube_list(c, "v1", "Namespace", NULL, NULL, NULL, &err), 0);
+    write_token(path, "revoked");
+    assert_int_equal(kube_list(c, "v1", "Namespace", NULL, NULL, NULL, &err), -ERR_UNAUTH);
+    write_token(path, "s3cret-token");
+    assert_int_equal(kube_list(c, "v1", "Namespace", NULL, NULL, NULL, &err), 0);
+    kube_client_free(c);
+
+    /* the default minute has not passed, but a 401 reads the file at once and tries again */
+    assert_int_equal(kube_config_load_file(s->kubeconfig, &kc, &err), 0);
+    free(kc->token);
+    kc->token = strdup("expired");
+    kc->token_file = strdup(path);
+    assert_int_equal(kube_client_new(kc, NULL, &c, &err), 0);
+    assert_int_equal(kube_list(c, "v1", "Namespace", NULL, NULL, NULL, &err), 0);
+    assert_int_equal(kube_client_requests(c), 2);
+    /* within the minute the file is not read while the token works */
+    write_token(path, "revoked");
+    assert_int_equal(kube_list(c, "v1", "Namespace", NULL, NULL, NULL, &err), 0);
+    assert_int_equal(kube_client_requests(c), 3);
+    kube_client_free(c);
+
+    /* a 401 with the file unchanged is the answer, not a loop */
+    assert_int_equal(kube_config_load_file(s->kubeconfig, &kc, &err), 0);
+    free(kc->token);
+    kc->token = strdup("revoked");
+    kc->token_file = strdup(path);
+    assert_int_equal(kube_client_new(kc, NULL, &c, &err), 0);
+    assert_int_equal(kube_list(c, "v1", "Namespace", NULL, NULL, NULL, &err), -ERR_UNAUTH);
+    assert_int_equal(kube_client_requests(c), 1);
+    kube_client_free(c);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +459,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_quota_refuses_gpu_type, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_tls_and_token, setup_tls, teardown),
+        cmocka_unit_test_setup_teardown(test_token_file_rotation, setup_tls, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
