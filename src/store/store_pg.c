@@ -1,7 +1,10 @@
 /* PostgreSQL backend (libpq): every statement with text parameters, prepared once per
  * connection and sent in pipeline mode.
- * Write transactions take pg_advisory_xact_lock(hashtext(name)) for each resource in the
- * caller's sorted order, so concurrent admissions for a resource serialize, deadlock-free. */
+ * Write transactions take pg_advisory_xact_lock(hashtext(schema:name)) for each resource in
+ * the caller's sorted order, so concurrent admissions for a resource serialize, deadlock-free.
+ * Advisory locks span the database: every key carries current_schema(), so installations (or
+ * tests) in other schemas of the same database neither wait on these locks nor hold the
+ * leader's. */
 #include "store/store_impl.h"
 #include "common/util.h"
 
@@ -443,7 +446,9 @@ static int pg_begin(struct store *st, const char *const *locks, int nlocks, stru
         for (; k < 16 && i + k < nlocks; k++) {
             p[k] = QS(locks[i + k]);
             len += (size_t)snprintf(sql + len, sizeof sql - len,
-                                    ", pg_advisory_xact_lock(hashtext($%d))", k + 1);
+                                    ", pg_advisory_xact_lock(hashtext(current_schema() || ':' "
+                                    "|| $%d))",
+                                    k + 1);
         }
         if ((rc = pg_send(st, sql, p, k, PEND_DISCARD, 0, err)) < 0)
             goto fail;
@@ -560,7 +565,8 @@ static int pg_try_leader(struct store *st, const char *name)
         return 1;
     struct qparam p = QS(key);
     struct qres q;
-    int rc = pg_exec(st, "SELECT pg_try_advisory_lock(hashtext($1))", &p, 1, &q, NULL);
+    int rc = pg_exec(st, "SELECT pg_try_advisory_lock(hashtext(current_schema() || ':' || $1))", &p,
+                     1, &q, NULL);
     if (rc < 0)
         return rc;
     const char *v = qres_get(&q, 0, 0);

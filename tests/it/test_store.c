@@ -599,6 +599,21 @@ static void test_leader(void **state)
     assert_int_equal(store_try_leader(a, name), 1);
     assert_int_equal(store_still_leader(a), 1);
     assert_int_equal(store_still_leader(b), 0);
+    if (pg_base) {
+        /* Advisory locks span the database: a deployment (or a test beside this one) in another
+         * schema of the same database elects its own leader under the same name, and is not
+         * stood by forever behind this one's. */
+        char other_place[512], other_url[1200];
+        struct store *o;
+        assert_int_equal(
+            fixture_pg_fresh(pg_base, other_place, sizeof other_place, other_url, sizeof other_url),
+            0);
+        assert_int_equal(store_open(other_url, &o, &err), 0);
+        assert_int_equal(store_try_leader(o, name), 1);
+        assert_int_equal(store_try_leader(b, name), 0); /* while this schema's is still a's */
+        store_close(o);
+        fixture_pg_drop(pg_base, other_place);
+    }
     store_close(a);
     /* the server drops a closed session's locks shortly after the client hangs up */
     int got = 0;
