@@ -1415,9 +1415,26 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_force_delete, setup_force_delete, teardown_env),
         cmocka_unit_test_setup_teardown(test_no_false_repair, setup_instant_pods, teardown_env),
     };
-    /* GPUAAS_TEST_FILTER=test_faults_429 runs the tests of that name alone */
+    /* GPUAAS_TEST_FILTER=test_faults_429 runs the tests of that name alone;
+     * GPUAAS_TEST_SHARD=i/n runs one of n shards (ctest runs three): the last shard holds
+     * test_crash_after_every_step alone (about two minutes, as long as all the others
+     * together), the others share the rest in turn */
     const char *only = getenv("GPUAAS_TEST_FILTER");
     if (only && *only)
         cmocka_set_test_filter(only);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const char *shard = getenv("GPUAAS_TEST_SHARD");
+    unsigned si = 0, sn = 1;
+    if (shard && *shard && (sscanf(shard, "%u/%u", &si, &sn) != 2 || sn == 0 || si >= sn)) {
+        fprintf(stderr, "GPUAAS_TEST_SHARD must be i/n with i < n, not \"%s\"\n", shard);
+        return 2;
+    }
+    struct CMUnitTest mine[ARRAY_SIZE(tests)];
+    size_t n = 0;
+    for (size_t i = 0, k = 0; i < ARRAY_SIZE(tests); i++) {
+        bool heavy = !strcmp(tests[i].name, "test_crash_after_every_step");
+        size_t at = sn == 1 ? 0 : heavy ? sn - 1 : k++ % (sn - 1);
+        if (at == si)
+            mine[n++] = tests[i];
+    }
+    return _cmocka_run_group_tests("test_reconciler", mine, n, NULL, NULL);
 }
