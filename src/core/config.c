@@ -162,7 +162,7 @@ static const struct config_key keys[] = {
     {"reconciler.workspace_port", K_INT, O(reconciler.workspace_port), "8080", 1, 65535,
      "port the workspace listens on"},
     {"reconciler.gate_image", K_STR, O(reconciler.gate_image),
-     "registry.example.com/gpuaas/gpuaas:0.1.0", 0, 0,
+     "registry.example.com/gpuaas/gpuaas:0.2.0", 0, 0,
      "image of the workspace's sign-in proxy (nginx; the gpuaas image has it)"},
     {"reconciler.gate_port", K_INT, O(reconciler.gate_port), "8090", 1024, 65535,
      "port of the sign-in proxy, the only one the router reaches"},
