@@ -282,11 +282,18 @@ static void record(struct rec *rc, int64_t now, const struct sb_body *b, int64_t
             continue;
         e = store_activity_add(rc->st, d->id, d->resource, now, d->measured_ms, d->busy_ms,
                                d->fb_used_mib);
-        if (e)
+        if (e) {
             log_error("cannot record GPU activity", "reservation=%" PRId64 " code=%s", d->id,
                       error_code_name(-e));
-        else
+        } else {
             stored++;
+            int units = 1;
+            for (size_t j = 0; j < n_sess; j++)
+                if (sess[j].id == d->id)
+                    units = sess[j].units;
+            rec_note_gpu_use(rc, d->resource, (double)d->measured_ms * units / 1000.0,
+                             (double)d->busy_ms * units / 1000.0);
+        }
         log_debug("GPU activity",
                   "reservation=%" PRId64 " devices=%d busy=%.3f fb_used_mib=%" PRId64
                   " measured_ms=%" PRId64,

@@ -204,6 +204,32 @@ static void metrics_more(struct rec_health *h, struct strbuf *sb)
             "# TYPE gpuaas_reconciler_provisioning_oldest_seconds gauge\n"
             "gpuaas_reconciler_provisioning_oldest_seconds %lld\n",
             st->drifted, st->provisioning, (long long)st->provisioning_oldest);
+    sb_adds(sb, "# HELP gpuaas_reconciler_start_lag_seconds From a booking's start to its "
+                "session ACTIVE.\n# TYPE gpuaas_reconciler_start_lag_seconds histogram\n");
+    unsigned long cum = 0;
+    for (int i = 0; i < REC_LAG_BUCKETS; i++) {
+        cum += st->start_lag[i];
+        sb_addf(sb, "gpuaas_reconciler_start_lag_seconds_bucket{le=\"%g\"} %lu\n",
+                rec_start_lag_buckets[i], cum);
+    }
+    cum += st->start_lag[REC_LAG_BUCKETS];
+    sb_addf(sb,
+            "gpuaas_reconciler_start_lag_seconds_bucket{le=\"+Inf\"} %lu\n"
+            "gpuaas_reconciler_start_lag_seconds_sum %.0f\n"
+            "gpuaas_reconciler_start_lag_seconds_count %lu\n",
+            cum, st->start_lag_sum, cum);
+    sb_adds(sb, "# HELP gpuaas_reconciler_gpu_measured_unit_seconds_total GPU unit-seconds of "
+                "ACTIVE sessions measured by DCGM, by GPU resource.\n"
+                "# TYPE gpuaas_reconciler_gpu_measured_unit_seconds_total counter\n");
+    for (int i = 0; i < st->n_gpu_use; i++)
+        sb_addf(sb, "gpuaas_reconciler_gpu_measured_unit_seconds_total{resource=\"%s\"} %.3f\n",
+                st->gpu_use[i].resource, st->gpu_use[i].measured);
+    sb_adds(sb, "# HELP gpuaas_reconciler_gpu_busy_unit_seconds_total Of those, the unit-seconds "
+                "the GPUs were busy (DCGM_FI_PROF_GR_ENGINE_ACTIVE).\n"
+                "# TYPE gpuaas_reconciler_gpu_busy_unit_seconds_total counter\n");
+    for (int i = 0; i < st->n_gpu_use; i++)
+        sb_addf(sb, "gpuaas_reconciler_gpu_busy_unit_seconds_total{resource=\"%s\"} %.3f\n",
+                st->gpu_use[i].resource, st->gpu_use[i].busy);
     if (h->db_up >= 0)
         sb_addf(sb,
                 "# HELP gpuaas_database_up 1 when the last access of the database succeeded.\n"

@@ -11,7 +11,9 @@
  *                 _provision_attempts_total{outcome}, _provision_failures_total{reason},
  *                 _sessions_failed_total{reason}, _gc_actions_total{action},
  *                 _drift_repairs_total{kind}, _drifted_objects, _sessions_provisioning,
- *                 _provisioning_oldest_seconds, gpuaas_database_up (once known),
+ *                 _provisioning_oldest_seconds, _start_lag_seconds (histogram),
+ *                 _gpu_measured_unit_seconds_total{resource},
+ *                 _gpu_busy_unit_seconds_total{resource}, gpuaas_database_up (once known),
  *                 _kube_client_cert_expiry_timestamp_seconds (with a client certificate) and
  *                 _kube_token_expiry_timestamp_seconds (with a JWT bearer token). With
  *                 server.metrics_token_file set it needs that bearer token (401 without).

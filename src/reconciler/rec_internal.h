@@ -70,6 +70,10 @@ void rec_force_delete_pods(struct rec *rc, int64_t now, const char *ns, const ch
 
 /* Session steps (session.c). Each returns STEP_DONE, STEP_WAIT, or -ERR_* after logging. */
 int rec_session_start(struct rec *rc, struct reservation *r, int64_t now);
+/* Counts a session made ACTIVE lag_s seconds after its booking began (rec_stats.start_lag). */
+void rec_note_start_lag(struct rec *rc, int64_t lag_s);
+/* Adds DCGM-measured unit-seconds of a GPU resource (rec_stats.gpu_use). */
+void rec_note_gpu_use(struct rec *rc, const char *resource, double measured_s, double busy_s);
 int rec_session_stop(struct rec *rc, struct reservation *r, int64_t now);
 int rec_session_cleanup(struct rec *rc, struct reservation *r, int64_t now);
 /* Watching ACTIVE sessions (session.c). rec_live_load: the live objects of the sessions whose

@@ -289,6 +289,34 @@ static void verify_active(struct rec *rc, struct reservation *rs, size_t n, int6
         (rc->verify_settling ? SETTLE_MS : rc->cfg->reconciler.interval_seconds * 1000);
 }
 
+const double rec_start_lag_buckets[REC_LAG_BUCKETS] = {1, 5, 15, 30, 60, 120, 300, 600, 1800};
+
+void rec_note_start_lag(struct rec *rc, int64_t lag_s)
+{
+    double v = lag_s > 0 ? (double)lag_s : 0;
+    size_t i = 0;
+    while (i < REC_LAG_BUCKETS && v > rec_start_lag_buckets[i])
+        i++;
+    rc->stats.start_lag[i]++;
+    rc->stats.start_lag_sum += v;
+}
+
+void rec_note_gpu_use(struct rec *rc, const char *resource, double measured_s, double busy_s)
+{
+    struct rec_stats *st = &rc->stats;
+    int i = 0;
+    while (i < st->n_gpu_use && strcmp(st->gpu_use[i].resource, resource))
+        i++;
+    if (i == st->n_gpu_use) {
+        if (i == REC_MAX_KINDS)
+            return; /* more resources than a pool has: not counted */
+        snprintf(st->gpu_use[i].resource, sizeof(st->gpu_use[i].resource), "%s", resource);
+        st->n_gpu_use++;
+    }
+    st->gpu_use[i].measured += measured_s;
+    st->gpu_use[i].busy += busy_s;
+}
+
 static bool id_in(const int64_t *ids, size_t n, int64_t id)
 {
     for (size_t i = 0; i < n; i++)

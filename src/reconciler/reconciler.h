@@ -56,6 +56,7 @@ enum rec_sfail {
     REC_SFAIL__COUNT
 };
 #define REC_MAX_KINDS 24 /* object kinds of a session plan (a fixed set in session_plan.c) */
+#define REC_LAG_BUCKETS 9
 
 struct rec_stats {
     unsigned long passes;
@@ -80,7 +81,19 @@ struct rec_stats {
     int64_t provisioning_oldest; /* seconds the longest of them has been due, 0 = none */
     bool db_up;                  /* the last pass's reads of the database succeeded */
     int64_t kube_cert_not_after; /* the kubeconfig client certificate's notAfter, 0 = none */
+    /* seconds from a booking's start to its session ACTIVE, as a histogram over
+     * rec_start_lag_buckets (the last count: above them all) */
+    unsigned long start_lag[REC_LAG_BUCKETS + 1];
+    double start_lag_sum;
+    struct {
+        char resource[96];     /* a GPU resource of the pool (a bounded set) */
+        double measured, busy; /* unit-seconds measured by DCGM and of them busy */
+    } gpu_use[REC_MAX_KINDS];  /* by the sessions' GPU resource */
+    int n_gpu_use;
 };
+
+/* Upper bounds (seconds) of the start-lag histogram's buckets. */
+extern const double rec_start_lag_buckets[REC_LAG_BUCKETS];
 
 /* The GC actions counted in rec_stats.gc_actions, as audited without "gc." and with '_' for
  * '.'; the last is "other". */

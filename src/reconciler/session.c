@@ -575,6 +575,7 @@ static int mark_active(struct rec *rc, struct reservation *r, const struct sessi
     rc->stats.attempts[REC_OUT_READY]++;
     rec_audit(rc, now, "session.active", target, "{\"namespace\":\"%s\",\"url\":\"%s\"}",
               r->session.namespace_, r->session.url);
+    rec_note_start_lag(rc, now - r->starts_at);
     log_info("session active", "reservation=%" PRId64 " namespace=%s url=%s lag_s=%" PRId64, r->id,
              r->session.namespace_, r->session.url, now - r->starts_at);
     return STEP_DONE;

@@ -356,6 +356,32 @@ static void pool_metrics(struct srv_req *r, struct strbuf *b)
     json_decref(o);
 }
 
+/* GPU units held by ACTIVE bookings now, per GPU resource of the pool (every one, zeros
+ * included): against gpuaas_pool_configured_units the booked share, against the reconciler's
+ * gpuaas_reconciler_gpu_busy_unit_seconds_total what of it is used. One query of the ACTIVE
+ * bookings, no more of them than the pool has units. */
+static void booked_metrics(struct srv_req *r, struct strbuf *b)
+{
+    struct res_filter f = {.state = RS_ACTIVE, .limit = 100000};
+    struct reservation *rs = NULL;
+    size_t n = 0;
+    if (store_reservation_list(r->st, &f, &rs, &n) < 0)
+        return;
+    sb_adds(b, "# HELP gpuaas_units_booked GPUs or MIG slices held by ACTIVE bookings, by "
+               "resource.\n# TYPE gpuaas_units_booked gauge\n");
+    for (int i = 0; i < r->pool->n; i++) {
+        const struct pool_resource *pr = &r->pool->res[i];
+        if (pr->kind != POOL_GPU && pr->kind != POOL_MIG)
+            continue;
+        long units = 0;
+        for (size_t j = 0; j < n; j++)
+            if (!strcmp(rs[j].gpu_type, pr->name))
+                units += rs[j].gpu_count;
+        sb_addf(b, "gpuaas_units_booked{resource=\"%s\"} %ld\n", pr->name, units);
+    }
+    free(rs);
+}
+
 char *srv_metrics_text(struct srv_req *r)
 {
     struct srv *s = r->srv;
@@ -400,6 +426,7 @@ char *srv_metrics_text(struct srv_req *r)
     if (db_up) {
         dcgm_metrics(r, &b);
         pool_metrics(r, &b);
+        booked_metrics(r, &b);
     }
     return sb_detach(&b, NULL); /* NULL when memory ran out on the way */
 }

@@ -83,9 +83,12 @@ EOF
   B=$(book "$BOB" nvidia.com/gpu 1 $start $end)
   LATER=$(book "$ALICE" nvidia.com/mig-1g.24gb 1 $((now + 7200)) $((now + 10800)))
 
-  "$BIN" reconciler --config "$WORK/gpuaas.yaml" --kubeconfig "$WORK/kubeconfig" >"$WORK/reconciler.log" 2>&1 &
+  rm -f "$WORK/rec.port"
+  "$BIN" reconciler --config "$WORK/gpuaas.yaml" --kubeconfig "$WORK/kubeconfig" \
+    --health-listen 127.0.0.1:0 --health-port-file "$WORK/rec.port" >"$WORK/reconciler.log" 2>&1 &
   REC_PID=$!
   PIDS+=("$REC_PID")
+  wait_port REC_PORT "$WORK/rec.port" "$REC_PID" "the reconciler's health listener"
   active() { req GET "/api/v1/reservations/$1" "" "$ADMIN"; [ "$(jf .state)" = ACTIVE ]; }
   wait_for 30 "session $A ACTIVE" active "$A"
   wait_for 30 "session $B ACTIVE" active "$B"
@@ -162,6 +165,29 @@ EOF
     "measured unit-hours are the session's measured hours times its units"
   [ "$(res nvidia.com/mig-1g.24gb ratio)" != null ] || fail "the booked ratio is still there"
   [ "$(res cpu busy_fraction)" = null ] || fail "cpu has no busy fraction"
+
+  # --- the same in Prometheus's terms: the reconciler counts measured and busy unit-seconds
+  # per resource (busy / measured = the busy fraction above), the server the units booked, and
+  # the two sessions' start lag is in the histogram ---
+  rmetrics=$(curl -s --max-time 10 "http://127.0.0.1:$REC_PORT/metrics") || fail "reconciler /metrics"
+  rm_val() { awk -v k="$1" '$1 == k {print $2}' <<<"$rmetrics"; }
+  for r in nvidia.com/mig-1g.24gb:0.30 nvidia.com/gpu:0.90; do
+    m=$(rm_val "gpuaas_reconciler_gpu_measured_unit_seconds_total{resource=\"${r%:*}\"}")
+    b=$(rm_val "gpuaas_reconciler_gpu_busy_unit_seconds_total{resource=\"${r%:*}\"}")
+    awk -v m="${m:-0}" 'BEGIN {exit !(m > 0)}' || fail "measured unit-seconds of ${r%:*}: '$m'"
+    near "$(awk -v m="$m" -v b="$b" 'BEGIN {print b / m}')" "${r#*:}" 0.002 "busy / measured unit-seconds of ${r%:*}"
+  done
+  # the MIG session holds 2 slices: its measured unit-seconds are twice its measured seconds
+  near "$(rm_val 'gpuaas_reconciler_gpu_measured_unit_seconds_total{resource="nvidia.com/mig-1g.24gb"}')" \
+    "$(rm_val 'gpuaas_reconciler_gpu_measured_unit_seconds_total{resource="nvidia.com/gpu"}' | awk '{print 2 * $1}')" \
+    2.5 "2 slices count twice (both sessions measured in the same scrapes, to a scrape's rounding)"
+  [ "$(rm_val gpuaas_reconciler_start_lag_seconds_count)" = 2 ] ||
+    fail "start lag observations: $(rm_val gpuaas_reconciler_start_lag_seconds_count), want 2 (A and B)"
+  [ "$(rm_val 'gpuaas_reconciler_start_lag_seconds_bucket{le="+Inf"}')" = 2 ] || fail "start lag +Inf bucket"
+  req GET /metrics "" "$ADMIN"
+  [ "$(awk '$1 == "gpuaas_units_booked{resource=\"nvidia.com/mig-1g.24gb\"}" {print $2}' <<<"$BODY")" = 2 ] &&
+    [ "$(awk '$1 == "gpuaas_units_booked{resource=\"nvidia.com/gpu\"}" {print $2}' <<<"$BODY")" = 1 ] ||
+    fail "units booked: $(grep '^gpuaas_units_booked' <<<"$BODY" | tr '\n' ' ')"
 
   # --- tenant isolation: a user sees only their own sessions, no per-resource figures ---
   req GET "$U" "" "$ALICE"
