@@ -158,6 +158,22 @@ static const char *const fail_names[REC_FAIL__COUNT] = {
 static const char *const sfail_names[REC_SFAIL__COUNT] = {"attempts_exhausted", "plan_invalid",
                                                           "namespace_foreign", "window_ended"};
 
+/* A Prometheus histogram: count[i] observations fell in bucket i (at most bounds[i]), count[n]
+ * above them all; the bucket lines are cumulative. */
+static void histogram(struct strbuf *sb, const char *name, const char *help, const double *bounds,
+                      size_t n, const unsigned long *count, double sum)
+{
+    sb_addf(sb, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    unsigned long cum = 0;
+    for (size_t i = 0; i < n; i++) {
+        cum += count[i];
+        sb_addf(sb, "%s_bucket{le=\"%g\"} %lu\n", name, bounds[i], cum);
+    }
+    cum += count[n];
+    sb_addf(sb, "%s_bucket{le=\"+Inf\"} %lu\n%s_sum %.6f\n%s_count %lu\n", name, cum, name, sum,
+            name, cum);
+}
+
 /* Provisioning, GC, drift, the database and the client certificate (label values are fixed
  * sets of the code: no session or object names). */
 static void metrics_more(struct rec_health *h, struct strbuf *sb)
@@ -204,20 +220,9 @@ static void metrics_more(struct rec_health *h, struct strbuf *sb)
             "# TYPE gpuaas_reconciler_provisioning_oldest_seconds gauge\n"
             "gpuaas_reconciler_provisioning_oldest_seconds %lld\n",
             st->drifted, st->provisioning, (long long)st->provisioning_oldest);
-    sb_adds(sb, "# HELP gpuaas_reconciler_start_lag_seconds From a booking's start to its "
-                "session ACTIVE.\n# TYPE gpuaas_reconciler_start_lag_seconds histogram\n");
-    unsigned long cum = 0;
-    for (int i = 0; i < REC_LAG_BUCKETS; i++) {
-        cum += st->start_lag[i];
-        sb_addf(sb, "gpuaas_reconciler_start_lag_seconds_bucket{le=\"%g\"} %lu\n",
-                rec_start_lag_buckets[i], cum);
-    }
-    cum += st->start_lag[REC_LAG_BUCKETS];
-    sb_addf(sb,
-            "gpuaas_reconciler_start_lag_seconds_bucket{le=\"+Inf\"} %lu\n"
-            "gpuaas_reconciler_start_lag_seconds_sum %.0f\n"
-            "gpuaas_reconciler_start_lag_seconds_count %lu\n",
-            cum, st->start_lag_sum, cum);
+    histogram(sb, "gpuaas_reconciler_start_lag_seconds",
+              "From a booking's start to its session ACTIVE.", rec_start_lag_buckets,
+              REC_LAG_BUCKETS, st->start_lag, st->start_lag_sum);
     sb_adds(sb, "# HELP gpuaas_reconciler_gpu_measured_unit_seconds_total GPU unit-seconds of "
                 "ACTIVE sessions measured by DCGM, by GPU resource.\n"
                 "# TYPE gpuaas_reconciler_gpu_measured_unit_seconds_total counter\n");
@@ -261,20 +266,8 @@ static void metrics(struct rec_health *h, struct strbuf *sb)
             "# HELP gpuaas_reconciler_passes_total Passes completed by this process.\n"
             "# TYPE gpuaas_reconciler_passes_total counter\ngpuaas_reconciler_passes_total %lu\n",
             h->passes);
-    sb_adds(sb, "# HELP gpuaas_reconciler_pass_duration_seconds Duration of completed passes.\n"
-                "# TYPE gpuaas_reconciler_pass_duration_seconds histogram\n");
-    unsigned long cum = 0;
-    for (size_t i = 0; i < NB; i++) {
-        cum += h->count[i];
-        sb_addf(sb, "gpuaas_reconciler_pass_duration_seconds_bucket{le=\"%g\"} %lu\n", buckets[i],
-                cum);
-    }
-    cum += h->count[NB];
-    sb_addf(sb,
-            "gpuaas_reconciler_pass_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
-            "gpuaas_reconciler_pass_duration_seconds_sum %.6f\n"
-            "gpuaas_reconciler_pass_duration_seconds_count %lu\n",
-            cum, h->sum, cum);
+    histogram(sb, "gpuaas_reconciler_pass_duration_seconds", "Duration of completed passes.",
+              buckets, NB, h->count, h->sum);
     if (h->passes)
         sb_addf(sb,
                 "# HELP gpuaas_reconciler_last_pass_timestamp_seconds When the last pass "

@@ -584,6 +584,18 @@ static void test_activity(void **state)
     free(v);
 }
 
+/* PostgreSQL: a store on a fresh schema of the same database (another installation, or a
+ * test running beside this one); place receives the schema's name for fixture_pg_drop. */
+static struct store *open_other_schema(char *place, size_t n)
+{
+    char url[1200];
+    struct store *o = NULL;
+    struct error err = {0};
+    assert_int_equal(fixture_pg_fresh(pg_base, place, n, url, sizeof url), 0);
+    assert_int_equal(store_open(url, &o, &err), 0);
+    return o;
+}
+
 static void test_leader(void **state)
 {
     struct fx *f = *state;
@@ -603,12 +615,8 @@ static void test_leader(void **state)
         /* Advisory locks span the database: a deployment (or a test beside this one) in another
          * schema of the same database elects its own leader under the same name, and is not
          * stood by forever behind this one's. */
-        char other_place[512], other_url[1200];
-        struct store *o;
-        assert_int_equal(
-            fixture_pg_fresh(pg_base, other_place, sizeof other_place, other_url, sizeof other_url),
-            0);
-        assert_int_equal(store_open(other_url, &o, &err), 0);
+        char other_place[512];
+        struct store *o = open_other_schema(other_place, sizeof other_place);
         assert_int_equal(store_try_leader(o, name), 1);
         assert_int_equal(store_try_leader(b, name), 0); /* while this schema's is still a's */
         store_close(o);
@@ -650,12 +658,8 @@ static void test_notify(void **state)
         /* A NOTIFY channel is database-wide: a change in another schema of the same database
          * (another deployment, or another test running beside this one) does not wake this
          * listener. This is what once broke the 150 ms "nothing more" checks above. */
-        char other_place[512], other_url[1200];
-        struct store *o;
-        assert_int_equal(
-            fixture_pg_fresh(pg_base, other_place, sizeof other_place, other_url, sizeof other_url),
-            0);
-        assert_int_equal(store_open(other_url, &o, &err), 0);
+        char other_place[512];
+        struct store *o = open_other_schema(other_place, sizeof other_place);
         assert_int_equal(store_notify(o), 0);
         assert_int_equal(store_wait_notify(l, 300), 0);
         assert_int_equal(store_notify(f->st), 0); /* while its own still does */
