@@ -7,7 +7,7 @@
 # are left out unless HUNT_EXCLUDE says otherwise; HUNT_ARGS adds ctest options (e.g.
 # "-R ^sh_gate$"). Output: test-output/hunt/ctest.log; exit status: ctest's.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 root=$PWD
 n=${1:-20} load_min=${2:-25}
 exclude=${HUNT_EXCLUDE-'^sh_deploy$|^sh_workspace_image$'}
@@ -22,6 +22,7 @@ work=$(mktemp -d /tmp/gpuaas-hunt.XXXXXX)
 chmod 755 "$work" # PostgreSQL runs as its own user
 pgdir=$work/pg
 loadpid=
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
     [ -n "$loadpid" ] && kill -- -"$loadpid" 2>/dev/null
     [ -n "$loadpid" ] && wait "$loadpid" 2>/dev/null
@@ -35,6 +36,7 @@ export GPUAAS_TEST_OUTPUT=$out
 if [ "$load_min" -gt 0 ]; then
     git clone -q "$root" "$work/load" && git -C "$work/load" checkout -q "$(git rev-parse HEAD)"
     # its own process group, so that the end stops the build in flight too
+    # shellcheck disable=SC2016 # expanded by the inner shell
     setsid bash -c 'end=$(($(date +%s) + $1 * 60))
         while [ "$(date +%s)" -lt "$end" ]; do
             (cd "$2" && rm -rf build && make build JOBS=2 >/dev/null 2>&1)
