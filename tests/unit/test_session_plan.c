@@ -390,6 +390,14 @@ static void test_kubernetes_inference_gpu(void **state)
     config_free(f.c);
 }
 
+/* The fixture on platform with a booking of one whole GPU. */
+static void one_gpu_fixture(struct fixture *f, const char *platform)
+{
+    setup_fixture(f, platform);
+    snprintf(f->r.gpu_type, sizeof(f->r.gpu_type), "nvidia.com/gpu");
+    f->r.gpu_count = 1;
+}
+
 /* No container may run as root, escalate privileges, or lack requests. */
 static void test_workspace_security(void **state)
 {
@@ -398,9 +406,7 @@ static void test_workspace_security(void **state)
         struct fixture f;
         struct session_plan plan;
         struct error err = {0};
-        setup_fixture(&f, platforms[i]);
-        snprintf(f.r.gpu_type, sizeof(f.r.gpu_type), "nvidia.com/gpu");
-        f.r.gpu_count = 1;
+        one_gpu_fixture(&f, platforms[i]);
         assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), 0);
         json_t *ct = workspace_container(&plan);
         json_t *sc = json_object_get(ct, "securityContext");
@@ -452,9 +458,7 @@ static void test_exposure_reaches_only_the_gate(void **state)
         struct fixture f;
         struct session_plan plan;
         struct error err = {0};
-        setup_fixture(&f, platforms[i]);
-        snprintf(f.r.gpu_type, sizeof(f.r.gpu_type), "nvidia.com/gpu");
-        f.r.gpu_count = 1;
+        one_gpu_fixture(&f, platforms[i]);
         assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), 0);
         /* the Service port the exposure names */
         const char *svc_port_name;
@@ -534,9 +538,7 @@ static void test_gate_config_errors(void **state)
     struct fixture f;
     struct session_plan plan;
     struct error err = {0};
-    setup_fixture(&f, "kubernetes");
-    snprintf(f.r.gpu_type, sizeof(f.r.gpu_type), "nvidia.com/gpu");
-    f.r.gpu_count = 1;
+    one_gpu_fixture(&f, "kubernetes");
     assert_int_equal(config_set_string(&f.c->reconciler.gate_auth_url, "http://x;evil"), 0);
     assert_int_equal(session_plan_build(&f.r, f.c, &f.p, &plan, &err), -ERR_INVALID);
     assert_string_equal(err.field, "reconciler.gate_auth_url");
@@ -709,9 +711,7 @@ static void test_models_config_errors(void **state)
         struct fixture f;
         struct session_plan plan;
         struct error err = {0};
-        setup_fixture(&f, "kubernetes");
-        snprintf(f.r.gpu_type, sizeof(f.r.gpu_type), "nvidia.com/gpu");
-        f.r.gpu_count = 1;
+        one_gpu_fixture(&f, "kubernetes");
         assert_int_equal(config_set_string(&f.c->cache.store_dir, cases[i].store_dir), 0);
         assert_int_equal(config_set_string(&f.c->cache.host_path, cases[i].host_path), 0);
         assert_int_equal(config_set_string(&f.c->cache.mount_path, cases[i].mount_path), 0);
@@ -1067,9 +1067,7 @@ static void test_httproute_exposure(void **state)
         struct fixture f;
         struct session_plan plan;
         struct error err = {0};
-        setup_fixture(&f, platforms[i]);
-        snprintf(f.r.gpu_type, sizeof(f.r.gpu_type), "nvidia.com/gpu");
-        f.r.gpu_count = 1;
+        one_gpu_fixture(&f, platforms[i]);
         assert_int_equal(config_set_string(&f.c->reconciler.expose, "httproute"), 0);
         assert_int_equal(config_set_string(&f.c->reconciler.gateway_name, "gateway"), 0);
         assert_int_equal(config_set_string(&f.c->reconciler.gateway_namespace, "gateway-system"),
