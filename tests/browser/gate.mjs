@@ -8,6 +8,7 @@
 //   - a second user's browser opening the session URL gets the sign-in page (401), the
 //     owner's used link is refused, and the API refuses them a ticket (403).
 import { createRequire } from 'node:module';
+import { apiClient, assert, testRunner } from '../lib/browser.mjs';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -35,44 +36,15 @@ fs.mkdirSync(OUT, { recursive: true });
 // the sign-in page answers 401, a refused ticket request 403: both on purpose here
 const ALLOWED_CONSOLE = /Failed to load resource: the server responded with a status of (401|403)\b/;
 
-let passed = 0;
-let failed = 0;
 const consoleErrors = [];
+const { test, finish } = testRunner(consoleErrors);
+const { apiCall, apiLogin } = apiClient(BASE);
 const children = [];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gpuaas-gate-'));
 
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
 
-async function test(name, fn) {
-  const before = consoleErrors.length;
-  try {
-    await fn();
-    if (consoleErrors.length > before) throw new Error('console errors: ' + consoleErrors.slice(before).join(' | '));
-    passed++;
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}: ${e && e.stack ? e.stack.split('\n').slice(0, 3).join(' / ') : e}`);
-  }
-}
 
-async function apiCall(method, p, body, tok) {
-  const res = await fetch(BASE + '/api/v1' + p, {
-    method,
-    headers: { 'Content-Type': 'application/json', ...(tok ? { Authorization: 'Bearer ' + tok } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
 
-async function apiLogin(username, password) {
-  const r = await apiCall('POST', '/auth/login', { username, password });
-  assert(r.status === 200, `login ${username}: HTTP ${r.status}`);
-  return r.body.token;
-}
 
 // A port the kernel reports free at this instant: only a candidate for startGate's loop.
 function candidatePort() {
@@ -264,6 +236,4 @@ try {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
-console.log(`${passed} passed, ${failed} failed`);
-console.log(`RESULT passed=${passed} failed=${failed}`);
-process.exit(failed ? 1 : 0);
+finish();

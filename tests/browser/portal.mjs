@@ -6,6 +6,7 @@
 // (401 on a wrong password or the no-token /me probe, 409 on a conflicting booking, 400 on a
 // deliberately invalid tokenomics input).
 import { createRequire } from 'node:module';
+import { apiClient, assert, testRunner } from '../lib/browser.mjs';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,51 +39,21 @@ const SIZES = {
 const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const ALLOWED_CONSOLE = /Failed to load resource: the server responded with a status of (400|401|409)\b/;
 
-let passed = 0;
-let failed = 0;
 const consoleErrors = [];
+const { test, finish } = testRunner(consoleErrors);
+const { apiCall, apiLogin } = apiClient(BASE);
 
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
 
-async function apiCall(method, p, body, tok) {
-  const res = await fetch(BASE + '/api/v1' + p, {
-    method,
-    headers: { 'Content-Type': 'application/json', ...(tok ? { Authorization: 'Bearer ' + tok } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
 
-async function apiLogin(username, password) {
-  const r = await apiCall('POST', '/auth/login', { username, password });
-  assert(r.status === 200, `login ${username}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body.token;
-}
 
-const pad = (n) => String(n).padStart(2, '0');
-// datetime-local value `days` from today at hour:00 local time.
+// `days` from today at hour:00 local time (of the node process: TZ above).
 function localAt(days, hour) {
   const d = new Date();
   d.setDate(d.getDate() + days);
   d.setHours(hour, 0, 0, 0);
-  return { input: `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(hour)}:00`, date: d };
+  return { date: d };
 }
 
-async function test(name, fn) {
-  const before = consoleErrors.length;
-  try {
-    await fn();
-    if (consoleErrors.length > before) throw new Error('console errors: ' + consoleErrors.slice(before).join(' | '));
-    passed++;
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}: ${e && e.stack ? e.stack.split('\n').slice(0, 3).join(' / ') : e}`);
-  }
-}
 
 async function newPage(browser, label, viewport = { width: 1280, height: 800 }, opts = {}) {
   const ctx = await browser.newContext({ viewport, timezoneId: TZ, locale: 'en-GB', ...opts });
@@ -1193,6 +1164,4 @@ try {
   await browser.close();
 }
 
-console.log(`${passed} passed, ${failed} failed`);
-console.log(`RESULT passed=${passed} failed=${failed}`);
-process.exit(failed ? 1 : 0);
+finish();
